@@ -1,0 +1,110 @@
+/** The meetings REST API (`/api`), as in the observable contract of DESIGN.md. */
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { CodedError } from '../../protocol/errors';
+import {
+  CreateMeetingBody,
+  CreatedMeeting,
+  MeetingDetail,
+  MeetingEventRecord,
+  MeetingIdParams,
+  MeetingSummary,
+} from '../../protocol/rest';
+import type { MeetingRegistry } from '../meetings/MeetingRegistry';
+import type { EventStore } from '../records/EventStore';
+import type { RelayCounterSource } from '../media/RelayCounterSource';
+
+export interface MeetingRouteDeps {
+  registry: MeetingRegistry;
+  store: EventStore;
+  relayCounters: RelayCounterSource;
+  /** Base of shareable links; derived from the request when not configured. */
+  publicUrl?: string;
+}
+
+/** Registers the meeting routes. */
+export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps): Promise<void> {
+  const { registry, store } = deps;
+
+  app.get('/api/health', async () => ({ ok: true }));
+
+  app.get('/api/meetings', { schema: { response: { 200: Type.Array(MeetingSummary) } } }, async () =>
+    registry.listJoinable(),
+  );
+
+  app.post<{ Body: CreateMeetingBody }>(
+    '/api/meetings',
+    { schema: { body: CreateMeetingBody, response: { 201: CreatedMeeting } } },
+    async (request, reply) => {
+      const title = request.body.title.trim();
+      if (title.length === 0) throw new CodedError('BAD_REQUEST', 'A meeting needs a title.');
+      const { meeting, creatorToken } = registry.create(title, request.body.topology ?? 'auto');
+      const base = deps.publicUrl ?? `${request.protocol}://${request.host}`;
+      reply.status(201);
+      return { id: meeting.id, title: meeting.title, link: `${base.replace(/\/$/, '')}/m/${meeting.id}`, creatorToken };
+    },
+  );
+
+  app.get<{ Params: MeetingIdParams }>(
+    '/api/meetings/:id',
+    { schema: { params: MeetingIdParams, response: { 200: MeetingDetail } } },
+    async (request): Promise<MeetingDetail> => {
+      const id = request.params.id;
+      const live = registry.get(id);
+      if (live) {
+        return {
+          id,
+          title: live.title,
+          state: live.state,
+          mode: live.mode,
+          topology: live.topology,
+          createdAt: live.createdAt,
+          participants: live.participants.map((p) => ({ id: p.id, name: p.name })),
+          relay: deps.relayCounters.countersFor(id),
+        };
+      }
+      const row = store.meeting(id);
+      if (!row) throw new CodedError('MEETING_NOT_FOUND');
+      return {
+        id,
+        title: row.title,
+        state: row.state,
+        mode: row.topology === 'relay' ? 'relay' : 'p2p',
+        topology: row.topology,
+        createdAt: row.createdAt,
+        participants: [],
+        relay: deps.relayCounters.countersFor(id),
+      };
+    },
+  );
+
+  app.delete<{ Params: MeetingIdParams }>(
+    '/api/meetings/:id',
+    { schema: { params: MeetingIdParams } },
+    async (request, reply) => {
+      const id = request.params.id;
+      const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      const live = registry.get(id);
+      if (!live) {
+        const row = store.meeting(id);
+        if (!row) throw new CodedError('MEETING_NOT_FOUND');
+        // A closed meeting: still only its creator may ask, but we cannot check the token
+        // any more (it lived in memory), so everyone gets the meeting's final state.
+        throw new CodedError(row.state === 'cancelled' ? 'MEETING_CANCELLED' : 'MEETING_ENDED');
+      }
+      live.cancel(token);
+      reply.status(204);
+      return reply.send();
+    },
+  );
+
+  app.get<{ Params: MeetingIdParams }>(
+    '/api/meetings/:id/events',
+    { schema: { params: MeetingIdParams, response: { 200: Type.Array(MeetingEventRecord) } } },
+    async (request) => {
+      const id = request.params.id;
+      if (!registry.get(id) && !store.meeting(id)) throw new CodedError('MEETING_NOT_FOUND');
+      return store.events(id);
+    },
+  );
+}

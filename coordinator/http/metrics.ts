@@ -1,0 +1,47 @@
+/** `GET /metrics`: Prometheus text exposition of meetings, participants and relayed media. */
+import type { FastifyInstance } from 'fastify';
+import type { MeetingRegistry } from '../meetings/MeetingRegistry';
+import type { RelayCounterSource } from '../media/RelayCounterSource';
+
+/** Registers the metrics route. */
+export async function metricsRoute(
+  app: FastifyInstance,
+  deps: { registry: MeetingRegistry; relayCounters: RelayCounterSource },
+): Promise<void> {
+  app.get('/metrics', async (_request, reply) => {
+    const meetings = deps.registry.all();
+    const byMode = { p2p: 0, relay: 0, switching: 0 };
+    let participants = 0;
+    for (const m of meetings) {
+      byMode[m.mode] += 1;
+      participants += m.size;
+    }
+    const totals = deps.relayCounters.totalsByMode();
+    const mixer = deps.relayCounters.mixerStats();
+    const lines = [
+      '# HELP meetmesh_meetings Open meetings by media path.',
+      '# TYPE meetmesh_meetings gauge',
+      ...Object.entries(byMode).map(([mode, n]) => `meetmesh_meetings{mode="${mode}"} ${n}`),
+      '# HELP meetmesh_participants Participants in open meetings.',
+      '# TYPE meetmesh_participants gauge',
+      `meetmesh_participants ${participants}`,
+      '# HELP meetmesh_relay_packets Media packets the relay forwarded, by the current mode of their meeting.',
+      '# TYPE meetmesh_relay_packets gauge',
+      ...Object.entries(totals).map(([mode, t]) => `meetmesh_relay_packets{mode="${mode}"} ${t.packets}`),
+      '# HELP meetmesh_relay_bytes Media bytes the relay forwarded, by the current mode of their meeting.',
+      '# TYPE meetmesh_relay_bytes gauge',
+      ...Object.entries(totals).map(([mode, t]) => `meetmesh_relay_bytes{mode="${mode}"} ${t.bytes}`),
+      '# HELP meetmesh_mixer_ticks_total Audio mixer ticks (20 ms) in live meetings.',
+      '# TYPE meetmesh_mixer_ticks_total counter',
+      `meetmesh_mixer_ticks_total ${mixer.ticks}`,
+      '# HELP meetmesh_mixer_late_ticks_total Mixer ticks that missed their deadline.',
+      '# TYPE meetmesh_mixer_late_ticks_total counter',
+      `meetmesh_mixer_late_ticks_total ${mixer.lateTicks}`,
+      '# HELP meetmesh_mixer_tick_ms_p99 Worst p99 mixer tick time over live meetings, in ms.',
+      '# TYPE meetmesh_mixer_tick_ms_p99 gauge',
+      `meetmesh_mixer_tick_ms_p99 ${mixer.tickMsP99Max}`,
+    ];
+    reply.type('text/plain; version=0.0.4');
+    return lines.join('\n') + '\n';
+  });
+}

@@ -1,0 +1,34 @@
+/** Random identifiers: short readable meeting ids, unguessable participant ids and secrets. */
+import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+
+const ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789'; // no l/1/o/0: read aloud, typed by hand
+
+/** A meeting id like `k3f-9qxa-2mz` (50 bits): short enough to share, too many to guess. */
+export function newMeetingId(): string {
+  const bytes = randomBytes(10);
+  let out = '';
+  for (let i = 0; i < 10; i++) {
+    out += ALPHABET[bytes[i]! % ALPHABET.length];
+    if (i === 2 || i === 6) out += '-';
+  }
+  return out;
+}
+
+/** A participant id, unique per join. */
+export function newParticipantId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** A creator credential: 256 random bits, shown once to the creator, never listed. */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Compares a presented secret with the stored one in constant time. */
+export function secretMatches(presented: string | undefined, expected: string): boolean {
+  if (presented === undefined) return false;
+  // Hash both so the comparison needs equal lengths and leaks nothing about the length.
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}

@@ -1,0 +1,152 @@
+/**
+ * The durable record of meetings and what happened in them, in one SQLite file.
+ * Writes are synchronous (better-sqlite3) and tiny; WAL keeps them cheap.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type {
+  MeetingEventRecord,
+  MeetingEventType,
+  MeetingState,
+  TopologyPreference,
+} from '../../protocol/rest';
+
+/** A meeting as the record keeps it (also after the process restarted). */
+export interface MeetingRow {
+  id: string;
+  title: string;
+  topology: TopologyPreference;
+  state: MeetingState;
+  createdAt: string;
+  closedAt: string | null;
+}
+
+interface MeetingRowDb {
+  id: string;
+  title: string;
+  topology: string;
+  state: string;
+  created_at: string;
+  closed_at: string | null;
+}
+
+interface EventRowDb {
+  at: string;
+  type: string;
+  participant: string | null;
+  detail: string | null;
+}
+
+/** Opens (creating if needed) the record at `path`; `:memory:` works for tests. */
+export class EventStore {
+  private readonly db: Database.Database;
+  private closed = false;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meetings (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        topology TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        closed_at TEXT
+      );
+      CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        meeting_id TEXT NOT NULL REFERENCES meetings(id),
+        at TEXT NOT NULL,
+        type TEXT NOT NULL,
+        participant TEXT,
+        detail TEXT
+      );
+      CREATE INDEX IF NOT EXISTS events_by_meeting ON events(meeting_id, seq);
+    `);
+  }
+
+  /** Records a new meeting and its `created` event. */
+  createMeeting(row: Omit<MeetingRow, 'state' | 'closedAt'>): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO meetings (id, title, topology, state, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(row.id, row.title, row.topology, 'open', row.createdAt);
+      this.insertEvent(row.id, row.createdAt, 'created', undefined, { title: row.title, topology: row.topology });
+    })();
+  }
+
+  /** Appends one event to a meeting's record. */
+  record(meetingId: string, type: MeetingEventType, participant?: string, detail?: Record<string, unknown>): void {
+    this.insertEvent(meetingId, new Date().toISOString(), type, participant, detail);
+  }
+
+  /** Marks a meeting closed (cancelled or ended) and records why. */
+  closeMeeting(meetingId: string, state: 'cancelled' | 'ended', detail?: Record<string, unknown>): void {
+    if (this.closed) return;
+    const at = new Date().toISOString();
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE meetings SET state = ?, closed_at = ? WHERE id = ?').run(state, at, meetingId);
+      this.insertEvent(meetingId, at, state, undefined, detail);
+    })();
+  }
+
+  /** The meeting as recorded, or undefined when it never existed. */
+  meeting(meetingId: string): MeetingRow | undefined {
+    const row = this.db.prepare('SELECT * FROM meetings WHERE id = ?').get(meetingId) as MeetingRowDb | undefined;
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      title: row.title,
+      topology: row.topology === 'relay' ? 'relay' : 'auto',
+      state: row.state === 'cancelled' ? 'cancelled' : row.state === 'ended' ? 'ended' : 'open',
+      createdAt: row.created_at,
+      closedAt: row.closed_at,
+    };
+  }
+
+  /** Every event of a meeting, oldest first. */
+  events(meetingId: string): MeetingEventRecord[] {
+    const rows = this.db
+      .prepare('SELECT at, type, participant, detail FROM events WHERE meeting_id = ? ORDER BY seq')
+      .all(meetingId) as EventRowDb[];
+    return rows.map((r) => {
+      const event: MeetingEventRecord = { at: r.at, type: r.type as MeetingEventType };
+      if (r.participant !== null) event.participant = r.participant;
+      if (r.detail !== null) event.detail = JSON.parse(r.detail) as Record<string, unknown>;
+      return event;
+    });
+  }
+
+  /**
+   * Meetings live in memory; after a restart nobody is in the ones that were open, so they
+   * are ended in the record too. Returns how many were closed.
+   */
+  endMeetingsLeftOpen(): number {
+    const open = this.db.prepare("SELECT id FROM meetings WHERE state = 'open'").all() as { id: string }[];
+    for (const { id } of open) this.closeMeeting(id, 'ended', { reason: 'server-restart' });
+    return open.length;
+  }
+
+  /** Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private insertEvent(
+    meetingId: string,
+    at: string,
+    type: MeetingEventType,
+    participant: string | undefined,
+    detail: Record<string, unknown> | undefined,
+  ): void {
+    if (this.closed) return; // a late socket close during shutdown has nothing left to record
+    this.db
+      .prepare('INSERT INTO events (meeting_id, at, type, participant, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(meetingId, at, type, participant ?? null, detail === undefined ? null : JSON.stringify(detail));
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Builds the coordinator: Fastify with the REST API, the `/ws` signaling endpoint, the
+ * built client, the meeting registry and the durable record. `start()` listens.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import { existsSync } from 'node:fs';
+import type { WebSocket } from 'ws';
+import type { IceServer } from '../protocol/signaling';
+import { LIMITS } from '../protocol/limits';
+import type { CoordinatorConfig } from './config';
+import { installErrorHandlers } from './http/errorHandler';
+import { meetingRoutes } from './http/meetingRoutes';
+import { metricsRoute } from './http/metrics';
+import { MediaPlane } from './media/MediaPlane';
+import { MeetingRegistry } from './meetings/MeetingRegistry';
+import { EventStore } from './records/EventStore';
+import { CLOSE_CODES, SignalingSession } from './signaling/SignalingSession';
+
+export interface Coordinator {
+  app: FastifyInstance;
+  registry: MeetingRegistry;
+  store: EventStore;
+  media: MediaPlane;
+  /** The URL it listens on (set by `start`). */
+  url: string;
+  start(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface CoordinatorParts {
+  /** The ICE servers handed to a participant at join (STUN/TURN with fresh credentials). */
+  iceServersFor?: (participantId: string) => IceServer[];
+}
+
+/** Creates a coordinator (not yet listening). */
+export async function buildCoordinator(config: CoordinatorConfig, parts: CoordinatorParts = {}): Promise<Coordinator> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // Reject wrong types instead of coercing them (a numeric title is a client bug).
+    ajv: { customOptions: { coerceTypes: false } },
+    ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
+  });
+  const store = new EventStore(config.dbPath);
+  const ended = store.endMeetingsLeftOpen();
+  if (ended > 0) app.log.info({ ended }, 'ended meetings left open by a previous run');
+  const registry = new MeetingRegistry(store, app.log);
+  const media = new MediaPlane();
+
+  installErrorHandlers(app);
+  await app.register(fastifyWebsocket, {
+    // ws would close the socket on a larger frame; we allow some headroom and answer
+    // MESSAGE_TOO_LARGE ourselves for anything above the protocol's limit.
+    options: { maxPayload: LIMITS.messageBytesMax * 4 },
+  });
+  await app.register(meetingRoutes, { registry, store, relayCounters: media, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  await app.register(metricsRoute, { registry, relayCounters: media });
+
+  const sockets = new Set<WebSocket>();
+  const sessions = new Set<SignalingSession>();
+  const alive = new WeakSet<WebSocket>();
+  app.register(async (scope) => {
+    scope.get('/ws', { websocket: true }, (socket) => {
+      sockets.add(socket);
+      alive.add(socket);
+      socket.on('pong', () => alive.add(socket));
+      socket.on('close', () => sockets.delete(socket));
+      const session = new SignalingSession(socket, {
+        registry,
+        media,
+        log: app.log,
+        iceServersFor: parts.iceServersFor ?? (() => []),
+      });
+      sessions.add(session);
+      socket.on('close', () => sessions.delete(session));
+    });
+  });
+  // A tab that died without closing its socket stops answering pings: drop it so the
+  // meeting keeps no ghosts.
+  const heartbeat = setInterval(() => {
+    for (const socket of sockets) {
+      if (!alive.has(socket)) {
+        socket.close(CLOSE_CODES.heartbeat, 'heartbeat missed');
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
+      socket.ping();
+    }
+  }, config.heartbeatMs);
+  heartbeat.unref();
+
+  if (existsSync(config.clientDir)) {
+    await app.register(fastifyStatic, { root: config.clientDir, prefix: '/', wildcard: false });
+    app.get('/m/:id', (_request, reply) => reply.sendFile('index.html'));
+  } else {
+    app.log.warn({ clientDir: config.clientDir }, 'client not built: run `npm run build`');
+  }
+
+  let closed = false;
+  const coordinator: Coordinator = {
+    app,
+    registry,
+    store,
+    media,
+    url: '',
+    async start() {
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      const scheme = config.tls ? 'https' : 'http';
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      coordinator.url = `${scheme}://${host}:${port}`;
+      return coordinator.url;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      // Leave every meeting while the record is still open, so it says who was there.
+      for (const session of sessions) session.close('disconnected');
+      for (const socket of sockets) socket.terminate();
+      await app.close();
+      media.close();
+      store.close();
+    },
+  };
+  return coordinator;
+}

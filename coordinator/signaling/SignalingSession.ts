@@ -1,0 +1,180 @@
+/**
+ * One signaling WebSocket: decodes each frame at the edge, dispatches it exhaustively, and
+ * answers requests (by id) with a reply or a coded error. A session joins at most one
+ * meeting; closing the socket (or a missed heartbeat) leaves it.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import { CodedError } from '../../protocol/errors';
+import { LIMITS } from '../../protocol/limits';
+import type { ClientMessage, IceServer, ServerMessage } from '../../protocol/signaling';
+import type { Meeting } from '../meetings/Meeting';
+import type { MeetingRegistry } from '../meetings/MeetingRegistry';
+import type { Participant } from '../meetings/Participant';
+import { decodeClientMessage } from './decode';
+
+/** The media side of signaling (relay connection, topology switch), kept out of this file. */
+export interface MediaSignaling {
+  relayOffer(meeting: Meeting, participant: Participant, sdp: string): Promise<string>;
+  relayCandidate(meeting: Meeting, participant: Participant, candidate: Extract<ClientMessage, { type: 'relay-candidate' }>['candidate']): void;
+  pathReady(meeting: Meeting, participant: Participant, epoch: number): void;
+}
+
+export interface SessionDeps {
+  registry: MeetingRegistry;
+  iceServersFor(participantId: string): IceServer[];
+  media: MediaSignaling;
+  log: FastifyBaseLogger;
+}
+
+type SessionState = 'connected' | 'joined' | 'closed';
+
+/** WebSocket close codes (4000–4999 are ours). */
+export const CLOSE_CODES = { removed: 4001, heartbeat: 4002 } as const;
+
+export class SignalingSession {
+  private state: SessionState = 'connected';
+  private meeting: Meeting | undefined;
+  private participant: Participant | undefined;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly deps: SessionDeps,
+  ) {
+    socket.on('message', (raw: Buffer) => this.onFrame(raw));
+    socket.on('close', () => this.close('disconnected'));
+    socket.on('error', (err) => deps.log.debug({ err }, 'signaling socket error'));
+  }
+
+  /** Leaves the meeting (if any) and closes the socket; idempotent. */
+  close(reason: 'left' | 'disconnected' = 'left'): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.leaveMeeting(reason);
+    if (this.socket.readyState === this.socket.OPEN) this.socket.close(1000, 'bye');
+  }
+
+  private send(message: ServerMessage): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+
+  private sendError(error: CodedError, id?: number): void {
+    this.send(id === undefined ? { type: 'error', code: error.code, message: error.message } : { type: 'error', id, code: error.code, message: error.message });
+  }
+
+  private onFrame(raw: Buffer): void {
+    if (this.state === 'closed') return;
+    const decoded = decodeClientMessage(raw);
+    if (!decoded.ok) {
+      this.sendError(decoded.error, decoded.requestId);
+      return;
+    }
+    const message = decoded.message;
+    const requestId = 'id' in message ? message.id : undefined;
+    this.dispatch(message).catch((err: unknown) => {
+      if (err instanceof CodedError) {
+        this.sendError(err, requestId);
+      } else {
+        this.deps.log.error({ err, type: message.type }, 'signaling handler failed');
+        this.sendError(new CodedError('INTERNAL'), requestId);
+      }
+    });
+  }
+
+  private async dispatch(message: ClientMessage): Promise<void> {
+    switch (message.type) {
+      case 'join':
+        return this.join(message);
+      case 'leave':
+        this.leaveMeeting('left');
+        return;
+      case 'chat': {
+        const { meeting, participant } = this.joined();
+        const text = message.text.trim();
+        if (text.length === 0) throw new CodedError('BAD_MESSAGE', 'A chat message cannot be empty.');
+        if (text.length > LIMITS.chatTextMax) throw new CodedError('CHAT_TOO_LONG');
+        if (!participant.chatLimiter.take()) throw new CodedError('RATE_LIMITED');
+        meeting.chat(participant, message.messageId, text);
+        this.send({ type: 'ack', id: message.id });
+        return;
+      }
+      case 'media-state': {
+        const { meeting, participant } = this.joined();
+        meeting.setMedia(participant, message.audio, message.video);
+        return;
+      }
+      case 'signal': {
+        const { meeting, participant } = this.joined();
+        meeting.relaySignal(participant, message.to, message.data);
+        return;
+      }
+      case 'relay-offer': {
+        const { meeting, participant } = this.joined();
+        const sdp = await this.deps.media.relayOffer(meeting, participant, message.sdp);
+        this.send({ type: 'relay-answer', id: message.id, sdp });
+        return;
+      }
+      case 'relay-candidate': {
+        const { meeting, participant } = this.joined();
+        this.deps.media.relayCandidate(meeting, participant, message.candidate);
+        return;
+      }
+      case 'path-ready': {
+        const { meeting, participant } = this.joined();
+        this.deps.media.pathReady(meeting, participant, message.epoch);
+        return;
+      }
+      default: {
+        const unhandled: never = message;
+        throw new CodedError('UNKNOWN_MESSAGE_TYPE', `Unhandled message ${JSON.stringify(unhandled)}`);
+      }
+    }
+  }
+
+  private join(message: Extract<ClientMessage, { type: 'join' }>): void {
+    if (this.state === 'joined') throw new CodedError('ALREADY_JOINED');
+    const meeting = this.deps.registry.get(message.meetingId);
+    if (!meeting) throw new CodedError('MEETING_NOT_FOUND');
+    const name = message.name.trim();
+    if (name.length === 0) throw new CodedError('BAD_MESSAGE', 'A display name is required.');
+    // Everyone already in the meeting, captured before we are added.
+    const others = meeting.participants.map((p) => p.info());
+    const participant = meeting.join(name, {
+      send: (m) => this.send(m),
+      close: () => this.removedByMeeting(),
+    }, message.creatorToken);
+    this.meeting = meeting;
+    this.participant = participant;
+    this.state = 'joined';
+    this.send({
+      type: 'joined',
+      id: message.id,
+      self: participant.info(),
+      meeting: { id: meeting.id, title: meeting.title, topology: meeting.topology, mode: meeting.mode },
+      participants: others,
+      iceServers: this.deps.iceServersFor(participant.id),
+    });
+  }
+
+  /** The meeting removed us (cancelled or ended): the socket has nothing left to do. */
+  private removedByMeeting(): void {
+    this.meeting = undefined;
+    this.participant = undefined;
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.socket.readyState === this.socket.OPEN) this.socket.close(CLOSE_CODES.removed, 'removed');
+  }
+
+  private leaveMeeting(reason: 'left' | 'disconnected'): void {
+    const { meeting, participant } = this;
+    this.meeting = undefined;
+    this.participant = undefined;
+    if (this.state === 'joined') this.state = 'connected';
+    if (meeting && participant) meeting.leave(participant.id, reason);
+  }
+
+  private joined(): { meeting: Meeting; participant: Participant } {
+    if (this.state !== 'joined' || !this.meeting || !this.participant) throw new CodedError('NOT_JOINED');
+    return { meeting: this.meeting, participant: this.participant };
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * REST bodies of the coordinator's HTTP API (`/api`), as TypeBox schemas: each gives the
+ * Fastify route its validator and both sides their TypeScript type.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { LIMITS } from './limits';
+
+/** `auto`: P2P for two, relay for more. `relay`: always through the server. */
+export const TopologyPreference = Type.Union([Type.Literal('auto'), Type.Literal('relay')]);
+export type TopologyPreference = Static<typeof TopologyPreference>;
+
+/** The media path a meeting uses right now. */
+export const TopologyMode = Type.Union([
+  Type.Literal('p2p'),
+  Type.Literal('relay'),
+  Type.Literal('switching'),
+]);
+export type TopologyMode = Static<typeof TopologyMode>;
+
+export const MeetingState = Type.Union([
+  Type.Literal('open'),
+  Type.Literal('cancelled'),
+  Type.Literal('ended'),
+]);
+export type MeetingState = Static<typeof MeetingState>;
+
+export const CreateMeetingBody = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: LIMITS.titleMax }),
+    topology: Type.Optional(TopologyPreference),
+  },
+  { additionalProperties: false },
+);
+export type CreateMeetingBody = Static<typeof CreateMeetingBody>;
+
+export const CreatedMeeting = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  link: Type.String(),
+  creatorToken: Type.String(),
+});
+export type CreatedMeeting = Static<typeof CreatedMeeting>;
+
+export const MeetingSummary = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  participants: Type.Integer(),
+  mode: TopologyMode,
+  createdAt: Type.String(),
+});
+export type MeetingSummary = Static<typeof MeetingSummary>;
+
+export const RelayCountersBody = Type.Object(
+  {
+    packets: Type.Integer(),
+    bytes: Type.Integer(),
+  },
+  { additionalProperties: true },
+);
+export type RelayCountersBody = Static<typeof RelayCountersBody>;
+
+export const MeetingDetail = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  state: MeetingState,
+  mode: TopologyMode,
+  topology: TopologyPreference,
+  createdAt: Type.String(),
+  participants: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
+  relay: RelayCountersBody,
+});
+export type MeetingDetail = Static<typeof MeetingDetail>;
+
+export const MeetingEventType = Type.Union([
+  Type.Literal('created'),
+  Type.Literal('joined'),
+  Type.Literal('left'),
+  Type.Literal('cancelled'),
+  Type.Literal('ended'),
+  Type.Literal('mode-switched'),
+]);
+export type MeetingEventType = Static<typeof MeetingEventType>;
+
+export const MeetingEventRecord = Type.Object({
+  at: Type.String(),
+  type: MeetingEventType,
+  participant: Type.Optional(Type.String()),
+  detail: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type MeetingEventRecord = Static<typeof MeetingEventRecord>;
+
+export const MeetingIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type MeetingIdParams = Static<typeof MeetingIdParams>;

@@ -1,0 +1,143 @@
+/**
+ * The `/ws` signaling contract: every message either side sends is a member of one of the
+ * two discriminated unions below (field `type`). The server validates client messages
+ * once, on arrival (`coordinator/signaling/decode.ts`); nothing downstream re-checks.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { LIMITS } from './limits';
+import { TopologyMode, TopologyPreference } from './rest';
+
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+/** Correlates a request with its reply (`ack`, `joined`, `relay-answer` or `error`). */
+const RequestId = Type.Integer({ minimum: 0 });
+const Sdp = Type.String({ minLength: 1, maxLength: LIMITS.messageBytesMax });
+
+export const IceCandidate = Type.Object({
+  candidate: Type.String({ maxLength: 1024 }),
+  sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
+  sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+});
+export type IceCandidate = Static<typeof IceCandidate>;
+
+/** What a peer-to-peer connection says to its peer (the shapes simple-peer emits). */
+export const PeerSignal = Type.Union([
+  Type.Object({ type: Type.Literal('offer'), sdp: Sdp }),
+  Type.Object({ type: Type.Literal('answer'), sdp: Sdp }),
+  Type.Object({ type: Type.Literal('candidate'), candidate: IceCandidate }),
+  Type.Object({ type: Type.Literal('renegotiate'), renegotiate: Type.Literal(true) }),
+  Type.Object({
+    type: Type.Literal('transceiverRequest'),
+    transceiverRequest: Type.Object({
+      kind: Type.Union([Type.Literal('audio'), Type.Literal('video')]),
+      init: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    }),
+  }),
+]);
+export type PeerSignal = Static<typeof PeerSignal>;
+
+export const ChatMessage = Type.Object({
+  /** Chosen by the sender (random); receivers drop a second copy with the same id. */
+  id: Id,
+  from: Id,
+  name: Type.String(),
+  /** ISO 8601 time the server (or, in P2P, the sender) stamped it. */
+  at: Type.String(),
+  text: Type.String(),
+});
+export type ChatMessage = Static<typeof ChatMessage>;
+
+export const ParticipantInfo = Type.Object({
+  id: Id,
+  name: Type.String(),
+  audio: Type.Boolean(),
+  video: Type.Boolean(),
+  isCreator: Type.Boolean(),
+});
+export type ParticipantInfo = Static<typeof ParticipantInfo>;
+
+export const IceServer = Type.Object({
+  urls: Type.Union([Type.String(), Type.Array(Type.String())]),
+  username: Type.Optional(Type.String()),
+  credential: Type.Optional(Type.String()),
+});
+export type IceServer = Static<typeof IceServer>;
+
+function message<T extends string, P extends Record<string, TSchema>>(type: T, props: P) {
+  return Type.Object({ type: Type.Literal(type), ...props }, { additionalProperties: false });
+}
+
+// ---- client → server ----
+
+export const ClientMessage = Type.Union([
+  message('join', {
+    id: RequestId,
+    meetingId: Id,
+    name: Type.String({ minLength: 1, maxLength: LIMITS.nameMax }),
+    creatorToken: Type.Optional(Type.String({ maxLength: 128 })),
+  }),
+  message('leave', {}),
+  message('chat', {
+    id: RequestId,
+    messageId: Id,
+    // The real cap is checked by the handler so the sender gets CHAT_TOO_LONG, not BAD_MESSAGE.
+    text: Type.String({ minLength: 1, maxLength: LIMITS.messageBytesMax }),
+  }),
+  message('media-state', { audio: Type.Boolean(), video: Type.Boolean() }),
+  message('signal', { to: Id, data: PeerSignal }),
+  message('relay-offer', { id: RequestId, sdp: Sdp }),
+  message('relay-candidate', { candidate: IceCandidate }),
+  message('path-ready', { epoch: Type.Integer({ minimum: 0 }) }),
+]);
+export type ClientMessage = Static<typeof ClientMessage>;
+export type ClientMessageType = ClientMessage['type'];
+
+// ---- server → client ----
+
+export const ServerMessage = Type.Union([
+  message('joined', {
+    id: RequestId,
+    self: ParticipantInfo,
+    meeting: Type.Object({
+      id: Id,
+      title: Type.String(),
+      topology: TopologyPreference,
+      mode: TopologyMode,
+    }),
+    participants: Type.Array(ParticipantInfo),
+    iceServers: Type.Array(IceServer),
+  }),
+  message('ack', { id: RequestId }),
+  message('error', {
+    id: Type.Optional(RequestId),
+    code: Type.String(),
+    message: Type.String(),
+  }),
+  message('participant-joined', { participant: ParticipantInfo }),
+  message('participant-left', { participantId: Id }),
+  message('participant-media', { participantId: Id, audio: Type.Boolean(), video: Type.Boolean() }),
+  message('chat', { message: ChatMessage }),
+  message('meeting-closed', {
+    reason: Type.Union([Type.Literal('cancelled'), Type.Literal('ended')]),
+    message: Type.String(),
+  }),
+  message('signal', { from: Id, data: PeerSignal }),
+  message('topology', {
+    /** The path the meeting's media takes; `switching` while moving between them. */
+    mode: TopologyMode,
+    /** Where a switch is heading (equal to `mode` when settled). */
+    target: Type.Union([Type.Literal('p2p'), Type.Literal('relay')]),
+    /** Increases with every switch; `path-ready` and relay sessions refer to it. */
+    epoch: Type.Integer({ minimum: 0 }),
+  }),
+  message('relay-answer', { id: RequestId, sdp: Sdp }),
+  message('relay-candidate', { candidate: IceCandidate }),
+  message('relay-slots', {
+    slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]) })),
+  }),
+  message('speakers', { levels: Type.Record(Type.String(), Type.Number()) }),
+]);
+export type ServerMessage = Static<typeof ServerMessage>;
+export type ServerMessageType = ServerMessage['type'];
+/** The server message with the given `type`. */
+export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;

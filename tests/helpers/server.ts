@@ -1,0 +1,65 @@
+/** Starts a real coordinator on 127.0.0.1, port 0, with its own temporary record. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultConfig, type CoordinatorConfig } from '../../coordinator/config';
+import { buildCoordinator, type Coordinator, type CoordinatorParts } from '../../coordinator/server';
+
+export interface TestServer {
+  coordinator: Coordinator;
+  url: string;
+  wsUrl: string;
+  dbPath: string;
+  /** Stops the server; the record file stays until `dispose`. */
+  close(): Promise<void>;
+  /** Stops the server and deletes its record. */
+  dispose(): Promise<void>;
+}
+
+/** A fresh temporary directory for a record file. */
+export function tempDbPath(): { dbPath: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'meetmesh-test-'));
+  return { dbPath: join(dir, 'meetings.db'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function startServer(
+  overrides: Partial<CoordinatorConfig> = {},
+  parts: CoordinatorParts = {},
+): Promise<TestServer> {
+  const temp = overrides.dbPath ? undefined : tempDbPath();
+  const dbPath = overrides.dbPath ?? temp!.dbPath;
+  const coordinator = await buildCoordinator(
+    defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', ...overrides, dbPath }),
+    parts,
+  );
+  const url = await coordinator.start();
+  const close = () => coordinator.close();
+  return {
+    coordinator,
+    url,
+    wsUrl: url.replace(/^http/, 'ws') + '/ws',
+    dbPath,
+    close,
+    async dispose() {
+      await close();
+      temp?.remove();
+    },
+  };
+}
+
+/** A JSON call to the server's REST API. */
+export async function api<T = unknown>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
+  const response = await fetch(base + path, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+}

@@ -1,0 +1,135 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import pino from 'pino';
+import { canTransition } from '../../coordinator/meetings/lifecycle';
+import { MeetingRegistry } from '../../coordinator/meetings/MeetingRegistry';
+import type { ParticipantLink } from '../../coordinator/meetings/Participant';
+import { EventStore } from '../../coordinator/records/EventStore';
+import { CodedError } from '../../protocol/errors';
+import type { ServerMessage } from '../../protocol/signaling';
+
+const log = pino({ level: 'silent' });
+
+function link(): ParticipantLink & { messages: ServerMessage[]; closedWith: string | null } {
+  const l = {
+    messages: [] as ServerMessage[],
+    closedWith: null as string | null,
+    send: (m: ServerMessage) => l.messages.push(m),
+    close: (reason: string) => (l.closedWith = reason),
+  };
+  return l;
+}
+
+function setup() {
+  const store = new EventStore(':memory:');
+  const registry = new MeetingRegistry(store, log);
+  return { store, registry };
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof CodedError ? err.code : 'not coded';
+  }
+  return undefined;
+}
+
+test('an open meeting can be cancelled or end; a closed one goes nowhere', () => {
+  assert.ok(canTransition('open', 'cancelled'));
+  assert.ok(canTransition('open', 'ended'));
+  for (const to of ['open', 'cancelled', 'ended'] as const) {
+    assert.not.ok(canTransition('cancelled', to), `cancelled -> ${to}`);
+    assert.not.ok(canTransition('ended', to), `ended -> ${to}`);
+  }
+  assert.not.ok(canTransition('open', 'open'));
+});
+
+test('the last participant out ends the meeting and it leaves the list', () => {
+  const { registry, store } = setup();
+  const { meeting } = registry.create('Standup', 'auto');
+  const a = meeting.join('Alice', link());
+  const b = meeting.join('Bob', link());
+  assert.is(registry.listJoinable()[0]?.participants, 2);
+  meeting.leave(a.id, 'left');
+  assert.is(meeting.state, 'open');
+  meeting.leave(b.id, 'disconnected');
+  assert.is(meeting.state, 'ended');
+  assert.equal(registry.listJoinable(), []);
+  assert.is(registry.get(meeting.id), undefined);
+  assert.equal(store.events(meeting.id).map((e) => e.type), ['created', 'joined', 'joined', 'left', 'left', 'ended']);
+});
+
+test('a non-creator cannot cancel; the creator can, and everyone is removed with a notice', () => {
+  const { registry } = setup();
+  const { meeting, creatorToken } = registry.create('Review', 'auto');
+  const aliceLink = link();
+  const bobLink = link();
+  meeting.join('Alice', aliceLink, creatorToken);
+  meeting.join('Bob', bobLink, 'a-guess');
+  assert.is(codeOf(() => meeting.cancel('a-guess')), 'NOT_CREATOR');
+  assert.is(codeOf(() => meeting.cancel(undefined)), 'NOT_CREATOR');
+  assert.is(meeting.state, 'open');
+  meeting.cancel(creatorToken);
+  assert.is(meeting.state, 'cancelled');
+  assert.is(meeting.size, 0);
+  for (const l of [aliceLink, bobLink]) {
+    assert.ok(l.messages.some((m) => m.type === 'meeting-closed' && m.reason === 'cancelled'));
+    assert.is(l.closedWith, 'cancelled');
+  }
+  assert.is(codeOf(() => meeting.join('Carol', link())), 'MEETING_CANCELLED');
+  assert.is(codeOf(() => meeting.cancel(creatorToken)), 'MEETING_CANCELLED');
+});
+
+test('only the holder of the creator token is marked creator', () => {
+  const { registry } = setup();
+  const { meeting, creatorToken } = registry.create('X', 'auto');
+  assert.ok(meeting.join('Alice', link(), creatorToken).isCreator);
+  assert.not.ok(meeting.join('Bob', link(), creatorToken.slice(1)).isCreator);
+  assert.not.ok(meeting.join('Carol', link()).isCreator);
+});
+
+test('an ended meeting refuses joins', () => {
+  const { registry } = setup();
+  const { meeting } = registry.create('X', 'auto');
+  const a = meeting.join('Alice', link());
+  meeting.leave(a.id, 'left');
+  assert.is(codeOf(() => meeting.join('Bob', link())), 'MEETING_ENDED');
+});
+
+test('a chat line reaches every other member once; a repeated id is dropped', () => {
+  const { registry } = setup();
+  const { meeting } = registry.create('X', 'auto');
+  const links = [link(), link(), link()];
+  const [alice] = links.map((l, i) => meeting.join(`P${i}`, l));
+  meeting.chat(alice!, 'm-1', 'hello');
+  meeting.chat(alice!, 'm-1', 'hello');
+  const chats = links.map((l) => l.messages.filter((m) => m.type === 'chat').length);
+  assert.equal(chats, [0, 1, 1]);
+});
+
+test('a signal can only be sent to a member of the same meeting', () => {
+  const { registry } = setup();
+  const one = registry.create('One', 'auto').meeting;
+  const two = registry.create('Two', 'auto').meeting;
+  const a = one.join('A', link());
+  const b = one.join('B', link());
+  const x = two.join('X', link());
+  assert.is(codeOf(() => one.relaySignal(a, x.id, { type: 'renegotiate', renegotiate: true })), 'NOT_IN_MEETING');
+  assert.is(codeOf(() => one.relaySignal(a, a.id, { type: 'renegotiate', renegotiate: true })), 'NOT_IN_MEETING');
+  assert.is(codeOf(() => one.relaySignal(a, b.id, { type: 'renegotiate', renegotiate: true })), undefined);
+});
+
+test('a meeting nobody joins ends after the unused timeout', async () => {
+  const store = new EventStore(':memory:');
+  const registry = new MeetingRegistry(store, log, 30);
+  const { meeting } = registry.create('Ghost', 'auto');
+  // The server's timer is unref'd (it must not keep a process alive); hold this one open.
+  const keepAlive = setTimeout(() => {}, 5000);
+  await new Promise<void>((resolve) => meeting.once('state', () => resolve()));
+  clearTimeout(keepAlive);
+  assert.is(meeting.state, 'ended');
+  assert.equal(registry.listJoinable(), []);
+});
+
+test.run();
