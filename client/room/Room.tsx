@@ -1,37 +1,62 @@
-/** The meeting room: header with the badge, the media area, people and chat, controls. */
+/** The meeting room: header with the badge, the video grid, people and chat, controls. */
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import { MediaEngine } from '../media/MediaEngine';
+import type { PathStats } from '../media/MediaConnection';
 import { ChatPanel } from './ChatPanel';
 import { ParticipantList } from './ParticipantList';
 import { RoomSession, type BadgeMode } from './RoomSession';
+import { StatsOverlay } from './StatsOverlay';
 import { TopologyBadge } from './TopologyBadge';
+import { tilesFor, VideoGrid } from './VideoGrid';
+
+/** "direct" or "via TURN" for a P2P path; the server's address for the relay. */
+function pathDetail(stats: PathStats | null): string | undefined {
+  if (!stats || stats.state !== 'connected') return undefined;
+  if (stats.path === 'p2p') {
+    return stats.localCandidateType === 'relay' || stats.remoteCandidateType === 'relay' ? 'via TURN' : 'direct';
+  }
+  return stats.remoteAddress ? `server ${stats.remoteAddress}` : undefined;
+}
 
 export function Room(props: { meetingId: string; name: string; onExit: () => void }) {
   const session = useMemo(() => new RoomSession(props.meetingId, props.name), [props.meetingId, props.name]);
+  const engine = useMemo(() => new MediaEngine(session), [session]);
   const [confirming, setConfirming] = useState(false);
+  const [showStats, setShowStats] = useState(true);
 
   useEffect(() => {
-    void session.join();
+    void engine.prepare().then(() => session.join());
     const leaveOnUnload = () => session.leave();
     window.addEventListener('pagehide', leaveOnUnload);
     return () => {
       window.removeEventListener('pagehide', leaveOnUnload);
       session.leave();
+      engine.close();
     };
-  }, [session]);
+  }, [session, engine]);
 
   const phase = session.phase.value;
   const others = session.others.value;
+  const self = session.self.value;
   const badge: BadgeMode = phase !== 'joined' || others.length === 0 ? 'waiting' : session.mode.value;
+  const tiles = tilesFor(self, engine.local.videoOn.value ? engine.local.preview.value : null, others, engine.remote.value, new Set());
+  const audioOn = engine.local.audioOn.value;
+  const videoOn = engine.local.videoOn.value;
+  const leave = () => {
+    session.leave();
+    engine.close();
+    props.onExit();
+  };
 
   return (
     <main class="room">
       <header class="room-header">
         <h1>{session.title.value || 'Meeting'}</h1>
-        <TopologyBadge mode={badge} />
+        <TopologyBadge mode={badge} detail={badge === 'waiting' ? undefined : pathDetail(engine.stats.value)} />
       </header>
-      {session.notice.value && (
+      {(session.notice.value || engine.local.problem.value) && (
         <p data-testid="room-notice" class={`notice notice-${phase}`} role="status">
-          {session.notice.value}
+          {session.notice.value ?? engine.local.problem.value}
           {phase !== 'joined' && phase !== 'joining' && (
             <button class="link" onClick={props.onExit}>
               Back to the lobby
@@ -42,22 +67,56 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
       <div class="room-body">
         <section class="stage" aria-label="Videos">
           {phase === 'joining' && <p class="muted">Joining…</p>}
-          {phase === 'joined' && others.length === 0 && (
+          {phase === 'joined' && others.length === 0 && tiles.length === 0 && (
             <p class="muted">
               You are the only one here. Share this link: <code>{location.origin}/m/{props.meetingId}</code>
             </p>
           )}
+          {phase === 'joined' && (tiles.length > 0 || engine.remote.value.audios.size > 0) && (
+            <VideoGrid tiles={tiles} audios={engine.remote.value.audios} />
+          )}
+          {phase === 'joined' && others.length === 0 && tiles.length > 0 && (
+            <p class="muted share">
+              You are the only one here. Share this link: <code>{location.origin}/m/{props.meetingId}</code>
+            </p>
+          )}
+          {phase === 'joined' && showStats && others.length > 0 && (
+            <StatsOverlay stats={engine.stats.value} people={others} />
+          )}
         </section>
         <aside class="side">
-          <ParticipantList self={session.self.value} others={others} />
+          <ParticipantList self={self} others={others} />
           <ChatPanel session={session} />
         </aside>
       </div>
       <footer class="controls">
         {phase === 'joined' && (
-          <button data-testid="leave-meeting" class="danger" onClick={() => { session.leave(); props.onExit(); }}>
-            Leave
-          </button>
+          <>
+            <button
+              data-testid="toggle-mic"
+              aria-pressed={audioOn ? 'true' : 'false'}
+              disabled={!engine.local.hasAudio}
+              onClick={() => engine.toggleAudio()}
+              title={audioOn ? 'Turn microphone off' : 'Turn microphone on'}
+            >
+              {audioOn ? 'Mic on' : 'Mic off'}
+            </button>
+            <button
+              data-testid="toggle-camera"
+              aria-pressed={videoOn ? 'true' : 'false'}
+              disabled={!engine.local.hasVideo}
+              onClick={() => engine.toggleVideo()}
+              title={videoOn ? 'Turn camera off' : 'Turn camera on'}
+            >
+              {videoOn ? 'Camera on' : 'Camera off'}
+            </button>
+            <button data-testid="toggle-stats" aria-pressed={showStats ? 'true' : 'false'} class="neutral" onClick={() => setShowStats(!showStats)}>
+              Stats
+            </button>
+            <button data-testid="leave-meeting" class="danger" onClick={leave}>
+              Leave
+            </button>
+          </>
         )}
         {phase === 'joined' && session.isCreator.value && !confirming && (
           <button data-testid="cancel-meeting" onClick={() => setConfirming(true)}>

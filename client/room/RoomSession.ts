@@ -83,6 +83,8 @@ export class RoomSession {
       this.isCreator.value = joined.self.isCreator;
       this.iceServers = joined.iceServers;
       this.phase.value = 'joined';
+      // The media engine starts its paths from the join reply, before any later message.
+      for (const listener of this.listeners) listener(joined);
     } catch (err) {
       this.phase.value = 'failed';
       this.notice.value = err instanceof Error ? err.message : 'Could not join the meeting.';

@@ -1,0 +1,56 @@
+/**
+ * The one small interface both media paths implement (P2P and relay), so the media
+ * engine does not care which path is in use: publish local tracks, receive remote
+ * media per participant, report stats, close.
+ */
+export type MediaPath = 'p2p' | 'relay';
+
+/** What a path delivers: video per participant, and audio per participant (P2P) or one mix (relay). */
+export interface RemoteMedia {
+  videos: ReadonlyMap<string, MediaStream>;
+  /** Keyed by participant id, or `mix` for the relay's single mixed stream. */
+  audios: ReadonlyMap<string, MediaStream>;
+}
+
+export const MIX_KEY = 'mix';
+
+/** Local tracks to send; null sends nothing of that kind (device off). */
+export interface LocalTracks {
+  audio: MediaStreamTrack | null;
+  video: MediaStreamTrack | null;
+}
+
+/** One sample of a path's health, for the badge and the stats overlay. */
+export interface PathStats {
+  path: MediaPath;
+  /** ICE state of the path's transport(s): `connected` once media can flow. */
+  state: 'new' | 'connecting' | 'connected' | 'failed' | 'closed';
+  transport?: string;
+  localCandidateType?: string;
+  remoteCandidateType?: string;
+  localAddress?: string;
+  remoteAddress?: string;
+  bitrateUp: number;
+  bitrateDown: number;
+  /** Fraction of inbound packets lost since the previous sample, 0..1. */
+  loss: number;
+  rttMs?: number;
+  jitterMs?: number;
+  audioCodec?: string;
+  videoCodec?: string;
+  /** Per received video (by participant id): resolution and frame rate. */
+  inboundVideo: { participantId: string; width: number; height: number; fps: number }[];
+  outboundVideo?: { width: number; height: number; fps: number };
+  packetsReceived: number;
+}
+
+export interface MediaConnection {
+  readonly path: MediaPath;
+  /** Called whenever the remote media changes. */
+  onRemote: (media: RemoteMedia) => void;
+  /** Called when the path's connection state changes. */
+  onState: (state: PathStats['state']) => void;
+  setLocalTracks(tracks: LocalTracks): void;
+  stats(): Promise<PathStats>;
+  close(): void;
+}

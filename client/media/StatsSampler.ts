@@ -1,0 +1,135 @@
+/**
+ * Turns `getStats()` reports of one RTCPeerConnection into a `PathStats` sample: the
+ * selected candidate pair (transport, candidate types, addresses, RTT), bitrates and loss
+ * as deltas since the previous sample, codecs, and per-video resolution and frame rate.
+ */
+import type { MediaPath, PathStats } from './MediaConnection';
+
+type StatsRecord = RTCStats & Record<string, unknown>;
+
+interface Totals {
+  at: number;
+  bytesSent: number;
+  bytesReceived: number;
+  packetsReceived: number;
+  packetsLost: number;
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+export class StatsSampler {
+  private previous: Totals | null = null;
+
+  constructor(private readonly path: MediaPath) {}
+
+  /**
+   * Samples `pc`. `participantForMid` names who a received video belongs to (P2P: the one
+   * peer; relay: the slot table).
+   */
+  async sample(pc: RTCPeerConnection, participantForMid: (mid: string | undefined) => string | undefined): Promise<PathStats> {
+    const report = await pc.getStats();
+    const byId = new Map<string, StatsRecord>();
+    report.forEach((s: StatsRecord) => byId.set(s.id, s));
+
+    const totals: Totals = { at: performance.now(), bytesSent: 0, bytesReceived: 0, packetsReceived: 0, packetsLost: 0 };
+    const result: PathStats = {
+      path: this.path,
+      state: iceState(pc),
+      bitrateUp: 0,
+      bitrateDown: 0,
+      loss: 0,
+      inboundVideo: [],
+      packetsReceived: 0,
+    };
+
+    for (const s of byId.values()) {
+      if (s.type === 'transport') {
+        const pair = byId.get(String(s.selectedCandidatePairId ?? ''));
+        if (pair) describePair(pair, byId, result);
+      } else if (s.type === 'inbound-rtp') {
+        totals.bytesReceived += num(s.bytesReceived);
+        totals.packetsReceived += num(s.packetsReceived);
+        totals.packetsLost += Math.max(0, num(s.packetsLost));
+        const codec = str(byId.get(String(s.codecId ?? ''))?.mimeType);
+        if (s.kind === 'audio') {
+          result.audioCodec = codec ?? result.audioCodec;
+          if (typeof s.jitter === 'number') result.jitterMs = Math.round(s.jitter * 1000);
+        } else if (s.kind === 'video') {
+          result.videoCodec = codec ?? result.videoCodec;
+          const participantId = participantForMid(str(s.mid));
+          if (participantId && num(s.frameWidth) > 0) {
+            result.inboundVideo.push({
+              participantId,
+              width: num(s.frameWidth),
+              height: num(s.frameHeight),
+              fps: Math.round(num(s.framesPerSecond)),
+            });
+          }
+        }
+      } else if (s.type === 'outbound-rtp') {
+        totals.bytesSent += num(s.bytesSent);
+        const codec = str(byId.get(String(s.codecId ?? ''))?.mimeType);
+        if (s.kind === 'video') {
+          result.videoCodec ??= codec;
+          if (num(s.frameWidth) > 0) {
+            result.outboundVideo = { width: num(s.frameWidth), height: num(s.frameHeight), fps: Math.round(num(s.framesPerSecond)) };
+          }
+        } else if (s.kind === 'audio') {
+          result.audioCodec ??= codec;
+        }
+      }
+    }
+
+    result.packetsReceived = totals.packetsReceived;
+    const prev = this.previous;
+    if (prev) {
+      const seconds = Math.max(0.001, (totals.at - prev.at) / 1000);
+      result.bitrateUp = Math.max(0, ((totals.bytesSent - prev.bytesSent) * 8) / seconds);
+      result.bitrateDown = Math.max(0, ((totals.bytesReceived - prev.bytesReceived) * 8) / seconds);
+      const received = totals.packetsReceived - prev.packetsReceived;
+      const lost = totals.packetsLost - prev.packetsLost;
+      result.loss = received + lost > 0 ? Math.max(0, lost) / (received + lost) : 0;
+    }
+    this.previous = totals;
+    return result;
+  }
+}
+
+function describePair(pair: StatsRecord, byId: Map<string, StatsRecord>, out: PathStats): void {
+  const local = byId.get(String(pair.localCandidateId ?? ''));
+  const remote = byId.get(String(pair.remoteCandidateId ?? ''));
+  if (typeof pair.currentRoundTripTime === 'number') out.rttMs = Math.round(pair.currentRoundTripTime * 1000);
+  if (local) {
+    out.localCandidateType = str(local.candidateType);
+    out.localAddress = address(local);
+    out.transport = str(local.protocol);
+    // A relayed local candidate reaches TURN over `relayProtocol`.
+    if (local.candidateType === 'relay' && str(local.relayProtocol)) out.transport = `${str(local.protocol)} via TURN/${str(local.relayProtocol)}`;
+  }
+  if (remote) {
+    out.remoteCandidateType = str(remote.candidateType);
+    out.remoteAddress = address(remote);
+  }
+}
+
+function address(candidate: StatsRecord): string | undefined {
+  const ip = str(candidate.address) ?? str(candidate.ip);
+  if (!ip) return undefined;
+  return `${ip.includes(':') ? `[${ip}]` : ip}:${num(candidate.port)}`;
+}
+
+function iceState(pc: RTCPeerConnection): PathStats['state'] {
+  switch (pc.connectionState) {
+    case 'connected':
+      return 'connected';
+    case 'failed':
+      return 'failed';
+    case 'closed':
+      return 'closed';
+    case 'new':
+      return 'new';
+    default:
+      return 'connecting';
+  }
+}

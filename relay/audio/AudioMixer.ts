@@ -1,0 +1,291 @@
+/**
+ * The relay's audio conference mixer: decodes every participant's Opus microphone stream,
+ * mixes on a steady 20 ms clock (48 kHz mono) and hands each participant one Opus packet
+ * per tick holding everyone but themself.
+ *
+ * Encode cost follows talkers, not participants (as in Asterisk ConfBridge / FreeSWITCH):
+ * - A talker (speech in the last TALKER_HANGOVER_TICKS) is mixed in and gets its own N−1
+ *   mix (full mix minus its own frame) from its own encoder.
+ * - Everyone else is not mixed in, so the full mix already excludes them: they all share
+ *   ONE encode of it and receive the very same Uint8Array.
+ * - Someone who stops talking (Chrome DTX sends nothing, or only silence) leaves the mix
+ *   after the hangover and moves to the shared encoder; someone who starts talking gets an
+ *   encoder from a small pool. The receiver's Opus decoder then continues from another
+ *   encoder's state: one frame may carry a faint click at that switch, which happens only
+ *   at a pause in that participant's own speech, never mid-word (thanks to the hangover).
+ * - Muted participants are never mixed in and their packets are dropped.
+ */
+import { FRAME_MS, FRAME_SAMPLES } from './AudioFormat';
+import { rmsLevel } from './AudioLevel';
+import { MixEncoder } from './MixEncoder';
+import { ParticipantInput } from './ParticipantInput';
+import { TickClock } from './TickClock';
+import { TickTimings } from './TickTimings';
+
+/** Mixer health figures, cumulative since construction. */
+export interface MixerCounters {
+  ticks: number;
+  /** Ticks that started > LATE_START_MS late, took longer than a frame, or were skipped. */
+  lateTicks: number;
+  tickMsP50: number;
+  tickMsP99: number;
+  encodes: number;
+  decodes: number;
+  /** Frames synthesised by Opus PLC (lost packets, underruns, undecodable packets). */
+  concealed: number;
+  /** Packets dropped because their slot had already been played or concealed. */
+  latePackets: number;
+  /** Packets libopus rejected (each was concealed instead). */
+  decodeErrors: number;
+}
+
+/** Callbacks through which the mixer delivers its output. */
+export interface AudioMixerOptions {
+  /** Called once per tick for every participant with the Opus packet (20 ms, 48 kHz) it should receive. Participants who share the listener mix get the same Uint8Array. */
+  onFrame?: (participantId: string, opus: Uint8Array) => void;
+  /** Called about every 200 ms with each participant's current level (0 = silence .. 1 = full scale) */
+  onLevels?: (levels: ReadonlyMap<string, number>) => void;
+  /** Decode errors and exceptions thrown by `onFrame`/`onLevels`; they never escape `tick()`. */
+  onError?: (error: Error, participantId?: string) => void;
+}
+
+/** Frames of silence after the last speech frame before a talker becomes a listener. */
+const TALKER_HANGOVER_TICKS = 15; // 300 ms: keeps word gaps from toggling encoders
+/** Levels are reported every this many ticks (200 ms). */
+const LEVEL_INTERVAL_TICKS = 10;
+/** A clocked tick that starts later than this counts as late. */
+const LATE_START_MS = 10;
+/** Spare encoders kept for the next talker (creating one costs ~0.05 ms, but allocates). */
+const ENCODER_POOL_SIZE = 4;
+
+interface Member {
+  readonly id: string;
+  readonly input: ParticipantInput;
+  /** Own encoder while talking; null while sharing the listener mix. */
+  encoder: MixEncoder | null;
+  lastSpeechTick: number;
+  levelEnergy: number;
+  levelSamples: number;
+}
+
+/** Mixes N participants into N−1 mixes with one shared mix for all non-talkers. */
+export class AudioMixer {
+  private readonly members = new Map<string, Member>();
+  private readonly clock: TickClock;
+  private readonly timings = new TickTimings();
+  private readonly pool: MixEncoder[] = [];
+  private readonly fullMix = new Float32Array(FRAME_SAMPLES);
+  private readonly ownMix = new Float32Array(FRAME_SAMPLES);
+  private readonly talkers: Member[] = [];
+  private listenerEncoder: MixEncoder | null = null;
+  private closed = false;
+  private tickIndex = 0;
+  private lateTickCount = 0;
+  private encodeCount = 0;
+  /** Counts of participants who already left, so counters never go backwards. */
+  private readonly retired = { decodes: 0, concealed: 0, decodeErrors: 0, latePackets: 0 };
+
+  constructor(private readonly options: AudioMixerOptions = {}) {
+    this.clock = new TickClock(FRAME_MS, (lateMs) => this.runTick(lateMs));
+  }
+
+  /** Current counters (a snapshot; percentiles over the last 500 ticks). */
+  get counters(): MixerCounters {
+    const sum = { ...this.retired };
+    for (const m of this.members.values()) {
+      sum.decodes += m.input.stats.decodes;
+      sum.concealed += m.input.stats.concealed;
+      sum.decodeErrors += m.input.stats.decodeErrors;
+      sum.latePackets += m.input.jitter.stats.late;
+    }
+    return {
+      ticks: this.tickIndex,
+      lateTicks: this.lateTickCount + this.clock.skipped,
+      tickMsP50: this.timings.percentile(50),
+      tickMsP99: this.timings.percentile(99),
+      encodes: this.encodeCount,
+      ...sum,
+    };
+  }
+
+  /** Adds a participant (no-op if already present); it hears the mix from the next tick. */
+  addParticipant(id: string): void {
+    if (this.closed || this.members.has(id)) return;
+    const input = new ParticipantInput({}, (error) => this.report(error, id));
+    this.members.set(id, {
+      id,
+      input,
+      encoder: null,
+      lastSpeechTick: Number.NEGATIVE_INFINITY,
+      levelEnergy: 0,
+      levelSamples: 0,
+    });
+  }
+
+  /** Removes a participant and frees its decoder and encoder. No-op if unknown. */
+  removeParticipant(id: string): void {
+    const member = this.members.get(id);
+    if (member === undefined) return;
+    this.members.delete(id);
+    this.retired.decodes += member.input.stats.decodes;
+    this.retired.concealed += member.input.stats.concealed;
+    this.retired.decodeErrors += member.input.stats.decodeErrors;
+    this.retired.latePackets += member.input.jitter.stats.late;
+    this.releaseEncoder(member);
+    member.input.close();
+  }
+
+  /** One RTP packet's Opus payload from this participant's microphone track. */
+  pushPacket(id: string, sequenceNumber: number, _timestamp: number, payload: Uint8Array): void {
+    // Ordering is by sequence number; with DTX the timestamp jumps while numbers do not.
+    this.members.get(id)?.input.push(sequenceNumber, payload);
+  }
+
+  /** Server-side mute: a muted participant is left out of every mix and its level is 0. */
+  setMuted(id: string, muted: boolean): void {
+    const member = this.members.get(id);
+    if (member === undefined) return;
+    member.input.setMuted(muted);
+    if (muted) member.lastSpeechTick = Number.NEGATIVE_INFINITY;
+  }
+
+  /** Starts the 20 ms clock (drift-corrected; see TickClock for stalls and catch-up). */
+  start(): void {
+    if (this.closed) return;
+    this.clock.start();
+  }
+
+  /** One mix step; tests and benchmarks call it directly without the clock. */
+  tick(): void {
+    this.runTick(0);
+  }
+
+  /** Idempotent; stops the clock, frees encoders/decoders. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clock.stop();
+    for (const id of [...this.members.keys()]) this.removeParticipant(id);
+    this.pool.length = 0;
+    this.talkers.length = 0;
+    this.listenerEncoder = null;
+  }
+
+  private runTick(lateMs: number): void {
+    if (this.closed) return;
+    const started = performance.now();
+    this.tickIndex += 1;
+    this.collectTalkers();
+    this.mixAndSend();
+    if (this.tickIndex % LEVEL_INTERVAL_TICKS === 0) this.emitLevels();
+    const took = performance.now() - started;
+    this.timings.record(took);
+    if (lateMs > LATE_START_MS || took > FRAME_MS) this.lateTickCount += 1;
+  }
+
+  /** Pulls one frame from everyone and decides who is a talker this tick. */
+  private collectTalkers(): void {
+    const talkers = this.talkers;
+    talkers.length = 0;
+    for (const member of this.members.values()) {
+      const input = member.input;
+      input.pull();
+      member.levelEnergy += input.frameEnergy;
+      member.levelSamples += FRAME_SAMPLES;
+      if (input.frameIsSpeech) member.lastSpeechTick = this.tickIndex;
+      const talking = this.tickIndex - member.lastSpeechTick <= TALKER_HANGOVER_TICKS;
+      if (talking) {
+        member.encoder ??= this.acquireEncoder();
+        talkers.push(member);
+      } else {
+        this.releaseEncoder(member);
+      }
+    }
+  }
+
+  /** Builds the full mix, encodes it once for listeners and once per talker minus itself. */
+  private mixAndSend(): void {
+    const full = this.fullMix;
+    full.fill(0);
+    for (const talker of this.talkers) {
+      const frame = talker.input.frame;
+      for (let i = 0; i < FRAME_SAMPLES; i++) full[i] += frame[i];
+    }
+    let listenerPacket: Uint8Array | null = null;
+    if (this.talkers.length < this.members.size) {
+      this.listenerEncoder ??= new MixEncoder();
+      listenerPacket = this.encode(this.listenerEncoder, full);
+    }
+    const own = this.ownMix;
+    for (const member of this.members.values()) {
+      let packet = listenerPacket;
+      if (member.encoder !== null) {
+        const frame = member.input.frame;
+        for (let i = 0; i < FRAME_SAMPLES; i++) own[i] = full[i] - frame[i];
+        packet = this.encode(member.encoder, own, member.id);
+      }
+      if (packet !== null) this.deliver(member.id, packet);
+    }
+  }
+
+  private encode(encoder: MixEncoder, mix: Float32Array, who?: string): Uint8Array | null {
+    try {
+      const packet = encoder.encode(mix);
+      this.encodeCount += 1;
+      return packet;
+    } catch (error) {
+      this.report(error, who);
+      return null;
+    }
+  }
+
+  private deliver(id: string, packet: Uint8Array): void {
+    const onFrame = this.options.onFrame;
+    if (onFrame === undefined) return;
+    try {
+      onFrame(id, packet);
+    } catch (error) {
+      this.report(error, id);
+    }
+  }
+
+  private emitLevels(): void {
+    const levels = new Map<string, number>();
+    for (const member of this.members.values()) {
+      levels.set(member.id, rmsLevel(member.levelEnergy, member.levelSamples));
+      member.levelEnergy = 0;
+      member.levelSamples = 0;
+    }
+    const onLevels = this.options.onLevels;
+    if (onLevels === undefined) return;
+    try {
+      onLevels(levels);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  private acquireEncoder(): MixEncoder {
+    return this.pool.pop() ?? new MixEncoder();
+  }
+
+  private releaseEncoder(member: Member): void {
+    const encoder = member.encoder;
+    if (encoder === null) return;
+    member.encoder = null;
+    if (this.pool.length < ENCODER_POOL_SIZE && !this.closed) {
+      encoder.reset();
+      this.pool.push(encoder);
+    }
+  }
+
+  private report(error: unknown, participantId?: string): void {
+    const onError = this.options.onError;
+    if (onError === undefined) return;
+    try {
+      onError(error instanceof Error ? error : new Error(String(error)), participantId);
+    } catch {
+      // An error handler that throws must not stall the meeting either.
+    }
+  }
+}

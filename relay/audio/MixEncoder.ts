@@ -1,0 +1,35 @@
+/**
+ * One outgoing mix stream: limiter, then an Opus encoder that keeps its own state (Opus
+ * frames depend on the previous ones, so a stream must stay on one encoder to decode
+ * cleanly). A talker owns one; all silent listeners share one.
+ */
+import { Encoder } from '@evan/opus';
+import { FRAME_SAMPLES, SAMPLE_RATE } from './AudioFormat';
+import { Limiter } from './Limiter';
+
+/** 32 kbit/s mono is what Chrome sends for voice; plenty for a mix of a few talkers. */
+const MIX_BITRATE = 32_000;
+
+/** Limits and Opus-encodes 20 ms mono mixes for one receiver (or one group of receivers). */
+export class MixEncoder {
+  private readonly encoder: Encoder;
+  private readonly limiter = new Limiter();
+  private readonly pcm = new Int16Array(FRAME_SAMPLES);
+
+  constructor() {
+    this.encoder = new Encoder({ channels: 1, sample_rate: SAMPLE_RATE, application: 'voip' });
+    this.encoder.bitrate = MIX_BITRATE;
+  }
+
+  /** Encodes one frame of mix (Int16 scale, any magnitude) into a fresh Opus packet. */
+  encode(mix: Float32Array): Uint8Array {
+    this.limiter.process(mix, this.pcm);
+    return this.encoder.encode(this.pcm);
+  }
+
+  /** Clears codec and limiter state so the encoder can serve a new receiver. */
+  reset(): void {
+    this.encoder.reset();
+    this.limiter.reset();
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * One participant's microphone on the way into the mix: reorder buffer → Opus decoder →
+ * loss concealment → exactly one 20 ms frame per tick, plus whether that frame is speech.
+ *
+ * Concealment uses libopus' own PLC. @evan/opus refuses an empty buffer (BadArgument), but
+ * libopus treats a packet with no frame data as lost: decoding just the TOC byte of the
+ * last good packet makes the decoder extrapolate that packet's duration of audio, fading
+ * out over consecutive losses, exactly like `opus_decode(dec, NULL, 0, ...)`.
+ */
+import { Decoder } from '@evan/opus';
+import { FRAME_SAMPLES, MAX_PACKET_SAMPLES, SAMPLE_RATE } from './AudioFormat';
+import { rmsLevel } from './AudioLevel';
+import { JitterBuffer, type JitterBufferOptions } from './JitterBuffer';
+
+/** Opus packets of ≤ 2 bytes carry no audio (DTX / comfort noise, RFC 6716 §3.2.1). */
+const DTX_MAX_BYTES = 2;
+
+/** −50 dBov: below this a frame is not speech (line noise, comfort noise, digital silence). */
+const SPEECH_LEVEL = 10 ** (-50 / 20);
+
+/**
+ * Ticks the buffer must hold more than its depth before one quiet frame is skipped (1 s).
+ * After a network burst the surplus would otherwise stay as latency for as long as the
+ * sender never pauses (Chrome without DTX sends a packet every 20 ms, silence or not).
+ */
+const SURPLUS_TICKS = 50;
+/** While the surplus lasts, further quiet frames are skipped every this many ticks (200 ms). */
+const SHED_INTERVAL_TICKS = 10;
+
+/** Cumulative counts for the mixer's counters. */
+export interface InputStats {
+  decodes: number;
+  concealed: number;
+  decodeErrors: number;
+  /** Quiet frames decoded but skipped to shed latency built up by a burst. */
+  skipped: number;
+}
+
+/** Where the newest samples of the current frame came from. */
+type FrameSource = 'packet' | 'dtx' | 'concealed' | 'none';
+
+/** Reports a decode error without letting it escape the tick. */
+export type DecodeErrorHandler = (error: Error) => void;
+
+/** Decodes and conceals one participant's audio into 20 ms frames. */
+export class ParticipantInput {
+  readonly jitter: JitterBuffer;
+  readonly stats: InputStats = { decodes: 0, concealed: 0, decodeErrors: 0, skipped: 0 };
+  /** This tick's frame (Int16 scale); valid after `pull()`. */
+  readonly frame = new Float32Array(FRAME_SAMPLES);
+  /** Sum of squares of `frame`, for levels. */
+  frameEnergy = 0;
+  /** Whether `frame` holds speech: decoded from real packets and above the speech level. */
+  frameIsSpeech = false;
+  private decoder: Decoder | null = null;
+  /** Decoded samples not yet played (packets longer than 20 ms spill over ticks). */
+  private readonly pending = new Int16Array(MAX_PACKET_SAMPLES + FRAME_SAMPLES);
+  private pendingLength = 0;
+  /** TOC byte of the last good packet, decoded alone to run PLC. */
+  private plcPacket: Uint8Array | null = null;
+  private source: FrameSource = 'none';
+  private muted = false;
+  private surplusTicks = 0;
+
+  constructor(
+    jitterOptions: JitterBufferOptions = {},
+    private readonly onDecodeError: DecodeErrorHandler = () => {},
+  ) {
+    this.jitter = new JitterBuffer(jitterOptions);
+  }
+
+  /** Whether the participant's microphone is muted (its packets are dropped). */
+  get isMuted(): boolean {
+    return this.muted;
+  }
+
+  /** Queues one RTP payload; returns false when it was dropped (muted, late, duplicate). */
+  push(sequenceNumber: number, payload: Uint8Array): boolean {
+    if (this.muted) return false;
+    return this.jitter.push(sequenceNumber, payload) === 'queued';
+  }
+
+  /** Mutes or unmutes; on unmute everything stale is forgotten so old audio never plays. */
+  setMuted(muted: boolean): void {
+    if (muted === this.muted) return;
+    this.muted = muted;
+    this.jitter.reset();
+    this.decoder?.reset();
+    this.pendingLength = 0;
+    this.plcPacket = null;
+    this.source = 'none';
+  }
+
+  /** Produces this tick's frame into `frame`, pulling slots from the jitter buffer as needed. */
+  pull(): void {
+    if (this.muted) return this.silence();
+    if (this.pendingLength === 0) this.source = 'none';
+    while (this.pendingLength < FRAME_SAMPLES) {
+      const slot = this.jitter.pop();
+      if (slot.kind === 'empty') break;
+      if (slot.kind === 'packet') this.decodePacket(slot.payload);
+      else this.conceal();
+    }
+    const n = Math.min(this.pendingLength, FRAME_SAMPLES);
+    if (n === 0) return this.silence();
+    const frame = this.frame;
+    let energy = 0;
+    for (let i = 0; i < n; i++) {
+      const s = this.pending[i];
+      frame[i] = s;
+      energy += s * s;
+    }
+    frame.fill(0, n);
+    this.pending.copyWithin(0, n, this.pendingLength);
+    this.pendingLength -= n;
+    this.frameEnergy = energy;
+    this.frameIsSpeech =
+      this.source === 'packet' && rmsLevel(energy, FRAME_SAMPLES) >= SPEECH_LEVEL;
+    this.shedSurplus();
+  }
+
+  /** Drops the decoder (it has no explicit free; the native state goes with the object). */
+  close(): void {
+    this.decoder = null;
+    this.jitter.reset();
+    this.pendingLength = 0;
+  }
+
+  /**
+   * Skips one 20 ms frame during a quiet moment when the buffer has held surplus packets
+   * for a while. The packet is still decoded (Opus state stays continuous) but not played:
+   * dropping 20 ms of silence is inaudible, unlike speeding up speech.
+   */
+  private shedSurplus(): void {
+    if (this.jitter.state !== 'playing' || this.jitter.size <= this.jitter.depth) {
+      this.surplusTicks = 0;
+      return;
+    }
+    this.surplusTicks += 1;
+    if (this.surplusTicks < SURPLUS_TICKS || this.frameIsSpeech || this.pendingLength > 0) return;
+    const slot = this.jitter.pop();
+    if (slot.kind === 'packet') {
+      this.decodePacket(slot.payload);
+      this.pendingLength = 0;
+      this.stats.skipped += 1;
+    }
+    this.surplusTicks = SURPLUS_TICKS - SHED_INTERVAL_TICKS;
+  }
+
+  private silence(): void {
+    this.frame.fill(0);
+    this.frameEnergy = 0;
+    this.frameIsSpeech = false;
+  }
+
+  private decodePacket(payload: Uint8Array): void {
+    const decoder = (this.decoder ??= new Decoder({ channels: 1, sample_rate: SAMPLE_RATE }));
+    let pcm: Uint8Array;
+    try {
+      pcm = decoder.decode(payload);
+      this.stats.decodes += 1;
+    } catch (error) {
+      // A corrupt packet costs one concealed frame, never the meeting.
+      this.stats.decodeErrors += 1;
+      this.onDecodeError(error instanceof Error ? error : new Error(String(error)));
+      this.conceal();
+      return;
+    }
+    this.append(pcm);
+    if (payload.length > 0) this.plcPacket = payload.subarray(0, 1);
+    this.source = payload.length <= DTX_MAX_BYTES ? 'dtx' : 'packet';
+  }
+
+  private conceal(): void {
+    if (this.decoder === null || this.plcPacket === null) return;
+    try {
+      this.append(this.decoder.decode(this.plcPacket));
+      this.stats.concealed += 1;
+      this.source = 'concealed';
+    } catch (error) {
+      this.stats.decodeErrors += 1;
+      this.onDecodeError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Appends decoded little-endian Int16 bytes to the pending samples. */
+  private append(bytes: Uint8Array): void {
+    const count = Math.min(bytes.byteLength >> 1, this.pending.length - this.pendingLength);
+    // The binding returns a fresh copy at offset 0, so a direct Int16 view is aligned.
+    const samples =
+      bytes.byteOffset % 2 === 0
+        ? new Int16Array(bytes.buffer, bytes.byteOffset, count)
+        : new Int16Array(bytes.slice(0, count * 2).buffer);
+    this.pending.set(samples, this.pendingLength);
+    this.pendingLength += count;
+  }
+}

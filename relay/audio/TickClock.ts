@@ -1,0 +1,88 @@
+/**
+ * A steady periodic clock on top of setTimeout. Each deadline is computed from the start
+ * time (origin + n·period), never from the previous callback, so timer jitter does not
+ * accumulate into drift. After a stall (GC pause, busy event loop) it runs the missed ticks
+ * back to back, up to `maxCatchUp`, so downstream audio stays continuous; if it fell further
+ * behind than that it skips the rest and restarts the schedule from now.
+ */
+
+/** Called for each tick with how late (ms) it started relative to its deadline. */
+export type TickHandler = (lateMs: number) => void;
+
+/** Clock tuning. */
+export interface TickClockOptions {
+  /** Most overdue ticks run back to back after a stall before the rest are skipped. */
+  maxCatchUp?: number;
+  /** Time source in ms (tests may inject one). */
+  now?: () => number;
+}
+
+/** Drift-corrected interval timer with bounded catch-up. */
+export class TickClock {
+  /** Ticks given up after falling more than `maxCatchUp` periods behind. */
+  skipped = 0;
+  private readonly maxCatchUp: number;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private origin = 0;
+  private n = 0;
+
+  constructor(
+    private readonly periodMs: number,
+    private readonly onTick: TickHandler,
+    options: TickClockOptions = {},
+  ) {
+    this.maxCatchUp = Math.max(1, options.maxCatchUp ?? 5);
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** Whether the clock is ticking. */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Starts ticking; the first tick is one period from now. No-op when running. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.origin = this.now();
+    this.n = 1;
+    this.schedule();
+  }
+
+  /** Stops ticking. Idempotent. */
+  stop(): void {
+    this.running = false;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(): void {
+    const delay = Math.max(0, this.origin + this.n * this.periodMs - this.now());
+    this.timer = setTimeout(() => this.fire(), delay);
+    // The clock alone should not keep a process alive; the server's sockets do that.
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = null;
+    let ran = 0;
+    while (this.running) {
+      const now = this.now();
+      const late = now - (this.origin + this.n * this.periodMs);
+      if (late < 0) break;
+      if (late >= this.maxCatchUp * this.periodMs) {
+        // Too far behind to catch up without a burst of stale audio: skip to now.
+        const behind = Math.floor(late / this.periodMs);
+        this.skipped += behind;
+        this.n += behind;
+      }
+      if (ran >= this.maxCatchUp) break;
+      this.n += 1;
+      ran += 1;
+      this.onTick(late);
+    }
+    if (this.running) this.schedule();
+  }
+}
