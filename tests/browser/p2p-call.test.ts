@@ -1,0 +1,179 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Browser } from 'playwright-core';
+import type { MeetingDetail } from '../../protocol/rest';
+import { TurnServer } from '../../turn/TurnServer';
+import { iceServersFor, type BundledTurnConfig } from '../../turn/iceServers';
+import { launchBrowser } from '../helpers/browser';
+import { ABSENT_DB, framesOf, HEARD_DB, toneLevels } from '../helpers/media';
+import { createMeeting, joinAs, type Person } from '../helpers/room';
+import { api, startServer, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+let server: TestServer;
+let browser: Browser;
+let turn: TurnServer;
+let turnConfig: BundledTurnConfig;
+const people: Person[] = [];
+
+test.before(async () => {
+  turn = new TurnServer({ port: 0, listeningIps: ['127.0.0.1'] });
+  await turn.start();
+  turnConfig = {
+    mode: 'bundled', port: turn.port, listeningIps: ['127.0.0.1'], relayIps: [], advertisedHost: '127.0.0.1',
+    realm: turn.realm, secret: 'unused-by-bundled-mode', ttlSeconds: 600,
+  };
+  server = await startServer({}, { iceServersFor: (id) => iceServersFor(turnConfig, id, turn) });
+  browser = await launchBrowser();
+});
+test.after.each(async () => {
+  for (const p of people.splice(0)) await p.context.close();
+});
+test.after(async () => {
+  await browser.close();
+  await server.dispose();
+  turn.close();
+});
+
+/** Both hear each other's tone, and neither hears its own. */
+async function assertHearEachOther(a: Person, b: Person): Promise<void> {
+  for (const [listener, talker] of [[a, b], [b, a]] as const) {
+    await waitFor(async () => {
+      const [other] = await toneLevels(listener.page, [talker.hz]);
+      return other! > HEARD_DB;
+    }, 15_000, `${listener.name} to hear ${talker.name}'s ${talker.hz} Hz`);
+    const [own, other] = await toneLevels(listener.page, [listener.hz, talker.hz]);
+    if (process.env.DEBUG_LEVELS) console.log(`${listener.name}: own ${own} dB, ${talker.name} ${other} dB`);
+    assert.ok(own! < ABSENT_DB, `${listener.name} must not hear their own ${listener.hz} Hz (got ${own} dB)`);
+  }
+}
+
+async function assertSeesFramesAdvancing(viewer: Person, name: string): Promise<void> {
+  const first = await waitFor(() => framesOf(viewer.page, name), 15_000, `${viewer.name} to decode ${name}'s video`);
+  await waitFor(async () => (await framesOf(viewer.page, name)) > first + 10, 10_000, `${name}'s video on ${viewer.name}'s screen to advance`);
+}
+
+test('two people connect directly: each sees and hears the other, chat goes peer-to-peer, the server relays nothing', async () => {
+  const meeting = await createMeeting(server.url, 'Pair');
+  const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700);
+  const bob = await joinAs(browser, server.url, meeting.id, 'Bob', 1500);
+  people.push(alice, bob);
+  const live = server.coordinator.registry.get(meeting.id)!;
+  let chatsThroughServer = 0;
+  const originalChat = live.chat.bind(live);
+  live.chat = (...args) => {
+    chatsThroughServer++;
+    return originalChat(...args);
+  };
+
+  for (const p of [alice, bob]) {
+    const badge = p.page.getByTestId('topology-badge');
+    await waitFor(async () => (await badge.getAttribute('data-mode')) === 'p2p' && (await badge.innerText()).includes('direct'), 15_000, `${p.name}'s badge to say P2P direct`);
+    assert.match(await badge.innerText(), 'P2P');
+  }
+  await assertSeesFramesAdvancing(alice, 'Bob');
+  await assertSeesFramesAdvancing(bob, 'Alice');
+  await assertHearEachOther(alice, bob);
+
+  // The overlay proves the path: host candidates on loopback, codecs, resolution, frame rate.
+  const overlay = alice.page.getByTestId('stats-overlay');
+  await waitFor(async () => (await overlay.innerText()).includes('fps'), 10_000, 'the overlay to show frame rates');
+  const text = await overlay.innerText();
+  if (process.env.DEBUG_LEVELS) console.log(text);
+  assert.match(text, 'peer-to-peer');
+  assert.match(text, /host → host/);
+  assert.match(text, /(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]):\d+/);
+  assert.match(text, /opus/i);
+  assert.match(text, /VP8|VP9|H264|AV1/i);
+  assert.match(text, /\d+×\d+ @ \d+ fps/);
+
+  // Chat over the data channel, once, with name and time.
+  await alice.page.getByTestId('chat-input').fill('direct line');
+  await alice.page.getByTestId('chat-send').click();
+  const line = bob.page.getByTestId('chat-message').filter({ hasText: 'direct line' });
+  await line.waitFor();
+  assert.is(await line.getByTestId('chat-sender').innerText(), 'Alice');
+  assert.match(await line.getByTestId('chat-time').innerText(), /\d{1,2}[:.]\d{2}/);
+  await bob.page.getByTestId('chat-input').fill('and back');
+  await bob.page.getByTestId('chat-send').click();
+  await alice.page.getByTestId('chat-message').filter({ hasText: 'and back' }).waitFor();
+  assert.is(await bob.page.getByTestId('chat-message').filter({ hasText: 'direct line' }).count(), 1);
+  assert.is(chatsThroughServer, 0, 'P2P chat never passes through the server');
+
+  const detail = (await api<MeetingDetail>(server.url, 'GET', `/api/meetings/${meeting.id}`)).body;
+  assert.is(detail.mode, 'p2p');
+  assert.is(detail.relay.packets, 0);
+  assert.is(detail.relay.bytes, 0);
+  const metrics = await (await fetch(server.url + '/metrics')).text();
+  assert.match(metrics, /^meetmesh_relay_bytes\{mode="p2p"\} 0$/m);
+});
+
+test('camera and microphone toggle: the tile goes and comes back, the tone stops and comes back', async () => {
+  const meeting = await createMeeting(server.url, 'Toggles');
+  const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700);
+  const bob = await joinAs(browser, server.url, meeting.id, 'Bob', 1500);
+  people.push(alice, bob);
+  await assertSeesFramesAdvancing(bob, 'Alice');
+  await assertHearEachOther(alice, bob);
+
+  const camera = alice.page.getByTestId('toggle-camera');
+  assert.is(await camera.getAttribute('aria-pressed'), 'true');
+  await camera.click();
+  assert.is(await camera.getAttribute('aria-pressed'), 'false');
+  await bob.page.locator('[data-testid="video-tile"][data-participant="Alice"]').waitFor({ state: 'detached' });
+  await camera.click();
+  assert.is(await camera.getAttribute('aria-pressed'), 'true');
+  await assertSeesFramesAdvancing(bob, 'Alice');
+
+  const mic = alice.page.getByTestId('toggle-mic');
+  assert.is(await mic.getAttribute('aria-pressed'), 'true');
+  await mic.click();
+  assert.is(await mic.getAttribute('aria-pressed'), 'false');
+  await waitFor(async () => (await toneLevels(bob.page, [alice.hz]))[0]! < ABSENT_DB, 10_000, "Alice's tone to go silent for Bob");
+  await mic.click();
+  await waitFor(async () => (await toneLevels(bob.page, [alice.hz]))[0]! > HEARD_DB, 10_000, "Alice's tone to come back for Bob");
+  // Bob still hears nothing of his own and still sees Alice.
+  assert.ok((await toneLevels(bob.page, [bob.hz]))[0]! < ABSENT_DB);
+});
+
+test('forced through the bundled TURN server, the call still connects and says so', async () => {
+  const meeting = await createMeeting(server.url, 'Via TURN');
+  const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700, '&ice=relay');
+  const bob = await joinAs(browser, server.url, meeting.id, 'Bob', 1500, '&ice=relay');
+  people.push(alice, bob);
+  const badge = alice.page.getByTestId('topology-badge');
+  await waitFor(async () => (await badge.innerText()).includes('via TURN'), 20_000, 'the badge to say via TURN');
+  const overlay = await alice.page.getByTestId('stats-overlay').innerText();
+  assert.match(overlay, /relay → /);
+  await assertSeesFramesAdvancing(alice, 'Bob');
+  await assertHearEachOther(alice, bob);
+});
+
+test('the TURN server refuses a wrong credential', async () => {
+  const good = iceServersFor(turnConfig, 'probe', turn);
+  const bad = good.map((s) => (s.credential ? { ...s, credential: 'wrong' + s.credential } : s));
+  const page = await browser.newPage();
+  try {
+    await page.goto(server.url + '/');
+    const gather = (iceServers: typeof good) =>
+      page.evaluate(async (servers) => {
+        const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy: 'relay' });
+        const types: string[] = [];
+        pc.onicecandidate = (e) => e.candidate && types.push(e.candidate.type ?? '');
+        pc.createDataChannel('probe');
+        await pc.setLocalDescription(await pc.createOffer());
+        await new Promise<void>((resolve) => {
+          if (pc.iceGatheringState === 'complete') resolve();
+          pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve();
+        });
+        pc.close();
+        return types;
+      }, iceServers);
+    assert.ok((await gather(good)).includes('relay'), 'a valid credential gets a relayed candidate');
+    assert.equal(await gather(bad), [], 'a wrong credential gets none');
+  } finally {
+    await page.close();
+  }
+});
+
+test.run();

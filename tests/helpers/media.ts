@@ -1,0 +1,82 @@
+/**
+ * Known media content for browser tests: each page's microphone becomes a pure tone at its
+ * own frequency, and the page can measure which frequencies it hears in its remote audio
+ * and whether its remote videos are decoding new frames.
+ */
+import type { Page } from 'playwright-core';
+
+/** An init script replacing the microphone track of every getUserMedia call with a sine at `hz`. */
+export function toneInitScript(hz: number): string {
+  return `(() => {
+    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async (constraints) => {
+      const stream = await original(constraints);
+      if (!constraints || !constraints.audio) return stream;
+      const ctx = new AudioContext();
+      const osc = ctx.createOscillator();
+      osc.frequency.value = ${hz};
+      const gain = ctx.createGain();
+      gain.gain.value = 0.5;
+      const dest = ctx.createMediaStreamDestination();
+      osc.connect(gain).connect(dest);
+      osc.start();
+      void ctx.resume();
+      for (const t of stream.getAudioTracks()) { stream.removeTrack(t); t.stop(); }
+      stream.addTrack(dest.stream.getAudioTracks()[0]);
+      return stream;
+    };
+  })();`;
+}
+
+/**
+ * Levels (dB, from an AnalyserNode) at each frequency in everything the page plays from
+ * its remote audio elements right now. Analysers are attached once per element.
+ */
+export async function toneLevels(page: Page, frequencies: number[]): Promise<number[]> {
+  return page.evaluate((freqs) => {
+    type Probe = { el: HTMLMediaElement; stream: MediaStream; analyser: AnalyserNode };
+    const w = window as unknown as { __probe?: { ctx: AudioContext; probes: Probe[] } };
+    w.__probe ??= { ctx: new AudioContext(), probes: [] };
+    const { ctx, probes } = w.__probe;
+    void ctx.resume();
+    const elements = [...document.querySelectorAll<HTMLMediaElement>('audio[data-testid="remote-audio"]')];
+    for (const el of elements) {
+      const stream = el.srcObject;
+      if (!(stream instanceof MediaStream) || stream.getAudioTracks().length === 0) continue;
+      if (probes.some((p) => p.el === el && p.stream === stream)) continue;
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 8192;
+      analyser.smoothingTimeConstant = 0.2;
+      ctx.createMediaStreamSource(stream).connect(analyser);
+      probes.push({ el, stream, analyser });
+    }
+    const live = probes.filter((p) => elements.includes(p.el) && p.el.srcObject === p.stream);
+    return freqs.map((f) => {
+      let best = -Infinity;
+      for (const { analyser } of live) {
+        const bins = new Float32Array(analyser.frequencyBinCount);
+        analyser.getFloatFrequencyData(bins);
+        const binHz = ctx.sampleRate / analyser.fftSize;
+        const center = Math.round(f / binHz);
+        for (let i = center - 2; i <= center + 2; i++) best = Math.max(best, bins[i] ?? -Infinity);
+      }
+      return best;
+    });
+  }, frequencies);
+}
+
+/**
+ * A tone counts as heard above HEARD_DB. Opus leaves a noise floor around -75..-90 dB
+ * across the band, so "absent" means well below a heard tone: under ABSENT_DB.
+ */
+export const HEARD_DB = -50;
+export const ABSENT_DB = -65;
+
+/** Total decoded frames of the video in the tile of `name` (0 when there is no such tile). */
+export async function framesOf(page: Page, name: string): Promise<number> {
+  return page.evaluate((n) => {
+    const video = document.querySelector<HTMLVideoElement>(`[data-testid="video-tile"][data-participant="${n}"] video`);
+    if (!video || video.videoWidth === 0) return 0;
+    return video.getVideoPlaybackQuality().totalVideoFrames;
+  }, name);
+}
