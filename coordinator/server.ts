@@ -32,6 +32,9 @@ export interface Coordinator {
 export interface CoordinatorParts {
   /** The ICE servers handed to a participant at join (STUN/TURN with fresh credentials). */
   iceServersFor?: (participantId: string) => IceServer[];
+  /** Called once for each participant that left or was removed (a meeting cancelled or
+   * ended, a socket dropped): e.g. to revoke the TURN credential handed out at join. */
+  onParticipantGone?: (participantId: string) => void;
 }
 
 /** Creates a coordinator (not yet listening). */
@@ -46,7 +49,23 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
   const ended = store.endMeetingsLeftOpen();
   if (ended > 0) app.log.info({ ended }, 'ended meetings left open by a previous run');
   const registry = new MeetingRegistry(store, app.log);
-  const media = new MediaPlane();
+  const media = new MediaPlane(registry, store, app.log, {
+    holdMs: config.p2pHoldMs,
+    prepareTimeoutMs: config.switchTimeoutMs,
+    relayHostAddresses: config.relayHostAddresses,
+  });
+  const onParticipantGone = parts.onParticipantGone;
+  if (onParticipantGone) {
+    registry.on('created', (meeting) => {
+      meeting.on('participant-left', (participant) => {
+        try {
+          onParticipantGone(participant.id);
+        } catch (err) {
+          app.log.error({ err, participantId: participant.id }, 'onParticipantGone failed');
+        }
+      });
+    });
+  }
 
   installErrorHandlers(app);
   await app.register(fastifyWebsocket, {

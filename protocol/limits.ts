@@ -8,4 +8,6 @@ export const LIMITS = {
   /** Chat rate limit per participant: a burst, refilled at `chatPerSecond`. */
   chatBurst: 10,
   chatPerSecond: 3,
+  /** Pre-allocated receive-only video slots in a client's relay offer (others shown at once). */
+  relayVideoSlots: 8,
 } as const;

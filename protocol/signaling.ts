@@ -103,6 +103,9 @@ export const ServerMessage = Type.Union([
       title: Type.String(),
       topology: TopologyPreference,
       mode: TopologyMode,
+      /** As in the `topology` message: the path being switched to, and the switch's epoch. */
+      target: Type.Union([Type.Literal('p2p'), Type.Literal('relay')]),
+      epoch: Type.Integer({ minimum: 0 }),
     }),
     participants: Type.Array(ParticipantInfo),
     iceServers: Type.Array(IceServer),

@@ -51,6 +51,8 @@ export interface MediaConnection {
   /** Called when the path's connection state changes. */
   onState: (state: PathStats['state']) => void;
   setLocalTracks(tracks: LocalTracks): void;
+  /** True once the path is connected and media from the other side arrives on it. */
+  carriesMedia(): Promise<boolean>;
   stats(): Promise<PathStats>;
   close(): void;
 }

@@ -1,16 +1,22 @@
 /**
- * Owns the local devices and the media path(s) of one room, and exposes what the UI
- * renders: remote media, the active path and its stats. It follows the meeting's
- * topology from signaling; the paths behind `MediaConnection` do the WebRTC work.
+ * Owns the local devices and the media paths of one room, and exposes what the UI
+ * renders: remote media, the active path and its stats. It follows the coordinator's
+ * topology messages make-before-break: when told to prepare a path it brings it up while
+ * the old one keeps playing, reports `path-ready` once media arrives on it, and switches
+ * playback (closing the old path) only when the coordinator commits.
  */
 import { signal } from '@preact/signals';
-import type { ServerMessage } from '../../protocol/signaling';
+import type { ServerMessage, ServerMessageOf } from '../../protocol/signaling';
 import type { RoomSession } from '../room/RoomSession';
 import { LocalMedia } from './LocalMedia';
 import type { MediaConnection, MediaPath, PathStats, RemoteMedia } from './MediaConnection';
 import { P2PPath } from './P2PPath';
+import { RelayPath } from './RelayPath';
 
 const STATS_INTERVAL_MS = 1000;
+/** How often a preparing path is checked for arriving media. */
+const READY_POLL_MS = 50;
+const RELAY_RETRY_MS = 2000;
 const EMPTY: RemoteMedia = { videos: new Map(), audios: new Map() };
 
 export class MediaEngine {
@@ -20,8 +26,14 @@ export class MediaEngine {
   readonly activePath = signal<MediaPath | null>(null);
 
   private p2p: P2PPath | null = null;
+  private relay: RelayPath | null = null;
+  private readonly lastRemote: Record<MediaPath, RemoteMedia> = { p2p: EMPTY, relay: EMPTY };
+  private selfId = '';
+  private topology: ServerMessageOf<'topology'> | null = null;
+  private readyReported = -1;
   private unsubscribe: (() => void) | null = null;
   private statsTimer: ReturnType<typeof setInterval> | null = null;
+  private readyTimer: ReturnType<typeof setInterval> | null = null;
   private closed = false;
 
   constructor(private readonly session: RoomSession) {}
@@ -47,15 +59,16 @@ export class MediaEngine {
     this.closed = true;
     this.unsubscribe?.();
     if (this.statsTimer) clearInterval(this.statsTimer);
-    this.p2p?.close();
-    this.p2p = null;
+    if (this.readyTimer) clearInterval(this.readyTimer);
+    this.closeP2P();
+    this.closeRelay();
     this.session.chatPath = null;
     this.local.close();
     this.remote.value = EMPTY;
   }
 
-  private get current(): MediaConnection | null {
-    return this.p2p;
+  private get active(): MediaConnection | null {
+    return this.activePath.value === 'p2p' ? this.p2p : this.activePath.value === 'relay' ? this.relay : null;
   }
 
   private rtcConfig(): RTCConfiguration {
@@ -67,20 +80,31 @@ export class MediaEngine {
   private onMessage(message: ServerMessage): void {
     if (this.closed) return;
     switch (message.type) {
-      case 'joined':
-        this.startP2P(message.self.id);
-        for (const p of message.participants) this.p2p?.addPeer(p.id);
+      case 'joined': {
+        this.selfId = message.self.id;
+        const { mode, target, epoch } = message.meeting;
+        this.onTopology({ type: 'topology', mode, target, epoch });
         this.publish();
         this.statsTimer = setInterval(() => void this.sampleStats(), STATS_INTERVAL_MS);
         break;
+      }
+      case 'topology':
+        // One sent before our `joined` reply is already reflected in that reply.
+        if (this.selfId && message.epoch >= (this.topology?.epoch ?? 0)) this.onTopology(message);
+        break;
       case 'participant-joined':
-        this.p2p?.addPeer(message.participant.id);
+        if (this.topology?.target === 'p2p') this.p2p?.addPeer(message.participant.id);
         break;
       case 'participant-left':
         this.p2p?.removePeer(message.participantId);
         break;
       case 'signal':
-        this.p2p?.handleSignal(message.from, message.data);
+        // Only meaningful while P2P is the target; a stale signal after a switch is dropped.
+        if (this.topology?.target === 'p2p') this.ensureP2P().handleSignal(message.from, message.data);
+        break;
+      case 'relay-candidate':
+      case 'relay-slots':
+        this.relay?.handle(message);
         break;
       case 'meeting-closed':
         this.close();
@@ -90,33 +114,112 @@ export class MediaEngine {
     }
   }
 
-  private startP2P(selfId: string): void {
+  private onTopology(message: ServerMessageOf<'topology'>): void {
+    this.topology = message;
+    const target = message.target;
+    if (target === 'relay') this.ensureRelay();
+    else {
+      const p2p = this.ensureP2P();
+      for (const p of this.session.others.value) p2p.addPeer(p.id);
+    }
+    if (message.mode !== 'switching' || this.activePath.value === null) {
+      // Settled (commit), or nothing plays yet (a newcomer): play the target now.
+      this.activate(target);
+    }
+    if (message.mode === 'switching') this.watchReady();
+    else {
+      if (target === 'relay') this.closeP2P();
+      else this.closeRelay();
+    }
+  }
+
+  /** While switching: report `path-ready` once the prepared path carries media. */
+  private watchReady(): void {
+    if (this.readyTimer) return;
+    this.readyTimer = setInterval(async () => {
+      const t = this.topology;
+      if (!t || t.mode !== 'switching' || this.readyReported === t.epoch) {
+        if (this.readyTimer) clearInterval(this.readyTimer);
+        this.readyTimer = null;
+        return;
+      }
+      const path = t.target === 'p2p' ? this.p2p : this.relay;
+      if (path && (await path.carriesMedia()) && this.topology?.epoch === t.epoch && this.readyReported !== t.epoch) {
+        this.readyReported = t.epoch;
+        this.session.signaling.send({ type: 'path-ready', epoch: t.epoch });
+      }
+    }, READY_POLL_MS);
+  }
+
+  private activate(path: MediaPath): void {
+    if (this.activePath.value === path) return;
+    this.activePath.value = path;
+    this.remote.value = this.lastRemote[path];
+    this.session.chatPath = path === 'p2p' ? { trySend: (m) => this.p2p?.sendChat(m) ?? false } : null;
+  }
+
+  private ensureP2P(): P2PPath {
+    if (this.p2p) return this.p2p;
     const path = new P2PPath({
-      selfId,
+      selfId: this.selfId,
       rtcConfig: this.rtcConfig(),
       tracks: this.local.tracks(),
       sendSignal: (to, data) => this.session.signaling.send({ type: 'signal', to, data }),
       onChat: (m) => this.session.receiveChat(m),
     });
-    path.onRemote = (media) => (this.remote.value = media);
+    path.onRemote = (media) => this.setRemote('p2p', media);
     this.p2p = path;
-    this.activePath.value = 'p2p';
-    this.session.chatPath = { trySend: (m) => this.p2p?.sendChat(m) ?? false };
+    return path;
   }
 
-  /** Sends the current device state on the path and tells the others (tiles, list). */
+  private ensureRelay(): RelayPath {
+    if (this.relay) return this.relay;
+    const path = new RelayPath(this.rtcConfig(), this.local.tracks(), this.session.signaling);
+    path.onRemote = (media) => this.setRemote('relay', media);
+    this.relay = path;
+    path.connect().catch(() => {
+      // The relay refused or the socket dropped: try again while the relay is still wanted.
+      if (this.relay !== path) return;
+      this.closeRelay();
+      setTimeout(() => {
+        if (!this.closed && this.topology?.target === 'relay') this.ensureRelay();
+      }, RELAY_RETRY_MS);
+    });
+    return path;
+  }
+
+  private closeP2P(): void {
+    this.p2p?.close();
+    this.p2p = null;
+    this.lastRemote.p2p = EMPTY;
+  }
+
+  private closeRelay(): void {
+    this.relay?.close();
+    this.relay = null;
+    this.lastRemote.relay = EMPTY;
+  }
+
+  private setRemote(path: MediaPath, media: RemoteMedia): void {
+    this.lastRemote[path] = media;
+    if (this.activePath.value === path) this.remote.value = media;
+  }
+
+  /** Sends the current device state on every path and tells the others (tiles, list). */
   private publish(): void {
-    this.current?.setLocalTracks(this.local.tracks());
+    const tracks = this.local.tracks();
+    this.p2p?.setLocalTracks(tracks);
+    this.relay?.setLocalTracks(tracks);
     if (this.session.phase.value === 'joined') {
       this.session.signaling.send({ type: 'media-state', audio: this.local.audioOn.value, video: this.local.videoOn.value });
     }
   }
 
   private async sampleStats(): Promise<void> {
-    const current = this.current;
-    if (!current) return;
+    const active = this.active;
+    if (!active) return;
     try {
-      this.stats.value = await current.stats();
+      this.stats.value = await active.stats();
     } catch {
       // A path closing mid-sample: the next tick samples the new one.
     }

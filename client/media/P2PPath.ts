@@ -6,7 +6,7 @@ import type { ChatMessage, PeerSignal } from '../../protocol/signaling';
 import type { PeerDataMessage } from '../../protocol/peerData';
 import type { LocalTracks, MediaConnection, PathStats, RemoteMedia } from './MediaConnection';
 import { P2PPeer } from './P2PPeer';
-import { StatsSampler } from './StatsSampler';
+import { inboundPackets, StatsSampler } from './StatsSampler';
 
 export interface P2PPathOptions {
   selfId: string;
@@ -76,6 +76,15 @@ export class P2PPath implements MediaConnection {
   setLocalTracks(tracks: LocalTracks): void {
     this.tracks = tracks;
     for (const peer of this.peers.values()) peer.setLocalTracks(tracks);
+  }
+
+  async carriesMedia(): Promise<boolean> {
+    if (this.peers.size === 0 || this.overallState() !== 'connected') return false;
+    for (const peer of this.peers.values()) {
+      const pc = peer.connection;
+      if (!pc || (await inboundPackets(pc)) === 0) return false;
+    }
+    return true;
   }
 
   async stats(): Promise<PathStats> {

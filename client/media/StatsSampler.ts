@@ -133,3 +133,12 @@ function iceState(pc: RTCPeerConnection): PathStats['state'] {
       return 'connecting';
   }
 }
+
+/** RTP packets received on `pc` so far, all streams together. */
+export async function inboundPackets(pc: RTCPeerConnection): Promise<number> {
+  let packets = 0;
+  (await pc.getStats()).forEach((s: StatsRecord) => {
+    if (s.type === 'inbound-rtp') packets += num(s.packetsReceived);
+  });
+  return packets;
+}

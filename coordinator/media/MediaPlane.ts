@@ -1,34 +1,101 @@
 /**
- * The media side of the coordinator: today only the counters (nothing is relayed yet).
- * The relay and the topology switch plug in here.
+ * The media side of the coordinator: one `MeetingMedia` per live meeting (topology,
+ * relay, mixer), wired to the registry's meetings, and the counters the HTTP layer reads.
  */
+import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
+import type { IceCandidate } from '../../protocol/signaling';
+import type { Meeting } from '../meetings/Meeting';
+import type { MeetingRegistry } from '../meetings/MeetingRegistry';
+import type { Participant } from '../meetings/Participant';
+import type { EventStore } from '../records/EventStore';
 import type { MediaSignaling } from '../signaling/SignalingSession';
+import { MeetingMedia, type MeetingMediaOptions } from './MeetingMedia';
 import type { RelayCounterSource, RelayCounters } from './RelayCounterSource';
 
+const FINISHED_KEPT = 1000;
+
 export class MediaPlane implements MediaSignaling, RelayCounterSource {
-  async relayOffer(): Promise<string> {
-    throw new CodedError('WRONG_MODE');
+  private readonly media = new Map<string, MeetingMedia>();
+  /** Final counters of ended meetings, so `/api/meetings/:id` still reports them. */
+  private readonly finished = new Map<string, RelayCounters>();
+
+  constructor(
+    registry: MeetingRegistry,
+    private readonly store: EventStore,
+    private readonly log: FastifyBaseLogger,
+    private readonly options: MeetingMediaOptions,
+  ) {
+    registry.on('created', (meeting) => this.attach(meeting));
+    registry.on('closed', (meeting) => this.detach(meeting));
   }
 
-  relayCandidate(): void {
-    throw new CodedError('WRONG_MODE');
+  async relayOffer(meeting: Meeting, participant: Participant, sdp: string): Promise<string> {
+    return this.of(meeting).relayOffer(participant, sdp);
   }
 
-  pathReady(): void {}
+  relayCandidate(meeting: Meeting, participant: Participant, candidate: IceCandidate): void {
+    this.of(meeting).relayCandidate(participant, candidate);
+  }
 
-  countersFor(): RelayCounters {
-    return { packets: 0, bytes: 0 };
+  pathReady(meeting: Meeting, participant: Participant, epoch: number): void {
+    this.of(meeting).pathReady(participant, epoch);
+  }
+
+  countersFor(meetingId: string): RelayCounters {
+    return this.media.get(meetingId)?.counters() ?? this.finished.get(meetingId) ?? { packets: 0, bytes: 0 };
   }
 
   totalsByMode(): ReturnType<RelayCounterSource['totalsByMode']> {
-    const zero = () => ({ packets: 0, bytes: 0 });
-    return { p2p: zero(), relay: zero(), switching: zero() };
+    const totals = { p2p: { packets: 0, bytes: 0 }, relay: { packets: 0, bytes: 0 }, switching: { packets: 0, bytes: 0 } };
+    for (const [, m] of this.media) {
+      const c = m.counters();
+      const mode = m.topology.snapshot().mode;
+      totals[mode].packets += c.packets;
+      totals[mode].bytes += c.bytes;
+    }
+    return totals;
   }
 
   mixerStats(): ReturnType<RelayCounterSource['mixerStats']> {
-    return { ticks: 0, lateTicks: 0, tickMsP99Max: 0 };
+    let ticks = 0;
+    let lateTicks = 0;
+    let tickMsP99Max = 0;
+    for (const m of this.media.values()) {
+      const c = m.counters();
+      ticks += c.mixTicks ?? 0;
+      lateTicks += c.lateTicks ?? 0;
+      tickMsP99Max = Math.max(tickMsP99Max, c.tickMsP99 ?? 0);
+    }
+    return { ticks, lateTicks, tickMsP99Max };
   }
 
-  close(): void {}
+  close(): void {
+    for (const m of this.media.values()) m.close();
+    this.media.clear();
+  }
+
+  private of(meeting: Meeting): MeetingMedia {
+    const m = this.media.get(meeting.id);
+    if (!m) throw new CodedError('MEETING_NOT_FOUND');
+    return m;
+  }
+
+  private attach(meeting: Meeting): void {
+    const m = new MeetingMedia(meeting, this.store, this.log, this.options);
+    this.media.set(meeting.id, m);
+    meeting.on('participant-joined', () => m.joined());
+    meeting.on('participant-left', (p) => m.left(p));
+    meeting.on('participant-media', (p) => m.mediaChanged(p));
+  }
+
+  private detach(meeting: Meeting): void {
+    const m = this.media.get(meeting.id);
+    if (!m) return;
+    this.finished.set(meeting.id, m.counters());
+    // Keep the final counters of recent meetings only; the record holds the history.
+    if (this.finished.size > FINISHED_KEPT) this.finished.delete(this.finished.keys().next().value!);
+    m.close();
+    this.media.delete(meeting.id);
+  }
 }

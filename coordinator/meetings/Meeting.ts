@@ -30,8 +30,8 @@ export class Meeting extends EventEmitter<MeetingEvents> {
   private lifecycle: MeetingLifecycle = 'open';
   private readonly members = new Map<string, Participant>();
   private readonly recentChatIds = new Set<string>();
-  /** The media path in use; the topology controller changes it. */
-  mode: TopologyMode;
+  /** The media path in use and where a switch heads; the topology controller sets it. */
+  path: { mode: TopologyMode; target: 'p2p' | 'relay'; epoch: number };
 
   constructor(
     readonly id: string,
@@ -43,7 +43,12 @@ export class Meeting extends EventEmitter<MeetingEvents> {
     private readonly log: FastifyBaseLogger,
   ) {
     super();
-    this.mode = topology === 'relay' ? 'relay' : 'p2p';
+    const initial = topology === 'relay' ? 'relay' : 'p2p';
+    this.path = { mode: initial, target: initial, epoch: 0 };
+  }
+
+  get mode(): TopologyMode {
+    return this.path.mode;
   }
 
   get state(): MeetingLifecycle {

@@ -150,7 +150,7 @@ export class SignalingSession {
       type: 'joined',
       id: message.id,
       self: participant.info(),
-      meeting: { id: meeting.id, title: meeting.title, topology: meeting.topology, mode: meeting.mode },
+      meeting: { id: meeting.id, title: meeting.title, topology: meeting.topology, ...meeting.path },
       participants: others,
       iceServers: this.deps.iceServersFor(participant.id),
     });

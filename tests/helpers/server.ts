@@ -1,5 +1,6 @@
 /** Starts a real coordinator on 127.0.0.1, port 0, with its own temporary record. */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultConfig, type CoordinatorConfig } from '../../coordinator/config';
@@ -7,7 +8,9 @@ import { buildCoordinator, type Coordinator, type CoordinatorParts } from '../..
 
 export interface TestServer {
   coordinator: Coordinator;
+  /** `https://…` when started with `tls`. */
   url: string;
+  /** `wss://…/ws` when started with `tls`. */
   wsUrl: string;
   dbPath: string;
   /** Stops the server; the record file stays until `dispose`. */
@@ -16,10 +19,16 @@ export interface TestServer {
   dispose(): Promise<void>;
 }
 
+/** A fresh temporary directory, removed by `remove`. */
+export function tempDir(prefix = 'meetmesh-test-'): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** A fresh temporary directory for a record file. */
 export function tempDbPath(): { dbPath: string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'meetmesh-test-'));
-  return { dbPath: join(dir, 'meetings.db'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const { dir, remove } = tempDir();
+  return { dbPath: join(dir, 'meetings.db'), remove };
 }
 
 export async function startServer(
@@ -62,4 +71,38 @@ export async function api<T = unknown>(
   });
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/**
+ * A JSON call over HTTPS that trusts only `ca` (a PEM certificate), the way a browser trusts
+ * a self-signed certificate once its user accepted it. (Global `fetch` takes no CA.)
+ */
+export function apiTrusting<T = unknown>(
+  ca: string | Buffer,
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      new URL(path, base),
+      { method, ca, headers: payload === undefined ? {} : { 'content-type': 'application/json' } },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          try {
+            resolve({ status: response.statusCode ?? 0, body: (text ? JSON.parse(text) : undefined) as T });
+          } catch (err) {
+            reject(err);
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }

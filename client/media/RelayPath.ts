@@ -1,0 +1,122 @@
+/**
+ * The relay path: one RTCPeerConnection to the server's relay. The offer carries one
+ * sendrecv audio transceiver (microphone up, the N−1 mix down), one sendonly video (camera
+ * up) and a fixed number of recvonly video slots; the server fills a slot with another
+ * participant's camera and says which over signaling (`relay-slots`), so joins and leaves
+ * need no new offer/answer round. Implements `MediaConnection`.
+ */
+import { LIMITS } from '../../protocol/limits';
+import type { IceCandidate, ServerMessage } from '../../protocol/signaling';
+import type { SignalingClient } from '../signaling/SignalingClient';
+import { MIX_KEY, type LocalTracks, type MediaConnection, type PathStats, type RemoteMedia } from './MediaConnection';
+import { inboundPackets, StatsSampler } from './StatsSampler';
+
+export class RelayPath implements MediaConnection {
+  readonly path = 'relay' as const;
+  onRemote: (media: RemoteMedia) => void = () => {};
+  onState: (state: PathStats['state']) => void = () => {};
+
+  private readonly pc: RTCPeerConnection;
+  private readonly audio: RTCRtpTransceiver;
+  private readonly camera: RTCRtpTransceiver;
+  private readonly sampler = new StatsSampler('relay');
+  /** mid → participant shown in that slot. */
+  private slots = new Map<string, string>();
+  /** One stream per (slot, participant) assignment, so a reassigned slot restarts its <video>. */
+  private readonly slotStreams = new Map<string, { participantId: string; stream: MediaStream }>();
+  private readonly mix: MediaStream;
+  private readonly pendingCandidates: IceCandidate[] = [];
+  private answered = false;
+  private closed = false;
+
+  constructor(
+    rtcConfig: RTCConfiguration,
+    tracks: LocalTracks,
+    private readonly signaling: SignalingClient,
+  ) {
+    this.pc = new RTCPeerConnection({ ...rtcConfig, iceServers: rtcConfig.iceServers ?? [] });
+    this.audio = this.pc.addTransceiver(tracks.audio ?? 'audio', { direction: 'sendrecv' });
+    this.camera = this.pc.addTransceiver(tracks.video ?? 'video', { direction: 'sendonly' });
+    for (let i = 0; i < LIMITS.relayVideoSlots; i++) this.pc.addTransceiver('video', { direction: 'recvonly' });
+    this.mix = new MediaStream([this.audio.receiver.track]);
+    this.pc.addEventListener('icecandidate', (e) => {
+      if (e.candidate && e.candidate.candidate) {
+        this.signaling.send({ type: 'relay-candidate', candidate: e.candidate.toJSON() as IceCandidate });
+      }
+    });
+    this.pc.addEventListener('connectionstatechange', () => this.onState(this.state()));
+  }
+
+  /** Offers to the relay and applies its answer. */
+  async connect(): Promise<void> {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    const reply = await this.signaling.request<'relay-answer'>({ type: 'relay-offer', sdp: this.pc.localDescription!.sdp });
+    if (this.closed) return;
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+    this.answered = true;
+    // Candidates can arrive before the answer: they waited here.
+    for (const c of this.pendingCandidates.splice(0)) await this.pc.addIceCandidate(c).catch(() => {});
+    this.emitRemote();
+  }
+
+  /** Relay messages from signaling. */
+  handle(message: ServerMessage): void {
+    if (this.closed) return;
+    if (message.type === 'relay-candidate') {
+      if (this.answered) void this.pc.addIceCandidate(message.candidate).catch(() => {});
+      else this.pendingCandidates.push(message.candidate);
+    } else if (message.type === 'relay-slots') {
+      this.slots = new Map(message.slots.filter((s) => s.participantId !== null).map((s) => [s.mid, s.participantId!]));
+      this.emitRemote();
+    }
+  }
+
+  setLocalTracks(tracks: LocalTracks): void {
+    void this.audio.sender.replaceTrack(tracks.audio).catch(() => {});
+    void this.camera.sender.replaceTrack(tracks.video).catch(() => {});
+  }
+
+  /** Connected and the mix arrives (the relay sends it every 20 ms once the path is up). */
+  async carriesMedia(): Promise<boolean> {
+    if (this.pc.connectionState !== 'connected') return false;
+    return (await inboundPackets(this.pc)) > 0;
+  }
+
+  async stats(): Promise<PathStats> {
+    const sample = await this.sampler.sample(this.pc, (mid) => (mid ? this.slots.get(mid) : undefined));
+    return { ...sample, state: this.state() };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pc.close();
+    this.onState('closed');
+  }
+
+  private state(): PathStats['state'] {
+    const s = this.pc.connectionState;
+    return s === 'connected' || s === 'failed' || s === 'closed' || s === 'new' ? s : 'connecting';
+  }
+
+  private emitRemote(): void {
+    const videos = new Map<string, MediaStream>();
+    for (const transceiver of this.pc.getTransceivers()) {
+      const mid = transceiver.mid;
+      if (!mid || transceiver === this.audio || transceiver === this.camera) continue;
+      const participantId = this.slots.get(mid);
+      if (!participantId) {
+        this.slotStreams.delete(mid);
+        continue;
+      }
+      let entry = this.slotStreams.get(mid);
+      if (!entry || entry.participantId !== participantId) {
+        entry = { participantId, stream: new MediaStream([transceiver.receiver.track]) };
+        this.slotStreams.set(mid, entry);
+      }
+      videos.set(participantId, entry.stream);
+    }
+    this.onRemote({ videos, audios: new Map([[MIX_KEY, this.mix]]) });
+  }
+}

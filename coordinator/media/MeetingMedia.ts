@@ -1,0 +1,160 @@
+/**
+ * The media side of one meeting: its topology controller, and — while the meeting uses
+ * the relay — its `MeetingRelay` (video forwarding) and `AudioMixer` (N−1 mixes). Everything
+ * here is per meeting, so one meeting's media can only ever reach its own members.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import { CodedError } from '../../protocol/errors';
+import type { IceCandidate } from '../../protocol/signaling';
+import { AudioMixer } from '../../relay/audio/AudioMixer';
+import { MeetingRelay } from '../../relay/MeetingRelay';
+import type { RelayCounters as RelayStats } from '../../relay/types';
+import type { Meeting } from '../meetings/Meeting';
+import type { Participant } from '../meetings/Participant';
+import type { EventStore } from '../records/EventStore';
+import { TopologyController, type TopologyOptions } from '../topology/TopologyController';
+import type { RelayCounters } from './RelayCounterSource';
+
+export interface MeetingMediaOptions extends TopologyOptions {
+  /** Extra host addresses for the relay's ICE candidates (loopback is skipped by werift otherwise). */
+  relayHostAddresses: string[];
+}
+
+const ZERO: RelayStats = { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, keyframeRequestsReceived: 0 };
+
+export class MeetingMedia {
+  readonly topology: TopologyController;
+  private relay: MeetingRelay | null = null;
+  private mixer: AudioMixer | null = null;
+  /** Totals of relays already closed (the meeting went back to P2P). */
+  private readonly closedTotals: RelayStats = { ...ZERO };
+  private readonly mixerTotals = { ticks: 0, lateTicks: 0 };
+  private closed = false;
+
+  constructor(
+    private readonly meeting: Meeting,
+    private readonly store: EventStore,
+    private readonly log: FastifyBaseLogger,
+    private readonly options: MeetingMediaOptions,
+  ) {
+    this.topology = new TopologyController(meeting.topology, options);
+    this.topology.on('change', (snapshot, reason) => {
+      meeting.path = { mode: snapshot.mode, target: snapshot.target, epoch: snapshot.epoch };
+      this.log.info({ meetingId: meeting.id, state: snapshot.state, epoch: snapshot.epoch, reason }, `topology -> ${snapshot.state}`);
+      meeting.broadcast({ type: 'topology', mode: snapshot.mode, target: snapshot.target, epoch: snapshot.epoch });
+      // Back on P2P: the relay has nothing left to do (break after make).
+      if (snapshot.state === 'p2p') this.closeRelay();
+    });
+    this.topology.on('switched', (record) => {
+      this.store.record(meeting.id, 'mode-switched', undefined, { ...record });
+    });
+  }
+
+  /** Membership changed: apply the policy (a newcomer learns the path in its `joined` reply). */
+  joined(): void {
+    this.topology.setMembers(this.meeting.participants.map((p) => p.id));
+  }
+
+  left(participant: Participant): void {
+    this.relay?.removeParticipant(participant.id);
+    this.mixer?.removeParticipant(participant.id);
+    this.topology.setMembers(this.meeting.participants.map((p) => p.id));
+  }
+
+  mediaChanged(participant: Participant): void {
+    this.relay?.setPublishing(participant.id, { audio: participant.audio, video: participant.video });
+    this.mixer?.setMuted(participant.id, !participant.audio);
+  }
+
+  async relayOffer(participant: Participant, sdp: string): Promise<string> {
+    if (this.topology.snapshot().target !== 'relay') throw new CodedError('WRONG_MODE');
+    const relay = this.ensureRelay();
+    this.mixer!.addParticipant(participant.id);
+    this.mixer!.setMuted(participant.id, !participant.audio);
+    try {
+      const answer = await relay.handleOffer(participant.id, sdp);
+      relay.setPublishing(participant.id, { audio: participant.audio, video: participant.video });
+      return answer;
+    } catch (err) {
+      this.log.warn({ err, meetingId: this.meeting.id, participantId: participant.id }, 'relay offer failed');
+      throw new CodedError('RELAY_FAILED');
+    }
+  }
+
+  relayCandidate(participant: Participant, candidate: IceCandidate): void {
+    if (!this.relay) throw new CodedError('WRONG_MODE');
+    this.relay.addCandidate(participant.id, {
+      candidate: candidate.candidate,
+      sdpMid: candidate.sdpMid ?? null,
+      sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+    }).catch((err: unknown) => this.log.debug({ err }, 'relay candidate refused'));
+  }
+
+  pathReady(participant: Participant, epoch: number): void {
+    this.topology.pathReady(participant.id, epoch);
+  }
+
+  /** What the relay forwarded for this meeting, including relays already closed. */
+  counters(): RelayCounters {
+    const live = this.relay?.counters() ?? ZERO;
+    const mixer = this.mixer?.counters;
+    return {
+      packets: this.closedTotals.packetsForwarded + live.packetsForwarded,
+      bytes: this.closedTotals.bytesForwarded + live.bytesForwarded,
+      packetsReceived: this.closedTotals.packetsReceived + live.packetsReceived,
+      bytesReceived: this.closedTotals.bytesReceived + live.bytesReceived,
+      keyframeRequests: this.closedTotals.plisSent + live.plisSent,
+      mixTicks: this.mixerTotals.ticks + (mixer?.ticks ?? 0),
+      lateTicks: this.mixerTotals.lateTicks + (mixer?.lateTicks ?? 0),
+      tickMsP50: mixer?.tickMsP50 ?? 0,
+      tickMsP99: mixer?.tickMsP99 ?? 0,
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.topology.close();
+    this.closeRelay();
+  }
+
+  private ensureRelay(): MeetingRelay {
+    if (this.relay) return this.relay;
+    const meetingId = this.meeting.id;
+    const relay = new MeetingRelay(meetingId, {
+      addParticipant: (id) => this.mixer?.addParticipant(id),
+      removeParticipant: (id) => this.mixer?.removeParticipant(id),
+      pushPacket: (id, seq, ts, payload) => this.mixer?.pushPacket(id, seq, ts, payload),
+      setMuted: (id, muted) => this.mixer?.setMuted(id, muted),
+    }, { hostAddresses: this.options.relayHostAddresses, logger: this.log });
+    const mixer = new AudioMixer({
+      onFrame: (id, opus) => relay.sendAudio(id, opus),
+      onLevels: (levels) => {
+        this.meeting.broadcast({ type: 'speakers', levels: Object.fromEntries([...levels].map(([id, l]) => [id, Math.round(l * 1000) / 1000])) });
+      },
+      onError: (err, participantId) => this.log.debug({ err, meetingId, participantId }, 'mixer error'),
+    });
+    relay.on('candidate', (id, candidate) => this.meeting.participant(id)?.send({ type: 'relay-candidate', candidate }));
+    relay.on('slots', (id, slots) => this.meeting.participant(id)?.send({ type: 'relay-slots', slots }));
+    this.relay = relay;
+    this.mixer = mixer;
+    mixer.start();
+    this.log.info({ meetingId }, 'relay started');
+    return relay;
+  }
+
+  private closeRelay(): void {
+    if (!this.relay) return;
+    const c = this.relay.counters();
+    for (const key of Object.keys(ZERO) as (keyof RelayStats)[]) this.closedTotals[key] += c[key];
+    if (this.mixer) {
+      this.mixerTotals.ticks += this.mixer.counters.ticks;
+      this.mixerTotals.lateTicks += this.mixer.counters.lateTicks;
+    }
+    this.relay.close();
+    this.mixer?.close();
+    this.relay = null;
+    this.mixer = null;
+    this.log.info({ meetingId: this.meeting.id }, 'relay stopped');
+  }
+}

@@ -1,0 +1,348 @@
+/**
+ * The server-side media endpoint of one relay-mode meeting: one `RelayPeer` per participant,
+ * each publisher's camera forwarded into the other participants' video slots, each
+ * participant's mic handed to the audio sink and its mix sent back. A relay knows only its
+ * own participants; nothing routes across meetings.
+ */
+import type { RtpPacket } from 'werift';
+import { RelayError } from './errors';
+import { stderrLogger, withBindings } from './log';
+import { RelayPeer } from './RelayPeer';
+import { TypedEmitter } from './TypedEmitter';
+import type {
+  AudioSink,
+  IceCandidateInit,
+  PublishState,
+  RelayCounters,
+  RelayEvents,
+  RelayLogger,
+  RelayOptions,
+  SlotAssignment,
+} from './types';
+import type { VideoSlot } from './VideoSlot';
+
+export { RelayError, type RelayErrorCode } from './errors';
+export { VIDEO_SLOTS } from './types';
+export type {
+  AudioSink,
+  IceCandidateInit,
+  PublishState,
+  RelayCounters,
+  RelayEvents,
+  RelayLogger,
+  RelayOptions,
+  SlotAssignment,
+} from './types';
+
+/** Candidates kept for a participant whose offer has not arrived yet (a bound, not a quota). */
+const MAX_EARLY_CANDIDATES = 64;
+
+/** What the relay knows of one participant; created by the first call naming it. */
+interface Participant {
+  readonly id: string;
+  peer: RelayPeer | undefined;
+  publishing: PublishState;
+  earlyCandidates: IceCandidateInit[];
+  /** The client has its answer, so slot tables may go out. */
+  answered: boolean;
+  /** Camera RTP has arrived at least once (a slot for a silent camera would stay black). */
+  videoSeen: boolean;
+  mediaFlowing: boolean;
+  /** The slot table last emitted to this client, serialized, to emit only changes. */
+  lastSlots: string | undefined;
+}
+
+/** The media relay of one meeting. */
+export class MeetingRelay {
+  private readonly participants = new Map<string, Participant>();
+  /** Publisher id → the slots (of any viewer) showing its camera. */
+  private readonly viewersOf = new Map<string, Set<VideoSlot>>();
+  private readonly stats: RelayCounters = {
+    packetsForwarded: 0,
+    bytesForwarded: 0,
+    packetsReceived: 0,
+    bytesReceived: 0,
+    plisSent: 0,
+    keyframeRequestsReceived: 0,
+  };
+  private readonly events: TypedEmitter<RelayEvents>;
+  private readonly log: RelayLogger;
+  private closed = false;
+
+  constructor(
+    readonly meetingId: string,
+    private readonly audio: AudioSink,
+    private readonly options: RelayOptions = {},
+  ) {
+    this.log = withBindings(options.logger ?? stderrLogger, { meetingId });
+    this.events = new TypedEmitter<RelayEvents>((event, error) =>
+      this.log.error({ event, error }, 'relay event listener failed'),
+    );
+  }
+
+  /** Adds a listener; listeners that throw are logged and never break the relay. */
+  on<E extends keyof RelayEvents>(event: E, listener: RelayEvents[E]): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  /** Removes a listener. */
+  off<E extends keyof RelayEvents>(event: E, listener: RelayEvents[E]): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  /** Creates the participant's peer if needed, applies the offer, returns the answer SDP. */
+  async handleOffer(participantId: string, sdp: string): Promise<string> {
+    this.assertOpen();
+    const participant = this.participant(participantId);
+    const peer = participant.peer ?? this.createPeer(participant);
+    const answer = await peer.negotiate(sdp);
+    if (this.closed) throw RelayError.closed(this.meetingId);
+    // Slot tables follow the answer (the caller sends the answer as soon as this resolves).
+    setImmediate(() => {
+      if (this.closed || peer.isClosed) return;
+      participant.answered = true;
+      this.refreshSlots();
+    });
+    return answer;
+  }
+
+  /** Adds a client ICE candidate; candidates arriving before the offer are queued. */
+  async addCandidate(participantId: string, candidate: IceCandidateInit): Promise<void> {
+    this.assertOpen();
+    const participant = this.participant(participantId);
+    if (participant.peer) return participant.peer.addCandidate(candidate);
+    if (participant.earlyCandidates.length < MAX_EARLY_CANDIDATES) participant.earlyCandidates.push(candidate);
+  }
+
+  /** Records what a participant sends; camera off empties every slot showing it at once. */
+  setPublishing(participantId: string, state: PublishState): void {
+    if (this.closed) return;
+    const participant = this.participant(participantId);
+    const previous = participant.publishing;
+    participant.publishing = { audio: state.audio, video: state.video };
+    if (participant.peer && previous.audio !== state.audio) {
+      this.toSink('setMuted', () => this.audio.setMuted(participantId, !state.audio));
+    }
+    if (previous.video !== state.video) {
+      this.log.info({ participant: participantId, video: state.video }, 'camera publishing changed');
+      this.refreshSlots();
+      // The forward restarts on a keyframe; ask for one now rather than wait for the encoder's.
+      if (state.video) participant.peer?.requestKeyframe();
+    }
+  }
+
+  /** Sends one Opus frame of the participant's mix (called by the mixer, every 20 ms). */
+  sendAudio(participantId: string, opus: Uint8Array): void {
+    if (this.closed) return;
+    const bytes = this.participants.get(participantId)?.peer?.sendAudio(opus) ?? 0;
+    if (bytes > 0) {
+      this.stats.packetsForwarded += 1;
+      this.stats.bytesForwarded += bytes;
+    }
+  }
+
+  /** Closes the participant's connection and removes it from every slot at once. */
+  removeParticipant(participantId: string): void {
+    if (this.closed) return;
+    this.dropParticipant(participantId, 'removed');
+  }
+
+  /** A snapshot of this meeting's media counters. */
+  counters(): RelayCounters {
+    return { ...this.stats };
+  }
+
+  /** Closes every participant's connection; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const ids = [...this.participants.keys()];
+    for (const id of ids) this.dropParticipant(id, 'relay closed');
+    this.viewersOf.clear();
+    this.events.removeAllListeners();
+    this.log.info({ participants: ids.length }, 'relay closed');
+  }
+
+  private createPeer(participant: Participant): RelayPeer {
+    const id = participant.id;
+    const log = withBindings(this.log, { participant: id });
+    const peer = new RelayPeer(
+      id,
+      this.options,
+      {
+        candidate: (candidate) => this.events.emit('candidate', id, candidate),
+        connected: () => this.onConnected(participant),
+        lost: () => this.dropParticipant(id, 'connection lost'),
+        rtp: (kind, packet) => this.onRtp(participant, kind, packet),
+        keyframeRequest: (slot) => this.onKeyframeRequest(slot),
+        pliSent: () => {
+          this.stats.plisSent += 1;
+        },
+      },
+      log,
+    );
+    participant.peer = peer;
+    this.toSink('addParticipant', () => this.audio.addParticipant(id));
+    if (!participant.publishing.audio) this.toSink('setMuted', () => this.audio.setMuted(id, true));
+    for (const candidate of participant.earlyCandidates.splice(0)) {
+      peer.addCandidate(candidate).catch((error: unknown) => log.debug({ error }, 'dropping an early ICE candidate'));
+    }
+    log.info({}, 'participant joined the relay');
+    return peer;
+  }
+
+  private onConnected(participant: Participant): void {
+    this.events.emit('connected', participant.id);
+    // Slots filled before the viewer could receive missed their keyframe: ask again.
+    for (const slot of participant.peer?.slots ?? []) {
+      if (slot.publisherId) this.requestKeyframe(slot.publisherId);
+    }
+  }
+
+  private onRtp(participant: Participant, kind: 'audio' | 'video', packet: RtpPacket): void {
+    this.stats.packetsReceived += 1;
+    this.stats.bytesReceived += packet.serializeSize;
+    if (!participant.mediaFlowing) {
+      participant.mediaFlowing = true;
+      this.events.emit('mediaFlowing', participant.id);
+    }
+    if (kind === 'audio') {
+      if (participant.publishing.audio) {
+        const { sequenceNumber, timestamp } = packet.header;
+        this.toSink('pushPacket', () => this.audio.pushPacket(participant.id, sequenceNumber, timestamp, packet.payload));
+      }
+      return;
+    }
+    if (!participant.videoSeen) {
+      participant.videoSeen = true;
+      this.refreshSlots();
+    }
+    if (participant.publishing.video) this.forwardVideo(participant.id, packet);
+  }
+
+  private forwardVideo(publisherId: string, packet: RtpPacket): void {
+    const slots = this.viewersOf.get(publisherId);
+    if (!slots) return;
+    for (const slot of slots) {
+      try {
+        const result = slot.forward(packet);
+        if (result.sent) {
+          this.stats.packetsForwarded += 1;
+          this.stats.bytesForwarded += result.bytes;
+        } else if (result.wantsKeyframe) {
+          this.requestKeyframe(publisherId);
+        }
+      } catch (error) {
+        this.log.error({ viewer: slot.viewerId, publisher: publisherId, error }, 'forwarding video failed');
+      }
+    }
+  }
+
+  private onKeyframeRequest(slot: VideoSlot): void {
+    this.stats.keyframeRequestsReceived += 1;
+    if (slot.publisherId) this.requestKeyframe(slot.publisherId);
+  }
+
+  private requestKeyframe(publisherId: string): void {
+    this.participants.get(publisherId)?.peer?.requestKeyframe();
+  }
+
+  /**
+   * Brings every answered viewer's slot table in line with who publishes video now: slots of
+   * publishers gone or camera-off are emptied, publishers not yet shown take free slots in
+   * join order, and changed tables are emitted. Runs on every change; it is O(viewers × slots).
+   */
+  private refreshSlots(): void {
+    const publishers = [...this.participants.values()].filter(
+      (p) => p.peer && !p.peer.isClosed && p.publishing.video && p.videoSeen,
+    );
+    for (const viewer of this.participants.values()) {
+      const peer = viewer.peer;
+      if (!peer || peer.isClosed || !viewer.answered) continue;
+      const wanted = new Set(publishers.filter((p) => p !== viewer).map((p) => p.id));
+      for (const slot of peer.slots) {
+        if (slot.publisherId !== null && !wanted.has(slot.publisherId)) this.assign(slot, null);
+      }
+      const shown = new Set(peer.slots.map((slot) => slot.publisherId));
+      for (const publisherId of wanted) {
+        if (shown.has(publisherId)) continue;
+        const free = peer.slots.find((slot) => slot.publisherId === null);
+        if (!free) {
+          this.log.debug({ viewer: viewer.id, publisher: publisherId }, 'no free slot for a publisher');
+          break;
+        }
+        this.assign(free, publisherId);
+        if (free.connected) this.requestKeyframe(publisherId);
+      }
+      const table: SlotAssignment[] = peer.slots.map((slot) => slot.toAssignment());
+      const serialized = JSON.stringify(table);
+      if (serialized !== viewer.lastSlots) {
+        viewer.lastSlots = serialized;
+        this.events.emit('slots', viewer.id, table);
+      }
+    }
+  }
+
+  /** Points a slot at a publisher (or nothing), keeping the publisher → slots index in step. */
+  private assign(slot: VideoSlot, publisherId: string | null): void {
+    const previous = slot.publisherId;
+    if (previous !== null) {
+      const set = this.viewersOf.get(previous);
+      set?.delete(slot);
+      if (set?.size === 0) this.viewersOf.delete(previous);
+    }
+    slot.assign(publisherId);
+    if (publisherId !== null) {
+      let set = this.viewersOf.get(publisherId);
+      if (!set) this.viewersOf.set(publisherId, (set = new Set()));
+      set.add(slot);
+    }
+  }
+
+  private dropParticipant(participantId: string, reason: string): void {
+    const participant = this.participants.get(participantId);
+    if (!participant) return;
+    this.participants.delete(participantId);
+    const peer = participant.peer;
+    if (!peer) return;
+    for (const slot of peer.slots) this.assign(slot, null);
+    peer.close();
+    this.toSink('removeParticipant', () => this.audio.removeParticipant(participantId));
+    if (!this.closed) this.refreshSlots();
+    this.log.info({ participant: participantId, reason }, 'participant left the relay');
+    this.events.emit('closed', participantId);
+  }
+
+  private participant(participantId: string): Participant {
+    let participant = this.participants.get(participantId);
+    if (!participant) {
+      participant = {
+        id: participantId,
+        peer: undefined,
+        publishing: { audio: true, video: true },
+        earlyCandidates: [],
+        answered: false,
+        videoSeen: false,
+        mediaFlowing: false,
+        lastSlots: undefined,
+      };
+      this.participants.set(participantId, participant);
+    }
+    return participant;
+  }
+
+  /** Calls the audio sink so that its exceptions stay out of the media path. */
+  private toSink(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.log.error({ error }, `audio sink ${what} failed`);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw RelayError.closed(this.meetingId);
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * One participant's WebRTC connection to the relay (a werift RTCPeerConnection): applies the
+ * client's offer, taps its incoming audio and camera RTP, owns its video slots and its mixed
+ * audio sender, and reads keyframe requests off its transport. It knows nothing of other
+ * participants; `MeetingRelay` wires peers together.
+ */
+import {
+  RtpHeader,
+  RtpPacket,
+  RTCPeerConnection,
+  useOPUS,
+  useVP8,
+  type MediaStreamTrack,
+  type RTCDtlsTransport,
+  type RTCIceCandidate,
+  type RTCRtpTransceiver,
+} from 'werift';
+import { RelayError } from './errors';
+import { OpusPacketizer } from './OpusPacketizer';
+import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
+import type { IceCandidateInit, RelayLogger, RelayOptions } from './types';
+import { VideoSlot } from './VideoSlot';
+
+/** Life of a peer; changed only through `setState`, along `TRANSITIONS`. */
+export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+const TRANSITIONS: Record<PeerState, readonly PeerState[]> = {
+  new: ['connecting', 'connected', 'closed'],
+  connecting: ['connected', 'closed'],
+  connected: ['disconnected', 'closed'],
+  disconnected: ['connected', 'closed'],
+  closed: [],
+};
+
+/** How a peer speaks to its owner; each call is made inside a try/catch. */
+export interface RelayPeerHandlers {
+  /** A local ICE candidate to send to the client (never before its answer). */
+  candidate(candidate: IceCandidateInit): void;
+  /** ICE and DTLS are up. */
+  connected(): void;
+  /** The connection failed or closed without `close()` being called. */
+  lost(): void;
+  /** An RTP packet arrived from the client on its mic or camera. */
+  rtp(kind: 'audio' | 'video', packet: RtpPacket): void;
+  /** The client asked for a keyframe on one of its slots. */
+  keyframeRequest(slot: VideoSlot): void;
+  /** A keyframe request (PLI) went to this client's camera. */
+  pliSent(): void;
+}
+
+/** One participant's connection to the relay. */
+export class RelayPeer {
+  private state: PeerState = 'new';
+  private readonly pc: RTCPeerConnection;
+  private audio: RTCRtpTransceiver | undefined;
+  private camera: RTCRtpTransceiver | undefined;
+  private videoSlots: VideoSlot[] = [];
+  /** werift fires ontrack (and keeps tracks) again on every renegotiation: tap each track once. */
+  private readonly tappedTracks = new WeakSet<MediaStreamTrack>();
+  private readonly tappedTransports = new WeakSet<RTCDtlsTransport>();
+  private remoteDescriptionSet = false;
+  private readonly pendingRemoteCandidates: IceCandidateInit[] = [];
+  private holdLocalCandidates = false;
+  private readonly heldLocalCandidates: IceCandidateInit[] = [];
+  private negotiations: Promise<unknown> = Promise.resolve();
+  private readonly closedSignal: Promise<never>;
+  private rejectClosed: (error: RelayError) => void = () => {};
+  private readonly packetizer = new OpusPacketizer();
+  private readonly keyframes: KeyframeThrottle;
+  private cameraSsrc: number | undefined;
+
+  constructor(
+    readonly id: string,
+    options: RelayOptions,
+    private readonly handlers: RelayPeerHandlers,
+    private readonly log: RelayLogger,
+  ) {
+    this.closedSignal = new Promise<never>((_, reject) => {
+      this.rejectClosed = reject;
+    });
+    this.closedSignal.catch(() => {}); // observed through Promise.race only
+    this.keyframes = new KeyframeThrottle(options.keyframeRequestIntervalMs ?? 300, () =>
+      this.guard('keyframe request', () => this.sendPli()),
+    );
+    this.pc = new RTCPeerConnection({
+      // One codec per kind: forwarded RTP keeps its payload, so every publisher and every
+      // viewer must agree on it (werift rewrites only the payload type number).
+      codecs: { audio: [useOPUS()], video: [useVP8()] },
+      iceServers: options.iceServers ?? [],
+      iceAdditionalHostAddresses: options.hostAddresses,
+      icePortRange: options.icePortRange,
+      bundlePolicy: 'max-bundle',
+    });
+    this.pc.onIceCandidate.subscribe((candidate) => this.guard('ice candidate', () => this.onLocalCandidate(candidate)));
+    this.pc.connectionStateChange.subscribe((state) => this.guard('connection state', () => this.onConnectionState(state)));
+  }
+
+  /** The slots the client offered, in m-line order (empty before the first offer). */
+  get slots(): readonly VideoSlot[] {
+    return this.videoSlots;
+  }
+
+  /** Whether ICE and DTLS are up. */
+  get isConnected(): boolean {
+    return this.state === 'connected';
+  }
+
+  /** Whether `close()` ran or the connection was lost. */
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Applies the client's offer and returns the answer SDP; offers are applied one at a time. */
+  negotiate(offerSdp: string): Promise<string> {
+    if (this.state === 'closed') return Promise.reject(RelayError.participantClosed(this.id));
+    const run = this.negotiations.then(() => this.applyOffer(offerSdp));
+    this.negotiations = run.catch(() => undefined);
+    // werift parks description calls on a closed connection forever; close() rejects instead.
+    return Promise.race([run, this.closedSignal]);
+  }
+
+  /** Adds a client ICE candidate, queued until the offer is applied. */
+  async addCandidate(candidate: IceCandidateInit): Promise<void> {
+    if (this.state === 'closed') throw RelayError.participantClosed(this.id);
+    if (!this.remoteDescriptionSet) {
+      this.pendingRemoteCandidates.push(candidate);
+      return;
+    }
+    try {
+      await this.pc.addIceCandidate(candidate);
+    } catch (error) {
+      throw RelayError.invalidCandidate(error);
+    }
+  }
+
+  /** Sends one Opus frame of this participant's mix; returns its RTP size, or 0 when not sent. */
+  sendAudio(opus: Uint8Array): number {
+    const transceiver = this.audio;
+    if (this.state !== 'connected' || !transceiver) return 0;
+    const sender = transceiver.sender;
+    const direction = transceiver.currentDirection;
+    if (!sender.codec || (direction !== 'sendrecv' && direction !== 'sendonly')) return 0;
+    const fields = this.packetizer.next(opus);
+    const packet = new RtpPacket(
+      new RtpHeader({ ...fields, payloadType: sender.codec.payloadType, ssrc: sender.ssrc }),
+      Buffer.from(opus.buffer, opus.byteOffset, opus.byteLength),
+    );
+    const bytes = packet.serializeSize;
+    sender.sendRtp(packet).catch((error: unknown) => this.log.debug({ error }, 'sending audio failed'));
+    return bytes;
+  }
+
+  /** Asks this client's camera for a keyframe (coalesced; sent once connected). */
+  requestKeyframe(): void {
+    if (this.state === 'connected') this.keyframes.request();
+  }
+
+  /** Closes the connection; idempotent. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.setState('closed');
+    this.shutdown();
+  }
+
+  private shutdown(): void {
+    this.keyframes.close();
+    this.rejectClosed(RelayError.participantClosed(this.id));
+    for (const slot of this.videoSlots) slot.assign(null);
+    this.pendingRemoteCandidates.length = 0;
+    this.heldLocalCandidates.length = 0;
+    this.pc.close().catch((error: unknown) => this.log.warn({ error }, 'closing the peer connection failed'));
+  }
+
+  private async applyOffer(sdp: string): Promise<string> {
+    if (this.state === 'closed') throw RelayError.participantClosed(this.id);
+    // Candidates gathered while answering go out after the answer: a browser rejects
+    // addIceCandidate before it has the remote description.
+    this.holdLocalCandidates = true;
+    try {
+      try {
+        await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      } catch (error) {
+        throw RelayError.invalidOffer(error instanceof Error ? error.message : String(error), error);
+      }
+      this.remoteDescriptionSet = true;
+      await this.flushRemoteCandidates();
+      this.adoptTransceivers();
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      this.tapTransports();
+      if (this.state === 'new') this.setState('connecting');
+      const local = this.pc.localDescription;
+      if (!local) throw RelayError.invalidOffer('no local description after answering');
+      return local.sdp;
+    } finally {
+      setImmediate(() => this.releaseLocalCandidates());
+    }
+  }
+
+  /**
+   * Maps the offer's m-lines to roles: the first audio is the mic (the mix goes back on it),
+   * the first video the camera, every later video a slot the relay sends on.
+   */
+  private adoptTransceivers(): void {
+    const transceivers = this.pc
+      .getTransceivers()
+      .filter((t) => !t.stopped && t.mid !== null)
+      .sort((a, b) => (a.mLineIndex ?? 0) - (b.mLineIndex ?? 0));
+    const audio = transceivers.find((t) => t.kind === 'audio');
+    const videos = transceivers.filter((t) => t.kind === 'video');
+    const camera = videos[0];
+    if (!audio || !camera) throw RelayError.invalidOffer('needs an audio and a camera video m-line first');
+    // werift creates transceivers for a remote offer as recvonly; the answer direction is
+    // this direction ANDed with the offer's, so set what the relay wants to do.
+    audio.setDirection('sendrecv');
+    camera.setDirection('recvonly');
+    const byMid = new Map(this.videoSlots.map((slot) => [slot.mid, slot]));
+    this.videoSlots = videos.slice(1).map((transceiver) => {
+      transceiver.setDirection('sendonly');
+      const mid = transceiver.mid ?? '';
+      return byMid.get(mid) ?? new VideoSlot(this.id, mid, transceiver.sender, this.log);
+    });
+    this.audio = audio;
+    this.camera = camera;
+    this.tapTracks(audio, 'audio');
+    this.tapTracks(camera, 'video');
+  }
+
+  /** Subscribes to every receive track of a transceiver not yet subscribed (one per SSRC). */
+  private tapTracks(transceiver: RTCRtpTransceiver, kind: 'audio' | 'video'): void {
+    for (const track of transceiver.receiver.tracks) {
+      if (this.tappedTracks.has(track)) continue;
+      this.tappedTracks.add(track);
+      track.onReceiveRtp.subscribe((packet) =>
+        this.guard(`${kind} rtp`, () => {
+          if (kind === 'video') this.cameraSsrc = packet.header.ssrc;
+          this.handlers.rtp(kind, packet);
+        }),
+      );
+    }
+  }
+
+  /** Reads keyframe requests off each transport (see rtcp.ts for why not werift's routing). */
+  private tapTransports(): void {
+    for (const transport of this.pc.dtlsTransports) {
+      if (this.tappedTransports.has(transport)) continue;
+      this.tappedTransports.add(transport);
+      transport.onRtcp.subscribe((packet) =>
+        this.guard('rtcp', () => {
+          for (const ssrc of keyframeRequestTargets(packet)) {
+            const slot = this.videoSlots.find((s) => s.sender.ssrc === ssrc);
+            if (slot) this.handlers.keyframeRequest(slot);
+          }
+        }),
+      );
+    }
+  }
+
+  private sendPli(): void {
+    const receiver = this.camera?.receiver;
+    const ssrc = this.cameraSsrc ?? receiver?.track.ssrc;
+    if (!receiver || ssrc === undefined || this.state !== 'connected') return;
+    receiver.sendRtcpPLI(ssrc).catch((error: unknown) => this.log.debug({ error }, 'sending a PLI failed'));
+    this.handlers.pliSent();
+  }
+
+  private async flushRemoteCandidates(): Promise<void> {
+    for (const candidate of this.pendingRemoteCandidates.splice(0)) {
+      try {
+        await this.pc.addIceCandidate(candidate);
+      } catch (error) {
+        this.log.debug({ error, candidate: candidate.candidate }, 'dropping a queued ICE candidate');
+      }
+    }
+  }
+
+  private onLocalCandidate(candidate: RTCIceCandidate | undefined): void {
+    // End of gathering needs no message: the answer already lists every host candidate.
+    if (!candidate || this.state === 'closed') return;
+    const init: IceCandidateInit = {
+      candidate: candidate.candidate,
+      sdpMid: candidate.sdpMid ?? null,
+      sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+    };
+    if (this.holdLocalCandidates) this.heldLocalCandidates.push(init);
+    else this.handlers.candidate(init);
+  }
+
+  private releaseLocalCandidates(): void {
+    this.holdLocalCandidates = false;
+    if (this.state === 'closed') return;
+    for (const candidate of this.heldLocalCandidates.splice(0)) {
+      this.guard('ice candidate', () => this.handlers.candidate(candidate));
+    }
+  }
+
+  private onConnectionState(state: RTCPeerConnection['connectionState']): void {
+    switch (state) {
+      case 'connected':
+        if (this.setState('connected')) this.handlers.connected();
+        break;
+      case 'disconnected':
+        this.setState('disconnected');
+        break;
+      case 'failed':
+      case 'closed':
+        if (this.state === 'closed') return;
+        this.setState('closed');
+        this.shutdown();
+        this.handlers.lost();
+        break;
+      case 'new':
+      case 'connecting':
+        break;
+    }
+  }
+
+  /** Moves along TRANSITIONS; returns whether the state changed. */
+  private setState(next: PeerState): boolean {
+    const previous = this.state;
+    if (previous === next) return false;
+    if (!TRANSITIONS[previous].includes(next)) {
+      this.log.debug({ from: previous, to: next }, 'ignoring peer state change');
+      return false;
+    }
+    this.state = next;
+    this.log.info({ from: previous, to: next }, `peer ${previous} -> ${next}`);
+    return true;
+  }
+
+  /** Runs a werift callback so that an exception stays inside this participant. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.log.error({ error }, `relay peer ${what} handler failed`);
+    }
+  }
+}

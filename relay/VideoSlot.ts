@@ -1,0 +1,101 @@
+/**
+ * One pre-allocated video slot of a viewer: a server-side sender on one of the viewer's
+ * `recvonly` transceivers, forwarding one publisher's camera RTP as is (no transcoding).
+ */
+import { RtpHeader, RtpPacket, uint16Add, uint32Add, type RTCRtpSender } from 'werift';
+import type { RelayLogger } from './types';
+import { isVp8KeyframeStart } from './vp8';
+
+/** Timestamp step put between the last packet of one source and the first of the next (one 30 fps frame at 90 kHz). */
+const SOURCE_SWITCH_TICKS = 3000;
+
+/** While waiting for a keyframe, ask again this often (the first request's keyframe may have been lost). */
+const KEYFRAME_RETRY_MS = 1000;
+
+/** What `forward` did with a packet. */
+export type ForwardResult =
+  /** Sent; the value is its RTP size in bytes. */
+  | { sent: true; bytes: number }
+  /** Dropped; `wantsKeyframe` when the slot still waits for a keyframe and it is time to ask (again). */
+  | { sent: false; wantsKeyframe: boolean };
+
+/** A viewer's slot: which publisher it shows and the RTP plumbing to show it. */
+export class VideoSlot {
+  private current: string | null = null;
+  /** SSRC of the source last forwarded; a different one means the sender must be rebased. */
+  private sourceSsrc: number | undefined;
+  private waitingForKeyframe = true;
+  private lastKeyframeAskAt = -Infinity;
+
+  constructor(
+    readonly viewerId: string,
+    readonly mid: string,
+    readonly sender: RTCRtpSender,
+    private readonly log: RelayLogger,
+  ) {}
+
+  /** The participant whose camera this slot shows, or `null`. */
+  get publisherId(): string | null {
+    return this.current;
+  }
+
+  /** Whether the viewer's transport is up, so a forwarded packet (or a keyframe asked for it) reaches it. */
+  get connected(): boolean {
+    return this.sender.dtlsTransport?.state === 'connected';
+  }
+
+  /** Starts showing `publisherId` (or nothing); forwarding resumes at that publisher's next keyframe. */
+  assign(publisherId: string | null): void {
+    if (publisherId === this.current) return;
+    this.current = publisherId;
+    this.sourceSsrc = undefined;
+    this.waitingForKeyframe = true;
+    // The caller requests a keyframe when it assigns; count that as the first ask.
+    this.lastKeyframeAskAt = performance.now();
+  }
+
+  /** Sends one of the shown publisher's packets to the viewer. */
+  forward(packet: RtpPacket): ForwardResult {
+    if (!this.connected || packet.payload.length === 0) return { sent: false, wantsKeyframe: false };
+    if (this.waitingForKeyframe) {
+      // A decoder fed delta frames that reference another source's pictures shows garbage
+      // until the next keyframe: start each new source on a keyframe (RFC 7741 §4.3).
+      if (!isVp8KeyframeStart(packet.payload)) return { sent: false, wantsKeyframe: this.keyframeAskDue() };
+      this.waitingForKeyframe = false;
+    }
+    if (packet.header.ssrc !== this.sourceSsrc) {
+      // werift's sender adds a per-sender offset to sequence numbers and timestamps; set it so
+      // the viewer sees this source continue right after the previous one (RFC 3550 §5.1),
+      // not a jump it would take for massive loss. No-op before the sender's first packet.
+      this.sender.replaceRTP({
+        sequenceNumber: uint16Add(packet.header.sequenceNumber, -1),
+        timestamp: uint32Add(packet.header.timestamp, -SOURCE_SWITCH_TICKS),
+      });
+      this.sourceSsrc = packet.header.ssrc;
+    }
+    // werift's sendRtp rewrites the header in place and keeps the object for NACK replies, so
+    // every viewer needs its own copy; the publisher's header extensions are dropped (their IDs
+    // belong to the publisher's negotiation, and werift would copy them over its own).
+    const copy = new RtpPacket(
+      new RtpHeader({ ...packet.header, extension: false, extensions: [] }),
+      packet.payload,
+    );
+    const bytes = copy.serializeSize;
+    this.sender.sendRtp(copy).catch((error: unknown) => {
+      this.log.debug({ viewer: this.viewerId, mid: this.mid, error }, 'forwarding a video packet failed');
+    });
+    return { sent: true, bytes };
+  }
+
+  /** The slot as the client sees it. */
+  toAssignment(): { mid: string; participantId: string | null } {
+    return { mid: this.mid, participantId: this.current };
+  }
+
+  private keyframeAskDue(): boolean {
+    const now = performance.now();
+    if (now - this.lastKeyframeAskAt < KEYFRAME_RETRY_MS) return false;
+    this.lastKeyframeAskAt = now;
+    return true;
+  }
+}

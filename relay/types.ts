@@ -1,0 +1,97 @@
+/**
+ * The relay's public vocabulary: what the coordinator passes in (offers, candidates, publish
+ * state, options, an audio sink) and what it gets back (answers, events, counters).
+ */
+
+/** Number of pre-allocated `recvonly` video transceivers a client puts in its offer. */
+export const VIDEO_SLOTS = 8;
+
+/** An ICE candidate as it crosses the signaling socket (the browser's `RTCIceCandidateInit`). */
+export interface IceCandidateInit {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+
+/** Which participant's camera a client's slot (identified by its `mid`) carries now; `null` when empty. */
+export interface SlotAssignment {
+  mid: string;
+  participantId: string | null;
+}
+
+/** What a participant currently sends, as the coordinator knows it (camera and mic toggles). */
+export interface PublishState {
+  audio: boolean;
+  video: boolean;
+}
+
+/** Events a `MeetingRelay` emits; listeners are isolated (a throwing listener is logged, not propagated). */
+export interface RelayEvents {
+  /** A server-side ICE candidate to send to that client (always emitted after its answer). */
+  candidate: (participantId: string, candidate: IceCandidateInit) => void;
+  /** The full current slot table of that client. */
+  slots: (participantId: string, slots: SlotAssignment[]) => void;
+  /** ICE and DTLS are connected for that participant. */
+  connected: (participantId: string) => void;
+  /** The first RTP packet arrived from that participant (used to commit a topology switch). */
+  mediaFlowing: (participantId: string) => void;
+  /** That participant's connection is gone (removed, failed, or the relay closed). */
+  closed: (participantId: string) => void;
+}
+
+/**
+ * Receives every participant's Opus packets and produces their N−1 mixes (the mixer in
+ * `relay/audio/`); it sends each mix back through `MeetingRelay.sendAudio`.
+ */
+export interface AudioSink {
+  addParticipant(id: string): void;
+  removeParticipant(id: string): void;
+  pushPacket(id: string, seq: number, timestamp: number, payload: Uint8Array): void;
+  setMuted(id: string, muted: boolean): void;
+}
+
+/** Structured logger, call-compatible with pino (and so with Fastify's `log`). */
+export interface RelayLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** An ICE server entry (STUN/TURN) in the browser's shape. */
+export interface RelayIceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** Tuning of one `MeetingRelay`; every field is optional. */
+export interface RelayOptions {
+  /**
+   * Extra addresses to gather host candidates on. werift skips loopback and other internal
+   * interfaces by default, so tests and single-machine setups pass `['127.0.0.1']`.
+   */
+  hostAddresses?: string[];
+  /** ICE servers for the relay itself; default none (it has host candidates, and a STUN lookup would stall offline). */
+  iceServers?: RelayIceServer[];
+  /** UDP port range for ICE, `[min, max]` with min < max; default any free port. */
+  icePortRange?: [number, number];
+  /** Minimum gap between two keyframe requests sent to one publisher (ms); default 300. */
+  keyframeRequestIntervalMs?: number;
+  /** Where to log; default warnings and errors to stderr, nothing else. */
+  logger?: RelayLogger;
+}
+
+/** Per-meeting media counters (RTP sizes are header plus payload, before SRTP). */
+export interface RelayCounters {
+  /** RTP packets sent to participants: forwarded video plus mixed audio. */
+  packetsForwarded: number;
+  bytesForwarded: number;
+  /** RTP packets received from participants (audio and video). */
+  packetsReceived: number;
+  bytesReceived: number;
+  /** Keyframe requests (PLI) sent to publishers. */
+  plisSent: number;
+  /** Keyframe requests (PLI/FIR) received from viewers and routed to a publisher. */
+  keyframeRequestsReceived: number;
+}
