@@ -1,0 +1,130 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Browser } from 'playwright-core';
+import type { MeetingDetail } from '../../protocol/rest';
+import { launchBrowser } from '../helpers/browser';
+import { ABSENT_DB, framesOf, HEARD_DB, toneLevels } from '../helpers/media';
+import { createMeeting, joinAs, type Person } from '../helpers/room';
+import { api, startServer, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+let server: TestServer;
+let browser: Browser;
+const people: Person[] = [];
+
+test.before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+test.after.each(async () => {
+  for (const p of people.splice(0)) await p.context.close();
+});
+test.after(async () => {
+  await browser.close();
+  await server.dispose();
+});
+
+async function relayCounters(id: string): Promise<MeetingDetail['relay']> {
+  return (await api<MeetingDetail>(server.url, 'GET', `/api/meetings/${id}`)).body.relay;
+}
+
+/** Every listener hears every other tone and never its own. */
+async function assertEveryoneHearsTheOthers(group: Person[], timeoutMs = 20_000): Promise<void> {
+  for (const listener of group) {
+    const others = group.filter((p) => p !== listener);
+    await waitFor(async () => {
+      const levels = await toneLevels(listener.page, others.map((p) => p.hz));
+      return levels.every((l) => l > HEARD_DB);
+    }, timeoutMs, `${listener.name} to hear ${others.map((p) => `${p.name} (${p.hz} Hz)`).join(' and ')}`);
+    const [own] = await toneLevels(listener.page, [listener.hz]);
+    assert.ok(own! < ABSENT_DB, `${listener.name} must not hear their own ${listener.hz} Hz in the mix (got ${own} dB)`);
+  }
+}
+
+async function assertSeesOthers(group: Person[]): Promise<void> {
+  for (const viewer of group) {
+    for (const other of group.filter((p) => p !== viewer)) {
+      const first = await waitFor(() => framesOf(viewer.page, other.name), 20_000, `${viewer.name} to decode ${other.name}'s video`);
+      await waitFor(async () => (await framesOf(viewer.page, other.name)) > first + 5, 10_000, `${other.name}'s video on ${viewer.name}'s screen to advance`);
+    }
+  }
+}
+
+test('three people in a relay meeting: each hears the two others and not themself, sees them, and chats', async () => {
+  const meeting = await createMeeting(server.url, 'Trio', 'relay');
+  const group = [
+    await joinAs(browser, server.url, meeting.id, 'Ann', 600),
+    await joinAs(browser, server.url, meeting.id, 'Ben', 1100),
+    await joinAs(browser, server.url, meeting.id, 'Cat', 1900),
+  ];
+  people.push(...group);
+
+  for (const p of group) {
+    const badge = p.page.getByTestId('topology-badge');
+    await waitFor(async () => (await badge.getAttribute('data-mode')) === 'relay', 10_000, `${p.name}'s badge to say relay`);
+    assert.match(await badge.innerText(), 'Relay');
+  }
+  await assertSeesOthers(group);
+  await assertEveryoneHearsTheOthers(group);
+
+  const overlay = group[0]!.page.getByTestId('stats-overlay');
+  await waitFor(async () => (await overlay.innerText()).includes('server relay (connected)'), 10_000, 'the overlay to show the relay');
+  const shown = await overlay.innerText();
+  if (process.env.DEBUG_LEVELS) console.log(shown);
+  assert.match(shown, /remote\s+(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]):\d+/);
+
+  const before = await relayCounters(meeting.id);
+  await waitFor(async () => (await relayCounters(meeting.id)).bytes > before.bytes, 5000, 'relay counters to grow');
+  assert.ok(before.packets > 0);
+
+  // Chat through the server reaches both others exactly once.
+  for (const [i, sender] of group.entries()) {
+    await sender.page.getByTestId('chat-input').fill(`line ${i} from ${sender.name}`);
+    await sender.page.getByTestId('chat-send').click();
+  }
+  for (const reader of group) {
+    for (const [i, sender] of group.entries()) {
+      const line = reader.page.getByTestId('chat-message').filter({ hasText: `line ${i} from ${sender.name}` });
+      await line.waitFor();
+      assert.is(await line.count(), 1);
+    }
+  }
+});
+
+test('two relay meetings at once stay sealed from each other, and one ending leaves the other running', async () => {
+  const one = await createMeeting(server.url, 'One', 'relay');
+  const two = await createMeeting(server.url, 'Two', 'relay');
+  const a = [await joinAs(browser, server.url, one.id, 'Ann', 600), await joinAs(browser, server.url, one.id, 'Ben', 1100)];
+  const b = [await joinAs(browser, server.url, two.id, 'Xia', 1900), await joinAs(browser, server.url, two.id, 'Yuri', 2700)];
+  people.push(...a, ...b);
+  await assertEveryoneHearsTheOthers(a);
+  await assertEveryoneHearsTheOthers(b);
+  await assertSeesOthers(a);
+  await assertSeesOthers(b);
+
+  await a[0]!.page.getByTestId('chat-input').fill('only for meeting one');
+  await a[0]!.page.getByTestId('chat-send').click();
+  await b[0]!.page.getByTestId('chat-input').fill('only for meeting two');
+  await b[0]!.page.getByTestId('chat-send').click();
+  await a[1]!.page.getByTestId('chat-message').filter({ hasText: 'only for meeting one' }).waitFor();
+  await b[1]!.page.getByTestId('chat-message').filter({ hasText: 'only for meeting two' }).waitFor();
+
+  // Nothing of the other meeting: no tone, no tile, no chat line.
+  for (const [mine, theirs] of [[a, b], [b, a]] as const) {
+    for (const p of mine) {
+      const levels = await toneLevels(p.page, theirs.map((t) => t.hz));
+      assert.ok(levels.every((l) => l < ABSENT_DB), `${p.name} hears nothing of the other meeting (${levels.join(', ')} dB)`);
+      for (const t of theirs) assert.is(await p.page.locator(`[data-testid="video-tile"][data-participant="${t.name}"]`).count(), 0);
+      assert.is(await p.page.getByTestId('chat-message').filter({ hasText: 'only for meeting ' + (mine === a ? 'two' : 'one') }).count(), 0);
+    }
+  }
+
+  // Meeting one ends; meeting two keeps going.
+  for (const p of a) await p.page.getByTestId('leave-meeting').click();
+  await waitFor(async () => (await api<MeetingDetail>(server.url, 'GET', `/api/meetings/${one.id}`)).body.state === 'ended', 5000, 'meeting one to end');
+  const frames = await framesOf(b[0]!.page, 'Yuri');
+  await waitFor(async () => (await framesOf(b[0]!.page, 'Yuri')) > frames + 10, 5000, 'video in meeting two to keep flowing');
+  await assertEveryoneHearsTheOthers(b, 5000);
+});
+
+test.run();
