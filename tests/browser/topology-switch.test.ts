@@ -1,0 +1,161 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Browser } from 'playwright-core';
+import type { MeetingDetail, MeetingEventRecord } from '../../protocol/rest';
+import { launchBrowser } from '../helpers/browser';
+import { ABSENT_DB, framesOf, HEARD_DB, toneLevels } from '../helpers/media';
+import { createMeeting, joinAs, type Person } from '../helpers/room';
+import { api, startServer, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+const HOLD_MS = 1500;
+let server: TestServer;
+let browser: Browser;
+const people: Person[] = [];
+
+test.before(async () => {
+  server = await startServer({ p2pHoldMs: HOLD_MS });
+  browser = await launchBrowser();
+});
+test.after.each(async () => {
+  for (const p of people.splice(0)) await p.context.close().catch(() => {});
+});
+test.after(async () => {
+  await browser.close();
+  await server.dispose();
+});
+
+const detail = async (id: string) => (await api<MeetingDetail>(server.url, 'GET', `/api/meetings/${id}`)).body;
+const events = async (id: string) => (await api<MeetingEventRecord[]>(server.url, 'GET', `/api/meetings/${id}/events`)).body;
+const switches = async (id: string) => (await events(id)).filter((e) => e.type === 'mode-switched');
+
+async function badgeSays(p: Person, mode: 'p2p' | 'relay', timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => (await p.page.getByTestId('topology-badge').getAttribute('data-mode')) === mode, timeoutMs, `${p.name}'s badge to say ${mode}`);
+}
+
+async function assertEveryoneHearsTheOthers(group: Person[], timeoutMs = 20_000): Promise<void> {
+  for (const listener of group) {
+    const others = group.filter((p) => p !== listener);
+    await waitFor(async () => (await toneLevels(listener.page, others.map((p) => p.hz))).every((l) => l > HEARD_DB), timeoutMs,
+      `${listener.name} to hear ${others.map((p) => `${p.hz} Hz`).join(' and ')}`);
+    const [own] = await toneLevels(listener.page, [listener.hz]);
+    assert.ok(own! < ABSENT_DB, `${listener.name} must not hear their own tone (got ${own} dB)`);
+  }
+}
+
+async function assertSeesOthers(group: Person[]): Promise<void> {
+  for (const viewer of group) {
+    for (const other of group.filter((p) => p !== viewer)) {
+      const first = await waitFor(() => framesOf(viewer.page, other.name), 20_000, `${viewer.name} to decode ${other.name}'s video`);
+      await waitFor(async () => (await framesOf(viewer.page, other.name)) > first + 5, 10_000, `${other.name}'s video on ${viewer.name}'s screen to advance`);
+    }
+  }
+}
+
+test('two → P2P; a third joins → everyone on the relay; back to two → P2P after the hold time', async () => {
+  const meeting = await createMeeting(server.url, 'Switching');
+  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
+  people.push(ann, ben);
+  await badgeSays(ann, 'p2p');
+  await badgeSays(ben, 'p2p');
+  await assertEveryoneHearsTheOthers([ann, ben]);
+  assert.is((await detail(meeting.id)).relay.packets, 0, 'nothing relayed while P2P');
+
+  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
+  people.push(cat);
+  for (const p of [ann, ben, cat]) await badgeSays(p, 'relay');
+  assert.is((await detail(meeting.id)).mode, 'relay');
+  await assertEveryoneHearsTheOthers([ann, ben, cat]);
+  await assertSeesOthers([ann, ben, cat]);
+  const [toRelay] = await switches(meeting.id);
+  assert.equal({ from: toRelay?.detail?.from, to: toRelay?.detail?.to, completed: toRelay?.detail?.completed }, { from: 'p2p', to: 'relay', completed: true });
+  assert.ok(typeof toRelay?.detail?.durationMs === 'number');
+
+  await cat.page.getByTestId('leave-meeting').click();
+  const leftAt = Date.now();
+  await badgeSays(ann, 'p2p', HOLD_MS + 20_000);
+  await badgeSays(ben, 'p2p');
+  assert.ok(Date.now() - leftAt >= HOLD_MS - 100, 'not before the hold time');
+  const list = await switches(meeting.id);
+  assert.is(list.length, 2);
+  assert.equal({ from: list[1]?.detail?.from, to: list[1]?.detail?.to }, { from: 'relay', to: 'p2p' });
+
+  // Relay counters stop growing; the two still hear and see each other directly.
+  const settled = (await detail(meeting.id)).relay;
+  await assertEveryoneHearsTheOthers([ann, ben], 10_000);
+  const frames = await framesOf(ann.page, 'Ben');
+  await waitFor(async () => (await framesOf(ann.page, 'Ben')) > frames + 10, 10_000, "Ben's video to keep advancing for Ann");
+  assert.equal((await detail(meeting.id)).relay, settled, 'the relay carries nothing once back on P2P');
+  assert.match(await ann.page.getByTestId('stats-overlay').innerText(), 'peer-to-peer');
+});
+
+test('chat sent by everyone during a switch arrives exactly once everywhere', async () => {
+  const meeting = await createMeeting(server.url, 'Chatty switch');
+  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
+  people.push(ann, ben);
+  await badgeSays(ann, 'p2p');
+  await badgeSays(ben, 'p2p');
+  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
+  people.push(cat);
+  const group = [ann, ben, cat];
+  // Send right away, while the switch to the relay is under way, and again after it.
+  await Promise.all(group.map(async (p) => {
+    await p.page.getByTestId('chat-input').fill(`during from ${p.name}`);
+    await p.page.getByTestId('chat-send').click();
+  }));
+  for (const p of group) await badgeSays(p, 'relay');
+  await Promise.all(group.map(async (p) => {
+    await p.page.getByTestId('chat-input').fill(`after from ${p.name}`);
+    await p.page.getByTestId('chat-send').click();
+  }));
+  for (const reader of group) {
+    for (const sender of group) {
+      for (const when of ['during', 'after']) {
+        const line = reader.page.getByTestId('chat-message').filter({ hasText: `${when} from ${sender.name}` });
+        await line.first().waitFor({ timeout: 10_000 });
+        assert.is(await line.count(), 1, `${reader.name} has "${when} from ${sender.name}" once`);
+      }
+    }
+  }
+});
+
+test('a tab closed in the middle of a switch: the others converge and keep talking', async () => {
+  const meeting = await createMeeting(server.url, 'Crash');
+  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
+  people.push(ann, ben);
+  await badgeSays(ann, 'p2p');
+  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
+  // Cat's tab dies as soon as the switch starts.
+  await waitFor(async () => (await detail(meeting.id)).mode !== 'p2p', 5000, 'the switch to start');
+  await cat.context.close();
+  // Two remain: the meeting settles on P2P again (after the hold), never split.
+  await badgeSays(ann, 'p2p', 30_000);
+  await badgeSays(ben, 'p2p', 10_000);
+  await waitFor(async () => (await detail(meeting.id)).mode === 'p2p', 5000, 'the server to say p2p');
+  assert.equal((await detail(meeting.id)).participants.map((p) => p.name).sort(), ['Ann', 'Ben']);
+  await assertEveryoneHearsTheOthers([ann, ben]);
+});
+
+test('a rejoin within the hold time does not switch twice', async () => {
+  const meeting = await createMeeting(server.url, 'Reload');
+  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
+  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
+  people.push(ann, ben, cat);
+  for (const p of [ann, ben, cat]) await badgeSays(p, 'relay');
+  const before = (await switches(meeting.id)).length;
+  await cat.page.reload();
+  await cat.page.getByTestId('leave-meeting').waitFor();
+  await badgeSays(cat, 'relay');
+  await assertEveryoneHearsTheOthers([ann, ben, cat]);
+  // Wait past the hold time: still relay, and no switch was recorded for the reload.
+  const deadline = Date.now() + HOLD_MS + 500;
+  await waitFor(() => Date.now() > deadline, HOLD_MS + 2000, 'the hold time to pass');
+  assert.is((await detail(meeting.id)).mode, 'relay');
+  assert.is((await switches(meeting.id)).length, before);
+});
+
+test.run();
