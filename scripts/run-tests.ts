@@ -36,8 +36,9 @@ function runFile(file: string): Promise<FileResult> {
       output += `\n[run-tests] ${file} timed out after ${FILE_TIMEOUT_MS} ms\n`;
       child.kill('SIGKILL');
     }, FILE_TIMEOUT_MS);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (code !== 0) console.log(`[run-tests] ${relative(root, file)} exited with ${signal ?? `code ${code}`}`);
       const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? 0);
       const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? 0);
       let failed = total - passed - Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);

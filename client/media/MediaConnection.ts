@@ -41,6 +41,8 @@ export interface PathStats {
   /** Per received video (by participant id): resolution and frame rate. */
   inboundVideo: { participantId: string; width: number; height: number; fps: number }[];
   outboundVideo?: { width: number; height: number; fps: number };
+  /** Received audio level (0..1) per participant, where the path knows who it is (P2P). */
+  audioLevels: { participantId: string; level: number }[];
   packetsReceived: number;
 }
 

@@ -17,6 +17,8 @@ const STATS_INTERVAL_MS = 1000;
 /** How often a preparing path is checked for arriving media. */
 const READY_POLL_MS = 50;
 const RELAY_RETRY_MS = 2000;
+/** About -34 dBFS: speech, not background noise. */
+const SPEAKING_LEVEL = 0.02;
 const EMPTY: RemoteMedia = { videos: new Map(), audios: new Map() };
 
 export class MediaEngine {
@@ -24,6 +26,8 @@ export class MediaEngine {
   readonly remote = signal<RemoteMedia>(EMPTY);
   readonly stats = signal<PathStats | null>(null);
   readonly activePath = signal<MediaPath | null>(null);
+  /** Who is talking now (tile highlight): the relay's mixer levels, or received levels on P2P. */
+  readonly speaking = signal<ReadonlySet<string>>(new Set());
 
   private p2p: P2PPath | null = null;
   private relay: RelayPath | null = null;
@@ -101,6 +105,9 @@ export class MediaEngine {
       case 'signal':
         // Only meaningful while P2P is the target; a stale signal after a switch is dropped.
         if (this.topology?.target === 'p2p') this.ensureP2P().handleSignal(message.from, message.data);
+        break;
+      case 'speakers':
+        if (this.activePath.value === 'relay') this.setSpeaking(Object.entries(message.levels).map(([id, level]) => ({ participantId: id, level })));
         break;
       case 'relay-candidate':
       case 'relay-slots':
@@ -215,11 +222,19 @@ export class MediaEngine {
     }
   }
 
+  private setSpeaking(levels: { participantId: string; level: number }[]): void {
+    const now = new Set(levels.filter((l) => l.level > SPEAKING_LEVEL).map((l) => l.participantId));
+    const before = this.speaking.value;
+    if (now.size !== before.size || [...now].some((id) => !before.has(id))) this.speaking.value = now;
+  }
+
   private async sampleStats(): Promise<void> {
     const active = this.active;
     if (!active) return;
     try {
-      this.stats.value = await active.stats();
+      const stats = await active.stats();
+      this.stats.value = stats;
+      if (stats.path === 'p2p') this.setSpeaking(stats.audioLevels);
     } catch {
       // A path closing mid-sample: the next tick samples the new one.
     }

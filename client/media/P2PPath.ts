@@ -95,7 +95,7 @@ export class P2PPath implements MediaConnection {
       if (pc && sampler) samples.push(await sampler.sample(pc, () => remoteId));
     }
     const first = samples[0];
-    if (!first) return { path: 'p2p', state: 'new', bitrateUp: 0, bitrateDown: 0, loss: 0, inboundVideo: [], packetsReceived: 0 };
+    if (!first) return { path: 'p2p', state: 'new', bitrateUp: 0, bitrateDown: 0, loss: 0, inboundVideo: [], audioLevels: [], packetsReceived: 0 };
     // Several peers (rare): addresses of the first, sums of the rates.
     return {
       ...first,
@@ -104,6 +104,7 @@ export class P2PPath implements MediaConnection {
       bitrateDown: samples.reduce((a, s) => a + s.bitrateDown, 0),
       loss: Math.max(...samples.map((s) => s.loss)),
       inboundVideo: samples.flatMap((s) => s.inboundVideo),
+      audioLevels: samples.flatMap((s) => s.audioLevels),
       packetsReceived: samples.reduce((a, s) => a + s.packetsReceived, 0),
     };
   }

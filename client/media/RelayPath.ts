@@ -84,7 +84,8 @@ export class RelayPath implements MediaConnection {
   }
 
   async stats(): Promise<PathStats> {
-    const sample = await this.sampler.sample(this.pc, (mid) => (mid ? this.slots.get(mid) : undefined));
+    // The audio mid carries the mix, nobody in particular: only video slots name a participant.
+    const sample = await this.sampler.sample(this.pc, (mid) => (mid && mid !== this.audio.mid ? this.slots.get(mid) : undefined));
     return { ...sample, state: this.state() };
   }
 

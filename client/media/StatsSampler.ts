@@ -40,6 +40,7 @@ export class StatsSampler {
       bitrateDown: 0,
       loss: 0,
       inboundVideo: [],
+      audioLevels: [],
       packetsReceived: 0,
     };
 
@@ -55,6 +56,8 @@ export class StatsSampler {
         if (s.kind === 'audio') {
           result.audioCodec = codec ?? result.audioCodec;
           if (typeof s.jitter === 'number') result.jitterMs = Math.round(s.jitter * 1000);
+          const speaker = participantForMid(str(s.mid));
+          if (speaker && typeof s.audioLevel === 'number') result.audioLevels.push({ participantId: speaker, level: s.audioLevel });
         } else if (s.kind === 'video') {
           result.videoCodec = codec ?? result.videoCodec;
           const participantId = participantForMid(str(s.mid));

@@ -39,7 +39,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
   const others = session.others.value;
   const self = session.self.value;
   const badge: BadgeMode = phase !== 'joined' || others.length === 0 ? 'waiting' : session.mode.value;
-  const tiles = tilesFor(self, engine.local.videoOn.value ? engine.local.preview.value : null, others, engine.remote.value, new Set());
+  const tiles = tilesFor(self, engine.local.videoOn.value ? engine.local.preview.value : null, others, engine.remote.value, engine.speaking.value);
   const audioOn = engine.local.audioOn.value;
   const videoOn = engine.local.videoOn.value;
   const leave = () => {
