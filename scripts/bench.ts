@@ -1,0 +1,27 @@
+/**
+ * `npm run bench`: runs every benchmark, one after another, each in its own process
+ * (`npm run bench -- mixer switch-gap` runs only those). Each prints its figures and
+ * writes bench-results/<name>.json and a table (see the README).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const ALL = ['mixer', 'relay-forwarding', 'downlink', 'relay-capacity', 'join-time', 'switch-gap'];
+const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
+
+const failed: string[] = [];
+for (const name of chosen) {
+  const file = join(root, 'bench', `${name}.ts`);
+  if (!existsSync(file)) {
+    console.log(`no benchmark named "${name}" (have: ${ALL.join(', ')})`);
+    failed.push(name);
+    continue;
+  }
+  console.log(`\n=== bench/${name}.ts`);
+  const result = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) failed.push(name);
+}
+console.log(failed.length === 0 ? '\nall benchmarks done; results in bench-results/' : `\nbenchmarks that failed: ${failed.join(', ')}`);
+process.exitCode = failed.length === 0 ? 0 : 1;
