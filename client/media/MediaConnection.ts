@@ -30,8 +30,9 @@ export interface PathStats {
   remoteCandidateType?: string;
   localAddress?: string;
   remoteAddress?: string;
-  bitrateUp: number;
-  bitrateDown: number;
+  /** Bits per second since the previous sample; undefined on a path's first sample. */
+  bitrateUp?: number;
+  bitrateDown?: number;
   /** Fraction of inbound packets lost since the previous sample, 0..1. */
   loss: number;
   rttMs?: number;

@@ -95,13 +95,13 @@ export class P2PPath implements MediaConnection {
       if (pc && sampler) samples.push(await sampler.sample(pc, () => remoteId));
     }
     const first = samples[0];
-    if (!first) return { path: 'p2p', state: 'new', bitrateUp: 0, bitrateDown: 0, loss: 0, inboundVideo: [], audioLevels: [], packetsReceived: 0 };
+    if (!first) return { path: 'p2p', state: 'new', loss: 0, inboundVideo: [], audioLevels: [], packetsReceived: 0 };
     // Several peers (rare): addresses of the first, sums of the rates.
     return {
       ...first,
       state: this.overallState(),
-      bitrateUp: samples.reduce((a, s) => a + s.bitrateUp, 0),
-      bitrateDown: samples.reduce((a, s) => a + s.bitrateDown, 0),
+      bitrateUp: sumDefined(samples.map((s) => s.bitrateUp)),
+      bitrateDown: sumDefined(samples.map((s) => s.bitrateDown)),
       loss: Math.max(...samples.map((s) => s.loss)),
       inboundVideo: samples.flatMap((s) => s.inboundVideo),
       audioLevels: samples.flatMap((s) => s.audioLevels),
@@ -135,4 +135,9 @@ export class P2PPath implements MediaConnection {
     }
     this.onRemote({ videos, audios });
   }
+}
+
+function sumDefined(values: (number | undefined)[]): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length === 0 ? undefined : known.reduce((a, v) => a + v, 0);
 }

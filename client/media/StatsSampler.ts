@@ -36,8 +36,6 @@ export class StatsSampler {
     const result: PathStats = {
       path: this.path,
       state: iceState(pc),
-      bitrateUp: 0,
-      bitrateDown: 0,
       loss: 0,
       inboundVideo: [],
       audioLevels: [],

@@ -11,11 +11,12 @@ export function ParticipantList(props: { self: ParticipantInfo | null; others: P
           <li key={p.id} data-testid="participant" data-participant={p.name}>
             <span>
               {p.name}
-              {p === props.self ? ' (you)' : ''}
+              {p.id === props.self?.id ? ' (you)' : ''}
               {p.isCreator ? <small class="muted"> · host</small> : null}
             </span>
-            <span class="muted" aria-label={`${p.audio ? 'microphone on' : 'microphone off'}, ${p.video ? 'camera on' : 'camera off'}`}>
-              {p.audio ? '🎙' : '🔇'} {p.video ? '📷' : '🚫'}
+            <span aria-label={`${p.audio ? 'microphone on' : 'microphone off'}, ${p.video ? 'camera on' : 'camera off'}`}>
+              {!p.audio && <span class="device-off">mic off</span>}
+              {!p.video && <span class="device-off">camera off</span>}
             </span>
           </li>
         ))}

@@ -22,7 +22,8 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
   const session = useMemo(() => new RoomSession(props.meetingId, props.name), [props.meetingId, props.name]);
   const engine = useMemo(() => new MediaEngine(session), [session]);
   const [confirming, setConfirming] = useState(false);
-  const [showStats, setShowStats] = useState(true);
+  // The overlay is the proof on screen; on a phone it would hide the videos, so it starts closed there.
+  const [showStats, setShowStats] = useState(() => window.innerWidth > 760);
 
   useEffect(() => {
     void engine.prepare().then(() => session.join());
@@ -85,7 +86,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
           )}
         </section>
         <aside class="side">
-          <ParticipantList self={self} others={others} />
+          <ParticipantList self={self && { ...self, audio: audioOn, video: videoOn }} others={others} />
           <ChatPanel session={session} />
         </aside>
       </div>

@@ -28,7 +28,7 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
           <dd data-stat="remote-address">{s.remoteAddress ?? '–'}</dd>
           <dt>bitrate</dt>
           <dd data-stat="bitrate">
-            ↑ {bitrate(s.bitrateUp)} ↓ {bitrate(s.bitrateDown)}
+            {s.bitrateUp === undefined || s.bitrateDown === undefined ? '–' : `↑ ${bitrate(s.bitrateUp)} ↓ ${bitrate(s.bitrateDown)}`}
           </dd>
           <dt>loss</dt>
           <dd data-stat="loss">{(s.loss * 100).toFixed(1)} %</dd>
