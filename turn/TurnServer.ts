@@ -310,6 +310,16 @@ function patchNodeTurn(turn: NodeTurn): void {
 
   const live: Record<string, Allocation> = Object.create(null);
   turn.allocations = new Proxy(live, {
+    // An Allocate still in flight when the server closed (its relay socket binds
+    // asynchronously) would otherwise leave a bound socket that keeps the process alive.
+    set(target, key, value: Allocation) {
+      if (stopped.has(turn)) {
+        // After the constructor has finished: it arms its expiry timer after this store.
+        queueMicrotask(() => releaseAllocation(value));
+        return true;
+      }
+      return Reflect.set(target, key, value);
+    },
     deleteProperty(target, key) {
       if (typeof key === 'string' && target[key] !== undefined) releaseAllocation(target[key]);
       return Reflect.deleteProperty(target, key);
@@ -325,7 +335,11 @@ function releaseAllocation(allocation: Allocation): void {
   for (const socket of allocation.sockets) closeQuietly(socket);
 }
 
+/** node-turn instances that have been stopped. */
+const stopped = new WeakSet<NodeTurn>();
+
 function stopNodeTurn(turn: NodeTurn): void {
+  stopped.add(turn);
   for (const key of Object.keys(turn.allocations)) delete turn.allocations[key];
   for (const socket of turn.network.sockets) closeQuietly(socket);
   turn.network.sockets.length = 0;
