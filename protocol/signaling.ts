@@ -132,6 +132,8 @@ export const ServerMessage = Type.Union([
     target: Type.Union([Type.Literal('p2p'), Type.Literal('relay')]),
     /** Increases with every switch; `path-ready` and relay sessions refer to it. */
     epoch: Type.Integer({ minimum: 0 }),
+    /** Why the path changed, in words a person can read ("3 participants"). */
+    reason: Type.Optional(Type.String()),
   }),
   message('relay-answer', { id: RequestId, sdp: Sdp }),
   message('relay-candidate', { candidate: IceCandidate }),

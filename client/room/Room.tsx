@@ -18,6 +18,25 @@ function pathDetail(stats: PathStats | null): string | undefined {
   return stats.remoteAddress ? `server ${stats.remoteAddress}` : undefined;
 }
 
+const NEWS_SHOWN_MS = 6000;
+
+/** A short line saying what the last path change was; it fades after a few seconds. */
+function PathNews(props: { news: { text: string; at: number } | null }) {
+  const [, setTick] = useState(0);
+  const news = props.news;
+  useEffect(() => {
+    if (!news) return;
+    const timer = setTimeout(() => setTick((t) => t + 1), NEWS_SHOWN_MS - (Date.now() - news.at));
+    return () => clearTimeout(timer);
+  }, [news]);
+  if (!news || Date.now() - news.at >= NEWS_SHOWN_MS) return null;
+  return (
+    <p class="path-news" data-testid="path-news" role="status">
+      {news.text}
+    </p>
+  );
+}
+
 export function Room(props: { meetingId: string; name: string; onExit: () => void }) {
   const session = useMemo(() => new RoomSession(props.meetingId, props.name), [props.meetingId, props.name]);
   const engine = useMemo(() => new MediaEngine(session), [session]);
@@ -55,6 +74,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
         <h1>{session.title.value || 'Meeting'}</h1>
         <TopologyBadge mode={badge} detail={badge === 'waiting' ? undefined : pathDetail(engine.stats.value)} />
       </header>
+      <PathNews news={session.pathNews.value} />
       {(session.notice.value || engine.local.problem.value) && (
         <p data-testid="room-notice" class={`notice notice-${phase}`} role="status">
           {session.notice.value ?? engine.local.problem.value}

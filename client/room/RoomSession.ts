@@ -34,6 +34,8 @@ export class RoomSession {
   readonly others = signal<ParticipantInfo[]>([]);
   readonly chat = signal<ChatLine[]>([]);
   readonly mode = signal<TopologyMode>('p2p');
+  /** The latest path change, said in words (shown briefly under the header). */
+  readonly pathNews = signal<{ text: string; at: number } | null>(null);
   readonly title = signal('');
   readonly topology = signal<TopologyPreference>('auto');
   readonly isCreator = signal(false);
@@ -166,6 +168,9 @@ export class RoomSession {
         if (message.reason === 'cancelled') storage.forgetCreatorToken(this.meetingId);
         break;
       case 'topology':
+        if (this.phase.value === 'joined' && message.mode !== this.mode.value) {
+          this.pathNews.value = { text: describePathChange(message.mode, message.target, message.reason), at: Date.now() };
+        }
         this.mode.value = message.mode;
         break;
       case 'error':
@@ -176,4 +181,11 @@ export class RoomSession {
     }
     for (const listener of this.listeners) listener(message);
   }
+}
+
+/** "Moving to the server relay (3 participants)…" */
+function describePathChange(mode: TopologyMode, target: 'p2p' | 'relay', reason: string | undefined): string {
+  const why = reason ? ` (${reason})` : '';
+  if (mode === 'switching') return target === 'relay' ? `Moving to the server relay${why}…` : `Moving to a direct connection${why}…`;
+  return mode === 'relay' ? `Media now goes through the server relay${why}.` : `Media now goes directly between you${why}.`;
 }

@@ -41,7 +41,7 @@ export class MeetingMedia {
     this.topology.on('change', (snapshot, reason) => {
       meeting.path = { mode: snapshot.mode, target: snapshot.target, epoch: snapshot.epoch };
       this.log.info({ meetingId: meeting.id, state: snapshot.state, epoch: snapshot.epoch, reason }, `topology -> ${snapshot.state}`);
-      meeting.broadcast({ type: 'topology', mode: snapshot.mode, target: snapshot.target, epoch: snapshot.epoch });
+      meeting.broadcast({ type: 'topology', mode: snapshot.mode, target: snapshot.target, epoch: snapshot.epoch, reason });
       // Back on P2P: the relay has nothing left to do (break after make).
       if (snapshot.state === 'p2p') this.closeRelay();
     });
