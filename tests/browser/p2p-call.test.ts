@@ -5,8 +5,8 @@ import type { MeetingDetail } from '../../protocol/rest';
 import { TurnServer } from '../../turn/TurnServer';
 import { iceServersFor, type BundledTurnConfig } from '../../turn/iceServers';
 import { launchBrowser } from '../helpers/browser';
-import { ABSENT_DB, framesOf, HEARD_DB, toneLevels } from '../helpers/media';
-import { createMeeting, joinAs, type Person } from '../helpers/room';
+import { ABSENT_DB, HEARD_DB, toneLevels } from '../helpers/media';
+import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs, type Person } from '../helpers/room';
 import { api, startServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
@@ -36,24 +36,6 @@ test.after(async () => {
   if (process.env.DEBUG_HANDLES) setTimeout(() => console.log((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()), 3000).unref();
 });
 
-/** Both hear each other's tone, and neither hears its own. */
-async function assertHearEachOther(a: Person, b: Person): Promise<void> {
-  for (const [listener, talker] of [[a, b], [b, a]] as const) {
-    await waitFor(async () => {
-      const [other] = await toneLevels(listener.page, [talker.hz]);
-      return other! > HEARD_DB;
-    }, 15_000, `${listener.name} to hear ${talker.name}'s ${talker.hz} Hz`);
-    const [own, other] = await toneLevels(listener.page, [listener.hz, talker.hz]);
-    if (process.env.DEBUG_LEVELS) console.log(`${listener.name}: own ${own} dB, ${talker.name} ${other} dB`);
-    assert.ok(own! < ABSENT_DB, `${listener.name} must not hear their own ${listener.hz} Hz (got ${own} dB)`);
-  }
-}
-
-async function assertSeesFramesAdvancing(viewer: Person, name: string): Promise<void> {
-  const first = await waitFor(() => framesOf(viewer.page, name), 15_000, `${viewer.name} to decode ${name}'s video`);
-  await waitFor(async () => (await framesOf(viewer.page, name)) > first + 10, 10_000, `${name}'s video on ${viewer.name}'s screen to advance`);
-}
-
 test('two people connect directly: each sees and hears the other, chat goes peer-to-peer, the server relays nothing', async () => {
   const meeting = await createMeeting(server.url, 'Pair');
   const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700);
@@ -72,9 +54,8 @@ test('two people connect directly: each sees and hears the other, chat goes peer
     await waitFor(async () => (await badge.getAttribute('data-mode')) === 'p2p' && (await badge.innerText()).includes('direct'), 15_000, `${p.name}'s badge to say P2P direct`);
     assert.match(await badge.innerText(), 'P2P');
   }
-  await assertSeesFramesAdvancing(alice, 'Bob');
-  await assertSeesFramesAdvancing(bob, 'Alice');
-  await assertHearEachOther(alice, bob);
+  await assertEveryoneSeesTheOthers([alice, bob]);
+  await assertEveryoneHearsTheOthers([alice, bob]);
 
   // The overlay proves the path: host candidates on loopback, codecs, resolution, frame rate.
   const overlay = alice.page.getByTestId('stats-overlay');
@@ -114,8 +95,8 @@ test('camera and microphone toggle: the tile goes and comes back, the tone stops
   const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700);
   const bob = await joinAs(browser, server.url, meeting.id, 'Bob', 1500);
   people.push(alice, bob);
-  await assertSeesFramesAdvancing(bob, 'Alice');
-  await assertHearEachOther(alice, bob);
+  await assertEveryoneSeesTheOthers([bob, alice]);
+  await assertEveryoneHearsTheOthers([alice, bob]);
 
   const camera = alice.page.getByTestId('toggle-camera');
   assert.is(await camera.getAttribute('aria-pressed'), 'true');
@@ -124,7 +105,7 @@ test('camera and microphone toggle: the tile goes and comes back, the tone stops
   await bob.page.locator('[data-testid="video-tile"][data-participant="Alice"]').waitFor({ state: 'detached' });
   await camera.click();
   assert.is(await camera.getAttribute('aria-pressed'), 'true');
-  await assertSeesFramesAdvancing(bob, 'Alice');
+  await assertEveryoneSeesTheOthers([bob, alice]);
 
   const mic = alice.page.getByTestId('toggle-mic');
   assert.is(await mic.getAttribute('aria-pressed'), 'true');
@@ -146,8 +127,8 @@ test('forced through the bundled TURN server, the call still connects and says s
   await waitFor(async () => (await badge.innerText()).includes('via TURN'), 20_000, 'the badge to say via TURN');
   const overlay = await alice.page.getByTestId('stats-overlay').innerText();
   assert.ok(/relay → /.test(overlay), `the overlay shows a relayed local candidate:\n${overlay}`);
-  await assertSeesFramesAdvancing(alice, 'Bob');
-  await assertHearEachOther(alice, bob);
+  await assertEveryoneSeesTheOthers([alice, bob]);
+  await assertEveryoneHearsTheOthers([alice, bob]);
 });
 
 test('the TURN server refuses a wrong credential', async () => {

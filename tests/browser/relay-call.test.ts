@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import type { MeetingDetail } from '../../protocol/rest';
 import { launchBrowser } from '../helpers/browser';
-import { ABSENT_DB, framesOf, HEARD_DB, toneLevels } from '../helpers/media';
-import { createMeeting, joinAs, type Person } from '../helpers/room';
+import { ABSENT_DB, framesOf, toneLevels } from '../helpers/media';
+import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs, type Person } from '../helpers/room';
 import { api, startServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
@@ -28,28 +28,6 @@ async function relayCounters(id: string): Promise<MeetingDetail['relay']> {
   return (await api<MeetingDetail>(server.url, 'GET', `/api/meetings/${id}`)).body.relay;
 }
 
-/** Every listener hears every other tone and never its own. */
-async function assertEveryoneHearsTheOthers(group: Person[], timeoutMs = 20_000): Promise<void> {
-  for (const listener of group) {
-    const others = group.filter((p) => p !== listener);
-    await waitFor(async () => {
-      const levels = await toneLevels(listener.page, others.map((p) => p.hz));
-      return levels.every((l) => l > HEARD_DB);
-    }, timeoutMs, `${listener.name} to hear ${others.map((p) => `${p.name} (${p.hz} Hz)`).join(' and ')}`);
-    const [own] = await toneLevels(listener.page, [listener.hz]);
-    assert.ok(own! < ABSENT_DB, `${listener.name} must not hear their own ${listener.hz} Hz in the mix (got ${own} dB)`);
-  }
-}
-
-async function assertSeesOthers(group: Person[]): Promise<void> {
-  for (const viewer of group) {
-    for (const other of group.filter((p) => p !== viewer)) {
-      const first = await waitFor(() => framesOf(viewer.page, other.name), 20_000, `${viewer.name} to decode ${other.name}'s video`);
-      await waitFor(async () => (await framesOf(viewer.page, other.name)) > first + 5, 10_000, `${other.name}'s video on ${viewer.name}'s screen to advance`);
-    }
-  }
-}
-
 test('three people in a relay meeting: each hears the two others and not themself, sees them, and chats', async () => {
   const meeting = await createMeeting(server.url, 'Trio', 'relay');
   const group = [
@@ -64,7 +42,7 @@ test('three people in a relay meeting: each hears the two others and not themsel
     await waitFor(async () => (await badge.getAttribute('data-mode')) === 'relay', 10_000, `${p.name}'s badge to say relay`);
     assert.match(await badge.innerText(), 'Relay');
   }
-  await assertSeesOthers(group);
+  await assertEveryoneSeesTheOthers(group);
   await assertEveryoneHearsTheOthers(group);
 
   const overlay = group[0]!.page.getByTestId('stats-overlay');
@@ -99,8 +77,8 @@ test('two relay meetings at once stay sealed from each other, and one ending lea
   people.push(...a, ...b);
   await assertEveryoneHearsTheOthers(a);
   await assertEveryoneHearsTheOthers(b);
-  await assertSeesOthers(a);
-  await assertSeesOthers(b);
+  await assertEveryoneSeesTheOthers(a);
+  await assertEveryoneSeesTheOthers(b);
 
   await a[0]!.page.getByTestId('chat-input').fill('only for meeting one');
   await a[0]!.page.getByTestId('chat-send').click();

@@ -2,7 +2,9 @@
 import type { Browser } from 'playwright-core';
 import type { CreatedMeeting, TopologyPreference } from '../../protocol/rest';
 import { newParticipant, type Participant } from './browser';
-import { toneInitScript } from './media';
+import * as assert from 'uvu/assert';
+import { ABSENT_DB, framesOf, HEARD_DB, toneInitScript, toneLevels } from './media';
+import { waitFor } from './wait';
 import { api } from './server';
 
 export interface Person extends Participant {
@@ -28,4 +30,25 @@ export async function joinAs(
   await participant.page.goto(`${baseUrl}/m/${meetingId}?name=${encodeURIComponent(name)}&video=320x240${query}`);
   await participant.page.getByTestId('leave-meeting').waitFor({ timeout: 15_000 });
   return { ...participant, name, hz };
+}
+
+/** Every listener hears every other person's tone and never its own. */
+export async function assertEveryoneHearsTheOthers(group: Person[], timeoutMs = 20_000): Promise<void> {
+  for (const listener of group) {
+    const others = group.filter((p) => p !== listener);
+    await waitFor(async () => (await toneLevels(listener.page, others.map((p) => p.hz))).every((l) => l > HEARD_DB), timeoutMs,
+      `${listener.name} to hear ${others.map((p) => `${p.name} (${p.hz} Hz)`).join(' and ')}`);
+    const [own] = await toneLevels(listener.page, [listener.hz]);
+    assert.ok(own! < ABSENT_DB, `${listener.name} must not hear their own ${listener.hz} Hz (got ${own} dB)`);
+  }
+}
+
+/** Every viewer decodes every other person's video, with frames advancing. */
+export async function assertEveryoneSeesTheOthers(group: Person[]): Promise<void> {
+  for (const viewer of group) {
+    for (const other of group.filter((p) => p !== viewer)) {
+      const first = await waitFor(() => framesOf(viewer.page, other.name), 20_000, `${viewer.name} to decode ${other.name}'s video`);
+      await waitFor(async () => (await framesOf(viewer.page, other.name)) > first + 5, 10_000, `${other.name}'s video on ${viewer.name}'s screen to advance`);
+    }
+  }
 }

@@ -61,7 +61,8 @@ class TestMeeting {
   readonly sink = new ForwardingSink();
   readonly clients = new Map<string, WrtcClient>();
   readonly lumas = new Map<string, number>();
-  readonly connected = new Set<string>();
+  /** When each participant's `connected` event came. */
+  readonly connected = new Map<string, number>();
   readonly flowing = new Set<string>();
   readonly closedEvents: string[] = [];
 
@@ -71,7 +72,7 @@ class TestMeeting {
     this.relay
       .on('candidate', (pid, candidate) => void this.clients.get(pid)?.addCandidate(candidate))
       .on('slots', (pid, table) => this.clients.get(pid)?.setSlots(table))
-      .on('connected', (pid) => this.connected.add(pid))
+      .on('connected', (pid) => this.connected.set(pid, performance.now()))
       .on('mediaFlowing', (pid) => this.flowing.add(pid))
       .on('closed', (pid) => this.closedEvents.push(pid));
     openMeetings.add(this);
@@ -128,6 +129,15 @@ const openMeetings = new Set<TestMeeting>();
 
 test.after.each(() => {
   for (const meeting of openMeetings) meeting.close();
+});
+
+test.after(() => {
+  // Everything is closed now, so the event loop should drain within moments (see the end of
+  // the file). If a socket or timer leaked instead, say so and fail rather than hang.
+  setTimeout(() => {
+    console.error('relay test leaked resources:', process.getActiveResourcesInfo());
+    process.exit(1);
+  }, 5000).unref();
 });
 
 test('three participants each see both others on the advertised slots, never themselves', async () => {
@@ -212,9 +222,15 @@ test('a late joiner decodes everyone within 3 s (keyframe requested for it)', as
 
   const joinedAt = performance.now();
   const dave = await meeting.join('dave', 230);
-  for (const publisher of ['alice', 'bob', 'carol']) await meeting.seesVideo('dave', publisher, 1, KEYFRAME_BUDGET_MS);
-  const firstFrames = ['alice', 'bob', 'carol'].map((p) => Math.round((dave.view(dave.midOf(p) ?? '').firstFrameAt ?? 0) - joinedAt));
-  console.log(`    late joiner: first frame of each publisher after ${firstFrames.join(', ')} ms`);
+  await waitFor(() => meeting.connected.has('dave'), CONNECT_MS, 'dave to connect');
+  const connectedAt = meeting.connected.get('dave') ?? 0;
+  await Promise.all(['alice', 'bob', 'carol'].map((p) => meeting.seesVideo('dave', p, 1, KEYFRAME_BUDGET_MS)));
+  const firstFrames = ['alice', 'bob', 'carol'].map((p) => (dave.view(dave.midOf(p) ?? '').firstFrameAt ?? Infinity) - connectedAt);
+  console.log(
+    `    late joiner: connected after ${Math.round(connectedAt - joinedAt)} ms,` +
+      ` first frame of each publisher ${firstFrames.map(Math.round).join(', ')} ms later`,
+  );
+  assert.ok(firstFrames.every((ms) => ms < KEYFRAME_BUDGET_MS), 'first frames within the keyframe budget');
   for (const viewer of ['alice', 'bob', 'carol']) await meeting.seesVideo(viewer, 'dave', 1, KEYFRAME_BUDGET_MS);
   meeting.close();
 });
@@ -241,6 +257,9 @@ test('a viewer keyframe request sent under its own camera SSRC (as Chrome does) 
     codecs: { audio: [useOPUS()], video: [useVP8()] },
     iceServers: [],
     iceAdditionalHostAddresses: ['127.0.0.1'],
+    // One transport from the start: with werift's default policy each transceiver of an
+    // offer gathers its own sockets, and close() only releases the bundled one.
+    bundlePolicy: 'max-bundle',
   });
   try {
     viewer.onIceCandidate.subscribe((c) => {
@@ -261,25 +280,23 @@ test('a viewer keyframe request sent under its own camera SSRC (as Chrome does) 
     const slot = slots.find((t) => t.mid === mid);
     if (!slot) throw new Error(`no viewer transceiver for mid ${mid}`);
     let keyframes = 0;
-    slot.onTrack.subscribe((track) =>
-      track.onReceiveRtp.subscribe((rtp) => {
-        if (isVp8KeyframeStart(rtp.payload)) keyframes += 1;
-      }),
-    );
+    let lastKeyframeAt = 0;
     for (const track of slot.receiver.tracks) {
       track.onReceiveRtp.subscribe((rtp) => {
-        if (isVp8KeyframeStart(rtp.payload)) keyframes += 1;
+        if (!isVp8KeyframeStart(rtp.payload)) return;
+        keyframes += 1;
+        lastKeyframeAt = performance.now();
       });
     }
     await waitFor(() => keyframes > 0, CONNECT_MS, 'the first keyframe at the viewer');
-    // Quiet period: no keyframe request is pending anywhere once alice's encoder is past it.
+    // libwebrtc ignores keyframe requests within 300 ms of the last one: start from a quiet encoder.
+    await waitFor(() => performance.now() - lastKeyframeAt > 600, 2000, 'alice to be past her last keyframe');
     const settled = keyframes;
     const before = meeting.relay.counters();
     const mediaSsrc = slot.receiver.track.ssrc ?? 0;
     slot.receiver.rtcpSsrc = camera.sender.ssrc; // Chrome's choice: its own camera's SSRC
     await slot.receiver.sendRtcpPLI(mediaSsrc);
-    await waitFor(() => meeting.relay.counters().keyframeRequestsReceived > before.keyframeRequestsReceived, 2000, 'the relay to see the PLI');
-    await new Promise((r) => setTimeout(r, 1500)); console.log(before, meeting.relay.counters(), keyframes, settled);
+    await waitFor(() => meeting.relay.counters().keyframeRequestsReceived > before.keyframeRequestsReceived, CONNECT_MS, 'the relay to see the PLI');
     await waitFor(() => keyframes > settled, KEYFRAME_BUDGET_MS, 'a new keyframe from alice at the viewer');
     assert.ok(meeting.relay.counters().plisSent > before.plisSent, 'the relay asked alice');
   } finally {
@@ -317,16 +334,30 @@ test('two meetings at once never cross', async () => {
   b.close();
 });
 
-test('a closed relay rejects new offers with a stable code and close() is idempotent', async () => {
-  const meeting = new TestMeeting('m-closed');
-  meeting.relay.close();
-  meeting.relay.close();
+test('bad calls fail with stable codes; a closed relay rejects offers and close() is idempotent', async () => {
+  const meeting = new TestMeeting('m-errors');
+  const codeOf = async (call: Promise<unknown>): Promise<string | undefined> => {
+    try {
+      await call;
+      return undefined;
+    } catch (error) {
+      return (error as { code?: string }).code;
+    }
+  };
+  assert.is(await codeOf(meeting.relay.handleOffer('x', 'not sdp')), 'INVALID_OFFER', 'garbage offer');
+  // An offer without the mic and camera m-lines the relay maps roles onto.
+  const wrongLayout = new WrtcClient({ luma: 40 });
   try {
-    await meeting.relay.handleOffer('alice', 'v=0');
-    assert.unreachable('handleOffer on a closed relay resolved');
-  } catch (error) {
-    assert.is((error as { code?: string }).code, 'RELAY_CLOSED');
+    wrongLayout.pc.addTransceiver('video', { direction: 'recvonly' });
+    const offer = await wrongLayout.pc.createOffer();
+    assert.is(await codeOf(meeting.relay.handleOffer('y', offer.sdp ?? '')), 'INVALID_OFFER', 'video-only offer');
+  } finally {
+    wrongLayout.close();
   }
+  meeting.relay.close();
+  meeting.relay.close();
+  assert.is(await codeOf(meeting.relay.handleOffer('alice', 'v=0')), 'RELAY_CLOSED');
+  assert.is(await codeOf(meeting.relay.addCandidate('alice', { candidate: '' })), 'RELAY_CLOSED');
   meeting.close();
 });
 
