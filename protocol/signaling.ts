@@ -88,6 +88,8 @@ export const ClientMessage = Type.Union([
   message('relay-offer', { id: RequestId, sdp: Sdp }),
   message('relay-candidate', { candidate: IceCandidate }),
   message('path-ready', { epoch: Type.Integer({ minimum: 0 }) }),
+  /** The P2P path of `epoch` could not connect: the server moves the meeting to the relay. */
+  message('path-failed', { epoch: Type.Integer({ minimum: 0 }) }),
 ]);
 export type ClientMessage = Static<typeof ClientMessage>;
 export type ClientMessageType = ClientMessage['type'];

@@ -17,6 +17,8 @@ const STATS_INTERVAL_MS = 1000;
 /** How often a preparing path is checked for arriving media. */
 const READY_POLL_MS = 50;
 const RELAY_RETRY_MS = 2000;
+/** A P2P path not connected after this long counts as failed (the server then uses the relay). */
+const P2P_CONNECT_TIMEOUT_MS = 12_000;
 /** About -34 dBFS: speech, not background noise. */
 const SPEAKING_LEVEL = 0.02;
 const EMPTY: RemoteMedia = { videos: new Map(), audios: new Map() };
@@ -35,6 +37,8 @@ export class MediaEngine {
   private selfId = '';
   private topology: ServerMessageOf<'topology'> | null = null;
   private readyReported = -1;
+  private failureReported = -1;
+  private p2pWaitingSince: number | null = null;
   private unsubscribe: (() => void) | null = null;
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private readyTimer: ReturnType<typeof setInterval> | null = null;
@@ -75,10 +79,26 @@ export class MediaEngine {
     return this.activePath.value === 'p2p' ? this.p2p : this.activePath.value === 'relay' ? this.relay : null;
   }
 
-  private rtcConfig(): RTCConfiguration {
-    // `?ice=relay` forces the TURN path (diagnostics, and the TURN tests).
-    const forceRelay = new URLSearchParams(location.search).get('ice') === 'relay';
-    return { iceServers: this.session.iceServers, iceTransportPolicy: forceRelay ? 'relay' : 'all' };
+  private rtcConfig(path: MediaPath): RTCConfiguration {
+    // `?ice=relay` forces the P2P path through TURN (diagnostics, and the TURN tests).
+    const forceTurn = path === 'p2p' && new URLSearchParams(location.search).get('ice') === 'relay';
+    return { iceServers: this.session.iceServers, iceTransportPolicy: forceTurn ? 'relay' : 'all' };
+  }
+
+  /** Tells the server when the P2P path cannot connect, so the meeting moves to the relay. */
+  private checkP2P(): void {
+    const t = this.topology;
+    const state = this.p2p?.state ?? 'new';
+    if (!t || t.target !== 'p2p' || state === 'new' || state === 'connected') {
+      this.p2pWaitingSince = null;
+      return;
+    }
+    this.p2pWaitingSince ??= Date.now();
+    const timedOut = Date.now() - this.p2pWaitingSince > P2P_CONNECT_TIMEOUT_MS;
+    if ((state === 'failed' || timedOut) && this.failureReported !== t.epoch) {
+      this.failureReported = t.epoch;
+      this.session.signaling.send({ type: 'path-failed', epoch: t.epoch });
+    }
   }
 
   private onMessage(message: ServerMessage): void {
@@ -169,7 +189,7 @@ export class MediaEngine {
     if (this.p2p) return this.p2p;
     const path = new P2PPath({
       selfId: this.selfId,
-      rtcConfig: this.rtcConfig(),
+      rtcConfig: this.rtcConfig('p2p'),
       tracks: this.local.tracks(),
       sendSignal: (to, data) => this.session.signaling.send({ type: 'signal', to, data }),
       onChat: (m) => this.session.receiveChat(m),
@@ -181,7 +201,7 @@ export class MediaEngine {
 
   private ensureRelay(): RelayPath {
     if (this.relay) return this.relay;
-    const path = new RelayPath(this.rtcConfig(), this.local.tracks(), this.session.signaling);
+    const path = new RelayPath(this.rtcConfig('relay'), this.local.tracks(), this.session.signaling);
     path.onRemote = (media) => this.setRemote('relay', media);
     this.relay = path;
     path.connect().catch(() => {
@@ -229,6 +249,7 @@ export class MediaEngine {
   }
 
   private async sampleStats(): Promise<void> {
+    this.checkP2P();
     const active = this.active;
     if (!active) return;
     try {

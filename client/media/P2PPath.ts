@@ -31,6 +31,11 @@ export class P2PPath implements MediaConnection {
     this.tracks = options.tracks;
   }
 
+  /** The connection state over all peers; `new` while there is nobody to connect to. */
+  get state(): PathStats['state'] {
+    return this.overallState();
+  }
+
   /** Connects to another participant; the smaller id makes the offer. */
   addPeer(remoteId: string): void {
     if (this.closed || this.peers.has(remoteId) || remoteId === this.options.selfId) return;

@@ -42,6 +42,10 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     this.of(meeting).pathReady(participant, epoch);
   }
 
+  pathFailed(meeting: Meeting, participant: Participant, epoch: number): void {
+    this.of(meeting).topology.p2pFailed(participant.id, epoch);
+  }
+
   countersFor(meetingId: string): RelayCounters {
     return this.media.get(meetingId)?.counters() ?? this.finished.get(meetingId) ?? { packets: 0, bytes: 0 };
   }

@@ -18,6 +18,7 @@ export interface MediaSignaling {
   relayOffer(meeting: Meeting, participant: Participant, sdp: string): Promise<string>;
   relayCandidate(meeting: Meeting, participant: Participant, candidate: Extract<ClientMessage, { type: 'relay-candidate' }>['candidate']): void;
   pathReady(meeting: Meeting, participant: Participant, epoch: number): void;
+  pathFailed(meeting: Meeting, participant: Participant, epoch: number): void;
 }
 
 export interface SessionDeps {
@@ -122,6 +123,11 @@ export class SignalingSession {
       case 'path-ready': {
         const { meeting, participant } = this.joined();
         this.deps.media.pathReady(meeting, participant, message.epoch);
+        return;
+      }
+      case 'path-failed': {
+        const { meeting, participant } = this.joined();
+        this.deps.media.pathFailed(meeting, participant, message.epoch);
         return;
       }
       default: {

@@ -63,6 +63,8 @@ export class TopologyController extends EventEmitter<TopologyEvents> {
   private holdTimer: ReturnType<typeof setTimeout> | null = null;
   private prepareTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
+  /** Set once P2P failed in this meeting: it stays on the relay from then on. */
+  private p2pBroken = false;
 
   constructor(
     readonly preference: TopologyPreference,
@@ -115,6 +117,21 @@ export class TopologyController extends EventEmitter<TopologyEvents> {
     this.maybeCommit();
   }
 
+  /**
+   * A member could not connect peer-to-peer on the path of `epoch` (no route, no TURN):
+   * move to (or stay on) the relay, and do not try P2P again in this meeting.
+   */
+  p2pFailed(participantId: string, epoch: number): void {
+    if (this.closed || epoch !== this.epochCounter || !this.members.has(participantId)) return;
+    if (this.current === 'p2p' && this.members.size === 2) {
+      this.p2pBroken = true;
+      this.begin('to-relay', 'a direct connection failed');
+    } else if (this.current === 'to-p2p') {
+      this.p2pBroken = true;
+      this.abandon('a direct connection failed');
+    }
+  }
+
   /** Idempotent; stops the timers. */
   close(): void {
     if (this.closed) return;
@@ -125,7 +142,7 @@ export class TopologyController extends EventEmitter<TopologyEvents> {
   }
 
   private armHold(): void {
-    if (this.holdTimer) return;
+    if (this.holdTimer || this.p2pBroken) return;
     this.holdTimer = setTimeout(() => {
       this.holdTimer = null;
       if (this.current === 'relay' && this.members.size === 2) this.begin('to-p2p', `two participants for ${this.options.holdMs} ms`);

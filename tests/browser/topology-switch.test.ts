@@ -139,4 +139,19 @@ test('a rejoin within the hold time does not switch twice', async () => {
   assert.is((await switches(meeting.id)).length, before);
 });
 
+test('when two people cannot connect directly, the meeting moves to the relay and stays there', async () => {
+  // No STUN/TURN from this server and `ice=relay` on the P2P path: no direct route exists.
+  const meeting = await createMeeting(server.url, 'Blocked');
+  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600, '&ice=relay');
+  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100, '&ice=relay');
+  people.push(ann, ben);
+  await badgeSays(ann, 'relay', 40_000);
+  await badgeSays(ben, 'relay');
+  await assertEveryoneHearsTheOthers([ann, ben]);
+  await assertEveryoneSeesTheOthers([ann, ben]);
+  const [record] = await switches(meeting.id);
+  assert.match(String(record?.detail?.reason), 'direct connection failed');
+  assert.is((await detail(meeting.id)).mode, 'relay');
+});
+
 test.run();

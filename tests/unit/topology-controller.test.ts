@@ -133,6 +133,41 @@ test('a switch to the relay commits on timeout rather than splitting the meeting
   c.close();
 });
 
+test('when P2P fails, two people move to the relay and stay there', async () => {
+  const { c, changes } = controller('auto', 20);
+  c.setMembers(['a', 'b']);
+  c.p2pFailed('a', 1); // stale epoch: ignored
+  assert.is(c.snapshot().state, 'p2p');
+  c.p2pFailed('a', 0);
+  assert.is(c.snapshot().state, 'to-relay');
+  c.pathReady('a', 1);
+  c.pathReady('b', 1);
+  assert.is(c.snapshot().state, 'relay');
+  // A fresh controller shows how long the hold would take; this one must not switch back.
+  const probe = controller('auto', 20);
+  probe.c.setMembers(['x', 'y', 'z']);
+  for (const id of ['x', 'y', 'z']) probe.c.pathReady(id, 1);
+  probe.c.setMembers(['x', 'y']);
+  await until(probe.c, () => probe.c.snapshot().state === 'to-p2p');
+  c.setMembers(['a', 'b']);
+  assert.is(c.snapshot().state, 'relay');
+  assert.equal(changes.map((s) => s.state), ['to-relay', 'relay']);
+  c.close();
+  probe.c.close();
+});
+
+test('a P2P failure during a switch back abandons it at once', async () => {
+  const { c, switches } = controller('auto', 20, 5000);
+  c.setMembers(['a', 'b', 'c']);
+  for (const id of ['a', 'b', 'c']) c.pathReady(id, 1);
+  c.setMembers(['a', 'b']);
+  await until(c, () => c.snapshot().state === 'to-p2p');
+  c.p2pFailed('b', c.snapshot().epoch);
+  assert.is(c.snapshot().state, 'relay');
+  assert.equal({ to: switches.at(-1)!.to, completed: switches.at(-1)!.completed }, { to: 'relay', completed: false });
+  c.close();
+});
+
 test('an always-relay meeting never switches', () => {
   const { c, changes } = controller('relay');
   assert.is(c.snapshot().state, 'relay');
