@@ -92,13 +92,18 @@ export class MeetingRelay {
     return this;
   }
 
-  /** Creates the participant's peer if needed, applies the offer, returns the answer SDP. */
+  /**
+   * Creates the participant's peer if needed, applies the offer, returns the answer SDP.
+   * Rejects with a `RelayError` (`INVALID_OFFER`, `PARTICIPANT_CLOSED`, `RELAY_CLOSED`); the
+   * participant stays known after a bad offer, so a corrected one may follow.
+   */
   async handleOffer(participantId: string, sdp: string): Promise<string> {
     this.assertOpen();
     const participant = this.participant(participantId);
     const peer = participant.peer ?? this.createPeer(participant);
     const answer = await peer.negotiate(sdp);
     if (this.closed) throw RelayError.closed(this.meetingId);
+    this.forgetStaleSlots(peer);
     // Slot tables follow the answer (the caller sends the answer as soon as this resolves).
     setImmediate(() => {
       if (this.closed || peer.isClosed) return;
@@ -298,6 +303,16 @@ export class MeetingRelay {
       let set = this.viewersOf.get(publisherId);
       if (!set) this.viewersOf.set(publisherId, (set = new Set()));
       set.add(slot);
+    }
+  }
+
+  /** A renegotiation may stop slot transceivers: stop forwarding into slots the peer no longer has. */
+  private forgetStaleSlots(peer: RelayPeer): void {
+    const current = new Set(peer.slots);
+    for (const slots of this.viewersOf.values()) {
+      for (const slot of slots) {
+        if (slot.viewerId === peer.id && !current.has(slot)) this.assign(slot, null);
+      }
     }
   }
 

@@ -60,7 +60,8 @@ export class RelayPeer {
   private readonly tappedTransports = new WeakSet<RTCDtlsTransport>();
   private remoteDescriptionSet = false;
   private readonly pendingRemoteCandidates: IceCandidateInit[] = [];
-  private holdLocalCandidates = false;
+  /** Offers being answered; local candidates are held while any is. */
+  private answering = 0;
   private readonly heldLocalCandidates: IceCandidateInit[] = [];
   private negotiations: Promise<unknown> = Promise.resolve();
   private readonly closedSignal: Promise<never>;
@@ -79,7 +80,7 @@ export class RelayPeer {
       this.rejectClosed = reject;
     });
     this.closedSignal.catch(() => {}); // observed through Promise.race only
-    this.keyframes = new KeyframeThrottle(options.keyframeRequestIntervalMs ?? 300, () =>
+    this.keyframes = new KeyframeThrottle(options.keyframeRequestIntervalMs ?? 500, () =>
       this.guard('keyframe request', () => this.sendPli()),
     );
     this.pc = new RTCPeerConnection({
@@ -98,11 +99,6 @@ export class RelayPeer {
   /** The slots the client offered, in m-line order (empty before the first offer). */
   get slots(): readonly VideoSlot[] {
     return this.videoSlots;
-  }
-
-  /** Whether ICE and DTLS are up. */
-  get isConnected(): boolean {
-    return this.state === 'connected';
   }
 
   /** Whether `close()` ran or the connection was lost. */
@@ -150,7 +146,7 @@ export class RelayPeer {
     return bytes;
   }
 
-  /** Asks this client's camera for a keyframe (coalesced; sent once connected). */
+  /** Asks this client's camera for a keyframe (coalesced); ignored until connected, when its encoder starts on one anyway. */
   requestKeyframe(): void {
     if (this.state === 'connected') this.keyframes.request();
   }
@@ -175,7 +171,7 @@ export class RelayPeer {
     if (this.state === 'closed') throw RelayError.participantClosed(this.id);
     // Candidates gathered while answering go out after the answer: a browser rejects
     // addIceCandidate before it has the remote description.
-    this.holdLocalCandidates = true;
+    this.answering += 1;
     try {
       try {
         await this.pc.setRemoteDescription({ type: 'offer', sdp });
@@ -193,7 +189,11 @@ export class RelayPeer {
       if (!local) throw RelayError.invalidOffer('no local description after answering');
       return local.sdp;
     } finally {
-      setImmediate(() => this.releaseLocalCandidates());
+      // After the caller's continuation, which sends the answer.
+      setImmediate(() => {
+        this.answering -= 1;
+        if (this.answering === 0) this.releaseLocalCandidates();
+      });
     }
   }
 
@@ -282,12 +282,11 @@ export class RelayPeer {
       sdpMid: candidate.sdpMid ?? null,
       sdpMLineIndex: candidate.sdpMLineIndex ?? null,
     };
-    if (this.holdLocalCandidates) this.heldLocalCandidates.push(init);
+    if (this.answering > 0) this.heldLocalCandidates.push(init);
     else this.handlers.candidate(init);
   }
 
   private releaseLocalCandidates(): void {
-    this.holdLocalCandidates = false;
     if (this.state === 'closed') return;
     for (const candidate of this.heldLocalCandidates.splice(0)) {
       this.guard('ice candidate', () => this.handlers.candidate(candidate));

@@ -76,7 +76,11 @@ export interface RelayOptions {
   iceServers?: RelayIceServer[];
   /** UDP port range for ICE, `[min, max]` with min < max; default any free port. */
   icePortRange?: [number, number];
-  /** Minimum gap between two keyframe requests sent to one publisher (ms); default 300. */
+  /**
+   * Minimum gap between two keyframe requests sent to one publisher (ms); default 500.
+   * libwebrtc drops requests that come within 300 ms of the previous one, so a shorter gap
+   * could lose the coalesced request a new viewer is waiting for.
+   */
   keyframeRequestIntervalMs?: number;
   /** Where to log; default warnings and errors to stderr, nothing else. */
   logger?: RelayLogger;

@@ -23,9 +23,25 @@ const P2P_CONNECT_TIMEOUT_MS = 12_000;
 const SPEAKING_LEVEL = 0.02;
 const EMPTY: RemoteMedia = { videos: new Map(), audios: new Map() };
 
+/** One received audio stream and whether it is heard. */
+export interface AudioOutput {
+  /** Stable across a switch's commit: `<path>:<participant id | mix>`. */
+  key: string;
+  stream: MediaStream;
+  audible: boolean;
+}
+
 export class MediaEngine {
   readonly local = new LocalMedia();
   readonly remote = signal<RemoteMedia>(EMPTY);
+  /**
+   * Every received audio stream, of both paths while a switch is under way: the inactive
+   * path's streams play muted, so flipping `audible` at the commit is instant (no new
+   * element, no audio pipeline to start).
+   */
+  readonly audioOutputs = signal<AudioOutput[]>([]);
+  /** The preparing path's videos, decoded off-screen so the tiles switch without a freeze. */
+  readonly prewarmVideos = signal<MediaStream[]>([]);
   readonly stats = signal<PathStats | null>(null);
   readonly activePath = signal<MediaPath | null>(null);
   /** Who is talking now (tile highlight): the relay's mixer levels, or received levels on P2P. */
@@ -73,6 +89,8 @@ export class MediaEngine {
     this.session.chatPath = null;
     this.local.close();
     this.remote.value = EMPTY;
+    this.audioOutputs.value = [];
+    this.prewarmVideos.value = [];
   }
 
   private get active(): MediaConnection | null {
@@ -182,6 +200,7 @@ export class MediaEngine {
     if (this.activePath.value === path) return;
     this.activePath.value = path;
     this.remote.value = this.lastRemote[path];
+    this.updateOutputs();
     this.session.chatPath = path === 'p2p' ? { trySend: (m) => this.p2p?.sendChat(m) ?? false } : null;
   }
 
@@ -219,17 +238,32 @@ export class MediaEngine {
     this.p2p?.close();
     this.p2p = null;
     this.lastRemote.p2p = EMPTY;
+    this.updateOutputs();
   }
 
   private closeRelay(): void {
     this.relay?.close();
     this.relay = null;
     this.lastRemote.relay = EMPTY;
+    this.updateOutputs();
   }
 
   private setRemote(path: MediaPath, media: RemoteMedia): void {
     this.lastRemote[path] = media;
     if (this.activePath.value === path) this.remote.value = media;
+    this.updateOutputs();
+  }
+
+  private updateOutputs(): void {
+    const active = this.activePath.value;
+    const outputs: AudioOutput[] = [];
+    const prewarm: MediaStream[] = [];
+    for (const path of ['p2p', 'relay'] as const) {
+      for (const [key, stream] of this.lastRemote[path].audios) outputs.push({ key: `${path}:${key}`, stream, audible: path === active });
+      if (path !== active) prewarm.push(...this.lastRemote[path].videos.values());
+    }
+    this.audioOutputs.value = outputs;
+    this.prewarmVideos.value = prewarm;
   }
 
   /** Sends the current device state on every path and tells the others (tiles, list). */

@@ -93,8 +93,8 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
               You are the only one here. Share this link: <code>{location.origin}/m/{props.meetingId}</code>
             </p>
           )}
-          {phase === 'joined' && (tiles.length > 0 || engine.remote.value.audios.size > 0) && (
-            <VideoGrid tiles={tiles} audios={engine.remote.value.audios} />
+          {phase === 'joined' && (tiles.length > 0 || engine.audioOutputs.value.length > 0) && (
+            <VideoGrid tiles={tiles} audios={engine.audioOutputs.value} prewarm={engine.prewarmVideos.value} />
           )}
           {phase === 'joined' && others.length === 0 && tiles.length > 0 && (
             <p class="muted share">

@@ -6,6 +6,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import type { ParticipantInfo } from '../../protocol/signaling';
 import type { RemoteMedia } from '../media/MediaConnection';
+import type { AudioOutput } from '../media/MediaEngine';
 
 export interface Tile {
   key: string;
@@ -49,11 +50,11 @@ function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; mut
   return props.kind === 'video' ? (
     <video ref={ref} autoPlay playsInline muted={props.muted} />
   ) : (
-    <audio ref={ref} autoPlay data-testid="remote-audio" />
+    <audio ref={ref} autoPlay muted={props.muted} data-testid="remote-audio" data-audible={String(!props.muted)} />
   );
 }
 
-export function VideoGrid(props: { tiles: Tile[]; audios: ReadonlyMap<string, MediaStream> }) {
+export function VideoGrid(props: { tiles: Tile[]; audios: AudioOutput[]; prewarm: MediaStream[] }) {
   const wide = typeof window === 'undefined' || window.innerWidth > 760;
   return (
     <>
@@ -67,8 +68,14 @@ export function VideoGrid(props: { tiles: Tile[]; audios: ReadonlyMap<string, Me
         ))}
       </div>
       <div hidden>
-        {[...props.audios].map(([key, stream]) => (
-          <MediaElement key={key} stream={stream} kind="audio" muted={false} />
+        {props.audios.map((a) => (
+          <MediaElement key={a.key} stream={a.stream} kind="audio" muted={!a.audible} />
+        ))}
+      </div>
+      {/* Rendered (so decoded) but invisible: the next path's videos during a switch. */}
+      <div class="prewarm" aria-hidden="true">
+        {props.prewarm.map((stream) => (
+          <MediaElement key={stream.id} stream={stream} kind="video" muted />
         ))}
       </div>
     </>

@@ -29,8 +29,8 @@ export function toneInitScript(hz: number): string {
 }
 
 /**
- * Levels (dB, from an AnalyserNode) at each frequency in everything the page plays from
- * its remote audio elements right now. Analysers are attached once per element.
+ * Levels (dB, from an AnalyserNode) at each frequency in everything the page lets the user
+ * hear from its remote audio elements right now. Analysers are attached once per element.
  */
 export async function toneLevels(page: Page, frequencies: number[]): Promise<number[]> {
   return page.evaluate((freqs) => {
@@ -39,7 +39,8 @@ export async function toneLevels(page: Page, frequencies: number[]): Promise<num
     w.__probe ??= { ctx: new AudioContext(), probes: [] };
     const { ctx, probes } = w.__probe;
     void ctx.resume();
-    const elements = [...document.querySelectorAll<HTMLMediaElement>('audio[data-testid="remote-audio"]')];
+    // Only what the page lets the user hear: a switch's standby path plays muted.
+    const elements = [...document.querySelectorAll<HTMLMediaElement>('audio[data-testid="remote-audio"][data-audible="true"]')];
     for (const el of elements) {
       const stream = el.srcObject;
       if (!(stream instanceof MediaStream) || stream.getAudioTracks().length === 0) continue;
