@@ -69,6 +69,19 @@ test('three people in a relay meeting: each hears the two others and not themsel
   }
 });
 
+test('four people in a relay meeting: everyone hears the three others and sees them', async () => {
+  const meeting = await createMeeting(server.url, 'Quartet', 'relay');
+  const group = [
+    await joinAs(browser, server.url, meeting.id, 'Ann', 600),
+    await joinAs(browser, server.url, meeting.id, 'Ben', 1100),
+    await joinAs(browser, server.url, meeting.id, 'Cat', 1900),
+    await joinAs(browser, server.url, meeting.id, 'Dan', 2700),
+  ];
+  people.push(...group);
+  await assertEveryoneSeesTheOthers(group);
+  await assertEveryoneHearsTheOthers(group);
+});
+
 test('two relay meetings at once stay sealed from each other, and one ending leaves the other running', async () => {
   const one = await createMeeting(server.url, 'One', 'relay');
   const two = await createMeeting(server.url, 'Two', 'relay');
