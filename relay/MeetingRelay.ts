@@ -138,10 +138,10 @@ export class MeetingRelay {
     }
   }
 
-  /** Sends one Opus frame of the participant's mix (called by the mixer, every 20 ms). */
-  sendAudio(participantId: string, opus: Uint8Array): void {
+  /** Sends one Opus frame of the participant's mix (called by the mixer, every 20 ms, with the tick's media time). */
+  sendAudio(participantId: string, opus: Uint8Array, mediaTimeMs?: number): void {
     if (this.closed) return;
-    const bytes = this.participants.get(participantId)?.peer?.sendAudio(opus) ?? 0;
+    const bytes = this.participants.get(participantId)?.peer?.sendAudio(opus, mediaTimeMs) ?? 0;
     if (bytes > 0) {
       this.stats.packetsForwarded += 1;
       this.stats.bytesForwarded += bytes;

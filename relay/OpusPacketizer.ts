@@ -32,9 +32,11 @@ export class OpusPacketizer {
    * Header fields for the next packet. The first packet after a silence carries the marker
    * (RFC 3551 §4.1, start of a talkspurt) and its timestamp skips the frames not sent, so the
    * receiver's jitter buffer sees the sampling clock, not the packet count (RFC 3550 §5.1).
+   * `mediaTimeMs` is the frame's place on the sender's clock (default: now).
    */
-  next(payload: Uint8Array): AudioRtpFields {
-    const now = this.now();
+  next(payload: Uint8Array, mediaTimeMs?: number): AudioRtpFields {
+    // The mixer's schedule when given: a burst of catch-up ticks after a stall is not a silence.
+    const now = mediaTimeMs ?? this.now();
     const frameMs = (this.lastSamples / OPUS_CLOCK_RATE) * 1000;
     let marker = false;
     if (this.lastSentAt === undefined) {

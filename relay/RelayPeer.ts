@@ -129,14 +129,14 @@ export class RelayPeer {
     }
   }
 
-  /** Sends one Opus frame of this participant's mix; returns its RTP size, or 0 when not sent. */
-  sendAudio(opus: Uint8Array): number {
+  /** Sends one Opus frame of this participant's mix (`mediaTimeMs`: its place on the mixer's clock); returns its RTP size, or 0 when not sent. */
+  sendAudio(opus: Uint8Array, mediaTimeMs?: number): number {
     const transceiver = this.audio;
     if (this.state !== 'connected' || !transceiver) return 0;
     const sender = transceiver.sender;
     const direction = transceiver.currentDirection;
     if (!sender.codec || (direction !== 'sendrecv' && direction !== 'sendonly')) return 0;
-    const fields = this.packetizer.next(opus);
+    const fields = this.packetizer.next(opus, mediaTimeMs);
     const packet = new RtpPacket(
       new RtpHeader({ ...fields, payloadType: sender.codec.payloadType, ssrc: sender.ssrc }),
       Buffer.from(opus.buffer, opus.byteOffset, opus.byteLength),

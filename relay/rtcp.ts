@@ -14,7 +14,9 @@ const FMT_FIR = 4;
 /** The media SSRCs an RTCP packet asks a keyframe for (empty when it is no PLI/FIR). */
 export function keyframeRequestTargets(packet: RtcpPacket): number[] {
   if (packet.type !== RtcpPayloadSpecificFeedback.type) return [];
-  const feedback = packet.feedback;
+  // werift leaves `feedback` undefined for feedback types it cannot parse (SLI, RPSI, …).
+  const feedback = packet.feedback as typeof packet.feedback | undefined;
+  if (!feedback) return [];
   switch (feedback.count) {
     case FMT_PLI:
       return [feedback.mediaSsrc];

@@ -128,7 +128,7 @@ export class MeetingMedia {
       setMuted: (id, muted) => this.mixer?.setMuted(id, muted),
     }, { hostAddresses: this.options.relayHostAddresses, logger: this.log });
     const mixer = new AudioMixer({
-      onFrame: (id, opus) => relay.sendAudio(id, opus),
+      onFrame: (id, opus, mediaTimeMs) => relay.sendAudio(id, opus, mediaTimeMs),
       onLevels: (levels) => {
         this.meeting.broadcast({ type: 'speakers', levels: Object.fromEntries([...levels].map(([id, l]) => [id, Math.round(l * 1000) / 1000])) });
       },

@@ -42,7 +42,7 @@ export interface MixerCounters {
 /** Callbacks through which the mixer delivers its output. */
 export interface AudioMixerOptions {
   /** Called once per tick for every participant with the Opus packet (20 ms, 48 kHz) it should receive. Participants who share the listener mix get the same Uint8Array. */
-  onFrame?: (participantId: string, opus: Uint8Array) => void;
+  onFrame?: (participantId: string, opus: Uint8Array, mediaTimeMs: number) => void;
   /** Called about every 200 ms with each participant's current level (0 = silence .. 1 = full scale) */
   onLevels?: (levels: ReadonlyMap<string, number>) => void;
   /** Decode errors and exceptions thrown by `onFrame`/`onLevels`; they never escape `tick()`. */
@@ -80,6 +80,7 @@ export class AudioMixer {
   private listenerEncoder: MixEncoder | null = null;
   private closed = false;
   private tickIndex = 0;
+  private tickMediaTimeMs = 0;
   private lateTickCount = 0;
   private encodeCount = 0;
   /** Counts of participants who already left, so counters never go backwards. */
@@ -174,6 +175,9 @@ export class AudioMixer {
   private runTick(lateMs: number): void {
     if (this.closed) return;
     const started = performance.now();
+    // The tick's place on the 20 ms schedule (not when it ran): catch-up ticks after a stall
+    // stay 20 ms apart in media time, so the RTP timestamps downstream do too.
+    this.tickMediaTimeMs = started - lateMs;
     this.tickIndex += 1;
     this.collectTalkers();
     this.mixAndSend();
@@ -243,7 +247,7 @@ export class AudioMixer {
     const onFrame = this.options.onFrame;
     if (onFrame === undefined) return;
     try {
-      onFrame(id, packet);
+      onFrame(id, packet, this.tickMediaTimeMs);
     } catch (error) {
       this.report(error, id);
     }

@@ -1,0 +1,203 @@
+/** Keyframe requests: PLI/FIR read from compound RTCP by media SSRC, and the per-publisher request throttle. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RtcpPacketConverter } from 'werift';
+import { KeyframeThrottle, keyframeRequestTargets } from '../../relay/rtcp';
+
+// ---------------------------------------------------------------- reading PLI / FIR
+//
+// Packets are written byte by byte from the RFCs (not with werift's serializers), then parsed
+// by werift's RtcpPacketConverter as the relay's DTLS transport does before `onRtcp`.
+
+const VIEWER = 0x1111_1111; // the viewer's own sender SSRC (Chrome: one of its outgoing streams)
+const SLOT_A = 0xaaaa_0001; // media SSRCs of two forwarded video slots
+const SLOT_B = 0xbbbb_0002;
+
+/** Big-endian 32-bit words. */
+function words(...values: number[]): Buffer {
+  const buffer = Buffer.alloc(values.length * 4);
+  values.forEach((value, i) => buffer.writeUInt32BE(value >>> 0, i * 4));
+  return buffer;
+}
+
+/** RTCP common header (RFC 3550 §6.4.1): V=2, P=0, count/FMT, packet type, length in words minus one. */
+const header = (fmt: number, packetType: number, length: number) => ((2 << 30) | (fmt << 24) | (packetType << 16) | length) >>> 0;
+
+/** PLI (RFC 4585 §6.3.1): PSFB (206), FMT 1, no FCI. */
+const pli = (media: number) => words(header(1, 206, 2), VIEWER, media);
+
+/** FIR (RFC 5104 §4.3.1): PSFB (206), FMT 4, media SSRC 0, one FCI entry (SSRC, seq nr, reserved) per target. */
+const fir = (...targets: number[]) =>
+  words(header(4, 206, 2 + 2 * targets.length), VIEWER, 0, ...targets.flatMap((ssrc, i) => [ssrc, (i + 7) << 24]));
+
+/** Receiver report (RFC 3550 §6.4.2) with one report block about `source`. */
+const rr = (source: number) => words(header(1, 201, 7), VIEWER, source, 0x0000_0003, 0x0001_2345, 17, 0, 0);
+
+/** SDES (RFC 3550 §6.5) with one CNAME chunk "ab". */
+const sdes = () => Buffer.concat([words(header(1, 202, 2), VIEWER), Buffer.from([1, 2, 0x61, 0x62, 0, 0, 0, 0])]);
+
+/** Generic NACK (RFC 4585 §6.2.1): RTPFB (205) with the same FMT number (1) as a PLI. */
+const nack = (media: number) => words(header(1, 205, 3), VIEWER, media, (1234 << 16) | 0x0005);
+
+/** REMB (draft-alvestrand-rmcat-remb): PSFB (206), FMT 15, application-layer feedback. */
+const remb = (media: number) => words(header(15, 206, 5), VIEWER, 0, 0x52454d42, (1 << 24) | (10 << 18) | 5000, media);
+
+/** SLI (RFC 4585 §6.3.2): PSFB (206), FMT 2, one FCI word. */
+const sli = (media: number) => words(header(2, 206, 3), VIEWER, media, (0 << 19) | (1 << 6) | 1);
+
+/** Every keyframe target named in one compound RTCP datagram, in order. */
+function targetsOf(...packets: Buffer[]): number[] {
+  return RtcpPacketConverter.deSerialize(Buffer.concat(packets)).flatMap((packet) => keyframeRequestTargets(packet));
+}
+
+test('a PLI names the media SSRC it asks a keyframe for, not its sender', () => {
+  assert.equal(targetsOf(pli(SLOT_A)), [SLOT_A]);
+});
+
+test('a PLI is found inside a compound packet (RR, SDES, PLI)', () => {
+  assert.equal(targetsOf(rr(SLOT_B), sdes(), pli(SLOT_A)), [SLOT_A]);
+});
+
+test('a FIR names the SSRCs of its FCI entries, not its own media SSRC (which is 0)', () => {
+  assert.equal(targetsOf(fir(SLOT_A)), [SLOT_A]);
+  assert.equal(targetsOf(rr(SLOT_A), sdes(), fir(SLOT_A, SLOT_B)), [SLOT_A, SLOT_B]);
+});
+
+test('a PLI and a FIR in one compound packet both count', () => {
+  assert.equal(targetsOf(rr(SLOT_A), pli(SLOT_B), fir(SLOT_A)), [SLOT_B, SLOT_A]);
+});
+
+test('reports, SDES, NACK (RTPFB FMT 1) and REMB ask for no keyframe', () => {
+  assert.equal(targetsOf(rr(SLOT_A)), []);
+  assert.equal(targetsOf(sdes()), []);
+  assert.equal(targetsOf(nack(SLOT_A)), [], 'a NACK shares FMT 1 with PLI but is transport-layer feedback');
+  assert.equal(targetsOf(remb(SLOT_A)), [], 'REMB is payload-specific feedback too, FMT 15');
+  assert.equal(targetsOf(rr(SLOT_A), sdes(), nack(SLOT_A), remb(SLOT_B)), []);
+});
+
+// BUG: werift's RtcpPacketConverter hands each packet the rest of the compound datagram as
+// its payload, and its FIR reader takes 8-byte FCI entries up to the end of that buffer. So a
+// FIR that is not the last packet also "names" words of the packets after it: followed by a
+// receiver report it yields the report block's source SSRC, i.e. the slot the viewer reports
+// on, and the relay asks that slot's publisher for a keyframe nobody requested. (Chrome puts
+// feedback last in a compound packet, so this needs another sender's packet order.)
+// Expected: a FIR names only the entries inside its own length.
+test.skip('a FIR followed by other packets names only its own FCI entries', () => {
+  assert.equal(targetsOf(fir(SLOT_A), rr(SLOT_B)), [SLOT_A]);
+  assert.equal(targetsOf(fir(SLOT_A), pli(SLOT_B)), [SLOT_A, SLOT_B]);
+});
+
+// werift parses a PSFB with an FMT it does not know (SLI = 2, RPSI = 3, …) into a packet
+// whose `feedback` is undefined: that is no keyframe request.
+test('a payload-specific feedback werift cannot parse (SLI) asks for no keyframe', () => {
+  assert.equal(targetsOf(sli(SLOT_A)), []);
+  assert.equal(targetsOf(rr(SLOT_B), sli(SLOT_A), pli(SLOT_B)), [SLOT_B]);
+});
+
+// ---------------------------------------------------------------- throttling
+//
+// KeyframeThrottle reads performance.now() and setTimeout directly (no clock to inject), so
+// these tests run on the real clock: they wait for the sends themselves, and only wait for
+// time to pass where the behaviour is about time passing.
+
+const INTERVAL_MS = 40;
+/**
+ * Node schedules timers on libuv's whole-millisecond clock, so a deferred send may run up to
+ * ~1 ms before `interval` has passed on performance.now().
+ */
+const TIMER_SLACK_MS = 2;
+
+/** A throttle that records when it sends and lets a test await its next send. */
+function recorder(intervalMs = INTERVAL_MS) {
+  const sentAt: number[] = [];
+  const waiters: Array<() => void> = [];
+  const throttle = new KeyframeThrottle(intervalMs, () => {
+    sentAt.push(performance.now());
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  const nextSend = () => new Promise<void>((resolve) => waiters.push(resolve));
+  return { throttle, sentAt, nextSend };
+}
+
+/** Resolves once `ms` have passed on performance.now() since `since`. */
+async function untilElapsed(since: number, ms: number): Promise<void> {
+  for (let left = ms; left > 0; left = since + ms - performance.now()) {
+    await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)));
+  }
+}
+
+/** Lets every timer due now, and the callbacks they trigger, run (one full event-loop turn). */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+test('the first keyframe request is sent at once', () => {
+  const { throttle, sentAt } = recorder();
+  throttle.request();
+  assert.is(sentAt.length, 1);
+  throttle.close();
+});
+
+test('requests inside the interval are coalesced into one send at the end of the interval', async () => {
+  const { throttle, sentAt, nextSend } = recorder();
+  throttle.request();
+  const second = nextSend();
+  throttle.request();
+  throttle.request();
+  throttle.request();
+  assert.is(sentAt.length, 1, 'not sent again at once');
+  await second;
+  await settle();
+  assert.is(sentAt.length, 2, 'three requests, one send');
+  const gap = sentAt[1]! - sentAt[0]!;
+  assert.ok(gap >= INTERVAL_MS - TIMER_SLACK_MS, `second send ${gap.toFixed(1)} ms after the first`);
+  throttle.close();
+});
+
+test('a request that arrives just after a deferred send waits for a new interval', async () => {
+  const { throttle, sentAt, nextSend } = recorder();
+  throttle.request();
+  const second = nextSend();
+  throttle.request();
+  await second;
+  const third = nextSend();
+  throttle.request();
+  assert.is(sentAt.length, 2, 'the deferred send started a new interval');
+  await third;
+  const gap = sentAt[2]! - sentAt[1]!;
+  assert.ok(gap >= INTERVAL_MS - TIMER_SLACK_MS, `third send ${gap.toFixed(1)} ms after the second`);
+  throttle.close();
+});
+
+test('a request after a quiet interval is sent at once', async () => {
+  const { throttle, sentAt } = recorder();
+  throttle.request();
+  await untilElapsed(sentAt[0]!, INTERVAL_MS);
+  throttle.request();
+  assert.is(sentAt.length, 2);
+  throttle.close();
+});
+
+test('each publisher has its own throttle: a request to one never delays another', () => {
+  const a = recorder();
+  const b = recorder();
+  a.throttle.request();
+  b.throttle.request();
+  a.throttle.request();
+  assert.is(a.sentAt.length, 1);
+  assert.is(b.sentAt.length, 1, 'B was sent at once despite A just having been asked');
+  a.throttle.close();
+  b.throttle.close();
+});
+
+test('close() cancels a pending request and ignores later ones; a second close() is harmless', async () => {
+  const { throttle, sentAt } = recorder();
+  throttle.request();
+  throttle.request(); // pending until the interval ends
+  throttle.close();
+  throttle.request();
+  throttle.close();
+  await untilElapsed(sentAt[0]!, INTERVAL_MS + TIMER_SLACK_MS);
+  await settle();
+  assert.is(sentAt.length, 1, 'nothing sent after close()');
+});
+
+test.run();
