@@ -115,6 +115,8 @@ export interface CameraOptions {
   width: number;
   height: number;
   fps: number;
+  /** Cap on the encoder's bitrate (kbit/s), so the load does not drift with bandwidth estimation. */
+  maxKbps?: number;
 }
 
 /** How one load client behaves. */
@@ -394,7 +396,7 @@ export class LoadClient implements Pumped {
     if (audioTrack) this.tracks.push(audioTrack);
     if (videoTrack) this.tracks.push(videoTrack);
     const audio = this.pc.addTransceiver(audioTrack ?? 'audio', { direction: 'sendrecv' });
-    this.pc.addTransceiver(videoTrack ?? 'video', { direction: 'sendonly' });
+    const camera = this.pc.addTransceiver(videoTrack ?? 'video', { direction: 'sendonly' });
     const slots = Array.from({ length: o.slots }, () => this.pc.addTransceiver('video', { direction: 'recvonly' }));
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
@@ -404,7 +406,10 @@ export class LoadClient implements Pumped {
 
     const answer = await this.request({ type: 'relay-offer', sdp: offer.sdp ?? '' });
     if (answer.type !== 'relay-answer') throw new LoadClientError('OFFER_REFUSED', `relay-offer answered ${JSON.stringify(answer)}`);
-    const sdp = o.slotVideo === 'drop' ? inactiveSlots(answer.sdp, slots.map((t) => t.mid)) : answer.sdp;
+    const sdp = mungeAnswer(answer.sdp, {
+      inactive: o.slotVideo === 'drop' ? slots.map((t) => t.mid) : [],
+      ...(o.camera && o.camera.maxKbps !== undefined && camera.mid !== null ? { cap: { mid: camera.mid, kbps: o.camera.maxKbps } } : {}),
+    });
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
     this.answered = true;
     this.timings.answeredMs = performance.now() - startedAt;
@@ -509,21 +514,28 @@ export class LoadClient implements Pumped {
 }
 
 /**
- * The answer with the given video m-sections (by mid) made `inactive`: libwebrtc then creates
- * no receive stream for them, so RTP the relay sends there is dropped, not decoded.
+ * The relay's answer as this client applies it (the relay never sees the change):
+ * - `inactive` m-sections (by mid) become inactive, so libwebrtc creates no receive stream
+ *   for them and drops the RTP the relay sends there instead of decoding it;
+ * - `cap` adds `b=AS` to the camera's m-section, which caps what libwebrtc sends on it
+ *   (wrtc's `setParameters` rejects a maxBitrate change).
  */
-function inactiveSlots(sdp: string, mids: Array<string | null>): string {
-  const wanted = new Set(mids.filter((m): m is string => m !== null));
+function mungeAnswer(sdp: string, change: { inactive: Array<string | null>; cap?: { mid: string; kbps: number } }): string {
+  const inactive = new Set(change.inactive.filter((m): m is string => m !== null));
   const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
-  const sections = sdp.split(/(?=^m=)/m);
-  return sections
+  return sdp
+    .split(/(?=^m=)/m)
     .map((section) => {
       const mid = /^a=mid:(\S+)/m.exec(section)?.[1];
-      if (mid === undefined || !wanted.has(mid)) return section;
-      return section.replace(/^a=(sendrecv|sendonly|recvonly)(\r?\n)/m, `a=inactive$2`).replace(/^a=ssrc(-group)?:.*\r?\n/gm, '');
+      if (mid !== undefined && inactive.has(mid)) {
+        return section.replace(/^a=(sendrecv|sendonly|recvonly)(?=\r?$)/m, 'a=inactive').replace(/^a=ssrc(-group)?:[^\n]*\n/gm, '');
+      }
+      if (mid !== undefined && mid === change.cap?.mid) {
+        return section.replace(/^b=AS:[^\n]*\n/m, '').replace(/^(c=[^\r\n]*)/m, `$1${eol}b=AS:${change.cap.kbps}`);
+      }
+      return section;
     })
-    .join('')
-    .replace(/\r?\n/g, eol);
+    .join('');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -544,6 +556,7 @@ export interface ServerLogLine {
 }
 
 const CLK_TCK = 100; // USER_HZ on Linux (`getconf CLK_TCK`)
+const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
 /** utime + stime of /proc/<pid>[/task/<tid>]/stat, in seconds. */
 export function procCpuSeconds(pid: number, tid?: number): number {
@@ -606,9 +619,12 @@ export function udpDropsOf(pid: number): number {
 
 /** The coordinator (`scripts/start.ts`: HTTP, signaling, relay, mixer) in its own process, TURN off. */
 export class ServerProcess {
+  /** The first lines logged at warn or above. */
   readonly logs: ServerLogLine[] = [];
   /** Log lines at warn or above, counted by message. */
   readonly warnings = new Map<string, number>();
+  /** Every lifecycle line (info and above, HTTP request lines aside), counted by level, message and reason. */
+  readonly events = new Map<string, number>();
   private exited = false;
   private readonly exitPromise: Promise<number | null>;
 
@@ -647,7 +663,8 @@ export class ServerProcess {
         PORT: '0',
         TURN_DISABLED: '1',
         DB_PATH: join(tempDir, 'meetings.db'),
-        LOG_LEVEL: 'warn',
+        // Lifecycle lines (peer state, participant left the relay, and why) are info.
+        LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -753,10 +770,13 @@ export class ServerProcess {
 
   private onLogLine(line: string): void {
     try {
-      const entry = JSON.parse(line) as { level?: number; msg?: string };
+      const entry = JSON.parse(line) as { level?: number; msg?: string; reason?: unknown; req?: unknown; res?: unknown };
       const level = entry.level ?? 0;
-      if (level < 40) return;
       const msg = entry.msg ?? '';
+      if (entry.req !== undefined || entry.res !== undefined) return; // HTTP request lines
+      const key = `${LEVEL_NAMES[level] ?? level} ${msg}${typeof entry.reason === 'string' ? ` (${entry.reason})` : ''}`;
+      this.events.set(key, (this.events.get(key) ?? 0) + 1);
+      if (level < 40) return;
       if (this.logs.length < 200) this.logs.push({ level, msg, line: line.slice(0, 600) });
       this.warnings.set(msg, (this.warnings.get(msg) ?? 0) + 1);
     } catch {

@@ -3,7 +3,7 @@
  * whose columns follow the tile count. Remote audio plays from hidden <audio> elements
  * (one per stream, whether or not the camera is on).
  */
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import type { ParticipantInfo } from '../../protocol/signaling';
 import type { RemoteMedia } from '../media/MediaConnection';
 import type { AudioOutput } from '../media/MediaEngine';
@@ -41,7 +41,8 @@ function columnsFor(count: number, wide: boolean): number {
 
 function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; muted: boolean }) {
   const ref = useRef<HTMLVideoElement & HTMLAudioElement>(null);
-  useEffect(() => {
+  // Before paint, not after: at a switch's commit the tile takes its new source at once.
+  useLayoutEffect(() => {
     const el = ref.current;
     if (!el) return;
     if (el.srcObject !== props.stream) el.srcObject = props.stream;
