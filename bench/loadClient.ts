@@ -625,6 +625,9 @@ export class ServerProcess {
   readonly warnings = new Map<string, number>();
   /** Every lifecycle line (info and above, HTTP request lines aside), counted by level, message and reason. */
   readonly events = new Map<string, number>();
+  /** The first lifecycle lines after start, with their time (ms since the server was ready). */
+  readonly timeline: Array<{ atMs: number; line: string }> = [];
+  private readonly readyAt = performance.now();
   private exited = false;
   private readonly exitPromise: Promise<number | null>;
 
@@ -757,6 +760,11 @@ export class ServerProcess {
     return values;
   }
 
+  /** Lifecycle lines worth a reader's attention: warnings, errors, lost connections, failures. */
+  notableEvents(): Record<string, number> {
+    return Object.fromEntries([...this.events].filter(([key]) => !key.startsWith('info ') || /lost|fail|error|timeout/i.test(key)));
+  }
+
   /** Stops the server (SIGTERM, then SIGKILL after `graceMs`) and removes its record. */
   async stop(graceMs = 12_000): Promise<void> {
     if (!this.exited) {
@@ -776,6 +784,7 @@ export class ServerProcess {
       if (entry.req !== undefined || entry.res !== undefined) return; // HTTP request lines
       const key = `${LEVEL_NAMES[level] ?? level} ${msg}${typeof entry.reason === 'string' ? ` (${entry.reason})` : ''}`;
       this.events.set(key, (this.events.get(key) ?? 0) + 1);
+      if (this.timeline.length < 2000) this.timeline.push({ atMs: Math.round(performance.now() - this.readyAt), line: line.slice(0, 400) });
       if (level < 40) return;
       if (this.logs.length < 200) this.logs.push({ level, msg, line: line.slice(0, 600) });
       this.warnings.set(msg, (this.warnings.get(msg) ?? 0) + 1);

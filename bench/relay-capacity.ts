@@ -9,8 +9,8 @@
  * The server (the real `scripts/start.ts`) runs in a child process; its CPU comes from
  * /proc, the mixer figures from `GET /api/meetings/:id` (`relay.tickMsP99`, `lateTicks`).
  * Runs: audio only (3 talkers sending a sine, the others an unmuted mic in a quiet room:
- * digital silence, no DTX); the same with everyone talking (the mixer's worst case); and
- * audio plus a small synthetic camera from every participant.
+ * digital silence, no DTX); the same with the others muted (the usual large meeting); everyone
+ * talking (the mixer's worst case); and audio plus a small synthetic camera from everyone.
  *
  * Load clients do not decode video: libwebrtc decodes every received stream whether a sink
  * is attached or not, so they apply the relay's answer with their slots inactive
@@ -43,7 +43,7 @@ const STEPS = [2, 4, 8, 12, 16, 24, 32, 40, 48];
 /** Sizes measured after the first failure, for the record. */
 const BEYOND_STEPS = 2;
 const TALKERS = 3;
-const CAMERA: CameraOptions = { width: 160, height: 120, fps: 15 };
+const CAMERA: CameraOptions = { width: 160, height: 120, fps: 15, maxKbps: 250 };
 const SETTLE_MS = 3000;
 /** The mixer's p50/p99 cover its last 500 ticks (10 s): the window matches. */
 const WINDOW_MS = 10_000;
@@ -59,15 +59,23 @@ const QUIET_WAIT_MS = 90_000;
 /** What each run's participants send. */
 export interface CapacityRunSpec {
   name: string;
-  /** How many participants push a sine; the rest push silence. */
+  /** How many participants push a sine. */
   talkers: number | 'all';
+  /** The others: an unmuted mic in a quiet room (digital silence, still sent and decoded) or muted. */
+  listeners: 'silence' | 'muted';
   camera: CameraOptions | false;
 }
 
 const RUNS: CapacityRunSpec[] = [
-  { name: `audio only, ${TALKERS} talkers`, talkers: TALKERS, camera: false },
-  { name: 'audio only, everyone talking', talkers: 'all', camera: false },
-  { name: `audio (${TALKERS} talkers) + video ${CAMERA.width}×${CAMERA.height}@${CAMERA.fps} from everyone`, talkers: TALKERS, camera: CAMERA },
+  { name: `audio only, ${TALKERS} talkers, the others unmuted in silence`, talkers: TALKERS, listeners: 'silence', camera: false },
+  { name: `audio only, ${TALKERS} talkers, the others muted`, talkers: TALKERS, listeners: 'muted', camera: false },
+  { name: 'audio only, everyone talking', talkers: 'all', listeners: 'silence', camera: false },
+  {
+    name: `audio (${TALKERS} talkers, the others unmuted in silence) + video ${CAMERA.width}×${CAMERA.height}@${CAMERA.fps} from everyone`,
+    talkers: TALKERS,
+    listeners: 'silence',
+    camera: CAMERA,
+  },
 ];
 
 /** What one window measures. */
@@ -118,7 +126,8 @@ export interface CapacityRun {
   held: number;
   /** What stopped the run at the limit (the first failure). */
   limitedBy: string;
-  serverWarnings: Record<string, number>;
+  /** Server log lines worth attention (warnings, errors, lost connections), counted. */
+  serverEvents: Record<string, number>;
 }
 
 /** The whole result, as written to bench-results/relay-capacity.json. */
@@ -200,6 +209,9 @@ function judge(m: CapacityWindow, clients: LoadClient[]): string[] {
   if (m.cpu.serverCores >= CPU_LIMIT) failures.push(`server at ${round(m.cpu.serverCores * 100)}% of a core`);
   const lost = clients.filter((c) => !c.connected);
   if (lost.length > 0) failures.push(`${lost.length} clients lost (${lost[0]!.failure ?? 'connection not connected'})`);
+  // Not a failure of its own, but it says whose limit it is: the load clients share this machine.
+  const busy = m.cpu.machineCores / cpus().length;
+  if (failures.length > 0 && busy > 0.9) failures.push(`machine ${round(busy * 100)}% busy`);
   return failures;
 }
 
@@ -257,7 +269,7 @@ async function grow(spec: CapacityRunSpec, server: ServerProcess, meetingId: str
         wsUrl: server.wsUrl,
         meetingId,
         name: `load-${i}`,
-        mic: talking ? 'tone' : 'silence',
+        mic: talking ? 'tone' : spec.listeners === 'muted' ? 'off' : 'silence',
         toneHz: 220 + 37 * i,
         camera: spec.camera,
         luma: 30 + ((i * 37) % 200),
@@ -335,7 +347,7 @@ async function runOnce(spec: CapacityRunSpec): Promise<CapacityRun> {
   const firstFailure = steps.findIndex((s) => s.failures.length > 0 && !s.inconclusive);
   const within = firstFailure < 0 ? steps : steps.slice(0, firstFailure);
   const held = within.filter((s) => s.failures.length === 0).reduce((max, s) => Math.max(max, s.participants), 0);
-  return { spec, steps, held, limitedBy, serverWarnings: Object.fromEntries(server.warnings) };
+  return { spec, steps, held, limitedBy, serverEvents: server.notableEvents() };
 }
 
 function pct(cores: number): string {
@@ -353,7 +365,9 @@ function markdown(result: CapacityBenchResult): string {
     'rows marked "beyond" were measured after the first failure, for the record. Load clients do not decode the video forwarded',
     'to them (their slots are inactive on their side; the relay forwards as to browsers); one observer decodes its 8 slots and',
     'plays its mix. CPU in % of one core; "other" = programs not part of the benchmark; "concealed" = share of the mix the',
-    'worst client played as concealment (a glitch); "jb" = mean jitter-buffer delay of the mix at the clients.',
+    'worst client played as concealment (a glitch); "jb" = mean jitter-buffer delay of the mix at the clients; "machine busy" =',
+    'all CPUs of the machine (server, load clients and others together); "UDP drops" = datagrams the kernel dropped on the',
+    "server's sockets for a full receive buffer.",
   ];
   for (const run of result.runs) {
     lines.push(
@@ -362,8 +376,8 @@ function markdown(result: CapacityBenchResult): string {
       '',
       `Limit: ${run.limitedBy}.`,
       '',
-      '| participants | server CPU | main thread | mixer p50 ms | mixer p99 ms | late ticks | relay pkt/s in / out | relay Mbit/s out | min mix pkt/s | concealed (worst) | jb ms | observer audible | observer fps (slots) | join→connected ms (mean/max) | clients CPU | other | result |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      '| participants | server CPU | main thread | mixer p50 ms | mixer p99 ms | late ticks | relay pkt/s in / out | relay Mbit/s out | min mix pkt/s | concealed (worst) | jb ms | observer audible | observer fps (slots) | join→connected ms (mean/max) | clients CPU | other | machine busy | UDP drops at server | result |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     );
     for (const s of run.steps) {
       const verdict = s.failures.length ? `${s.inconclusive ? 'inconclusive (machine busy): ' : ''}${s.failures.join('; ')}` : 'held';
@@ -372,12 +386,12 @@ function markdown(result: CapacityBenchResult): string {
           `${s.lateTicks}/${s.mixTicks} | ${Math.round(s.relayPacketsInPerS)} / ${Math.round(s.relayPacketsOutPerS)} | ${round(s.relayMbitOutPerS, 2)} | ` +
           `${round(s.minMixPacketsPerS, 1)} | ${round(s.worstConcealed * 100, 2)}% | ${Math.round(s.jitterBufferMs)} | ${Math.round(s.observerAudible * 100)}% | ` +
           `${round(s.observerFramesPerS, 1)} (${s.observerSlotsFilled}) | ${Math.round(s.connectMsMean)}/${Math.round(s.connectMsMax)} | ` +
-          `${pct(s.cpu.clientCores)} | ${pct(s.cpu.backgroundCores)} | ${verdict}${s.attempts > 1 ? ` (${s.attempts} windows)` : ''} |`,
+          `${pct(s.cpu.clientCores)} | ${pct(s.cpu.backgroundCores)} | ${round((s.cpu.machineCores / result.cores) * 100)}% | ${s.cpu.udpDropsServer} | ${verdict}${s.attempts > 1 ? ` (${s.attempts} windows)` : ''} |`,
       );
     }
-    const warnings = Object.entries(run.serverWarnings);
+    const warnings = Object.entries(run.serverEvents);
     if (warnings.length > 0) {
-      lines.push('', 'Server warnings and errors:', '');
+      lines.push('', 'Server log lines worth attention:', '');
       for (const [msg, count] of warnings) lines.push(`- ${count}× ${msg}`);
     }
   }

@@ -38,7 +38,8 @@ const CONFIGS: Array<{ publishers: number; viewers: number }> = [
   { publishers: 4, viewers: 16 },
   { publishers: 6, viewers: 18 },
 ];
-const CAMERA: CameraOptions = { width: 320, height: 240, fps: 15 };
+/** Capped so the load stays put (bandwidth estimation would otherwise ramp it between runs). */
+const CAMERA: CameraOptions = { width: 320, height: 240, fps: 15, maxKbps: 300 };
 const SETTLE_MS = 4000;
 const WINDOW_MS = 10_000;
 /** Windows disturbed by other programs (more than this many cores) are measured again, up to twice. */
@@ -61,6 +62,11 @@ export interface ForwardingWindow {
   observerFps: number;
   /** Frames per second each publisher's encoder produced (libwebrtc lowers it when starved of CPU). */
   publisherFps: number;
+  /** Mixer ticks in the window and how many were late (the audio path sharing the event loop). */
+  mixerTicks: number;
+  mixerLateTicks: number;
+  /** Clients whose connection was no longer up at the end of the window. */
+  lostClients: number;
 }
 
 /** One configuration's result. */
@@ -91,11 +97,12 @@ export interface ForwardingBenchResult {
   camera: CameraOptions;
   windowMs: number;
   rows: ForwardingRow[];
-  serverWarnings: Record<string, number>;
+  /** Server log lines worth attention (warnings, errors, lost connections), counted. */
+  serverEvents: Record<string, number>;
 }
 
 interface Snapshot {
-  relay: { packets: number; bytes: number; packetsReceived: number };
+  relay: { packets: number; bytes: number; packetsReceived: number; mixTicks: number; lateTicks: number };
   clients: RtpTotals[];
   cpu: ReturnType<typeof sampleCpu>;
 }
@@ -103,8 +110,18 @@ interface Snapshot {
 async function snapshot(server: ServerProcess, meetingId: string, clients: LoadClient[]): Promise<Snapshot> {
   const [detail, totals] = await Promise.all([server.meeting(meetingId), Promise.all(clients.map((c) => c.rtpTotals()))]);
   const cpu = sampleCpu(server);
-  const relay = detail.relay as { packets: number; bytes: number; packetsReceived?: number };
-  return { relay: { packets: relay.packets, bytes: relay.bytes, packetsReceived: relay.packetsReceived ?? 0 }, clients: totals, cpu };
+  const relay = detail.relay as Record<string, number | undefined>;
+  return {
+    relay: {
+      packets: relay.packets ?? 0,
+      bytes: relay.bytes ?? 0,
+      packetsReceived: relay.packetsReceived ?? 0,
+      mixTicks: relay.mixTicks ?? 0,
+      lateTicks: relay.lateTicks ?? 0,
+    },
+    clients: totals,
+    cpu,
+  };
 }
 
 function sum(totals: RtpTotals[], pick: (t: RtpTotals) => number): number {
@@ -137,6 +154,9 @@ async function measureWindow(server: ServerProcess, meetingId: string, clients: 
       videoBytesOutPerS: Math.max(0, relayBytes - audioBytesOut),
       observerFps: ((b.clients[publishers]?.videoIn.framesDecoded ?? 0) - (a.clients[publishers]?.videoIn.framesDecoded ?? 0)) / s,
       publisherFps: (sum(b.clients, (t) => t.videoOut.framesEncoded) - sum(a.clients, (t) => t.videoOut.framesEncoded)) / s / publishers,
+      mixerTicks: b.relay.mixTicks - a.relay.mixTicks,
+      mixerLateTicks: b.relay.lateTicks - a.relay.lateTicks,
+      lostClients: clients.filter((c) => !c.connected).length,
     };
     if (!best || window.cpu.backgroundCores < best.cpu.backgroundCores) best = window;
     if (window.cpu.backgroundCores <= MAX_BACKGROUND_CORES) break;
@@ -227,9 +247,10 @@ function markdown(result: ForwardingBenchResult): string {
     `mics off; ${result.windowMs / 1000} s windows. One viewer decodes everything (observer fps); the others drop forwarded video undecoded.`,
     `"video" = the relay's forwarded packets minus the audio mix the clients received.`,
     'CPU in % of one core: server = whole process (all threads), main = its event loop thread; "off" = same meeting with cameras off.',
+    '"UDP drops": datagrams the kernel dropped for a full receive buffer on the server\'s sockets (its event loop did not read in time).',
     '',
-    '| publishers | viewers | streams out | publisher fps | observer fps | video pkt/s in | video pkt/s out | video Mbit/s out | server CPU on / off | main thread on | video pkt per core-s (video CPU) | all pkt per core-s (all CPU) | CPU ms per 1000 video pkt | clients CPU | background |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| publishers | viewers | streams out | publisher fps | observer fps | video pkt/s in | video pkt/s out | video Mbit/s out | server CPU on / off | main thread on | video pkt per core-s (video CPU) | all pkt per core-s (all CPU) | CPU ms per 1000 video pkt | UDP drops at server | mixer late ticks | clients CPU | background |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of result.rows) {
     const on = r.camerasOn;
@@ -237,12 +258,13 @@ function markdown(result: ForwardingBenchResult): string {
       `| ${r.publishers} | ${r.viewers} | ${r.forwardedStreams} | ${round(on.publisherFps, 1)} | ${round(on.observerFps, 1)} | ${Math.round(on.relayPacketsInPerS)} | ${Math.round(on.videoPacketsOutPerS)} | ` +
         `${round((on.videoBytesOutPerS * 8) / 1e6, 2)} | ${pct(on.cpu.serverCores)} / ${pct(r.camerasOff.cpu.serverCores)} | ${pct(on.cpu.serverMainCores)} | ` +
         `${Math.round(r.videoPacketsPerCoreSecond)} | ${Math.round(r.allPacketsPerCoreSecond)} | ${round(r.cpuMsPer1000VideoPackets, 1)} | ` +
+        `${on.cpu.udpDropsServer} | ${on.mixerLateTicks}/${on.mixerTicks} | ` +
         `${pct(on.cpu.clientCores)} | ${pct(Math.max(on.cpu.backgroundCores, r.camerasOff.cpu.backgroundCores))} |`,
     );
   }
-  const warnings = Object.entries(result.serverWarnings);
+  const warnings = Object.entries(result.serverEvents);
   if (warnings.length > 0) {
-    lines.push('', 'Server warnings and errors during the run:', '');
+    lines.push('', 'Server log lines worth attention during the run:', '');
     for (const [msg, count] of warnings) lines.push(`- ${count}× ${msg}`);
   }
   return `${lines.join('\n')}\n`;
@@ -267,7 +289,7 @@ export async function runRelayForwardingBench(): Promise<ForwardingBenchResult> 
     camera: CAMERA,
     windowMs: WINDOW_MS,
     rows,
-    serverWarnings: Object.fromEntries(server.warnings),
+    serverEvents: server.notableEvents(),
   };
   writeResults('relay-forwarding', result, markdown(result));
   return result;
