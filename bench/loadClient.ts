@@ -906,13 +906,13 @@ export function round(value: number, digits = 1): number {
   return Math.round(value * f) / f;
 }
 
-/** Writes bench-results/<name>.json and .md and prints the markdown. */
-export function writeResults(name: string, result: unknown, markdown: string): void {
+/** Writes bench-results/<name>.json and .md, and prints the markdown when `print`. */
+export function writeResults(name: string, result: unknown, markdown: string, print = true): void {
   const dir = join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(join(dir, `${name}.md`), markdown);
-  console.log(markdown);
+  if (print) console.log(markdown);
 }
 
 /** Ends this process after `ms` whatever happens (benchmarks must stop by themselves). */

@@ -307,7 +307,7 @@ async function runOnce(spec: CapacityRunSpec): Promise<CapacityRun> {
   let beyond = 0;
   let inconclusiveInARow = 0;
   try {
-    const meetingId = await server.createRelayMeeting(`capacity: ${spec.name}`);
+    const meetingId = await server.createRelayMeeting(`capacity: ${spec.name}`.slice(0, LIMITS.titleMax));
     for (const size of STEPS) {
       if (limitedBy && beyond >= BEYOND_STEPS) break;
       const { connectMs, failure } = await grow(spec, server, meetingId, clients, size);
@@ -398,10 +398,8 @@ function markdown(result: CapacityBenchResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Runs every capacity run, prints the tables, writes bench-results/relay-capacity.{json,md}. */
+/** Runs every capacity run, prints the tables, writes bench-results/relay-capacity.{json,md} (after each run). */
 export async function runRelayCapacityBench(runs: CapacityRunSpec[] = RUNS): Promise<CapacityBenchResult> {
-  const results: CapacityRun[] = [];
-  for (const spec of runs) results.push(await runOnce(spec));
   const result: CapacityBenchResult = {
     name: 'relay-capacity',
     date: new Date().toISOString(),
@@ -411,9 +409,17 @@ export async function runRelayCapacityBench(runs: CapacityRunSpec[] = RUNS): Pro
     code: codeVersion(),
     windowMs: WINDOW_MS,
     limits: { mixerP99Ms: P99_LIMIT_MS, lateTickShare: LATE_LIMIT, serverCores: CPU_LIMIT },
-    runs: results,
+    runs: [],
   };
-  writeResults('relay-capacity', result, markdown(result));
+  for (const spec of runs) {
+    try {
+      result.runs.push(await runOnce(spec));
+    } catch (err) {
+      // One broken run must not lose the others' figures.
+      result.runs.push({ spec, steps: [], held: 0, limitedBy: `the run failed: ${(err as Error).message}`, serverEvents: {} });
+    }
+    writeResults('relay-capacity', result, markdown(result), result.runs.length === runs.length);
+  }
   return result;
 }
 
