@@ -3,8 +3,10 @@
  * state, options, an audio sink) and what it gets back (answers, events, counters).
  */
 
-/** Number of pre-allocated `recvonly` video transceivers a client puts in its offer. */
-export const VIDEO_SLOTS = 8;
+import { LIMITS } from '../protocol/limits';
+
+/** Number of pre-allocated `recvonly` video transceivers a client puts in its offer (one number for both sides). */
+export const VIDEO_SLOTS = LIMITS.relayVideoSlots;
 
 /** An ICE candidate as it crosses the signaling socket (the browser's `RTCIceCandidateInit`). */
 export interface IceCandidateInit {
