@@ -6,7 +6,6 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { existsSync } from 'node:fs';
-import type { WebSocket } from 'ws';
 import type { IceServer } from '../protocol/signaling';
 import { LIMITS } from '../protocol/limits';
 import type { CoordinatorConfig } from './config';
@@ -16,7 +15,7 @@ import { metricsRoute } from './http/metrics';
 import { MediaPlane } from './media/MediaPlane';
 import { MeetingRegistry } from './meetings/MeetingRegistry';
 import { EventStore } from './records/EventStore';
-import { CLOSE_CODES, SignalingSession } from './signaling/SignalingSession';
+import { SessionHub, signalingPlugin } from './signaling/signalingPlugin';
 
 export interface Coordinator {
   app: FastifyInstance;
@@ -76,39 +75,14 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
   await app.register(meetingRoutes, { registry, store, relayCounters: media, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   await app.register(metricsRoute, { registry, relayCounters: media });
 
-  const sockets = new Set<WebSocket>();
-  const sessions = new Set<SignalingSession>();
-  const alive = new WeakSet<WebSocket>();
-  app.register(async (scope) => {
-    scope.get('/ws', { websocket: true }, (socket) => {
-      sockets.add(socket);
-      alive.add(socket);
-      socket.on('pong', () => alive.add(socket));
-      socket.on('close', () => sockets.delete(socket));
-      const session = new SignalingSession(socket, {
-        registry,
-        media,
-        log: app.log,
-        iceServersFor: parts.iceServersFor ?? (() => []),
-      });
-      sessions.add(session);
-      socket.on('close', () => sessions.delete(session));
-    });
-  });
-  // A tab that died without closing its socket stops answering pings: drop it so the
-  // meeting keeps no ghosts.
-  const heartbeat = setInterval(() => {
-    for (const socket of sockets) {
-      if (!alive.has(socket)) {
-        socket.close(CLOSE_CODES.heartbeat, 'heartbeat missed');
-        socket.terminate();
-        continue;
-      }
-      alive.delete(socket);
-      socket.ping();
-    }
-  }, config.heartbeatMs);
-  heartbeat.unref();
+  const hub = new SessionHub();
+  await app.register(async (scope) => signalingPlugin(scope, {
+    registry,
+    media,
+    log: app.log,
+    iceServersFor: parts.iceServersFor ?? (() => []),
+    heartbeatMs: config.heartbeatMs,
+  }, hub));
 
   if (existsSync(config.clientDir)) {
     await app.register(fastifyStatic, { root: config.clientDir, prefix: '/', wildcard: false });
@@ -136,10 +110,8 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     async close() {
       if (closed) return;
       closed = true;
-      clearInterval(heartbeat);
       // Leave every meeting while the record is still open, so it says who was there.
-      for (const session of sessions) session.close('disconnected');
-      for (const socket of sockets) socket.terminate();
+      hub.closeAll('disconnected');
       await app.close();
       media.close();
       store.close();
