@@ -1,6 +1,27 @@
-/** What the browser remembers: the display name and the creator credential per meeting. */
+/**
+ * What the browser remembers: the display name and the creator credential per meeting
+ * (localStorage), and per tab the resume token and the chat of the meeting it is in
+ * (sessionStorage: survives a reload of this tab, not shared with other tabs).
+ */
+import type { ChatMessage } from '../protocol/signaling';
+
 const NAME_KEY = 'meetmesh.name';
 const CREATOR_KEY = (meetingId: string) => `meetmesh.creator.${meetingId}`;
+const RESUME_KEY = (meetingId: string) => `meetmesh.resume.${meetingId}`;
+const CHAT_KEY = (meetingId: string) => `meetmesh.chat.${meetingId}`;
+/** Chat lines kept for a reload; older ones are not restored. */
+const CHAT_KEPT = 300;
+
+/** A chat line as this tab keeps it across a reload. */
+export interface StoredChatLine extends ChatMessage {
+  own: boolean;
+}
+
+function isStoredChatLine(value: unknown): value is StoredChatLine {
+  const v = value as Partial<StoredChatLine> | null;
+  return typeof v === 'object' && v !== null && typeof v.id === 'string' && typeof v.from === 'string' && typeof v.name === 'string'
+    && typeof v.at === 'string' && typeof v.text === 'string' && typeof v.own === 'boolean';
+}
 
 function safe<T>(fn: () => T, fallback: T): T {
   try {
@@ -18,4 +39,21 @@ export const storage = {
   setCreatorToken: (meetingId: string, token: string): void =>
     safe(() => localStorage.setItem(CREATOR_KEY(meetingId), token), undefined),
   forgetCreatorToken: (meetingId: string): void => safe(() => localStorage.removeItem(CREATOR_KEY(meetingId)), undefined),
+  resumeToken: (meetingId: string): string | undefined =>
+    safe(() => sessionStorage.getItem(RESUME_KEY(meetingId)) ?? undefined, undefined),
+  setResumeToken: (meetingId: string, token: string): void =>
+    safe(() => sessionStorage.setItem(RESUME_KEY(meetingId), token), undefined),
+  /** Forgets what this tab kept of a meeting it left. */
+  forgetMeeting: (meetingId: string): void =>
+    safe(() => {
+      sessionStorage.removeItem(RESUME_KEY(meetingId));
+      sessionStorage.removeItem(CHAT_KEY(meetingId));
+    }, undefined),
+  chat: (meetingId: string): StoredChatLine[] =>
+    safe(() => {
+      const value: unknown = JSON.parse(sessionStorage.getItem(CHAT_KEY(meetingId)) ?? '[]');
+      return Array.isArray(value) ? value.filter(isStoredChatLine) : [];
+    }, []),
+  setChat: (meetingId: string, messages: StoredChatLine[]): void =>
+    safe(() => sessionStorage.setItem(CHAT_KEY(meetingId), JSON.stringify(messages.slice(-CHAT_KEPT))), undefined),
 };

@@ -17,6 +17,8 @@ export interface CoordinatorConfig {
   p2pHoldMs: number;
   /** How long clients get to bring up a new path before a switch commits or falls back. */
   switchTimeoutMs: number;
+  /** How long a participant whose socket dropped is kept for them to resume (reload, network loss). */
+  departureGraceMs: number;
   /** Addresses the relay offers as host candidates besides its interfaces (werift skips loopback). */
   relayHostAddresses: string[];
   /** Pino log level. */
@@ -50,6 +52,7 @@ export function defaultConfig(overrides: Partial<CoordinatorConfig> = {}): Coord
     logLevel: 'info',
     p2pHoldMs: 3000,
     switchTimeoutMs: 8000,
+    departureGraceMs: 20_000,
     relayHostAddresses: ['127.0.0.1'],
     ...overrides,
   };
@@ -81,7 +84,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
     if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
     overrides.logLevel = logLevel;
   }
-  for (const [name, key] of [['P2P_HOLD_MS', 'p2pHoldMs'], ['SWITCH_TIMEOUT_MS', 'switchTimeoutMs']] as const) {
+  for (const [name, key] of [['P2P_HOLD_MS', 'p2pHoldMs'], ['SWITCH_TIMEOUT_MS', 'switchTimeoutMs'], ['DEPARTURE_GRACE_MS', 'departureGraceMs']] as const) {
     const value = nonEmpty(env[name]);
     if (value === undefined) continue;
     if (!/^\d+$/.test(value) || Number(value) > 600_000) throw new ConfigError(name, `must be a number of milliseconds up to 600000, not "${value}"`);

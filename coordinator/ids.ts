@@ -24,11 +24,16 @@ export function newSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
-/** Compares a presented secret with the stored one in constant time. */
-export function secretMatches(presented: string | undefined, expected: string): boolean {
+/** The stored form of a secret (SHA-256, hex): what the record keeps, never the secret itself. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** Compares a presented secret with a stored hash (`hashSecret`) in constant time. */
+export function secretMatches(presented: string | undefined, expectedHash: string): boolean {
   if (presented === undefined) return false;
-  // Hash both so the comparison needs equal lengths and leaks nothing about the length.
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+  // Hashes have equal lengths, so the comparison leaks nothing about the secret's length.
+  const a = Buffer.from(hashSecret(presented), 'hex');
+  const b = Buffer.from(expectedHash, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
 }

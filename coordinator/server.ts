@@ -45,9 +45,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
   });
   const store = new EventStore(config.dbPath);
-  const ended = store.endMeetingsLeftOpen();
-  if (ended > 0) app.log.info({ ended }, 'ended meetings left open by a previous run');
-  const registry = new MeetingRegistry(store, app.log);
+  const registry = new MeetingRegistry(store, app.log, { departureGraceMs: config.departureGraceMs });
   const media = new MediaPlane(registry, store, app.log, {
     holdMs: config.p2pHoldMs,
     prepareTimeoutMs: config.switchTimeoutMs,
@@ -65,6 +63,9 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
       });
     });
   }
+
+  // After every listener of 'created' is in place: restored meetings get their media too.
+  registry.restore();
 
   installErrorHandlers(app);
   await app.register(fastifyWebsocket, {
@@ -110,8 +111,10 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     async close() {
       if (closed) return;
       closed = true;
-      // Leave every meeting while the record is still open, so it says who was there.
-      hub.closeAll('disconnected');
+      // Meetings stay open in the record: a server started again on it restores them,
+      // and the clients told `server-restarting` come back by themselves.
+      hub.closeAll('restarting');
+      registry.suspendAll();
       await app.close();
       media.close();
       store.close();

@@ -78,6 +78,14 @@ export const MeetingEventType = Type.Union([
   Type.Literal('cancelled'),
   Type.Literal('ended'),
   Type.Literal('mode-switched'),
+  /** A participant's signaling socket dropped; they are kept for the departure grace. */
+  Type.Literal('dropped'),
+  /** A dropped participant came back within the grace (same participant, same rights). */
+  Type.Literal('resumed'),
+  /** A media path failed and is being restarted, or came back (`detail.path`, `detail.phase`). */
+  Type.Literal('media-recovery'),
+  /** Open meetings brought back after the server restarted. */
+  Type.Literal('restored'),
 ]);
 export type MeetingEventType = Static<typeof MeetingEventType>;
 

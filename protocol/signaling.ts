@@ -26,6 +26,8 @@ export const PeerSignal = Type.Union([
   Type.Object({ type: Type.Literal('answer'), sdp: Sdp }),
   Type.Object({ type: Type.Literal('candidate'), candidate: IceCandidate }),
   Type.Object({ type: Type.Literal('renegotiate'), renegotiate: Type.Literal(true) }),
+  /** Asks the offering side to start a fresh connection (the answerer's path failed or was reloaded). */
+  Type.Object({ type: Type.Literal('restart') }),
   Type.Object({
     type: Type.Literal('transceiverRequest'),
     transceiverRequest: Type.Object({
@@ -75,6 +77,8 @@ export const ClientMessage = Type.Union([
     meetingId: Id,
     name: Type.String({ minLength: 1, maxLength: LIMITS.nameMax }),
     creatorToken: Type.Optional(Type.String({ maxLength: 128 })),
+    /** From an earlier `joined`: resumes that participant (same id, rights, media) within the grace. */
+    resumeToken: Type.Optional(Type.String({ maxLength: 128 })),
   }),
   message('leave', {}),
   message('chat', {
@@ -84,12 +88,15 @@ export const ClientMessage = Type.Union([
     text: Type.String({ minLength: 1, maxLength: LIMITS.messageBytesMax }),
   }),
   message('media-state', { audio: Type.Boolean(), video: Type.Boolean() }),
-  message('signal', { to: Id, data: PeerSignal }),
+  /** `conn` names one peer connection (chosen by its offerer), so a restarted one ignores the old one's signals. */
+  message('signal', { to: Id, conn: Id, data: PeerSignal }),
   message('relay-offer', { id: RequestId, sdp: Sdp }),
   message('relay-candidate', { candidate: IceCandidate }),
   message('path-ready', { epoch: Type.Integer({ minimum: 0 }) }),
   /** The P2P path of `epoch` could not connect: the server moves the meeting to the relay. */
   message('path-failed', { epoch: Type.Integer({ minimum: 0 }) }),
+  /** A media path of this client failed and is being restarted, or is back: recorded by the server. */
+  message('media-recovery', { path: Type.Union([Type.Literal('p2p'), Type.Literal('relay')]), phase: Type.Union([Type.Literal('restarting'), Type.Literal('recovered')]) }),
 ]);
 export type ClientMessage = Static<typeof ClientMessage>;
 export type ClientMessageType = ClientMessage['type'];
@@ -111,6 +118,12 @@ export const ServerMessage = Type.Union([
     }),
     participants: Type.Array(ParticipantInfo),
     iceServers: Type.Array(IceServer),
+    /** Present it in the next `join` after a dropped socket or a reload to resume this participant. */
+    resumeToken: Type.String(),
+    /** True when this `join` resumed the same participant; false for a new one (new id). */
+    resumed: Type.Boolean(),
+    /** On resume: the meeting's chat since this participant joined (receivers drop ids they have). */
+    chat: Type.Array(ChatMessage),
   }),
   message('ack', { id: RequestId }),
   message('error', {
@@ -126,7 +139,7 @@ export const ServerMessage = Type.Union([
     reason: Type.Union([Type.Literal('cancelled'), Type.Literal('ended')]),
     message: Type.String(),
   }),
-  message('signal', { from: Id, data: PeerSignal }),
+  message('signal', { from: Id, conn: Id, data: PeerSignal }),
   message('topology', {
     /** The path the meeting's media takes; `switching` while moving between them. */
     mode: TopologyMode,
@@ -143,6 +156,10 @@ export const ServerMessage = Type.Union([
     slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]) })),
   }),
   message('speakers', { levels: Type.Record(Type.String(), Type.Number()) }),
+  /** The relay closed this client's connection (it failed): offer again. */
+  message('relay-closed', { reason: Type.String() }),
+  /** The server is about to stop (a restart or deploy): reconnect at once, and keep trying. */
+  message('server-restarting', {}),
 ]);
 export type ServerMessage = Static<typeof ServerMessage>;
 export type ServerMessageType = ServerMessage['type'];

@@ -13,6 +13,7 @@ import type {
   AudioSink,
   IceCandidateInit,
   PublishState,
+  RelayCloseReason,
   RelayCounters,
   RelayEvents,
   RelayLogger,
@@ -152,6 +153,17 @@ export class MeetingRelay {
   removeParticipant(participantId: string): void {
     if (this.closed) return;
     this.dropParticipant(participantId, 'removed');
+  }
+
+  /** Whether the relay knows this participant (it offered, or sent a candidate). */
+  has(participantId: string): boolean {
+    return this.participants.has(participantId);
+  }
+
+  /** Closes the participant's connection so a fresh offer starts a new one. */
+  replaceParticipant(participantId: string): void {
+    if (this.closed) return;
+    this.dropParticipant(participantId, 'replaced');
   }
 
   /** A snapshot of this meeting's media counters. */
@@ -316,7 +328,7 @@ export class MeetingRelay {
     }
   }
 
-  private dropParticipant(participantId: string, reason: string): void {
+  private dropParticipant(participantId: string, reason: RelayCloseReason): void {
     const participant = this.participants.get(participantId);
     if (!participant) return;
     this.participants.delete(participantId);
@@ -327,7 +339,7 @@ export class MeetingRelay {
     this.toSink('removeParticipant', () => this.audio.removeParticipant(participantId));
     if (!this.closed) this.refreshSlots();
     this.log.info({ participant: participantId, reason }, 'participant left the relay');
-    this.events.emit('closed', participantId);
+    this.events.emit('closed', participantId, reason);
   }
 
   private participant(participantId: string): Participant {

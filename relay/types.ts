@@ -28,6 +28,9 @@ export interface PublishState {
 }
 
 /** Events a `MeetingRelay` emits; listeners are isolated (a throwing listener is logged, not propagated). */
+/** Why the relay closed a participant's connection: only `connection lost` was not asked for. */
+export type RelayCloseReason = 'removed' | 'replaced' | 'relay closed' | 'connection lost';
+
 export interface RelayEvents {
   /** A server-side ICE candidate to send to that client (always emitted after its answer). */
   candidate: (participantId: string, candidate: IceCandidateInit) => void;
@@ -38,7 +41,7 @@ export interface RelayEvents {
   /** The first RTP packet arrived from that participant (used to commit a topology switch). */
   mediaFlowing: (participantId: string) => void;
   /** That participant's connection is gone (removed, failed, or the relay closed). */
-  closed: (participantId: string) => void;
+  closed: (participantId: string, reason: RelayCloseReason) => void;
 }
 
 /**

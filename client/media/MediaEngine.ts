@@ -17,8 +17,12 @@ const STATS_INTERVAL_MS = 1000;
 /** How often a preparing path is checked for arriving media. */
 const READY_POLL_MS = 50;
 const RELAY_RETRY_MS = 2000;
+/** A relay connection `disconnected` this long is replaced (Chrome says `failed` much later). */
+const RELAY_DISCONNECTED_GRACE_MS = 4000;
 /** A P2P path not connected after this long counts as failed (the server then uses the relay). */
 const P2P_CONNECT_TIMEOUT_MS = 12_000;
+/** A P2P path that worked gets longer to heal (ICE restarts) before the meeting moves to the relay. */
+const P2P_HEAL_TIMEOUT_MS = 20_000;
 /** About -34 dBFS: speech, not background noise. */
 const SPEAKING_LEVEL = 0.02;
 const EMPTY: RemoteMedia = { videos: new Map(), audios: new Map() };
@@ -46,10 +50,15 @@ export class MediaEngine {
   readonly activePath = signal<MediaPath | null>(null);
   /** Who is talking now (tile highlight): the relay's mixer levels, or received levels on P2P. */
   readonly speaking = signal<ReadonlySet<string>>(new Set());
+  /** Media path recoveries in this room (shown in the stats overlay). */
+  readonly recoveries = signal<{ count: number; last: string | null }>({ count: 0, last: null });
 
   private p2p: P2PPath | null = null;
   private relay: RelayPath | null = null;
   private readonly lastRemote: Record<MediaPath, RemoteMedia> = { p2p: EMPTY, relay: EMPTY };
+  private relayDisconnectedTimer: ReturnType<typeof setTimeout> | null = null;
+  private relayRetryTimer: ReturnType<typeof setTimeout> | null = null;
+  private relayRecovering = false;
   private selfId = '';
   private topology: ServerMessageOf<'topology'> | null = null;
   private readyReported = -1;
@@ -84,6 +93,7 @@ export class MediaEngine {
     this.unsubscribe?.();
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.readyTimer) clearInterval(this.readyTimer);
+    if (this.relayRetryTimer) clearTimeout(this.relayRetryTimer);
     this.closeP2P();
     this.closeRelay();
     this.session.chatPath = null;
@@ -98,8 +108,10 @@ export class MediaEngine {
   }
 
   private rtcConfig(path: MediaPath): RTCConfiguration {
-    // `?ice=relay` forces the P2P path through TURN (diagnostics, and the TURN tests).
-    const forceTurn = path === 'p2p' && new URLSearchParams(location.search).get('ice') === 'relay';
+    // `?ice=relay` forces every connection of this browser through TURN (strict firewalls,
+    // impaired-network tests); `?ice=relay-p2p` only the P2P path (diagnostics).
+    const ice = new URLSearchParams(location.search).get('ice');
+    const forceTurn = ice === 'relay' || (ice === 'relay-p2p' && path === 'p2p');
     return { iceServers: this.session.iceServers, iceTransportPolicy: forceTurn ? 'relay' : 'all' };
   }
 
@@ -112,8 +124,11 @@ export class MediaEngine {
       return;
     }
     this.p2pWaitingSince ??= Date.now();
-    const timedOut = Date.now() - this.p2pWaitingSince > P2P_CONNECT_TIMEOUT_MS;
-    if ((state === 'failed' || timedOut) && this.failureReported !== t.epoch) {
+    const limit = this.p2p?.everConnected ? P2P_HEAL_TIMEOUT_MS : P2P_CONNECT_TIMEOUT_MS;
+    const timedOut = Date.now() - this.p2pWaitingSince > limit;
+    // A path that worked before is healing (ICE restarts): only the time limit counts.
+    const failed = state === 'failed' && !this.p2p?.everConnected;
+    if ((failed || timedOut) && this.failureReported !== t.epoch) {
       this.failureReported = t.epoch;
       this.session.signaling.send({ type: 'path-failed', epoch: t.epoch });
     }
@@ -122,14 +137,9 @@ export class MediaEngine {
   private onMessage(message: ServerMessage): void {
     if (this.closed) return;
     switch (message.type) {
-      case 'joined': {
-        this.selfId = message.self.id;
-        const { mode, target, epoch } = message.meeting;
-        this.onTopology({ type: 'topology', mode, target, epoch });
-        this.publish();
-        this.statsTimer = setInterval(() => void this.sampleStats(), STATS_INTERVAL_MS);
+      case 'joined':
+        this.onJoined(message);
         break;
-      }
       case 'topology':
         // One sent before our `joined` reply is already reflected in that reply.
         if (this.selfId && message.epoch >= (this.topology?.epoch ?? 0)) this.onTopology(message);
@@ -137,12 +147,15 @@ export class MediaEngine {
       case 'participant-joined':
         if (this.topology?.target === 'p2p') this.p2p?.addPeer(message.participant.id);
         break;
+      case 'relay-closed':
+        if (this.topology?.target === 'relay') this.restartRelay('the relay closed the connection');
+        break;
       case 'participant-left':
         this.p2p?.removePeer(message.participantId);
         break;
       case 'signal':
         // Only meaningful while P2P is the target; a stale signal after a switch is dropped.
-        if (this.topology?.target === 'p2p') this.ensureP2P().handleSignal(message.from, message.data);
+        if (this.topology?.target === 'p2p') this.ensureP2P().handleSignal(message.from, message.conn, message.data);
         break;
       case 'speakers':
         if (this.activePath.value === 'relay') this.setSpeaking(Object.entries(message.levels).map(([id, level]) => ({ participantId: id, level })));
@@ -159,13 +172,51 @@ export class MediaEngine {
     }
   }
 
-  private onTopology(message: ServerMessageOf<'topology'>): void {
+  /**
+   * The join reply: the first one; a resumed one (same participant, after a dropped
+   * socket or a reload of this page); or a fresh one after the server forgot us (it
+   * restarted): then every path starts over, with the local devices kept.
+   */
+  private onJoined(message: ServerMessageOf<'joined'>): void {
+    const firstForThisPage = this.selfId === '';
+    if (!firstForThisPage && message.self.id !== this.selfId) {
+      this.closeP2P();
+      this.closeRelay();
+      this.activePath.value = null;
+      this.topology = null;
+      this.readyReported = -1;
+      this.failureReported = -1;
+    }
+    const known = this.selfId === message.self.id;
+    this.selfId = message.self.id;
+    const { mode, target, epoch } = message.meeting;
+    // A resumed page that was reloaded: the others may still hold connections to the old
+    // page, so ask for fresh ones (the relay replaces ours when we offer again).
+    const askRestart = message.resumed && firstForThisPage;
+    if (!this.topology || epoch !== this.topology.epoch || mode !== this.topology.mode) {
+      this.onTopology({ type: 'topology', mode, target, epoch }, askRestart);
+    }
+    if (target === 'p2p' && this.p2p) {
+      const present = new Set(message.participants.map((p) => p.id));
+      for (const id of this.p2p.peerIds()) if (!present.has(id)) this.p2p.removePeer(id);
+      for (const id of present) this.p2p.addPeer(id, askRestart);
+      // Signals may have been lost while we were away: connections that are not up start over.
+      if (known) this.p2p.healStale();
+    }
+    if (target === 'relay' && known && this.relay && this.relay.connectionState !== 'connected') {
+      this.restartRelay('signaling came back while the relay was down');
+    }
+    this.publish();
+    this.statsTimer ??= setInterval(() => void this.sampleStats(), STATS_INTERVAL_MS);
+  }
+
+  private onTopology(message: ServerMessageOf<'topology'>, askRestart = false): void {
     this.topology = message;
     const target = message.target;
     if (target === 'relay') this.ensureRelay();
     else {
       const p2p = this.ensureP2P();
-      for (const p of this.session.others.value) p2p.addPeer(p.id);
+      for (const p of this.session.others.value) p2p.addPeer(p.id, askRestart);
     }
     if (message.mode !== 'switching' || this.activePath.value === null) {
       // Settled (commit), or nothing plays yet (a newcomer): play the target now.
@@ -210,8 +261,9 @@ export class MediaEngine {
       selfId: this.selfId,
       rtcConfig: this.rtcConfig('p2p'),
       tracks: this.local.tracks(),
-      sendSignal: (to, data) => this.session.signaling.send({ type: 'signal', to, data }),
+      sendSignal: (to, conn, data) => this.session.signaling.send({ type: 'signal', to, conn, data }),
       onChat: (m) => this.session.receiveChat(m),
+      onRecovery: (phase) => this.reportRecovery('p2p', phase),
     });
     path.onRemote = (media) => this.setRemote('p2p', media);
     this.p2p = path;
@@ -222,16 +274,61 @@ export class MediaEngine {
     if (this.relay) return this.relay;
     const path = new RelayPath(this.rtcConfig('relay'), this.local.tracks(), this.session.signaling);
     path.onRemote = (media) => this.setRemote('relay', media);
+    path.onState = (state) => this.onRelayState(path, state);
     this.relay = path;
     path.connect().catch(() => {
       // The relay refused or the socket dropped: try again while the relay is still wanted.
-      if (this.relay !== path) return;
-      this.closeRelay();
-      setTimeout(() => {
-        if (!this.closed && this.topology?.target === 'relay') this.ensureRelay();
-      }, RELAY_RETRY_MS);
+      if (this.relay === path) this.restartRelay(null);
     });
     return path;
+  }
+
+  /** Watches the relay connection: `failed`, or `disconnected` for a few seconds, starts a new one. */
+  private onRelayState(path: RelayPath, state: PathStats['state'] | 'disconnected'): void {
+    if (this.relay !== path) return;
+    if (this.relayDisconnectedTimer) clearTimeout(this.relayDisconnectedTimer);
+    this.relayDisconnectedTimer = null;
+    if (state === 'connected' && this.relayRecovering) {
+      this.relayRecovering = false;
+      this.reportRecovery('relay', 'recovered');
+    } else if (state === 'failed') {
+      this.restartRelay('the relay connection failed');
+    } else if (state === 'disconnected') {
+      this.relayDisconnectedTimer = setTimeout(() => {
+        this.relayDisconnectedTimer = null;
+        if (this.relay === path && path.connectionState !== 'connected') this.restartRelay('the relay connection was lost');
+      }, RELAY_DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  /**
+   * Replaces the relay connection with a fresh offer (the server drops the old one when it
+   * sees it). `why` null: a retry of a connection that could not be set up (no new report).
+   */
+  private restartRelay(why: string | null): void {
+    if (why !== null && !this.relayRecovering) {
+      this.relayRecovering = true;
+      this.reportRecovery('relay', 'restarting');
+    }
+    // Keep what the old connection showed until the new one replaces it: no blank tiles.
+    this.relay?.close();
+    this.relay = null;
+    if (this.relayRetryTimer) return;
+    this.relayRetryTimer = setTimeout(() => {
+      this.relayRetryTimer = null;
+      if (!this.closed && this.topology?.target === 'relay' && !this.relay) this.ensureRelay();
+    }, why === null ? RELAY_RETRY_MS : 0);
+  }
+
+  /** Says in the stats overlay, and in the server's record, that a media path is healing. */
+  private reportRecovery(path: MediaPath, phase: 'restarting' | 'recovered'): void {
+    const now = new Date().toLocaleTimeString();
+    const { count } = this.recoveries.value;
+    this.recoveries.value = {
+      count: phase === 'restarting' ? count + 1 : count,
+      last: phase === 'restarting' ? `${path} restarting since ${now}` : `${path} recovered at ${now}`,
+    };
+    this.session.signaling.send({ type: 'media-recovery', path, phase });
   }
 
   private closeP2P(): void {
@@ -242,6 +339,8 @@ export class MediaEngine {
   }
 
   private closeRelay(): void {
+    if (this.relayDisconnectedTimer) clearTimeout(this.relayDisconnectedTimer);
+    this.relayDisconnectedTimer = null;
     this.relay?.close();
     this.relay = null;
     this.lastRemote.relay = EMPTY;

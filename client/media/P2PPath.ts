@@ -1,6 +1,11 @@
 /**
  * The peer-to-peer path: one `P2PPeer` per other participant (in practice one, since
  * meetings of three or more use the relay). Implements `MediaConnection`.
+ *
+ * It heals itself: a peer connection that fails (or stays `disconnected` for a few
+ * seconds) is replaced by a fresh one. The smaller id always offers, so it restarts by
+ * itself; the other side asks it to (`restart` signal). Each connection has an id
+ * (`conn`, chosen by its offerer), so signals of a replaced connection are ignored.
  */
 import type { ChatMessage, PeerSignal } from '../../protocol/signaling';
 import type { PeerDataMessage } from '../../protocol/peerData';
@@ -12,8 +17,25 @@ export interface P2PPathOptions {
   selfId: string;
   rtcConfig: RTCConfiguration;
   tracks: LocalTracks;
-  sendSignal: (to: string, data: PeerSignal) => void;
+  sendSignal: (to: string, conn: string, data: PeerSignal) => void;
   onChat: (message: ChatMessage) => void;
+  /** A connection failed and is being replaced, or the replacement connected. */
+  onRecovery: (phase: 'restarting' | 'recovered') => void;
+}
+
+/** `disconnected` this long counts as failed (Chrome reports `failed` much later). */
+const DISCONNECTED_GRACE_MS = 4000;
+/** A restarted connection not up after this long is restarted again. */
+const RESTART_RETRY_MS = 8000;
+
+/** One other participant: the current connection and its recovery. */
+interface PeerEntry {
+  peer: P2PPeer;
+  conn: string;
+  sampler: StatsSampler;
+  /** Set while the connection is being replaced after a failure. */
+  recovering: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
 }
 
 export class P2PPath implements MediaConnection {
@@ -21,10 +43,11 @@ export class P2PPath implements MediaConnection {
   onRemote: (media: RemoteMedia) => void = () => {};
   onState: (state: PathStats['state']) => void = () => {};
 
-  private readonly peers = new Map<string, P2PPeer>();
+  private readonly peers = new Map<string, PeerEntry>();
   private readonly streams = new Map<string, MediaStream>();
-  private readonly samplers = new Map<string, StatsSampler>();
   private tracks: LocalTracks;
+  /** Set once every peer connection was up at the same time. */
+  everConnected = false;
   private closed = false;
 
   constructor(private readonly options: P2PPathOptions) {
@@ -36,57 +59,83 @@ export class P2PPath implements MediaConnection {
     return this.overallState();
   }
 
-  /** Connects to another participant; the smaller id makes the offer. */
-  addPeer(remoteId: string): void {
+  /**
+   * Connects to another participant; the smaller id makes the offer. `askRestart`: we
+   * are the answering side of a connection the other end may still think is alive (this
+   * page was reloaded), so ask it for a fresh one.
+   */
+  addPeer(remoteId: string, askRestart = false): void {
     if (this.closed || this.peers.has(remoteId) || remoteId === this.options.selfId) return;
-    const peer = new P2PPeer(remoteId, this.options.selfId < remoteId, this.options.rtcConfig, this.tracks, {
-      signal: (data) => this.options.sendSignal(remoteId, data),
-      stream: (stream) => {
-        this.streams.set(remoteId, stream);
-        this.emitRemote();
-      },
-      data: (message: PeerDataMessage) => {
-        // The channel is bound to this peer: a message claiming another sender is dropped.
-        if (message.kind === 'chat' && message.message.from === remoteId) this.options.onChat(message.message);
-      },
-      state: () => this.onState(this.overallState()),
-    });
-    this.peers.set(remoteId, peer);
-    this.samplers.set(remoteId, new StatsSampler('p2p'));
-    this.onState(this.overallState());
+    const initiator = this.isOfferer(remoteId);
+    this.startPeer(remoteId, initiator ? newConnId() : '', false);
+    if (askRestart && !initiator) this.options.sendSignal(remoteId, 'restart', { type: 'restart' });
   }
 
   removePeer(remoteId: string): void {
-    this.peers.get(remoteId)?.close();
+    const entry = this.peers.get(remoteId);
+    if (entry) {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.peer.close();
+    }
     this.peers.delete(remoteId);
-    this.samplers.delete(remoteId);
     if (this.streams.delete(remoteId)) this.emitRemote();
   }
 
   /** A signal from another participant; creates the answering side on first contact. */
-  handleSignal(from: string, data: PeerSignal): void {
-    if (this.closed) return;
-    if (!this.peers.has(from)) this.addPeer(from);
-    this.peers.get(from)?.signal(data);
+  handleSignal(from: string, conn: string, data: PeerSignal): void {
+    if (this.closed || from === this.options.selfId) return;
+    const entry = this.peers.get(from);
+    const offerer = this.isOfferer(from);
+    if (data.type === 'restart') {
+      // Only the offering side starts connections; throttled by the connection's own life.
+      if (offerer) this.restart(from);
+      return;
+    }
+    if (offerer) {
+      // We chose the connection id: anything else belongs to a connection we replaced.
+      if (entry && entry.conn === conn) entry.peer.signal(data);
+      return;
+    }
+    if (entry && entry.conn === '' && !entry.recovering) {
+      entry.conn = conn; // the first offer names the connection we were waiting for
+    } else if (!entry || (entry.conn !== conn && data.type === 'offer')) {
+      // A new connection from the offerer (first contact, or it restarted): answer it.
+      this.startPeer(from, conn, entry?.recovering ?? false);
+    } else if (entry.conn !== conn) {
+      return; // a late signal of a replaced connection
+    }
+    this.peers.get(from)?.peer.signal(data);
+  }
+
+  /** The participants this path has a connection for. */
+  peerIds(): string[] {
+    return [...this.peers.keys()];
+  }
+
+  /** Replaces every connection that is not up (the page's signaling came back after a loss). */
+  healStale(): void {
+    for (const [remoteId, entry] of this.peers) {
+      if (entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId);
+    }
   }
 
   /** Sends a chat line to every peer; false unless every data channel took it. */
   sendChat(message: ChatMessage): boolean {
     if (this.peers.size === 0) return false;
-    const ready = [...this.peers.values()].every((p) => p.canSend);
-    if (!ready) return false;
-    return [...this.peers.values()].map((p) => p.send({ kind: 'chat', message })).every(Boolean);
+    const peers = [...this.peers.values()].map((e) => e.peer);
+    if (!peers.every((p) => p.canSend)) return false;
+    return peers.map((p) => p.send({ kind: 'chat', message })).every(Boolean);
   }
 
   setLocalTracks(tracks: LocalTracks): void {
     this.tracks = tracks;
-    for (const peer of this.peers.values()) peer.setLocalTracks(tracks);
+    for (const entry of this.peers.values()) entry.peer.setLocalTracks(tracks);
   }
 
   async carriesMedia(): Promise<boolean> {
     if (this.peers.size === 0 || this.overallState() !== 'connected') return false;
-    for (const peer of this.peers.values()) {
-      const pc = peer.connection;
+    for (const entry of this.peers.values()) {
+      const pc = entry.peer.connection;
       if (!pc || (await inboundPackets(pc)) === 0) return false;
     }
     return true;
@@ -94,10 +143,9 @@ export class P2PPath implements MediaConnection {
 
   async stats(): Promise<PathStats> {
     const samples: PathStats[] = [];
-    for (const [remoteId, peer] of this.peers) {
-      const pc = peer.connection;
-      const sampler = this.samplers.get(remoteId);
-      if (pc && sampler) samples.push(await sampler.sample(pc, () => remoteId));
+    for (const [remoteId, entry] of this.peers) {
+      const pc = entry.peer.connection;
+      if (pc) samples.push(await entry.sampler.sample(pc, () => remoteId));
     }
     const first = samples[0];
     if (!first) return { path: 'p2p', state: 'new', loss: 0, inboundVideo: [], audioLevels: [], packetsReceived: 0 };
@@ -117,18 +165,116 @@ export class P2PPath implements MediaConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const peer of this.peers.values()) peer.close();
+    for (const entry of this.peers.values()) {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.peer.close();
+    }
     this.peers.clear();
     this.streams.clear();
     this.onState('closed');
   }
 
   private overallState(): PathStats['state'] {
-    const states = [...this.peers.values()].map((p) => p.connection?.connectionState ?? 'closed');
+    const states = [...this.peers.values()].map((e) => e.peer.connection?.connectionState ?? 'closed');
     if (states.length === 0) return 'new';
     if (states.every((s) => s === 'connected')) return 'connected';
     if (states.some((s) => s === 'failed')) return 'failed';
     return 'connecting';
+  }
+
+  private isOfferer(remoteId: string): boolean {
+    return this.options.selfId < remoteId;
+  }
+
+  /** Creates (or replaces) the connection to `remoteId` with connection id `conn`. */
+  private startPeer(remoteId: string, conn: string, recovering: boolean): void {
+    const old = this.peers.get(remoteId);
+    if (old) {
+      if (old.timer) clearTimeout(old.timer);
+      old.peer.close();
+    }
+    const initiator = this.isOfferer(remoteId);
+    const entry: PeerEntry = { peer: undefined as unknown as P2PPeer, conn, sampler: new StatsSampler('p2p'), recovering, timer: null };
+    entry.peer = new P2PPeer(remoteId, initiator, this.options.rtcConfig, this.tracks, {
+      signal: (data) => this.options.sendSignal(remoteId, entry.conn, data),
+      stream: (stream) => {
+        if (this.peers.get(remoteId) !== entry) return;
+        this.streams.set(remoteId, stream);
+        this.emitRemote();
+      },
+      data: (message: PeerDataMessage) => {
+        // The channel is bound to this peer: a message claiming another sender is dropped.
+        if (message.kind === 'chat' && message.message.from === remoteId) this.options.onChat(message.message);
+      },
+      state: (state) => {
+        if (this.peers.get(remoteId) === entry) this.onPeerState(remoteId, entry, state);
+      },
+    });
+    this.peers.set(remoteId, entry);
+    if (recovering) this.armRetry(remoteId, entry);
+    this.onState(this.overallState());
+  }
+
+  private onPeerState(remoteId: string, entry: PeerEntry, state: RTCPeerConnectionState): void {
+    if (entry.timer && !entry.recovering) {
+      clearTimeout(entry.timer);
+      entry.timer = null;
+    }
+    if (state === 'connected') {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.timer = null;
+      if (entry.recovering) {
+        entry.recovering = false;
+        this.options.onRecovery('recovered');
+      }
+      if (this.overallState() === 'connected') this.everConnected = true;
+    } else if (state === 'failed') {
+      this.recover(remoteId);
+    } else if (state === 'disconnected' && !entry.recovering) {
+      entry.timer = setTimeout(() => {
+        entry.timer = null;
+        if (this.peers.get(remoteId) === entry && entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId);
+      }, DISCONNECTED_GRACE_MS);
+    }
+    this.onState(this.overallState());
+  }
+
+  /** The connection to `remoteId` is down: replace it (offerer) or ask for that (answerer). */
+  private recover(remoteId: string): void {
+    const entry = this.peers.get(remoteId);
+    if (!entry || this.closed) return;
+    if (!entry.recovering) {
+      entry.recovering = true;
+      this.options.onRecovery('restarting');
+    }
+    if (this.isOfferer(remoteId)) this.startPeer(remoteId, newConnId(), true);
+    else {
+      this.options.sendSignal(remoteId, entry.conn || 'restart', { type: 'restart' });
+      this.armRetry(remoteId, entry);
+    }
+  }
+
+  /** Asked by the answering side: start a fresh connection unless ours is up and new. */
+  private restart(remoteId: string): void {
+    const entry = this.peers.get(remoteId);
+    if (!entry) {
+      this.startPeer(remoteId, newConnId(), false);
+      return;
+    }
+    if (!entry.recovering) {
+      entry.recovering = true;
+      this.options.onRecovery('restarting');
+    }
+    this.startPeer(remoteId, newConnId(), true);
+  }
+
+  /** Tries again if the recovering connection is not up in time. */
+  private armRetry(remoteId: string, entry: PeerEntry): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => {
+      entry.timer = null;
+      if (this.peers.get(remoteId) === entry && entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId);
+    }, RESTART_RETRY_MS);
   }
 
   private emitRemote(): void {
@@ -140,6 +286,11 @@ export class P2PPath implements MediaConnection {
     }
     this.onRemote({ videos, audios });
   }
+}
+
+/** A connection id: random, unique enough within one pair of participants. */
+function newConnId(): string {
+  return crypto.randomUUID().slice(0, 13);
 }
 
 function sumDefined(values: (number | undefined)[]): number | undefined {

@@ -14,7 +14,8 @@ import { inboundPackets, StatsSampler } from './StatsSampler';
 export class RelayPath implements MediaConnection {
   readonly path = 'relay' as const;
   onRemote: (media: RemoteMedia) => void = () => {};
-  onState: (state: PathStats['state']) => void = () => {};
+  /** Connection state changes, including `disconnected` (which the path stats call `connecting`). */
+  onState: (state: PathStats['state'] | 'disconnected') => void = () => {};
 
   private readonly pc: RTCPeerConnection;
   private readonly audio: RTCRtpTransceiver;
@@ -44,7 +45,7 @@ export class RelayPath implements MediaConnection {
         this.signaling.send({ type: 'relay-candidate', candidate: e.candidate.toJSON() as IceCandidate });
       }
     });
-    this.pc.addEventListener('connectionstatechange', () => this.onState(this.state()));
+    this.pc.addEventListener('connectionstatechange', () => this.onState(this.pc.connectionState === 'disconnected' ? 'disconnected' : this.state()));
   }
 
   /** Offers to the relay and applies its answer. */
@@ -75,6 +76,10 @@ export class RelayPath implements MediaConnection {
   setLocalTracks(tracks: LocalTracks): void {
     void this.audio.sender.replaceTrack(tracks.audio).catch(() => {});
     void this.camera.sender.replaceTrack(tracks.video).catch(() => {});
+  }
+
+  get connectionState(): RTCPeerConnectionState {
+    return this.pc.connectionState;
   }
 
   /** Connected and the mix arrives (the relay sends it every 20 ms once the path is up). */

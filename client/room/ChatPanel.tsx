@@ -8,7 +8,8 @@ export function ChatPanel({ session }: { session: RoomSession }) {
   const [draft, setDraft] = useState('');
   const list = useRef<HTMLOListElement>(null);
   const lines = session.chat.value;
-  const canSend = session.phase.value === 'joined';
+  // While reconnecting, lines wait in the session's outbox and go out after the rejoin.
+  const canSend = session.phase.value === 'joined' || session.phase.value === 'reconnecting';
 
   useEffect(() => {
     list.current?.lastElementChild?.scrollIntoView({ block: 'nearest' });

@@ -45,20 +45,22 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
   const [showStats, setShowStats] = useState(() => window.innerWidth > 760);
 
   useEffect(() => {
+    // No leave on pagehide: a reload or a closed tab is a drop, and the server keeps this
+    // participant for the departure grace so a reload resumes it. Leaving the room inside
+    // the app (back to the lobby) is a leave.
     void engine.prepare().then(() => session.join());
-    const leaveOnUnload = () => session.leave();
-    window.addEventListener('pagehide', leaveOnUnload);
     return () => {
-      window.removeEventListener('pagehide', leaveOnUnload);
       session.leave();
       engine.close();
     };
   }, [session, engine]);
 
   const phase = session.phase.value;
+  // While reconnecting the media keeps playing: the room stays as it is.
+  const inRoom = phase === 'joined' || phase === 'reconnecting';
   const others = session.others.value;
   const self = session.self.value;
-  const badge: BadgeMode = phase !== 'joined' || others.length === 0 ? 'waiting' : session.mode.value;
+  const badge: BadgeMode = !inRoom || others.length === 0 ? 'waiting' : session.mode.value;
   const tiles = tilesFor(self, engine.local.videoOn.value ? engine.local.preview.value : null, others, engine.remote.value, engine.speaking.value);
   const audioOn = engine.local.audioOn.value;
   const videoOn = engine.local.videoOn.value;
@@ -78,7 +80,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
       {(session.notice.value || engine.local.problem.value) && (
         <p data-testid="room-notice" class={`notice notice-${phase}`} role="status">
           {session.notice.value ?? engine.local.problem.value}
-          {phase !== 'joined' && phase !== 'joining' && (
+          {!inRoom && phase !== 'joining' && (
             <button class="link" onClick={props.onExit}>
               Back to the lobby
             </button>
@@ -88,21 +90,21 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
       <div class="room-body">
         <section class="stage" aria-label="Videos">
           {phase === 'joining' && <p class="muted">Joining…</p>}
-          {phase === 'joined' && others.length === 0 && tiles.length === 0 && (
+          {inRoom && others.length === 0 && tiles.length === 0 && (
             <p class="muted">
               You are the only one here. Share this link: <code>{location.origin}/m/{props.meetingId}</code>
             </p>
           )}
-          {phase === 'joined' && (tiles.length > 0 || engine.audioOutputs.value.length > 0) && (
+          {inRoom && (tiles.length > 0 || engine.audioOutputs.value.length > 0) && (
             <VideoGrid tiles={tiles} audios={engine.audioOutputs.value} prewarm={engine.prewarmVideos.value} />
           )}
-          {phase === 'joined' && others.length === 0 && tiles.length > 0 && (
+          {inRoom && others.length === 0 && tiles.length > 0 && (
             <p class="muted share">
               You are the only one here. Share this link: <code>{location.origin}/m/{props.meetingId}</code>
             </p>
           )}
-          {phase === 'joined' && showStats && others.length > 0 && (
-            <StatsOverlay stats={engine.stats.value} people={others} />
+          {inRoom && showStats && others.length > 0 && (
+            <StatsOverlay stats={engine.stats.value} people={others} recoveries={engine.recoveries.value} />
           )}
         </section>
         <aside class="side">
@@ -111,7 +113,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
         </aside>
       </div>
       <footer class="controls">
-        {phase === 'joined' && (
+        {inRoom && (
           <>
             <button
               data-testid="toggle-mic"
@@ -139,7 +141,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
             </button>
           </>
         )}
-        {phase === 'joined' && session.isCreator.value && !confirming && (
+        {inRoom && session.isCreator.value && !confirming && (
           <button data-testid="cancel-meeting" onClick={() => setConfirming(true)}>
             Cancel meeting
           </button>

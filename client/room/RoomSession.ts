@@ -1,16 +1,20 @@
 /**
  * One person's presence in one meeting: joins over signaling, keeps the participant list,
- * the chat (deduplicated by message id) and the notices, as signals the UI renders.
+ * the chat (deduplicated by message id) and the notices, as signals the UI renders. A
+ * dropped connection is not the end: the signaling client reconnects by itself and this
+ * session resumes (same participant) or, when the server no longer knows it, rejoins with
+ * the same name and rights; chat sent meanwhile waits in an outbox and goes out once.
  * The media engine attaches to it; this file knows nothing about WebRTC.
  */
 import { signal } from '@preact/signals';
-import type { ChatMessage, IceServer, ParticipantInfo, ServerMessage } from '../../protocol/signaling';
+import type { ChatMessage, IceServer, ParticipantInfo, ServerMessage, ServerMessageOf } from '../../protocol/signaling';
 import type { TopologyMode, TopologyPreference } from '../../protocol/rest';
 import { cancelMeeting } from '../api';
-import { SignalingClient, SignalingError } from '../signaling/SignalingClient';
+import { SignalingClient, SignalingError, type ConnectionState } from '../signaling/SignalingClient';
 import { storage } from '../storage';
 
-export type RoomPhase = 'joining' | 'joined' | 'left' | 'closed' | 'failed';
+/** `reconnecting`: the socket dropped; media keeps playing while we get back in. */
+export type RoomPhase = 'joining' | 'joined' | 'reconnecting' | 'left' | 'closed' | 'failed';
 /** What the badge shows: `waiting` until there is someone to exchange media with. */
 export type BadgeMode = 'waiting' | TopologyMode;
 
@@ -26,6 +30,10 @@ export interface ChatPath {
   /** Sends the message on the path; false when the path cannot carry it right now. */
   trySend(message: ChatMessage): boolean;
 }
+
+/** Join errors after which trying again cannot help. */
+const FINAL_JOIN_ERRORS = new Set(['MEETING_NOT_FOUND', 'MEETING_ENDED', 'MEETING_CANCELLED', 'BAD_MESSAGE', 'MEETING_FULL', 'MEETING_LOCKED']);
+export const RECONNECTING_NOTICE = 'Reconnecting…';
 
 export class RoomSession {
   readonly phase = signal<RoomPhase>('joining');
@@ -44,7 +52,10 @@ export class RoomSession {
   chatPath: ChatPath | null = null;
 
   private readonly seenChatIds = new Set<string>();
+  /** Own chat lines the server has not acknowledged yet, sent again after a reconnect. */
+  private readonly outbox = new Map<string, string>();
   private readonly listeners = new Set<(message: ServerMessage) => void>();
+  private joinedOnce = false;
   readonly signaling: SignalingClient;
 
   constructor(
@@ -52,44 +63,45 @@ export class RoomSession {
     readonly name: string,
     signalingUrl = SignalingClient.urlForPage(),
   ) {
+    for (const line of storage.chat(meetingId)) {
+      this.seenChatIds.add(line.id);
+      this.chat.value = [...this.chat.value, { ...line, pending: false }];
+    }
     this.signaling = new SignalingClient(signalingUrl);
     this.signaling.onMessage = (m) => this.onServerMessage(m);
-    this.signaling.onClose = () => {
-      if (this.phase.value === 'joined' || this.phase.value === 'joining') {
-        this.phase.value = 'failed';
-        this.notice.value ??= 'The connection to the server was lost.';
-      }
+    this.signaling.onState = (state) => this.onConnectionState(state);
+    this.signaling.onClose = (code) => {
+      if (this.phase.value === 'left' || this.phase.value === 'closed') return;
+      this.phase.value = 'failed';
+      this.notice.value = code === 4003 ? 'This meeting was opened again in another tab or window.' : 'The connection to the server was closed.';
     };
   }
 
-  /** Every server message that is not a reply, for the media engine. */
+  /** Every server message that is not a reply (and every `joined`), for the media engine. */
   subscribe(listener: (message: ServerMessage) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Joins (or, with this tab's resume token, resumes) the meeting. */
   async join(): Promise<void> {
     try {
       const creatorToken = storage.creatorToken(this.meetingId);
+      const resumeToken = storage.resumeToken(this.meetingId);
       const joined = await this.signaling.request<'joined'>({
         type: 'join',
         meetingId: this.meetingId,
         name: this.name,
         ...(creatorToken ? { creatorToken } : {}),
+        ...(resumeToken ? { resumeToken } : {}),
       });
-      this.self.value = joined.self;
-      this.others.value = joined.participants;
-      this.title.value = joined.meeting.title;
-      this.topology.value = joined.meeting.topology;
-      this.mode.value = joined.meeting.mode;
-      this.isCreator.value = joined.self.isCreator;
-      this.iceServers = joined.iceServers;
-      this.phase.value = 'joined';
-      // The media engine starts its paths from the join reply, before any later message.
-      for (const listener of this.listeners) listener(joined);
+      this.onJoined(joined);
     } catch (err) {
-      this.phase.value = 'failed';
+      const code = err instanceof SignalingError ? err.code : '';
+      if (this.joinedOnce && !FINAL_JOIN_ERRORS.has(code)) return; // the socket dropped again: the next reconnect retries
+      this.phase.value = code === 'MEETING_ENDED' || code === 'MEETING_CANCELLED' ? 'closed' : 'failed';
       this.notice.value = err instanceof Error ? err.message : 'Could not join the meeting.';
+      storage.forgetMeeting(this.meetingId);
       this.signaling.close();
     }
   }
@@ -106,13 +118,8 @@ export class RoomSession {
       this.markChat(message.id, { pending: false });
       return;
     }
-    try {
-      await this.signaling.request<'ack'>({ type: 'chat', messageId: message.id, text: trimmed });
-      this.markChat(message.id, { pending: false });
-    } catch (err) {
-      this.markChat(message.id, { pending: false, failed: true });
-      if (err instanceof SignalingError) this.notice.value = err.message;
-    }
+    this.outbox.set(message.id, trimmed);
+    await this.deliver(message.id, trimmed);
   }
 
   /** A chat line that arrived (from the server or a data channel); duplicates are dropped. */
@@ -120,14 +127,22 @@ export class RoomSession {
     if (this.seenChatIds.has(message.id)) return;
     this.seenChatIds.add(message.id);
     this.chat.value = [...this.chat.value, { ...message, own: false, pending: false }];
+    this.keepChat();
   }
 
+  /** The Leave button: an explicit leave (a reload or a closed tab is only a drop). */
   leave(): void {
     if (this.phase.value === 'left') return;
     this.signaling.send({ type: 'leave' });
     this.signaling.close();
+    storage.forgetMeeting(this.meetingId);
     this.phase.value = 'left';
     this.notice.value = 'You left the meeting.';
+  }
+
+  /** Stops talking to the server without leaving (the page is going away: a drop). */
+  detach(): void {
+    this.signaling.close();
   }
 
   /** Creator only; the server confirms by closing the meeting for everyone. */
@@ -142,8 +157,58 @@ export class RoomSession {
     }
   }
 
+  private onJoined(joined: ServerMessageOf<'joined'>): void {
+    const fresh = this.self.value !== null && this.self.value.id !== joined.self.id;
+    this.self.value = joined.self;
+    this.others.value = joined.participants;
+    this.title.value = joined.meeting.title;
+    this.topology.value = joined.meeting.topology;
+    this.mode.value = joined.meeting.mode;
+    this.isCreator.value = joined.self.isCreator;
+    this.iceServers = joined.iceServers;
+    storage.setResumeToken(this.meetingId, joined.resumeToken);
+    for (const message of joined.chat) this.receiveChat(message);
+    if (this.phase.value === 'reconnecting') this.notice.value = null;
+    if (fresh) this.pathNews.value = { text: 'Back in the meeting (the server had restarted).', at: Date.now() };
+    this.phase.value = 'joined';
+    this.joinedOnce = true;
+    // The media engine starts (or resumes) its paths from the join reply, before any later message.
+    for (const listener of this.listeners) listener(joined);
+    for (const [id, text] of this.outbox) void this.deliver(id, text);
+  }
+
+  private onConnectionState(state: ConnectionState): void {
+    if (!this.joinedOnce || this.phase.value === 'left' || this.phase.value === 'closed') return;
+    if (state === 'reconnecting') {
+      this.phase.value = 'reconnecting';
+      this.notice.value = RECONNECTING_NOTICE;
+    } else if (state === 'connected') {
+      void this.join();
+    }
+  }
+
+  /** Sends one outbox line through the server; it stays in the outbox until acknowledged. */
+  private async deliver(id: string, text: string): Promise<void> {
+    if (this.signaling.state !== 'connected' || this.phase.value !== 'joined') return; // sent after the rejoin
+    try {
+      await this.signaling.request<'ack'>({ type: 'chat', messageId: id, text });
+      this.outbox.delete(id);
+      this.markChat(id, { pending: false });
+    } catch (err) {
+      if (err instanceof SignalingError && err.code === 'SOCKET_CLOSED') return; // retried after the rejoin
+      this.outbox.delete(id);
+      this.markChat(id, { pending: false, failed: true });
+      if (err instanceof SignalingError) this.notice.value = err.message;
+    }
+  }
+
   private markChat(id: string, patch: Partial<ChatLine>): void {
     this.chat.value = this.chat.value.map((line) => (line.id === id ? { ...line, ...patch } : line));
+    this.keepChat();
+  }
+
+  private keepChat(): void {
+    storage.setChat(this.meetingId, this.chat.value.filter((l) => !l.failed).map(({ pending: _p, failed: _f, ...line }) => line));
   }
 
   private onServerMessage(message: ServerMessage): void {
@@ -165,13 +230,18 @@ export class RoomSession {
       case 'meeting-closed':
         this.phase.value = 'closed';
         this.notice.value = message.message;
+        storage.forgetMeeting(this.meetingId);
         if (message.reason === 'cancelled') storage.forgetCreatorToken(this.meetingId);
+        this.signaling.close();
         break;
       case 'topology':
         if (this.phase.value === 'joined' && message.mode !== this.mode.value) {
           this.pathNews.value = { text: describePathChange(message.mode, message.target, message.reason), at: Date.now() };
         }
         this.mode.value = message.mode;
+        break;
+      case 'server-restarting':
+        this.notice.value = 'The server is restarting; reconnecting…';
         break;
       case 'error':
         this.notice.value = message.message;

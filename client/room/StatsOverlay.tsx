@@ -5,7 +5,7 @@ import type { PathStats } from '../media/MediaConnection';
 
 const PATH_LABEL = { p2p: 'peer-to-peer', relay: 'server relay' } as const;
 
-export function StatsOverlay(props: { stats: PathStats | null; people: ParticipantInfo[] }) {
+export function StatsOverlay(props: { stats: PathStats | null; people: ParticipantInfo[]; recoveries?: { count: number; last: string | null } }) {
   const s = props.stats;
   const nameOf = (id: string) => props.people.find((p) => p.id === id)?.name ?? id;
   return (
@@ -16,6 +16,12 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
         <dl>
           <dt>path</dt>
           <dd data-stat="path">{PATH_LABEL[s.path]} ({s.state})</dd>
+          {props.recoveries && props.recoveries.count > 0 && (
+            <>
+              <dt>recoveries</dt>
+              <dd data-stat="recoveries">{props.recoveries.count} ({props.recoveries.last})</dd>
+            </>
+          )}
           <dt>transport</dt>
           <dd data-stat="transport">{s.transport ?? '–'}</dd>
           <dt>candidates</dt>

@@ -46,6 +46,12 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     this.of(meeting).topology.p2pFailed(participant.id, epoch);
   }
 
+  mediaRecovery(meeting: Meeting, participant: Participant, path: 'p2p' | 'relay', phase: 'restarting' | 'recovered'): void {
+    this.of(meeting);
+    this.store.record(meeting.id, 'media-recovery', participant.name, { participantId: participant.id, path, phase });
+    this.log.info({ meetingId: meeting.id, participantId: participant.id, path, phase }, 'media path recovery');
+  }
+
   countersFor(meetingId: string): RelayCounters {
     return this.media.get(meetingId)?.counters() ?? this.finished.get(meetingId) ?? { packets: 0, bytes: 0 };
   }

@@ -69,6 +69,10 @@ export class MeetingMedia {
   async relayOffer(participant: Participant, sdp: string): Promise<string> {
     if (this.topology.snapshot().target !== 'relay') throw new CodedError('WRONG_MODE');
     const relay = this.ensureRelay();
+    // Our clients never renegotiate the relay (their video slots are pre-allocated), so an
+    // offer from someone the relay knows is a fresh session (a reload, or a restart after
+    // a failure): the old connection goes first.
+    if (relay.has(participant.id)) relay.replaceParticipant(participant.id);
     this.mixer!.addParticipant(participant.id);
     this.mixer!.setMuted(participant.id, !participant.audio);
     try {
@@ -136,6 +140,14 @@ export class MeetingMedia {
     });
     relay.on('candidate', (id, candidate) => this.meeting.participant(id)?.send({ type: 'relay-candidate', candidate }));
     relay.on('slots', (id, slots) => this.meeting.participant(id)?.send({ type: 'relay-slots', slots }));
+    relay.on('closed', (id, reason) => {
+      // The connection failed (not removed by us): tell the client, which offers again.
+      if (reason !== 'connection lost') return;
+      const participant = this.meeting.participant(id);
+      if (!participant) return;
+      this.store.record(meetingId, 'media-recovery', participant.name, { participantId: id, path: 'relay', phase: 'relay-closed', reason });
+      participant.send({ type: 'relay-closed', reason: 'The relay lost its connection to you.' });
+    });
     this.relay = relay;
     this.mixer = mixer;
     mixer.start();

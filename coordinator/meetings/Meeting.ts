@@ -13,8 +13,12 @@ import type { EventStore } from '../records/EventStore';
 import { canTransition, type MeetingLifecycle } from './lifecycle';
 import { Participant, type ParticipantLink } from './Participant';
 
-/** Why a participant is no longer in the meeting. */
-export type LeaveReason = 'left' | 'disconnected' | 'removed';
+/**
+ * Why a participant is no longer in the meeting: `left` (the Leave button), `timed-out`
+ * (their socket dropped and they did not come back within the departure grace),
+ * `removed` (the meeting closed).
+ */
+export type LeaveReason = 'left' | 'timed-out' | 'removed';
 
 export interface MeetingEvents {
   'participant-joined': [participant: Participant];
@@ -25,11 +29,21 @@ export interface MeetingEvents {
 
 /** Chat ids remembered per meeting to drop a re-sent message (e.g. retried across a switch). */
 const CHAT_IDS_REMEMBERED = 1000;
+/** Server-routed chat kept per meeting, replayed to a participant who resumes after a drop. */
+const CHAT_HISTORY_KEPT = 200;
+
+export interface MeetingOptions {
+  /** How long a participant whose socket dropped is kept, waiting for them to resume. */
+  departureGraceMs: number;
+}
 
 export class Meeting extends EventEmitter<MeetingEvents> {
   private lifecycle: MeetingLifecycle = 'open';
   private readonly members = new Map<string, Participant>();
   private readonly recentChatIds = new Set<string>();
+  private readonly chatHistory: ChatMessage[] = [];
+  /** Participants whose socket dropped → the timer that removes them when the grace ends. */
+  private readonly graceTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** The media path in use and where a switch heads; the topology controller sets it. */
   path: { mode: TopologyMode; target: 'p2p' | 'relay'; epoch: number };
 
@@ -37,10 +51,12 @@ export class Meeting extends EventEmitter<MeetingEvents> {
     readonly id: string,
     readonly title: string,
     readonly topology: TopologyPreference,
-    private readonly creatorToken: string,
+    /** `hashSecret` of the creator credential: the record keeps only this. */
+    private readonly creatorTokenHash: string,
     readonly createdAt: string,
     private readonly store: EventStore,
     private readonly log: FastifyBaseLogger,
+    private readonly options: MeetingOptions,
   ) {
     super();
     const initial = topology === 'relay' ? 'relay' : 'p2p';
@@ -70,7 +86,7 @@ export class Meeting extends EventEmitter<MeetingEvents> {
   /** Adds a participant; refused once the meeting is cancelled or ended. */
   join(name: string, link: ParticipantLink, creatorToken?: string): Participant {
     this.assertOpen();
-    const participant = new Participant(newParticipantId(), name, secretMatches(creatorToken, this.creatorToken), link);
+    const participant = new Participant(newParticipantId(), name, secretMatches(creatorToken, this.creatorTokenHash), link);
     this.members.set(participant.id, participant);
     this.store.record(this.id, 'joined', name, { participantId: participant.id, creator: participant.isCreator });
     this.log.info({ meetingId: this.id, participantId: participant.id, size: this.size }, 'participant joined');
@@ -79,11 +95,53 @@ export class Meeting extends EventEmitter<MeetingEvents> {
     return participant;
   }
 
+  /**
+   * The participant holding `resumeToken` takes `link` as their socket (a reload, or a
+   * reconnect after a network drop): same id, same rights, no leave and rejoin for the
+   * others. An old socket still attached is told it was replaced. Undefined when nobody
+   * here holds that token (the grace ran out, or the server restarted).
+   */
+  resume(resumeToken: string, link: ParticipantLink): Participant | undefined {
+    if (this.lifecycle !== 'open') return undefined;
+    const participant = this.participants.find((p) => secretMatches(resumeToken, p.resumeTokenHash));
+    if (!participant) return undefined;
+    const old = participant.link;
+    participant.link = link;
+    old?.close('replaced');
+    const timer = this.graceTimers.get(participant.id);
+    clearTimeout(timer);
+    this.graceTimers.delete(participant.id);
+    this.store.record(this.id, 'resumed', participant.name, { participantId: participant.id, afterDrop: timer !== undefined });
+    this.log.info({ meetingId: this.id, participantId: participant.id }, 'participant resumed');
+    return participant;
+  }
+
+  /**
+   * The participant's socket dropped (reload, closed tab, network loss): not a leave. They
+   * stay a member for the departure grace, so the same browser can resume; after it they
+   * leave as `timed-out` (and the meeting ends if they were the last).
+   */
+  drop(participantId: string): void {
+    const participant = this.members.get(participantId);
+    if (!participant || !participant.connected || this.lifecycle !== 'open') return;
+    participant.link = null;
+    this.store.record(this.id, 'dropped', participant.name, { participantId, graceMs: this.options.departureGraceMs });
+    this.log.info({ meetingId: this.id, participantId }, 'participant dropped; waiting for them to resume');
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(participantId);
+      this.leave(participantId, 'timed-out');
+    }, this.options.departureGraceMs);
+    timer.unref();
+    this.graceTimers.set(participantId, timer);
+  }
+
   /** Removes a participant (idempotent); the last one out ends the meeting. */
   leave(participantId: string, reason: LeaveReason): void {
     const participant = this.members.get(participantId);
     if (!participant) return;
     this.members.delete(participantId);
+    clearTimeout(this.graceTimers.get(participantId));
+    this.graceTimers.delete(participantId);
     if (this.lifecycle === 'open') {
       this.store.record(this.id, 'left', participant.name, { participantId, reason });
     }
@@ -95,7 +153,7 @@ export class Meeting extends EventEmitter<MeetingEvents> {
 
   /** Creator only: nobody can join any more and everyone is removed with a notice. */
   cancel(creatorToken: string | undefined): void {
-    if (!secretMatches(creatorToken, this.creatorToken)) throw new CodedError('NOT_CREATOR');
+    if (!secretMatches(creatorToken, this.creatorTokenHash)) throw new CodedError('NOT_CREATOR');
     this.assertOpen();
     this.close('cancelled', {});
   }
@@ -107,7 +165,7 @@ export class Meeting extends EventEmitter<MeetingEvents> {
 
   /** Checks a creator credential without acting on it. */
   isCreatorToken(token: string | undefined): boolean {
-    return secretMatches(token, this.creatorToken);
+    return secretMatches(token, this.creatorTokenHash);
   }
 
   /** Stamps and delivers a chat line to every other member; a repeated id is dropped. */
@@ -115,8 +173,16 @@ export class Meeting extends EventEmitter<MeetingEvents> {
     if (this.recentChatIds.has(messageId)) return undefined;
     this.rememberChatId(messageId);
     const message: ChatMessage = { id: messageId, from: from.id, name: from.name, at: new Date().toISOString(), text };
+    this.chatHistory.push(message);
+    if (this.chatHistory.length > CHAT_HISTORY_KEPT) this.chatHistory.shift();
     this.broadcast({ type: 'chat', message }, from.id);
     return message;
+  }
+
+  /** Server-routed chat since `participant` joined: what a resuming browser may have missed. */
+  chatSince(participant: Participant): ChatMessage[] {
+    const since = new Date(participant.joinedAt).toISOString();
+    return this.chatHistory.filter((m) => m.at >= since);
   }
 
   /** Publishes a participant's camera/microphone state to the others. */
@@ -129,10 +195,10 @@ export class Meeting extends EventEmitter<MeetingEvents> {
   }
 
   /** Passes a P2P signal to another member of this meeting, and only of this meeting. */
-  relaySignal(from: Participant, to: string, data: PeerSignal): void {
+  relaySignal(from: Participant, to: string, conn: string, data: PeerSignal): void {
     const target = this.members.get(to);
     if (!target || target === from) throw new CodedError('NOT_IN_MEETING');
-    target.send({ type: 'signal', from: from.id, data });
+    target.send({ type: 'signal', from: from.id, conn, data });
   }
 
   /** Sends to every member except `exceptId`. */
@@ -163,13 +229,28 @@ export class Meeting extends EventEmitter<MeetingEvents> {
       reason: state,
       message: state === 'cancelled' ? 'The meeting was cancelled by its creator.' : 'The meeting has ended.',
     };
+    this.clearGraceTimers();
     for (const p of [...this.members.values()]) {
       p.send(notice);
       this.members.delete(p.id);
       this.emit('participant-left', p, 'removed');
-      p.link.close(state);
+      p.link?.close(state);
     }
     this.removeAllListeners('participant-joined');
+  }
+
+  /**
+   * The server is stopping: forget the sockets and timers but leave the meeting open in
+   * the record, so a restarted server restores it and its people come back.
+   */
+  suspend(): void {
+    this.clearGraceTimers();
+    for (const p of this.members.values()) p.link = null;
+  }
+
+  private clearGraceTimers(): void {
+    for (const timer of this.graceTimers.values()) clearTimeout(timer);
+    this.graceTimers.clear();
   }
 
   private rememberChatId(id: string): void {

@@ -2,9 +2,9 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MeetingSummary, TopologyPreference } from '../../protocol/rest';
-import { newMeetingId, newSecret } from '../ids';
+import { hashSecret, newMeetingId, newSecret } from '../ids';
 import type { EventStore } from '../records/EventStore';
-import { Meeting } from './Meeting';
+import { Meeting, type MeetingOptions } from './Meeting';
 
 export interface RegistryEvents {
   created: [meeting: Meeting];
@@ -17,10 +17,38 @@ export class MeetingRegistry extends EventEmitter<RegistryEvents> {
   constructor(
     private readonly store: EventStore,
     private readonly log: FastifyBaseLogger,
+    private readonly meetingOptions: MeetingOptions,
     /** A meeting nobody has joined within this time ends (it would otherwise be listed forever). */
     private readonly unusedMeetingMs = 10 * 60_000,
   ) {
     super();
+  }
+
+  /**
+   * Brings back the meetings a previous run of the server left open (a restart or a
+   * crash): same id, title, topology and creator credential. Their people reconnect by
+   * themselves; a restored meeting nobody comes back to within the departure grace ends.
+   */
+  restore(): Meeting[] {
+    const restored: Meeting[] = [];
+    for (const row of this.store.openMeetings()) {
+      if (!row.creatorTokenHash) {
+        // Written by a version that kept no credential: it cannot be restored with its rights.
+        this.store.closeMeeting(row.id, 'ended', { reason: 'server restarted' });
+        continue;
+      }
+      const meeting = new Meeting(row.id, row.title, row.topology, row.creatorTokenHash, row.createdAt, this.store, this.log, this.meetingOptions);
+      this.add(meeting, this.meetingOptions.departureGraceMs, 'nobody came back after a server restart');
+      this.store.record(row.id, 'restored', undefined, {});
+      restored.push(meeting);
+    }
+    if (restored.length > 0) this.log.info({ meetings: restored.length }, 'restored open meetings');
+    return restored;
+  }
+
+  /** The server is stopping: every meeting stays open in the record, to be restored. */
+  suspendAll(): void {
+    for (const meeting of this.meetings.values()) meeting.suspend();
   }
 
   /** Creates an open meeting; the creator token is returned once and never listed. */
@@ -29,10 +57,18 @@ export class MeetingRegistry extends EventEmitter<RegistryEvents> {
     let id = newMeetingId();
     while (this.meetings.has(id) || this.store.meeting(id)) id = newMeetingId();
     const createdAt = new Date().toISOString();
-    const meeting = new Meeting(id, title, topology, creatorToken, createdAt, this.store, this.log);
-    this.store.createMeeting({ id, title, topology, createdAt });
+    const creatorTokenHash = hashSecret(creatorToken);
+    const meeting = new Meeting(id, title, topology, creatorTokenHash, createdAt, this.store, this.log, this.meetingOptions);
+    this.store.createMeeting({ id, title, topology, createdAt, creatorTokenHash });
+    this.add(meeting, this.unusedMeetingMs, 'nobody joined');
+    this.log.info({ meetingId: id, title, topology }, 'meeting created');
+    return { meeting, creatorToken };
+  }
+
+  private add(meeting: Meeting, unusedMs: number, unusedReason: string): void {
+    const id = meeting.id;
     this.meetings.set(id, meeting);
-    const unusedTimer = setTimeout(() => meeting.endIfEmpty('nobody joined'), this.unusedMeetingMs);
+    const unusedTimer = setTimeout(() => meeting.endIfEmpty(unusedReason), unusedMs);
     unusedTimer.unref();
     meeting.once('participant-joined', () => clearTimeout(unusedTimer));
     meeting.on('state', (state) => {
@@ -41,9 +77,7 @@ export class MeetingRegistry extends EventEmitter<RegistryEvents> {
       this.meetings.delete(id);
       this.emit('closed', meeting);
     });
-    this.log.info({ meetingId: id, title, topology }, 'meeting created');
     this.emit('created', meeting);
-    return { meeting, creatorToken };
   }
 
   /** A live (open) meeting, or undefined. */

@@ -2,12 +2,13 @@
 import type { ParticipantInfo, ServerMessage } from '../../protocol/signaling';
 import { RateLimiter } from '../signaling/RateLimiter';
 import { LIMITS } from '../../protocol/limits';
+import { hashSecret, newSecret } from '../ids';
 
 /** How the meeting reaches a participant: their signaling socket. */
 export interface ParticipantLink {
   send(message: ServerMessage): void;
-  /** Ends the link (the participant was removed); idempotent. */
-  close(reason: string): void;
+  /** Ends the link: the participant was removed, or another socket took it over; idempotent. */
+  close(reason: 'cancelled' | 'ended' | 'replaced'): void;
 }
 
 export class Participant {
@@ -15,13 +16,25 @@ export class Participant {
   video = false;
   readonly joinedAt = Date.now();
   readonly chatLimiter = new RateLimiter(LIMITS.chatBurst, LIMITS.chatPerSecond);
+  /** Handed to this participant's browser once; presenting it resumes this participant. */
+  readonly resumeToken = newSecret();
+  readonly resumeTokenHash = hashSecret(this.resumeToken);
+  /** Their signaling socket; null while it is gone (the departure grace). */
+  link: ParticipantLink | null;
 
   constructor(
     readonly id: string,
     readonly name: string,
     readonly isCreator: boolean,
-    readonly link: ParticipantLink,
-  ) {}
+    link: ParticipantLink,
+  ) {
+    this.link = link;
+  }
+
+  /** True while their socket is there. */
+  get connected(): boolean {
+    return this.link !== null;
+  }
 
   /** The public view other participants get. */
   info(): ParticipantInfo {
@@ -31,7 +44,7 @@ export class Participant {
   /** Sends, never throwing: a broken socket must not stop a broadcast to the others. */
   send(message: ServerMessage): void {
     try {
-      this.link.send(message);
+      this.link?.send(message);
     } catch {
       // The socket's own close handler removes the participant.
     }

@@ -20,6 +20,8 @@ export interface MeetingRow {
   state: MeetingState;
   createdAt: string;
   closedAt: string | null;
+  /** `hashSecret` of the creator credential (null in records of older versions). */
+  creatorTokenHash: string | null;
 }
 
 interface MeetingRowDb {
@@ -29,6 +31,7 @@ interface MeetingRowDb {
   state: string;
   created_at: string;
   closed_at: string | null;
+  creator_hash: string | null;
 }
 
 interface EventRowDb {
@@ -41,12 +44,17 @@ interface EventRowDb {
 /** Opens (creating if needed) the record at `path`; `:memory:` works for tests. */
 export class EventStore {
   private readonly db: Database.Database;
+  /** Prepared once per SQL text: preparing is most of the cost of a tiny write. */
+  private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
+    // With WAL, NORMAL is durable against a process crash (only an OS crash can lose the
+    // last transactions) and saves an fsync per write.
+    this.db.pragma('synchronous = NORMAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meetings (
         id TEXT PRIMARY KEY,
@@ -66,14 +74,22 @@ export class EventStore {
       );
       CREATE INDEX IF NOT EXISTS events_by_meeting ON events(meeting_id, seq);
     `);
+    // Records written before meetings survived restarts lack the credential column.
+    const columns = this.db.prepare('PRAGMA table_info(meetings)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'creator_hash')) this.db.exec('ALTER TABLE meetings ADD COLUMN creator_hash TEXT');
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
   }
 
   /** Records a new meeting and its `created` event. */
   createMeeting(row: Omit<MeetingRow, 'state' | 'closedAt'>): void {
     this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO meetings (id, title, topology, state, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(row.id, row.title, row.topology, 'open', row.createdAt);
+      this.statement('INSERT INTO meetings (id, title, topology, state, created_at, creator_hash) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(row.id, row.title, row.topology, 'open', row.createdAt, row.creatorTokenHash);
       this.insertEvent(row.id, row.createdAt, 'created', undefined, { title: row.title, topology: row.topology });
     })();
   }
@@ -88,29 +104,27 @@ export class EventStore {
     if (this.closed) return;
     const at = new Date().toISOString();
     this.db.transaction(() => {
-      this.db.prepare('UPDATE meetings SET state = ?, closed_at = ? WHERE id = ?').run(state, at, meetingId);
+      this.statement('UPDATE meetings SET state = ?, closed_at = ? WHERE id = ?').run(state, at, meetingId);
       this.insertEvent(meetingId, at, state, undefined, detail);
     })();
   }
 
   /** The meeting as recorded, or undefined when it never existed. */
   meeting(meetingId: string): MeetingRow | undefined {
-    const row = this.db.prepare('SELECT * FROM meetings WHERE id = ?').get(meetingId) as MeetingRowDb | undefined;
-    if (!row) return undefined;
-    return {
-      id: row.id,
-      title: row.title,
-      topology: row.topology === 'relay' ? 'relay' : 'auto',
-      state: row.state === 'cancelled' ? 'cancelled' : row.state === 'ended' ? 'ended' : 'open',
-      createdAt: row.created_at,
-      closedAt: row.closed_at,
-    };
+    const row = this.statement('SELECT * FROM meetings WHERE id = ?').get(meetingId) as MeetingRowDb | undefined;
+    return row && toMeetingRow(row);
+  }
+
+  /** Meetings still open in the record (a previous run stopped with them live). */
+  openMeetings(): MeetingRow[] {
+    if (this.closed) return [];
+    const rows = this.statement("SELECT * FROM meetings WHERE state = 'open' ORDER BY created_at").all() as MeetingRowDb[];
+    return rows.map(toMeetingRow);
   }
 
   /** Every event of a meeting, oldest first. */
   events(meetingId: string): MeetingEventRecord[] {
-    const rows = this.db
-      .prepare('SELECT at, type, participant, detail FROM events WHERE meeting_id = ? ORDER BY seq')
+    const rows = this.statement('SELECT at, type, participant, detail FROM events WHERE meeting_id = ? ORDER BY seq')
       .all(meetingId) as EventRowDb[];
     return rows.map((r) => {
       const event: MeetingEventRecord = { at: r.at, type: r.type as MeetingEventType };
@@ -118,16 +132,6 @@ export class EventStore {
       if (r.detail !== null) event.detail = JSON.parse(r.detail) as Record<string, unknown>;
       return event;
     });
-  }
-
-  /**
-   * Meetings live in memory; after a restart nobody is in the ones that were open, so they
-   * are ended in the record too. Returns how many were closed.
-   */
-  endMeetingsLeftOpen(): number {
-    const open = this.db.prepare("SELECT id FROM meetings WHERE state = 'open'").all() as { id: string }[];
-    for (const { id } of open) this.closeMeeting(id, 'ended', { reason: 'server-restart' });
-    return open.length;
   }
 
   /** Idempotent. */
@@ -145,8 +149,19 @@ export class EventStore {
     detail: Record<string, unknown> | undefined,
   ): void {
     if (this.closed) return; // a late socket close during shutdown has nothing left to record
-    this.db
-      .prepare('INSERT INTO events (meeting_id, at, type, participant, detail) VALUES (?, ?, ?, ?, ?)')
+    this.statement('INSERT INTO events (meeting_id, at, type, participant, detail) VALUES (?, ?, ?, ?, ?)')
       .run(meetingId, at, type, participant ?? null, detail === undefined ? null : JSON.stringify(detail));
   }
+}
+
+function toMeetingRow(row: MeetingRowDb): MeetingRow {
+  return {
+    id: row.id,
+    title: row.title,
+    topology: row.topology === 'relay' ? 'relay' : 'auto',
+    state: row.state === 'cancelled' ? 'cancelled' : row.state === 'ended' ? 'ended' : 'open',
+    createdAt: row.created_at,
+    closedAt: row.closed_at,
+    creatorTokenHash: row.creator_hash,
+  };
 }

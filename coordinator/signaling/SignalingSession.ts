@@ -19,6 +19,7 @@ export interface MediaSignaling {
   relayCandidate(meeting: Meeting, participant: Participant, candidate: Extract<ClientMessage, { type: 'relay-candidate' }>['candidate']): void;
   pathReady(meeting: Meeting, participant: Participant, epoch: number): void;
   pathFailed(meeting: Meeting, participant: Participant, epoch: number): void;
+  mediaRecovery(meeting: Meeting, participant: Participant, path: 'p2p' | 'relay', phase: 'restarting' | 'recovered'): void;
 }
 
 export interface SessionDeps {
@@ -31,7 +32,14 @@ export interface SessionDeps {
 type SessionState = 'connected' | 'joined' | 'closed';
 
 /** WebSocket close codes (4000–4999 are ours). */
-export const CLOSE_CODES = { removed: 4001, heartbeat: 4002 } as const;
+export const CLOSE_CODES = { removed: 4001, heartbeat: 4002, replaced: 4003, restarting: 4004 } as const;
+
+/**
+ * How a session ends: `left` (explicit), `dropped` (the socket went away: the participant
+ * is kept for the departure grace), `restarting` (the server is stopping; the meeting stays
+ * open in the record and its people come back after the restart).
+ */
+export type SessionEnd = 'left' | 'dropped' | 'restarting';
 
 export class SignalingSession {
   private state: SessionState = 'connected';
@@ -43,15 +51,22 @@ export class SignalingSession {
     private readonly deps: SessionDeps,
   ) {
     socket.on('message', (raw: Buffer) => this.onFrame(raw));
-    socket.on('close', () => this.close('disconnected'));
+    socket.on('close', () => this.close('dropped'));
     socket.on('error', (err) => deps.log.debug({ err }, 'signaling socket error'));
   }
 
-  /** Leaves the meeting (if any) and closes the socket; idempotent. */
-  close(reason: 'left' | 'disconnected' = 'left'): void {
+  /** Ends the session as `end` says and closes the socket; idempotent. */
+  close(end: SessionEnd = 'left'): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.leaveMeeting(reason);
+    if (end === 'restarting') {
+      this.send({ type: 'server-restarting' });
+      this.meeting = undefined;
+      this.participant = undefined;
+      if (this.socket.readyState === this.socket.OPEN) this.socket.close(CLOSE_CODES.restarting, 'server restarting');
+      return;
+    }
+    this.leaveMeeting(end);
     if (this.socket.readyState === this.socket.OPEN) this.socket.close(1000, 'bye');
   }
 
@@ -106,7 +121,7 @@ export class SignalingSession {
       }
       case 'signal': {
         const { meeting, participant } = this.joined();
-        meeting.relaySignal(participant, message.to, message.data);
+        meeting.relaySignal(participant, message.to, message.conn, message.data);
         return;
       }
       case 'relay-offer': {
@@ -130,6 +145,11 @@ export class SignalingSession {
         this.deps.media.pathFailed(meeting, participant, message.epoch);
         return;
       }
+      case 'media-recovery': {
+        const { meeting, participant } = this.joined();
+        this.deps.media.mediaRecovery(meeting, participant, message.path, message.phase);
+        return;
+      }
       default: {
         const unhandled: never = message;
         throw new CodedError('UNKNOWN_MESSAGE_TYPE', `Unhandled message ${JSON.stringify(unhandled)}`);
@@ -143,12 +163,14 @@ export class SignalingSession {
     if (!meeting) throw new CodedError('MEETING_NOT_FOUND');
     const name = message.name.trim();
     if (name.length === 0) throw new CodedError('BAD_MESSAGE', 'A display name is required.');
-    // Everyone already in the meeting, captured before we are added.
-    const others = meeting.participants.map((p) => p.info());
-    const participant = meeting.join(name, {
-      send: (m) => this.send(m),
-      close: () => this.removedByMeeting(),
-    }, message.creatorToken);
+    const link = {
+      send: (m: ServerMessage) => this.send(m),
+      close: (reason: 'cancelled' | 'ended' | 'replaced') => this.removedByMeeting(reason),
+    };
+    // A known resume token brings back the same participant; an unknown one (the grace
+    // ran out, the server restarted) joins afresh with the same name and credentials.
+    const resumed = message.resumeToken === undefined ? undefined : meeting.resume(message.resumeToken, link);
+    const participant = resumed ?? meeting.join(name, link, message.creatorToken);
     this.meeting = meeting;
     this.participant = participant;
     this.state = 'joined';
@@ -157,26 +179,33 @@ export class SignalingSession {
       id: message.id,
       self: participant.info(),
       meeting: { id: meeting.id, title: meeting.title, topology: meeting.topology, ...meeting.path },
-      participants: others,
+      participants: meeting.participants.filter((p) => p !== participant).map((p) => p.info()),
       iceServers: this.deps.iceServersFor(participant.id),
+      resumeToken: participant.resumeToken,
+      resumed: resumed !== undefined,
+      chat: resumed ? meeting.chatSince(resumed) : [],
     });
   }
 
-  /** The meeting removed us (cancelled or ended): the socket has nothing left to do. */
-  private removedByMeeting(): void {
+  /** The meeting removed us (cancelled, ended) or another socket resumed our participant. */
+  private removedByMeeting(reason: 'cancelled' | 'ended' | 'replaced'): void {
     this.meeting = undefined;
     this.participant = undefined;
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.socket.readyState === this.socket.OPEN) this.socket.close(CLOSE_CODES.removed, 'removed');
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (reason === 'replaced') this.socket.close(CLOSE_CODES.replaced, 'resumed on another connection');
+    else this.socket.close(CLOSE_CODES.removed, 'removed');
   }
 
-  private leaveMeeting(reason: 'left' | 'disconnected'): void {
+  private leaveMeeting(end: 'left' | 'dropped'): void {
     const { meeting, participant } = this;
     this.meeting = undefined;
     this.participant = undefined;
     if (this.state === 'joined') this.state = 'connected';
-    if (meeting && participant) meeting.leave(participant.id, reason);
+    if (!meeting || !participant) return;
+    if (end === 'left') meeting.leave(participant.id, 'left');
+    else meeting.drop(participant.id);
   }
 
   private joined(): { meeting: Meeting; participant: Participant } {

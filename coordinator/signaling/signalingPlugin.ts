@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import { CLOSE_CODES, SignalingSession, type SessionDeps } from './SignalingSession';
+import { CLOSE_CODES, SignalingSession, type SessionDeps, type SessionEnd } from './SignalingSession';
 
 export interface SignalingPluginOptions extends SessionDeps {
   /** Ping interval; a socket that did not answer the previous ping is dropped. */
@@ -16,9 +16,9 @@ export interface SignalingPluginOptions extends SessionDeps {
 export class SessionHub {
   readonly sessions = new Set<SignalingSession>();
 
-  /** Closes every session (its participant leaves with `reason`). */
-  closeAll(reason: 'disconnected'): void {
-    for (const session of [...this.sessions]) session.close(reason);
+  /** Ends every session: `restarting` tells each client to reconnect at once. */
+  closeAll(end: SessionEnd): void {
+    for (const session of [...this.sessions]) session.close(end);
   }
 }
 

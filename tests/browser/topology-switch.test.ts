@@ -141,10 +141,10 @@ test('a rejoin within the hold time does not switch twice', async () => {
 });
 
 test('when two people cannot connect directly, the meeting moves to the relay and stays there', async () => {
-  // No STUN/TURN from this server and `ice=relay` on the P2P path: no direct route exists.
+  // No STUN/TURN from this server and `ice=relay-p2p` (TURN only, on the P2P path): no direct route exists.
   const meeting = await createMeeting(server.url, 'Blocked');
-  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600, '&ice=relay');
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100, '&ice=relay');
+  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600, '&ice=relay-p2p');
+  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100, '&ice=relay-p2p');
   people.push(ann, ben);
   await badgeSays(ann, 'relay', 40_000);
   await badgeSays(ben, 'relay');

@@ -88,12 +88,13 @@ test('the events record tells the story of a meeting', async () => {
   await bob.join(created.id, 'Bob');
   bob.send({ type: 'leave' });
   await alice.next('participant-left');
-  alice.close();
+  alice.send({ type: 'leave' });
   const events = await waitForEvents(created.id, 'ended');
   assert.equal(events.map((e) => e.type), ['created', 'joined', 'joined', 'left', 'left', 'ended']);
   assert.equal(events.filter((e) => e.type === 'joined').map((e) => e.participant), ['Alice', 'Bob']);
   for (const e of events) assert.ok(!Number.isNaN(Date.parse(e.at)), 'every event has a time');
   bob.close();
+  alice.close();
 });
 
 test('/metrics exposes meetings and participants in Prometheus text', async () => {

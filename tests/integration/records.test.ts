@@ -4,7 +4,7 @@ import type { CreatedMeeting, MeetingDetail, MeetingEventRecord } from '../../pr
 import { api, startServer, tempDbPath } from '../helpers/server';
 import { TestSocket } from '../helpers/wsClient';
 
-test('the record of meetings survives a restart of the server', async () => {
+test('the record survives a restart of the server, and a meeting that was running is restored', async () => {
   const temp = tempDbPath();
   const first = await startServer({ dbPath: temp.dbPath });
   const finished = (await api<CreatedMeeting>(first.url, 'POST', '/api/meetings', { title: 'Finished' })).body;
@@ -29,11 +29,16 @@ test('the record of meetings survives a restart of the server', async () => {
     assert.is(c.state, 'cancelled');
     assert.is(c.title, 'Cancelled');
     const r = (await api<MeetingDetail>(second.url, 'GET', `/api/meetings/${running.id}`)).body;
-    assert.is(r.state, 'ended', 'a meeting running when the server stopped is ended, not left open');
+    assert.is(r.state, 'open', 'a meeting running when the server stopped is restored');
     const rEvents = (await api<MeetingEventRecord[]>(second.url, 'GET', `/api/meetings/${running.id}/events`)).body;
-    assert.equal(rEvents.map((e) => e.type), ['created', 'joined', 'left', 'ended']);
-    const list = (await api<unknown[]>(second.url, 'GET', '/api/meetings')).body;
-    assert.equal(list, [], 'nothing from the previous run is joinable');
+    assert.equal(rEvents.map((e) => e.type), ['created', 'joined', 'restored']);
+    const list = (await api<{ id: string }[]>(second.url, 'GET', '/api/meetings')).body;
+    assert.equal(list.map((m) => m.id), [running.id], 'only the running one is joinable again');
+    // Its creator still holds the right to cancel it.
+    const refused = await api(second.url, 'DELETE', `/api/meetings/${running.id}`, undefined, { authorization: 'Bearer guess' });
+    assert.is(refused.status, 403);
+    const cancelledNow = await api(second.url, 'DELETE', `/api/meetings/${running.id}`, undefined, { authorization: `Bearer ${running.creatorToken}` });
+    assert.is(cancelledNow.status, 204);
   } finally {
     await second.close();
     temp.remove();

@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/wait';
 let server: TestServer;
 const sockets: TestSocket[] = [];
 test.before(async () => {
-  server = await startServer({ heartbeatMs: 200 });
+  server = await startServer({ heartbeatMs: 200, departureGraceMs: 400 });
 });
 test.after.each(() => {
   for (const s of sockets.splice(0)) s.close();
@@ -102,7 +102,7 @@ test('leaving and auto-end: the others are told, the last one out ends the meeti
   a.send({ type: 'leave' });
   const left = await b.next('participant-left');
   assert.is(left.participantId, aJoined.self.id);
-  b.close();
+  b.send({ type: 'leave' });
   await waitFor(async () => (await api<MeetingDetail>(server.url, 'GET', `/api/meetings/${m.id}`)).body.state === 'ended', 3000, 'the meeting to end');
   const late = await connect();
   const id = late.request({ type: 'join', meetingId: m.id, name: 'Late' });
@@ -129,7 +129,7 @@ test('cancel removes everyone with a reason and refuses new joins', async () => 
   assert.is(detail.body.state, 'cancelled');
 });
 
-test('a dropped socket leaves the meeting; a silent one is dropped by the heartbeat', async () => {
+test('a dropped socket is kept for the departure grace, then leaves; a silent one is dropped by the heartbeat', async () => {
   const m = await meeting();
   const [a, b, c] = [await connect(), await connect(), await connect()];
   const bJoined = await b.join(m.id, 'Dropped');
@@ -142,8 +142,35 @@ test('a dropped socket leaves the meeting; a silent one is dropped by the heartb
   (c.ws as unknown as { _receiver: { removeAllListeners(e: string): void } })._receiver.removeAllListeners('ping');
   await a.next('participant-left', (msg) => msg.participantId === cJoined.self.id, 3000);
   const events = await api<MeetingEventRecord[]>(server.url, 'GET', `/api/meetings/${m.id}/events`);
+  assert.equal(events.body.filter((e) => e.type === 'dropped').length, 2);
   const reasons = events.body.filter((e) => e.type === 'left').map((e) => e.detail?.reason);
-  assert.equal(reasons, ['disconnected', 'disconnected']);
+  assert.equal(reasons, ['timed-out', 'timed-out']);
+});
+
+test('a dropped participant resumes with its token: same id, no leave seen, missed chat replayed', async () => {
+  const m = await meeting();
+  const [a, b] = [await connect(), await connect()];
+  const aJoined = await a.join(m.id, 'Wobbly');
+  await b.join(m.id, 'Steady');
+  a.ws.terminate();
+  await waitFor(async () => (await api<MeetingEventRecord[]>(server.url, 'GET', `/api/meetings/${m.id}/events`)).body.some((e) => e.type === 'dropped'), 3000, 'the drop to be seen');
+  const bId = b.request({ type: 'chat', messageId: 'while-away', text: 'you missed this' });
+  await b.next('ack', (msg) => msg.id === bId);
+  const again = await connect();
+  const id = again.request({ type: 'join', meetingId: m.id, name: 'Wobbly', resumeToken: aJoined.resumeToken });
+  const resumed = await again.next('joined', (msg) => msg.id === id);
+  assert.ok(resumed.resumed);
+  assert.is(resumed.self.id, aJoined.self.id, 'the same participant');
+  assert.equal(resumed.chat.map((c) => c.text), ['you missed this']);
+  assert.equal(b.all('participant-left'), [], 'the other saw no leave');
+  assert.equal(b.all('participant-joined'), [], 'and no rejoin');
+  // A token that is not known joins afresh (e.g. after the grace): a new participant.
+  const stranger = await connect();
+  const sid = stranger.request({ type: 'join', meetingId: m.id, name: 'Other', resumeToken: 'forged-token' });
+  const fresh = await stranger.next('joined', (msg) => msg.id === sid);
+  assert.not.ok(fresh.resumed);
+  assert.is.not(fresh.self.id, aJoined.self.id);
+  for (const s of [again, b, stranger]) s.close();
 });
 
 test('bad input gets its error code and the server keeps serving everyone', async () => {
@@ -175,7 +202,7 @@ test('bad input gets its error code and the server keeps serving everyone', asyn
   const other2 = await meeting('Elsewhere');
   const stranger = await connect();
   const strangerJoined = await stranger.join(other2.id, 'Stranger');
-  bad.send({ type: 'signal', to: strangerJoined.self.id, data: { type: 'renegotiate', renegotiate: true } });
+  bad.send({ type: 'signal', conn: 'c1', to: strangerJoined.self.id, data: { type: 'renegotiate', renegotiate: true } });
   await waitFor(() => bad.all('error').some((e) => e.code === 'NOT_IN_MEETING'), 2000, 'NOT_IN_MEETING');
   assert.is(stranger.all('signal').length, 0, 'nothing crossed into the other meeting');
 

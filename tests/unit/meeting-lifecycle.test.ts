@@ -15,14 +15,14 @@ function link(): ParticipantLink & { messages: ServerMessage[]; closedWith: stri
     messages: [] as ServerMessage[],
     closedWith: null as string | null,
     send: (m: ServerMessage) => l.messages.push(m),
-    close: (reason: string) => (l.closedWith = reason),
+    close: (reason: 'cancelled' | 'ended' | 'replaced') => (l.closedWith = reason),
   };
   return l;
 }
 
 function setup() {
   const store = new EventStore(':memory:');
-  const registry = new MeetingRegistry(store, log);
+  const registry = new MeetingRegistry(store, log, { departureGraceMs: 50 });
   return { store, registry };
 }
 
@@ -53,7 +53,7 @@ test('the last participant out ends the meeting and it leaves the list', () => {
   assert.is(registry.listJoinable()[0]?.participants, 2);
   meeting.leave(a.id, 'left');
   assert.is(meeting.state, 'open');
-  meeting.leave(b.id, 'disconnected');
+  meeting.leave(b.id, 'timed-out');
   assert.is(meeting.state, 'ended');
   assert.equal(registry.listJoinable(), []);
   assert.is(registry.get(meeting.id), undefined);
@@ -115,14 +115,14 @@ test('a signal can only be sent to a member of the same meeting', () => {
   const a = one.join('A', link());
   const b = one.join('B', link());
   const x = two.join('X', link());
-  assert.is(codeOf(() => one.relaySignal(a, x.id, { type: 'renegotiate', renegotiate: true })), 'NOT_IN_MEETING');
-  assert.is(codeOf(() => one.relaySignal(a, a.id, { type: 'renegotiate', renegotiate: true })), 'NOT_IN_MEETING');
-  assert.is(codeOf(() => one.relaySignal(a, b.id, { type: 'renegotiate', renegotiate: true })), undefined);
+  assert.is(codeOf(() => one.relaySignal(a, x.id, 'c1', { type: 'renegotiate', renegotiate: true })), 'NOT_IN_MEETING');
+  assert.is(codeOf(() => one.relaySignal(a, a.id, 'c1', { type: 'renegotiate', renegotiate: true })), 'NOT_IN_MEETING');
+  assert.is(codeOf(() => one.relaySignal(a, b.id, 'c1', { type: 'renegotiate', renegotiate: true })), undefined);
 });
 
 test('a meeting nobody joins ends after the unused timeout', async () => {
   const store = new EventStore(':memory:');
-  const registry = new MeetingRegistry(store, log, 30);
+  const registry = new MeetingRegistry(store, log, { departureGraceMs: 50 }, 30);
   const { meeting } = registry.create('Ghost', 'auto');
   // The server's timer is unref'd (it must not keep a process alive); hold this one open.
   const keepAlive = setTimeout(() => {}, 5000);
@@ -130,6 +130,58 @@ test('a meeting nobody joins ends after the unused timeout', async () => {
   clearTimeout(keepAlive);
   assert.is(meeting.state, 'ended');
   assert.equal(registry.listJoinable(), []);
+});
+
+test('a dropped participant is kept for the grace and can resume; a resume token takes over the socket', () => {
+  const { registry, store } = setup();
+  const { meeting } = registry.create('Wifi', 'auto');
+  const first = link();
+  const a = meeting.join('Alice', first);
+  const b = meeting.join('Bob', link());
+  meeting.drop(a.id);
+  assert.is(meeting.size, 2, 'still a member during the grace');
+  assert.not.ok(a.connected);
+  const again = link();
+  assert.is(meeting.resume('not-the-token', again), undefined);
+  assert.is(meeting.resume(a.resumeToken, again), a, 'same participant');
+  assert.ok(a.connected);
+  // Resuming while the old socket is still attached replaces it.
+  const third = link();
+  assert.is(meeting.resume(a.resumeToken, third), a);
+  assert.is(again.closedWith, 'replaced');
+  assert.ok(b.connected);
+  assert.equal(store.events(meeting.id).map((e) => e.type), ['created', 'joined', 'joined', 'dropped', 'resumed', 'resumed']);
+  assert.not.ok(store.events(meeting.id).some((e) => e.type === 'left'), 'nobody saw a leave');
+});
+
+test('a participant who does not come back within the grace leaves as timed out; the last one ends the meeting', async () => {
+  const { registry, store } = setup();
+  const { meeting } = registry.create('Gone', 'auto');
+  const a = meeting.join('Alice', link());
+  meeting.drop(a.id);
+  const keepAlive = setTimeout(() => {}, 5000);
+  await new Promise<void>((resolve) => meeting.once('state', () => resolve()));
+  clearTimeout(keepAlive);
+  assert.is(meeting.state, 'ended');
+  const left = store.events(meeting.id).find((e) => e.type === 'left');
+  assert.is(left?.detail?.reason, 'timed-out');
+});
+
+test('open meetings are restored from the record with their creator credential', () => {
+  const store = new EventStore(':memory:');
+  const before = new MeetingRegistry(store, log, { departureGraceMs: 50 });
+  const { meeting, creatorToken } = before.create('Survivor', 'relay');
+  meeting.join('Alice', link());
+  before.suspendAll();
+  const after = new MeetingRegistry(store, log, { departureGraceMs: 50 });
+  const [restored] = after.restore();
+  assert.is(restored?.id, meeting.id);
+  assert.is(restored?.title, 'Survivor');
+  assert.is(restored?.topology, 'relay');
+  assert.ok(restored?.isCreatorToken(creatorToken));
+  assert.not.ok(restored?.isCreatorToken('guess'));
+  assert.is(restored?.size, 0, 'people come back by themselves');
+  assert.ok(store.events(meeting.id).some((e) => e.type === 'restored'));
 });
 
 test.run();

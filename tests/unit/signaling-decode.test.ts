@@ -45,7 +45,7 @@ test('frames over the size limit are MESSAGE_TOO_LARGE', () => {
 });
 
 test('peer signals must have a known shape', () => {
-  const ok = { type: 'signal', to: 'p', data: { type: 'candidate', candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 } } };
+  const ok = { type: 'signal', to: 'p', conn: 'c1', data: { type: 'candidate', candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 } } };
   assert.is(codeOf(JSON.stringify(ok)), undefined);
   assert.is(codeOf(JSON.stringify({ type: 'signal', to: 'p', data: { type: 'offer' } })), 'BAD_MESSAGE');
   assert.is(codeOf(JSON.stringify({ type: 'signal', to: 'p', data: { type: 'evil', payload: 1 } })), 'BAD_MESSAGE');
