@@ -77,7 +77,7 @@ export class MeetingRelay {
   ) {
     this.log = withBindings(options.logger ?? stderrLogger, { meetingId });
     this.events = new TypedEmitter<RelayEvents>((event, error) =>
-      this.log.error({ event, error }, 'relay event listener failed'),
+      this.log.error({ event, err: error }, 'relay event listener failed'),
     );
   }
 
@@ -166,6 +166,12 @@ export class MeetingRelay {
     this.dropParticipant(participantId, 'replaced');
   }
 
+  /** Closes the participant's connection as a lost connection (the owner tells the client). */
+  loseParticipant(participantId: string): void {
+    if (this.closed) return;
+    this.dropParticipant(participantId, 'connection lost');
+  }
+
   /** A snapshot of this meeting's media counters. */
   counters(): RelayCounters {
     return { ...this.stats };
@@ -204,7 +210,7 @@ export class MeetingRelay {
     this.toSink('addParticipant', () => this.audio.addParticipant(id));
     if (!participant.publishing.audio) this.toSink('setMuted', () => this.audio.setMuted(id, true));
     for (const candidate of participant.earlyCandidates.splice(0)) {
-      peer.addCandidate(candidate).catch((error: unknown) => log.debug({ error }, 'dropping an early ICE candidate'));
+      peer.addCandidate(candidate).catch((error: unknown) => log.debug({ err: error }, 'dropping an early ICE candidate'));
     }
     log.info({}, 'participant joined the relay');
     return peer;
@@ -252,7 +258,7 @@ export class MeetingRelay {
           this.requestKeyframe(publisherId);
         }
       } catch (error) {
-        this.log.error({ viewer: slot.viewerId, publisher: publisherId, error }, 'forwarding video failed');
+        this.log.error({ viewer: slot.viewerId, publisher: publisherId, err: error }, 'forwarding video failed');
       }
     }
   }
@@ -365,7 +371,7 @@ export class MeetingRelay {
     try {
       fn();
     } catch (error) {
-      this.log.error({ error }, `audio sink ${what} failed`);
+      this.log.error({ err: error }, `audio sink ${what} failed`);
     }
   }
 

@@ -142,7 +142,7 @@ export class RelayPeer {
       Buffer.from(opus.buffer, opus.byteOffset, opus.byteLength),
     );
     const bytes = packet.serializeSize;
-    sender.sendRtp(packet).catch((error: unknown) => this.log.debug({ error }, 'sending audio failed'));
+    sender.sendRtp(packet).catch((error: unknown) => this.log.debug({ err: error }, 'sending audio failed'));
     return bytes;
   }
 
@@ -164,7 +164,7 @@ export class RelayPeer {
     for (const slot of this.videoSlots) slot.assign(null);
     this.pendingRemoteCandidates.length = 0;
     this.heldLocalCandidates.length = 0;
-    this.pc.close().catch((error: unknown) => this.log.warn({ error }, 'closing the peer connection failed'));
+    this.pc.close().catch((error: unknown) => this.log.warn({ err: error }, 'closing the peer connection failed'));
   }
 
   private async applyOffer(sdp: string): Promise<string> {
@@ -260,7 +260,7 @@ export class RelayPeer {
     const receiver = this.camera?.receiver;
     const ssrc = this.cameraSsrc ?? receiver?.track.ssrc;
     if (!receiver || ssrc === undefined || this.state !== 'connected') return;
-    receiver.sendRtcpPLI(ssrc).catch((error: unknown) => this.log.debug({ error }, 'sending a PLI failed'));
+    receiver.sendRtcpPLI(ssrc).catch((error: unknown) => this.log.debug({ err: error }, 'sending a PLI failed'));
     this.handlers.pliSent();
   }
 
@@ -269,7 +269,7 @@ export class RelayPeer {
       try {
         await this.pc.addIceCandidate(candidate);
       } catch (error) {
-        this.log.debug({ error, candidate: candidate.candidate }, 'dropping a queued ICE candidate');
+        this.log.debug({ err: error, candidate: candidate.candidate }, 'dropping a queued ICE candidate');
       }
     }
   }
@@ -332,7 +332,7 @@ export class RelayPeer {
     try {
       fn();
     } catch (error) {
-      this.log.error({ error }, `relay peer ${what} handler failed`);
+      this.log.error({ err: error }, `relay peer ${what} handler failed`);
     }
   }
 }

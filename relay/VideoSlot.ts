@@ -82,7 +82,7 @@ export class VideoSlot {
     );
     const bytes = copy.serializeSize;
     this.sender.sendRtp(copy).catch((error: unknown) => {
-      this.log.debug({ viewer: this.viewerId, mid: this.mid, error }, 'forwarding a video packet failed');
+      this.log.debug({ viewer: this.viewerId, mid: this.mid, err: error }, 'forwarding a video packet failed');
     });
     return { sent: true, bytes };
   }

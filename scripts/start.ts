@@ -7,6 +7,7 @@
 import { networkInterfaces } from 'node:os';
 import { relative } from 'node:path';
 import { ConfigError, configFromEnv, isWildcard, type CoordinatorConfig } from '../coordinator/config';
+import { installProcessGuards } from '../coordinator/faults';
 import { buildCoordinator, type Coordinator } from '../coordinator/server';
 import { loadTls, tlsSourceFromEnv, type LoadedTls } from '../coordinator/tls';
 import { iceServersFor, TurnConfigError, turnConfigFromEnv, type TurnConfig } from '../turn/iceServers';
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     }
 
     phase = 'http';
+    installProcessGuards(coordinator.app.log);
     const url = await coordinator.start();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(signal));
     printReady(config, turnConfig, url, tls);

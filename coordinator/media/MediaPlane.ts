@@ -52,6 +52,14 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     this.log.info({ meetingId: meeting.id, participantId: participant.id, path, phase }, 'media path recovery');
   }
 
+  /**
+   * Operator action: drops one participant's relay connection as if it had failed (their
+   * client is told and connects again). Also how the recovery is tested, for real.
+   */
+  dropRelayConnection(meetingId: string, participantId: string): boolean {
+    return this.media.get(meetingId)?.dropRelayConnection(participantId) ?? false;
+  }
+
   countersFor(meetingId: string): RelayCounters {
     return this.media.get(meetingId)?.counters() ?? this.finished.get(meetingId) ?? { packets: 0, bytes: 0 };
   }

@@ -5,6 +5,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
+import { guard } from '../faults';
 import type { IceCandidate } from '../../protocol/signaling';
 import { AudioMixer } from '../../relay/audio/AudioMixer';
 import { MeetingRelay } from '../../relay/MeetingRelay';
@@ -38,16 +39,17 @@ export class MeetingMedia {
     private readonly options: MeetingMediaOptions,
   ) {
     this.topology = new TopologyController(meeting.topology, options);
-    this.topology.on('change', (snapshot, reason) => {
+    // Topology changes also fire from the controller's timers: guarded at this boundary.
+    this.topology.on('change', (snapshot, reason) => guard(this.log, 'topology change', () => {
       meeting.path = { mode: snapshot.mode, target: snapshot.target, epoch: snapshot.epoch };
       this.log.info({ meetingId: meeting.id, state: snapshot.state, epoch: snapshot.epoch, reason }, `topology -> ${snapshot.state}`);
       meeting.broadcast({ type: 'topology', mode: snapshot.mode, target: snapshot.target, epoch: snapshot.epoch, reason });
       // Back on P2P: the relay has nothing left to do (break after make).
       if (snapshot.state === 'p2p') this.closeRelay();
-    });
-    this.topology.on('switched', (record) => {
+    }, { meetingId: meeting.id }));
+    this.topology.on('switched', (record) => guard(this.log, 'topology record', () => {
       this.store.record(meeting.id, 'mode-switched', undefined, { ...record });
-    });
+    }, { meetingId: meeting.id }));
   }
 
   /** Membership changed: apply the policy (a newcomer learns the path in its `joined` reply). */
@@ -92,6 +94,13 @@ export class MeetingMedia {
       sdpMid: candidate.sdpMid ?? null,
       sdpMLineIndex: candidate.sdpMLineIndex ?? null,
     }).catch((err: unknown) => this.log.debug({ err }, 'relay candidate refused'));
+  }
+
+  /** Drops a participant's relay connection as a failure would; false when it has none. */
+  dropRelayConnection(participantId: string): boolean {
+    if (!this.relay?.has(participantId)) return false;
+    this.relay.loseParticipant(participantId);
+    return true;
   }
 
   pathReady(participant: Participant, epoch: number): void {

@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
 import type { TopologyMode, TopologyPreference } from '../../protocol/rest';
 import type { ChatMessage, PeerSignal, ServerMessage } from '../../protocol/signaling';
+import { guard } from '../faults';
 import { newParticipantId, secretMatches } from '../ids';
 import type { EventStore } from '../records/EventStore';
 import { canTransition, type MeetingLifecycle } from './lifecycle';
@@ -129,7 +130,7 @@ export class Meeting extends EventEmitter<MeetingEvents> {
     this.log.info({ meetingId: this.id, participantId }, 'participant dropped; waiting for them to resume');
     const timer = setTimeout(() => {
       this.graceTimers.delete(participantId);
-      this.leave(participantId, 'timed-out');
+      guard(this.log, 'departure grace', () => this.leave(participantId, 'timed-out'), { meetingId: this.id, participantId });
     }, this.options.departureGraceMs);
     timer.unref();
     this.graceTimers.set(participantId, timer);

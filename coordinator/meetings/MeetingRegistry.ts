@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MeetingSummary, TopologyPreference } from '../../protocol/rest';
+import { guard } from '../faults';
 import { hashSecret, newMeetingId, newSecret } from '../ids';
 import type { EventStore } from '../records/EventStore';
 import { Meeting, type MeetingOptions } from './Meeting';
@@ -68,7 +69,7 @@ export class MeetingRegistry extends EventEmitter<RegistryEvents> {
   private add(meeting: Meeting, unusedMs: number, unusedReason: string): void {
     const id = meeting.id;
     this.meetings.set(id, meeting);
-    const unusedTimer = setTimeout(() => meeting.endIfEmpty(unusedReason), unusedMs);
+    const unusedTimer = setTimeout(() => guard(this.log, 'unused meeting timer', () => meeting.endIfEmpty(unusedReason), { meetingId: id }), unusedMs);
     unusedTimer.unref();
     meeting.once('participant-joined', () => clearTimeout(unusedTimer));
     meeting.on('state', (state) => {

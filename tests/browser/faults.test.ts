@@ -1,0 +1,151 @@
+/**
+ * Ordinary faults do not end anyone's meeting: a reload (alone or in a pair), a relay
+ * connection that fails, and a server killed with SIGKILL and started again on the same
+ * port and record. Everyone comes back by themselves and hears the others again.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Browser } from 'playwright-core';
+import { ROOT_DIR } from '../../coordinator/config';
+import type { MeetingDetail, MeetingEventRecord } from '../../protocol/rest';
+import { launchBrowser } from '../helpers/browser';
+import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs, type Person } from '../helpers/room';
+import { api, startServer, tempDbPath, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+let server: TestServer;
+let browser: Browser;
+const people: Person[] = [];
+
+test.before(async () => {
+  server = await startServer({ departureGraceMs: 20_000 });
+  browser = await launchBrowser();
+});
+test.after.each(async () => {
+  for (const p of people.splice(0)) await p.context.close().catch(() => {});
+});
+test.after(async () => {
+  await browser.close();
+  await server.dispose();
+});
+
+const detail = async (base: string, id: string) => (await api<MeetingDetail>(base, 'GET', `/api/meetings/${id}`)).body;
+const events = async (base: string, id: string) => (await api<MeetingEventRecord[]>(base, 'GET', `/api/meetings/${id}/events`)).body;
+
+async function badgeSays(p: Person, mode: 'p2p' | 'relay' | 'waiting', timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => (await p.page.getByTestId('topology-badge').getAttribute('data-mode')) === mode, timeoutMs, `${p.name}'s badge to say ${mode}`);
+}
+
+test('the only person reloads: the meeting goes on, with the same participant and the creator rights', async () => {
+  const meeting = await createMeeting(server.url, 'Alone');
+  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
+  people.push(ann);
+  await ann.page.evaluate((m) => localStorage.setItem(`meetmesh.creator.${m.id}`, m.token), { id: meeting.id, token: meeting.creatorToken });
+  await ann.page.reload();
+  await ann.page.getByTestId('leave-meeting').waitFor();
+  await ann.page.getByTestId('cancel-meeting').waitFor({ timeout: 10_000 });
+  const d = await detail(server.url, meeting.id);
+  assert.is(d.state, 'open');
+  assert.equal(d.participants.map((p) => p.name), ['Ann']);
+  const types = (await events(server.url, meeting.id)).map((e) => e.type);
+  assert.ok(types.includes('dropped') && types.includes('resumed'), types.join());
+  assert.not.ok(types.includes('left'), 'a reload is not a leave');
+  assert.not.ok(types.includes('ended'));
+});
+
+test('one of two reloads: no leave for the other, chat history kept, and they talk again', async () => {
+  const meeting = await createMeeting(server.url, 'Pair reload');
+  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
+  people.push(ann, ben);
+  await badgeSays(ann, 'p2p');
+  await assertEveryoneHearsTheOthers([ann, ben]);
+  await ann.page.getByTestId('chat-input').fill('before the reload');
+  await ann.page.getByTestId('chat-send').click();
+  await ben.page.getByTestId('chat-message').filter({ hasText: 'before the reload' }).waitFor();
+  const benId = (await detail(server.url, meeting.id)).participants.find((p) => p.name === 'Ben')!.id;
+
+  await ben.page.reload();
+  await ben.page.getByTestId('leave-meeting').waitFor();
+  await badgeSays(ben, 'p2p');
+  await assertEveryoneHearsTheOthers([ann, ben]);
+  await assertEveryoneSeesTheOthers([ann, ben]);
+  assert.is((await detail(server.url, meeting.id)).participants.find((p) => p.name === 'Ben')?.id, benId, 'the same participant');
+  assert.is(await ben.page.getByTestId('chat-message').filter({ hasText: 'before the reload' }).count(), 1, 'the reloaded page kept its chat, once');
+  const types = (await events(server.url, meeting.id)).map((e) => e.type);
+  assert.not.ok(types.includes('left'), types.join());
+  // The leave button is still an explicit leave: the other is told at once.
+  await ben.page.getByTestId('leave-meeting').click();
+  await ann.page.locator('[data-testid="participant"][data-participant="Ben"]').waitFor({ state: 'detached', timeout: 5000 });
+});
+
+test('the relay drops a connection: the client is told, connects again, and the record says so', async () => {
+  const meeting = await createMeeting(server.url, 'Relay heal', 'relay');
+  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
+  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
+  const group = [ann, ben, cat];
+  people.push(...group);
+  await assertEveryoneHearsTheOthers(group);
+  const benId = (await detail(server.url, meeting.id)).participants.find((p) => p.name === 'Ben')!.id;
+  assert.ok(server.coordinator.media.dropRelayConnection(meeting.id, benId));
+  await waitFor(async () => (await ben.page.getByTestId('stats-overlay').innerText()).includes('recovered'), 20_000, "Ben's overlay to show the recovery");
+  await assertEveryoneHearsTheOthers(group);
+  await assertEveryoneSeesTheOthers(group);
+  const recoveries = (await events(server.url, meeting.id)).filter((e) => e.type === 'media-recovery').map((e) => e.detail?.phase);
+  assert.ok(recoveries.includes('relay-closed') && recoveries.includes('recovered'), recoveries.join());
+});
+
+/** A free TCP port, to start the server on the same one twice. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+function startProcess(port: number, dbPath: string): ChildProcess {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), DB_PATH: dbPath, TURN_DISABLED: '1', LOG_LEVEL: 'warn', NO_COLOR: '1' };
+  return spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT_DIR, env, stdio: 'ignore' });
+}
+
+test('a server killed with SIGKILL and started again: everyone is back in media by themselves', async () => {
+  const port = await freePort();
+  const db = tempDbPath();
+  const base = `http://127.0.0.1:${port}`;
+  let child = startProcess(port, db.dbPath);
+  try {
+    await waitFor(async () => (await api(base, 'GET', '/api/health')).status === 200, 30_000, 'the server to start');
+    const meeting = await createMeeting(base, 'Restart');
+    const group = [
+      await joinAs(browser, base, meeting.id, 'Ann', 600),
+      await joinAs(browser, base, meeting.id, 'Ben', 1100),
+      await joinAs(browser, base, meeting.id, 'Cat', 1900),
+    ];
+    people.push(...group);
+    for (const p of group) await badgeSays(p, 'relay');
+    await assertEveryoneHearsTheOthers(group);
+
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await waitFor(async () => (await group[0]!.page.getByTestId('room-notice').innerText().catch(() => '')).includes('Reconnecting'), 10_000, 'the page to say Reconnecting');
+    child = startProcess(port, db.dbPath);
+    await waitFor(async () => (await api(base, 'GET', '/api/health').catch(() => ({ status: 0 }))).status === 200, 30_000, 'the server to start again');
+    const upAt = Date.now();
+    for (const p of group) await badgeSays(p, 'relay', 30_000);
+    await assertEveryoneHearsTheOthers(group, 30_000);
+    const seconds = (Date.now() - upAt) / 1000;
+    console.log(`  everyone heard everyone again ${seconds.toFixed(1)} s after the server was up`);
+    assert.ok(seconds < 30, `back within 30 s (took ${seconds} s)`);
+    const d = await detail(base, meeting.id);
+    assert.equal(d.participants.map((p) => p.name).sort(), ['Ann', 'Ben', 'Cat'], 'the same three, once each');
+  } finally {
+    child.kill('SIGKILL');
+    db.remove();
+  }
+});
+
+test.run();
