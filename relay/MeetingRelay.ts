@@ -6,6 +6,7 @@
  */
 import type { RtpPacket } from 'werift';
 import { RelayError } from './errors';
+import { candidateProblem, offerProblem } from './inputChecks';
 import { stderrLogger, withBindings } from './log';
 import { RelayPeer } from './RelayPeer';
 import { TypedEmitter } from './TypedEmitter';
@@ -100,6 +101,9 @@ export class MeetingRelay {
    */
   async handleOffer(participantId: string, sdp: string): Promise<string> {
     this.assertOpen();
+    // Checked before a peer connection (sockets, certificates) exists for it.
+    const problem = offerProblem(sdp);
+    if (problem) throw RelayError.invalidOffer(problem);
     const participant = this.participant(participantId);
     const peer = participant.peer ?? this.createPeer(participant);
     const answer = await peer.negotiate(sdp);
@@ -114,9 +118,16 @@ export class MeetingRelay {
     return answer;
   }
 
-  /** Adds a client ICE candidate; candidates arriving before the offer are queued. */
+  /**
+   * Adds a client ICE candidate; candidates arriving before the offer are queued. Rejects with
+   * `INVALID_CANDIDATE` when the line is unusable (see inputChecks.ts); an empty line (end of
+   * candidates) is accepted and ignored.
+   */
   async addCandidate(participantId: string, candidate: IceCandidateInit): Promise<void> {
     this.assertOpen();
+    const problem = candidateProblem(candidate.candidate);
+    if (problem) throw RelayError.invalidCandidate(problem);
+    if (candidate.candidate === '') return;
     const participant = this.participant(participantId);
     if (participant.peer) return participant.peer.addCandidate(candidate);
     if (participant.earlyCandidates.length < MAX_EARLY_CANDIDATES) participant.earlyCandidates.push(candidate);

@@ -240,14 +240,30 @@ export class RelayPeer {
     }
   }
 
-  /** Reads keyframe requests off each transport (see rtcp.ts for why not werift's routing). */
+  /**
+   * Reads keyframe requests off each transport (see rtcp.ts for why not werift's routing, nor
+   * its parsed `onRtcp` packets): taps the transport's incoming datagrams and decrypts the
+   * SRTCP ones with the transport's own session, as werift does next to it (decryption is
+   * stateless and copies, and RTCP comes a few times a second).
+   */
   private tapTransports(): void {
     for (const transport of this.pc.dtlsTransports) {
       if (this.tappedTransports.has(transport)) continue;
       this.tappedTransports.add(transport);
-      transport.onRtcp.subscribe((packet) =>
+      transport.iceTransport.connection.onData.subscribe((data) =>
         this.guard('rtcp', () => {
-          for (const ssrc of keyframeRequestTargets(packet)) {
+          // RFC 5761 §4: RTCP packet types 192–223 in the second byte (RTP: payload types < 128 with the marker bit).
+          if (data.length < 8 || data[0]! >> 6 !== 2 || data[1]! < 192 || data[1]! > 223) return;
+          // Unset until DTLS has produced the SRTP keys.
+          const srtcp = transport.srtcp as typeof transport.srtcp | undefined;
+          if (!srtcp) return;
+          let datagram: Buffer;
+          try {
+            datagram = srtcp.decrypt(data);
+          } catch {
+            return; // not authentic, or not SRTCP at all: werift drops it too
+          }
+          for (const ssrc of keyframeRequestTargets(datagram)) {
             const slot = this.videoSlots.find((s) => s.sender.ssrc === ssrc);
             if (slot) this.handlers.keyframeRequest(slot);
           }

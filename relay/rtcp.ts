@@ -4,28 +4,54 @@
  * outgoing streams (its camera or mic), so a viewer's PLI for a forwarded slot never reaches
  * the slot's sender. The relay therefore reads keyframe requests off the transport itself
  * and routes them by the *media* SSRC they name.
+ *
+ * It parses the decrypted compound RTCP datagram itself rather than werift's parsed packets:
+ * werift hands each packet the rest of the datagram as its payload, and its FIR reader takes
+ * 8-byte FCI entries up to the end of that, so a FIR followed by another packet "names" words
+ * of the packets after it. Here every packet is bounded by its own length field.
  */
-import { RtcpPayloadSpecificFeedback, type RtcpPacket } from 'werift';
 
+/** RTCP packet type of payload-specific feedback (RFC 4585 §6.1). */
+const PT_PSFB = 206;
 /** PSFB FMT values (RFC 4585 §6.3.1 PLI, RFC 5104 §4.3.1 FIR). */
 const FMT_PLI = 1;
 const FMT_FIR = 4;
+/** Common header (4) + sender SSRC (4) + media SSRC (4): the fixed part of every feedback packet. */
+const FEEDBACK_HEADER_BYTES = 12;
+/** One FIR FCI entry: SSRC, sequence number, 24 reserved bits (RFC 5104 §4.3.1.1). */
+const FIR_ENTRY_BYTES = 8;
 
-/** The media SSRCs an RTCP packet asks a keyframe for (empty when it is no PLI/FIR). */
-export function keyframeRequestTargets(packet: RtcpPacket): number[] {
-  if (packet.type !== RtcpPayloadSpecificFeedback.type) return [];
-  // werift leaves `feedback` undefined for feedback types it cannot parse (SLI, RPSI, …).
-  const feedback = packet.feedback as typeof packet.feedback | undefined;
-  if (!feedback) return [];
-  switch (feedback.count) {
-    case FMT_PLI:
-      return [feedback.mediaSsrc];
-    case FMT_FIR:
-      // RFC 5104 §4.3.1.2: the FIR's own media SSRC is 0; the targets are in its FCI entries.
-      return 'fir' in feedback ? feedback.fir.map((entry) => entry.ssrc) : [];
-    default:
-      return [];
+/**
+ * The media SSRCs a decrypted (compound) RTCP datagram asks keyframes for, in order (empty when
+ * it holds no PLI/FIR). Walking stops at the first packet whose header is not RTCP version 2
+ * or whose length runs past the datagram: the rest cannot be framed.
+ */
+export function keyframeRequestTargets(datagram: Uint8Array): number[] {
+  const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+  const targets: number[] = [];
+  for (let pos = 0; pos + 4 <= datagram.byteLength; ) {
+    const first = datagram[pos]!;
+    if (first >> 6 !== 2) break;
+    // RFC 3550 §6.4.1: the length is in 32-bit words minus one, header and padding included.
+    const size = (view.getUint16(pos + 2) + 1) * 4;
+    if (pos + size > datagram.byteLength) break;
+    const padding = first & 0x20 ? datagram[pos + size - 1]! : 0;
+    const end = pos + size - padding;
+    if (datagram[pos + 1] === PT_PSFB && end - pos >= FEEDBACK_HEADER_BYTES) {
+      const fmt = first & 0x1f;
+      if (fmt === FMT_PLI) {
+        targets.push(view.getUint32(pos + 8));
+      } else if (fmt === FMT_FIR) {
+        // RFC 5104 §4.3.1.2: the FIR's own media SSRC is 0; the targets are its FCI entries,
+        // as many as fit in its length.
+        for (let entry = pos + FEEDBACK_HEADER_BYTES; entry + FIR_ENTRY_BYTES <= end; entry += FIR_ENTRY_BYTES) {
+          targets.push(view.getUint32(entry));
+        }
+      }
+    }
+    pos += size;
   }
+  return targets;
 }
 
 /**

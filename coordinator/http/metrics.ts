@@ -18,6 +18,9 @@ export async function metricsRoute(
     }
     const totals = deps.relayCounters.totalsByMode();
     const mixer = deps.relayCounters.mixerStats();
+    // Counters (`_total`) cover the process lifetime, ended meetings included, and never go
+    // down; gauges are what is live now. Forwarded media is labelled by the mode its meeting
+    // was in when it was forwarded, so a switch never moves figures between labels.
     const lines = [
       '# HELP meetmesh_meetings Open meetings by media path.',
       '# TYPE meetmesh_meetings gauge',
@@ -25,16 +28,16 @@ export async function metricsRoute(
       '# HELP meetmesh_participants Participants in open meetings.',
       '# TYPE meetmesh_participants gauge',
       `meetmesh_participants ${participants}`,
-      '# HELP meetmesh_relay_packets Media packets the relay forwarded, by the current mode of their meeting.',
-      '# TYPE meetmesh_relay_packets gauge',
-      ...Object.entries(totals).map(([mode, t]) => `meetmesh_relay_packets{mode="${mode}"} ${t.packets}`),
-      '# HELP meetmesh_relay_bytes Media bytes the relay forwarded, by the current mode of their meeting.',
-      '# TYPE meetmesh_relay_bytes gauge',
-      ...Object.entries(totals).map(([mode, t]) => `meetmesh_relay_bytes{mode="${mode}"} ${t.bytes}`),
-      '# HELP meetmesh_mixer_ticks_total Audio mixer ticks (20 ms) in live meetings.',
+      '# HELP meetmesh_relay_packets_total RTP packets the relay sent to participants, by the mode of their meeting when sent.',
+      '# TYPE meetmesh_relay_packets_total counter',
+      ...Object.entries(totals).map(([mode, t]) => `meetmesh_relay_packets_total{mode="${mode}"} ${t.packets}`),
+      '# HELP meetmesh_relay_bytes_total RTP bytes the relay sent to participants, by the mode of their meeting when sent.',
+      '# TYPE meetmesh_relay_bytes_total counter',
+      ...Object.entries(totals).map(([mode, t]) => `meetmesh_relay_bytes_total{mode="${mode}"} ${t.bytes}`),
+      '# HELP meetmesh_mixer_ticks_total Audio mixer ticks (20 ms), ended meetings included.',
       '# TYPE meetmesh_mixer_ticks_total counter',
       `meetmesh_mixer_ticks_total ${mixer.ticks}`,
-      '# HELP meetmesh_mixer_late_ticks_total Mixer ticks that missed their deadline.',
+      '# HELP meetmesh_mixer_late_ticks_total Mixer ticks that missed their deadline, ended meetings included.',
       '# TYPE meetmesh_mixer_late_ticks_total counter',
       `meetmesh_mixer_late_ticks_total ${mixer.lateTicks}`,
       '# HELP meetmesh_mixer_tick_ms_p99 Worst p99 mixer tick time over live meetings, in ms.',

@@ -11,14 +11,23 @@ import type { Participant } from '../meetings/Participant';
 import type { EventStore } from '../records/EventStore';
 import type { MediaSignaling } from '../signaling/SignalingSession';
 import { MeetingMedia, type MeetingMediaOptions } from './MeetingMedia';
-import type { RelayCounterSource, RelayCounters } from './RelayCounterSource';
+import {
+  addRelayedByMode,
+  emptyRelayedByMode,
+  type RelayCounterSource,
+  type RelayCounters,
+  type RelayedByMode,
+} from './RelayCounterSource';
 
 const FINISHED_KEPT = 1000;
 
+/** Every live meeting's media, and the process totals that outlive them. */
 export class MediaPlane implements MediaSignaling, RelayCounterSource {
   private readonly media = new Map<string, MeetingMedia>();
   /** Final counters of ended meetings, so `/api/meetings/:id` still reports them. */
   private readonly finished = new Map<string, RelayCounters>();
+  /** Final figures of every ended meeting, so process totals never go down when one ends. */
+  private readonly ended = { relayed: emptyRelayedByMode(), mixTicks: 0, lateTicks: 0 };
 
   constructor(
     registry: MeetingRegistry,
@@ -64,20 +73,16 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     return this.media.get(meetingId)?.counters() ?? this.finished.get(meetingId) ?? { packets: 0, bytes: 0 };
   }
 
-  totalsByMode(): ReturnType<RelayCounterSource['totalsByMode']> {
-    const totals = { p2p: { packets: 0, bytes: 0 }, relay: { packets: 0, bytes: 0 }, switching: { packets: 0, bytes: 0 } };
-    for (const [, m] of this.media) {
-      const c = m.counters();
-      const mode = m.topology.snapshot().mode;
-      totals[mode].packets += c.packets;
-      totals[mode].bytes += c.bytes;
-    }
+  totalsByMode(): RelayedByMode {
+    const totals = emptyRelayedByMode();
+    addRelayedByMode(totals, this.ended.relayed);
+    for (const m of this.media.values()) addRelayedByMode(totals, m.relayedByMode());
     return totals;
   }
 
   mixerStats(): ReturnType<RelayCounterSource['mixerStats']> {
-    let ticks = 0;
-    let lateTicks = 0;
+    let ticks = this.ended.mixTicks;
+    let lateTicks = this.ended.lateTicks;
     let tickMsP99Max = 0;
     for (const m of this.media.values()) {
       const c = m.counters();
@@ -110,10 +115,15 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
   private detach(meeting: Meeting): void {
     const m = this.media.get(meeting.id);
     if (!m) return;
-    this.finished.set(meeting.id, m.counters());
+    // Closing folds the live relay and mixer into the meeting's own totals; nothing counts after.
+    m.close();
+    const final = m.counters();
+    this.finished.set(meeting.id, final);
+    addRelayedByMode(this.ended.relayed, m.relayedByMode());
+    this.ended.mixTicks += final.mixTicks ?? 0;
+    this.ended.lateTicks += final.lateTicks ?? 0;
     // Keep the final counters of recent meetings only; the record holds the history.
     if (this.finished.size > FINISHED_KEPT) this.finished.delete(this.finished.keys().next().value!);
-    m.close();
     this.media.delete(meeting.id);
   }
 }

@@ -14,7 +14,8 @@ import type { Meeting } from '../meetings/Meeting';
 import type { Participant } from '../meetings/Participant';
 import type { EventStore } from '../records/EventStore';
 import { TopologyController, type TopologyOptions } from '../topology/TopologyController';
-import type { RelayCounters } from './RelayCounterSource';
+import type { TopologyMode } from '../../protocol/rest';
+import { emptyRelayedByMode, type RelayCounters, type RelayedByMode } from './RelayCounterSource';
 
 export interface MeetingMediaOptions extends TopologyOptions {
   /** Extra host addresses for the relay's ICE candidates (loopback is skipped by werift otherwise). */
@@ -30,6 +31,10 @@ export class MeetingMedia {
   /** Totals of relays already closed (the meeting went back to P2P). */
   private readonly closedTotals: RelayStats = { ...ZERO };
   private readonly mixerTotals = { ticks: 0, lateTicks: 0 };
+  /** Forwarded media attributed to the mode it was forwarded in, up to the last mode change. */
+  private readonly relayedByModeSoFar = emptyRelayedByMode();
+  private attributedMode: TopologyMode;
+  private attributedUpTo = { packets: 0, bytes: 0 };
   private closed = false;
 
   constructor(
@@ -39,8 +44,11 @@ export class MeetingMedia {
     private readonly options: MeetingMediaOptions,
   ) {
     this.topology = new TopologyController(meeting.topology, options);
+    this.attributedMode = this.topology.snapshot().mode;
     // Topology changes also fire from the controller's timers: guarded at this boundary.
     this.topology.on('change', (snapshot, reason) => guard(this.log, 'topology change', () => {
+      // Everything counted so far was forwarded in the mode that is ending now.
+      this.attributeRelayed(snapshot.mode);
       meeting.path = { mode: snapshot.mode, target: snapshot.target, epoch: snapshot.epoch };
       this.log.info({ meetingId: meeting.id, state: snapshot.state, epoch: snapshot.epoch, reason }, `topology -> ${snapshot.state}`);
       meeting.broadcast({ type: 'topology', mode: snapshot.mode, target: snapshot.target, epoch: snapshot.epoch, reason });
@@ -124,11 +132,31 @@ export class MeetingMedia {
     };
   }
 
+  /** What the relay forwarded for this meeting, by the mode the meeting was in at the time (monotonic per mode). */
+  relayedByMode(): RelayedByMode {
+    const byMode = emptyRelayedByMode();
+    for (const mode of Object.keys(byMode) as TopologyMode[]) byMode[mode] = { ...this.relayedByModeSoFar[mode] };
+    const now = this.counters();
+    byMode[this.attributedMode].packets += now.packets - this.attributedUpTo.packets;
+    byMode[this.attributedMode].bytes += now.bytes - this.attributedUpTo.bytes;
+    return byMode;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.topology.close();
     this.closeRelay();
+  }
+
+  /** Books what was forwarded since the last mode change under the old mode, then follows `next`. */
+  private attributeRelayed(next: TopologyMode): void {
+    const now = this.counters();
+    const sofar = this.relayedByModeSoFar[this.attributedMode];
+    sofar.packets += now.packets - this.attributedUpTo.packets;
+    sofar.bytes += now.bytes - this.attributedUpTo.bytes;
+    this.attributedUpTo = { packets: now.packets, bytes: now.bytes };
+    this.attributedMode = next;
   }
 
   private ensureRelay(): MeetingRelay {

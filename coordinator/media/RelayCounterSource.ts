@@ -1,14 +1,42 @@
-/** Where the HTTP layer reads what the relay forwarded for a meeting (zero when none). */
+/** Where the HTTP layer reads what the relay forwarded for a meeting (zero when none), and the process totals. */
+import type { TopologyMode } from '../../protocol/rest';
+
 export interface RelayCounters {
   packets: number;
   bytes: number;
   [extra: string]: number;
 }
 
+/** Packets and bytes the relay forwarded. */
+export interface RelayedTotals {
+  packets: number;
+  bytes: number;
+}
+
+/** Forwarded media by the mode its meeting was in when it was forwarded. */
+export type RelayedByMode = Record<TopologyMode, RelayedTotals>;
+
+/** Relay and mixer figures for `/metrics`. */
 export interface RelayCounterSource {
   countersFor(meetingId: string): RelayCounters;
-  /** Totals over every meeting, by the mode the meeting is in now. */
-  totalsByMode(): Record<'p2p' | 'relay' | 'switching', { packets: number; bytes: number }>;
-  /** Mixer tick timing summed over live meetings, for /metrics. */
+  /**
+   * Forwarded media over the process lifetime, ended meetings included, by the mode its
+   * meeting was in when it was forwarded: every figure only ever grows.
+   */
+  totalsByMode(): RelayedByMode;
+  /** Mixer ticks and late ticks over the process lifetime (monotonic), and the worst p99 tick time over live meetings. */
   mixerStats(): { ticks: number; lateTicks: number; tickMsP99Max: number };
+}
+
+/** Zeroed per-mode totals. */
+export function emptyRelayedByMode(): RelayedByMode {
+  return { p2p: { packets: 0, bytes: 0 }, relay: { packets: 0, bytes: 0 }, switching: { packets: 0, bytes: 0 } };
+}
+
+/** Adds `from` into `into`, mode by mode. */
+export function addRelayedByMode(into: RelayedByMode, from: RelayedByMode): void {
+  for (const mode of Object.keys(into) as TopologyMode[]) {
+    into[mode].packets += from[mode].packets;
+    into[mode].bytes += from[mode].bytes;
+  }
 }

@@ -9,6 +9,7 @@
  */
 import { Decoder } from '@evan/opus';
 import { FRAME_SAMPLES, MAX_PACKET_SAMPLES, SAMPLE_RATE } from './AudioFormat';
+import { opusPacketSamples } from '../opus';
 import { rmsLevel } from './AudioLevel';
 import { JitterBuffer, type JitterBufferOptions } from './JitterBuffer';
 
@@ -157,6 +158,8 @@ export class ParticipantInput {
     const decoder = (this.decoder ??= new Decoder({ channels: 1, sample_rate: SAMPLE_RATE }));
     let pcm: Uint8Array;
     try {
+      // A client's packet is untrusted: one that breaks RFC 6716 §3.4 never reaches libopus.
+      if (opusPacketSamples(payload) === undefined) throw new Error(`malformed Opus packet (${payload.length} bytes)`);
       pcm = decoder.decode(payload);
       this.stats.decodes += 1;
     } catch (error) {

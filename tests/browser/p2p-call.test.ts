@@ -87,7 +87,7 @@ test('two people connect directly: each sees and hears the other, chat goes peer
   assert.is(detail.relay.packets, 0);
   assert.is(detail.relay.bytes, 0);
   const metrics = await (await fetch(server.url + '/metrics')).text();
-  assert.match(metrics, /^meetmesh_relay_bytes\{mode="p2p"\} 0$/m);
+  assert.match(metrics, /^meetmesh_relay_bytes_total\{mode="p2p"\} 0$/m);
 });
 
 test('camera and microphone toggle: the tile goes and comes back, the tone stops and comes back', async () => {

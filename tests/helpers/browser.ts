@@ -1,11 +1,64 @@
 /**
- * One headless Chromium (Debian's /usr/bin/chromium) for a test file; each participant is
- * its own browser context (own storage, own fake devices), which is far cheaper on two
- * cores than one browser per participant.
+ * One headless Chromium for a test file; each participant is its own browser context (own
+ * storage, own fake devices), which is far cheaper on two cores than one browser per
+ * participant.
+ *
+ * Which Chromium: `CHROMIUM_PATH` when it names an executable, else Debian's
+ * `/usr/bin/chromium`, else the headless Chromium shipped in the `@sparticuz/chromium`
+ * devDependency (unpacked to the temp directory on first use), so `npm install && npm test`
+ * needs nothing else. `MEETMESH_BROWSER=sparticuz` forces the packaged one (to test that path
+ * on a machine that has Chromium), `MEETMESH_BROWSER=system` the first two only.
  */
+import { accessSync, constants } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Debian's Chromium (`apt-get install chromium`). */
+const SYSTEM_CHROMIUM = '/usr/bin/chromium';
+
+/** A Chromium executable and where it was found. */
+export interface ChromiumChoice {
+  path: string;
+  source: 'CHROMIUM_PATH' | 'system' | '@sparticuz/chromium';
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The packaged headless Chromium, unpacked on first call (it is a few hundred MB unpacked). */
+async function packagedChromium(): Promise<ChromiumChoice> {
+  const { default: packaged } = await import('@sparticuz/chromium');
+  return { path: await packaged.executablePath(), source: '@sparticuz/chromium' };
+}
+
+let choice: Promise<ChromiumChoice> | undefined;
+
+/** Finds the Chromium to run (once per process), in the order the file comment gives. */
+export function findChromium(): Promise<ChromiumChoice> {
+  choice ??= (async (): Promise<ChromiumChoice> => {
+    const wanted = process.env.MEETMESH_BROWSER ?? 'auto';
+    if (wanted !== 'auto' && wanted !== 'system' && wanted !== 'sparticuz') {
+      throw new Error(`MEETMESH_BROWSER must be auto, system or sparticuz, not "${wanted}"`);
+    }
+    if (wanted === 'sparticuz') return packagedChromium();
+    const fromEnv = process.env.CHROMIUM_PATH;
+    if (fromEnv) {
+      if (isExecutable(fromEnv)) return { path: fromEnv, source: 'CHROMIUM_PATH' };
+      process.stderr.write(`browser: CHROMIUM_PATH=${fromEnv} is not an executable; looking further\n`);
+    }
+    if (isExecutable(SYSTEM_CHROMIUM)) return { path: SYSTEM_CHROMIUM, source: 'system' };
+    if (wanted === 'system') throw new Error(`no Chromium at CHROMIUM_PATH or ${SYSTEM_CHROMIUM} (MEETMESH_BROWSER=system)`);
+    return packagedChromium();
+  })();
+  return choice;
+}
+
+let announced = false;
 
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -25,9 +78,15 @@ export const CHROMIUM_ARGS = [
   '--disable-backgrounding-occluded-windows',
 ];
 
-/** Launches the browser; `extraArgs` e.g. inject a fake camera file. */
+/** Launches the browser; `extraArgs` e.g. inject a fake camera file. Says once per process which browser runs. */
 export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true });
+  const { path, source } = await findChromium();
+  const browser = await chromium.launch({ executablePath: path, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true });
+  if (!announced) {
+    announced = true;
+    process.stderr.write(`browser: ${path} (Chromium ${browser.version()}, from ${source})\n`);
+  }
+  return browser;
 }
 
 export interface Participant {

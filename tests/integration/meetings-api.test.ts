@@ -106,7 +106,7 @@ test('/metrics exposes meetings and participants in Prometheus text', async () =
   assert.match(response.headers.get('content-type') ?? '', 'text/plain');
   assert.match(text, /^meetmesh_participants [1-9]\d*$/m);
   assert.match(text, /^meetmesh_meetings\{mode="p2p"\} [1-9]\d*$/m);
-  assert.match(text, /^meetmesh_relay_bytes\{mode="p2p"\} 0$/m);
+  assert.match(text, /^meetmesh_relay_bytes_total\{mode="p2p"\} 0$/m);
   s.close();
 });
 

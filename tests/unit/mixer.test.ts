@@ -267,6 +267,29 @@ test('a corrupt packet is concealed and reported, never stalls the mix', () => {
   meeting.mixer.close();
 });
 
+test('malformed Opus packets (RFC 6716 §3.4) from a client are dropped and counted; the mix goes on', () => {
+  const errors: Array<string | undefined> = [];
+  const meeting = new Meeting(['a', 'b', 'c'], { onError: (_e, id) => errors.push(id) });
+  const a = meeting.talk('a', FREQ.a);
+  meeting.talk('b', FREQ.b);
+  const malformed = [
+    new Uint8Array([(31 << 3) | 1, 0x11, 0x22, 0x33]), // code 1, odd payload (R3)
+    new Uint8Array([(31 << 3) | 2, 200, 0x11]), // code 2, first frame past the end (R4)
+    new Uint8Array([(31 << 3) | 3, 0x80 | 3, 1]), // code 3 VBR, a frame length missing (R7)
+  ];
+  meeting.run(50, (tick) => {
+    meeting.sendAll('a');
+    const packet = a.packet();
+    if (tick >= 20 && tick < 20 + malformed.length) packet.payload = malformed[tick - 20]!;
+    meeting.send('a', packet);
+  });
+  assert.is(meeting.mixer.counters.decodeErrors, malformed.length);
+  assert.equal(errors, ['a', 'a', 'a']);
+  assert.is(meeting.received.get('c')!.length, 50, 'a packet every tick');
+  assert.ok(meeting.amplitude('c', FREQ.a) > HEARD && meeting.amplitude('c', FREQ.b) > HEARD);
+  meeting.mixer.close();
+});
+
 test("a browser's stereo-coded packets (opus/48000/2) are mixed as mono", () => {
   const meeting = new Meeting(['a', 'b']);
   meeting.talk('a', FREQ.a, { channels: 2 });

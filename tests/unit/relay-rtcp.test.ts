@@ -1,13 +1,12 @@
 /** Keyframe requests: PLI/FIR read from compound RTCP by media SSRC, and the per-publisher request throttle. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RtcpPacketConverter } from 'werift';
 import { KeyframeThrottle, keyframeRequestTargets } from '../../relay/rtcp';
 
 // ---------------------------------------------------------------- reading PLI / FIR
 //
-// Packets are written byte by byte from the RFCs (not with werift's serializers), then parsed
-// by werift's RtcpPacketConverter as the relay's DTLS transport does before `onRtcp`.
+// Packets are written byte by byte from the RFCs (not with werift's serializers) and read as
+// the relay reads a decrypted compound SRTCP datagram.
 
 const VIEWER = 0x1111_1111; // the viewer's own sender SSRC (Chrome: one of its outgoing streams)
 const SLOT_A = 0xaaaa_0001; // media SSRCs of two forwarded video slots
@@ -33,8 +32,8 @@ const fir = (...targets: number[]) =>
 /** Receiver report (RFC 3550 §6.4.2) with one report block about `source`. */
 const rr = (source: number) => words(header(1, 201, 7), VIEWER, source, 0x0000_0003, 0x0001_2345, 17, 0, 0);
 
-/** SDES (RFC 3550 §6.5) with one CNAME chunk "ab". */
-const sdes = () => Buffer.concat([words(header(1, 202, 2), VIEWER), Buffer.from([1, 2, 0x61, 0x62, 0, 0, 0, 0])]);
+/** SDES (RFC 3550 §6.5) with one CNAME chunk "ab": SSRC, item (1, 2, "ab"), a null octet padded to a word. */
+const sdes = () => Buffer.concat([words(header(1, 202, 3), VIEWER), Buffer.from([1, 2, 0x61, 0x62, 0, 0, 0, 0])]);
 
 /** Generic NACK (RFC 4585 §6.2.1): RTPFB (205) with the same FMT number (1) as a PLI. */
 const nack = (media: number) => words(header(1, 205, 3), VIEWER, media, (1234 << 16) | 0x0005);
@@ -47,7 +46,7 @@ const sli = (media: number) => words(header(2, 206, 3), VIEWER, media, (0 << 19)
 
 /** Every keyframe target named in one compound RTCP datagram, in order. */
 function targetsOf(...packets: Buffer[]): number[] {
-  return RtcpPacketConverter.deSerialize(Buffer.concat(packets)).flatMap((packet) => keyframeRequestTargets(packet));
+  return keyframeRequestTargets(Buffer.concat(packets));
 }
 
 test('a PLI names the media SSRC it asks a keyframe for, not its sender', () => {
@@ -75,23 +74,41 @@ test('reports, SDES, NACK (RTPFB FMT 1) and REMB ask for no keyframe', () => {
   assert.equal(targetsOf(rr(SLOT_A), sdes(), nack(SLOT_A), remb(SLOT_B)), []);
 });
 
-// BUG: werift's RtcpPacketConverter hands each packet the rest of the compound datagram as
-// its payload, and its FIR reader takes 8-byte FCI entries up to the end of that buffer. So a
-// FIR that is not the last packet also "names" words of the packets after it: followed by a
-// receiver report it yields the report block's source SSRC, i.e. the slot the viewer reports
-// on, and the relay asks that slot's publisher for a keyframe nobody requested. (Chrome puts
-// feedback last in a compound packet, so this needs another sender's packet order.)
-// Expected: a FIR names only the entries inside its own length.
-test.skip('a FIR followed by other packets names only its own FCI entries', () => {
+// werift's RtcpPacketConverter hands each packet the rest of the compound datagram as its
+// payload, and its FIR reader takes 8-byte FCI entries up to the end of that buffer, so a FIR
+// that is not the last packet also "named" words of the packets after it (followed by a
+// receiver report: the report block's source SSRC). The relay frames packets by their length.
+test('a FIR followed by other packets names only its own FCI entries', () => {
   assert.equal(targetsOf(fir(SLOT_A), rr(SLOT_B)), [SLOT_A]);
   assert.equal(targetsOf(fir(SLOT_A), pli(SLOT_B)), [SLOT_A, SLOT_B]);
+  assert.equal(targetsOf(fir(SLOT_A, SLOT_B), sdes(), rr(SLOT_A)), [SLOT_A, SLOT_B]);
 });
 
-// werift parses a PSFB with an FMT it does not know (SLI = 2, RPSI = 3, …) into a packet
-// whose `feedback` is undefined: that is no keyframe request.
-test('a payload-specific feedback werift cannot parse (SLI) asks for no keyframe', () => {
+// A PSFB with an FMT other than PLI or FIR (SLI = 2, RPSI = 3, …) is no keyframe request.
+test('other payload-specific feedback (SLI) asks for no keyframe', () => {
   assert.equal(targetsOf(sli(SLOT_A)), []);
   assert.equal(targetsOf(rr(SLOT_B), sli(SLOT_A), pli(SLOT_B)), [SLOT_B]);
+});
+
+test('a truncated or garbage datagram yields the requests framed before the damage, and never throws', () => {
+  const whole = Buffer.concat([pli(SLOT_A), fir(SLOT_B)]);
+  assert.equal(keyframeRequestTargets(whole.subarray(0, whole.length - 4)), [SLOT_A], 'the FIR runs past the end');
+  assert.equal(keyframeRequestTargets(whole.subarray(0, 6)), [], 'a PLI cut inside its header');
+  assert.equal(keyframeRequestTargets(Buffer.alloc(0)), []);
+  const notRtcp = Buffer.concat([words(0x1234_5678), pli(SLOT_A)]);
+  assert.equal(keyframeRequestTargets(notRtcp), [], 'version 0: nothing after it can be framed');
+  const shortPli = words(header(1, 206, 1), VIEWER); // no room for the media SSRC
+  assert.equal(keyframeRequestTargets(Buffer.concat([shortPli, pli(SLOT_B)])), [SLOT_B]);
+  // Padding (RFC 3550 §6.4.1): the last byte counts the padding bytes, which hold no FCI entry.
+  const padded = Buffer.concat([fir(SLOT_A), words(0, 8)]);
+  padded.writeUInt16BE(padded.readUInt16BE(2) + 2, 2);
+  padded[0] = padded[0]! | 0x20;
+  assert.equal(keyframeRequestTargets(Buffer.concat([padded, pli(SLOT_B)])), [SLOT_A, SLOT_B]);
+  for (let seed = 1; seed <= 200; seed++) {
+    const random = Buffer.alloc(seed % 64, seed);
+    for (let i = 0; i < random.length; i++) random[i] = (seed * 7919 + i * 104729) & 0xff;
+    keyframeRequestTargets(random);
+  }
 });
 
 // ---------------------------------------------------------------- throttling

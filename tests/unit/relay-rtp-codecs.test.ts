@@ -98,7 +98,9 @@ test('codes 1 and 2: two frames, for every TOC config', () => {
 test('code 3: the frame count M comes from the second byte, ignoring its VBR and padding flags', () => {
   assert.is(opusPacketSamples(new Uint8Array([toc(31, 3), 3])), 3 * 960);
   assert.is(opusPacketSamples(new Uint8Array([toc(1, 3), 2])), 2 * 960, 'SILK 20 ms × 2');
-  assert.is(opusPacketSamples(new Uint8Array([toc(31, 3), 0x80 | 0x40 | 4, 1, 0])), 4 * 960, 'v and p bits set');
+  // VBR with 1 byte of padding: lengths 1, 0, 0 for the first three frames, the last frame empty.
+  const vbrPadded = [toc(31, 3), 0x80 | 0x40 | 4, 1, 1, 0, 0, 0xaa, 0x00];
+  assert.is(opusPacketSamples(new Uint8Array(vbrPadded)), 4 * 960, 'v and p bits set');
   assert.is(opusPacketSamples(new Uint8Array([toc(16, 3), 48])), 48 * 120, '48 × 2.5 ms = 120 ms, the most allowed');
   assert.is(opusPacketSamples(new Uint8Array([toc(3, 3), 2])), 2 * 2880, '2 × 60 ms = 120 ms');
 });
@@ -121,16 +123,31 @@ test('the duration is read from the view, not from the start of its buffer', () 
   assert.is(opusPacketSamples(buffer.subarray(2)), 480);
 });
 
-// BUG (minor; the doc promises more than the code checks): opusPacketSamples says it returns
-// `undefined` for a malformed packet, but it only validates code 3. A code 1 packet whose
-// two CBR frames cannot be equal (an even total length, RFC 6716 §3.4 R3) and a code 2 packet
-// with no room for its first frame's length (R4) are reported as two whole frames. The relay
-// feeds it only its own encoder's packets, so today this cannot skew the audio timestamps;
-// either the checks or the doc comment should change.
-test.skip('code 1 and code 2 packets that break RFC 6716 R3/R4 are malformed (undefined)', () => {
+// RFC 6716 §3.4 lists what makes a packet malformed; a client's packet is untrusted input.
+test('code 1 and code 2 packets that break RFC 6716 R3/R4 are malformed (undefined)', () => {
   assert.is(opusPacketSamples(new Uint8Array([toc(31, 1), 0x11])), undefined, 'code 1, 1 payload byte for two equal frames (R3)');
   assert.is(opusPacketSamples(new Uint8Array([toc(31, 2)])), undefined, 'code 2 without the first frame length (R4)');
   assert.is(opusPacketSamples(new Uint8Array([toc(31, 2), 200, 0x11])), undefined, 'code 2, first frame longer than the packet (R4)');
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 2), 252])), undefined, 'code 2, two-byte length cut short');
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 2), 252, 1, ...new Array(256).fill(0)])), 2 * 960, 'code 2, two-byte length 4·1 + 252 = 256');
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 2), 252, 1, ...new Array(255).fill(0)])), undefined, 'code 2, 255 bytes for a 256-byte first frame');
+});
+
+test('frames over 1275 bytes are malformed (RFC 6716 R2)', () => {
+  assert.is(opusPacketSamples(new Uint8Array(1 + 1275)), 480, 'code 0, config 0 (10 ms SILK), 1275 bytes');
+  assert.is(opusPacketSamples(new Uint8Array(1 + 1276)), undefined, 'code 0, 1276 bytes');
+  assert.is(opusPacketSamples(new Uint8Array(1 + 2 * 1276).fill(toc(31, 1), 0, 1)), undefined, 'code 1, two 1276-byte frames');
+});
+
+test('code 3 padding and frame lengths must fit the packet (RFC 6716 R6/R7)', () => {
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 3), 2, 0xaa, 0xbb])), 2 * 960, 'CBR, two 1-byte frames');
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 3), 2, 0xaa, 0xbb, 0xcc])), undefined, 'CBR, 3 bytes for 2 equal frames (R6)');
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 3), 0x40 | 2, 1, 0xaa, 0xbb, 0])), 2 * 960, 'CBR with 1 byte of padding');
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 3), 0x40 | 2, 9, 0xaa, 0xbb])), undefined, 'padding longer than the packet');
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 3), 0x40 | 2])), undefined, 'padding length missing');
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 3), 0x80 | 3, 1, 2, 0xaa, 0xbb, 0xcc, 0xdd])), 3 * 960, 'VBR, frames of 1, 2 and 1 bytes');
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 3), 0x80 | 3, 1])), undefined, 'VBR, a frame length missing (R7)');
+  assert.is(opusPacketSamples(new Uint8Array([toc(31, 3), 0x80 | 3, 1, 9, 0xaa])), undefined, 'VBR, frames longer than the packet (R7)');
 });
 
 // ---------------------------------------------------------------- VP8 (RFC 7741 §4.2–4.3)
