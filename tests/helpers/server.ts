@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultConfig, type CoordinatorConfig } from '../../coordinator/config';
 import { buildCoordinator, type Coordinator, type CoordinatorParts } from '../../coordinator/server';
+import { iceServersFor, type BundledTurnConfig } from '../../turn/iceServers';
+import { TurnServer } from '../../turn/TurnServer';
 
 export interface TestServer {
   coordinator: Coordinator;
@@ -13,6 +15,8 @@ export interface TestServer {
   /** `wss://…/ws` when started with `tls`. */
   wsUrl: string;
   dbPath: string;
+  /** The bundled TURN server, when started with `{ turn: true }`. */
+  turn?: TestTurn;
   /** Stops the server; the record file stays until `dispose`. */
   close(): Promise<void>;
   /** Stops the server and deletes its record. */
@@ -31,29 +35,84 @@ export function tempDbPath(): { dbPath: string; remove: () => void } {
   return { dbPath: join(dir, 'meetings.db'), remove };
 }
 
+/** A bundled TURN server run for a test server, whose advertised port a test can redirect. */
+export interface TestTurn {
+  server: TurnServer;
+  /** The UDP port written into the ICE servers handed out at join. */
+  readonly advertisedPort: number;
+  /** Advertise `port` (e.g. an impairment proxy in front of the TURN server) to everyone who joins from now on; `undefined` goes back to the TURN server's own port. */
+  advertise(port: number | undefined): void;
+}
+
+/** What else to run next to the coordinator. */
+export interface StartOptions {
+  /** Run a bundled TURN server on 127.0.0.1 (free port) and hand its credentials out at join. */
+  turn?: boolean;
+}
+
+/** Starts a coordinator on a free port with a temporary record (and, if asked, a bundled TURN server). */
 export async function startServer(
   overrides: Partial<CoordinatorConfig> = {},
   parts: CoordinatorParts = {},
+  options: StartOptions = {},
 ): Promise<TestServer> {
   const temp = overrides.dbPath ? undefined : tempDbPath();
   const dbPath = overrides.dbPath ?? temp!.dbPath;
-  const coordinator = await buildCoordinator(
-    defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', ...overrides, dbPath }),
-    parts,
-  );
+  const turn = options.turn === true ? await startTestTurn() : undefined;
+  if (turn !== undefined && (parts.iceServersFor !== undefined || parts.onParticipantGone !== undefined)) {
+    turn.server.close();
+    throw new Error('startServer: `turn: true` supplies iceServersFor and onParticipantGone itself');
+  }
+  let coordinator: Coordinator;
+  try {
+    coordinator = await buildCoordinator(
+      defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', ...overrides, dbPath }),
+      turn === undefined ? parts : { iceServersFor: turn.iceServersFor, onParticipantGone: (id) => turn.server.revoke(id) },
+    );
+  } catch (err) {
+    turn?.server.close();
+    throw err;
+  }
   const url = await coordinator.start();
-  const close = () => coordinator.close();
+  const close = async () => {
+    await coordinator.close();
+    turn?.server.close();
+  };
   return {
     coordinator,
     url,
     wsUrl: url.replace(/^http/, 'ws') + '/ws',
     dbPath,
+    ...(turn === undefined ? {} : { turn: turn.handle }),
     close,
     async dispose() {
       await close();
       temp?.remove();
     },
   };
+}
+
+/** A bundled TURN server on 127.0.0.1 whose advertised port can be redirected to a proxy. */
+async function startTestTurn(): Promise<{ handle: TestTurn; server: TurnServer; iceServersFor: NonNullable<CoordinatorParts['iceServersFor']> }> {
+  const server = new TurnServer({ port: 0, listeningIps: ['127.0.0.1'] });
+  await server.start();
+  const config: BundledTurnConfig = {
+    mode: 'bundled', port: server.port, listeningIps: ['127.0.0.1'], relayIps: [], advertisedHost: '127.0.0.1',
+    realm: server.realm, secret: 'unused-in-bundled-mode', ttlSeconds: 600,
+  };
+  let advertisedPort = server.port;
+  const handle: TestTurn = {
+    server,
+    get advertisedPort() {
+      return advertisedPort;
+    },
+    advertise(port) {
+      advertisedPort = port ?? server.port;
+    },
+  };
+  // The URLs carry the advertised port; the credential is still minted by the real server.
+  const advertised = { get port() { return advertisedPort; }, issue: (userId: string, ttl: number) => server.issue(userId, ttl) };
+  return { handle, server, iceServersFor: (participantId) => iceServersFor(config, participantId, advertised) };
 }
 
 /** A JSON call to the server's REST API. */

@@ -1,0 +1,398 @@
+/**
+ * A user-space stand-in for `netem` on one UDP service (this kernel has none): clients send
+ * to the proxy, the proxy forwards to the target (the bundled TURN server) and back, and
+ * each direction can lose, delay, jitter or black out datagrams, changed live.
+ *
+ * - One upstream socket per client source address, so the target sees a distinct 5-tuple
+ *   per client (as behind a NAT) and its replies go back to the right client.
+ * - Jitter reorders by default, as on a real path and in netem: each datagram independently
+ *   waits `delayMs ± uniform(jitterMs)`. `reorder: false` holds a datagram until the one
+ *   before it in the same flow and direction has left (a FIFO link), keeping order.
+ * - Loss and jitter draw from a seeded PRNG (`seed`, else `IMPAIR_SEED`, else random; read it
+ *   back from `proxy.seed` to replay a run). With the same seed and the same datagram
+ *   sequence, the same datagrams are dropped.
+ * - An upstream socket that carried nothing either way for `idleTimeoutMs` is closed, like a
+ *   NAT mapping expiring; the client's next datagram gets a new one (a new 5-tuple).
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+/** The way a datagram travels: `up` from a client to the target, `down` from the target back. */
+export type Direction = 'up' | 'down';
+
+/** How one direction is impaired. */
+export interface Impairment {
+  /** Probability (0..1) that a datagram is dropped, drawn independently per datagram. */
+  loss: number;
+  /** One-way delay added to every datagram, in ms. */
+  delayMs: number;
+  /** Each datagram waits `delayMs + uniform(-jitterMs, +jitterMs)` (never below 0). */
+  jitterMs: number;
+  /** Whether jitter may reorder datagrams (true: like a real path and netem). */
+  reorder: boolean;
+}
+
+/** Datagrams seen in one direction: `in` = arrived at the proxy, `out` = forwarded, `dropped` = lost, blacked out, or still waiting when the proxy closed. */
+export interface DirectionCounters {
+  in: number;
+  out: number;
+  dropped: number;
+}
+
+/** Counters for both directions. */
+export interface UdpProxyCounters {
+  up: DirectionCounters;
+  down: DirectionCounters;
+}
+
+/** Where and how to run a UdpImpairProxy. */
+export interface UdpImpairProxyOptions {
+  /** The UDP service behind the proxy. */
+  target: { address: string; port: number };
+  /** Address to listen on (default `127.0.0.1`). */
+  host?: string;
+  /** Port to listen on (default 0: a free one). */
+  port?: number;
+  /** PRNG seed (default: `IMPAIR_SEED` from the environment, else random). */
+  seed?: number;
+  /** Close an upstream socket after this long without traffic either way (default 120 s: longer than TURN refreshes and ICE consent checks, so a live call never rebinds). */
+  idleTimeoutMs?: number;
+  /** Initial impairment of both directions (default: none). */
+  impairment?: Partial<Impairment>;
+}
+
+/** One client source address and its own upstream socket. */
+interface Flow {
+  key: string;
+  client: { address: string; port: number };
+  upstream: Socket;
+  lastActiveAt: number;
+  /** For `reorder: false`: when the previous datagram of this flow leaves, per direction. */
+  lastDueAt: Record<Direction, number>;
+}
+
+const NO_IMPAIRMENT: Impairment = { loss: 0, delayMs: 0, jitterMs: 0, reorder: true };
+const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+
+/** A UDP forwarder with live, seeded, per-direction loss, delay, jitter and blackout. */
+export class UdpImpairProxy {
+  /** The PRNG seed of this run (print it with a failure to replay the same losses). */
+  readonly seed: number;
+  readonly #socket: Socket;
+  readonly #target: { address: string; port: number };
+  readonly #idleTimeoutMs: number;
+  readonly #flows = new Map<string, Flow>();
+  readonly #impairment: Record<Direction, Impairment>;
+  readonly #blackout: Record<Direction, boolean> = { up: false, down: false };
+  #counters: UdpProxyCounters = freshCounters();
+  readonly #delayLine = new DelayLine();
+  readonly #blackoutTimers = new Set<{ timer: ReturnType<typeof setTimeout>; directions: Direction[]; done: () => void }>();
+  readonly #random: () => number;
+  readonly #idleSweep: ReturnType<typeof setInterval>;
+  #closing: Promise<void> | undefined;
+
+  /** Binds the proxy; resolves once it listens. */
+  static async start(options: UdpImpairProxyOptions): Promise<UdpImpairProxy> {
+    const host = options.host ?? '127.0.0.1';
+    const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(options.port ?? 0, host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    return new UdpImpairProxy(socket, options);
+  }
+
+  private constructor(socket: Socket, options: UdpImpairProxyOptions) {
+    this.#socket = socket;
+    this.#target = { ...options.target };
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const envSeed = Number(process.env.IMPAIR_SEED);
+    this.seed = (options.seed ?? (Number.isInteger(envSeed) && process.env.IMPAIR_SEED ? envSeed : Math.floor(Math.random() * 2 ** 32))) >>> 0;
+    this.#random = mulberry32(this.seed);
+    const initial = validated({ ...NO_IMPAIRMENT, ...options.impairment });
+    this.#impairment = { up: { ...initial }, down: { ...initial } };
+    // A proxy socket error (e.g. ICMP from a vanished client) must not crash the test run.
+    socket.on('error', () => {});
+    socket.on('message', (datagram, from) => this.#fromClient(datagram, from));
+    this.#idleSweep = setInterval(() => this.#closeIdleFlows(), Math.max(50, Math.min(this.#idleTimeoutMs / 2, 5_000)));
+  }
+
+  /** The address clients send to. */
+  get address(): { address: string; port: number } {
+    const { address, port } = this.#socket.address();
+    return { address, port };
+  }
+
+  /** The port clients send to. */
+  get port(): number {
+    return this.#socket.address().port;
+  }
+
+  /** How many client flows (upstream sockets) are open now. */
+  get flowCount(): number {
+    return this.#flows.size;
+  }
+
+  /** Changes the impairment of `direction` (default both) from the next datagram on; omitted fields keep their value. */
+  set(impairment: Partial<Impairment>, direction: Direction | 'both' = 'both'): void {
+    for (const d of directions(direction)) this.#impairment[d] = validated({ ...this.#impairment[d], ...impairment });
+  }
+
+  /** The impairment of one direction now. */
+  impairment(direction: Direction): Readonly<Impairment> {
+    return { ...this.#impairment[direction] };
+  }
+
+  /** No loss, delay, jitter or blackout any more, both ways (datagrams already delayed still arrive). */
+  heal(): void {
+    this.set(NO_IMPAIRMENT);
+    this.blackout(false);
+  }
+
+  /** Drops every datagram of `direction` (default both) while on; ends any running `blackoutFor` early when turned off. */
+  blackout(on: boolean, direction: Direction | 'both' = 'both'): void {
+    for (const d of directions(direction)) this.#blackout[d] = on;
+    if (!on && direction === 'both') for (const pending of [...this.#blackoutTimers]) pending.done();
+  }
+
+  /** True while `direction` is blacked out. */
+  isBlackedOut(direction: Direction): boolean {
+    return this.#blackout[direction];
+  }
+
+  /** A blackout of `ms`; resolves when it is over (or when the proxy closes). */
+  blackoutFor(ms: number, direction: Direction | 'both' = 'both'): Promise<void> {
+    this.blackout(true, direction);
+    return new Promise((resolve) => {
+      const pending = {
+        timer: setTimeout(() => pending.done(), ms),
+        directions: directions(direction),
+        done: () => {
+          clearTimeout(pending.timer);
+          if (!this.#blackoutTimers.delete(pending)) return;
+          // Overlapping blackouts: a direction comes back only when the last one covering it ends.
+          const stillDark = new Set([...this.#blackoutTimers].flatMap((p) => p.directions));
+          if (this.#closing === undefined) for (const d of pending.directions) if (!stillDark.has(d)) this.#blackout[d] = false;
+          resolve();
+        },
+      };
+      this.#blackoutTimers.add(pending);
+    });
+  }
+
+  /** A copy of the datagram counters since start or the last `resetCounters`. */
+  counters(): UdpProxyCounters {
+    return { up: { ...this.#counters.up }, down: { ...this.#counters.down } };
+  }
+
+  /** Starts counting from zero (e.g. per phase of a test). */
+  resetCounters(): void {
+    this.#counters = freshCounters();
+  }
+
+  /** Stops forwarding: drops every delayed datagram (counted as dropped), clears every timer, closes every socket. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    clearInterval(this.#idleSweep);
+    const stranded = this.#delayLine.clear();
+    for (const direction of stranded) this.#counters[direction].dropped++;
+    for (const pending of [...this.#blackoutTimers]) pending.done();
+    const closing = [...this.#flows.values()].map((flow) => closeSocket(flow.upstream));
+    this.#flows.clear();
+    await Promise.all([...closing, closeSocket(this.#socket)]);
+  }
+
+  #fromClient(datagram: Buffer, from: RemoteInfo): void {
+    if (this.#closing !== undefined) return;
+    const flow = this.#flowOf(from);
+    this.#pass(flow, 'up', datagram);
+  }
+
+  #flowOf(from: RemoteInfo): Flow {
+    const key = `${from.address}|${from.port}`;
+    const existing = this.#flows.get(key);
+    if (existing !== undefined) return existing;
+    const upstream = createSocket(isIP(this.#target.address) === 6 ? 'udp6' : 'udp4');
+    const flow: Flow = {
+      key,
+      client: { address: from.address, port: from.port },
+      upstream,
+      lastActiveAt: performance.now(),
+      lastDueAt: { up: 0, down: 0 },
+    };
+    upstream.on('error', () => {});
+    upstream.on('message', (datagram, source) => {
+      // Only the target's replies are ours to carry back; anything else is noise.
+      if (source.port !== this.#target.port || this.#closing !== undefined) return;
+      this.#pass(flow, 'down', datagram);
+    });
+    // Any local address: the kernel picks the one that routes to the target. Sends made
+    // before the bind completes are queued by dgram, so no await is needed.
+    upstream.bind(0);
+    this.#flows.set(key, flow);
+    return flow;
+  }
+
+  /** Counts, then drops or schedules one datagram. */
+  #pass(flow: Flow, direction: Direction, datagram: Buffer): void {
+    const counters = this.#counters[direction];
+    counters.in++;
+    const now = performance.now();
+    flow.lastActiveAt = now;
+    const { loss, delayMs, jitterMs, reorder } = this.#impairment[direction];
+    if (this.#blackout[direction] || (loss > 0 && this.#random() < loss)) {
+      counters.dropped++;
+      return;
+    }
+    const jitter = jitterMs > 0 ? (this.#random() * 2 - 1) * jitterMs : 0;
+    let dueAt = now + Math.max(0, delayMs + jitter);
+    if (!reorder) dueAt = Math.max(dueAt, flow.lastDueAt[direction]);
+    flow.lastDueAt[direction] = dueAt;
+    if (dueAt <= now) this.#deliver(flow, direction, datagram);
+    else this.#delayLine.schedule(dueAt, direction, () => this.#deliver(flow, direction, datagram));
+  }
+
+  #deliver(flow: Flow, direction: Direction, datagram: Buffer): void {
+    // The flow may have gone idle and closed while this datagram was delayed.
+    if (this.#flows.get(flow.key) !== flow) {
+      this.#counters[direction].dropped++;
+      return;
+    }
+    this.#counters[direction].out++;
+    if (direction === 'up') flow.upstream.send(datagram, this.#target.port, this.#target.address);
+    else this.#socket.send(datagram, flow.client.port, flow.client.address);
+  }
+
+  #closeIdleFlows(): void {
+    const now = performance.now();
+    for (const flow of [...this.#flows.values()]) {
+      if (now - flow.lastActiveAt < this.#idleTimeoutMs) continue;
+      this.#flows.delete(flow.key);
+      void closeSocket(flow.upstream);
+    }
+  }
+}
+
+/**
+ * Datagrams waiting for their departure time, in a min-heap on (time, arrival order) behind
+ * one timer: exact ordering (a FIFO flow never overtakes itself, which per-datagram timers
+ * with millisecond rounding cannot promise) and one timer to clear on close.
+ */
+class DelayLine {
+  readonly #heap: { dueAt: number; seq: number; direction: Direction; run: () => void }[] = [];
+  #seq = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedFor = Infinity;
+
+  schedule(dueAt: number, direction: Direction, run: () => void): void {
+    const heap = this.#heap;
+    heap.push({ dueAt, seq: this.#seq++, direction, run });
+    for (let i = heap.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i]!, heap[parent]!)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+    if (dueAt < this.#armedFor) this.#arm();
+  }
+
+  /** Forgets everything waiting; returns the direction of each forgotten datagram. */
+  clear(): Direction[] {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedFor = Infinity;
+    return this.#heap.splice(0).map((entry) => entry.direction);
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const head = this.#heap[0];
+    if (head === undefined) {
+      this.#timer = undefined;
+      this.#armedFor = Infinity;
+      return;
+    }
+    this.#armedFor = head.dueAt;
+    // Rounded up: a timer may fire up to a millisecond early by performance.now(), and a
+    // datagram must never leave before its time.
+    this.#timer = setTimeout(() => this.#fire(), Math.max(1, Math.ceil(head.dueAt - performance.now())));
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedFor = Infinity;
+    const now = performance.now();
+    while (this.#heap.length > 0 && this.#heap[0]!.dueAt <= now) this.#pop().run();
+    this.#arm();
+  }
+
+  #pop(): { dueAt: number; seq: number; direction: Direction; run: () => void } {
+    const heap = this.#heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let i = 0; ; ) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
+        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
+        if (smallest === i) break;
+        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
+        i = smallest;
+      }
+    }
+    return top;
+  }
+}
+
+function before(a: { dueAt: number; seq: number }, b: { dueAt: number; seq: number }): boolean {
+  return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq);
+}
+
+/** mulberry32: a tiny, fast, seedable PRNG, good enough for drop decisions (not crypto). */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+function validated(impairment: Impairment): Impairment {
+  const { loss, delayMs, jitterMs } = impairment;
+  if (!(loss >= 0 && loss <= 1)) throw new RangeError(`loss ${loss} is not within 0..1`);
+  if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw new RangeError(`delayMs ${delayMs} is not a finite number ≥ 0`);
+  if (!(jitterMs >= 0) || !Number.isFinite(jitterMs)) throw new RangeError(`jitterMs ${jitterMs} is not a finite number ≥ 0`);
+  return { ...impairment };
+}
+
+function directions(direction: Direction | 'both'): Direction[] {
+  return direction === 'both' ? ['up', 'down'] : [direction];
+}
+
+function freshCounters(): UdpProxyCounters {
+  return { up: { in: 0, out: 0, dropped: 0 }, down: { in: 0, out: 0, dropped: 0 } };
+}
+
+function closeSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
