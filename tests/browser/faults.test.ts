@@ -10,8 +10,10 @@ import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { ROOT_DIR } from '../../coordinator/config';
 import type { MeetingDetail, MeetingEventRecord } from '../../protocol/rest';
-import { launchBrowser } from '../helpers/browser';
+import { launchBrowser, newParticipant } from '../helpers/browser';
+import { toneInitScript } from '../helpers/media';
 import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs, type Person } from '../helpers/room';
+import { impairedSignaling } from '../helpers/impair';
 import { api, startServer, tempDbPath, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
@@ -39,10 +41,15 @@ async function badgeSays(p: Person, mode: 'p2p' | 'relay' | 'waiting', timeoutMs
 }
 
 test('the only person reloads: the meeting goes on, with the same participant and the creator rights', async () => {
-  const meeting = await createMeeting(server.url, 'Alone');
-  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
+  // Created in the lobby, so this browser holds the creator credential.
+  const ann: Person = { ...(await newParticipant(browser, { initScript: toneInitScript(600) })), name: 'Ann', hz: 600 };
   people.push(ann);
-  await ann.page.evaluate((m) => localStorage.setItem(`meetmesh.creator.${m.id}`, m.token), { id: meeting.id, token: meeting.creatorToken });
+  await ann.page.goto(server.url + '/');
+  await ann.page.getByTestId('display-name').fill('Ann');
+  await ann.page.getByTestId('meeting-title').fill('Alone');
+  await ann.page.getByTestId('create-meeting').click();
+  await ann.page.getByTestId('cancel-meeting').waitFor({ timeout: 15_000 });
+  const meeting = { id: ann.page.url().split('/m/')[1]!.split('?')[0]! };
   await ann.page.reload();
   await ann.page.getByTestId('leave-meeting').waitFor();
   await ann.page.getByTestId('cancel-meeting').waitFor({ timeout: 10_000 });
@@ -96,6 +103,42 @@ test('the relay drops a connection: the client is told, connects again, and the 
   await assertEveryoneSeesTheOthers(group);
   const recoveries = (await events(server.url, meeting.id)).filter((e) => e.type === 'media-recovery').map((e) => e.detail?.phase);
   assert.ok(recoveries.includes('relay-closed') && recoveries.includes('recovered'), recoveries.join());
+});
+
+test('a 4 s signaling blackout: "Reconnecting…", back by itself, media never stopped, chat sent meanwhile arrives once', async () => {
+  const net = await impairedSignaling(server);
+  try {
+    const meeting = await createMeeting(server.url, 'Wifi hiccup');
+    const ann = await joinAs(browser, net.url, meeting.id, 'Ann', 600);
+    const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
+    people.push(ann, ben);
+    await badgeSays(ann, 'p2p');
+    await assertEveryoneHearsTheOthers([ann, ben]);
+    net.proxy.blackout(true);
+    net.proxy.cut();
+    await waitFor(async () => (await ann.page.getByTestId('room-notice').innerText().catch(() => '')).includes('Reconnecting'), 10_000, 'Ann to see Reconnecting…');
+    // Meanwhile the direct path carries on: Ben still hears Ann, and Ann's chat waits.
+    await assertEveryoneHearsTheOthers([ann, ben], 5000);
+    await ben.page.getByTestId('chat-input').fill('sent while Ann was away');
+    await ben.page.getByTestId('chat-send').click();
+    await ann.page.getByTestId('chat-input').fill('typed during the blackout');
+    await ann.page.getByTestId('chat-send').click();
+    const blackoutStart = Date.now();
+    await waitFor(() => Date.now() - blackoutStart > 4000, 6000, 'four seconds of blackout');
+    net.proxy.blackout(false);
+    await ann.page.getByTestId('room-notice').waitFor({ state: 'detached', timeout: 15_000 });
+    for (const [reader, text] of [[ben, 'typed during the blackout'], [ann, 'sent while Ann was away']] as const) {
+      const line = reader.page.getByTestId('chat-message').filter({ hasText: text });
+      await line.first().waitFor({ timeout: 10_000 });
+      assert.is(await line.count(), 1, `${reader.name} has "${text}" once`);
+    }
+    const types = (await events(server.url, meeting.id)).map((e) => e.type);
+    assert.ok(types.includes('resumed'), types.join());
+    assert.not.ok(types.includes('left'), 'nobody left');
+    await assertEveryoneHearsTheOthers([ann, ben]);
+  } finally {
+    await net.close();
+  }
 });
 
 /** A free TCP port, to start the server on the same one twice. */
