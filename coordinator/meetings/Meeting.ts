@@ -30,6 +30,8 @@ export class Meeting extends EventEmitter<MeetingEvents> {
   private lifecycle: MeetingLifecycle = 'open';
   private readonly members = new Map<string, Participant>();
   private readonly recentChatIds = new Set<string>();
+  /** False for a meeting reachable by its link only (not in `GET /api/meetings`). */
+  listed = true;
   /** The media path in use and where a switch heads; the topology controller sets it. */
   path: { mode: TopologyMode; target: 'p2p' | 'relay'; epoch: number };
 

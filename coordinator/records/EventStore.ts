@@ -20,6 +20,8 @@ export interface MeetingRow {
   state: MeetingState;
   createdAt: string;
   closedAt: string | null;
+  /** False for a meeting reachable by link only; kept in the `created` event's detail. */
+  listed?: boolean;
 }
 
 interface MeetingRowDb {
@@ -74,7 +76,11 @@ export class EventStore {
       this.db
         .prepare('INSERT INTO meetings (id, title, topology, state, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(row.id, row.title, row.topology, 'open', row.createdAt);
-      this.insertEvent(row.id, row.createdAt, 'created', undefined, { title: row.title, topology: row.topology });
+      this.insertEvent(row.id, row.createdAt, 'created', undefined, {
+        title: row.title,
+        topology: row.topology,
+        ...(row.listed === false ? { listed: false } : {}),
+      });
     })();
   }
 
@@ -105,6 +111,15 @@ export class EventStore {
       createdAt: row.created_at,
       closedAt: row.closed_at,
     };
+  }
+
+  /** False when the meeting was created unlisted (link only); true for unknown ids. */
+  isListed(meetingId: string): boolean {
+    const row = this.db
+      .prepare("SELECT detail FROM events WHERE meeting_id = ? AND type = 'created' ORDER BY seq LIMIT 1")
+      .get(meetingId) as { detail: string | null } | undefined;
+    if (!row?.detail) return true;
+    return (JSON.parse(row.detail) as { listed?: unknown }).listed !== false;
   }
 
   /** Every event of a meeting, oldest first. */

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig, type CoordinatorConfig } from '../../coordinator/config';
+import { defaultConfig, type ConfigOverrides } from '../../coordinator/config';
 import { buildCoordinator, type Coordinator, type CoordinatorParts } from '../../coordinator/server';
 
 export interface TestServer {
@@ -32,7 +32,7 @@ export function tempDbPath(): { dbPath: string; remove: () => void } {
 }
 
 export async function startServer(
-  overrides: Partial<CoordinatorConfig> = {},
+  overrides: ConfigOverrides = {},
   parts: CoordinatorParts = {},
 ): Promise<TestServer> {
   const temp = overrides.dbPath ? undefined : tempDbPath();
