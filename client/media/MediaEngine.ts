@@ -211,7 +211,7 @@ export class MediaEngine {
       rtcConfig: this.rtcConfig('p2p'),
       tracks: this.local.tracks(),
       sendSignal: (to, data) => this.session.signaling.send({ type: 'signal', to, data }),
-      onChat: (m) => this.session.receiveChat(m),
+      onChat: (from, m) => this.session.receivePeerChat(from, m),
     });
     path.onRemote = (media) => this.setRemote('p2p', media);
     this.p2p = path;

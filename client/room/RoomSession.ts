@@ -7,6 +7,7 @@ import { signal } from '@preact/signals';
 import type { ChatMessage, IceServer, ParticipantInfo, ServerMessage } from '../../protocol/signaling';
 import type { TopologyMode, TopologyPreference } from '../../protocol/rest';
 import { cancelMeeting } from '../api';
+import { attributePeerChat } from './peerChat';
 import { SignalingClient, SignalingError } from '../signaling/SignalingClient';
 import { storage } from '../storage';
 
@@ -120,6 +121,12 @@ export class RoomSession {
     if (this.seenChatIds.has(message.id)) return;
     this.seenChatIds.add(message.id);
     this.chat.value = [...this.chat.value, { ...message, own: false, pending: false }];
+  }
+
+  /** A chat line from a P2P data channel: shown under the name the meeting has for `peerId`. */
+  receivePeerChat(peerId: string, message: ChatMessage): void {
+    const attributed = attributePeerChat(message, peerId, this.others.value);
+    if (attributed) this.receiveChat(attributed);
   }
 
   leave(): void {
