@@ -665,6 +665,11 @@ export class ServerProcess {
         HOST: '127.0.0.1',
         PORT: '0',
         TURN_DISABLED: '1',
+        // Every load client comes from loopback: lift the per-address limits and the meeting size cap.
+        LIMIT_SOCKETS_PER_IP: '10000',
+        LIMIT_JOINS_PER_MIN: '100000',
+        LIMIT_MESSAGES_PER_SEC: '10000',
+        MAX_PARTICIPANTS: '10000',
         DB_PATH: join(tempDir, 'meetings.db'),
         // Lifecycle lines (peer state, participant left the relay, and why) are info.
         LOG_LEVEL: 'info',

@@ -527,7 +527,7 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
   if (!options.clientDir) ensureClientBuilt();
   const code = codeState();
   const loadStart = loadavg();
-  const server = await startServer({ p2pHoldMs: holdMs, ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
+  const server = await startServer({ p2pHoldMs: holdMs, limits: { createsPerMin: 10_000, joinsPerMin: 10_000 }, ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
   const browser = await launchBrowser();
   const chromium = browser.version();
   const errors: string[] = [];

@@ -28,11 +28,12 @@ export function listMeetings(): Promise<MeetingSummary[]> {
   return call('/api/meetings');
 }
 
-export function createMeeting(title: string, topology: TopologyPreference): Promise<CreatedMeeting> {
+/** Creates a meeting; `listed: false` keeps it out of the lobby list (link only). */
+export function createMeeting(title: string, topology: TopologyPreference, listed = true): Promise<CreatedMeeting> {
   return call('/api/meetings', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ title, topology }),
+    body: JSON.stringify({ title, topology, ...(listed ? {} : { listed: false }) }),
   });
 }
 

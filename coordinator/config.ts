@@ -25,7 +25,46 @@ export interface CoordinatorConfig {
   logLevel: string;
   /** Serve HTTPS (and `wss://`) with this PEM certificate and key; plain HTTP when unset. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Abuse limits per client address and per meeting (see `LimitsConfig`). */
+  limits: LimitsConfig;
+  /**
+   * Behind a reverse proxy: `true` takes the client address from `X-Forwarded-For` (Fastify's
+   * `trustProxy`), a list trusts only those proxy addresses/CIDRs. Off by default.
+   */
+  trustProxy?: boolean | string[];
 }
+
+/** Rate and size limits; every address counts, loopback included. */
+export interface LimitsConfig {
+  /** `POST /api/meetings` per client address per minute (also the burst). */
+  createsPerMin: number;
+  /** WebSockets open at once per client address. */
+  socketsPerAddress: number;
+  /** `join` requests per client address per minute (also the burst). */
+  joinsPerMin: number;
+  /** Signaling frames per socket per second, any type (burst: two seconds' worth). */
+  messagesPerSec: number;
+  /** People in one meeting at once; one more gets MEETING_FULL. */
+  maxParticipants: number;
+}
+
+/** Generous on purpose: a real team meeting, a NATed office and our own tests stay far below. */
+export const DEFAULT_LIMITS: LimitsConfig = {
+  createsPerMin: 30,
+  socketsPerAddress: 100,
+  joinsPerMin: 60,
+  messagesPerSec: 50,
+  maxParticipants: 50,
+};
+
+/** The environment variable of each limit. */
+export const LIMIT_VARIABLES: Record<keyof LimitsConfig, string> = {
+  createsPerMin: 'LIMIT_CREATES_PER_MIN',
+  socketsPerAddress: 'LIMIT_SOCKETS_PER_IP',
+  joinsPerMin: 'LIMIT_JOINS_PER_MIN',
+  messagesPerSec: 'LIMIT_MESSAGES_PER_SEC',
+  maxParticipants: 'MAX_PARTICIPANTS',
+};
 
 export const ROOT_DIR = join(import.meta.dirname, '..');
 
@@ -41,8 +80,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** What `defaultConfig` takes: any setting, and any subset of the limits. */
+export type ConfigOverrides = Partial<Omit<CoordinatorConfig, 'limits'>> & { limits?: Partial<LimitsConfig> };
+
 /** Defaults for everything; `overrides` win (tests pass port 0 and a temp DB). */
-export function defaultConfig(overrides: Partial<CoordinatorConfig> = {}): CoordinatorConfig {
+export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfig {
   return {
     host: '127.0.0.1',
     port: 8080,
@@ -55,14 +97,15 @@ export function defaultConfig(overrides: Partial<CoordinatorConfig> = {}): Coord
     departureGraceMs: 20_000,
     relayHostAddresses: ['127.0.0.1'],
     ...overrides,
+    limits: { ...DEFAULT_LIMITS, ...overrides.limits },
   };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Reads PORT, HOST, DB_PATH, PUBLIC_URL, HEARTBEAT_MS and LOG_LEVEL; throws ConfigError. */
+/** Reads PORT, HOST, DB_PATH, PUBLIC_URL, HEARTBEAT_MS, LOG_LEVEL, the limits and TRUST_PROXY; throws ConfigError. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
-  const overrides: Partial<CoordinatorConfig> = {};
+  const overrides: ConfigOverrides = {};
   const port = nonEmpty(env.PORT);
   if (port !== undefined) overrides.port = parsePort(port, 'PORT');
   const host = nonEmpty(env.HOST);
@@ -90,7 +133,37 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
     if (!/^\d+$/.test(value) || Number(value) > 600_000) throw new ConfigError(name, `must be a number of milliseconds up to 600000, not "${value}"`);
     overrides[key] = Number(value);
   }
+  const limits: Partial<LimitsConfig> = {};
+  for (const key of Object.keys(LIMIT_VARIABLES) as (keyof LimitsConfig)[]) {
+    const name = LIMIT_VARIABLES[key];
+    const value = nonEmpty(env[name]);
+    if (value === undefined) continue;
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1_000_000) {
+      throw new ConfigError(name, `must be a whole number from 1 to 1000000, not "${value}"`);
+    }
+    limits[key] = Number(value);
+  }
+  overrides.limits = limits;
+  const trustProxy = nonEmpty(env.TRUST_PROXY);
+  if (trustProxy !== undefined) overrides.trustProxy = parseTrustProxy(trustProxy);
   return defaultConfig(overrides);
+}
+
+/** `1`/`true` trusts any proxy, `0`/`false` none, else a comma list of proxy addresses or CIDRs. */
+function parseTrustProxy(value: string): boolean | string[] {
+  if (value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  const list = value.split(',').map((v) => v.trim()).filter(Boolean);
+  for (const entry of list) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 4 ? 32 : 128;
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !bitsOk || extra !== undefined) {
+      throw new ConfigError('TRUST_PROXY', `must be 1, 0 or a comma list of proxy addresses/CIDRs, not "${value}"`);
+    }
+  }
+  return list;
 }
 
 /** True for the addresses that mean "every interface". */

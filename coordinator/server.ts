@@ -12,6 +12,7 @@ import type { CoordinatorConfig } from './config';
 import { installErrorHandlers } from './http/errorHandler';
 import { meetingRoutes } from './http/meetingRoutes';
 import { metricsRoute } from './http/metrics';
+import { AddressLimits } from './limits/AddressLimits';
 import { MediaPlane } from './media/MediaPlane';
 import { MeetingRegistry } from './meetings/MeetingRegistry';
 import { EventStore } from './records/EventStore';
@@ -40,8 +41,11 @@ export interface CoordinatorParts {
 export async function buildCoordinator(config: CoordinatorConfig, parts: CoordinatorParts = {}): Promise<Coordinator> {
   const app = Fastify({
     logger: { level: config.logLevel },
-    // Reject wrong types instead of coercing them (a numeric title is a client bug).
-    ajv: { customOptions: { coerceTypes: false } },
+    // Reject wrong types instead of coercing them (a numeric title is a client bug), and
+    // unknown fields instead of silently dropping them (closed schemas mean refused).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // Behind a reverse proxy the client address comes from X-Forwarded-For.
+    ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
     ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
   });
   const store = new EventStore(config.dbPath);
@@ -64,6 +68,8 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     });
   }
 
+  const limits = new AddressLimits(config.limits);
+  app.addHook('onClose', async () => limits.close());
   // After every listener of 'created' is in place: restored meetings get their media too.
   registry.restore();
 
@@ -73,7 +79,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     // MESSAGE_TOO_LARGE ourselves for anything above the protocol's limit.
     options: { maxPayload: LIMITS.messageBytesMax * 4 },
   });
-  await app.register(meetingRoutes, { registry, store, relayCounters: media, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+  await app.register(meetingRoutes, { registry, store, relayCounters: media, limits, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   await app.register(metricsRoute, { registry, relayCounters: media });
 
   const hub = new SessionHub();
@@ -83,6 +89,8 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     log: app.log,
     iceServersFor: parts.iceServersFor ?? (() => []),
     heartbeatMs: config.heartbeatMs,
+    limits,
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
   }, hub));
 
   if (existsSync(config.clientDir)) {

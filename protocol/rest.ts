@@ -28,6 +28,8 @@ export const CreateMeetingBody = Type.Object(
   {
     title: Type.String({ minLength: 1, maxLength: LIMITS.titleMax }),
     topology: Type.Optional(TopologyPreference),
+    /** `false`: not in `GET /api/meetings`, reachable by its link only (default `true`). */
+    listed: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -66,7 +68,10 @@ export const MeetingDetail = Type.Object({
   mode: TopologyMode,
   topology: TopologyPreference,
   createdAt: Type.String(),
+  /** One entry per person present; in an unlisted meeting strangers get `{id: "", name: ""}`. */
   participants: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
+  /** False for a meeting reachable by link only. */
+  listed: Type.Boolean(),
   relay: RelayCountersBody,
 });
 export type MeetingDetail = Static<typeof MeetingDetail>;
@@ -97,5 +102,5 @@ export const MeetingEventRecord = Type.Object({
 });
 export type MeetingEventRecord = Static<typeof MeetingEventRecord>;
 
-export const MeetingIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const MeetingIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 export type MeetingIdParams = Static<typeof MeetingIdParams>;

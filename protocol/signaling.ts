@@ -11,30 +11,73 @@ const Id = Type.String({ minLength: 1, maxLength: 64 });
 /** Correlates a request with its reply (`ack`, `joined`, `relay-answer` or `error`). */
 const RequestId = Type.Integer({ minimum: 0 });
 const Sdp = Type.String({ minLength: 1, maxLength: LIMITS.messageBytesMax });
+/** Every object on the wire is closed: an unknown field is a bug or a probe, never ignored. */
+const Closed = { additionalProperties: false } as const;
+const Priority = Type.Union([Type.Literal('very-low'), Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')]);
 
-export const IceCandidate = Type.Object({
-  candidate: Type.String({ maxLength: 1024 }),
-  sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
-  sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
-  usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
-});
+/** `RTCIceCandidate.toJSON()` (browsers) and simple-peer's candidate object: nothing more. */
+export const IceCandidate = Type.Object(
+  {
+    candidate: Type.String({ maxLength: 1024 }),
+    sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
+    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 1024 }), Type.Null()])),
+    usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
 export type IceCandidate = Static<typeof IceCandidate>;
 
-/** What a peer-to-peer connection says to its peer (the shapes simple-peer emits). */
+/**
+ * The part of `RTCRtpTransceiverInit` that survives JSON: simple-peer's answering side asks
+ * the offerer for a transceiver with `{kind, init}` (`init` undefined when it asks for a
+ * missing one itself). `streams` holds MediaStream objects, which serialize to `{}` and
+ * mean nothing to the other side, so it is not accepted.
+ */
+export const TransceiverInit = Type.Object(
+  {
+    direction: Type.Optional(Type.Union([Type.Literal('sendrecv'), Type.Literal('sendonly'), Type.Literal('recvonly'), Type.Literal('inactive')])),
+    sendEncodings: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            rid: Type.Optional(Type.String({ maxLength: 16 })),
+            active: Type.Optional(Type.Boolean()),
+            maxBitrate: Type.Optional(Type.Integer({ minimum: 0 })),
+            maxFramerate: Type.Optional(Type.Number({ minimum: 0 })),
+            scaleResolutionDownBy: Type.Optional(Type.Number({ minimum: 1 })),
+            priority: Type.Optional(Priority),
+            networkPriority: Type.Optional(Priority),
+          },
+          Closed,
+        ),
+        { maxItems: 4 },
+      ),
+    ),
+  },
+  Closed,
+);
+
+/** What a peer-to-peer connection says to its peer (exactly the shapes simple-peer emits). */
 export const PeerSignal = Type.Union([
-  Type.Object({ type: Type.Literal('offer'), sdp: Sdp }),
-  Type.Object({ type: Type.Literal('answer'), sdp: Sdp }),
-  Type.Object({ type: Type.Literal('candidate'), candidate: IceCandidate }),
-  Type.Object({ type: Type.Literal('renegotiate'), renegotiate: Type.Literal(true) }),
+  Type.Object({ type: Type.Literal('offer'), sdp: Sdp }, Closed),
+  Type.Object({ type: Type.Literal('answer'), sdp: Sdp }, Closed),
+  Type.Object({ type: Type.Literal('candidate'), candidate: IceCandidate }, Closed),
+  Type.Object({ type: Type.Literal('renegotiate'), renegotiate: Type.Literal(true) }, Closed),
   /** Asks the offering side to start a fresh connection (the answerer's path failed or was reloaded). */
-  Type.Object({ type: Type.Literal('restart') }),
-  Type.Object({
-    type: Type.Literal('transceiverRequest'),
-    transceiverRequest: Type.Object({
-      kind: Type.Union([Type.Literal('audio'), Type.Literal('video')]),
-      init: Type.Optional(Type.Object({}, { additionalProperties: true })),
-    }),
-  }),
+  Type.Object({ type: Type.Literal('restart') }, Closed),
+  Type.Object(
+    {
+      type: Type.Literal('transceiverRequest'),
+      transceiverRequest: Type.Object(
+        {
+          kind: Type.Union([Type.Literal('audio'), Type.Literal('video')]),
+          init: Type.Optional(TransceiverInit),
+        },
+        Closed,
+      ),
+    },
+    Closed,
+  ),
 ]);
 export type PeerSignal = Static<typeof PeerSignal>;
 
@@ -46,7 +89,7 @@ export const ChatMessage = Type.Object({
   /** ISO 8601 time the server (or, in P2P, the sender) stamped it. */
   at: Type.String(),
   text: Type.String(),
-});
+}, Closed);
 export type ChatMessage = Static<typeof ChatMessage>;
 
 export const ParticipantInfo = Type.Object({
@@ -55,18 +98,18 @@ export const ParticipantInfo = Type.Object({
   audio: Type.Boolean(),
   video: Type.Boolean(),
   isCreator: Type.Boolean(),
-});
+}, Closed);
 export type ParticipantInfo = Static<typeof ParticipantInfo>;
 
 export const IceServer = Type.Object({
   urls: Type.Union([Type.String(), Type.Array(Type.String())]),
   username: Type.Optional(Type.String()),
   credential: Type.Optional(Type.String()),
-});
+}, Closed);
 export type IceServer = Static<typeof IceServer>;
 
 function message<T extends string, P extends Record<string, TSchema>>(type: T, props: P) {
-  return Type.Object({ type: Type.Literal(type), ...props }, { additionalProperties: false });
+  return Type.Object({ type: Type.Literal(type), ...props }, Closed);
 }
 
 // ---- client → server ----
@@ -115,7 +158,7 @@ export const ServerMessage = Type.Union([
       /** As in the `topology` message: the path being switched to, and the switch's epoch. */
       target: Type.Union([Type.Literal('p2p'), Type.Literal('relay')]),
       epoch: Type.Integer({ minimum: 0 }),
-    }),
+    }, Closed),
     participants: Type.Array(ParticipantInfo),
     iceServers: Type.Array(IceServer),
     /** Present it in the next `join` after a dropped socket or a reload to resume this participant. */
@@ -153,7 +196,7 @@ export const ServerMessage = Type.Union([
   message('relay-answer', { id: RequestId, sdp: Sdp }),
   message('relay-candidate', { candidate: IceCandidate }),
   message('relay-slots', {
-    slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]) })),
+    slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]) }, Closed)),
   }),
   message('speakers', { levels: Type.Record(Type.String(), Type.Number()) }),
   /** The relay closed this client's connection (it failed): offer again. */

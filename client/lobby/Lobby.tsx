@@ -13,6 +13,7 @@ export function Lobby(props: { onEnter: (meetingId: string, name: string) => voi
   const [name, setName] = useState(storage.name());
   const [title, setTitle] = useState('');
   const [alwaysRelay, setAlwaysRelay] = useState(false);
+  const [unlisted, setUnlisted] = useState(false);
   const [meetings, setMeetings] = useState<MeetingSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -54,7 +55,7 @@ export function Lobby(props: { onEnter: (meetingId: string, name: string) => voi
     }
     setBusy(true);
     try {
-      const created = await createMeeting(title.trim(), alwaysRelay ? 'relay' : 'auto');
+      const created = await createMeeting(title.trim(), alwaysRelay ? 'relay' : 'auto', !unlisted);
       storage.setCreatorToken(created.id, created.creatorToken);
       enter(created.id);
     } catch (err) {
@@ -98,6 +99,10 @@ export function Lobby(props: { onEnter: (meetingId: string, name: string) => voi
         <label class="check">
           <input type="checkbox" checked={alwaysRelay} onChange={(e) => setAlwaysRelay(e.currentTarget.checked)} />
           Always relay through the server (never show my address to peers)
+        </label>
+        <label class="check">
+          <input data-testid="meeting-unlisted" type="checkbox" checked={unlisted} onChange={(e) => setUnlisted(e.currentTarget.checked)} />
+          Unlisted (link only): not shown in the list below; share the room's link
         </label>
         <button data-testid="create-meeting" type="submit" disabled={busy}>
           Create and join

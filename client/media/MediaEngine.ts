@@ -262,7 +262,7 @@ export class MediaEngine {
       rtcConfig: this.rtcConfig('p2p'),
       tracks: this.local.tracks(),
       sendSignal: (to, conn, data) => this.session.signaling.send({ type: 'signal', to, conn, data }),
-      onChat: (m) => this.session.receiveChat(m),
+      onChat: (from, m) => this.session.receivePeerChat(from, m),
       onRecovery: (phase) => this.reportRecovery('p2p', phase),
     });
     path.onRemote = (media) => this.setRemote('p2p', media);

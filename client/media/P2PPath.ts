@@ -18,7 +18,8 @@ export interface P2PPathOptions {
   rtcConfig: RTCConfiguration;
   tracks: LocalTracks;
   sendSignal: (to: string, conn: string, data: PeerSignal) => void;
-  onChat: (message: ChatMessage) => void;
+  /** A chat line from peer `from` (the data channel's owner; the line's own fields are unverified). */
+  onChat: (from: string, message: ChatMessage) => void;
   /** A connection failed and is being replaced, or the replacement connected. */
   onRecovery: (phase: 'restarting' | 'recovered') => void;
 }
@@ -203,8 +204,8 @@ export class P2PPath implements MediaConnection {
         this.emitRemote();
       },
       data: (message: PeerDataMessage) => {
-        // The channel is bound to this peer: a message claiming another sender is dropped.
-        if (message.kind === 'chat' && message.message.from === remoteId) this.options.onChat(message.message);
+        // The channel is bound to this peer: the receiver names the sender from the meeting's list.
+        if (message.kind === 'chat') this.options.onChat(remoteId, message.message);
       },
       state: (state) => {
         if (this.peers.get(remoteId) === entry) this.onPeerState(remoteId, entry, state);

@@ -10,6 +10,7 @@ import { signal } from '@preact/signals';
 import type { ChatMessage, IceServer, ParticipantInfo, ServerMessage, ServerMessageOf } from '../../protocol/signaling';
 import type { TopologyMode, TopologyPreference } from '../../protocol/rest';
 import { cancelMeeting } from '../api';
+import { attributePeerChat } from './peerChat';
 import { SignalingClient, SignalingError, type ConnectionState } from '../signaling/SignalingClient';
 import { storage } from '../storage';
 
@@ -128,6 +129,12 @@ export class RoomSession {
     this.seenChatIds.add(message.id);
     this.chat.value = [...this.chat.value, { ...message, own: false, pending: false }];
     this.keepChat();
+  }
+
+  /** A chat line from a P2P data channel: shown under the name the meeting has for `peerId`. */
+  receivePeerChat(peerId: string, message: ChatMessage): void {
+    const attributed = attributePeerChat(message, peerId, this.others.value);
+    if (attributed) this.receiveChat(attributed);
   }
 
   /** The Leave button: an explicit leave (a reload or a closed tab is only a drop). */

@@ -1,10 +1,12 @@
 /** Every HTTP error leaves as `{ error: { code, message } }` with a code from the catalog. */
 import type { FastifyInstance, FastifyError } from 'fastify';
 import { CodedError, type ErrorBody } from '../../protocol/errors';
+import { RateLimitedError } from '../limits/AddressLimits';
 
 /** Installs the error and not-found handlers on `app`. */
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | CodedError, request, reply) => {
+    if (err instanceof RateLimitedError) reply.header('retry-after', String(err.retryAfterSeconds));
     if (err instanceof CodedError) {
       return reply.status(err.status).send(body(err));
     }

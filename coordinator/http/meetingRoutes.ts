@@ -13,11 +13,15 @@ import {
 import type { MeetingRegistry } from '../meetings/MeetingRegistry';
 import type { EventStore } from '../records/EventStore';
 import type { RelayCounterSource } from '../media/RelayCounterSource';
+import type { AddressLimits } from '../limits/AddressLimits';
+import { bearerToken, withholdEventNames, withholdNames } from './privacy';
 
 export interface MeetingRouteDeps {
   registry: MeetingRegistry;
   store: EventStore;
   relayCounters: RelayCounterSource;
+  /** Creation rate per client address; unlimited when unset. */
+  limits?: AddressLimits;
   /** Base of shareable links; derived from the request when not configured. */
   publicUrl?: string;
 }
@@ -34,11 +38,16 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
 
   app.post<{ Body: CreateMeetingBody }>(
     '/api/meetings',
-    { schema: { body: CreateMeetingBody, response: { 201: CreatedMeeting } } },
+    {
+      schema: { body: CreateMeetingBody, response: { 201: CreatedMeeting } },
+      // Counted before the body is even parsed: invalid attempts cost the same.
+      onRequest: async (request) => deps.limits?.admitCreate(request.ip),
+    },
     async (request, reply) => {
       const title = request.body.title.trim();
       if (title.length === 0) throw new CodedError('BAD_REQUEST', 'A meeting needs a title.');
-      const { meeting, creatorToken } = registry.create(title, request.body.topology ?? 'auto');
+      const options = request.body.listed === undefined ? {} : { listed: request.body.listed };
+      const { meeting, creatorToken } = registry.create(title, request.body.topology ?? 'auto', options);
       const base = deps.publicUrl ?? `${request.protocol}://${request.host}`;
       reply.status(201);
       return { id: meeting.id, title: meeting.title, link: `${base.replace(/\/$/, '')}/m/${meeting.id}`, creatorToken };
@@ -52,6 +61,9 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
       const id = request.params.id;
       const live = registry.get(id);
       if (live) {
+        const participants = live.participants.map((p) => ({ id: p.id, name: p.name }));
+        // Unlisted: a stranger holding the link learns how many are there, not who.
+        const showNames = live.listed || live.isCreatorToken(bearerToken(request.headers.authorization));
         return {
           id,
           title: live.title,
@@ -59,7 +71,8 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
           mode: live.mode,
           topology: live.topology,
           createdAt: live.createdAt,
-          participants: live.participants.map((p) => ({ id: p.id, name: p.name })),
+          participants: showNames ? participants : withholdNames(participants),
+          listed: live.listed,
           relay: deps.relayCounters.countersFor(id),
         };
       }
@@ -73,6 +86,7 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
         topology: row.topology,
         createdAt: row.createdAt,
         participants: [],
+        listed: store.isListed(id),
         relay: deps.relayCounters.countersFor(id),
       };
     },
@@ -83,7 +97,7 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
     { schema: { params: MeetingIdParams } },
     async (request, reply) => {
       const id = request.params.id;
-      const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      const token = bearerToken(request.headers.authorization);
       const live = registry.get(id);
       if (!live) {
         const row = store.meeting(id);
@@ -103,8 +117,13 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
     { schema: { params: MeetingIdParams, response: { 200: Type.Array(MeetingEventRecord) } } },
     async (request) => {
       const id = request.params.id;
-      if (!registry.get(id) && !store.meeting(id)) throw new CodedError('MEETING_NOT_FOUND');
-      return store.events(id);
+      const live = registry.get(id);
+      if (!live && !store.meeting(id)) throw new CodedError('MEETING_NOT_FOUND');
+      const events = store.events(id);
+      if (live ? live.listed : store.isListed(id)) return events;
+      // Unlisted: names only for the creator while the meeting lives (the token lives in
+      // memory); afterwards for nobody.
+      return live?.isCreatorToken(bearerToken(request.headers.authorization)) ? events : withholdEventNames(events);
     },
   );
 }

@@ -45,6 +45,8 @@ export class Meeting extends EventEmitter<MeetingEvents> {
   private readonly chatHistory: ChatMessage[] = [];
   /** Participants whose socket dropped → the timer that removes them when the grace ends. */
   private readonly graceTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** False for a meeting reachable by its link only (not in `GET /api/meetings`). */
+  listed = true;
   /** The media path in use and where a switch heads; the topology controller sets it. */
   path: { mode: TopologyMode; target: 'p2p' | 'relay'; epoch: number };
 

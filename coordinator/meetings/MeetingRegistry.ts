@@ -53,16 +53,18 @@ export class MeetingRegistry extends EventEmitter<RegistryEvents> {
   }
 
   /** Creates an open meeting; the creator token is returned once and never listed. */
-  create(title: string, topology: TopologyPreference): { meeting: Meeting; creatorToken: string } {
+  create(title: string, topology: TopologyPreference, options: { listed?: boolean } = {}): { meeting: Meeting; creatorToken: string } {
     const creatorToken = newSecret();
     let id = newMeetingId();
     while (this.meetings.has(id) || this.store.meeting(id)) id = newMeetingId();
     const createdAt = new Date().toISOString();
     const creatorTokenHash = hashSecret(creatorToken);
     const meeting = new Meeting(id, title, topology, creatorTokenHash, createdAt, this.store, this.log, this.meetingOptions);
-    this.store.createMeeting({ id, title, topology, createdAt, creatorTokenHash });
+    const listed = options.listed ?? true;
+    meeting.listed = listed;
+    this.store.createMeeting({ id, title, topology, createdAt, creatorTokenHash, ...(listed ? {} : { listed }) });
     this.add(meeting, this.unusedMeetingMs, 'nobody joined');
-    this.log.info({ meetingId: id, title, topology }, 'meeting created');
+    this.log.info({ meetingId: id, title, topology, listed }, 'meeting created');
     return { meeting, creatorToken };
   }
 
@@ -94,7 +96,7 @@ export class MeetingRegistry extends EventEmitter<RegistryEvents> {
   /** The meetings that can be joined, newest first. */
   listJoinable(): MeetingSummary[] {
     return this.all()
-      .filter((m) => m.state === 'open')
+      .filter((m) => m.state === 'open' && m.listed)
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .map((m) => ({ id: m.id, title: m.title, participants: m.size, mode: m.mode, createdAt: m.createdAt }));
   }

@@ -22,6 +22,8 @@ export interface MeetingRow {
   closedAt: string | null;
   /** `hashSecret` of the creator credential (null in records of older versions). */
   creatorTokenHash: string | null;
+  /** False for a meeting reachable by link only; kept in the `created` event's detail. */
+  listed?: boolean;
 }
 
 interface MeetingRowDb {
@@ -90,7 +92,11 @@ export class EventStore {
     this.db.transaction(() => {
       this.statement('INSERT INTO meetings (id, title, topology, state, created_at, creator_hash) VALUES (?, ?, ?, ?, ?, ?)')
         .run(row.id, row.title, row.topology, 'open', row.createdAt, row.creatorTokenHash);
-      this.insertEvent(row.id, row.createdAt, 'created', undefined, { title: row.title, topology: row.topology });
+      this.insertEvent(row.id, row.createdAt, 'created', undefined, {
+        title: row.title,
+        topology: row.topology,
+        ...(row.listed === false ? { listed: false } : {}),
+      });
     })();
   }
 
@@ -120,6 +126,15 @@ export class EventStore {
     if (this.closed) return [];
     const rows = this.statement("SELECT * FROM meetings WHERE state = 'open' ORDER BY created_at").all() as MeetingRowDb[];
     return rows.map(toMeetingRow);
+  }
+
+  /** False when the meeting was created unlisted (link only); true for unknown ids. */
+  isListed(meetingId: string): boolean {
+    const row = this.db
+      .prepare("SELECT detail FROM events WHERE meeting_id = ? AND type = 'created' ORDER BY seq LIMIT 1")
+      .get(meetingId) as { detail: string | null } | undefined;
+    if (!row?.detail) return true;
+    return (JSON.parse(row.detail) as { listed?: unknown }).listed !== false;
   }
 
   /** Every event of a meeting, oldest first. */

@@ -11,6 +11,7 @@ import type { ClientMessage, IceServer, ServerMessage } from '../../protocol/sig
 import type { Meeting } from '../meetings/Meeting';
 import type { MeetingRegistry } from '../meetings/MeetingRegistry';
 import type { Participant } from '../meetings/Participant';
+import { UNLIMITED, type SessionGuard } from '../limits/AddressLimits';
 import { decodeClientMessage } from './decode';
 
 /** The media side of signaling (relay connection, topology switch), kept out of this file. */
@@ -49,6 +50,8 @@ export class SignalingSession {
   constructor(
     private readonly socket: WebSocket,
     private readonly deps: SessionDeps,
+    /** This socket's rate limits and the meeting size cap. */
+    private readonly guard: SessionGuard = UNLIMITED,
   ) {
     socket.on('message', (raw: Buffer) => this.onFrame(raw));
     socket.on('close', () => this.close('dropped'));
@@ -81,6 +84,12 @@ export class SignalingSession {
   private onFrame(raw: Buffer): void {
     if (this.state === 'closed') return;
     const decoded = decodeClientMessage(raw);
+    // Every frame counts, valid or not; a refused one is answered, never silently dropped.
+    const limited = this.guard.frame();
+    if (limited) {
+      this.sendError(limited, decoded.ok ? ('id' in decoded.message ? decoded.message.id : undefined) : decoded.requestId);
+      return;
+    }
     if (!decoded.ok) {
       this.sendError(decoded.error, decoded.requestId);
       return;
@@ -159,8 +168,10 @@ export class SignalingSession {
 
   private join(message: Extract<ClientMessage, { type: 'join' }>): void {
     if (this.state === 'joined') throw new CodedError('ALREADY_JOINED');
+    this.guard.joinAttempt();
     const meeting = this.deps.registry.get(message.meetingId);
     if (!meeting) throw new CodedError('MEETING_NOT_FOUND');
+    this.guard.admit(meeting.size);
     const name = message.name.trim();
     if (name.length === 0) throw new CodedError('BAD_MESSAGE', 'A display name is required.');
     const link = {

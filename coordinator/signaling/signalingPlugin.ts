@@ -5,11 +5,17 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
+import { originGuard } from '../http/origin';
+import { TOO_MANY_SOCKETS_CLOSE_CODE, type AddressLimits } from '../limits/AddressLimits';
 import { CLOSE_CODES, SignalingSession, type SessionDeps, type SessionEnd } from './SignalingSession';
 
 export interface SignalingPluginOptions extends SessionDeps {
   /** Ping interval; a socket that did not answer the previous ping is dropped. */
   heartbeatMs: number;
+  /** Per-address and per-socket limits; none when unset. */
+  limits?: AddressLimits;
+  /** The served origin for the `Origin` check (`PUBLIC_URL`); the request's Host when unset. */
+  publicUrl?: string;
 }
 
 /** Every live signaling session of this server. */
@@ -27,13 +33,23 @@ export async function signalingPlugin(app: FastifyInstance, options: SignalingPl
   const sockets = new Set<WebSocket>();
   const alive = new WeakSet<WebSocket>();
 
-  app.get('/ws', { websocket: true }, (socket) => {
+  app.get('/ws', { websocket: true, preValidation: originGuard(options.publicUrl) }, (socket, request) => {
+    const limits = options.limits;
+    const release = limits ? limits.openSocket(request.ip) : () => {};
+    if (!release) {
+      // Accepted, told why, then closed: a browser's WebSocket cannot read an HTTP 429.
+      const error = limits!.tooManySockets();
+      socket.send(JSON.stringify({ type: 'error', code: error.code, message: error.message }));
+      socket.close(TOO_MANY_SOCKETS_CLOSE_CODE, 'too many connections from this address');
+      return;
+    }
     sockets.add(socket);
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
-    const session = new SignalingSession(socket, options);
+    const session = new SignalingSession(socket, options, limits?.guardFor(request.ip));
     hub.sessions.add(session);
     socket.on('close', () => {
+      release();
       sockets.delete(socket);
       hub.sessions.delete(session);
     });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig, type CoordinatorConfig } from '../../coordinator/config';
+import { defaultConfig, type ConfigOverrides } from '../../coordinator/config';
 import { buildCoordinator, type Coordinator, type CoordinatorParts } from '../../coordinator/server';
 import { iceServersFor, type BundledTurnConfig } from '../../turn/iceServers';
 import { TurnServer } from '../../turn/TurnServer';
@@ -52,7 +52,7 @@ export interface StartOptions {
 
 /** Starts a coordinator on a free port with a temporary record (and, if asked, a bundled TURN server). */
 export async function startServer(
-  overrides: Partial<CoordinatorConfig> = {},
+  overrides: ConfigOverrides = {},
   parts: CoordinatorParts = {},
   options: StartOptions = {},
 ): Promise<TestServer> {

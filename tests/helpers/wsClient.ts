@@ -17,8 +17,9 @@ export class TestSocket {
     ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
   }
 
-  static async connect(wsUrl: string): Promise<TestSocket> {
-    const ws = new WebSocket(wsUrl);
+  /** Opens a socket; `headers` such as `Origin` or `X-Forwarded-For` go with the upgrade. */
+  static async connect(wsUrl: string, headers: Record<string, string> = {}): Promise<TestSocket> {
+    const ws = new WebSocket(wsUrl, { headers });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
