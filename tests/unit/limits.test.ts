@@ -63,19 +63,19 @@ test('limits come from the environment with documented defaults; bad values are 
 test('every signaling message is closed: an unknown field anywhere is BAD_MESSAGE', () => {
   const candidate = { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0 };
   const valid = [
-    { type: 'signal', to: 'p', data: { type: 'candidate', candidate } },
-    { type: 'signal', to: 'p', data: { type: 'transceiverRequest', transceiverRequest: { kind: 'video', init: { direction: 'recvonly', sendEncodings: [{ rid: 'h', maxBitrate: 900000 }] } } } },
-    { type: 'signal', to: 'p', data: { type: 'transceiverRequest', transceiverRequest: { kind: 'audio' } } },
+    { type: 'signal', to: 'p', conn: 'c1', data: { type: 'candidate', candidate } },
+    { type: 'signal', to: 'p', conn: 'c1', data: { type: 'transceiverRequest', transceiverRequest: { kind: 'video', init: { direction: 'recvonly', sendEncodings: [{ rid: 'h', maxBitrate: 900000 }] } } } },
+    { type: 'signal', to: 'p', conn: 'c1', data: { type: 'transceiverRequest', transceiverRequest: { kind: 'audio' } } },
     { type: 'relay-candidate', candidate: { ...candidate, usernameFragment: 'abcd' } },
   ];
   for (const message of valid) assert.ok(decodeClientMessage(JSON.stringify(message)).ok, JSON.stringify(message));
   const invalid = [
     { type: 'join', id: 1, meetingId: 'm', name: 'A', admin: true },
-    { type: 'signal', to: 'p', data: { type: 'offer', sdp: 'v=0', extra: 1 } },
-    { type: 'signal', to: 'p', data: { type: 'candidate', candidate: { ...candidate, relayProtocol: 'udp' } } },
-    { type: 'signal', to: 'p', data: { type: 'transceiverRequest', transceiverRequest: { kind: 'video', init: { streams: [{}] } } } },
-    { type: 'signal', to: 'p', data: { type: 'transceiverRequest', transceiverRequest: { kind: 'video', init: { sendEncodings: [{ evil: 1 }] } } } },
-    { type: 'signal', to: 'p', data: { type: 'transceiverRequest', transceiverRequest: { kind: 'video', extra: {} } } },
+    { type: 'signal', to: 'p', conn: 'c1', data: { type: 'offer', sdp: 'v=0', extra: 1 } },
+    { type: 'signal', to: 'p', conn: 'c1', data: { type: 'candidate', candidate: { ...candidate, relayProtocol: 'udp' } } },
+    { type: 'signal', to: 'p', conn: 'c1', data: { type: 'transceiverRequest', transceiverRequest: { kind: 'video', init: { streams: [{}] } } } },
+    { type: 'signal', to: 'p', conn: 'c1', data: { type: 'transceiverRequest', transceiverRequest: { kind: 'video', init: { sendEncodings: [{ evil: 1 }] } } } },
+    { type: 'signal', to: 'p', conn: 'c1', data: { type: 'transceiverRequest', transceiverRequest: { kind: 'video', extra: {} } } },
     { type: 'relay-candidate', candidate: { ...candidate, x: 1 } },
   ];
   for (const message of invalid) {
