@@ -195,8 +195,9 @@ export class P2PPath implements MediaConnection {
       old.peer.close();
     }
     const initiator = this.isOfferer(remoteId);
-    const entry: PeerEntry = { peer: undefined as unknown as P2PPeer, conn, sampler: new StatsSampler('p2p'), recovering, timer: null };
-    entry.peer = new P2PPeer(remoteId, initiator, this.options.rtcConfig, this.tracks, {
+    // The callbacks read `entry` when they fire, after it is assigned below.
+    let entry: PeerEntry;
+    const peer = new P2PPeer(remoteId, initiator, this.options.rtcConfig, this.tracks, {
       signal: (data) => this.options.sendSignal(remoteId, entry.conn, data),
       stream: (stream) => {
         if (this.peers.get(remoteId) !== entry) return;
@@ -211,17 +212,15 @@ export class P2PPath implements MediaConnection {
         if (this.peers.get(remoteId) === entry) this.onPeerState(remoteId, entry, state);
       },
     });
+    entry = { peer, conn, sampler: new StatsSampler('p2p'), recovering, timer: null };
     this.peers.set(remoteId, entry);
     if (recovering) this.armRetry(remoteId, entry);
     this.onState(this.overallState());
   }
 
   private onPeerState(remoteId: string, entry: PeerEntry, state: RTCPeerConnectionState): void {
-    if (entry.timer && !entry.recovering) {
-      clearTimeout(entry.timer);
-      entry.timer = null;
-    }
     if (state === 'connected') {
+      // Up again: no disconnect countdown, no restart retry.
       if (entry.timer) clearTimeout(entry.timer);
       entry.timer = null;
       if (entry.recovering) {
@@ -231,7 +230,7 @@ export class P2PPath implements MediaConnection {
       if (this.overallState() === 'connected') this.everConnected = true;
     } else if (state === 'failed') {
       this.recover(remoteId);
-    } else if (state === 'disconnected' && !entry.recovering) {
+    } else if (state === 'disconnected' && !entry.timer) {
       entry.timer = setTimeout(() => {
         entry.timer = null;
         if (this.peers.get(remoteId) === entry && entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId);

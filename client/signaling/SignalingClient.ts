@@ -47,6 +47,8 @@ export class SignalingClient {
   private attempt = 0;
   private serverRestarting = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Requests made before the first socket opened, released when it opens or fails. */
+  private readonly firstOpenWaiters: (() => void)[] = [];
   /** Every server message that is not a reply. */
   onMessage: (message: ServerMessage) => void = () => {};
   /** Every state change. */
@@ -99,16 +101,7 @@ export class SignalingClient {
   }
 
   private untilConnected(): Promise<void> {
-    return new Promise((resolve) => {
-      const previous = this.onState;
-      this.onState = (state, before) => {
-        previous(state, before);
-        if (state !== 'connecting') {
-          this.onState = previous;
-          resolve();
-        }
-      };
-    });
+    return new Promise((resolve) => this.firstOpenWaiters.push(resolve));
   }
 
   private setState(next: ConnectionState): void {
@@ -117,6 +110,7 @@ export class SignalingClient {
     if (!TRANSITIONS[previous].includes(next)) return;
     this.current = next;
     console.info(`signaling ${previous} -> ${next}`);
+    for (const release of this.firstOpenWaiters.splice(0)) release();
     this.onState(next, previous);
   }
 

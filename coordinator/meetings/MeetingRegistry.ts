@@ -39,6 +39,7 @@ export class MeetingRegistry extends EventEmitter<RegistryEvents> {
         continue;
       }
       const meeting = new Meeting(row.id, row.title, row.topology, row.creatorTokenHash, row.createdAt, this.store, this.log, this.meetingOptions);
+      meeting.listed = this.store.isListed(row.id);
       this.add(meeting, this.meetingOptions.departureGraceMs, 'nobody came back after a server restart');
       this.store.record(row.id, 'restored', undefined, {});
       restored.push(meeting);

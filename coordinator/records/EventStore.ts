@@ -130,8 +130,7 @@ export class EventStore {
 
   /** False when the meeting was created unlisted (link only); true for unknown ids. */
   isListed(meetingId: string): boolean {
-    const row = this.db
-      .prepare("SELECT detail FROM events WHERE meeting_id = ? AND type = 'created' ORDER BY seq LIMIT 1")
+    const row = this.statement("SELECT detail FROM events WHERE meeting_id = ? AND type = 'created' ORDER BY seq LIMIT 1")
       .get(meetingId) as { detail: string | null } | undefined;
     if (!row?.detail) return true;
     return (JSON.parse(row.detail) as { listed?: unknown }).listed !== false;

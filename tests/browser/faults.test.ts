@@ -9,10 +9,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { ROOT_DIR } from '../../coordinator/config';
-import type { MeetingDetail, MeetingEventRecord } from '../../protocol/rest';
 import { launchBrowser, newParticipant } from '../helpers/browser';
 import { toneInitScript } from '../helpers/media';
-import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs, type Person } from '../helpers/room';
+import { assertChatShownOnce, assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, meetingEvents, sendChat, type Person } from '../helpers/room';
 import { impairedSignaling } from '../helpers/impair';
 import { api, startServer, tempDbPath, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
@@ -33,11 +32,18 @@ test.after(async () => {
   await server.dispose();
 });
 
-const detail = async (base: string, id: string) => (await api<MeetingDetail>(base, 'GET', `/api/meetings/${id}`)).body;
-const events = async (base: string, id: string) => (await api<MeetingEventRecord[]>(base, 'GET', `/api/meetings/${id}/events`)).body;
+const detail = meetingDetail;
+const events = meetingEvents;
 
-async function badgeSays(p: Person, mode: 'p2p' | 'relay' | 'waiting', timeoutMs = 20_000): Promise<void> {
-  await waitFor(async () => (await p.page.getByTestId('topology-badge').getAttribute('data-mode')) === mode, timeoutMs, `${p.name}'s badge to say ${mode}`);
+/** Two people in a new P2P meeting who hear each other; Ann's page may be opened from another base URL (a proxy). */
+async function pairInP2P(title: string, annBase = server.url): Promise<{ meetingId: string; ann: Person; ben: Person }> {
+  const meeting = await createMeeting(server.url, title);
+  const ann = await joinAs(browser, annBase, meeting.id, 'Ann', 600);
+  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
+  people.push(ann, ben);
+  await badgeSays(ann, 'p2p');
+  await assertEveryoneHearsTheOthers([ann, ben]);
+  return { meetingId: meeting.id, ann, ben };
 }
 
 test('the only person reloads: the meeting goes on, with the same participant and the creator rights', async () => {
@@ -63,15 +69,10 @@ test('the only person reloads: the meeting goes on, with the same participant an
 });
 
 test('one of two reloads: no leave for the other, chat history kept, and they talk again', async () => {
-  const meeting = await createMeeting(server.url, 'Pair reload');
-  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
-  people.push(ann, ben);
-  await badgeSays(ann, 'p2p');
-  await assertEveryoneHearsTheOthers([ann, ben]);
-  await ann.page.getByTestId('chat-input').fill('before the reload');
-  await ann.page.getByTestId('chat-send').click();
-  await ben.page.getByTestId('chat-message').filter({ hasText: 'before the reload' }).waitFor();
+  const { meetingId, ann, ben } = await pairInP2P('Pair reload');
+  const meeting = { id: meetingId };
+  await sendChat(ann, 'before the reload');
+  await assertChatShownOnce(ben, 'before the reload');
   const benId = (await detail(server.url, meeting.id)).participants.find((p) => p.name === 'Ben')!.id;
 
   await ben.page.reload();
@@ -80,7 +81,7 @@ test('one of two reloads: no leave for the other, chat history kept, and they ta
   await assertEveryoneHearsTheOthers([ann, ben]);
   await assertEveryoneSeesTheOthers([ann, ben]);
   assert.is((await detail(server.url, meeting.id)).participants.find((p) => p.name === 'Ben')?.id, benId, 'the same participant');
-  assert.is(await ben.page.getByTestId('chat-message').filter({ hasText: 'before the reload' }).count(), 1, 'the reloaded page kept its chat, once');
+  await assertChatShownOnce(ben, 'before the reload'); // the reloaded page kept its chat, once
   const types = (await events(server.url, meeting.id)).map((e) => e.type);
   assert.not.ok(types.includes('left'), types.join());
   // The leave button is still an explicit leave: the other is told at once.
@@ -108,30 +109,21 @@ test('the relay drops a connection: the client is told, connects again, and the 
 test('a 4 s signaling blackout: "Reconnecting…", back by itself, media never stopped, chat sent meanwhile arrives once', async () => {
   const net = await impairedSignaling(server);
   try {
-    const meeting = await createMeeting(server.url, 'Wifi hiccup');
-    const ann = await joinAs(browser, net.url, meeting.id, 'Ann', 600);
-    const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
-    people.push(ann, ben);
-    await badgeSays(ann, 'p2p');
-    await assertEveryoneHearsTheOthers([ann, ben]);
+    const { meetingId, ann, ben } = await pairInP2P('Wifi hiccup', net.url);
+    const meeting = { id: meetingId };
     net.proxy.blackout(true);
     net.proxy.cut();
     await waitFor(async () => (await ann.page.getByTestId('room-notice').innerText().catch(() => '')).includes('Reconnecting'), 10_000, 'Ann to see Reconnecting…');
     // Meanwhile the direct path carries on: Ben still hears Ann, and Ann's chat waits.
     await assertEveryoneHearsTheOthers([ann, ben], 5000);
-    await ben.page.getByTestId('chat-input').fill('sent while Ann was away');
-    await ben.page.getByTestId('chat-send').click();
-    await ann.page.getByTestId('chat-input').fill('typed during the blackout');
-    await ann.page.getByTestId('chat-send').click();
+    await sendChat(ben, 'sent while Ann was away');
+    await sendChat(ann, 'typed during the blackout');
     const blackoutStart = Date.now();
     await waitFor(() => Date.now() - blackoutStart > 4000, 6000, 'four seconds of blackout');
     net.proxy.blackout(false);
     await ann.page.getByTestId('room-notice').waitFor({ state: 'detached', timeout: 15_000 });
-    for (const [reader, text] of [[ben, 'typed during the blackout'], [ann, 'sent while Ann was away']] as const) {
-      const line = reader.page.getByTestId('chat-message').filter({ hasText: text });
-      await line.first().waitFor({ timeout: 10_000 });
-      assert.is(await line.count(), 1, `${reader.name} has "${text}" once`);
-    }
+    await assertChatShownOnce(ben, 'typed during the blackout');
+    await assertChatShownOnce(ann, 'sent while Ann was away');
     const types = (await events(server.url, meeting.id)).map((e) => e.type);
     assert.ok(types.includes('resumed'), types.join());
     assert.not.ok(types.includes('left'), 'nobody left');

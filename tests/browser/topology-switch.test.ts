@@ -1,11 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
-import type { MeetingDetail, MeetingEventRecord } from '../../protocol/rest';
 import { launchBrowser } from '../helpers/browser';
 import { framesOf } from '../helpers/media';
-import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs, type Person } from '../helpers/room';
-import { api, startServer, type TestServer } from '../helpers/server';
+import { assertChatShownOnce, assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, meetingEvents, sendChat, type Person } from '../helpers/room';
+import { startServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const HOLD_MS = 1500;
@@ -25,13 +24,8 @@ test.after(async () => {
   await server.dispose();
 });
 
-const detail = async (id: string) => (await api<MeetingDetail>(server.url, 'GET', `/api/meetings/${id}`)).body;
-const events = async (id: string) => (await api<MeetingEventRecord[]>(server.url, 'GET', `/api/meetings/${id}/events`)).body;
-const switches = async (id: string) => (await events(id)).filter((e) => e.type === 'mode-switched');
-
-async function badgeSays(p: Person, mode: 'p2p' | 'relay', timeoutMs = 20_000): Promise<void> {
-  await waitFor(async () => (await p.page.getByTestId('topology-badge').getAttribute('data-mode')) === mode, timeoutMs, `${p.name}'s badge to say ${mode}`);
-}
+const detail = (id: string) => meetingDetail(server.url, id);
+const switches = async (id: string) => (await meetingEvents(server.url, id)).filter((e) => e.type === 'mode-switched');
 
 test('two → P2P; a third joins → everyone on the relay; back to two → P2P after the hold time', async () => {
   const meeting = await createMeeting(server.url, 'Switching');
@@ -83,22 +77,12 @@ test('chat sent by everyone during a switch arrives exactly once everywhere', as
   people.push(cat);
   const group = [ann, ben, cat];
   // Send right away, while the switch to the relay is under way, and again after it.
-  await Promise.all(group.map(async (p) => {
-    await p.page.getByTestId('chat-input').fill(`during from ${p.name}`);
-    await p.page.getByTestId('chat-send').click();
-  }));
+  await Promise.all(group.map((p) => sendChat(p, `during from ${p.name}`)));
   for (const p of group) await badgeSays(p, 'relay');
-  await Promise.all(group.map(async (p) => {
-    await p.page.getByTestId('chat-input').fill(`after from ${p.name}`);
-    await p.page.getByTestId('chat-send').click();
-  }));
+  await Promise.all(group.map((p) => sendChat(p, `after from ${p.name}`)));
   for (const reader of group) {
     for (const sender of group) {
-      for (const when of ['during', 'after']) {
-        const line = reader.page.getByTestId('chat-message').filter({ hasText: `${when} from ${sender.name}` });
-        await line.first().waitFor({ timeout: 10_000 });
-        assert.is(await line.count(), 1, `${reader.name} has "${when} from ${sender.name}" once`);
-      }
+      for (const when of ['during', 'after']) await assertChatShownOnce(reader, `${when} from ${sender.name}`);
     }
   }
 });

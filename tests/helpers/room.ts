@@ -1,6 +1,6 @@
 /** Browser-test steps shared by the media tests: create a meeting, put people in it. */
 import type { Browser } from 'playwright-core';
-import type { CreatedMeeting, TopologyPreference } from '../../protocol/rest';
+import type { CreatedMeeting, MeetingDetail, MeetingEventRecord, TopologyPreference } from '../../protocol/rest';
 import { newParticipant, type Participant } from './browser';
 import * as assert from 'uvu/assert';
 import { ABSENT_DB, framesOf, HEARD_DB, toneInitScript, toneLevels } from './media';
@@ -51,4 +51,32 @@ export async function assertEveryoneSeesTheOthers(group: Person[]): Promise<void
       await waitFor(async () => (await framesOf(viewer.page, other.name)) > first + 5, 10_000, `${other.name}'s video on ${viewer.name}'s screen to advance`);
     }
   }
+}
+
+/** Waits until `p`'s topology badge says `mode`. */
+export async function badgeSays(p: Person, mode: 'p2p' | 'relay' | 'switching' | 'waiting', timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => (await p.page.getByTestId('topology-badge').getAttribute('data-mode')) === mode, timeoutMs, `${p.name}'s badge to say ${mode}`);
+}
+
+/** `GET /api/meetings/:id` of a server. */
+export async function meetingDetail(baseUrl: string, id: string): Promise<MeetingDetail> {
+  return (await api<MeetingDetail>(baseUrl, 'GET', `/api/meetings/${id}`)).body;
+}
+
+/** The durable record of a meeting (`GET /api/meetings/:id/events`). */
+export async function meetingEvents(baseUrl: string, id: string): Promise<MeetingEventRecord[]> {
+  return (await api<MeetingEventRecord[]>(baseUrl, 'GET', `/api/meetings/${id}/events`)).body;
+}
+
+/** Types `text` into `p`'s chat and sends it. */
+export async function sendChat(p: Person, text: string): Promise<void> {
+  await p.page.getByTestId('chat-input').fill(text);
+  await p.page.getByTestId('chat-send').click();
+}
+
+/** Waits for a chat line containing `text` on `reader`'s screen and asserts it is there exactly once. */
+export async function assertChatShownOnce(reader: Person, text: string, timeoutMs = 10_000): Promise<void> {
+  const line = reader.page.getByTestId('chat-message').filter({ hasText: text });
+  await line.first().waitFor({ timeout: timeoutMs });
+  assert.is(await line.count(), 1, `${reader.name} has "${text}" once`);
 }

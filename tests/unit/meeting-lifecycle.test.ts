@@ -170,7 +170,7 @@ test('a participant who does not come back within the grace leaves as timed out;
 test('open meetings are restored from the record with their creator credential', () => {
   const store = new EventStore(':memory:');
   const before = new MeetingRegistry(store, log, { departureGraceMs: 50 });
-  const { meeting, creatorToken } = before.create('Survivor', 'relay');
+  const { meeting, creatorToken } = before.create('Survivor', 'relay', { listed: false });
   meeting.join('Alice', link());
   before.suspendAll();
   const after = new MeetingRegistry(store, log, { departureGraceMs: 50 });
@@ -181,6 +181,8 @@ test('open meetings are restored from the record with their creator credential',
   assert.ok(restored?.isCreatorToken(creatorToken));
   assert.not.ok(restored?.isCreatorToken('guess'));
   assert.is(restored?.size, 0, 'people come back by themselves');
+  assert.is(restored?.listed, false, 'an unlisted meeting stays unlisted');
+  assert.equal(after.listJoinable(), []);
   assert.ok(store.events(meeting.id).some((e) => e.type === 'restored'));
 });
 
