@@ -7,6 +7,7 @@
 import { networkInterfaces } from 'node:os';
 import { relative } from 'node:path';
 import { ConfigError, configFromEnv, isWildcard, type CoordinatorConfig } from '../coordinator/config';
+import { RelayEndpoints } from '../coordinator/media/RelayEndpoints';
 import { buildCoordinator, type Coordinator } from '../coordinator/server';
 import { loadTls, tlsSourceFromEnv, type LoadedTls } from '../coordinator/tls';
 import { iceServersFor, TurnConfigError, turnConfigFromEnv, type TurnConfig } from '../turn/iceServers';
@@ -59,7 +60,10 @@ async function main(): Promise<void> {
     // TURN first, so no participant can join before its relay exists.
     phase = 'turn';
     if (turnConfig.mode === 'bundled') {
-      turn = TurnServer.fromConfig(turnConfig, coordinator.app.log);
+      // The relay's own sockets stay reachable through TURN although they sit on loopback
+      // or a private address, which the peer policy otherwise refuses.
+      const relayEndpoints = new RelayEndpoints(coordinator.media);
+      turn = TurnServer.fromConfig(turnConfig, coordinator.app.log, (ip, port) => relayEndpoints.has(ip, port));
       await turn.start();
     }
 
