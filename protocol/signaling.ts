@@ -143,6 +143,8 @@ export const ServerMessage = Type.Union([
     slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]) })),
   }),
   message('speakers', { levels: Type.Record(Type.String(), Type.Number()) }),
+  /** Fresh ICE servers (TURN credentials), sent before the ones from `joined` expire. */
+  message('ice-servers', { iceServers: Type.Array(IceServer) }),
 ]);
 export type ServerMessage = Static<typeof ServerMessage>;
 export type ServerMessageType = ServerMessage['type'];

@@ -2,9 +2,10 @@
  * The peer-to-peer path: one `P2PPeer` per other participant (in practice one, since
  * meetings of three or more use the relay). Implements `MediaConnection`.
  */
-import type { ChatMessage, PeerSignal } from '../../protocol/signaling';
+import type { ChatMessage, IceServer, PeerSignal } from '../../protocol/signaling';
 import type { PeerDataMessage } from '../../protocol/peerData';
 import type { LocalTracks, MediaConnection, PathStats, RemoteMedia } from './MediaConnection';
+import { applyIceServers } from './iceServers';
 import { P2PPeer } from './P2PPeer';
 import { inboundPackets, StatsSampler } from './StatsSampler';
 
@@ -34,6 +35,12 @@ export class P2PPath implements MediaConnection {
   /** The connection state over all peers; `new` while there is nobody to connect to. */
   get state(): PathStats['state'] {
     return this.overallState();
+  }
+
+  /** Fresh ICE servers (credentials) for the open peers and the ones added later. */
+  setIceServers(iceServers: IceServer[]): void {
+    this.options.rtcConfig = { ...this.options.rtcConfig, iceServers };
+    for (const peer of this.peers.values()) applyIceServers(peer.connection, iceServers);
   }
 
   /** Connects to another participant; the smaller id makes the offer. */
