@@ -13,6 +13,7 @@ import type { CoordinatorConfig } from './config';
 import { installErrorHandlers } from './http/errorHandler';
 import { meetingRoutes } from './http/meetingRoutes';
 import { metricsRoute } from './http/metrics';
+import { IceServerRefresh } from './media/IceServerRefresh';
 import { MediaPlane } from './media/MediaPlane';
 import { MeetingRegistry } from './meetings/MeetingRegistry';
 import { EventStore } from './records/EventStore';
@@ -35,6 +36,9 @@ export interface CoordinatorParts {
   /** Called once for each participant that left or was removed (a meeting cancelled or
    * ended, a socket dropped): e.g. to revoke the TURN credential handed out at join. */
   onParticipantGone?: (participantId: string) => void;
+  /** How often each participant gets fresh ICE servers (`ice-servers`): before their TURN
+   * credentials expire. Unset: never (no credentials, or they never expire). */
+  iceServerRefreshMs?: number;
 }
 
 /** Creates a coordinator (not yet listening). */
@@ -67,6 +71,11 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     });
   }
 
+  const iceServersFor = parts.iceServersFor ?? (() => []);
+  const iceRefresh = parts.iceServerRefreshMs !== undefined
+    ? new IceServerRefresh(registry, iceServersFor, parts.iceServerRefreshMs, app.log)
+    : undefined;
+
   installErrorHandlers(app);
   await app.register(fastifyWebsocket, {
     // ws would close the socket on a larger frame; we allow some headroom and answer
@@ -89,7 +98,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
         registry,
         media,
         log: app.log,
-        iceServersFor: parts.iceServersFor ?? (() => []),
+        iceServersFor,
       });
       sessions.add(session);
       socket.on('close', () => sessions.delete(session));
@@ -137,6 +146,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
+      iceRefresh?.close();
       // Leave every meeting while the record is still open, so it says who was there.
       for (const session of sessions) session.close('disconnected');
       for (const socket of sockets) socket.terminate();

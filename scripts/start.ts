@@ -10,7 +10,7 @@ import { ConfigError, configFromEnv, isWildcard, type CoordinatorConfig } from '
 import { RelayEndpoints } from '../coordinator/media/RelayEndpoints';
 import { buildCoordinator, type Coordinator } from '../coordinator/server';
 import { loadTls, tlsSourceFromEnv, type LoadedTls } from '../coordinator/tls';
-import { iceServersFor, TurnConfigError, turnConfigFromEnv, type TurnConfig } from '../turn/iceServers';
+import { iceServerRefreshMs, iceServersFor, TurnConfigError, turnConfigFromEnv, type TurnConfig } from '../turn/iceServers';
 import { TurnServer } from '../turn/TurnServer';
 
 /** What was being started when something failed, to name the setting at fault. */
@@ -53,6 +53,8 @@ async function main(): Promise<void> {
     const ice = turnConfig;
     coordinator = await buildCoordinator(config, {
       iceServersFor: (participantId) => iceServersFor(ice, participantId, turn),
+      // Before the credentials from `joined` expire (the TTL is an hour by default).
+      ...(iceServerRefreshMs(ice) !== undefined ? { iceServerRefreshMs: iceServerRefreshMs(ice) } : {}),
       // The credential dies with the participant, not a day later with its TTL.
       onParticipantGone: (participantId) => turn?.revoke(participantId),
     });

@@ -250,6 +250,13 @@ export function iceServersFor(
   }
 }
 
+/** How often participants need fresh ICE servers: well before their credentials expire; undefined when they never do. */
+export function iceServerRefreshMs(config: TurnConfig): number | undefined {
+  if (config.mode !== 'bundled' && config.mode !== 'external') return undefined;
+  // Three quarters of the TTL: 45 minutes for the default hour, leaving room for a slow socket.
+  return Math.max(1000, Math.floor(config.ttlSeconds * 750));
+}
+
 function isTurnUrl(url: string): boolean {
   return url.startsWith('turn:') || url.startsWith('turns:');
 }
