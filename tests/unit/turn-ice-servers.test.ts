@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { issueTurnCredential, verifyTurnCredential, type TurnCredential } from '../../turn/credentials';
 import {
+  iceServerRefreshMs,
   iceServersFor,
   parseIceServers,
   TurnConfigError,
@@ -78,6 +79,12 @@ test('TURN_ALLOWED_PEER_IPS and TURN_DENIED_PEER_IPS are lists of IPs and CIDR r
   const err = configError(() => turnConfigFromEnv({ TURN_ALLOWED_PEER_IPS: '192.168.1.0/33' }, LOCAL));
   assert.is(err.variable, 'TURN_ALLOWED_PEER_IPS');
   assert.match(err.message, /192\.168\.1\.0\/33/);
+});
+
+test('fresh ICE servers are due at three quarters of the TTL, and never without credentials', () => {
+  assert.is(iceServerRefreshMs(turnConfigFromEnv({}, LOCAL)), 2_700_000);
+  assert.is(iceServerRefreshMs(turnConfigFromEnv({ TURN_URLS: 'turn:x.example', TURN_SECRET: 's', TURN_TTL: '600' }, LOCAL)), 450_000);
+  assert.is(iceServerRefreshMs(turnConfigFromEnv({ TURN_DISABLED: '1' }, LOCAL)), undefined);
 });
 
 test('bundled mode without the running server is a programming error', () => {
