@@ -13,6 +13,7 @@ import { installErrorHandlers } from './http/errorHandler';
 import { meetingRoutes } from './http/meetingRoutes';
 import { metricsRoute } from './http/metrics';
 import { AddressLimits } from './limits/AddressLimits';
+import { IceServerRefresh } from './media/IceServerRefresh';
 import { MediaPlane } from './media/MediaPlane';
 import { MeetingRegistry } from './meetings/MeetingRegistry';
 import { EventStore } from './records/EventStore';
@@ -35,6 +36,9 @@ export interface CoordinatorParts {
   /** Called once for each participant that left or was removed (a meeting cancelled or
    * ended, a socket dropped): e.g. to revoke the TURN credential handed out at join. */
   onParticipantGone?: (participantId: string) => void;
+  /** How often each participant gets fresh ICE servers (`ice-servers`): before their TURN
+   * credentials expire. Unset: never (no credentials, or they never expire). */
+  iceServerRefreshMs?: number;
 }
 
 /** Creates a coordinator (not yet listening). */
@@ -68,6 +72,10 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     });
   }
 
+  const iceServersFor = parts.iceServersFor ?? (() => []);
+  const iceRefresh = parts.iceServerRefreshMs !== undefined
+    ? new IceServerRefresh(registry, iceServersFor, parts.iceServerRefreshMs, app.log)
+    : undefined;
   const limits = new AddressLimits(config.limits);
   app.addHook('onClose', async () => limits.close());
   // After every listener of 'created' is in place: restored meetings get their media too.
@@ -87,7 +95,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     registry,
     media,
     log: app.log,
-    iceServersFor: parts.iceServersFor ?? (() => []),
+    iceServersFor,
     heartbeatMs: config.heartbeatMs,
     limits,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
@@ -119,6 +127,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     async close() {
       if (closed) return;
       closed = true;
+      iceRefresh?.close();
       // Meetings stay open in the record: a server started again on it restores them,
       // and the clients told `server-restarting` come back by themselves.
       hub.closeAll('restarting');

@@ -203,6 +203,8 @@ export const ServerMessage = Type.Union([
   message('relay-closed', { reason: Type.String() }),
   /** The server is about to stop (a restart or deploy): reconnect at once, and keep trying. */
   message('server-restarting', {}),
+  /** Fresh ICE servers (TURN credentials), sent before the ones from `joined` expire. */
+  message('ice-servers', { iceServers: Type.Array(IceServer) }),
 ]);
 export type ServerMessage = Static<typeof ServerMessage>;
 export type ServerMessageType = ServerMessage['type'];

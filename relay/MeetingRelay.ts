@@ -183,6 +183,11 @@ export class MeetingRelay {
     this.dropParticipant(participantId, 'connection lost');
   }
 
+  /** The UDP host endpoints of every participant's connection (for the TURN peer policy). */
+  localUdpEndpoints(): Array<{ address: string; port: number }> {
+    return [...this.participants.values()].flatMap((p) => p.peer?.localUdpEndpoints() ?? []);
+  }
+
   /** A snapshot of this meeting's media counters. */
   counters(): RelayCounters {
     return { ...this.stats };

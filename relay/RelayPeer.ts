@@ -106,6 +106,15 @@ export class RelayPeer {
     return this.state === 'closed';
   }
 
+  /** The UDP host endpoints its ICE sockets are bound to: where a client's TURN relay sends to reach us. */
+  localUdpEndpoints(): Array<{ address: string; port: number }> {
+    if (this.state === 'closed') return [];
+    return this.pc.iceTransports
+      .flatMap((transport) => transport.connection.localCandidates)
+      .filter((c) => c.type === 'host' && c.transport.toLowerCase() === 'udp')
+      .map((c) => ({ address: c.host, port: c.port }));
+  }
+
   /** Applies the client's offer and returns the answer SDP; offers are applied one at a time. */
   negotiate(offerSdp: string): Promise<string> {
     if (this.state === 'closed') return Promise.reject(RelayError.participantClosed(this.id));

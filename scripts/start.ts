@@ -8,9 +8,10 @@ import { networkInterfaces } from 'node:os';
 import { relative } from 'node:path';
 import { ConfigError, configFromEnv, isWildcard, type CoordinatorConfig } from '../coordinator/config';
 import { installProcessGuards } from '../coordinator/faults';
+import { RelayEndpoints } from '../coordinator/media/RelayEndpoints';
 import { buildCoordinator, type Coordinator } from '../coordinator/server';
 import { loadTls, tlsSourceFromEnv, type LoadedTls } from '../coordinator/tls';
-import { iceServersFor, TurnConfigError, turnConfigFromEnv, type TurnConfig } from '../turn/iceServers';
+import { iceServerRefreshMs, iceServersFor, TurnConfigError, turnConfigFromEnv, type TurnConfig } from '../turn/iceServers';
 import { TurnServer } from '../turn/TurnServer';
 
 /** What was being started when something failed, to name the setting at fault. */
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
     const ice = turnConfig;
     coordinator = await buildCoordinator(config, {
       iceServersFor: (participantId) => iceServersFor(ice, participantId, turn),
+      // Before the credentials from `joined` expire (the TTL is an hour by default).
+      ...(iceServerRefreshMs(ice) !== undefined ? { iceServerRefreshMs: iceServerRefreshMs(ice) } : {}),
       // The credential dies with the participant, not a day later with its TTL.
       onParticipantGone: (participantId) => turn?.revoke(participantId),
     });
@@ -60,7 +63,10 @@ async function main(): Promise<void> {
     // TURN first, so no participant can join before its relay exists.
     phase = 'turn';
     if (turnConfig.mode === 'bundled') {
-      turn = TurnServer.fromConfig(turnConfig, coordinator.app.log);
+      // The relay's own sockets stay reachable through TURN although they sit on loopback
+      // or a private address, which the peer policy otherwise refuses.
+      const relayEndpoints = new RelayEndpoints(coordinator.media);
+      turn = TurnServer.fromConfig(turnConfig, coordinator.app.log, (ip, port) => relayEndpoints.has(ip, port));
       await turn.start();
     }
 

@@ -10,6 +10,8 @@ import { networkInterfaces } from 'node:os';
 import NodeTurn from 'node-turn';
 import { issueTurnCredential, type TurnCredential } from './credentials';
 import { DEFAULT_TURN_PORT, DEFAULT_TURN_REALM, type BundledTurn, type BundledTurnConfig } from './iceServers';
+import { closeQuietly, patchNodeTurn, stopNodeTurn } from './patchNodeTurn';
+import { canonicalIp, endpointKey, PeerPolicy } from './peerPolicy';
 
 /** The slice of a pino/Fastify logger the TURN server writes to. */
 export interface TurnLogger {
@@ -36,6 +38,18 @@ export interface TurnServerOptions {
   /** Relay port range. Default 49152–65535. */
   minPort?: number;
   maxPort?: number;
+  /** Private ranges (CIDRs or IPs) peers may be in, e.g. a LAN deployment (`TURN_ALLOWED_PEER_IPS`). */
+  allowedPeerIps?: readonly string[];
+  /** Extra ranges peers may never be in; wins over `allowedPeerIps` (`TURN_DENIED_PEER_IPS`). */
+  deniedPeerIps?: readonly string[];
+  /** This host's addresses, never a peer (except exact endpoints). Default: every interface address. */
+  localAddresses?: readonly string[];
+  /**
+   * Exact endpoints of this server allowed as peers although their address is refused:
+   * the media relay's own UDP sockets, so a browser forced through TURN reaches the relay
+   * on loopback. `ip` is canonical (IPv4-mapped IPv6 as IPv4). Read on every check: live.
+   */
+  isPeerAllowed?: (ip: string, port: number) => boolean;
   logger?: TurnLogger;
 }
 
@@ -53,9 +67,6 @@ type Allocation = NodeTurn['allocations'][string];
 
 // setTimeout overflows above ~24.8 days and would fire at once; longer waits are chained.
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const NONCE_LIFETIME_MS = 3600_000;
-// Every unauthenticated request mints a nonce; cap them so a flood cannot grow memory.
-const MAX_NONCES = 10_000;
 const ALLOCATION_LIFETIME_S = 600;
 const MAX_ALLOCATION_LIFETIME_S = 3600;
 // Only for a port we picked ourselves: someone may take it between our probe and node-turn's bind.
@@ -69,13 +80,24 @@ export class TurnServer implements BundledTurn {
   readonly #secret: string;
   readonly #logger: TurnLogger | undefined;
   readonly #issued = new Map<string, IssuedCredential>();
+  /** Expired credentials that still back a live allocation (username → userId): Refresh only. */
+  readonly #retired = new Map<string, string>();
+  readonly #policy: PeerPolicy;
+  /** `ip:port` of every live allocation's relay socket (and its advertised address), as peers. */
+  readonly #relayed = new Map<string, number>();
+  /** The keys each allocation added to #relayed, kept because its sockets are closed by removal time. */
+  readonly #relayedBy = new WeakMap<Allocation, string[]>();
   #state: TurnServerState = 'new';
   #turn: NodeTurn | undefined;
   #port: number;
   #addresses: string[] = [];
 
   /** A TurnServer for the bundled mode of `turnConfigFromEnv`. */
-  static fromConfig(config: BundledTurnConfig, logger?: TurnLogger): TurnServer {
+  static fromConfig(
+    config: BundledTurnConfig,
+    logger?: TurnLogger,
+    isPeerAllowed?: TurnServerOptions['isPeerAllowed'],
+  ): TurnServer {
     return new TurnServer({
       port: config.port,
       listeningIps: config.listeningIps,
@@ -83,6 +105,9 @@ export class TurnServer implements BundledTurn {
       externalIps: config.externalIp,
       realm: config.realm,
       secret: config.secret,
+      allowedPeerIps: config.allowedPeerIps,
+      deniedPeerIps: config.deniedPeerIps,
+      ...(isPeerAllowed !== undefined ? { isPeerAllowed } : {}),
       logger,
     });
   }
@@ -98,6 +123,11 @@ export class TurnServer implements BundledTurn {
     this.realm = options.realm ?? DEFAULT_TURN_REALM;
     this.#secret = options.secret ?? randomBytes(32).toString('base64url');
     this.#logger = options.logger;
+    this.#policy = new PeerPolicy({
+      allowed: options.allowedPeerIps ?? [],
+      denied: options.deniedPeerIps ?? [],
+      localAddresses: options.localAddresses ?? interfaceAddresses(),
+    });
   }
 
   /** Where the server is in its life. */
@@ -159,6 +189,7 @@ export class TurnServer implements BundledTurn {
     const credential = issueTurnCredential(this.#secret, userId, ttlSeconds);
     const previous = this.#issued.get(credential.username);
     if (previous !== undefined) clearTimeout(previous.timer);
+    this.#retired.delete(credential.username);
     this.#issued.set(credential.username, {
       userId,
       password: credential.credential,
@@ -177,7 +208,26 @@ export class TurnServer implements BundledTurn {
       this.#remove(username);
       this.#endAllocationsOf(username);
     }
+    for (const [username, owner] of this.#retired) {
+      if (owner !== userId) continue;
+      this.#retired.delete(username);
+      this.#turn?.removeUser(username);
+      this.#endAllocationsOf(username);
+    }
     this.#logger?.debug({ userId }, 'TURN credentials revoked');
+  }
+
+  /**
+   * Whether an allocation may relay to `ip`:`port`: another allocation of this server, or an
+   * endpoint `isPeerAllowed` names, exactly; otherwise any port of an address the peer
+   * policy allows.
+   */
+  mayRelayTo(ip: string, port: number): boolean {
+    const canonical = canonicalIp(ip);
+    if (canonical === undefined) return false;
+    if (this.#relayed.has(`${canonical}:${port}`)) return true;
+    if (this.#options.isPeerAllowed?.(canonical, port) === true) return true;
+    return this.#policy.check(canonical).allowed;
   }
 
   /** True while the server accepts `username` (issued, not yet expired or revoked). */
@@ -191,10 +241,12 @@ export class TurnServer implements BundledTurn {
     this.#setState('closed');
     for (const issued of this.#issued.values()) clearTimeout(issued.timer);
     this.#issued.clear();
+    this.#retired.clear();
     if (this.#turn !== undefined) {
       stopNodeTurn(this.#turn);
       this.#turn = undefined;
     }
+    this.#relayed.clear();
   }
 
   #setState(next: TurnServerState): void {
@@ -223,6 +275,13 @@ export class TurnServer implements BundledTurn {
         return;
       }
       this.#remove(username);
+      // A browser refreshes its allocation with the credential it allocated with (RFC 5766
+      // §7) and never switches to a newer one: keep an expired credential for Refresh while
+      // its allocations live, so a meeting may outlast the TTL. Only revoke() ends them.
+      if (this.#hasAllocations(username)) {
+        this.#retired.set(username, issued.userId);
+        this.#turn?.addUser(username, issued.password);
+      }
       this.#logger?.debug({ userId: issued.userId }, 'TURN credential expired');
     }, delay);
     // A pending expiry must never keep the process alive.
@@ -236,6 +295,30 @@ export class TurnServer implements BundledTurn {
     clearTimeout(issued.timer);
     this.#issued.delete(username);
     this.#turn?.removeUser(username);
+  }
+
+  #hasAllocations(username: string): boolean {
+    return Object.values(this.#turn?.allocations ?? {}).some((a) => a.user?.username === username);
+  }
+
+  #allocationAdded(allocation: Allocation): void {
+    const keys = relayedKeys(allocation);
+    this.#relayedBy.set(allocation, keys);
+    for (const key of keys) this.#relayed.set(key, (this.#relayed.get(key) ?? 0) + 1);
+  }
+
+  #allocationRemoved(allocation: Allocation): void {
+    for (const key of this.#relayedBy.get(allocation) ?? []) {
+      const count = (this.#relayed.get(key) ?? 0) - 1;
+      if (count > 0) this.#relayed.set(key, count);
+      else this.#relayed.delete(key);
+    }
+    // A retired credential lives only as long as the allocations it backs.
+    const username = allocation.user?.username;
+    if (username !== undefined && this.#retired.has(username) && !this.#hasAllocations(username)) {
+      this.#retired.delete(username);
+      this.#turn?.removeUser(username);
+    }
   }
 
   #endAllocationsOf(username: string): void {
@@ -264,7 +347,16 @@ export class TurnServer implements BundledTurn {
       defaultAllocatetLifetime: ALLOCATION_LIFETIME_S,
       debug: (level, message) => this.#onNodeTurnLog(level, message),
     });
-    patchNodeTurn(turn);
+    patchNodeTurn(
+      turn,
+      {
+        mayRelayTo: (ip, port) => this.mayRelayTo(ip, port),
+        mayAllocate: (username) => this.#issued.has(username),
+        allocationAdded: (allocation) => this.#allocationAdded(allocation),
+        allocationRemoved: (allocation) => this.#allocationRemoved(allocation),
+      },
+      { defaultSeconds: ALLOCATION_LIFETIME_S, maxSeconds: MAX_ALLOCATION_LIFETIME_S },
+    );
     return turn;
   }
 
@@ -280,78 +372,27 @@ export class TurnServer implements BundledTurn {
   }
 }
 
-/**
- * Fixes in node-turn 0.0.6 that a long-running, cleanly closing server needs:
- * - each nonce arms a one-hour timer that is never unref'd (the process cannot exit) and
- *   nonces come from Math.random: replaced by random bytes with a lazily swept, capped map;
- * - an expired or refreshed-to-zero allocation is dropped from the map but its relay
- *   socket stays bound forever: deleting an entry now closes its sockets and timer;
- * - Refresh reads `defaultLifetime`/`maxAllocateTimeout`, which are never set, so a
- *   browser's first Refresh made the allocation expire immediately (calls through TURN
- *   dropped after about ten minutes).
- */
-function patchNodeTurn(turn: NodeTurn): void {
-  const auth = turn.authentification;
-  // Null prototype: a client-sent nonce such as "constructor" must not look known.
-  const nonces: Record<string, { ttl: number }> = Object.create(null);
-  auth.nonces = nonces;
-  auth.generateNonce = () => {
-    const now = Date.now();
-    if (Object.keys(nonces).length >= MAX_NONCES) {
-      for (const key of Object.keys(nonces)) if (nonces[key]!.ttl < now) delete nonces[key];
-      // Still full of live nonces: forget the oldest (string keys keep insertion order).
-      const live = Object.keys(nonces);
-      for (const key of live.slice(0, live.length - MAX_NONCES + 1)) delete nonces[key];
+/** The `ip:port` keys under which an allocation's relay is reached: its sockets' and the advertised one. */
+function relayedKeys(allocation: Allocation): string[] {
+  const keys = new Set<string>();
+  for (const socket of allocation.sockets) {
+    try {
+      const { address, port } = socket.address();
+      const key = endpointKey(address, port);
+      if (key !== undefined) keys.add(key);
+    } catch {
+      // Already closed: it is no longer anyone's peer.
     }
-    const nonce = randomBytes(16).toString('hex');
-    nonces[nonce] = { ttl: now + NONCE_LIFETIME_MS };
-    return nonce;
-  };
-
-  const live: Record<string, Allocation> = Object.create(null);
-  turn.allocations = new Proxy(live, {
-    // An Allocate still in flight when the server closed (its relay socket binds
-    // asynchronously) would otherwise leave a bound socket that keeps the process alive.
-    set(target, key, value: Allocation) {
-      if (stopped.has(turn)) {
-        // After the constructor has finished: it arms its expiry timer after this store.
-        queueMicrotask(() => releaseAllocation(value));
-        return true;
-      }
-      return Reflect.set(target, key, value);
-    },
-    deleteProperty(target, key) {
-      if (typeof key === 'string' && target[key] !== undefined) releaseAllocation(target[key]);
-      return Reflect.deleteProperty(target, key);
-    },
-  });
-
-  turn.defaultLifetime = ALLOCATION_LIFETIME_S;
-  turn.maxAllocateTimeout = MAX_ALLOCATION_LIFETIME_S;
-}
-
-function releaseAllocation(allocation: Allocation): void {
-  clearTimeout(allocation.timer);
-  for (const socket of allocation.sockets) closeQuietly(socket);
-}
-
-/** node-turn instances that have been stopped. */
-const stopped = new WeakSet<NodeTurn>();
-
-function stopNodeTurn(turn: NodeTurn): void {
-  stopped.add(turn);
-  for (const key of Object.keys(turn.allocations)) delete turn.allocations[key];
-  for (const socket of turn.network.sockets) closeQuietly(socket);
-  turn.network.sockets.length = 0;
-}
-
-// A socket whose bind failed, or that is already closed, throws on close(): nothing to free.
-function closeQuietly(socket: Socket): void {
-  try {
-    socket.close();
-  } catch {
-    /* already closed */
   }
+  const advertised = allocation.relayedTransportAddress;
+  const key = endpointKey(advertised.address, advertised.port);
+  if (key !== undefined) keys.add(key);
+  return [...keys];
+}
+
+/** Every address of this host's interfaces: a datagram relayed to one never leaves the host. */
+function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
 }
 
 /** Node cannot tell which local address a datagram on a wildcard socket was sent to, and

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { issueTurnCredential, type TurnCredential } from './credentials';
+import { parseIpRange } from './peerPolicy';
 
 /** One entry of an RTCPeerConnection's `iceServers` (the DOM's RTCIceServer, without DOM types). */
 export interface IceServer {
@@ -31,6 +32,10 @@ export interface BundledTurnConfig {
   realm: string;
   secret: string;
   ttlSeconds: number;
+  /** Private ranges peers may be in (`TURN_ALLOWED_PEER_IPS`); default none. */
+  allowedPeerIps?: string[];
+  /** Extra ranges peers may never be in (`TURN_DENIED_PEER_IPS`); default none. */
+  deniedPeerIps?: string[];
 }
 
 /** Use an operator's TURN server (coturn with `use-auth-secret`) with REST credentials. */
@@ -85,9 +90,10 @@ export interface TurnEnvContext {
   interfaces?: ReturnType<typeof networkInterfaces>;
 }
 
-/** Default credential lifetime: allocations are refreshed with the same credential every
- * few minutes, so a TTL shorter than a meeting would drop its relayed path mid-call. */
-export const DEFAULT_TURN_TTL_SECONDS = 24 * 3600;
+/** Default credential lifetime. The coordinator hands participants fresh credentials before
+ * theirs expire, and the bundled server keeps an allocation made with an expired one alive
+ * until its participant leaves, so a meeting may last longer than this. */
+export const DEFAULT_TURN_TTL_SECONDS = 3600;
 /** Default UDP port of the bundled server (the IANA STUN/TURN port). */
 export const DEFAULT_TURN_PORT = 3478;
 /** Default long-term-credential realm of the bundled server. */
@@ -149,6 +155,8 @@ export function turnConfigFromEnv(
     externalIp: externalIp ?? natAddress(publicHost, interfaces),
     advertisedHost: externalIp ?? publicHost ?? firstConcrete(listeningIps) ?? firstExternalIpv4(interfaces) ?? '127.0.0.1',
     realm: nonEmpty(env.TURN_REALM) ?? DEFAULT_TURN_REALM,
+    allowedPeerIps: parseRangeList('TURN_ALLOWED_PEER_IPS', env.TURN_ALLOWED_PEER_IPS),
+    deniedPeerIps: parseRangeList('TURN_DENIED_PEER_IPS', env.TURN_DENIED_PEER_IPS),
     // Per process: credentials die with the server that knew them, which is what we want.
     secret: secret ?? randomBytes(32).toString('base64url'),
     ttlSeconds,
@@ -242,6 +250,13 @@ export function iceServersFor(
   }
 }
 
+/** How often participants need fresh ICE servers: well before their credentials expire; undefined when they never do. */
+export function iceServerRefreshMs(config: TurnConfig): number | undefined {
+  if (config.mode !== 'bundled' && config.mode !== 'external') return undefined;
+  // Three quarters of the TTL: 45 minutes for the default hour, leaving room for a slow socket.
+  return Math.max(1000, Math.floor(config.ttlSeconds * 750));
+}
+
 function isTurnUrl(url: string): boolean {
   return url.startsWith('turn:') || url.startsWith('turns:');
 }
@@ -296,6 +311,21 @@ function isTruthy(value: string | undefined): boolean {
 
 function splitList(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** A comma-separated list of IPs and CIDR ranges, each checked now so a typo stops the start. */
+function parseRangeList(variable: string, value: string | undefined): string[] {
+  const text = nonEmpty(value);
+  if (text === undefined) return [];
+  const list = splitList(text);
+  for (const entry of list) {
+    try {
+      parseIpRange(entry);
+    } catch (err) {
+      throw new TurnConfigError(variable, `${(err as Error).message} (expected IPs or CIDR ranges such as 192.168.1.0/24, comma-separated)`);
+    }
+  }
+  return list;
 }
 
 function parseInteger(variable: string, value: string | undefined, fallback: number, min: number, max: number): number {

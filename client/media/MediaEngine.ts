@@ -164,6 +164,12 @@ export class MediaEngine {
       case 'relay-slots':
         this.relay?.handle(message);
         break;
+      case 'ice-servers':
+        // Fresh TURN credentials: for connections made from now on, and the open ones.
+        this.session.iceServers = message.iceServers;
+        this.p2p?.setIceServers(message.iceServers);
+        this.relay?.setIceServers(message.iceServers);
+        break;
       case 'meeting-closed':
         this.close();
         break;

@@ -7,9 +7,10 @@
  * itself; the other side asks it to (`restart` signal). Each connection has an id
  * (`conn`, chosen by its offerer), so signals of a replaced connection are ignored.
  */
-import type { ChatMessage, PeerSignal } from '../../protocol/signaling';
+import type { ChatMessage, IceServer, PeerSignal } from '../../protocol/signaling';
 import type { PeerDataMessage } from '../../protocol/peerData';
 import type { LocalTracks, MediaConnection, PathStats, RemoteMedia } from './MediaConnection';
+import { applyIceServers } from './iceServers';
 import { P2PPeer } from './P2PPeer';
 import { inboundPackets, StatsSampler } from './StatsSampler';
 
@@ -58,6 +59,12 @@ export class P2PPath implements MediaConnection {
   /** The connection state over all peers; `new` while there is nobody to connect to. */
   get state(): PathStats['state'] {
     return this.overallState();
+  }
+
+  /** Fresh ICE servers (credentials) for the open peers and the ones added later. */
+  setIceServers(iceServers: IceServer[]): void {
+    this.options.rtcConfig = { ...this.options.rtcConfig, iceServers };
+    for (const entry of this.peers.values()) applyIceServers(entry.peer.connection, iceServers);
   }
 
   /**

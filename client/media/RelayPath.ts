@@ -6,9 +6,10 @@
  * need no new offer/answer round. Implements `MediaConnection`.
  */
 import { LIMITS } from '../../protocol/limits';
-import type { IceCandidate, ServerMessage } from '../../protocol/signaling';
+import type { IceCandidate, IceServer, ServerMessage } from '../../protocol/signaling';
 import type { SignalingClient } from '../signaling/SignalingClient';
 import { MIX_KEY, type LocalTracks, type MediaConnection, type PathStats, type RemoteMedia } from './MediaConnection';
+import { applyIceServers } from './iceServers';
 import { inboundPackets, StatsSampler } from './StatsSampler';
 
 export class RelayPath implements MediaConnection {
@@ -46,6 +47,11 @@ export class RelayPath implements MediaConnection {
       }
     });
     this.pc.addEventListener('connectionstatechange', () => this.onState(this.pc.connectionState === 'disconnected' ? 'disconnected' : this.state()));
+  }
+
+  /** Fresh ICE servers (credentials) for the relay connection. */
+  setIceServers(iceServers: IceServer[]): void {
+    applyIceServers(this.pc, iceServers);
   }
 
   /** Offers to the relay and applies its answer. */

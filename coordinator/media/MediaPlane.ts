@@ -93,6 +93,11 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     return { ticks, lateTicks, tickMsP99Max };
   }
 
+  /** The UDP endpoints of every live relay connection, for `RelayEndpoints`. */
+  relayEndpoints(): Array<{ address: string; port: number }> {
+    return [...this.media.values()].flatMap((m) => m.relayEndpoints());
+  }
+
   close(): void {
     for (const m of this.media.values()) m.close();
     this.media.clear();

@@ -60,6 +60,11 @@ export class MeetingMedia {
     }, { meetingId: meeting.id }));
   }
 
+  /** The UDP endpoints this meeting's relay connections are bound to (none while on P2P). */
+  relayEndpoints(): Array<{ address: string; port: number }> {
+    return this.relay?.localUdpEndpoints() ?? [];
+  }
+
   /** Membership changed: apply the policy (a newcomer learns the path in its `joined` reply). */
   joined(): void {
     this.topology.setMembers(this.meeting.participants.map((p) => p.id));

@@ -11,7 +11,15 @@ const MAGIC_COOKIE = 0x2112a442;
 const FINGERPRINT_XOR = 0x5354554e;
 
 /** STUN/TURN methods used here. */
-export const Method = { Binding: 0x001, Allocate: 0x003, Refresh: 0x004 } as const;
+export const Method = {
+  Binding: 0x001,
+  Allocate: 0x003,
+  Refresh: 0x004,
+  Send: 0x006,
+  Data: 0x007,
+  CreatePermission: 0x008,
+  ChannelBind: 0x009,
+} as const;
 
 /** STUN message classes, as their two-bit codes. */
 export const Class = { Request: 0, Indication: 1, Success: 2, Error: 3 } as const;
@@ -22,8 +30,11 @@ export const Attr = {
   Username: 0x0006,
   MessageIntegrity: 0x0008,
   ErrorCode: 0x0009,
+  ChannelNumber: 0x000c,
   Lifetime: 0x000d,
   Realm: 0x0014,
+  XorPeerAddress: 0x0012,
+  Data: 0x0013,
   Nonce: 0x0015,
   XorRelayedAddress: 0x0016,
   RequestedTransport: 0x0019,
@@ -142,6 +153,17 @@ export function readXorAddress(value: Buffer, transactionId: Buffer): TransportA
   return { family: 'IPv6', address: groups.join(':'), port };
 }
 
+/** Encodes an IPv4 XOR-PEER-ADDRESS value (RFC 5389 §15.2). */
+export function writeXorAddress(peer: { address: string; port: number }): Buffer {
+  const value = Buffer.alloc(8);
+  value[1] = 0x01;
+  value.writeUInt16BE(peer.port ^ (MAGIC_COOKIE >>> 16), 2);
+  const octets = peer.address.split('.').map(Number);
+  const cookie = uint32(MAGIC_COOKIE);
+  for (let i = 0; i < 4; i++) value[4 + i] = octets[i]! ^ cookie[i]!;
+  return value;
+}
+
 /** Decodes an ERROR-CODE value (RFC 5389 §15.6). */
 export function readErrorCode(value: Buffer): { code: number; reason: string } {
   return { code: (value[2]! & 0x07) * 100 + value[3]!, reason: value.subarray(4).toString('utf8') };
@@ -174,6 +196,8 @@ export class TurnClient {
   readonly #socket: Socket;
   readonly #server: { address: string; port: number };
   readonly #pending = new Map<string, { settle: (message: StunMessage) => void; fail: (err: Error) => void }>();
+  /** Data indications received: what peers sent to our relayed address. */
+  readonly received: Array<{ from: TransportAddress; data: Buffer }> = [];
   #auth: { username: string; realm: string; nonce: string; key: Buffer } | undefined;
   #closed = false;
 
@@ -196,6 +220,14 @@ export class TurnClient {
     socket.on('message', (datagram) => {
       const message = decodeStun(datagram);
       if (message === undefined) return;
+      if (message.method === Method.Data && message.cls === Class.Indication) {
+        const peer = attribute(message, Attr.XorPeerAddress);
+        const data = attribute(message, Attr.Data);
+        if (peer !== undefined && data !== undefined) {
+          this.received.push({ from: readXorAddress(peer, message.transactionId), data: Buffer.from(data) });
+        }
+        return;
+      }
       this.#pending.get(message.transactionId.toString('hex'))?.settle(message);
     });
   }
@@ -287,6 +319,43 @@ export class TurnClient {
     const response = await this.#authenticated(Method.Refresh, attributes);
     if (response.cls === Class.Error) return { ok: false, ...this.#errorOf(response) };
     return { ok: true, lifetime: attribute(response, Attr.Lifetime)?.readUInt32BE(0) ?? -1 };
+  }
+
+  /** Asks the server to let `peer`'s address send to and receive from our relay. */
+  async createPermission(peer: { address: string; port: number }): Promise<TurnResult<object>> {
+    const response = await this.#authenticated(Method.CreatePermission, [{ type: Attr.XorPeerAddress, value: writeXorAddress(peer) }]);
+    if (response.cls === Class.Error) return { ok: false, ...this.#errorOf(response) };
+    return { ok: true };
+  }
+
+  /** Binds `channel` (0x4000–0x7FFE) to `peer`. */
+  async channelBind(channel: number, peer: { address: string; port: number }): Promise<TurnResult<object>> {
+    const value = Buffer.alloc(4);
+    value.writeUInt16BE(channel, 0);
+    const response = await this.#authenticated(Method.ChannelBind, [
+      { type: Attr.ChannelNumber, value },
+      { type: Attr.XorPeerAddress, value: writeXorAddress(peer) },
+    ]);
+    if (response.cls === Class.Error) return { ok: false, ...this.#errorOf(response) };
+    return { ok: true };
+  }
+
+  /** A Send indication: asks the server to relay `data` to `peer` (no answer either way). */
+  sendIndication(peer: { address: string; port: number }, data: Buffer): void {
+    if (this.#closed) throw new Error('TurnClient is closed');
+    const datagram = encodeStun(
+      {
+        method: Method.Send,
+        cls: Class.Indication,
+        transactionId: randomBytes(12),
+        attributes: [
+          { type: Attr.XorPeerAddress, value: writeXorAddress(peer) },
+          { type: Attr.Data, value: data },
+        ],
+      },
+      { fingerprint: true },
+    );
+    this.#socket.send(datagram, this.#server.port, this.#server.address);
   }
 
   /** Closes the socket and fails any request still waiting. Idempotent. */

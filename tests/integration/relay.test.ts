@@ -213,6 +213,16 @@ test('a removed participant disappears from everyone at once', async () => {
   meeting.close();
 });
 
+test("the relay names the UDP endpoints its connections listen on (for TURN's peer policy), and forgets a removed participant's", async () => {
+  const meeting = new TestMeeting('m-endpoints');
+  await meeting.join('alice', 40);
+  const endpoints = meeting.relay.localUdpEndpoints();
+  assert.ok(endpoints.some((e) => e.address === '127.0.0.1' && e.port > 0), JSON.stringify(endpoints));
+  meeting.relay.removeParticipant('alice');
+  assert.equal(meeting.relay.localUdpEndpoints(), []);
+  meeting.close();
+});
+
 test('a late joiner decodes everyone within 3 s (keyframe requested for it)', async () => {
   const meeting = new TestMeeting('m-late');
   for (const [pid, luma] of [['alice', 40], ['bob', 110], ['carol', 180]] as const) await meeting.join(pid, luma);

@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { issueTurnCredential, verifyTurnCredential, type TurnCredential } from '../../turn/credentials';
 import {
+  iceServerRefreshMs,
   iceServersFor,
   parseIceServers,
   TurnConfigError,
@@ -52,7 +53,8 @@ test('by default the bundled server listens where HTTP does, on 3478, with a ran
   assert.equal(a.listeningIps, ['127.0.0.1']);
   assert.is(a.advertisedHost, '127.0.0.1');
   assert.is(a.externalIp, undefined);
-  assert.is(a.ttlSeconds, 24 * 3600);
+  assert.is(a.ttlSeconds, 3600);
+  assert.equal([a.allowedPeerIps, a.deniedPeerIps], [[], []]);
   assert.is(Buffer.from(a.secret, 'base64url').length, 32);
   assert.is.not(a.secret, b.secret);
 });
@@ -67,6 +69,22 @@ test('bundled mode hands out a stun: and a UDP turn: URL with fresh credentials'
   assert.is(servers[1]!.urls, 'turn:127.0.0.1:40000?transport=udp');
   assert.match(servers[1]!.username!, /^\d+:alice$/);
   assert.ok(verifyTurnCredential('bundled-secret', servers[1]!.username!, servers[1]!.credential!).ok);
+});
+
+test('TURN_ALLOWED_PEER_IPS and TURN_DENIED_PEER_IPS are lists of IPs and CIDR ranges', () => {
+  const config = turnConfigFromEnv({ TURN_ALLOWED_PEER_IPS: '192.168.1.0/24, 10.0.0.7', TURN_DENIED_PEER_IPS: 'fd00::/8' }, LOCAL);
+  if (config.mode !== 'bundled') throw new Error(config.mode);
+  assert.equal(config.allowedPeerIps, ['192.168.1.0/24', '10.0.0.7']);
+  assert.equal(config.deniedPeerIps, ['fd00::/8']);
+  const err = configError(() => turnConfigFromEnv({ TURN_ALLOWED_PEER_IPS: '192.168.1.0/33' }, LOCAL));
+  assert.is(err.variable, 'TURN_ALLOWED_PEER_IPS');
+  assert.match(err.message, /192\.168\.1\.0\/33/);
+});
+
+test('fresh ICE servers are due at three quarters of the TTL, and never without credentials', () => {
+  assert.is(iceServerRefreshMs(turnConfigFromEnv({}, LOCAL)), 2_700_000);
+  assert.is(iceServerRefreshMs(turnConfigFromEnv({ TURN_URLS: 'turn:x.example', TURN_SECRET: 's', TURN_TTL: '600' }, LOCAL)), 450_000);
+  assert.is(iceServerRefreshMs(turnConfigFromEnv({ TURN_DISABLED: '1' }, LOCAL)), undefined);
 });
 
 test('bundled mode without the running server is a programming error', () => {
