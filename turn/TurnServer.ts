@@ -318,6 +318,10 @@ function patchNodeTurn(turn: NodeTurn): void {
         queueMicrotask(() => releaseAllocation(value));
         return true;
       }
+      // A second allocation on the same 5-tuple (an Allocate retransmitted after its answer
+      // was lost) replaces the first: free the one replaced, or its socket and timer leak.
+      const replaced = typeof key === 'string' ? target[key] : undefined;
+      if (replaced !== undefined && replaced !== value) releaseAllocation(replaced);
       return Reflect.set(target, key, value);
     },
     deleteProperty(target, key) {
