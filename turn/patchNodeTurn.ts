@@ -73,8 +73,13 @@ export function patchNodeTurn(
         queueMicrotask(() => releaseAllocation(value));
         return true;
       }
+      // A second allocation on the same 5-tuple (an Allocate retransmitted after its answer
+      // was lost) replaces the first: free the one replaced, or its socket and timer leak.
       const previous = typeof key === 'string' ? target[key] : undefined;
-      if (previous !== undefined && previous !== value) hooks.allocationRemoved(previous);
+      if (previous !== undefined && previous !== value) {
+        releaseAllocation(previous);
+        hooks.allocationRemoved(previous);
+      }
       hooks.allocationAdded(value);
       return Reflect.set(target, key, value);
     },
