@@ -9,6 +9,8 @@ import { existsSync } from 'node:fs';
 import type { IceServer } from '../protocol/signaling';
 import { LIMITS } from '../protocol/limits';
 import type { CoordinatorConfig } from './config';
+import type { TurnConfig } from '../turn/iceServers';
+import { IceService } from './IceService';
 import { installErrorHandlers } from './http/errorHandler';
 import { meetingRoutes } from './http/meetingRoutes';
 import { metricsRoute } from './http/metrics';
@@ -24,13 +26,24 @@ export interface Coordinator {
   registry: MeetingRegistry;
   store: EventStore;
   media: MediaPlane;
+  /** STUN/TURN, when built with `parts.turn`. */
+  ice?: IceService;
   /** The URL it listens on (set by `start`). */
   url: string;
+  /** Starts the bundled TURN server alone (so a failure can be told apart); `start` does it too. */
+  startTurn(): Promise<void>;
+  /** Starts TURN (if not yet) and listens. */
   start(): Promise<string>;
   close(): Promise<void>;
 }
 
 export interface CoordinatorParts {
+  /**
+   * STUN/TURN for participants (`turnConfigFromEnv`): the coordinator builds it, starts the
+   * bundled TURN server before listening and closes it with itself. The three parts below
+   * are derived from it unless given.
+   */
+  turn?: TurnConfig;
   /** The ICE servers handed to a participant at join (STUN/TURN with fresh credentials). */
   iceServersFor?: (participantId: string) => IceServer[];
   /** Called once for each participant that left or was removed (a meeting cancelled or
@@ -59,7 +72,8 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     prepareTimeoutMs: config.switchTimeoutMs,
     relayHostAddresses: config.relayHostAddresses,
   });
-  const onParticipantGone = parts.onParticipantGone;
+  const ice = parts.turn ? new IceService(parts.turn, media, app.log) : undefined;
+  const onParticipantGone = parts.onParticipantGone ?? (ice && ((id: string) => ice.revoke(id)));
   if (onParticipantGone) {
     registry.on('created', (meeting) => {
       meeting.on('participant-left', (participant) => {
@@ -72,10 +86,9 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     });
   }
 
-  const iceServersFor = parts.iceServersFor ?? (() => []);
-  const iceRefresh = parts.iceServerRefreshMs !== undefined
-    ? new IceServerRefresh(registry, iceServersFor, parts.iceServerRefreshMs, app.log)
-    : undefined;
+  const iceServersFor = parts.iceServersFor ?? (ice ? (id: string) => ice.iceServersFor(id) : () => []);
+  const refreshMs = parts.iceServerRefreshMs ?? ice?.refreshMs;
+  const iceRefresh = refreshMs !== undefined ? new IceServerRefresh(registry, iceServersFor, refreshMs, app.log) : undefined;
   const limits = new AddressLimits(config.limits);
   app.addHook('onClose', async () => limits.close());
   // After every listener of 'created' is in place: restored meetings get their media too.
@@ -114,8 +127,14 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     registry,
     store,
     media,
+    ...(ice ? { ice } : {}),
     url: '',
+    async startTurn() {
+      await ice?.start();
+    },
     async start() {
+      // TURN first, so no participant can join before its relay exists.
+      await ice?.start();
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
@@ -134,6 +153,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
       registry.suspendAll();
       await app.close();
       media.close();
+      ice?.close();
       store.close();
     },
   };

@@ -8,11 +8,9 @@ import { networkInterfaces } from 'node:os';
 import { relative } from 'node:path';
 import { ConfigError, configFromEnv, isWildcard, type CoordinatorConfig } from '../coordinator/config';
 import { installProcessGuards } from '../coordinator/faults';
-import { RelayEndpoints } from '../coordinator/media/RelayEndpoints';
 import { buildCoordinator, type Coordinator } from '../coordinator/server';
 import { loadTls, tlsSourceFromEnv, type LoadedTls } from '../coordinator/tls';
-import { iceServerRefreshMs, iceServersFor, TurnConfigError, turnConfigFromEnv, type TurnConfig } from '../turn/iceServers';
-import { TurnServer } from '../turn/TurnServer';
+import { TurnConfigError, turnConfigFromEnv, type TurnConfig } from '../turn/iceServers';
 
 /** What was being started when something failed, to name the setting at fault. */
 type Phase = 'config' | 'record' | 'turn' | 'http';
@@ -24,7 +22,6 @@ class StartError extends Error {}
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 let coordinator: Coordinator | undefined;
-let turn: TurnServer | undefined;
 let stopping = false;
 
 try {
@@ -51,24 +48,11 @@ async function main(): Promise<void> {
     if (tls) config.tls = { cert: tls.cert, key: tls.key };
 
     phase = 'record';
-    const ice = turnConfig;
-    coordinator = await buildCoordinator(config, {
-      iceServersFor: (participantId) => iceServersFor(ice, participantId, turn),
-      // Before the credentials from `joined` expire (the TTL is an hour by default).
-      ...(iceServerRefreshMs(ice) !== undefined ? { iceServerRefreshMs: iceServerRefreshMs(ice) } : {}),
-      // The credential dies with the participant, not a day later with its TTL.
-      onParticipantGone: (participantId) => turn?.revoke(participantId),
-    });
+    coordinator = await buildCoordinator(config, { turn: turnConfig });
 
     // TURN first, so no participant can join before its relay exists.
     phase = 'turn';
-    if (turnConfig.mode === 'bundled') {
-      // The relay's own sockets stay reachable through TURN although they sit on loopback
-      // or a private address, which the peer policy otherwise refuses.
-      const relayEndpoints = new RelayEndpoints(coordinator.media);
-      turn = TurnServer.fromConfig(turnConfig, coordinator.app.log, (ip, port) => relayEndpoints.has(ip, port));
-      await turn.start();
-    }
+    await coordinator.startTurn();
 
     phase = 'http';
     installProcessGuards(coordinator.app.log);
@@ -110,6 +94,7 @@ function turnLine(turnConfig: TurnConfig): string {
   switch (turnConfig.mode) {
     case 'bundled': {
       const host = turnConfig.advertisedHost.includes(':') ? `[${turnConfig.advertisedHost}]` : turnConfig.advertisedHost;
+      const turn = coordinator?.ice?.turn;
       const listening = turn?.addresses.join(', ') ?? '';
       return `TURN: turn:${host}:${turn?.port ?? turnConfig.port} (bundled, UDP, listening on ${listening})`;
     }
@@ -148,12 +133,9 @@ async function stop(signal: NodeJS.Signals): Promise<void> {
   }
 }
 
+/** Closes the coordinator, and with it the bundled TURN server. */
 async function closeAll(): Promise<void> {
-  try {
-    await coordinator?.close();
-  } finally {
-    turn?.close();
-  }
+  await coordinator?.close();
 }
 
 function explain(err: unknown): string {

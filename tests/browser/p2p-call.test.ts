@@ -2,8 +2,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import type { MeetingDetail } from '../../protocol/rest';
-import { TurnServer } from '../../turn/TurnServer';
-import { iceServersFor, type BundledTurnConfig } from '../../turn/iceServers';
 import { launchBrowser } from '../helpers/browser';
 import { ABSENT_DB, HEARD_DB, toneLevels } from '../helpers/media';
 import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs, type Person } from '../helpers/room';
@@ -12,18 +10,10 @@ import { waitFor } from '../helpers/wait';
 
 let server: TestServer;
 let browser: Browser;
-let turn: TurnServer;
-let turnConfig: BundledTurnConfig;
 const people: Person[] = [];
 
 test.before(async () => {
-  turn = new TurnServer({ port: 0, listeningIps: ['127.0.0.1'] });
-  await turn.start();
-  turnConfig = {
-    mode: 'bundled', port: turn.port, listeningIps: ['127.0.0.1'], relayIps: [], advertisedHost: '127.0.0.1',
-    realm: turn.realm, secret: 'unused-by-bundled-mode', ttlSeconds: 600,
-  };
-  server = await startServer({}, { iceServersFor: (id) => iceServersFor(turnConfig, id, turn) });
+  server = await startServer({}, {}, { turn: true });
   browser = await launchBrowser();
 });
 test.after.each(async () => {
@@ -32,8 +22,6 @@ test.after.each(async () => {
 test.after(async () => {
   await browser.close();
   await server.dispose();
-  turn.close();
-  if (process.env.DEBUG_HANDLES) setTimeout(() => console.log((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()), 3000).unref();
 });
 
 test('two people connect directly: each sees and hears the other, chat goes peer-to-peer, the server relays nothing', async () => {
@@ -132,7 +120,7 @@ test('forced through the bundled TURN server, the call still connects and says s
 });
 
 test('the TURN server refuses a wrong credential', async () => {
-  const good = iceServersFor(turnConfig, 'probe', turn);
+  const good = server.coordinator.ice!.iceServersFor('probe');
   const bad = good.map((s) => (s.credential ? { ...s, credential: 'wrong' + s.credential } : s));
   const page = await browser.newPage();
   try {

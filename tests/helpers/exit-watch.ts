@@ -79,7 +79,8 @@ function describeHandles(): string[] {
     if (typeof h.hasRef === 'function' && !h.hasRef()) continue;
     const kind = h.constructor?.name ?? 'handle';
     if (kind === 'Timeout') continue; // listed below, with where each was made
-    if (h.remoteAddress !== undefined || h.localPort !== undefined) {
+    // A dgram socket has remoteAddress() as a method (and address()): described below.
+    if (typeof h.remoteAddress === 'string' || h.localPort !== undefined) {
       lines.push(`${kind} ${h.localAddress}:${h.localPort} -> ${h.remoteAddress}:${h.remotePort}`);
     } else if (typeof h.address === 'function') {
       let where: unknown = '?';
@@ -88,7 +89,7 @@ function describeHandles(): string[] {
       } catch {
         where = 'unbound';
       }
-      lines.push(`${kind} ${JSON.stringify(where)}`);
+      lines.push(`${kind === 'Socket' ? 'UDP socket' : kind} ${JSON.stringify(where)}`);
     } else {
       lines.push(kind);
     }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultConfig, type ConfigOverrides } from '../../coordinator/config';
 import { buildCoordinator, type Coordinator, type CoordinatorParts } from '../../coordinator/server';
-import { iceServersFor, type BundledTurnConfig } from '../../turn/iceServers';
+import { turnConfigFromEnv } from '../../turn/iceServers';
 import { TurnServer } from '../../turn/TurnServer';
 
 export interface TestServer {
@@ -58,61 +58,37 @@ export async function startServer(
 ): Promise<TestServer> {
   const temp = overrides.dbPath ? undefined : tempDbPath();
   const dbPath = overrides.dbPath ?? temp!.dbPath;
-  const turn = options.turn === true ? await startTestTurn() : undefined;
-  if (turn !== undefined && (parts.iceServersFor !== undefined || parts.onParticipantGone !== undefined)) {
-    turn.server.close();
-    throw new Error('startServer: `turn: true` supplies iceServersFor and onParticipantGone itself');
-  }
-  let coordinator: Coordinator;
-  try {
-    coordinator = await buildCoordinator(
-      defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', ...overrides, dbPath }),
-      turn === undefined ? parts : { iceServersFor: turn.iceServersFor, onParticipantGone: (id) => turn.server.revoke(id) },
-    );
-  } catch (err) {
-    turn?.server.close();
-    throw err;
-  }
+  // The same wiring as `npm start`: a bundled TURN server on 127.0.0.1, a free port.
+  const turnParts: CoordinatorParts = options.turn === true ? { turn: turnConfigFromEnv({ TURN_PORT: '0', TURN_TTL: '600' }, { httpHost: '127.0.0.1' }) } : {};
+  const coordinator = await buildCoordinator(
+    defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', ...overrides, dbPath }),
+    { ...parts, ...turnParts },
+  );
   const url = await coordinator.start();
-  const close = async () => {
-    await coordinator.close();
-    turn?.server.close();
+  const close = () => coordinator.close();
+  const ice = coordinator.ice;
+  const turnServer = ice?.turn;
+  const turn: TestTurn | undefined = ice && turnServer && {
+    server: turnServer,
+    get advertisedPort() {
+      return ice.advertisedPort ?? turnServer.port;
+    },
+    advertise(port) {
+      ice.advertisedPort = port;
+    },
   };
   return {
     coordinator,
     url,
     wsUrl: url.replace(/^http/, 'ws') + '/ws',
     dbPath,
-    ...(turn === undefined ? {} : { turn: turn.handle }),
+    ...(turn === undefined ? {} : { turn }),
     close,
     async dispose() {
       await close();
       temp?.remove();
     },
   };
-}
-
-/** A bundled TURN server on 127.0.0.1 whose advertised port can be redirected to a proxy. */
-async function startTestTurn(): Promise<{ handle: TestTurn; server: TurnServer; iceServersFor: NonNullable<CoordinatorParts['iceServersFor']> }> {
-  const server = new TurnServer({ port: 0, listeningIps: ['127.0.0.1'] });
-  await server.start();
-  const config: BundledTurnConfig = {
-    mode: 'bundled', port: server.port, listeningIps: ['127.0.0.1'], relayIps: [], advertisedHost: '127.0.0.1',
-    realm: server.realm, secret: 'unused-in-bundled-mode', ttlSeconds: 600,
-  };
-  let advertisedPort = server.port;
-  const handle: TestTurn = {
-    server,
-    get advertisedPort() {
-      return advertisedPort;
-    },
-    advertise(port) {
-      advertisedPort = port ?? server.port;
-    },
-  };
-  // The URLs carry the advertised port; the credential is still minted by the real server.
-  const advertised = { get port() { return advertisedPort; }, issue: (userId: string, ttl: number) => server.issue(userId, ttl) };
-  return { handle, server, iceServersFor: (participantId) => iceServersFor(config, participantId, advertised) };
 }
 
 /** A JSON call to the server's REST API. */
