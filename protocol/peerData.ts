@@ -6,7 +6,8 @@
 import { LIMITS } from './limits';
 import type { ChatMessage } from './signaling';
 
-export type PeerDataMessage = { kind: 'chat'; message: ChatMessage };
+/** A chat line, or the receiver's acknowledgement of one (the sender resends until acknowledged). */
+export type PeerDataMessage = { kind: 'chat'; message: ChatMessage } | { kind: 'chat-ack'; id: string };
 
 const isShortString = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
 
@@ -19,7 +20,8 @@ export function decodePeerData(raw: string): PeerDataMessage | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { kind, message } = value as { kind?: unknown; message?: Record<string, unknown> };
+  const { kind, message, id: ackId } = value as { kind?: unknown; message?: Record<string, unknown>; id?: unknown };
+  if (kind === 'chat-ack') return isShortString(ackId, 64) ? { kind, id: ackId } : undefined;
   if (kind !== 'chat' || typeof message !== 'object' || message === null) return undefined;
   const { id, from, name, at, text } = message;
   if (!isShortString(id, 64) || !isShortString(from, 64) || !isShortString(name, LIMITS.nameMax)) return undefined;

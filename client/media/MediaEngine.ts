@@ -270,6 +270,7 @@ export class MediaEngine {
       sendSignal: (to, conn, data) => this.session.signaling.send({ type: 'signal', to, conn, data }),
       onChat: (from, m) => this.session.receivePeerChat(from, m),
       onRecovery: (phase) => this.reportRecovery('p2p', phase),
+      onChatAcked: (id) => this.session.chatDelivered(id),
     });
     path.onRemote = (media) => this.setRemote('p2p', media);
     this.p2p = path;

@@ -23,6 +23,8 @@ export interface P2PPathOptions {
   onChat: (from: string, message: ChatMessage) => void;
   /** A connection failed and is being replaced, or the replacement connected. */
   onRecovery: (phase: 'restarting' | 'recovered') => void;
+  /** Every peer confirmed chat line `id` (or left): it needs no resend. */
+  onChatAcked: (id: string) => void;
 }
 
 /** `disconnected` this long counts as failed (Chrome reports `failed` much later). */
@@ -47,6 +49,8 @@ export class P2PPath implements MediaConnection {
 
   private readonly peers = new Map<string, PeerEntry>();
   private readonly streams = new Map<string, MediaStream>();
+  /** Chat line id → peers that have not confirmed it yet. */
+  private readonly awaitingAck = new Map<string, Set<string>>();
   private tracks: LocalTracks;
   /** Set once every peer connection was up at the same time. */
   everConnected = false;
@@ -86,6 +90,8 @@ export class P2PPath implements MediaConnection {
       entry.peer.close();
     }
     this.peers.delete(remoteId);
+    // Someone who left needs no resend.
+    for (const id of [...this.awaitingAck.keys()]) this.acked(id, remoteId);
     if (this.streams.delete(remoteId)) this.emitRemote();
   }
 
@@ -127,12 +133,26 @@ export class P2PPath implements MediaConnection {
     }
   }
 
-  /** Sends a chat line to every peer; false unless every data channel took it. */
+  /**
+   * Sends a chat line to every peer; false unless every data channel took it. A channel
+   * can take a line and still lose it (its connection fails and is replaced), so the
+   * line counts as delivered only when every peer acknowledged it (`onChatAcked`).
+   */
   sendChat(message: ChatMessage): boolean {
     if (this.peers.size === 0) return false;
     const peers = [...this.peers.values()].map((e) => e.peer);
     if (!peers.every((p) => p.canSend)) return false;
+    this.awaitingAck.set(message.id, new Set(this.peers.keys()));
     return peers.map((p) => p.send({ kind: 'chat', message })).every(Boolean);
+  }
+
+  private acked(id: string, remoteId: string): void {
+    const waiting = this.awaitingAck.get(id);
+    if (!waiting) return;
+    waiting.delete(remoteId);
+    if (waiting.size > 0) return;
+    this.awaitingAck.delete(id);
+    this.options.onChatAcked(id);
   }
 
   setLocalTracks(tracks: LocalTracks): void {
@@ -212,8 +232,14 @@ export class P2PPath implements MediaConnection {
         this.emitRemote();
       },
       data: (message: PeerDataMessage) => {
+        if (message.kind === 'chat-ack') {
+          this.acked(message.id, remoteId);
+          return;
+        }
         // The channel is bound to this peer: the receiver names the sender from the meeting's list.
-        if (message.kind === 'chat') this.options.onChat(remoteId, message.message);
+        this.options.onChat(remoteId, message.message);
+        // Acknowledged even when it is a repeat: the first acknowledgement may have been lost.
+        peer.send({ kind: 'chat-ack', id: message.message.id });
       },
       state: (state) => {
         if (this.peers.get(remoteId) === entry) this.onPeerState(remoteId, entry, state);

@@ -28,9 +28,22 @@ export interface ChatLine extends ChatMessage {
 
 /** Where a chat line can be sent besides the server (the P2P data channel). */
 export interface ChatPath {
-  /** Sends the message on the path; false when the path cannot carry it right now. */
+  /**
+   * Sends the message on the path; false when the path cannot carry it right now. True
+   * is not delivery: the path calls `chatDelivered` once the others acknowledged it.
+   */
   trySend(message: ChatMessage): boolean;
 }
+
+/** An own chat line not acknowledged yet, sent again while it is not. */
+interface OutgoingChat {
+  message: ChatMessage;
+  lastTry: number;
+}
+
+/** How often unacknowledged own lines are looked at, and how old a try must be to repeat it. */
+const CHAT_RETRY_CHECK_MS = 1000;
+const CHAT_RETRY_AFTER_MS = 3000;
 
 /** Join errors after which trying again cannot help. */
 const FINAL_JOIN_ERRORS = new Set(['MEETING_NOT_FOUND', 'MEETING_ENDED', 'MEETING_CANCELLED', 'BAD_MESSAGE', 'MEETING_FULL', 'MEETING_LOCKED']);
@@ -53,8 +66,12 @@ export class RoomSession {
   chatPath: ChatPath | null = null;
 
   private readonly seenChatIds = new Set<string>();
-  /** Own chat lines the server has not acknowledged yet, sent again after a reconnect. */
-  private readonly outbox = new Map<string, string>();
+  /**
+   * Own chat lines nobody acknowledged yet (the server, or every peer on the data channel),
+   * sent again on whatever path works until one does; receivers drop repeats by id.
+   */
+  private readonly outbox = new Map<string, OutgoingChat>();
+  private outboxTimer: ReturnType<typeof setInterval> | null = null;
   private readonly listeners = new Set<(message: ServerMessage) => void>();
   private joinedOnce = false;
   readonly signaling: SignalingClient;
@@ -115,12 +132,17 @@ export class RoomSession {
     const message: ChatMessage = { id: crypto.randomUUID(), from: self.id, name: self.name, at: new Date().toISOString(), text: trimmed };
     this.seenChatIds.add(message.id);
     this.chat.value = [...this.chat.value, { ...message, own: true, pending: true }];
-    if (this.chatPath?.trySend(message)) {
-      this.markChat(message.id, { pending: false });
-      return;
-    }
-    this.outbox.set(message.id, trimmed);
-    await this.deliver(message.id, trimmed);
+    const entry: OutgoingChat = { message, lastTry: 0 };
+    this.outbox.set(message.id, entry);
+    this.outboxTimer ??= setInterval(() => this.retryOutbox(), CHAT_RETRY_CHECK_MS);
+    await this.trySend(entry);
+  }
+
+  /** An own line was acknowledged (by the server, or by every peer of the data channel). */
+  chatDelivered(id: string): void {
+    if (!this.outbox.delete(id)) return;
+    this.markChat(id, { pending: false });
+    if (this.outbox.size === 0) this.stopOutbox();
   }
 
   /** A chat line that arrived (from the server or a data channel); duplicates are dropped. */
@@ -140,6 +162,7 @@ export class RoomSession {
   /** The Leave button: an explicit leave (a reload or a closed tab is only a drop). */
   leave(): void {
     if (this.phase.value === 'left') return;
+    this.stopOutbox();
     this.signaling.send({ type: 'leave' });
     this.signaling.close();
     storage.forgetMeeting(this.meetingId);
@@ -149,6 +172,7 @@ export class RoomSession {
 
   /** Stops talking to the server without leaving (the page is going away: a drop). */
   detach(): void {
+    this.stopOutbox();
     this.signaling.close();
   }
 
@@ -181,7 +205,7 @@ export class RoomSession {
     this.joinedOnce = true;
     // The media engine starts (or resumes) its paths from the join reply, before any later message.
     for (const listener of this.listeners) listener(joined);
-    for (const [id, text] of this.outbox) void this.deliver(id, text);
+    for (const entry of this.outbox.values()) void this.trySend(entry);
   }
 
   private onConnectionState(state: ConnectionState): void {
@@ -194,19 +218,31 @@ export class RoomSession {
     }
   }
 
-  /** Sends one outbox line through the server; it stays in the outbox until acknowledged. */
-  private async deliver(id: string, text: string): Promise<void> {
-    if (this.signaling.state !== 'connected' || this.phase.value !== 'joined') return; // sent after the rejoin
+  /** One try at an outbox line: the data channel when open, else the server. */
+  private async trySend(entry: OutgoingChat): Promise<void> {
+    entry.lastTry = Date.now();
+    const { message } = entry;
+    if (this.chatPath?.trySend(message)) return; // acknowledged by the peers, or tried again
+    if (this.signaling.state !== 'connected' || this.phase.value !== 'joined') return; // tried again after the rejoin
     try {
-      await this.signaling.request<'ack'>({ type: 'chat', messageId: id, text });
-      this.outbox.delete(id);
-      this.markChat(id, { pending: false });
+      await this.signaling.request<'ack'>({ type: 'chat', messageId: message.id, text: message.text });
+      this.chatDelivered(message.id);
     } catch (err) {
-      if (err instanceof SignalingError && err.code === 'SOCKET_CLOSED') return; // retried after the rejoin
-      this.outbox.delete(id);
-      this.markChat(id, { pending: false, failed: true });
+      if (err instanceof SignalingError && err.code === 'SOCKET_CLOSED') return; // tried again after the rejoin
+      this.outbox.delete(message.id);
+      this.markChat(message.id, { pending: false, failed: true });
       if (err instanceof SignalingError) this.notice.value = err.message;
     }
+  }
+
+  private retryOutbox(): void {
+    const due = Date.now() - CHAT_RETRY_AFTER_MS;
+    for (const entry of this.outbox.values()) if (entry.lastTry < due) void this.trySend(entry);
+  }
+
+  private stopOutbox(): void {
+    if (this.outboxTimer) clearInterval(this.outboxTimer);
+    this.outboxTimer = null;
   }
 
   private markChat(id: string, patch: Partial<ChatLine>): void {
@@ -239,6 +275,7 @@ export class RoomSession {
         this.notice.value = message.message;
         storage.forgetMeeting(this.meetingId);
         if (message.reason === 'cancelled') storage.forgetCreatorToken(this.meetingId);
+        this.stopOutbox();
         this.signaling.close();
         break;
       case 'topology':
