@@ -25,8 +25,10 @@ export async function joinAs(
   name: string,
   hz: number,
   query = '',
+  /** More page script to install before the page loads (e.g. the benchmarks' audio probe). */
+  extraInitScript = '',
 ): Promise<Person> {
-  const participant = await newParticipant(browser, { initScript: toneInitScript(hz) });
+  const participant = await newParticipant(browser, { initScript: toneInitScript(hz) + extraInitScript });
   await participant.page.goto(`${baseUrl}/m/${meetingId}?name=${encodeURIComponent(name)}&video=320x240${query}`);
   await participant.page.getByTestId('leave-meeting').waitFor({ timeout: 15_000 });
   return { ...participant, name, hz };
