@@ -32,8 +32,13 @@ const TRANSITIONS: Record<ConnectionState, readonly ConnectionState[]> = {
   closed: [],
 };
 
-/** Delays before each reconnect attempt (LiveKit's schedule); the last one repeats. */
-export const RECONNECT_DELAYS_MS = [0, 300, 1200, 2700, 4800, 7000];
+/**
+ * Delays before each reconnect attempt; the last one repeats. Shorter than LiveKit's
+ * (0, 300, 1200, 2700, 4800, 7000): an attempt on a server that is down costs one refused
+ * TCP connection, and a restarted server is back in a few seconds — a 7 s step would add
+ * most of that again. The jitter spreads a whole meeting's attempts.
+ */
+export const RECONNECT_DELAYS_MS = [0, 300, 800, 1500, 2000];
 /** While the server said it is restarting, try this often: it is usually back within seconds. */
 const RESTART_RETRY_MS = 400;
 /** Close codes after which reconnecting makes no sense (see coordinator CLOSE_CODES). */

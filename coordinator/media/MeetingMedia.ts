@@ -43,7 +43,7 @@ export class MeetingMedia {
     private readonly log: FastifyBaseLogger,
     private readonly options: MeetingMediaOptions,
   ) {
-    this.topology = new TopologyController(meeting.topology, options);
+    this.topology = new TopologyController(meeting.topology, options, meeting.path.mode === 'relay' ? 'relay' : 'p2p');
     this.attributedMode = this.topology.snapshot().mode;
     // Topology changes also fire from the controller's timers: guarded at this boundary.
     this.topology.on('change', (snapshot, reason) => guard(this.log, 'topology change', () => {

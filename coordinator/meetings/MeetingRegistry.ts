@@ -40,6 +40,10 @@ export class MeetingRegistry extends EventEmitter<RegistryEvents> {
       }
       const meeting = new Meeting(row.id, row.title, row.topology, row.creatorTokenHash, row.createdAt, this.store, this.log, this.meetingOptions);
       meeting.listed = this.store.isListed(row.id);
+      // Its people come back one by one: start on the path they were on, so three people
+      // rejoining a relay meeting do not go through P2P and a switch first.
+      const mode = this.store.lastMode(row.id);
+      if (mode) meeting.path = { mode, target: mode, epoch: 0 };
       this.add(meeting, this.meetingOptions.departureGraceMs, 'nobody came back after a server restart');
       this.store.record(row.id, 'restored', undefined, {});
       restored.push(meeting);

@@ -136,6 +136,14 @@ export class EventStore {
     return (JSON.parse(row.detail) as { listed?: unknown }).listed !== false;
   }
 
+  /** The path the meeting's last completed switch went to; undefined when it never switched. */
+  lastMode(meetingId: string): 'p2p' | 'relay' | undefined {
+    const row = this.statement("SELECT detail FROM events WHERE meeting_id = ? AND type = 'mode-switched' ORDER BY seq DESC LIMIT 1")
+      .get(meetingId) as { detail: string | null } | undefined;
+    const to = row?.detail ? (JSON.parse(row.detail) as { to?: unknown }).to : undefined;
+    return to === 'p2p' || to === 'relay' ? to : undefined;
+  }
+
   /** Every event of a meeting, oldest first. */
   events(meetingId: string): MeetingEventRecord[] {
     const rows = this.statement('SELECT at, type, participant, detail FROM events WHERE meeting_id = ? ORDER BY seq')

@@ -69,9 +69,11 @@ export class TopologyController extends EventEmitter<TopologyEvents> {
   constructor(
     readonly preference: TopologyPreference,
     private readonly options: TopologyOptions,
+    /** Where to start: the preference's path, or (a meeting restored after a restart) the path it was on. */
+    initial: Path = preference === 'relay' ? 'relay' : 'p2p',
   ) {
     super();
-    this.current = preference === 'relay' ? 'relay' : 'p2p';
+    this.current = preference === 'relay' ? 'relay' : initial;
   }
 
   snapshot(): TopologySnapshot {

@@ -3,17 +3,14 @@
  * connection that fails, and a server killed with SIGKILL and started again on the same
  * port and record. Everyone comes back by themselves and hears the others again.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
-import { ROOT_DIR } from '../../coordinator/config';
 import { launchBrowser, newParticipant } from '../helpers/browser';
 import { toneInitScript } from '../helpers/media';
 import { assertChatShownOnce, assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, meetingEvents, sendChat, type Person } from '../helpers/room';
 import { impairedSignaling } from '../helpers/impair';
-import { api, startServer, tempDbPath, type TestServer } from '../helpers/server';
+import { api, freeTcpPort, spawnServerProcess, startServer, tempDbPath, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 let server: TestServer;
@@ -133,25 +130,11 @@ test('a 4 s signaling blackout: "Reconnecting…", back by itself, media never s
   }
 });
 
-/** A free TCP port, to start the server on the same one twice. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-function startProcess(port: number, dbPath: string): ChildProcess {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), DB_PATH: dbPath, TURN_DISABLED: '1', LOG_LEVEL: 'warn', NO_COLOR: '1' };
-  return spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT_DIR, env, stdio: 'ignore' });
-}
-
 test('a server killed with SIGKILL and started again: everyone is back in media by themselves', async () => {
-  const port = await freePort();
+  const port = await freeTcpPort();
   const db = tempDbPath();
   const base = `http://127.0.0.1:${port}`;
-  let child = startProcess(port, db.dbPath);
+  let child = spawnServerProcess(port, db.dbPath);
   try {
     await waitFor(async () => (await api(base, 'GET', '/api/health')).status === 200, 30_000, 'the server to start');
     const meeting = await createMeeting(base, 'Restart');
@@ -167,7 +150,7 @@ test('a server killed with SIGKILL and started again: everyone is back in media 
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
     await waitFor(async () => (await group[0]!.page.getByTestId('room-notice').innerText().catch(() => '')).includes('Reconnecting'), 10_000, 'the page to say Reconnecting');
-    child = startProcess(port, db.dbPath);
+    child = spawnServerProcess(port, db.dbPath);
     await waitFor(async () => (await api(base, 'GET', '/api/health').catch(() => ({ status: 0 }))).status === 200, 30_000, 'the server to start again');
     const upAt = Date.now();
     for (const p of group) await badgeSays(p, 'relay', 30_000);

@@ -1,9 +1,11 @@
 /** Starts a real coordinator on 127.0.0.1, port 0, with its own temporary record. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig, type ConfigOverrides } from '../../coordinator/config';
+import { defaultConfig, ROOT_DIR, type ConfigOverrides } from '../../coordinator/config';
 import { buildCoordinator, type Coordinator, type CoordinatorParts } from '../../coordinator/server';
 import { turnConfigFromEnv } from '../../turn/iceServers';
 import { TurnServer } from '../../turn/TurnServer';
@@ -89,6 +91,21 @@ export async function startServer(
       temp?.remove();
     },
   };
+}
+
+/** A free TCP port on 127.0.0.1 (to start a server on the same port twice). */
+export async function freeTcpPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/** `npm start` in a process of its own (no TURN), on `port` with the record `dbPath`: to kill and restart it. */
+export function spawnServerProcess(port: number, dbPath: string): ChildProcess {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), DB_PATH: dbPath, TURN_DISABLED: '1', LOG_LEVEL: 'warn', NO_COLOR: '1' };
+  return spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT_DIR, env, stdio: 'ignore' });
 }
 
 /** A JSON call to the server's REST API. */

@@ -172,6 +172,7 @@ test('open meetings are restored from the record with their creator credential',
   const before = new MeetingRegistry(store, log, { departureGraceMs: 50 });
   const { meeting, creatorToken } = before.create('Survivor', 'relay', { listed: false });
   meeting.join('Alice', link());
+  store.record(meeting.id, 'mode-switched', undefined, { from: 'p2p', to: 'relay', completed: true });
   before.suspendAll();
   const after = new MeetingRegistry(store, log, { departureGraceMs: 50 });
   const [restored] = after.restore();
@@ -182,6 +183,7 @@ test('open meetings are restored from the record with their creator credential',
   assert.not.ok(restored?.isCreatorToken('guess'));
   assert.is(restored?.size, 0, 'people come back by themselves');
   assert.is(restored?.listed, false, 'an unlisted meeting stays unlisted');
+  assert.is(restored?.path.mode, 'relay', 'it starts on the path it was on');
   assert.equal(after.listJoinable(), []);
   assert.ok(store.events(meeting.id).some((e) => e.type === 'restored'));
 });
