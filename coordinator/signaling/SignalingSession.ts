@@ -171,7 +171,6 @@ export class SignalingSession {
     this.guard.joinAttempt();
     const meeting = this.deps.registry.get(message.meetingId);
     if (!meeting) throw new CodedError('MEETING_NOT_FOUND');
-    this.guard.admit(meeting.size);
     const name = message.name.trim();
     if (name.length === 0) throw new CodedError('BAD_MESSAGE', 'A display name is required.');
     const link = {
@@ -181,6 +180,8 @@ export class SignalingSession {
     // A known resume token brings back the same participant; an unknown one (the grace
     // ran out, the server restarted) joins afresh with the same name and credentials.
     const resumed = message.resumeToken === undefined ? undefined : meeting.resume(message.resumeToken, link);
+    // The size cap is for newcomers: someone resuming is already counted.
+    if (!resumed) this.guard.admit(meeting.size);
     const participant = resumed ?? meeting.join(name, link, message.creatorToken);
     this.meeting = meeting;
     this.participant = participant;

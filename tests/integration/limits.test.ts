@@ -127,14 +127,20 @@ test('MAX_PARTICIPANTS: one more is refused with MEETING_FULL and a sentence; a 
   const s = await server({ maxParticipants: 2 });
   const m = (await api<CreatedMeeting>(s.url, 'POST', '/api/meetings', { title: 'Small' })).body;
   const [a, b, c] = [await connect(s), await connect(s), await connect(s)];
-  await a.join(m.id, 'A');
+  const aJoined = await a.join(m.id, 'A');
   await b.join(m.id, 'B');
   const id = c.request({ type: 'join', meetingId: m.id, name: 'C' });
   const reply = await c.reply(id);
   assert.is(reply.type === 'error' ? reply.code : reply.type, 'MEETING_FULL');
   assert.match(reply.type === 'error' ? reply.message : '', 'at most 2 people');
+  // Someone already counted may come back after a dropped connection: a full meeting keeps their seat.
+  a.ws.terminate();
+  const again = await connect(s);
+  const rid = again.request({ type: 'join', meetingId: m.id, name: 'A', resumeToken: aJoined.resumeToken });
+  const resumed = await again.reply(rid);
+  assert.ok(resumed.type === 'joined' && resumed.resumed, JSON.stringify(resumed));
   b.send({ type: 'leave' });
-  await a.next('participant-left');
+  await again.next('participant-left');
   assert.is((await c.join(m.id, 'C')).type, 'joined');
 });
 
