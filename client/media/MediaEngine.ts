@@ -199,6 +199,11 @@ export class MediaEngine {
     // A resumed page that was reloaded: the others may still hold connections to the old
     // page, so ask for fresh ones (the relay replaces ours when we offer again).
     const askRestart = message.resumed && firstForThisPage;
+    if (known) {
+      // The join reply carries fresh credentials: for the open connections' next ICE restart too.
+      this.p2p?.setIceServers(message.iceServers);
+      this.relay?.setIceServers(message.iceServers);
+    }
     if (!this.topology || epoch !== this.topology.epoch || mode !== this.topology.mode) {
       this.onTopology({ type: 'topology', mode, target, epoch }, askRestart);
     }

@@ -101,7 +101,7 @@ export class P2PPath implements MediaConnection {
     const entry = this.peers.get(from);
     const offerer = this.isOfferer(from);
     if (data.type === 'restart') {
-      // Only the offering side starts connections; throttled by the connection's own life.
+      // Only the offering side starts connections: it replaces its own at once.
       if (offerer) this.restart(from);
       return;
     }
