@@ -69,6 +69,8 @@ type Allocation = NodeTurn['allocations'][string];
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const ALLOCATION_LIFETIME_S = 600;
 const MAX_ALLOCATION_LIFETIME_S = 3600;
+/** Peer addresses whose policy verdict is remembered (the policy is fixed for the server's life). */
+const MAX_ADDRESS_VERDICTS = 4096;
 // Only for a port we picked ourselves: someone may take it between our probe and node-turn's bind.
 const START_ATTEMPTS = 5;
 
@@ -79,6 +81,7 @@ export class TurnServer implements BundledTurn {
   readonly #options: TurnServerOptions;
   readonly #secret: string;
   readonly #logger: TurnLogger | undefined;
+  readonly #addressVerdicts = new Map<string, { canonical: string | undefined; allowed: boolean }>();
   readonly #issued = new Map<string, IssuedCredential>();
   /** Expired credentials that still back a live allocation (username → userId): Refresh only. */
   readonly #retired = new Map<string, string>();
@@ -223,11 +226,19 @@ export class TurnServer implements BundledTurn {
    * policy allows.
    */
   mayRelayTo(ip: string, port: number): boolean {
-    const canonical = canonicalIp(ip);
+    // Asked for every Send indication, so per packet: the address arithmetic is done once per address.
+    let known = this.#addressVerdicts.get(ip);
+    if (known === undefined) {
+      const canonical = canonicalIp(ip);
+      known = { canonical, allowed: canonical !== undefined && this.#policy.check(canonical).allowed };
+      if (this.#addressVerdicts.size >= MAX_ADDRESS_VERDICTS) this.#addressVerdicts.clear();
+      this.#addressVerdicts.set(ip, known);
+    }
+    const { canonical, allowed } = known;
     if (canonical === undefined) return false;
     if (this.#relayed.has(`${canonical}:${port}`)) return true;
     if (this.#options.isPeerAllowed?.(canonical, port) === true) return true;
-    return this.#policy.check(canonical).allowed;
+    return allowed;
   }
 
   /** True while the server accepts `username` (issued, not yet expired or revoked). */
