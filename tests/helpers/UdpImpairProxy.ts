@@ -17,6 +17,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { prng } from './prng';
 
 /** The way a datagram travels: `up` from a client to the target, `down` from the target back. */
 export type Direction = 'up' | 'down';
@@ -112,7 +113,7 @@ export class UdpImpairProxy {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     const envSeed = Number(process.env.IMPAIR_SEED);
     this.seed = (options.seed ?? (Number.isInteger(envSeed) && process.env.IMPAIR_SEED ? envSeed : Math.floor(Math.random() * 2 ** 32))) >>> 0;
-    this.#random = mulberry32(this.seed);
+    this.#random = prng(this.seed);
     const initial = validated({ ...NO_IMPAIRMENT, ...options.impairment });
     this.#impairment = { up: { ...initial }, down: { ...initial } };
     // A proxy socket error (e.g. ICMP from a vanished client) must not crash the test run.
@@ -359,17 +360,6 @@ function before(a: { dueAt: number; seq: number }, b: { dueAt: number; seq: numb
   return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq);
 }
 
-/** mulberry32: a tiny, fast, seedable PRNG, good enough for drop decisions (not crypto). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function validated(impairment: Impairment): Impairment {
   const { loss, delayMs, jitterMs } = impairment;

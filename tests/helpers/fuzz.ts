@@ -5,18 +5,8 @@
  * Everything comes from one seeded PRNG, so a seed reproduces a run exactly.
  */
 import type { ClientMessageType } from '../../protocol/signaling';
+import { prng } from './prng';
 
-/** mulberry32: small, fast, good enough to drive a fuzzer; the same seed gives the same stream. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What the fuzzer may aim at: its own meeting, other meetings and their members. */
 export interface FuzzTargets {
