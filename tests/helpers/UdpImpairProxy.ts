@@ -61,6 +61,8 @@ export interface UdpImpairProxyOptions {
   idleTimeoutMs?: number;
   /** Initial impairment of both directions (default: none). */
   impairment?: Partial<Impairment>;
+  /** Keep every delay drawn (`drawnDelays()`): what the proxy did, apart from how late timers fire. */
+  recordDelays?: boolean;
 }
 
 /** One client source address and its own upstream socket. */
@@ -87,6 +89,7 @@ export class UdpImpairProxy {
   readonly #impairment: Record<Direction, Impairment>;
   readonly #blackout: Record<Direction, boolean> = { up: false, down: false };
   #counters: UdpProxyCounters = freshCounters();
+  #drawn: number[] | undefined;
   readonly #delayLine = new DelayLine();
   readonly #blackoutTimers = new Set<{ timer: ReturnType<typeof setTimeout>; directions: Direction[]; done: () => void }>();
   readonly #random: () => number;
@@ -114,6 +117,7 @@ export class UdpImpairProxy {
     const envSeed = Number(process.env.IMPAIR_SEED);
     this.seed = (options.seed ?? (Number.isInteger(envSeed) && process.env.IMPAIR_SEED ? envSeed : Math.floor(Math.random() * 2 ** 32))) >>> 0;
     this.#random = prng(this.seed);
+    if (options.recordDelays) this.#drawn = [];
     const initial = validated({ ...NO_IMPAIRMENT, ...options.impairment });
     this.#impairment = { up: { ...initial }, down: { ...initial } };
     // A proxy socket error (e.g. ICMP from a vanished client) must not crash the test run.
@@ -146,6 +150,11 @@ export class UdpImpairProxy {
   /** The impairment of one direction now. */
   impairment(direction: Direction): Readonly<Impairment> {
     return { ...this.#impairment[direction] };
+  }
+
+  /** The delay given to each datagram so far, in order (only with `recordDelays`). */
+  drawnDelays(): readonly number[] {
+    return this.#drawn ?? [];
   }
 
   /** No loss, delay, jitter or blackout any more, both ways (datagrams already delayed still arrive). */
@@ -256,6 +265,7 @@ export class UdpImpairProxy {
     const jitter = jitterMs > 0 ? (this.#random() * 2 - 1) * jitterMs : 0;
     let dueAt = now + Math.max(0, delayMs + jitter);
     if (!reorder) dueAt = Math.max(dueAt, flow.lastDueAt[direction]);
+    this.#drawn?.push(dueAt - now);
     flow.lastDueAt[direction] = dueAt;
     if (dueAt <= now) this.#deliver(flow, direction, datagram);
     else this.#delayLine.schedule(dueAt, direction, () => this.#deliver(flow, direction, datagram));
