@@ -1,6 +1,7 @@
 /** `GET /metrics`: Prometheus text exposition of meetings, participants and relayed media. */
 import type { FastifyInstance } from 'fastify';
 import type { MeetingRegistry } from '../meetings/MeetingRegistry';
+import { faultCounts } from '../faults';
 import type { RelayCounterSource } from '../media/RelayCounterSource';
 
 /** Registers the metrics route. */
@@ -43,6 +44,9 @@ export async function metricsRoute(
       '# HELP meetmesh_mixer_tick_ms_p99 Worst p99 mixer tick time over live meetings, in ms.',
       '# TYPE meetmesh_mixer_tick_ms_p99 gauge',
       `meetmesh_mixer_tick_ms_p99 ${mixer.tickMsP99Max}`,
+      '# HELP meetmesh_faults_total Exceptions caught at a boundary (timer, socket, media callback) and contained, by where.',
+      '# TYPE meetmesh_faults_total counter',
+      ...[...faultCounts()].map(([where, n]) => `meetmesh_faults_total{where="${where.replace(/["\\\n]/g, '_')}"} ${n}`),
     ];
     reply.type('text/plain; version=0.0.4');
     return lines.join('\n') + '\n';

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { CreatedMeeting, MeetingDetail, MeetingEventRecord } from '../../protocol/rest';
 import { LIMITS } from '../../protocol/limits';
-import { api, startServer, type TestServer } from '../helpers/server';
+import { api, startServer, tempDbPath, type TestServer } from '../helpers/server';
 import { TestSocket } from '../helpers/wsClient';
 import { waitFor } from '../helpers/wait';
 
@@ -216,6 +216,32 @@ test('bad input gets its error code and the server keeps serving everyone', asyn
   assert.is((await good.reply(id)).type, 'ack');
   await other.next('chat', (msg) => msg.message.text === 'still works');
   assert.is(bad.closed, null, 'bad input does not cost the connection');
+});
+
+test('a server that stops tells its clients it is restarting; started again on its record, the meeting is open', async () => {
+  const db = tempDbPath();
+  const first = await startServer({ dbPath: db.dbPath });
+  try {
+    const m = (await api<CreatedMeeting>(first.url, 'POST', '/api/meetings', { title: 'Deploy' })).body;
+    const s = await TestSocket.connect(first.wsUrl);
+    await s.join(m.id, 'Ops');
+    const stopping = first.close();
+    await s.next('server-restarting');
+    assert.is((await s.waitClosed()).code, 4004);
+    await stopping;
+    const second = await startServer({ dbPath: db.dbPath });
+    try {
+      assert.is((await api<MeetingDetail>(second.url, 'GET', `/api/meetings/${m.id}`)).body.state, 'open');
+      const back = await TestSocket.connect(second.wsUrl);
+      assert.is((await back.join(m.id, 'Ops')).type, 'joined');
+      back.close();
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await first.close();
+    db.remove();
+  }
 });
 
 test.run();
