@@ -11,6 +11,7 @@ import type { RoomSession } from '../room/RoomSession';
 import { LocalMedia } from './LocalMedia';
 import type { MediaConnection, MediaPath, PathStats, RemoteMedia } from './MediaConnection';
 import { P2PPath } from './P2PPath';
+import { PathLife, type PathLifeState } from './PathLife';
 import { RelayPath } from './RelayPath';
 
 const STATS_INTERVAL_MS = 1000;
@@ -56,14 +57,16 @@ export class MediaEngine {
   private p2p: P2PPath | null = null;
   private relay: RelayPath | null = null;
   private readonly lastRemote: Record<MediaPath, RemoteMedia> = { p2p: EMPTY, relay: EMPTY };
+  /** Each path's connection life; the relay's outlives the connections it replaces. */
+  private readonly lives: Partial<Record<MediaPath, PathLife>> = {};
+  /** Ends a P2P life that does not connect in time (`failed`: the meeting moves to the relay). */
+  private p2pDeadline: ReturnType<typeof setTimeout> | null = null;
   private relayDisconnectedTimer: ReturnType<typeof setTimeout> | null = null;
   private relayRetryTimer: ReturnType<typeof setTimeout> | null = null;
-  private relayRecovering = false;
   private selfId = '';
   private topology: ServerMessageOf<'topology'> | null = null;
+  /** The switch epoch whose `path-ready` was sent (one report per switch). */
   private readyReported = -1;
-  private failureReported = -1;
-  private p2pWaitingSince: number | null = null;
   private unsubscribe: (() => void) | null = null;
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private readyTimer: ReturnType<typeof setInterval> | null = null;
@@ -113,25 +116,6 @@ export class MediaEngine {
     const ice = new URLSearchParams(location.search).get('ice');
     const forceTurn = ice === 'relay' || (ice === 'relay-p2p' && path === 'p2p');
     return { iceServers: this.session.iceServers, iceTransportPolicy: forceTurn ? 'relay' : 'all' };
-  }
-
-  /** Tells the server when the P2P path cannot connect, so the meeting moves to the relay. */
-  private checkP2P(): void {
-    const t = this.topology;
-    const state = this.p2p?.state ?? 'new';
-    if (!t || t.target !== 'p2p' || state === 'new' || state === 'connected') {
-      this.p2pWaitingSince = null;
-      return;
-    }
-    this.p2pWaitingSince ??= Date.now();
-    const limit = this.p2p?.everConnected ? P2P_HEAL_TIMEOUT_MS : P2P_CONNECT_TIMEOUT_MS;
-    const timedOut = Date.now() - this.p2pWaitingSince > limit;
-    // A path that worked before is healing (ICE restarts): only the time limit counts.
-    const failed = state === 'failed' && !this.p2p?.everConnected;
-    if ((failed || timedOut) && this.failureReported !== t.epoch) {
-      this.failureReported = t.epoch;
-      this.session.signaling.send({ type: 'path-failed', epoch: t.epoch });
-    }
   }
 
   private onMessage(message: ServerMessage): void {
@@ -191,7 +175,6 @@ export class MediaEngine {
       this.activePath.value = null;
       this.topology = null;
       this.readyReported = -1;
-      this.failureReported = -1;
     }
     const known = this.selfId === message.self.id;
     this.selfId = message.self.id;
@@ -274,16 +257,51 @@ export class MediaEngine {
       tracks: this.local.tracks(),
       sendSignal: (to, conn, data) => this.session.signaling.send({ type: 'signal', to, conn, data }),
       onChat: (from, m) => this.session.receivePeerChat(from, m),
-      onRecovery: (phase) => this.reportRecovery('p2p', phase),
+      onRestart: (why) => this.lives.p2p?.set('reconnecting', why),
       onChatAcked: (id) => this.session.chatDelivered(id),
     });
     path.onRemote = (media) => this.setRemote('p2p', media);
+    const life = this.startLife('p2p');
+    path.onState = (state) => {
+      if (state === 'connected') life.set('connected', 'every peer connected');
+      else if (state === 'connecting' || state === 'failed') life.set('connecting', 'connecting to the peer');
+    };
     this.p2p = path;
     return path;
   }
 
+  /** A new connection life for `path`, reported and watched as it changes. */
+  private startLife(path: MediaPath): PathLife {
+    const life = new PathLife(path);
+    life.onChange = (next, previous, why) => this.onLifeChange(life, next, previous, why);
+    this.lives[path] = life;
+    return life;
+  }
+
+  private onLifeChange(life: PathLife, next: PathLifeState, previous: PathLifeState, why: string): void {
+    if (next === 'reconnecting') this.reportRecovery(life.path, 'restarting', why);
+    if (next === 'connected' && previous === 'reconnecting') this.reportRecovery(life.path, 'recovered', why);
+    if (life.path !== 'p2p') return;
+    if (this.p2pDeadline) clearTimeout(this.p2pDeadline);
+    this.p2pDeadline = null;
+    if (next === 'connecting' || next === 'reconnecting') {
+      // A path that worked gets longer: its ICE restarts may bring it back.
+      const limit = life.everConnected ? P2P_HEAL_TIMEOUT_MS : P2P_CONNECT_TIMEOUT_MS;
+      this.p2pDeadline = setTimeout(() => {
+        this.p2pDeadline = null;
+        life.set('failed', `not connected within ${limit / 1000} s`);
+      }, limit);
+    } else if (next === 'failed') {
+      // No direct route (not even through TURN): the server moves the meeting to the relay.
+      const t = this.topology;
+      if (t && t.target === 'p2p' && this.lives.p2p === life) this.session.signaling.send({ type: 'path-failed', epoch: t.epoch });
+    }
+  }
+
   private ensureRelay(): RelayPath {
     if (this.relay) return this.relay;
+    const life = this.lives.relay ?? this.startLife('relay');
+    life.set('connecting', 'offering to the relay');
     const path = new RelayPath(this.rtcConfig('relay'), this.local.tracks(), this.session.signaling);
     path.onRemote = (media) => this.setRemote('relay', media);
     path.onState = (state) => this.onRelayState(path, state);
@@ -300,9 +318,8 @@ export class MediaEngine {
     if (this.relay !== path) return;
     if (this.relayDisconnectedTimer) clearTimeout(this.relayDisconnectedTimer);
     this.relayDisconnectedTimer = null;
-    if (state === 'connected' && this.relayRecovering) {
-      this.relayRecovering = false;
-      this.reportRecovery('relay', 'recovered');
+    if (state === 'connected') {
+      this.lives.relay?.set('connected', 'the relay connection is up');
     } else if (state === 'failed') {
       this.restartRelay('the relay connection failed');
     } else if (state === 'disconnected') {
@@ -318,10 +335,7 @@ export class MediaEngine {
    * sees it). `why` null: a retry of a connection that could not be set up (no new report).
    */
   private restartRelay(why: string | null): void {
-    if (why !== null && !this.relayRecovering) {
-      this.relayRecovering = true;
-      this.reportRecovery('relay', 'restarting');
-    }
+    if (why !== null) this.lives.relay?.set('reconnecting', why);
     // Keep what the old connection showed until the new one replaces it: no blank tiles.
     this.relay?.close();
     this.relay = null;
@@ -333,24 +347,34 @@ export class MediaEngine {
   }
 
   /** Says in the stats overlay, and in the server's record, that a media path is healing. */
-  private reportRecovery(path: MediaPath, phase: 'restarting' | 'recovered'): void {
+  private reportRecovery(path: MediaPath, phase: 'restarting' | 'recovered', why: string): void {
     const now = new Date().toLocaleTimeString();
     const { count } = this.recoveries.value;
     this.recoveries.value = {
       count: phase === 'restarting' ? count + 1 : count,
-      last: phase === 'restarting' ? `${path} restarting since ${now}` : `${path} recovered at ${now}`,
+      last: phase === 'restarting' ? `${path} restarting since ${now}: ${why}` : `${path} recovered at ${now}`,
     };
     this.session.signaling.send({ type: 'media-recovery', path, phase });
   }
 
   private closeP2P(): void {
+    this.endLife('p2p');
     this.p2p?.close();
     this.p2p = null;
     this.lastRemote.p2p = EMPTY;
     this.updateOutputs();
   }
 
+  /** The path is closed on purpose (a switch away, leaving): its life ends without a report. */
+  private endLife(path: MediaPath): void {
+    this.lives[path]?.set('closed', 'closed');
+    delete this.lives[path];
+    if (path === 'p2p' && this.p2pDeadline) clearTimeout(this.p2pDeadline);
+    if (path === 'p2p') this.p2pDeadline = null;
+  }
+
   private closeRelay(): void {
+    this.endLife('relay');
     if (this.relayDisconnectedTimer) clearTimeout(this.relayDisconnectedTimer);
     this.relayDisconnectedTimer = null;
     this.relay?.close();
@@ -394,7 +418,6 @@ export class MediaEngine {
   }
 
   private async sampleStats(): Promise<void> {
-    this.checkP2P();
     const active = this.active;
     if (!active) return;
     try {

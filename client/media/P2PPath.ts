@@ -21,8 +21,8 @@ export interface P2PPathOptions {
   sendSignal: (to: string, conn: string, data: PeerSignal) => void;
   /** A chat line from peer `from` (the data channel's owner; the line's own fields are unverified). */
   onChat: (from: string, message: ChatMessage) => void;
-  /** A connection failed and is being replaced, or the replacement connected. */
-  onRecovery: (phase: 'restarting' | 'recovered') => void;
+  /** A connection failed and is being replaced (`why` says how it failed). */
+  onRestart: (why: string) => void;
   /** Every peer confirmed chat line `id` (or left): it needs no resend. */
   onChatAcked: (id: string) => void;
 }
@@ -129,7 +129,7 @@ export class P2PPath implements MediaConnection {
   /** Replaces every connection that is not up (the page's signaling came back after a loss). */
   healStale(): void {
     for (const [remoteId, entry] of this.peers) {
-      if (entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId);
+      if (entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId, 'signals may have been lost while signaling was down');
     }
   }
 
@@ -256,29 +256,26 @@ export class P2PPath implements MediaConnection {
       // Up again: no disconnect countdown, no restart retry.
       if (entry.timer) clearTimeout(entry.timer);
       entry.timer = null;
-      if (entry.recovering) {
-        entry.recovering = false;
-        this.options.onRecovery('recovered');
-      }
+      entry.recovering = false;
       if (this.overallState() === 'connected') this.everConnected = true;
     } else if (state === 'failed') {
-      this.recover(remoteId);
+      this.recover(remoteId, 'the connection failed');
     } else if (state === 'disconnected' && !entry.timer) {
       entry.timer = setTimeout(() => {
         entry.timer = null;
-        if (this.peers.get(remoteId) === entry && entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId);
+        if (this.peers.get(remoteId) === entry && entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId, 'the connection was lost');
       }, DISCONNECTED_GRACE_MS);
     }
     this.onState(this.overallState());
   }
 
   /** The connection to `remoteId` is down: replace it (offerer) or ask for that (answerer). */
-  private recover(remoteId: string): void {
+  private recover(remoteId: string, why: string): void {
     const entry = this.peers.get(remoteId);
     if (!entry || this.closed) return;
     if (!entry.recovering) {
       entry.recovering = true;
-      this.options.onRecovery('restarting');
+      this.options.onRestart(why);
     }
     if (this.isOfferer(remoteId)) this.startPeer(remoteId, newConnId(), true);
     else {
@@ -287,7 +284,7 @@ export class P2PPath implements MediaConnection {
     }
   }
 
-  /** Asked by the answering side: start a fresh connection unless ours is up and new. */
+  /** Asked by the answering side: start a fresh connection. */
   private restart(remoteId: string): void {
     const entry = this.peers.get(remoteId);
     if (!entry) {
@@ -296,7 +293,7 @@ export class P2PPath implements MediaConnection {
     }
     if (!entry.recovering) {
       entry.recovering = true;
-      this.options.onRecovery('restarting');
+      this.options.onRestart('the other side asked for a fresh connection');
     }
     this.startPeer(remoteId, newConnId(), true);
   }
@@ -306,7 +303,7 @@ export class P2PPath implements MediaConnection {
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = setTimeout(() => {
       entry.timer = null;
-      if (this.peers.get(remoteId) === entry && entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId);
+      if (this.peers.get(remoteId) === entry && entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId, 'the new connection did not come up');
     }, RESTART_RETRY_MS);
   }
 
