@@ -51,6 +51,8 @@ export class MediaEngine {
   readonly activePath = signal<MediaPath | null>(null);
   /** Who is talking now (tile highlight): the relay's mixer levels, or received levels on P2P. */
   readonly speaking = signal<ReadonlySet<string>>(new Set());
+  /** Said on screen while the path that plays is healing (never silent without a word). */
+  readonly mediaTrouble = signal<string | null>(null);
   /** Media path recoveries in this room (shown in the stats overlay). */
   readonly recoveries = signal<{ count: number; last: string | null }>({ count: 0, last: null });
 
@@ -244,6 +246,7 @@ export class MediaEngine {
   private activate(path: MediaPath): void {
     if (this.activePath.value === path) return;
     this.activePath.value = path;
+    this.refreshTrouble();
     this.remote.value = this.lastRemote[path];
     this.updateOutputs();
     this.session.chatPath = path === 'p2p' ? { trySend: (m) => this.p2p?.sendChat(m) ?? false } : null;
@@ -281,6 +284,7 @@ export class MediaEngine {
   private onLifeChange(life: PathLife, next: PathLifeState, previous: PathLifeState, why: string): void {
     if (next === 'reconnecting') this.reportRecovery(life.path, 'restarting', why);
     if (next === 'connected' && previous === 'reconnecting') this.reportRecovery(life.path, 'recovered', why);
+    this.refreshTrouble();
     if (life.path !== 'p2p') return;
     if (this.p2pDeadline) clearTimeout(this.p2pDeadline);
     this.p2pDeadline = null;
@@ -346,6 +350,12 @@ export class MediaEngine {
     }, why === null ? RELAY_RETRY_MS : 0);
   }
 
+  /** The notice follows the life of the path that plays. */
+  private refreshTrouble(): void {
+    const active = this.activePath.value;
+    this.mediaTrouble.value = active && this.lives[active]?.state === 'reconnecting' ? 'Reconnecting audio and video…' : null;
+  }
+
   /** Says in the stats overlay, and in the server's record, that a media path is healing. */
   private reportRecovery(path: MediaPath, phase: 'restarting' | 'recovered', why: string): void {
     const now = new Date().toLocaleTimeString();
@@ -369,6 +379,7 @@ export class MediaEngine {
   private endLife(path: MediaPath): void {
     this.lives[path]?.set('closed', 'closed');
     delete this.lives[path];
+    this.refreshTrouble();
     if (path === 'p2p' && this.p2pDeadline) clearTimeout(this.p2pDeadline);
     if (path === 'p2p') this.p2pDeadline = null;
   }

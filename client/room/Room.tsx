@@ -87,6 +87,11 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
           )}
         </p>
       )}
+      {inRoom && engine.mediaTrouble.value && (
+        <p data-testid="media-notice" class="notice" role="status">
+          {engine.mediaTrouble.value}
+        </p>
+      )}
       <div class="room-body">
         <section class="stage" aria-label="Videos">
           {phase === 'joining' && <p class="muted">Joining…</p>}

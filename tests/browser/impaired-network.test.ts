@@ -94,12 +94,16 @@ test('a 10 s blackout of the media path: the call recovers by itself, chat sent 
   net.proxy.blackout(true);
   const start = Date.now();
   await sendChat(alice, 'sent in the dark');
+  // Nobody is left silent without a word: the page says its media is reconnecting.
+  await alice.page.getByTestId('media-notice').waitFor({ timeout: 10_000 });
+  assert.match(await alice.page.getByTestId('media-notice').innerText(), 'Reconnecting');
   await waitFor(() => Date.now() - start >= 10_000, 12_000, 'ten seconds of blackout');
   net.proxy.blackout(false);
   const back = Date.now();
   await assertEveryoneHearsTheOthers([alice, bob], 40_000);
   console.log(`  heard each other again ${((Date.now() - back) / 1000).toFixed(1)} s after the blackout`);
   await assertChatShownOnce(bob, 'sent in the dark');
+  await alice.page.getByTestId('media-notice').waitFor({ state: 'detached', timeout: 20_000 });
   const recoveries = (await meetingEvents(server.url, meetingId)).filter((e) => e.type === 'media-recovery' || e.type === 'mode-switched');
   assert.ok(recoveries.length > 0, 'the recovery is in the record');
 });
