@@ -119,7 +119,9 @@ export class RelayPeer {
   negotiate(offerSdp: string): Promise<string> {
     if (this.state === 'closed') return Promise.reject(RelayError.participantClosed(this.id));
     const run = this.negotiations.then(() => this.applyOffer(offerSdp));
-    this.negotiations = run.catch(() => undefined);
+    this.negotiations = run.catch(() => undefined).then(() => {
+      if (this.state === 'closed') this.stopIce();
+    });
     // werift parks description calls on a closed connection forever; close() rejects instead.
     return Promise.race([run, this.closedSignal]);
   }
@@ -174,6 +176,18 @@ export class RelayPeer {
     this.pendingRemoteCandidates.length = 0;
     this.heldLocalCandidates.length = 0;
     this.pc.close().catch((error: unknown) => this.log.warn({ err: error }, 'closing the peer connection failed'));
+    this.stopIce();
+  }
+
+  /**
+   * Stops every ICE agent of the connection. werift's close() misses an agent whose checks a
+   * negotiation still in flight starts afterwards (its 20 ms check loop then runs forever),
+   * so this runs at close and again when such a negotiation ends.
+   */
+  private stopIce(): void {
+    for (const transport of this.pc.iceTransports) {
+      transport.connection.close().catch((error: unknown) => this.log.debug({ err: error }, 'stopping ICE failed'));
+    }
   }
 
   private async applyOffer(sdp: string): Promise<string> {

@@ -17,11 +17,13 @@ const { setTimeout: realSetTimeout, setInterval: realSetInterval, clearTimeout: 
 function creationSite(): string {
   const holder: { stack?: string } = {};
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 8;
+  Error.stackTraceLimit = 12;
   Error.captureStackTrace(holder, creationSite);
   Error.stackTraceLimit = limit;
-  const frames = (holder.stack ?? '').split('\n').slice(2).map((l) => l.trim());
-  return frames.find((f) => !f.includes('node_modules') && !f.includes('node:') && !f.includes('exit-watch')) ?? frames[0] ?? '?';
+  const frames = (holder.stack ?? '').split('\n').slice(2).map((l) => l.trim().replace(/^at /, '')).filter((f) => !f.includes('exit-watch') && !f.startsWith('node:'));
+  const first = frames[0] ?? '?';
+  const ours = frames.find((f) => !f.includes('node_modules') && f.includes('/'));
+  return ours && ours !== first ? `${first} (from ${ours})` : first;
 }
 
 function track(make: typeof realSetTimeout, repeat: boolean) {
@@ -54,6 +56,19 @@ const patched = {
 };
 Object.assign(globalThis, patched);
 Object.assign(timers, patched);
+
+// Promise timers (`timers/promises`, used by werift's ICE loop) are not Timeout handles we
+// see above: count the pending ones with where they were made.
+const pendingPromiseTimers = new Map<symbol, string>();
+const promiseTimers = createRequire(import.meta.url)('node:timers/promises') as typeof import('node:timers/promises');
+const realPromiseTimeout = promiseTimers.setTimeout;
+promiseTimers.setTimeout = function trackedPromiseTimeout(this: unknown, ...args: Parameters<typeof realPromiseTimeout>) {
+  const key = Symbol('timer');
+  pendingPromiseTimers.set(key, `${args[0] ?? 0} ms, made at ${creationSite()}`);
+  const promise = realPromiseTimeout.apply(this, args);
+  promise.finally(() => pendingPromiseTimers.delete(key)).catch(() => {});
+  return promise;
+} as typeof realPromiseTimeout;
 syncBuiltinESMExports();
 
 interface HandleLike {
@@ -100,6 +115,9 @@ function describeHandles(): string[] {
     const name = typeof t._onTimeout === 'function' ? (t._onTimeout as { name?: string }).name || 'anonymous' : '?';
     lines.push(`${t._repeat ? 'interval' : 'timeout'} ${t._idleTimeout} ms: ${name}, made at ${site}`);
   }
+  const promiseSites = new Map<string, number>();
+  for (const site of pendingPromiseTimers.values()) promiseSites.set(site, (promiseSites.get(site) ?? 0) + 1);
+  for (const [site, n] of promiseSites) lines.push(`promise timer ${site}${n > 1 ? ` (×${n})` : ''}`);
   const resources = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
   lines.push(`(active resources: ${resources.join(', ') || 'none'})`);
   return lines;

@@ -69,11 +69,7 @@ export class MessageFuzzer {
   constructor(
     seed: number,
     private readonly targets: FuzzTargets,
-    /**
-     * Share of relay offers sent intact. 0 by default: intact offers that are then
-     * renegotiated with mutated ones leave werift ICE check loops running after the
-     * relay closed (a known relay/ leak, reproduced with FUZZ_VALID_SDP=0.3).
-     */
+    /** Share of relay offers sent intact: each one starts a real ICE agent at the relay. */
     private readonly validOfferShare = 0,
   ) {
     this.random = prng(seed);

@@ -14,7 +14,8 @@ import { waitFor } from '../helpers/wait';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
 const MESSAGES = Number(process.env.FUZZ_MESSAGES ?? 20_000);
-const VALID_OFFERS = Number(process.env.FUZZ_VALID_SDP ?? 0);
+/** Share of relay offers sent intact (each starts a real ICE agent at the relay). */
+const VALID_OFFERS = Number(process.env.FUZZ_VALID_SDP ?? 0.2);
 const FUZZERS = 6;
 const BATCH = 200;
 /** Request ids of the barrier after each batch: above any id the fuzzer makes. */
