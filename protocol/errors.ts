@@ -11,6 +11,8 @@ export const ERRORS = {
   CHAT_TOO_LONG: { status: 400, message: 'Chat messages are limited to 2000 characters.' },
   RATE_LIMITED: { status: 429, message: 'Too many messages; slow down.' },
   MEETING_FULL: { status: 409, message: 'This meeting is full.' },
+  MEETING_LOCKED: { status: 423, message: 'The host has locked this meeting: nobody new can join.' },
+  NOT_HOST: { status: 403, message: 'Only a host of the meeting can do that.' },
   FOREIGN_ORIGIN: { status: 403, message: 'Connections are accepted only from pages of this server.' },
   MEETING_NOT_FOUND: { status: 404, message: 'This meeting does not exist.' },
   MEETING_CANCELLED: { status: 410, message: 'The meeting was cancelled by its creator.' },

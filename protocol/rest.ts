@@ -40,6 +40,8 @@ export const CreatedMeeting = Type.Object({
   title: Type.String(),
   link: Type.String(),
   creatorToken: Type.String(),
+  /** The link with `#host=<creatorToken>`: whoever opens it is a host of the meeting. */
+  hostLink: Type.String(),
 });
 export type CreatedMeeting = Static<typeof CreatedMeeting>;
 
@@ -91,6 +93,11 @@ export const MeetingEventType = Type.Union([
   Type.Literal('media-recovery'),
   /** Open meetings brought back after the server restarted. */
   Type.Literal('restored'),
+  /** A host turned a participant's microphone off, or removed them; locked or unlocked the meeting. */
+  Type.Literal('host-muted'),
+  Type.Literal('host-removed'),
+  Type.Literal('locked'),
+  Type.Literal('unlocked'),
 ]);
 export type MeetingEventType = Static<typeof MeetingEventType>;
 

@@ -138,6 +138,12 @@ export const ClientMessage = Type.Union([
   message('path-ready', { epoch: Type.Integer({ minimum: 0 }) }),
   /** The P2P path of `epoch` could not connect: the server moves the meeting to the relay. */
   message('path-failed', { epoch: Type.Integer({ minimum: 0 }) }),
+  /** Host only: turn a participant's microphone off (they may turn it on again). */
+  message('host-mute', { id: RequestId, participantId: Id }),
+  /** Host only: remove a participant from the meeting (they may rejoin unless it is locked). */
+  message('host-remove', { id: RequestId, participantId: Id }),
+  /** Host only: lock (nobody new may join) or unlock the meeting. */
+  message('host-lock', { id: RequestId, locked: Type.Boolean() }),
   /** A media path of this client failed and is being restarted, or is back: recorded by the server. */
   message('media-recovery', { path: Type.Union([Type.Literal('p2p'), Type.Literal('relay')]), phase: Type.Union([Type.Literal('restarting'), Type.Literal('recovered')]) }),
 ]);
@@ -158,6 +164,8 @@ export const ServerMessage = Type.Union([
       /** As in the `topology` message: the path being switched to, and the switch's epoch. */
       target: Type.Union([Type.Literal('p2p'), Type.Literal('relay')]),
       epoch: Type.Integer({ minimum: 0 }),
+      /** Locked by a host: nobody new may join. */
+      locked: Type.Boolean(),
     }, Closed),
     participants: Type.Array(ParticipantInfo),
     iceServers: Type.Array(IceServer),
@@ -199,6 +207,12 @@ export const ServerMessage = Type.Union([
     slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]) }, Closed)),
   }),
   message('speakers', { levels: Type.Record(Type.String(), Type.Number()) }),
+  /** A host turned your microphone off. */
+  message('muted-by-host', { by: Type.String() }),
+  /** A host removed you from the meeting; the connection closes after this. */
+  message('removed-by-host', { by: Type.String(), message: Type.String() }),
+  /** The meeting was locked or unlocked by a host. */
+  message('meeting-lock', { locked: Type.Boolean(), by: Type.String() }),
   /** The relay closed this client's connection (it failed): offer again. */
   message('relay-closed', { reason: Type.String() }),
   /** The server is about to stop (a restart or deploy): reconnect at once, and keep trying. */

@@ -50,7 +50,9 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
       const { meeting, creatorToken } = registry.create(title, request.body.topology ?? 'auto', options);
       const base = deps.publicUrl ?? `${request.protocol}://${request.host}`;
       reply.status(201);
-      return { id: meeting.id, title: meeting.title, link: `${base.replace(/\/$/, '')}/m/${meeting.id}`, creatorToken };
+      const link = `${base.replace(/\/$/, '')}/m/${meeting.id}`;
+      // In the fragment, so the token never reaches a server log or a Referer header.
+      return { id: meeting.id, title: meeting.title, link, creatorToken, hostLink: `${link}#host=${encodeURIComponent(creatorToken)}` };
     },
   );
 

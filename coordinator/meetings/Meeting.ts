@@ -19,7 +19,7 @@ import { Participant, type ParticipantLink } from './Participant';
  * (their socket dropped and they did not come back within the departure grace),
  * `removed` (the meeting closed).
  */
-export type LeaveReason = 'left' | 'timed-out' | 'removed';
+export type LeaveReason = 'left' | 'timed-out' | 'removed' | 'removed-by-host';
 
 export interface MeetingEvents {
   'participant-joined': [participant: Participant];
@@ -47,6 +47,8 @@ export class Meeting extends EventEmitter<MeetingEvents> {
   private readonly graceTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** False for a meeting reachable by its link only (not in `GET /api/meetings`). */
   listed = true;
+  /** Locked by a host: nobody new may join (hosts and people resuming still may). */
+  private lockedByHost = false;
   /** The media path in use and where a switch heads; the topology controller sets it. */
   path: { mode: TopologyMode; target: 'p2p' | 'relay'; epoch: number };
 
@@ -89,7 +91,9 @@ export class Meeting extends EventEmitter<MeetingEvents> {
   /** Adds a participant; refused once the meeting is cancelled or ended. */
   join(name: string, link: ParticipantLink, creatorToken?: string): Participant {
     this.assertOpen();
-    const participant = new Participant(newParticipantId(), name, secretMatches(creatorToken, this.creatorTokenHash), link);
+    const host = secretMatches(creatorToken, this.creatorTokenHash);
+    if (this.lockedByHost && !host) throw new CodedError('MEETING_LOCKED');
+    const participant = new Participant(newParticipantId(), name, host, link);
     this.members.set(participant.id, participant);
     this.store.record(this.id, 'joined', name, { participantId: participant.id, creator: participant.isCreator });
     this.log.info({ meetingId: this.id, participantId: participant.id, size: this.size }, 'participant joined');
@@ -159,6 +163,45 @@ export class Meeting extends EventEmitter<MeetingEvents> {
     if (!secretMatches(creatorToken, this.creatorTokenHash)) throw new CodedError('NOT_CREATOR');
     this.assertOpen();
     this.close('cancelled', {});
+  }
+
+  get locked(): boolean {
+    return this.lockedByHost;
+  }
+
+  /** Host only: locks or unlocks the meeting; everyone is told. `restoring` sets it quietly. */
+  setLocked(locked: boolean, by?: Participant): void {
+    if (by && !by.isCreator) throw new CodedError('NOT_HOST');
+    if (locked === this.lockedByHost) return;
+    this.lockedByHost = locked;
+    if (!by) return;
+    this.store.setLocked(this.id, locked);
+    this.store.record(this.id, locked ? 'locked' : 'unlocked', by.name, { participantId: by.id });
+    this.broadcast({ type: 'meeting-lock', locked, by: by.name });
+  }
+
+  /** Host only: turns `targetId`'s microphone off (their client stops sending; the mixer drops them meanwhile). */
+  muteByHost(host: Participant, targetId: string): void {
+    if (!host.isCreator) throw new CodedError('NOT_HOST');
+    const target = this.members.get(targetId);
+    if (!target || target === host) throw new CodedError('NOT_IN_MEETING');
+    this.store.record(this.id, 'host-muted', target.name, { participantId: target.id, by: host.name });
+    target.send({ type: 'muted-by-host', by: host.name });
+    // Enforced here too: the others see the mic off and the mixer ignores it until they
+    // turn it on again themselves (their next media-state).
+    this.setMedia(target, false, target.video);
+  }
+
+  /** Host only: removes `targetId` from the meeting; they are told, and may rejoin unless it is locked. */
+  removeByHost(host: Participant, targetId: string): void {
+    if (!host.isCreator) throw new CodedError('NOT_HOST');
+    const target = this.members.get(targetId);
+    if (!target || target === host) throw new CodedError('NOT_IN_MEETING');
+    this.store.record(this.id, 'host-removed', target.name, { participantId: target.id, by: host.name });
+    target.send({ type: 'removed-by-host', by: host.name, message: `${host.name} removed you from the meeting.` });
+    const link = target.link;
+    this.leave(targetId, 'removed-by-host');
+    link?.close('removed');
   }
 
   /** Ends a meeting nobody is in (e.g. created but never joined); no-op otherwise. */

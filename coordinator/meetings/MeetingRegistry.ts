@@ -40,6 +40,7 @@ export class MeetingRegistry extends EventEmitter<RegistryEvents> {
       }
       const meeting = new Meeting(row.id, row.title, row.topology, row.creatorTokenHash, row.createdAt, this.store, this.log, this.meetingOptions);
       meeting.listed = this.store.isListed(row.id);
+      meeting.setLocked(row.locked);
       // Its people come back one by one: start on the path they were on, so three people
       // rejoining a relay meeting do not go through P2P and a switch first.
       const mode = this.store.lastMode(row.id);

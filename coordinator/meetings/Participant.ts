@@ -8,7 +8,7 @@ import { hashSecret, newSecret } from '../ids';
 export interface ParticipantLink {
   send(message: ServerMessage): void;
   /** Ends the link: the participant was removed, or another socket took it over; idempotent. */
-  close(reason: 'cancelled' | 'ended' | 'replaced'): void;
+  close(reason: 'cancelled' | 'ended' | 'replaced' | 'removed'): void;
 }
 
 export class Participant {

@@ -22,6 +22,8 @@ export interface MeetingRow {
   closedAt: string | null;
   /** `hashSecret` of the creator credential (null in records of older versions). */
   creatorTokenHash: string | null;
+  /** Locked by a host (restored with the meeting). */
+  locked: boolean;
   /** False for a meeting reachable by link only; kept in the `created` event's detail. */
   listed?: boolean;
 }
@@ -34,6 +36,7 @@ interface MeetingRowDb {
   created_at: string;
   closed_at: string | null;
   creator_hash: string | null;
+  locked: number | null;
 }
 
 interface EventRowDb {
@@ -79,6 +82,7 @@ export class EventStore {
     // Records written before meetings survived restarts lack the credential column.
     const columns = this.db.prepare('PRAGMA table_info(meetings)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'creator_hash')) this.db.exec('ALTER TABLE meetings ADD COLUMN creator_hash TEXT');
+    if (!columns.some((c) => c.name === 'locked')) this.db.exec('ALTER TABLE meetings ADD COLUMN locked INTEGER NOT NULL DEFAULT 0');
   }
 
   private statement(sql: string): Database.Statement {
@@ -88,7 +92,7 @@ export class EventStore {
   }
 
   /** Records a new meeting and its `created` event. */
-  createMeeting(row: Omit<MeetingRow, 'state' | 'closedAt'>): void {
+  createMeeting(row: Omit<MeetingRow, 'state' | 'closedAt' | 'locked'>): void {
     this.db.transaction(() => {
       this.statement('INSERT INTO meetings (id, title, topology, state, created_at, creator_hash) VALUES (?, ?, ?, ?, ?, ?)')
         .run(row.id, row.title, row.topology, 'open', row.createdAt, row.creatorTokenHash);
@@ -113,6 +117,12 @@ export class EventStore {
       this.statement('UPDATE meetings SET state = ?, closed_at = ? WHERE id = ?').run(state, at, meetingId);
       this.insertEvent(meetingId, at, state, undefined, detail);
     })();
+  }
+
+  /** Keeps a meeting's lock, so a restarted server restores it locked. */
+  setLocked(meetingId: string, locked: boolean): void {
+    if (this.closed) return;
+    this.statement('UPDATE meetings SET locked = ? WHERE id = ?').run(locked ? 1 : 0, meetingId);
   }
 
   /** The meeting as recorded, or undefined when it never existed. */
@@ -185,5 +195,6 @@ function toMeetingRow(row: MeetingRowDb): MeetingRow {
     createdAt: row.created_at,
     closedAt: row.closed_at,
     creatorTokenHash: row.creator_hash,
+    locked: row.locked === 1,
   };
 }

@@ -154,6 +154,24 @@ export class SignalingSession {
         this.deps.media.pathFailed(meeting, participant, message.epoch);
         return;
       }
+      case 'host-mute': {
+        const { meeting, participant } = this.joined();
+        meeting.muteByHost(participant, message.participantId);
+        this.send({ type: 'ack', id: message.id });
+        return;
+      }
+      case 'host-remove': {
+        const { meeting, participant } = this.joined();
+        meeting.removeByHost(participant, message.participantId);
+        this.send({ type: 'ack', id: message.id });
+        return;
+      }
+      case 'host-lock': {
+        const { meeting, participant } = this.joined();
+        meeting.setLocked(message.locked, participant);
+        this.send({ type: 'ack', id: message.id });
+        return;
+      }
       case 'media-recovery': {
         const { meeting, participant } = this.joined();
         this.deps.media.mediaRecovery(meeting, participant, message.path, message.phase);
@@ -175,7 +193,7 @@ export class SignalingSession {
     if (name.length === 0) throw new CodedError('BAD_MESSAGE', 'A display name is required.');
     const link = {
       send: (m: ServerMessage) => this.send(m),
-      close: (reason: 'cancelled' | 'ended' | 'replaced') => this.removedByMeeting(reason),
+      close: (reason: 'cancelled' | 'ended' | 'replaced' | 'removed') => this.removedByMeeting(reason),
     };
     // A known resume token brings back the same participant; an unknown one (the grace
     // ran out, the server restarted) joins afresh with the same name and credentials.
@@ -190,7 +208,7 @@ export class SignalingSession {
       type: 'joined',
       id: message.id,
       self: participant.info(),
-      meeting: { id: meeting.id, title: meeting.title, topology: meeting.topology, ...meeting.path },
+      meeting: { id: meeting.id, title: meeting.title, topology: meeting.topology, ...meeting.path, locked: meeting.locked },
       participants: meeting.participants.filter((p) => p !== participant).map((p) => p.info()),
       iceServers: this.deps.iceServersFor(participant.id),
       resumeToken: participant.resumeToken,
@@ -200,7 +218,7 @@ export class SignalingSession {
   }
 
   /** The meeting removed us (cancelled, ended) or another socket resumed our participant. */
-  private removedByMeeting(reason: 'cancelled' | 'ended' | 'replaced'): void {
+  private removedByMeeting(reason: 'cancelled' | 'ended' | 'replaced' | 'removed'): void {
     this.meeting = undefined;
     this.participant = undefined;
     if (this.state === 'closed') return;

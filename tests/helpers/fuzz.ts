@@ -107,6 +107,11 @@ export class MessageFuzzer {
       case 'path-ready':
       case 'path-failed':
         return { type, epoch: this.pick([0, 1, 2, this.int(1_000_000), Number.MAX_SAFE_INTEGER]) };
+      case 'host-mute':
+      case 'host-remove':
+        return { type, id: this.id(), participantId: this.pick([...t.peerIds, ...t.foreignParticipantIds, this.str(9)]) };
+      case 'host-lock':
+        return { type, id: this.id(), locked: this.random() < 0.5 };
       case 'media-recovery':
         return { type, path: this.pick(['p2p', 'relay', 'x']), phase: this.pick(['restarting', 'recovered', 'y']) };
     }
