@@ -8,9 +8,21 @@ import { storage } from './storage';
 
 type Route = { page: 'lobby' } | { page: 'room'; meetingId: string; name: string | null };
 
+/**
+ * A host link (`/m/<id>#host=<token>`) makes this browser a host of the meeting: the
+ * credential is kept like the creator's, and taken out of the address bar at once.
+ */
+function adoptHostLink(meetingId: string): void {
+  const token = new URLSearchParams(location.hash.slice(1)).get('host');
+  if (!token) return;
+  storage.setCreatorToken(meetingId, token);
+  history.replaceState(history.state, '', location.pathname + location.search);
+}
+
 function currentRoute(): Route {
   const match = /^\/m\/([^/]+)\/?$/.exec(location.pathname);
   if (!match) return { page: 'lobby' };
+  adoptHostLink(decodeURIComponent(match[1]!));
   const name = new URLSearchParams(location.search).get('name');
   const state = history.state as { name?: string } | null;
   return { page: 'room', meetingId: decodeURIComponent(match[1]!), name: name?.trim() || state?.name || null };

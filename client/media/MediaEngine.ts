@@ -157,7 +157,13 @@ export class MediaEngine {
         this.relay?.setIceServers(message.iceServers);
         break;
       case 'meeting-closed':
+      case 'removed-by-host':
         this.close();
+        break;
+      case 'muted-by-host':
+        // The server already counts the microphone as off; the sender stops too.
+        this.local.setAudio(false);
+        this.publish();
         break;
       default:
         break;

@@ -113,7 +113,11 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
           )}
         </section>
         <aside class="side">
-          <ParticipantList self={self && { ...self, audio: audioOn, video: videoOn }} others={others} />
+          <ParticipantList
+            self={self && { ...self, audio: audioOn, video: videoOn }}
+            others={others}
+            {...(inRoom && session.isCreator.value ? { host: { mute: (id: string) => void session.hostMute(id), remove: (id: string) => void session.hostRemove(id) } } : {})}
+          />
           <ChatPanel session={session} />
         </aside>
       </div>
@@ -145,6 +149,17 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
               Leave
             </button>
           </>
+        )}
+        {inRoom && session.isCreator.value && (
+          <button
+            data-testid="lock-meeting"
+            aria-pressed={session.locked.value ? 'true' : 'false'}
+            class="neutral"
+            title={session.locked.value ? 'Let newcomers join again' : 'Nobody new can join'}
+            onClick={() => void session.setLocked(!session.locked.value)}
+          >
+            {session.locked.value ? 'Locked' : 'Lock'}
+          </button>
         )}
         {inRoom && session.isCreator.value && !confirming && (
           <button data-testid="cancel-meeting" onClick={() => setConfirming(true)}>

@@ -60,7 +60,10 @@ export class RoomSession {
   readonly pathNews = signal<{ text: string; at: number } | null>(null);
   readonly title = signal('');
   readonly topology = signal<TopologyPreference>('auto');
+  /** A host: the creator, or whoever opened the host link (both hold the creator credential). */
   readonly isCreator = signal(false);
+  /** Locked by a host: nobody new may join. */
+  readonly locked = signal(false);
   iceServers: IceServer[] = [];
   /** Set by the media engine while a P2P data channel is open. */
   chatPath: ChatPath | null = null;
@@ -188,6 +191,29 @@ export class RoomSession {
     }
   }
 
+  /** Host: turns another participant's microphone off. */
+  hostMute(participantId: string): Promise<void> {
+    return this.hostRequest({ type: 'host-mute', participantId });
+  }
+
+  /** Host: removes another participant from the meeting. */
+  hostRemove(participantId: string): Promise<void> {
+    return this.hostRequest({ type: 'host-remove', participantId });
+  }
+
+  /** Host: locks or unlocks the meeting. */
+  setLocked(locked: boolean): Promise<void> {
+    return this.hostRequest({ type: 'host-lock', locked });
+  }
+
+  private async hostRequest(message: { type: 'host-mute' | 'host-remove'; participantId: string } | { type: 'host-lock'; locked: boolean }): Promise<void> {
+    try {
+      await this.signaling.request<'ack'>(message);
+    } catch (err) {
+      this.notice.value = err instanceof Error ? err.message : 'That did not work.';
+    }
+  }
+
   private onJoined(joined: ServerMessageOf<'joined'>): void {
     const fresh = this.self.value !== null && this.self.value.id !== joined.self.id;
     this.self.value = joined.self;
@@ -196,6 +222,7 @@ export class RoomSession {
     this.topology.value = joined.meeting.topology;
     this.mode.value = joined.meeting.mode;
     this.isCreator.value = joined.self.isCreator;
+    this.locked.value = joined.meeting.locked;
     this.iceServers = joined.iceServers;
     storage.setResumeToken(this.meetingId, joined.resumeToken);
     for (const message of joined.chat) this.receiveChat(message);
@@ -283,6 +310,20 @@ export class RoomSession {
           this.pathNews.value = { text: describePathChange(message.mode, message.target, message.reason), at: Date.now() };
         }
         this.mode.value = message.mode;
+        break;
+      case 'muted-by-host':
+        this.notice.value = `${message.by} turned your microphone off. You can turn it on again.`;
+        break;
+      case 'removed-by-host':
+        this.phase.value = 'closed';
+        this.notice.value = message.message;
+        storage.forgetMeeting(this.meetingId);
+        this.stopOutbox();
+        this.signaling.close();
+        break;
+      case 'meeting-lock':
+        this.locked.value = message.locked;
+        this.pathNews.value = { text: message.locked ? `${message.by} locked the meeting: nobody new can join.` : `${message.by} unlocked the meeting.`, at: Date.now() };
         break;
       case 'server-restarting':
         this.notice.value = 'The server is restarting; reconnecting…';

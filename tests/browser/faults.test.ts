@@ -83,7 +83,7 @@ test('one of two reloads: no leave for the other, chat history kept, and they ta
   assert.not.ok(types.includes('left'), types.join());
   // The leave button is still an explicit leave: the other is told at once.
   await ben.page.getByTestId('leave-meeting').click();
-  await ann.page.locator('[data-testid="participant"][data-participant="Ben"]').waitFor({ state: 'detached', timeout: 5000 });
+  await ann.page.locator('[data-testid="participant-item"][data-participant="Ben"]').waitFor({ state: 'detached', timeout: 5000 });
 });
 
 test('the relay drops a connection: the client is told, connects again, and the record says so', async () => {

@@ -42,8 +42,8 @@ test('two people: create from the lobby, join from the list, chat both ways, cre
   assert.match(await item.innerText(), 'Design review');
   await item.getByTestId('join-meeting').click();
   await bob.page.waitForURL(`**/m/${meetingId}`);
-  await bob.page.locator('[data-testid="participant"][data-participant="Alice"]').waitFor();
-  await alice.page.locator('[data-testid="participant"][data-participant="Bob"]').waitFor();
+  await bob.page.locator('[data-testid="participant-item"][data-participant="Alice"]').waitFor();
+  await alice.page.locator('[data-testid="participant-item"][data-participant="Bob"]').waitFor();
 
   // Chat both ways: each line shows the sender's name and a time.
   await alice.page.getByTestId('chat-input').fill('Hi Bob, can you see the draft?');
@@ -64,7 +64,7 @@ test('two people: create from the lobby, join from the list, chat both ways, cre
   // Only the creator sees cancel; after a reload Alice still can.
   assert.is(await bob.page.getByTestId('cancel-meeting').count(), 0);
   await alice.page.reload();
-  await alice.page.locator('[data-testid="participant"][data-participant="Bob"]').waitFor();
+  await alice.page.locator('[data-testid="participant-item"][data-participant="Bob"]').waitFor();
   await alice.page.getByTestId('cancel-meeting').click();
   await alice.page.getByTestId('confirm-cancel').click();
 
