@@ -65,6 +65,8 @@ export class TopologyController extends EventEmitter<TopologyEvents> {
   private closed = false;
   /** Set once P2P failed in this meeting: it stays on the relay from then on. */
   private p2pBroken = false;
+  /** Set while something needs the relay whatever the meeting's size (a recording). */
+  private pinReason: string | null = null;
 
   constructor(
     readonly preference: TopologyPreference,
@@ -93,6 +95,11 @@ export class TopologyController extends EventEmitter<TopologyEvents> {
     for (const id of [...this.ready]) if (!this.members.has(id)) this.ready.delete(id);
     if (this.preference === 'relay') return;
     const n = this.members.size;
+    if (this.pinReason !== null) {
+      // Pinned to the relay (recording): only a switch towards P2P is given up.
+      if (this.current === 'to-p2p') this.abandon(this.pinReason);
+      return;
+    }
     switch (this.current) {
       case 'p2p':
         if (n >= 3) this.begin('to-relay', `${n} participants`);
@@ -108,6 +115,22 @@ export class TopologyController extends EventEmitter<TopologyEvents> {
       case 'to-relay':
         this.maybeCommit();
         break;
+    }
+  }
+
+  /**
+   * Keeps the meeting on the relay whatever its size (`reason`, e.g. "recording"), or
+   * releases it (null): then the usual policy applies again (back to P2P after the hold).
+   */
+  pinToRelay(reason: string | null): void {
+    if (this.closed || this.preference === 'relay' || reason === this.pinReason) return;
+    this.pinReason = reason;
+    if (reason !== null) {
+      this.disarmHold();
+      if (this.current === 'p2p') this.begin('to-relay', reason);
+      else if (this.current === 'to-p2p') this.abandon(reason);
+    } else if (this.current === 'relay' && this.members.size <= 2 && this.members.size > 0) {
+      this.armHold();
     }
   }
 
@@ -198,7 +221,7 @@ export class TopologyController extends EventEmitter<TopologyEvents> {
     const from: Path = this.current === 'to-relay' ? 'p2p' : 'relay';
     this.setState(next, reason);
     this.emit('switched', { from, to: completed ? next : from, reason, durationMs: Date.now() - this.switchStartedAt, completed });
-    if (next === 'relay' && this.members.size <= 2 && this.members.size > 0 && this.preference === 'auto') this.armHold();
+    if (next === 'relay' && this.members.size <= 2 && this.members.size > 0 && this.preference === 'auto' && this.pinReason === null) this.armHold();
   }
 
   private clearPrepareTimer(): void {

@@ -177,4 +177,22 @@ test('an always-relay meeting never switches', () => {
   c.close();
 });
 
+test('pinned to the relay (recording), two people move to the relay and stay; released, they return to P2P after the hold', async () => {
+  const { c, switches } = controller('auto', 40, 200);
+  c.setMembers(['a', 'b']);
+  c.pinToRelay('recording');
+  assert.is(c.snapshot().state, 'to-relay');
+  c.pathReady('a', c.snapshot().epoch);
+  c.pathReady('b', c.snapshot().epoch);
+  assert.is(c.snapshot().state, 'relay');
+  assert.is(switches[0]?.reason, 'recording');
+  // Longer than the hold: still on the relay while pinned.
+  const waited = new Promise((resolve) => setTimeout(resolve, 120));
+  await waited;
+  assert.is(c.snapshot().state, 'relay');
+  c.pinToRelay(null);
+  await until(c, () => c.snapshot().state === 'to-p2p');
+  c.close();
+});
+
 test.run();
