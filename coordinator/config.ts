@@ -19,6 +19,10 @@ export interface CoordinatorConfig {
   switchTimeoutMs: number;
   /** How long a participant whose socket dropped is kept for them to resume (reload, network loss). */
   departureGraceMs: number;
+  /** Where recordings of meetings' mixes are written (default: `recordings/` beside the record). */
+  recordingsDir?: string;
+  /** A recording stops by itself at this size. */
+  recordingMaxBytes: number;
   /** Addresses the relay offers as host candidates besides its interfaces (werift skips loopback). */
   relayHostAddresses: string[];
   /** Pino log level. */
@@ -95,6 +99,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfi
     p2pHoldMs: 3000,
     switchTimeoutMs: 8000,
     departureGraceMs: 20_000,
+    recordingMaxBytes: 100 * 1024 * 1024,
     relayHostAddresses: ['127.0.0.1'],
     ...overrides,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
@@ -112,6 +117,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
   if (host !== undefined) overrides.host = parseHost(host);
   const dbPath = nonEmpty(env.DB_PATH);
   if (dbPath !== undefined) overrides.dbPath = dbPath;
+  const recordingsDir = nonEmpty(env.RECORDINGS_DIR);
+  if (recordingsDir !== undefined) overrides.recordingsDir = recordingsDir;
+  const recordingMax = nonEmpty(env.RECORDING_MAX_BYTES);
+  if (recordingMax !== undefined) {
+    if (!/^\d+$/.test(recordingMax) || Number(recordingMax) < 4096) throw new ConfigError('RECORDING_MAX_BYTES', `must be a number of bytes of at least 4096, not "${recordingMax}"`);
+    overrides.recordingMaxBytes = Number(recordingMax);
+  }
   const publicUrl = nonEmpty(env.PUBLIC_URL);
   if (publicUrl !== undefined) overrides.publicUrl = parsePublicUrl(publicUrl);
   const heartbeat = nonEmpty(env.HEARTBEAT_MS);

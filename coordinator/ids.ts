@@ -14,6 +14,11 @@ export function newMeetingId(): string {
   return out;
 }
 
+/** A recording's id (also its file name). */
+export function newRecordingId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
 /** A participant id, unique per join. */
 export function newParticipantId(): string {
   return randomBytes(9).toString('base64url');

@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { IceServer } from '../protocol/signaling';
 import { LIMITS } from '../protocol/limits';
 import type { CoordinatorConfig } from './config';
@@ -13,6 +15,7 @@ import type { TurnConfig } from '../turn/iceServers';
 import { IceService } from './IceService';
 import { installErrorHandlers } from './http/errorHandler';
 import { meetingRoutes } from './http/meetingRoutes';
+import { recordingRoutes } from './http/recordingRoutes';
 import { metricsRoute } from './http/metrics';
 import { AddressLimits } from './limits/AddressLimits';
 import { IceServerRefresh } from './media/IceServerRefresh';
@@ -54,6 +57,12 @@ export interface CoordinatorParts {
   iceServerRefreshMs?: number;
 }
 
+/** Where recordings go: RECORDINGS_DIR, else beside the record (a throwaway record: the temp dir). */
+function recordingsDirFor(config: CoordinatorConfig): string {
+  if (config.recordingsDir) return config.recordingsDir;
+  return config.dbPath === ':memory:' ? join(tmpdir(), 'meetmesh-recordings') : join(dirname(config.dbPath), 'recordings');
+}
+
 /** Creates a coordinator (not yet listening). */
 export async function buildCoordinator(config: CoordinatorConfig, parts: CoordinatorParts = {}): Promise<Coordinator> {
   const app = Fastify({
@@ -71,6 +80,8 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     holdMs: config.p2pHoldMs,
     prepareTimeoutMs: config.switchTimeoutMs,
     relayHostAddresses: config.relayHostAddresses,
+    recordingsDir: recordingsDirFor(config),
+    recordingMaxBytes: config.recordingMaxBytes,
   });
   const ice = parts.turn ? new IceService(parts.turn, media, app.log) : undefined;
   const onParticipantGone = parts.onParticipantGone ?? (ice && ((id: string) => ice.revoke(id)));
@@ -100,6 +111,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     // MESSAGE_TOO_LARGE ourselves for anything above the protocol's limit.
     options: { maxPayload: LIMITS.messageBytesMax * 4 },
   });
+  await app.register(recordingRoutes, { store });
   await app.register(meetingRoutes, { registry, store, relayCounters: media, limits, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
   await app.register(metricsRoute, { registry, relayCounters: media });
 

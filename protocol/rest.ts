@@ -98,6 +98,9 @@ export const MeetingEventType = Type.Union([
   Type.Literal('host-removed'),
   Type.Literal('locked'),
   Type.Literal('unlocked'),
+  /** A host started or stopped recording the meeting's mix. */
+  Type.Literal('recording-started'),
+  Type.Literal('recording-stopped'),
 ]);
 export type MeetingEventType = Static<typeof MeetingEventType>;
 
@@ -108,6 +111,23 @@ export const MeetingEventRecord = Type.Object({
   detail: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
 export type MeetingEventRecord = Static<typeof MeetingEventRecord>;
+
+/** One recording of a meeting's mix, as listed to its hosts. */
+export const RecordingInfo = Type.Object({
+  id: Type.String(),
+  startedAt: Type.String(),
+  durationMs: Type.Integer(),
+  bytes: Type.Integer(),
+  /** `audio/ogg` (Opus), served to the host credential only. */
+  url: Type.String(),
+});
+export type RecordingInfo = Static<typeof RecordingInfo>;
+
+export const RecordingParams = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }), recordingId: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+export type RecordingParams = Static<typeof RecordingParams>;
 
 export const MeetingIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 export type MeetingIdParams = Static<typeof MeetingIdParams>;

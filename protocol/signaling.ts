@@ -142,6 +142,8 @@ export const ClientMessage = Type.Union([
   message('host-mute', { id: RequestId, participantId: Id }),
   /** Host only: remove a participant from the meeting (they may rejoin unless it is locked). */
   message('host-remove', { id: RequestId, participantId: Id }),
+  /** Host only: start or stop recording the meeting's audio (the server's mix). */
+  message('host-record', { id: RequestId, recording: Type.Boolean() }),
   /** Host only: lock (nobody new may join) or unlock the meeting. */
   message('host-lock', { id: RequestId, locked: Type.Boolean() }),
   /** A media path of this client failed and is being restarted, or is back: recorded by the server. */
@@ -166,6 +168,8 @@ export const ServerMessage = Type.Union([
       epoch: Type.Integer({ minimum: 0 }),
       /** Locked by a host: nobody new may join. */
       locked: Type.Boolean(),
+      /** Its audio is being recorded. */
+      recording: Type.Boolean(),
     }, Closed),
     participants: Type.Array(ParticipantInfo),
     iceServers: Type.Array(IceServer),
@@ -211,6 +215,8 @@ export const ServerMessage = Type.Union([
   message('muted-by-host', { by: Type.String() }),
   /** A host removed you from the meeting; the connection closes after this. */
   message('removed-by-host', { by: Type.String(), message: Type.String() }),
+  /** The meeting's audio is being recorded (`active`), or no longer; `by` is the host who changed it. */
+  message('recording', { active: Type.Boolean(), by: Type.String() }),
   /** The meeting was locked or unlocked by a host. */
   message('meeting-lock', { locked: Type.Boolean(), by: Type.String() }),
   /** The relay closed this client's connection (it failed): offer again. */

@@ -74,6 +74,11 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
     <main class="room">
       <header class="room-header">
         <h1>{session.title.value || 'Meeting'}</h1>
+        {inRoom && session.recording.value && (
+          <span data-testid="recording-indicator" class="recording" role="status" title="The server is recording the meeting's audio">
+            ● Recording
+          </span>
+        )}
         <TopologyBadge mode={badge} detail={badge === 'waiting' ? undefined : pathDetail(engine.stats.value)} />
       </header>
       <PathNews news={session.pathNews.value} />
@@ -149,6 +154,17 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
               Leave
             </button>
           </>
+        )}
+        {inRoom && session.isCreator.value && (
+          <button
+            data-testid="toggle-recording"
+            aria-pressed={session.recording.value ? 'true' : 'false'}
+            class="neutral"
+            title={session.recording.value ? 'Stop recording' : "Record the meeting's audio (the server's mix)"}
+            onClick={() => void session.setRecording(!session.recording.value)}
+          >
+            {session.recording.value ? 'Stop recording' : 'Record'}
+          </button>
         )}
         {inRoom && session.isCreator.value && (
           <button

@@ -64,6 +64,8 @@ export class RoomSession {
   readonly isCreator = signal(false);
   /** Locked by a host: nobody new may join. */
   readonly locked = signal(false);
+  /** The meeting's audio is being recorded (everyone sees it). */
+  readonly recording = signal(false);
   iceServers: IceServer[] = [];
   /** Set by the media engine while a P2P data channel is open. */
   chatPath: ChatPath | null = null;
@@ -206,7 +208,14 @@ export class RoomSession {
     return this.hostRequest({ type: 'host-lock', locked });
   }
 
-  private async hostRequest(message: { type: 'host-mute' | 'host-remove'; participantId: string } | { type: 'host-lock'; locked: boolean }): Promise<void> {
+  /** Host: starts or stops recording the meeting's audio. */
+  setRecording(recording: boolean): Promise<void> {
+    return this.hostRequest({ type: 'host-record', recording });
+  }
+
+  private async hostRequest(
+    message: { type: 'host-mute' | 'host-remove'; participantId: string } | { type: 'host-lock'; locked: boolean } | { type: 'host-record'; recording: boolean },
+  ): Promise<void> {
     try {
       await this.signaling.request<'ack'>(message);
     } catch (err) {
@@ -223,6 +232,7 @@ export class RoomSession {
     this.mode.value = joined.meeting.mode;
     this.isCreator.value = joined.self.isCreator;
     this.locked.value = joined.meeting.locked;
+    this.recording.value = joined.meeting.recording;
     this.iceServers = joined.iceServers;
     storage.setResumeToken(this.meetingId, joined.resumeToken);
     for (const message of joined.chat) this.receiveChat(message);
@@ -320,6 +330,15 @@ export class RoomSession {
         storage.forgetMeeting(this.meetingId);
         this.stopOutbox();
         this.signaling.close();
+        break;
+      case 'recording':
+        this.recording.value = message.active;
+        this.pathNews.value = {
+          text: message.active
+            ? `${message.by} started recording the meeting's audio: while it records, media goes through the server relay.`
+            : `${message.by === 'the server' ? 'The recording stopped' : `${message.by} stopped the recording`}.`,
+          at: Date.now(),
+        };
         break;
       case 'meeting-lock':
         this.locked.value = message.locked;

@@ -69,6 +69,10 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     return this.media.get(meetingId)?.dropRelayConnection(participantId) ?? false;
   }
 
+  setRecording(meeting: Meeting, host: Participant, on: boolean): void {
+    this.of(meeting).setRecording(host, on);
+  }
+
   countersFor(meetingId: string): RelayCounters {
     return this.media.get(meetingId)?.counters() ?? this.finished.get(meetingId) ?? { packets: 0, bytes: 0 };
   }

@@ -3,9 +3,12 @@
  * the relay — its `MeetingRelay` (video forwarding) and `AudioMixer` (N−1 mixes). Everything
  * here is per meeting, so one meeting's media can only ever reach its own members.
  */
+import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
 import { guard } from '../faults';
+import { newRecordingId } from '../ids';
+import { MixRecorder, type RecorderStop } from '../recording/MixRecorder';
 import type { IceCandidate } from '../../protocol/signaling';
 import { AudioMixer } from '../../relay/audio/AudioMixer';
 import { MeetingRelay } from '../../relay/MeetingRelay';
@@ -20,7 +23,13 @@ import { emptyRelayedByMode, type RelayCounters, type RelayedByMode } from './Re
 export interface MeetingMediaOptions extends TopologyOptions {
   /** Extra host addresses for the relay's ICE candidates (loopback is skipped by werift otherwise). */
   relayHostAddresses: string[];
+  /** Where recordings go (`<dir>/<meeting id>/<recording id>.ogg`), and their size cap. */
+  recordingsDir: string;
+  recordingMaxBytes: number;
 }
+
+/** Said on screen and in the record: why a small meeting is on the relay meanwhile. */
+const RECORDING_PIN = 'the meeting is being recorded';
 
 const ZERO: RelayStats = { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, keyframeRequestsReceived: 0 };
 
@@ -36,6 +45,8 @@ export class MeetingMedia {
   private attributedMode: TopologyMode;
   private attributedUpTo = { packets: 0, bytes: 0 };
   private closed = false;
+  /** The recording under way, if any. */
+  private recording: { id: string; recorder: MixRecorder } | null = null;
 
   constructor(
     private readonly meeting: Meeting,
@@ -150,8 +161,48 @@ export class MeetingMedia {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.endRecording('meeting over');
     this.topology.close();
     this.closeRelay();
+  }
+
+  /**
+   * A host starts or stops recording. The recording is the mixer's full mix, so a meeting
+   * on P2P moves to the relay for as long as it runs (and back after it, by the usual policy).
+   */
+  setRecording(by: Participant, on: boolean): void {
+    if (on === (this.recording !== null)) return;
+    if (!on) {
+      this.endRecording('stopped', by.name);
+      return;
+    }
+    const id = newRecordingId();
+    const path = join(this.options.recordingsDir, this.meeting.id, `${id}.ogg`);
+    const recorder = new MixRecorder(path, this.options.recordingMaxBytes);
+    recorder.onStop = (why) => this.endRecording(why);
+    this.recording = { id, recorder };
+    this.store.addRecording({ id, meetingId: this.meeting.id, startedAt: new Date().toISOString(), path });
+    this.store.record(this.meeting.id, 'recording-started', by.name, { recordingId: id });
+    this.meeting.recording = true;
+    this.mixer?.setFullMixTap((mix) => recorder.push(mix));
+    this.topology.pinToRelay(RECORDING_PIN);
+    this.meeting.broadcast({ type: 'recording', active: true, by: by.name });
+    this.log.info({ meetingId: this.meeting.id, recordingId: id }, 'recording started');
+  }
+
+  private endRecording(why: RecorderStop, by?: string): void {
+    const current = this.recording;
+    if (!current) return;
+    this.recording = null;
+    this.mixer?.setFullMixTap(null);
+    const { recorder, id } = current;
+    void recorder.stop(why).then(() => this.store.finishRecording(id, recorder.durationMs, recorder.bytes));
+    this.store.record(this.meeting.id, 'recording-stopped', by, { recordingId: id, reason: why, durationMs: recorder.durationMs, bytes: recorder.bytes });
+    this.meeting.recording = false;
+    this.log.info({ meetingId: this.meeting.id, recordingId: id, why }, 'recording stopped');
+    if (this.closed) return;
+    this.topology.pinToRelay(null);
+    this.meeting.broadcast({ type: 'recording', active: false, by: by ?? 'the server' });
   }
 
   /** Books what was forwarded since the last mode change under the old mode, then follows `next`. */
@@ -192,6 +243,8 @@ export class MeetingMedia {
     });
     this.relay = relay;
     this.mixer = mixer;
+    const recorder = this.recording?.recorder;
+    if (recorder) mixer.setFullMixTap((mix) => recorder.push(mix));
     mixer.start();
     this.log.info({ meetingId }, 'relay started');
     return relay;

@@ -47,6 +47,8 @@ export class Meeting extends EventEmitter<MeetingEvents> {
   private readonly graceTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** False for a meeting reachable by its link only (not in `GET /api/meetings`). */
   listed = true;
+  /** Its audio is being recorded (the media side sets it). */
+  recording = false;
   /** Locked by a host: nobody new may join (hosts and people resuming still may). */
   private lockedByHost = false;
   /** The media path in use and where a switch heads; the topology controller sets it. */

@@ -46,6 +46,15 @@ interface EventRowDb {
   detail: string | null;
 }
 
+/** One recording of a meeting's mix: where its file is and what it holds. */
+export interface RecordingRow {
+  id: string;
+  startedAt: string;
+  durationMs: number;
+  bytes: number;
+  path: string;
+}
+
 /** Opens (creating if needed) the record at `path`; `:memory:` works for tests. */
 export class EventStore {
   private readonly db: Database.Database;
@@ -78,6 +87,15 @@ export class EventStore {
         detail TEXT
       );
       CREATE INDEX IF NOT EXISTS events_by_meeting ON events(meeting_id, seq);
+      CREATE TABLE IF NOT EXISTS recordings (
+        id TEXT PRIMARY KEY,
+        meeting_id TEXT NOT NULL REFERENCES meetings(id),
+        started_at TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        path TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS recordings_by_meeting ON recordings(meeting_id, started_at);
     `);
     // Records written before meetings survived restarts lack the credential column.
     const columns = this.db.prepare('PRAGMA table_info(meetings)').all() as { name: string }[];
@@ -152,6 +170,25 @@ export class EventStore {
       .get(meetingId) as { detail: string | null } | undefined;
     const to = row?.detail ? (JSON.parse(row.detail) as { to?: unknown }).to : undefined;
     return to === 'p2p' || to === 'relay' ? to : undefined;
+  }
+
+  /** A recording that started (its figures follow with `finishRecording`). */
+  addRecording(row: { id: string; meetingId: string; startedAt: string; path: string }): void {
+    if (this.closed) return;
+    this.statement('INSERT INTO recordings (id, meeting_id, started_at, path) VALUES (?, ?, ?, ?)').run(row.id, row.meetingId, row.startedAt, row.path);
+  }
+
+  /** A recording's final length and size. */
+  finishRecording(id: string, durationMs: number, bytes: number): void {
+    if (this.closed) return;
+    this.statement('UPDATE recordings SET duration_ms = ?, bytes = ? WHERE id = ?').run(durationMs, bytes, id);
+  }
+
+  /** A meeting's recordings, oldest first. */
+  recordings(meetingId: string): RecordingRow[] {
+    const rows = this.statement('SELECT id, started_at, duration_ms, bytes, path FROM recordings WHERE meeting_id = ? ORDER BY started_at')
+      .all(meetingId) as { id: string; started_at: string; duration_ms: number; bytes: number; path: string }[];
+    return rows.map((r) => ({ id: r.id, startedAt: r.started_at, durationMs: r.duration_ms, bytes: r.bytes, path: r.path }));
   }
 
   /** Every event of a meeting, oldest first. */

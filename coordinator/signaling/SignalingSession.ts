@@ -21,6 +21,7 @@ export interface MediaSignaling {
   pathReady(meeting: Meeting, participant: Participant, epoch: number): void;
   pathFailed(meeting: Meeting, participant: Participant, epoch: number): void;
   mediaRecovery(meeting: Meeting, participant: Participant, path: 'p2p' | 'relay', phase: 'restarting' | 'recovered'): void;
+  setRecording(meeting: Meeting, host: Participant, on: boolean): void;
 }
 
 export interface SessionDeps {
@@ -166,6 +167,13 @@ export class SignalingSession {
         this.send({ type: 'ack', id: message.id });
         return;
       }
+      case 'host-record': {
+        const { meeting, participant } = this.joined();
+        if (!participant.isCreator) throw new CodedError('NOT_HOST');
+        this.deps.media.setRecording(meeting, participant, message.recording);
+        this.send({ type: 'ack', id: message.id });
+        return;
+      }
       case 'host-lock': {
         const { meeting, participant } = this.joined();
         meeting.setLocked(message.locked, participant);
@@ -208,7 +216,7 @@ export class SignalingSession {
       type: 'joined',
       id: message.id,
       self: participant.info(),
-      meeting: { id: meeting.id, title: meeting.title, topology: meeting.topology, ...meeting.path, locked: meeting.locked },
+      meeting: { id: meeting.id, title: meeting.title, topology: meeting.topology, ...meeting.path, locked: meeting.locked, recording: meeting.recording },
       participants: meeting.participants.filter((p) => p !== participant).map((p) => p.info()),
       iceServers: this.deps.iceServersFor(participant.id),
       resumeToken: participant.resumeToken,

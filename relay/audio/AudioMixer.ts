@@ -78,6 +78,8 @@ export class AudioMixer {
   private readonly ownMix = new Float32Array(FRAME_SAMPLES);
   private readonly talkers: Member[] = [];
   private listenerEncoder: MixEncoder | null = null;
+  /** Gets every tick's full mix (everyone who talks, nobody left out): the recording. */
+  private fullMixTap: ((mix: Float32Array) => void) | null = null;
   private closed = false;
   private tickIndex = 0;
   private tickMediaTimeMs = 0;
@@ -150,6 +152,11 @@ export class AudioMixer {
     if (muted) member.lastSpeechTick = Number.NEGATIVE_INFINITY;
   }
 
+  /** Hands every tick's full mix to `tap` (null stops); the array is reused: copy or encode at once. */
+  setFullMixTap(tap: ((mix: Float32Array) => void) | null): void {
+    this.fullMixTap = tap;
+  }
+
   /** Starts the 20 ms clock (drift-corrected; see TickClock for stalls and catch-up). */
   start(): void {
     if (this.closed) return;
@@ -214,6 +221,13 @@ export class AudioMixer {
     for (const talker of this.talkers) {
       const frame = talker.input.frame;
       for (let i = 0; i < FRAME_SAMPLES; i++) full[i] += frame[i];
+    }
+    if (this.fullMixTap !== null) {
+      try {
+        this.fullMixTap(full);
+      } catch (error) {
+        this.report(error);
+      }
     }
     let listenerPacket: Uint8Array | null = null;
     if (this.talkers.length < this.members.size) {

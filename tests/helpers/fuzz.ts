@@ -110,6 +110,8 @@ export class MessageFuzzer {
       case 'host-mute':
       case 'host-remove':
         return { type, id: this.id(), participantId: this.pick([...t.peerIds, ...t.foreignParticipantIds, this.str(9)]) };
+      case 'host-record':
+        return { type, id: this.id(), recording: this.random() < 0.5 };
       case 'host-lock':
         return { type, id: this.id(), locked: this.random() < 0.5 };
       case 'media-recovery':
