@@ -1,11 +1,12 @@
 /**
- * What the browser remembers: the display name and the creator credential per meeting
- * (localStorage), and per tab the resume token and the chat of the meeting it is in
+ * What the browser remembers: the display name, the chosen camera, microphone and
+ * speaker, and the creator credential per meeting (localStorage), and per tab the resume token and the chat of the meeting it is in
  * (sessionStorage: survives a reload of this tab, not shared with other tabs).
  */
 import type { ChatMessage } from '../protocol/signaling';
 
 const NAME_KEY = 'meetmesh.name';
+const DEVICE_KEY = (kind: MediaDeviceKind) => `meetmesh.device.${kind}`;
 const CREATOR_KEY = (meetingId: string) => `meetmesh.creator.${meetingId}`;
 const RESUME_KEY = (meetingId: string) => `meetmesh.resume.${meetingId}`;
 const CHAT_KEY = (meetingId: string) => `meetmesh.chat.${meetingId}`;
@@ -34,6 +35,9 @@ function safe<T>(fn: () => T, fallback: T): T {
 export const storage = {
   name: (): string => safe(() => localStorage.getItem(NAME_KEY) ?? '', ''),
   setName: (name: string): void => safe(() => localStorage.setItem(NAME_KEY, name), undefined),
+  /** The device of this kind chosen last in this browser (a deviceId), if any. */
+  device: (kind: MediaDeviceKind): string | undefined => safe(() => localStorage.getItem(DEVICE_KEY(kind)) ?? undefined, undefined),
+  setDevice: (kind: MediaDeviceKind, deviceId: string): void => safe(() => localStorage.setItem(DEVICE_KEY(kind), deviceId), undefined),
   creatorToken: (meetingId: string): string | undefined =>
     safe(() => localStorage.getItem(CREATOR_KEY(meetingId)) ?? undefined, undefined),
   setCreatorToken: (meetingId: string, token: string): void =>

@@ -74,7 +74,10 @@ export class MediaEngine {
   private readyTimer: ReturnType<typeof setInterval> | null = null;
   private closed = false;
 
-  constructor(private readonly session: RoomSession) {}
+  constructor(private readonly session: RoomSession) {
+    // A device switched or unplugged: the new track goes out on every path by replaceTrack.
+    this.local.onTracksChanged = () => this.publish();
+  }
 
   /** Acquires the devices and starts listening; call before joining so no signal is missed. */
   async prepare(): Promise<void> {

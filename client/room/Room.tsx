@@ -3,6 +3,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { MediaEngine } from '../media/MediaEngine';
 import type { PathStats } from '../media/MediaConnection';
 import { ChatPanel } from './ChatPanel';
+import { DevicePanel } from './DevicePanel';
 import { ParticipantList } from './ParticipantList';
 import { RoomSession, type BadgeMode } from './RoomSession';
 import { StatsOverlay } from './StatsOverlay';
@@ -41,6 +42,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
   const session = useMemo(() => new RoomSession(props.meetingId, props.name), [props.meetingId, props.name]);
   const engine = useMemo(() => new MediaEngine(session), [session]);
   const [confirming, setConfirming] = useState(false);
+  const [showDevices, setShowDevices] = useState(false);
   // The overlay is the proof on screen; on a phone it would hide the videos, so it starts closed there.
   const [showStats, setShowStats] = useState(() => window.innerWidth > 760);
 
@@ -106,7 +108,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
             </p>
           )}
           {inRoom && (tiles.length > 0 || engine.audioOutputs.value.length > 0) && (
-            <VideoGrid tiles={tiles} audios={engine.audioOutputs.value} prewarm={engine.prewarmVideos.value} />
+            <VideoGrid tiles={tiles} audios={engine.audioOutputs.value} prewarm={engine.prewarmVideos.value} sinkId={engine.local.speaker.value} />
           )}
           {inRoom && others.length === 0 && tiles.length > 0 && (
             <p class="muted share">
@@ -126,6 +128,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
           <ChatPanel session={session} />
         </aside>
       </div>
+      {inRoom && showDevices && <DevicePanel local={engine.local} />}
       <footer class="controls">
         {inRoom && (
           <>
@@ -146,6 +149,16 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
               title={videoOn ? 'Turn camera off' : 'Turn camera on'}
             >
               {videoOn ? 'Camera on' : 'Camera off'}
+            </button>
+            <button
+              data-testid="toggle-devices"
+              aria-pressed={showDevices ? 'true' : 'false'}
+              aria-expanded={showDevices ? 'true' : 'false'}
+              class="neutral"
+              title="Choose camera, microphone and speaker"
+              onClick={() => setShowDevices(!showDevices)}
+            >
+              Devices
             </button>
             <button data-testid="toggle-stats" aria-pressed={showStats ? 'true' : 'false'} class="neutral" onClick={() => setShowStats(!showStats)}>
               Stats

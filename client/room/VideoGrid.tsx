@@ -39,8 +39,14 @@ function columnsFor(count: number, wide: boolean): number {
   return Math.ceil(Math.sqrt(count));
 }
 
-function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; muted: boolean }) {
+function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; muted: boolean; sinkId?: string }) {
   const ref = useRef<HTMLVideoElement & HTMLAudioElement>(null);
+  // The chosen speaker, for elements made before the choice and after it alike.
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el || props.sinkId === undefined || !('setSinkId' in el) || el.sinkId === props.sinkId) return;
+    void el.setSinkId(props.sinkId).catch(() => {}); // a device gone since: the default keeps playing
+  }, [props.sinkId]);
   // Before paint, not after: at a switch's commit the tile takes its new source at once.
   useLayoutEffect(() => {
     const el = ref.current;
@@ -55,7 +61,7 @@ function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; mut
   );
 }
 
-export function VideoGrid(props: { tiles: Tile[]; audios: AudioOutput[]; prewarm: MediaStream[] }) {
+export function VideoGrid(props: { tiles: Tile[]; audios: AudioOutput[]; prewarm: MediaStream[]; sinkId?: string }) {
   const wide = typeof window === 'undefined' || window.innerWidth > 760;
   return (
     <>
@@ -70,7 +76,7 @@ export function VideoGrid(props: { tiles: Tile[]; audios: AudioOutput[]; prewarm
       </div>
       <div hidden>
         {props.audios.map((a) => (
-          <MediaElement key={a.key} stream={a.stream} kind="audio" muted={!a.audible} />
+          <MediaElement key={a.key} stream={a.stream} kind="audio" muted={!a.audible} sinkId={props.sinkId} />
         ))}
       </div>
       {/* Rendered (so decoded) but invisible: the next path's videos during a switch. */}
