@@ -180,13 +180,20 @@ export class RelayPeer {
   }
 
   /**
-   * Stops every ICE agent of the connection. werift's close() misses an agent whose checks a
-   * negotiation still in flight starts afterwards (its 20 ms check loop then runs forever),
-   * so this runs at close and again when such a negotiation ends.
+   * Stops every ICE agent and DTLS handshake of the connection. werift's close() misses an
+   * ICE agent whose checks a negotiation still in flight starts afterwards (its 20 ms check
+   * loop then runs forever), and a DTLS handshake cut short keeps retransmitting its flight
+   * for half a minute whatever the transport's state: so this runs at close, and again when
+   * such a negotiation ends.
    */
   private stopIce(): void {
     for (const transport of this.pc.iceTransports) {
       transport.connection.close().catch((error: unknown) => this.log.debug({ err: error }, 'stopping ICE failed'));
+    }
+    for (const transport of this.pc.dtlsTransports) {
+      // The retransmit loop ends once the handshake has "reached" a later flight.
+      const context = transport.dtls?.dtls;
+      if (context) context.flight = Number.MAX_SAFE_INTEGER;
     }
   }
 
