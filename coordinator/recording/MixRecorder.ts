@@ -52,11 +52,12 @@ export class MixRecorder {
   stop(why: RecorderStop = 'stopped'): Promise<void> {
     if (this.stopped) return this.closed;
     this.stopped = true;
-    if (why !== 'stopped' && why !== 'meeting over') this.onStop(why);
     if (why !== 'write failed') this.write(this.ogg.end(), true);
     // 'close' comes after the last write is flushed, and after an error too.
     this.closed = this.out.closed ? Promise.resolve() : new Promise((resolve) => this.out.once('close', () => resolve()));
     this.out.end();
+    // Ended on its own: the owner learns it last, when the figures are final.
+    if (why === 'size cap reached' || why === 'write failed') this.onStop(why);
     return this.closed;
   }
 
