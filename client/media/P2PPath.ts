@@ -28,7 +28,7 @@ export interface P2PPathOptions {
 }
 
 /** `disconnected` this long counts as failed (Chrome reports `failed` much later). */
-const DISCONNECTED_GRACE_MS = 4000;
+const DISCONNECTED_GRACE_MS = 2500;
 /** A restarted connection not up after this long is restarted again. */
 const RESTART_RETRY_MS = 8000;
 

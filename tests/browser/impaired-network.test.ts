@@ -94,8 +94,10 @@ test('a 10 s blackout of the media path: the call recovers by itself, chat sent 
   net.proxy.blackout(true);
   const start = Date.now();
   await sendChat(alice, 'sent in the dark');
-  // Nobody is left silent without a word: the page says its media is reconnecting.
-  await alice.page.getByTestId('media-notice').waitFor({ timeout: 10_000 });
+  // Nobody is left silent without a word: during the blackout (ICE notices the loss after a
+  // few seconds) the page says its media is reconnecting. The blackout lasts until then, and
+  // at least ten seconds.
+  await alice.page.getByTestId('media-notice').waitFor({ timeout: 30_000 });
   assert.match(await alice.page.getByTestId('media-notice').innerText(), 'Reconnecting');
   await waitFor(() => Date.now() - start >= 10_000, 12_000, 'ten seconds of blackout');
   net.proxy.blackout(false);
