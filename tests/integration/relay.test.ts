@@ -298,7 +298,10 @@ test('a viewer keyframe request sent under its own camera SSRC (as Chrome does) 
         lastKeyframeAt = performance.now();
       });
     }
-    await waitFor(() => keyframes > 0, CONNECT_MS, 'the first keyframe at the viewer');
+    // Seen to time out once in ~10 fresh-clone runs: say what the relay saw, for the next one.
+    await waitFor(() => keyframes > 0, CONNECT_MS, 'the first keyframe at the viewer').catch((err: Error) => {
+      throw new Error(`${err.message}; relay counters ${JSON.stringify(meeting.relay.counters())}, slot ${JSON.stringify(table)}`);
+    });
     // libwebrtc ignores keyframe requests within 300 ms of the last one: start from a quiet encoder.
     await waitFor(() => performance.now() - lastKeyframeAt > 600, 2000, 'alice to be past her last keyframe');
     const settled = keyframes;
