@@ -157,9 +157,14 @@ export class RelayPeer {
     return bytes;
   }
 
-  /** Asks this client's camera for a keyframe (coalesced); ignored until connected, when its encoder starts on one anyway. */
+  /**
+   * Asks this client's camera for a keyframe (coalesced); ignored until first connected, when
+   * its encoder starts on one anyway. Also sent while `disconnected`: werift reports that
+   * when a consent check is late (a busy CPU) while media still flows, and a viewer waiting
+   * for its first keyframe would otherwise wait until the state recovers.
+   */
   requestKeyframe(): void {
-    if (this.state === 'connected') this.keyframes.request();
+    if (this.state === 'connected' || this.state === 'disconnected') this.keyframes.request();
   }
 
   /** Closes the connection; idempotent. */
