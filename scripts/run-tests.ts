@@ -6,13 +6,16 @@
  * its tests), or when it has not exited shortly after its summary (a leaked timer or
  * socket: `tests/helpers/exit-watch.ts` names what held it).
  */
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readlinkSync, readFileSync, statSync } from 'node:fs';
+import WebSocket from 'ws';
 import { join, relative } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const FILE_TIMEOUT_MS = 10 * 60_000;
 const EXIT_GRACE_MS = Number(process.env.TEST_EXIT_GRACE_MS ?? 10_000);
+/** How much longer than exit-watch's own grace the runner waits before it looks itself. */
+const STUCK_EXTRA_MS = Number(process.env.TEST_STUCK_EXTRA_MS ?? 10_000);
 
 function findTests(dir: string): string[] {
   const found: string[] = [];
@@ -25,6 +28,91 @@ function findTests(dir: string): string[] {
     else if (entry.endsWith('.test.ts')) found.push(path);
   }
   return found;
+}
+
+/**
+ * What keeps a finished file from closing, when its own exit-watch could not say: is the
+ * process still alive (and busy or asleep), or has it exited while a process it started
+ * still holds its output pipe open? Linux /proc only; best effort.
+ */
+async function diagnoseStuck(child: ChildProcess, readOutput: () => string): Promise<string> {
+  const lines: string[] = [];
+  const pid = child.pid;
+  if (child.exitCode !== null || child.signalCode !== null) lines.push(`process ${pid} has exited (${child.signalCode ?? child.exitCode})`);
+  else {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      lines.push(`process ${pid} is alive: state ${stat[0]}, user CPU ${Number(stat[11]) / 100} s, system CPU ${Number(stat[12]) / 100} s`);
+    } catch {
+      lines.push(`process ${pid}: no /proc entry`);
+    }
+  }
+  // A process busy in JavaScript never runs exit-watch's timer. SIGUSR1 opens its inspector
+  // (on the port `--inspect-port=0` chose) even then; pausing it says where it spins.
+  if (child.exitCode === null && child.signalCode === null) lines.push(await whereItSpins(child, readOutput));
+  // Who else holds the pipes we read from?
+  const pipes = new Set<string>();
+  for (const stream of [child.stdout, child.stderr]) {
+    const fd = (stream as unknown as { _handle?: { fd?: number } } | null)?._handle?.fd;
+    if (fd === undefined || fd < 0) continue;
+    try { pipes.add(readlinkSync(`/proc/self/fd/${fd}`)); } catch { /* closed */ }
+  }
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      let holds = false;
+      try {
+        for (const fd of readdirSync(`/proc/${entry}/fd`)) {
+          if (pipes.has(readlinkSync(`/proc/${entry}/fd/${fd}`))) holds = true;
+        }
+      } catch { continue; }
+      if (!holds) continue;
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 160);
+      lines.push(`pipe held by ${entry}: ${cmd}`);
+    }
+  } catch { /* no /proc */ }
+  try {
+    lines.push(execFileSync('ps', ['-o', 'pid,ppid,stat,pcpu,etime,args', '--ppid', String(pid)], { encoding: 'utf8' }).trim());
+  } catch { /* no children */ }
+  return lines.join('\n  ');
+}
+
+/** Pauses a running process through its inspector and returns its JavaScript stack. */
+async function whereItSpins(child: ChildProcess, readOutput: () => string): Promise<string> {
+  child.kill('SIGUSR1');
+  let url: string | undefined;
+  for (let waited = 0; waited < 5000 && !url; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    url = /Debugger listening on (ws:\/\/\S+)/.exec(readOutput())?.[1];
+  }
+  if (!url) return 'its inspector did not open within 5 s';
+  const socket = new WebSocket(url);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no pause within 5 s')), 5000);
+      socket.on('open', () => {
+        socket.send(JSON.stringify({ id: 1, method: 'Debugger.enable' }));
+        socket.send(JSON.stringify({ id: 2, method: 'Debugger.pause' }));
+      });
+      const scripts = new Map<string, string>();
+      socket.on('message', (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as {
+          method?: string;
+          params?: { scriptId?: string; url?: string; callFrames?: Array<{ functionName: string; url: string; location: { scriptId: string; lineNumber: number } }> };
+        };
+        if (message.method === 'Debugger.scriptParsed' && message.params?.scriptId) scripts.set(message.params.scriptId, message.params.url ?? '');
+        if (message.method !== 'Debugger.paused') return;
+        clearTimeout(timer);
+        const frames = (message.params?.callFrames ?? []).slice(0, 20).map((f) => `${f.functionName || '(anonymous)'} ${f.url || scripts.get(f.location.scriptId) || '?'}:${f.location.lineNumber + 1}`);
+        resolve(`JavaScript stack where it spins:\n    ${frames.join('\n    ')}`);
+      });
+      socket.on('error', reject);
+    });
+  } catch (err) {
+    return `could not pause it: ${String(err)}`;
+  } finally {
+    socket.terminate();
+  }
 }
 
 interface FileResult { passed: number; failed: number; skipped: number; problem?: string }
@@ -40,14 +128,28 @@ function parseSummary(output: string): { total: number; passed: number; skipped:
 
 function runFile(file: string): Promise<FileResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', './tests/helpers/exit-watch.ts', file], {
+    const child = spawn(process.execPath, ['--inspect-port=0', '--import', 'tsx', '--import', './tests/helpers/exit-watch.ts', file], {
       cwd: root,
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', TEST_EXIT_GRACE_MS: String(EXIT_GRACE_MS) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => { output += d; process.stdout.write(d); });
+    let stuck: string | undefined;
+    let stuckTimer: NodeJS.Timeout | undefined;
+    // exit-watch ends a file held by a handle; this catches what it cannot (a busy loop,
+    // a pipe held open by a descendant) long before the file timeout.
+    const watchSummary = (): void => {
+      if (stuckTimer || !/Duration:\s/.test(output)) return;
+      stuckTimer = setTimeout(async () => {
+        stuck = await diagnoseStuck(child, () => output);
+        process.stderr.write(`\n[run-tests] ${file} has not closed ${(EXIT_GRACE_MS + STUCK_EXTRA_MS) / 1000} s after its summary:\n  ${stuck}\n`);
+        child.kill('SIGKILL');
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, EXIT_GRACE_MS + STUCK_EXTRA_MS);
+    };
+    child.stdout.on('data', (d: Buffer) => { output += d; process.stdout.write(d); watchSummary(); });
     child.stderr.on('data', (d: Buffer) => { output += d; process.stderr.write(d); });
     const timer = setTimeout(() => {
       timedOut = true;
@@ -55,6 +157,7 @@ function runFile(file: string): Promise<FileResult> {
     }, FILE_TIMEOUT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(stuckTimer);
       const summary = parseSummary(output);
       // uvu counts skipped tests outside Total.
       const passed = summary?.passed ?? 0;
@@ -62,6 +165,7 @@ function runFile(file: string): Promise<FileResult> {
       let failed = summary ? Math.max(0, summary.total - passed) : 0;
       let problem: string | undefined;
       if (timedOut) problem = `did not finish within ${FILE_TIMEOUT_MS / 60_000} min and was killed`;
+      else if (stuck) problem = `did not close after its summary (${stuck.split('\n')[0]})`;
       else if (output.includes('[exit-watch]')) problem = `did not exit within ${EXIT_GRACE_MS / 1000} s of its summary (see the handles it held above)`;
       else if (!summary) problem = `printed no test summary (exited with ${signal ?? `code ${code}`})`;
       else if (code !== 0 && failed === 0) problem = `exited with ${signal ?? `code ${code}`} after its tests passed`;
