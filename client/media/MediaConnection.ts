@@ -7,17 +7,22 @@ export type MediaPath = 'p2p' | 'relay';
 
 /** What a path delivers: video per participant, and audio per participant (P2P) or one mix (relay). */
 export interface RemoteMedia {
+  /** Cameras, by participant id. */
   videos: ReadonlyMap<string, MediaStream>;
+  /** Shared screens, by participant id (a second video track from the same person). */
+  screens: ReadonlyMap<string, MediaStream>;
   /** Keyed by participant id, or `mix` for the relay's single mixed stream. */
   audios: ReadonlyMap<string, MediaStream>;
 }
 
 export const MIX_KEY = 'mix';
 
-/** Local tracks to send; null sends nothing of that kind (device off). */
+/** Local tracks to send; null sends nothing of that kind (device off, no screen shared). */
 export interface LocalTracks {
   audio: MediaStreamTrack | null;
   video: MediaStreamTrack | null;
+  /** The shared screen: a second video track, on its own transceiver. */
+  screen: MediaStreamTrack | null;
 }
 
 /** One sample of a path's health, for the badge and the stats overlay. */
