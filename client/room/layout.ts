@@ -1,8 +1,8 @@
 /**
  * Which tile is shown large. Up to four tiles share a grid; with more (or whenever a screen
  * is shared, or a tile is pinned) one tile is featured large and the others go in a strip:
- * a pinned tile, else a shared screen (another person's before your own), else the active
- * speaker. The featured tile stays while it still qualifies, so people talking over each
+ * a pinned tile, else another person's shared screen, else the active speaker (your own
+ * screen and camera only when there is nothing else). The featured tile stays while it still qualifies, so people talking over each
  * other do not make it flicker.
  */
 import type { VideoSource } from '../../protocol/signaling';
@@ -28,15 +28,14 @@ export function chooseLayout(tiles: readonly LayoutTile[], previous: string | nu
   const present = (key: string | null): LayoutTile | undefined => (key === null ? undefined : tiles.find((t) => t.key === key));
   const pin = present(pinned);
   if (pin) return { mode: 'spotlight', featured: pin.key };
-  const screens = tiles.filter((t) => t.source === 'screen');
-  if (screens.length > 0) {
-    const kept = present(previous);
-    const screen = (kept?.source === 'screen' && !kept.self ? kept : undefined) ?? screens.find((t) => !t.self) ?? screens[0]!;
-    return { mode: 'spotlight', featured: screen.key };
-  }
-  if (tiles.length <= GRID_MAX_TILES) return { mode: 'grid' };
-  const others = tiles.filter((t) => !t.self);
   const kept = present(previous);
+  // Another person's screen: the one shown already, else the first. Your own screen is
+  // not what you want to look at (you see it on your screen already): it stays small.
+  const remoteScreen = (kept?.source === 'screen' && !kept.self ? kept : undefined) ?? tiles.find((t) => t.source === 'screen' && !t.self);
+  if (remoteScreen) return { mode: 'spotlight', featured: remoteScreen.key };
+  const sharing = tiles.some((t) => t.source === 'screen');
+  if (!sharing && tiles.length <= GRID_MAX_TILES) return { mode: 'grid' };
+  const others = tiles.filter((t) => !t.self && t.source === 'camera');
   const speaker = others.find((t) => t.speaking);
   // The featured speaker stays while talking, or while nobody else talks.
   const featured = (kept && !kept.self && (kept.speaking || !speaker) ? kept : undefined) ?? speaker ?? kept ?? others[0] ?? tiles[0]!;
