@@ -3,6 +3,8 @@
  * engine does not care which path is in use: publish local tracks, receive remote
  * media per participant, report stats, close.
  */
+import type { VideoSource } from '../../protocol/signaling';
+
 export type MediaPath = 'p2p' | 'relay';
 
 /** What a path delivers: video per participant, and audio per participant (P2P) or one mix (relay). */
@@ -44,9 +46,12 @@ export interface PathStats {
   jitterMs?: number;
   audioCodec?: string;
   videoCodec?: string;
-  /** Per received video (by participant id): resolution and frame rate. */
-  inboundVideo: { participantId: string; width: number; height: number; fps: number }[];
+  /** Per received video (by participant id and source): resolution and frame rate. */
+  inboundVideo: { participantId: string; source: VideoSource; width: number; height: number; fps: number }[];
+  /** The camera as sent. */
   outboundVideo?: { width: number; height: number; fps: number };
+  /** The shared screen as sent, while sharing. */
+  outboundScreen?: { width: number; height: number; fps: number };
   /** Received audio level (0..1) per participant, where the path knows who it is (P2P). */
   audioLevels: { participantId: string; level: number }[];
   packetsReceived: number;

@@ -176,7 +176,7 @@ export class P2PPath implements MediaConnection {
     const samples: PathStats[] = [];
     for (const [remoteId, entry] of this.peers) {
       const pc = entry.peer.connection;
-      if (pc) samples.push(await entry.sampler.sample(pc, () => remoteId));
+      if (pc) samples.push(await entry.sampler.sample(pc, () => remoteId, (mid) => entry.peer.sourceOfMid(mid)));
     }
     const first = samples[0];
     if (!first) return { path: 'p2p', state: 'new', loss: 0, inboundVideo: [], audioLevels: [], packetsReceived: 0 };

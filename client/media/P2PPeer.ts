@@ -121,6 +121,12 @@ export class P2PPeer {
     }
   }
 
+  /** Whether the video on `mid` (both directions) is the camera or the screen. */
+  sourceOfMid(mid: string | undefined): VideoSource {
+    const transceiver = this.peer._pc?.getTransceivers().find((t) => t.mid === mid);
+    return transceiver && this.roleOf(transceiver) === 'screen' ? 'screen' : 'camera';
+  }
+
   /**
    * The transceiver's role by position: the first audio, the first video (camera), the
    * second video (screen). Both sides create them in m-line order (the offerer by

@@ -102,7 +102,11 @@ export class RelayPath implements MediaConnection {
 
   async stats(): Promise<PathStats> {
     // The audio mid carries the mix, nobody in particular: only video slots name a participant.
-    const sample = await this.sampler.sample(this.pc, (mid) => (mid && mid !== this.audio.mid ? this.slots.get(mid)?.participantId : undefined));
+    const sample = await this.sampler.sample(
+      this.pc,
+      (mid) => (mid && mid !== this.audio.mid ? this.slots.get(mid)?.participantId : undefined),
+      (mid) => (mid !== undefined && (mid === this.screen.mid || this.slots.get(mid)?.source === 'screen') ? 'screen' : 'camera'),
+    );
     return { ...sample, state: this.state() };
   }
 
