@@ -101,6 +101,9 @@ export const MeetingEventType = Type.Union([
   /** A host started or stopped recording the meeting's mix. */
   Type.Literal('recording-started'),
   Type.Literal('recording-stopped'),
+  /** A participant started or stopped sharing a screen. */
+  Type.Literal('screen-share-started'),
+  Type.Literal('screen-share-stopped'),
 ]);
 export type MeetingEventType = Static<typeof MeetingEventType>;
 

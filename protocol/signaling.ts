@@ -92,11 +92,20 @@ export const ChatMessage = Type.Object({
 }, Closed);
 export type ChatMessage = Static<typeof ChatMessage>;
 
+/**
+ * Which of a participant's two video sources a track carries: the camera, or a shared
+ * screen (a second video track from the same person, shown as its own tile).
+ */
+export const VideoSource = Type.Union([Type.Literal('camera'), Type.Literal('screen')]);
+export type VideoSource = Static<typeof VideoSource>;
+
 export const ParticipantInfo = Type.Object({
   id: Id,
   name: Type.String(),
   audio: Type.Boolean(),
   video: Type.Boolean(),
+  /** Sharing a screen (its video is the second video track of their connection, or a relay slot with `source: 'screen'`). */
+  screen: Type.Boolean(),
   isCreator: Type.Boolean(),
 }, Closed);
 export type ParticipantInfo = Static<typeof ParticipantInfo>;
@@ -130,7 +139,8 @@ export const ClientMessage = Type.Union([
     // The real cap is checked by the handler so the sender gets CHAT_TOO_LONG, not BAD_MESSAGE.
     text: Type.String({ minLength: 1, maxLength: LIMITS.messageBytesMax }),
   }),
-  message('media-state', { audio: Type.Boolean(), video: Type.Boolean() }),
+  /** What this client sends now; `screen` absent means no screen is shared (older clients and scripts). */
+  message('media-state', { audio: Type.Boolean(), video: Type.Boolean(), screen: Type.Optional(Type.Boolean()) }),
   /** `conn` names one peer connection (chosen by its offerer), so a restarted one ignores the old one's signals. */
   message('signal', { to: Id, conn: Id, data: PeerSignal }),
   message('relay-offer', { id: RequestId, sdp: Sdp }),
@@ -188,7 +198,7 @@ export const ServerMessage = Type.Union([
   }),
   message('participant-joined', { participant: ParticipantInfo }),
   message('participant-left', { participantId: Id }),
-  message('participant-media', { participantId: Id, audio: Type.Boolean(), video: Type.Boolean() }),
+  message('participant-media', { participantId: Id, audio: Type.Boolean(), video: Type.Boolean(), screen: Type.Boolean() }),
   message('chat', { message: ChatMessage }),
   message('meeting-closed', {
     reason: Type.Union([Type.Literal('cancelled'), Type.Literal('ended')]),
@@ -207,8 +217,9 @@ export const ServerMessage = Type.Union([
   }),
   message('relay-answer', { id: RequestId, sdp: Sdp }),
   message('relay-candidate', { candidate: IceCandidate }),
+  /** Which participant's camera or screen each of this client's relay video slots (by `mid`) carries now. */
   message('relay-slots', {
-    slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]) }, Closed)),
+    slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]), source: VideoSource }, Closed)),
   }),
   message('speakers', { levels: Type.Record(Type.String(), Type.Number()) }),
   /** A host turned your microphone off. */

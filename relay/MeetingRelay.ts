@@ -1,6 +1,7 @@
 /**
  * The server-side media endpoint of one relay-mode meeting: one `RelayPeer` per participant,
- * each publisher's camera forwarded into the other participants' video slots, each
+ * each publisher's camera and shared screen forwarded into the other participants' video
+ * slots (a screen takes a slot like a camera), each
  * participant's mic handed to the audio sink and its mix sent back. A relay knows only its
  * own participants; nothing routes across meetings.
  */
@@ -19,7 +20,9 @@ import type {
   RelayEvents,
   RelayLogger,
   RelayOptions,
+  RelayTrack,
   SlotAssignment,
+  VideoSource,
 } from './types';
 import type { VideoSlot } from './VideoSlot';
 
@@ -34,6 +37,7 @@ export type {
   RelayLogger,
   RelayOptions,
   SlotAssignment,
+  VideoSource,
 } from './types';
 
 /** Candidates kept for a participant whose offer has not arrived yet (a bound, not a quota). */
@@ -43,21 +47,31 @@ const MAX_EARLY_CANDIDATES = 64;
 interface Participant {
   readonly id: string;
   peer: RelayPeer | undefined;
-  publishing: PublishState;
+  publishing: Required<PublishState>;
   earlyCandidates: IceCandidateInit[];
   /** The client has its answer, so slot tables may go out. */
   answered: boolean;
-  /** Camera RTP has arrived at least once (a slot for a silent camera would stay black). */
-  videoSeen: boolean;
+  /** RTP of that source has arrived at least once (a slot for a silent camera would stay black). */
+  videoSeen: Record<VideoSource, boolean>;
   mediaFlowing: boolean;
   /** The slot table last emitted to this client, serialized, to emit only changes. */
   lastSlots: string | undefined;
 }
 
+/** Key of one video source in the viewers index. */
+function sourceKey(publisherId: string, source: VideoSource): string {
+  return `${source}:${publisherId}`;
+}
+
+/** Whether a participant sends this source now. */
+function publishes(participant: Participant, source: VideoSource): boolean {
+  return source === 'camera' ? participant.publishing.video : participant.publishing.screen;
+}
+
 /** The media relay of one meeting. */
 export class MeetingRelay {
   private readonly participants = new Map<string, Participant>();
-  /** Publisher id → the slots (of any viewer) showing its camera. */
+  /** Publisher's source (`sourceKey`) → the slots (of any viewer) showing it. */
   private readonly viewersOf = new Map<string, Set<VideoSlot>>();
   private readonly stats: RelayCounters = {
     packetsForwarded: 0,
@@ -133,21 +147,21 @@ export class MeetingRelay {
     if (participant.earlyCandidates.length < MAX_EARLY_CANDIDATES) participant.earlyCandidates.push(candidate);
   }
 
-  /** Records what a participant sends; camera off empties every slot showing it at once. */
+  /** Records what a participant sends; camera (or screen) off empties every slot showing it at once. */
   setPublishing(participantId: string, state: PublishState): void {
     if (this.closed) return;
     const participant = this.participant(participantId);
     const previous = participant.publishing;
-    participant.publishing = { audio: state.audio, video: state.video };
+    participant.publishing = { audio: state.audio, video: state.video, screen: state.screen ?? false };
     if (participant.peer && previous.audio !== state.audio) {
       this.toSink('setMuted', () => this.audio.setMuted(participantId, !state.audio));
     }
-    if (previous.video !== state.video) {
-      this.log.info({ participant: participantId, video: state.video }, 'camera publishing changed');
-      this.refreshSlots();
-      // The forward restarts on a keyframe; ask for one now rather than wait for the encoder's.
-      if (state.video) participant.peer?.requestKeyframe();
-    }
+    const changed = (['camera', 'screen'] as const).filter((source) => publishes(participant, source) !== (source === 'camera' ? previous.video : previous.screen));
+    if (changed.length === 0) return;
+    this.log.info({ participant: participantId, video: participant.publishing.video, screen: participant.publishing.screen }, 'video publishing changed');
+    this.refreshSlots();
+    // The forward restarts on a keyframe; ask for one now rather than wait for the encoder's.
+    for (const source of changed) if (publishes(participant, source)) participant.peer?.requestKeyframe(source);
   }
 
   /** Sends one Opus frame of the participant's mix (called by the mixer, every 20 ms, with the tick's media time). */
@@ -214,7 +228,7 @@ export class MeetingRelay {
         candidate: (candidate) => this.events.emit('candidate', id, candidate),
         connected: () => this.onConnected(participant),
         lost: () => this.dropParticipant(id, 'connection lost'),
-        rtp: (kind, packet) => this.onRtp(participant, kind, packet),
+        rtp: (track, packet) => this.onRtp(participant, track, packet),
         keyframeRequest: (slot) => this.onKeyframeRequest(slot),
         pliSent: () => {
           this.stats.plisSent += 1;
@@ -236,33 +250,33 @@ export class MeetingRelay {
     this.events.emit('connected', participant.id);
     // Slots filled before the viewer could receive missed their keyframe: ask again.
     for (const slot of participant.peer?.slots ?? []) {
-      if (slot.publisherId) this.requestKeyframe(slot.publisherId);
+      if (slot.publisherId) this.requestKeyframe(slot.publisherId, slot.source);
     }
   }
 
-  private onRtp(participant: Participant, kind: 'audio' | 'video', packet: RtpPacket): void {
+  private onRtp(participant: Participant, track: RelayTrack, packet: RtpPacket): void {
     this.stats.packetsReceived += 1;
     this.stats.bytesReceived += packet.serializeSize;
     if (!participant.mediaFlowing) {
       participant.mediaFlowing = true;
       this.events.emit('mediaFlowing', participant.id);
     }
-    if (kind === 'audio') {
+    if (track === 'audio') {
       if (participant.publishing.audio) {
         const { sequenceNumber, timestamp } = packet.header;
         this.toSink('pushPacket', () => this.audio.pushPacket(participant.id, sequenceNumber, timestamp, packet.payload));
       }
       return;
     }
-    if (!participant.videoSeen) {
-      participant.videoSeen = true;
+    if (!participant.videoSeen[track]) {
+      participant.videoSeen[track] = true;
       this.refreshSlots();
     }
-    if (participant.publishing.video) this.forwardVideo(participant.id, packet);
+    if (publishes(participant, track)) this.forwardVideo(participant.id, track, packet);
   }
 
-  private forwardVideo(publisherId: string, packet: RtpPacket): void {
-    const slots = this.viewersOf.get(publisherId);
+  private forwardVideo(publisherId: string, source: VideoSource, packet: RtpPacket): void {
+    const slots = this.viewersOf.get(sourceKey(publisherId, source));
     if (!slots) return;
     for (const slot of slots) {
       try {
@@ -271,7 +285,7 @@ export class MeetingRelay {
           this.stats.packetsForwarded += 1;
           this.stats.bytesForwarded += result.bytes;
         } else if (result.wantsKeyframe) {
-          this.requestKeyframe(publisherId);
+          this.requestKeyframe(publisherId, source);
         }
       } catch (error) {
         this.log.error({ viewer: slot.viewerId, publisher: publisherId, err: error }, 'forwarding video failed');
@@ -281,39 +295,41 @@ export class MeetingRelay {
 
   private onKeyframeRequest(slot: VideoSlot): void {
     this.stats.keyframeRequestsReceived += 1;
-    if (slot.publisherId) this.requestKeyframe(slot.publisherId);
+    if (slot.publisherId) this.requestKeyframe(slot.publisherId, slot.source);
   }
 
-  private requestKeyframe(publisherId: string): void {
-    this.participants.get(publisherId)?.peer?.requestKeyframe();
+  private requestKeyframe(publisherId: string, source: VideoSource): void {
+    this.participants.get(publisherId)?.peer?.requestKeyframe(source);
   }
 
   /**
-   * Brings every answered viewer's slot table in line with who publishes video now: slots of
-   * publishers gone or camera-off are emptied, publishers not yet shown take free slots in
-   * join order, and changed tables are emitted. Runs on every change; it is O(viewers × slots).
+   * Brings every answered viewer's slot table in line with what is published now: slots of
+   * publishers gone, camera-off or no longer sharing are emptied, sources not yet shown take
+   * free slots (shared screens first, then cameras, each in join order), and changed tables
+   * are emitted. Runs on every change; it is O(viewers × slots).
    */
   private refreshSlots(): void {
-    const publishers = [...this.participants.values()].filter(
-      (p) => p.peer && !p.peer.isClosed && p.publishing.video && p.videoSeen,
+    const live = [...this.participants.values()].filter((p) => p.peer && !p.peer.isClosed);
+    const sources = (['screen', 'camera'] as const).flatMap((source) =>
+      live.filter((p) => publishes(p, source) && p.videoSeen[source]).map((p) => ({ publisher: p, source })),
     );
     for (const viewer of this.participants.values()) {
       const peer = viewer.peer;
       if (!peer || peer.isClosed || !viewer.answered) continue;
-      const wanted = new Set(publishers.filter((p) => p !== viewer).map((p) => p.id));
+      const wanted = sources.filter((s) => s.publisher !== viewer);
+      const wantedKeys = new Set(wanted.map((s) => sourceKey(s.publisher.id, s.source)));
       for (const slot of peer.slots) {
-        if (slot.publisherId !== null && !wanted.has(slot.publisherId)) this.assign(slot, null);
+        if (slot.publisherId !== null && !wantedKeys.has(sourceKey(slot.publisherId, slot.source))) this.assign(slot, null);
       }
-      const shown = new Set(peer.slots.map((slot) => slot.publisherId));
-      for (const publisherId of wanted) {
-        if (shown.has(publisherId)) continue;
+      for (const { publisher, source } of wanted) {
+        if (peer.slots.some((slot) => slot.shows(publisher.id, source))) continue;
         const free = peer.slots.find((slot) => slot.publisherId === null);
         if (!free) {
-          this.log.debug({ viewer: viewer.id, publisher: publisherId }, 'no free slot for a publisher');
+          this.log.debug({ viewer: viewer.id, publisher: publisher.id, source }, 'no free slot for a video source');
           break;
         }
-        this.assign(free, publisherId);
-        if (free.connected) this.requestKeyframe(publisherId);
+        this.assign(free, publisher.id, source);
+        if (free.connected) this.requestKeyframe(publisher.id, source);
       }
       const table: SlotAssignment[] = peer.slots.map((slot) => slot.toAssignment());
       const serialized = JSON.stringify(table);
@@ -324,18 +340,20 @@ export class MeetingRelay {
     }
   }
 
-  /** Points a slot at a publisher (or nothing), keeping the publisher → slots index in step. */
-  private assign(slot: VideoSlot, publisherId: string | null): void {
+  /** Points a slot at a publisher's source (or nothing), keeping the source → slots index in step. */
+  private assign(slot: VideoSlot, publisherId: string | null, source: VideoSource = 'camera'): void {
     const previous = slot.publisherId;
     if (previous !== null) {
-      const set = this.viewersOf.get(previous);
+      const key = sourceKey(previous, slot.source);
+      const set = this.viewersOf.get(key);
       set?.delete(slot);
-      if (set?.size === 0) this.viewersOf.delete(previous);
+      if (set?.size === 0) this.viewersOf.delete(key);
     }
-    slot.assign(publisherId);
+    slot.assign(publisherId, source);
     if (publisherId !== null) {
-      let set = this.viewersOf.get(publisherId);
-      if (!set) this.viewersOf.set(publisherId, (set = new Set()));
+      const key = sourceKey(publisherId, source);
+      let set = this.viewersOf.get(key);
+      if (!set) this.viewersOf.set(key, (set = new Set()));
       set.add(slot);
     }
   }
@@ -370,10 +388,10 @@ export class MeetingRelay {
       participant = {
         id: participantId,
         peer: undefined,
-        publishing: { audio: true, video: true },
+        publishing: { audio: true, video: true, screen: false },
         earlyCandidates: [],
         answered: false,
-        videoSeen: false,
+        videoSeen: { camera: false, screen: false },
         mediaFlowing: false,
         lastSlots: undefined,
       };

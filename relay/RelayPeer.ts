@@ -1,7 +1,7 @@
 /**
  * One participant's WebRTC connection to the relay (a werift RTCPeerConnection): applies the
- * client's offer, taps its incoming audio and camera RTP, owns its video slots and its mixed
- * audio sender, and reads keyframe requests off its transport. It knows nothing of other
+ * client's offer, taps its incoming audio, camera and screen RTP, owns its video slots and
+ * its mixed audio sender, and reads keyframe requests off its transport. It knows nothing of other
  * participants; `MeetingRelay` wires peers together.
  */
 import {
@@ -18,7 +18,7 @@ import {
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
-import type { IceCandidateInit, RelayLogger, RelayOptions } from './types';
+import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
 
 /** Life of a peer; changed only through `setState`, along `TRANSITIONS`. */
@@ -40,12 +40,19 @@ export interface RelayPeerHandlers {
   connected(): void;
   /** The connection failed or closed without `close()` being called. */
   lost(): void;
-  /** An RTP packet arrived from the client on its mic or camera. */
-  rtp(kind: 'audio' | 'video', packet: RtpPacket): void;
+  /** An RTP packet arrived from the client on its mic, camera or screen. */
+  rtp(track: RelayTrack, packet: RtpPacket): void;
   /** The client asked for a keyframe on one of its slots. */
   keyframeRequest(slot: VideoSlot): void;
-  /** A keyframe request (PLI) went to this client's camera. */
+  /** A keyframe request (PLI) went to this client's camera or screen. */
   pliSent(): void;
+}
+
+/** One of the client's outgoing video sources as the relay receives it. */
+interface SourceIn {
+  transceiver: RTCRtpTransceiver;
+  /** SSRC of the last packet received (the offer's may be missing or change). */
+  ssrc: number | undefined;
 }
 
 /** One participant's connection to the relay. */
@@ -53,7 +60,8 @@ export class RelayPeer {
   private state: PeerState = 'new';
   private readonly pc: RTCPeerConnection;
   private audio: RTCRtpTransceiver | undefined;
-  private camera: RTCRtpTransceiver | undefined;
+  /** The camera (always, from the first video m-line) and the screen (when the client offers one). */
+  private readonly sources = new Map<VideoSource, SourceIn>();
   private videoSlots: VideoSlot[] = [];
   /** werift fires ontrack (and keeps tracks) again on every renegotiation: tap each track once. */
   private readonly tappedTracks = new WeakSet<MediaStreamTrack>();
@@ -67,8 +75,7 @@ export class RelayPeer {
   private readonly closedSignal: Promise<never>;
   private rejectClosed: (error: RelayError) => void = () => {};
   private readonly packetizer = new OpusPacketizer();
-  private readonly keyframes: KeyframeThrottle;
-  private cameraSsrc: number | undefined;
+  private readonly keyframes: Record<VideoSource, KeyframeThrottle>;
 
   constructor(
     readonly id: string,
@@ -80,9 +87,11 @@ export class RelayPeer {
       this.rejectClosed = reject;
     });
     this.closedSignal.catch(() => {}); // observed through Promise.race only
-    this.keyframes = new KeyframeThrottle(options.keyframeRequestIntervalMs ?? 500, () =>
-      this.guard('keyframe request', () => this.sendPli()),
-    );
+    const interval = options.keyframeRequestIntervalMs ?? 500;
+    this.keyframes = {
+      camera: new KeyframeThrottle(interval, () => this.guard('keyframe request', () => this.sendPli('camera'))),
+      screen: new KeyframeThrottle(interval, () => this.guard('keyframe request', () => this.sendPli('screen'))),
+    };
     this.pc = new RTCPeerConnection({
       // One codec per kind: forwarded RTP keeps its payload, so every publisher and every
       // viewer must agree on it (werift rewrites only the payload type number).
@@ -158,13 +167,13 @@ export class RelayPeer {
   }
 
   /**
-   * Asks this client's camera for a keyframe (coalesced); ignored until first connected, when
-   * its encoder starts on one anyway. Also sent while `disconnected`: werift reports that
-   * when a consent check is late (a busy CPU) while media still flows, and a viewer waiting
-   * for its first keyframe would otherwise wait until the state recovers.
+   * Asks this client's camera (or screen) for a keyframe (coalesced per source); ignored until
+   * first connected, when its encoder starts on one anyway. Also sent while `disconnected`:
+   * werift reports that when a consent check is late (a busy CPU) while media still flows,
+   * and a viewer waiting for its first keyframe would otherwise wait until the state recovers.
    */
-  requestKeyframe(): void {
-    if (this.state === 'connected' || this.state === 'disconnected') this.keyframes.request();
+  requestKeyframe(source: VideoSource = 'camera'): void {
+    if (this.state === 'connected' || this.state === 'disconnected') this.keyframes[source].request();
   }
 
   /** Closes the connection; idempotent. */
@@ -175,7 +184,8 @@ export class RelayPeer {
   }
 
   private shutdown(): void {
-    this.keyframes.close();
+    this.keyframes.camera.close();
+    this.keyframes.screen.close();
     this.rejectClosed(RelayError.participantClosed(this.id));
     for (const slot of this.videoSlots) slot.assign(null);
     this.pendingRemoteCandidates.length = 0;
@@ -234,7 +244,8 @@ export class RelayPeer {
 
   /**
    * Maps the offer's m-lines to roles: the first audio is the mic (the mix goes back on it),
-   * the first video the camera, every later video a slot the relay sends on.
+   * the first video the camera; a second video the client sends on (offered `sendonly` or
+   * `sendrecv`) is its screen share; every other video is a slot the relay sends on.
    */
   private adoptTransceivers(): void {
     const transceivers = this.pc
@@ -245,31 +256,45 @@ export class RelayPeer {
     const videos = transceivers.filter((t) => t.kind === 'video');
     const camera = videos[0];
     if (!audio || !camera) throw RelayError.invalidOffer('needs an audio and a camera video m-line first');
+    // `offerDirection` is the offer's direction seen from here: `recvonly` when the client sends.
+    const second = videos[1];
+    const screen = second && (second.offerDirection === 'recvonly' || second.offerDirection === 'sendrecv') ? second : undefined;
     // werift creates transceivers for a remote offer as recvonly; the answer direction is
     // this direction ANDed with the offer's, so set what the relay wants to do.
     audio.setDirection('sendrecv');
     camera.setDirection('recvonly');
+    screen?.setDirection('recvonly');
     const byMid = new Map(this.videoSlots.map((slot) => [slot.mid, slot]));
-    this.videoSlots = videos.slice(1).map((transceiver) => {
+    this.videoSlots = videos.slice(screen ? 2 : 1).map((transceiver) => {
       transceiver.setDirection('sendonly');
       const mid = transceiver.mid ?? '';
       return byMid.get(mid) ?? new VideoSlot(this.id, mid, transceiver.sender, this.log);
     });
     this.audio = audio;
-    this.camera = camera;
+    this.adoptSource('camera', camera);
+    if (screen) this.adoptSource('screen', screen);
+    else this.sources.delete('screen');
     this.tapTracks(audio, 'audio');
-    this.tapTracks(camera, 'video');
+    this.tapTracks(camera, 'camera');
+    if (screen) this.tapTracks(screen, 'screen');
+  }
+
+  private adoptSource(source: VideoSource, transceiver: RTCRtpTransceiver): void {
+    if (this.sources.get(source)?.transceiver !== transceiver) this.sources.set(source, { transceiver, ssrc: undefined });
   }
 
   /** Subscribes to every receive track of a transceiver not yet subscribed (one per SSRC). */
-  private tapTracks(transceiver: RTCRtpTransceiver, kind: 'audio' | 'video'): void {
-    for (const track of transceiver.receiver.tracks) {
-      if (this.tappedTracks.has(track)) continue;
-      this.tappedTracks.add(track);
-      track.onReceiveRtp.subscribe((packet) =>
-        this.guard(`${kind} rtp`, () => {
-          if (kind === 'video') this.cameraSsrc = packet.header.ssrc;
-          this.handlers.rtp(kind, packet);
+  private tapTracks(transceiver: RTCRtpTransceiver, track: RelayTrack): void {
+    for (const received of transceiver.receiver.tracks) {
+      if (this.tappedTracks.has(received)) continue;
+      this.tappedTracks.add(received);
+      received.onReceiveRtp.subscribe((packet) =>
+        this.guard(`${track} rtp`, () => {
+          if (track !== 'audio') {
+            const source = this.sources.get(track);
+            if (source) source.ssrc = packet.header.ssrc;
+          }
+          this.handlers.rtp(track, packet);
         }),
       );
     }
@@ -307,9 +332,10 @@ export class RelayPeer {
     }
   }
 
-  private sendPli(): void {
-    const receiver = this.camera?.receiver;
-    const ssrc = this.cameraSsrc ?? receiver?.track.ssrc;
+  private sendPli(source: VideoSource): void {
+    const incoming = this.sources.get(source);
+    const receiver = incoming?.transceiver.receiver;
+    const ssrc = incoming?.ssrc ?? receiver?.track.ssrc;
     if (!receiver || ssrc === undefined || this.state !== 'connected') return;
     receiver.sendRtcpPLI(ssrc).catch((error: unknown) => this.log.debug({ err: error }, 'sending a PLI failed'));
     this.handlers.pliSent();

@@ -1,9 +1,10 @@
 /**
  * One pre-allocated video slot of a viewer: a server-side sender on one of the viewer's
- * `recvonly` transceivers, forwarding one publisher's camera RTP as is (no transcoding).
+ * `recvonly` transceivers, forwarding one publisher's camera or shared screen RTP as is
+ * (no transcoding).
  */
 import { RtpHeader, RtpPacket, uint16Add, uint32Add, type RTCRtpSender } from 'werift';
-import type { RelayLogger } from './types';
+import type { RelayLogger, SlotAssignment, VideoSource } from './types';
 import { isVp8KeyframeStart } from './vp8';
 
 /** Timestamp step put between the last packet of one source and the first of the next (one 30 fps frame at 90 kHz). */
@@ -19,9 +20,10 @@ export type ForwardResult =
   /** Dropped; `wantsKeyframe` when the slot still waits for a keyframe and it is time to ask (again). */
   | { sent: false; wantsKeyframe: boolean };
 
-/** A viewer's slot: which publisher it shows and the RTP plumbing to show it. */
+/** A viewer's slot: which publisher's source it shows and the RTP plumbing to show it. */
 export class VideoSlot {
   private current: string | null = null;
+  private currentSource: VideoSource = 'camera';
   /** SSRC of the source last forwarded; a different one means the sender must be rebased. */
   private sourceSsrc: number | undefined;
   private waitingForKeyframe = true;
@@ -34,9 +36,19 @@ export class VideoSlot {
     private readonly log: RelayLogger,
   ) {}
 
-  /** The participant whose camera this slot shows, or `null`. */
+  /** The participant whose camera or screen this slot shows, or `null`. */
   get publisherId(): string | null {
     return this.current;
+  }
+
+  /** Which of the publisher's video sources the slot shows (meaningless while empty). */
+  get source(): VideoSource {
+    return this.currentSource;
+  }
+
+  /** Whether the slot shows exactly this source. */
+  shows(publisherId: string, source: VideoSource): boolean {
+    return this.current === publisherId && this.currentSource === source;
   }
 
   /** Whether the viewer's transport is up, so a forwarded packet (or a keyframe asked for it) reaches it. */
@@ -44,10 +56,11 @@ export class VideoSlot {
     return this.sender.dtlsTransport?.state === 'connected';
   }
 
-  /** Starts showing `publisherId` (or nothing); forwarding resumes at that publisher's next keyframe. */
-  assign(publisherId: string | null): void {
-    if (publisherId === this.current) return;
+  /** Starts showing `publisherId`'s `source` (or nothing); forwarding resumes at that source's next keyframe. */
+  assign(publisherId: string | null, source: VideoSource = 'camera'): void {
+    if (publisherId === this.current && (publisherId === null || source === this.currentSource)) return;
     this.current = publisherId;
+    this.currentSource = source;
     this.sourceSsrc = undefined;
     this.waitingForKeyframe = true;
     // The caller requests a keyframe when it assigns; count that as the first ask.
@@ -88,8 +101,8 @@ export class VideoSlot {
   }
 
   /** The slot as the client sees it. */
-  toAssignment(): { mid: string; participantId: string | null } {
-    return { mid: this.mid, participantId: this.current };
+  toAssignment(): SlotAssignment {
+    return { mid: this.mid, participantId: this.current, source: this.current === null ? 'camera' : this.currentSource };
   }
 
   private keyframeAskDue(): boolean {

@@ -4,6 +4,12 @@
  */
 
 import { LIMITS } from '../protocol/limits';
+import type { VideoSource } from '../protocol/signaling';
+
+export type { VideoSource } from '../protocol/signaling';
+
+/** What an RTP packet from a participant carries: their microphone, camera or shared screen. */
+export type RelayTrack = 'audio' | VideoSource;
 
 /** Number of pre-allocated `recvonly` video transceivers a client puts in its offer (one number for both sides). */
 export const VIDEO_SLOTS = LIMITS.relayVideoSlots;
@@ -15,16 +21,19 @@ export interface IceCandidateInit {
   sdpMLineIndex?: number | null;
 }
 
-/** Which participant's camera a client's slot (identified by its `mid`) carries now; `null` when empty. */
+/** Which participant's camera or screen a client's slot (identified by its `mid`) carries now; `participantId` `null` when empty. */
 export interface SlotAssignment {
   mid: string;
   participantId: string | null;
+  source: VideoSource;
 }
 
-/** What a participant currently sends, as the coordinator knows it (camera and mic toggles). */
+/** What a participant currently sends, as the coordinator knows it (mic and camera toggles, screen share). */
 export interface PublishState {
   audio: boolean;
   video: boolean;
+  /** Sharing a screen; absent counts as not. */
+  screen?: boolean;
 }
 
 /** Events a `MeetingRelay` emits; listeners are isolated (a throwing listener is logged, not propagated). */

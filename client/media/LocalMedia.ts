@@ -1,10 +1,12 @@
 /**
- * The local camera and microphone. Tracks are acquired once and kept for the whole
+ * The local camera and microphone, and a shared screen. Tracks are acquired once and kept for the whole
  * meeting: turning a device off stops sending it (the paths replace the track with
  * null) but keeps the track, so turning it on again is instant, asks no new permission,
  * and a topology switch never re-acquires anything. Choosing another device opens only
  * that kind, and a device that goes away (unplugged) is replaced by another of its kind;
  * either way the new track reaches the paths with `replaceTrack`, never a renegotiation.
+ * A screen is different: it is captured when sharing starts and released when it stops
+ * (by our button or the browser's own "Stop sharing", which ends the track).
  */
 import { signal } from '@preact/signals';
 import { storage } from '../storage';
@@ -37,6 +39,21 @@ function videoConstraints(): MediaTrackConstraints {
   return { width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: 30, max: 30 } };
 }
 
+/** True when this browser can capture a screen (desktop browsers; not phones). */
+export function canShareScreen(): boolean {
+  return typeof navigator !== 'undefined' && typeof navigator.mediaDevices?.getDisplayMedia === 'function';
+}
+
+/**
+ * Screen capture: up to full HD at 15 fps (slides and text need pixels, not motion);
+ * `?screen=WxH` caps the size lower (tests keep video small on two cores).
+ */
+function screenConstraints(): MediaTrackConstraints {
+  const match = /^(\d{2,4})x(\d{2,4})$/.exec(new URLSearchParams(location.search).get('screen') ?? '');
+  const [width, height] = match ? [Number(match[1]), Number(match[2])] : [1920, 1080];
+  return { width: { max: width }, height: { max: height }, frameRate: { ideal: 15, max: 15 } };
+}
+
 /** Constraints for one kind; a remembered device is only `ideal` at the start (it may be gone). */
 function constraintsFor(kind: TrackKind, deviceId: string | undefined, exact: boolean): MediaTrackConstraints | boolean {
   const base = kind === 'video' ? videoConstraints() : {};
@@ -61,10 +78,15 @@ export class LocalMedia {
   readonly inUse = signal<Record<TrackKind, string | null>>({ audio: null, video: null });
   /** Where remote audio plays: a deviceId, '' for the system default. */
   readonly speaker = signal<string>(storage.device('audiooutput') ?? '');
-  /** Called when a track was replaced or lost, so the paths send the new one. */
+  /** Sharing a screen now. */
+  readonly screenOn = signal(false);
+  /** Own view of the shared screen. */
+  readonly screenPreview = signal<MediaStream | null>(null);
+  /** Called when a track was replaced or lost, or a share started or stopped, so the paths send the new one. */
   onTracksChanged: (() => void) | null = null;
   private audioTrack: MediaStreamTrack | null = null;
   private videoTrack: MediaStreamTrack | null = null;
+  private screenTrack: MediaStreamTrack | null = null;
   /** Device changes run one at a time: a switch and an unplug racing would leak a track. */
   private queue: Promise<void> = Promise.resolve();
   private listening = false;
@@ -125,7 +147,54 @@ export class LocalMedia {
 
   /** What the paths should send right now. */
   tracks(): LocalTracks {
-    return { audio: this.audioOn.value ? this.audioTrack : null, video: this.videoOn.value ? this.videoTrack : null };
+    return { audio: this.audioOn.value ? this.audioTrack : null, video: this.videoOn.value ? this.videoTrack : null, screen: this.screenTrack };
+  }
+
+  /**
+   * Asks the browser for a screen, window or tab to share (the browser's own picker; it
+   * needs a click). Resolves false when the person cancelled or the browser cannot share.
+   */
+  async startScreen(): Promise<boolean> {
+    if (this.screenTrack || this.closed) return this.screenTrack !== null;
+    if (!canShareScreen()) {
+      this.problem.value = 'This browser cannot share a screen.';
+      return false;
+    }
+    let track: MediaStreamTrack | undefined;
+    try {
+      const stream = await navigator.mediaDevices.getDisplayMedia({ video: screenConstraints(), audio: false });
+      track = stream.getVideoTracks()[0];
+      for (const extra of stream.getTracks()) if (extra !== track) extra.stop();
+    } catch (err) {
+      // Cancelling the picker is a choice, not a problem worth a notice.
+      if (!(err instanceof DOMException && err.name === 'NotAllowedError')) this.problem.value = 'Could not share the screen.';
+      return false;
+    }
+    if (!track) return false;
+    if (this.closed || this.screenTrack) {
+      track.stop();
+      return this.screenTrack !== null;
+    }
+    // Text and slides: keep the resolution, let the frame rate drop under load.
+    if ('contentHint' in track) track.contentHint = 'detail';
+    track.addEventListener('ended', this.onScreenEnded);
+    this.screenTrack = track;
+    this.screenOn.value = true;
+    this.screenPreview.value = new MediaStream([track]);
+    this.onTracksChanged?.();
+    return true;
+  }
+
+  /** Stops sharing the screen (our button, or the browser's "Stop sharing"); no-op when not sharing. */
+  stopScreen(): void {
+    const track = this.screenTrack;
+    if (!track) return;
+    track.removeEventListener('ended', this.onScreenEnded);
+    track.stop();
+    this.screenTrack = null;
+    this.screenOn.value = false;
+    this.screenPreview.value = null;
+    this.onTracksChanged?.();
   }
 
   /** Reads the device lists again (they change as devices come and go). */
@@ -207,7 +276,11 @@ export class LocalMedia {
     this.videoOn.value = false;
     this.preview.value = null;
     this.onTracksChanged = null;
+    this.stopScreen();
   }
+
+  /** The browser ended the capture ("Stop sharing", the window closed): the share stops everywhere. */
+  private readonly onScreenEnded = (): void => this.stopScreen();
 
   private readonly onEnded = (event: Event): void => {
     const track = event.target;

@@ -3,21 +3,28 @@
  * engine does not care which path is in use: publish local tracks, receive remote
  * media per participant, report stats, close.
  */
+import type { VideoSource } from '../../protocol/signaling';
+
 export type MediaPath = 'p2p' | 'relay';
 
 /** What a path delivers: video per participant, and audio per participant (P2P) or one mix (relay). */
 export interface RemoteMedia {
+  /** Cameras, by participant id. */
   videos: ReadonlyMap<string, MediaStream>;
+  /** Shared screens, by participant id (a second video track from the same person). */
+  screens: ReadonlyMap<string, MediaStream>;
   /** Keyed by participant id, or `mix` for the relay's single mixed stream. */
   audios: ReadonlyMap<string, MediaStream>;
 }
 
 export const MIX_KEY = 'mix';
 
-/** Local tracks to send; null sends nothing of that kind (device off). */
+/** Local tracks to send; null sends nothing of that kind (device off, no screen shared). */
 export interface LocalTracks {
   audio: MediaStreamTrack | null;
   video: MediaStreamTrack | null;
+  /** The shared screen: a second video track, on its own transceiver. */
+  screen: MediaStreamTrack | null;
 }
 
 /** One sample of a path's health, for the badge and the stats overlay. */
@@ -39,9 +46,12 @@ export interface PathStats {
   jitterMs?: number;
   audioCodec?: string;
   videoCodec?: string;
-  /** Per received video (by participant id): resolution and frame rate. */
-  inboundVideo: { participantId: string; width: number; height: number; fps: number }[];
+  /** Per received video (by participant id and source): resolution and frame rate. */
+  inboundVideo: { participantId: string; source: VideoSource; width: number; height: number; fps: number }[];
+  /** The camera as sent. */
   outboundVideo?: { width: number; height: number; fps: number };
+  /** The shared screen as sent, while sharing. */
+  outboundScreen?: { width: number; height: number; fps: number };
   /** Received audio level (0..1) per participant, where the path knows who it is (P2P). */
   audioLevels: { participantId: string; level: number }[];
   packetsReceived: number;

@@ -26,7 +26,7 @@ const P2P_CONNECT_TIMEOUT_MS = 12_000;
 const P2P_HEAL_TIMEOUT_MS = 20_000;
 /** About -34 dBFS: speech, not background noise. */
 const SPEAKING_LEVEL = 0.02;
-const EMPTY: RemoteMedia = { videos: new Map(), audios: new Map() };
+const EMPTY: RemoteMedia = { videos: new Map(), audios: new Map(), screens: new Map() };
 
 /** One received audio stream and whether it is heard. */
 export interface AudioOutput {
@@ -93,6 +93,16 @@ export class MediaEngine {
   toggleVideo(): void {
     this.local.setVideo(!this.local.videoOn.value);
     this.publish();
+  }
+
+  /**
+   * Starts sharing a screen (the browser asks which) or stops it. The screen goes out on
+   * every path by `replaceTrack` (it has its own transceiver), and the others are told by
+   * `media-state`; `LocalMedia` reports the change, including the browser's own "Stop sharing".
+   */
+  async toggleScreen(): Promise<void> {
+    if (this.local.screenOn.value) this.local.stopScreen();
+    else await this.local.startScreen();
   }
 
   close(): void {
@@ -415,7 +425,7 @@ export class MediaEngine {
     const prewarm: MediaStream[] = [];
     for (const path of ['p2p', 'relay'] as const) {
       for (const [key, stream] of this.lastRemote[path].audios) outputs.push({ key: `${path}:${key}`, stream, audible: path === active });
-      if (path !== active) prewarm.push(...this.lastRemote[path].videos.values());
+      if (path !== active) prewarm.push(...this.lastRemote[path].videos.values(), ...this.lastRemote[path].screens.values());
     }
     this.audioOutputs.value = outputs;
     this.prewarmVideos.value = prewarm;
@@ -427,7 +437,7 @@ export class MediaEngine {
     this.p2p?.setLocalTracks(tracks);
     this.relay?.setLocalTracks(tracks);
     if (this.session.phase.value === 'joined') {
-      this.session.signaling.send({ type: 'media-state', audio: this.local.audioOn.value, video: this.local.videoOn.value });
+      this.session.signaling.send({ type: 'media-state', audio: this.local.audioOn.value, video: this.local.videoOn.value, screen: this.local.screenOn.value });
     }
   }
 

@@ -49,6 +49,8 @@ export class P2PPath implements MediaConnection {
 
   private readonly peers = new Map<string, PeerEntry>();
   private readonly streams = new Map<string, MediaStream>();
+  /** Each peer's screen track (shown by the room only while that peer shares). */
+  private readonly screens = new Map<string, MediaStream>();
   /** Chat line id → peers that have not confirmed it yet. */
   private readonly awaitingAck = new Map<string, Set<string>>();
   private tracks: LocalTracks;
@@ -92,7 +94,8 @@ export class P2PPath implements MediaConnection {
     this.peers.delete(remoteId);
     // Someone who left needs no resend.
     for (const id of [...this.awaitingAck.keys()]) this.acked(id, remoteId);
-    if (this.streams.delete(remoteId)) this.emitRemote();
+    const hadScreen = this.screens.delete(remoteId);
+    if (this.streams.delete(remoteId) || hadScreen) this.emitRemote();
   }
 
   /** A signal from another participant; creates the answering side on first contact. */
@@ -173,7 +176,7 @@ export class P2PPath implements MediaConnection {
     const samples: PathStats[] = [];
     for (const [remoteId, entry] of this.peers) {
       const pc = entry.peer.connection;
-      if (pc) samples.push(await entry.sampler.sample(pc, () => remoteId));
+      if (pc) samples.push(await entry.sampler.sample(pc, () => remoteId, (mid) => entry.peer.sourceOfMid(mid)));
     }
     const first = samples[0];
     if (!first) return { path: 'p2p', state: 'new', loss: 0, inboundVideo: [], audioLevels: [], packetsReceived: 0 };
@@ -199,6 +202,7 @@ export class P2PPath implements MediaConnection {
     }
     this.peers.clear();
     this.streams.clear();
+    this.screens.clear();
     this.onState('closed');
   }
 
@@ -229,6 +233,11 @@ export class P2PPath implements MediaConnection {
       stream: (stream) => {
         if (this.peers.get(remoteId) !== entry) return;
         this.streams.set(remoteId, stream);
+        this.emitRemote();
+      },
+      screen: (stream) => {
+        if (this.peers.get(remoteId) !== entry) return;
+        this.screens.set(remoteId, stream);
         this.emitRemote();
       },
       data: (message: PeerDataMessage) => {
@@ -314,7 +323,7 @@ export class P2PPath implements MediaConnection {
       if (stream.getVideoTracks().length > 0) videos.set(id, stream);
       if (stream.getAudioTracks().length > 0) audios.set(id, stream);
     }
-    this.onRemote({ videos, audios });
+    this.onRemote({ videos, audios, screens: new Map(this.screens) });
   }
 }
 

@@ -1,12 +1,13 @@
 /**
  * The relay path: one RTCPeerConnection to the server's relay. The offer carries one
- * sendrecv audio transceiver (microphone up, the N−1 mix down), one sendonly video (camera
- * up) and a fixed number of recvonly video slots; the server fills a slot with another
- * participant's camera and says which over signaling (`relay-slots`), so joins and leaves
- * need no new offer/answer round. Implements `MediaConnection`.
+ * sendrecv audio transceiver (microphone up, the N−1 mix down), two sendonly videos (camera
+ * up, then the shared screen up, empty while not sharing) and a fixed number of recvonly
+ * video slots; the server fills a slot with another participant's camera or screen and
+ * says which over signaling (`relay-slots`), so joins, leaves and shares need no new
+ * offer/answer round. Implements `MediaConnection`.
  */
 import { LIMITS } from '../../protocol/limits';
-import type { IceCandidate, IceServer, ServerMessage } from '../../protocol/signaling';
+import type { IceCandidate, IceServer, ServerMessage, VideoSource } from '../../protocol/signaling';
 import type { SignalingClient } from '../signaling/SignalingClient';
 import { MIX_KEY, type LocalTracks, type MediaConnection, type PathStats, type RemoteMedia } from './MediaConnection';
 import { applyIceServers } from './iceServers';
@@ -21,11 +22,12 @@ export class RelayPath implements MediaConnection {
   private readonly pc: RTCPeerConnection;
   private readonly audio: RTCRtpTransceiver;
   private readonly camera: RTCRtpTransceiver;
+  private readonly screen: RTCRtpTransceiver;
   private readonly sampler = new StatsSampler('relay');
-  /** mid → participant shown in that slot. */
-  private slots = new Map<string, string>();
-  /** One stream per (slot, participant) assignment, so a reassigned slot restarts its <video>. */
-  private readonly slotStreams = new Map<string, { participantId: string; stream: MediaStream }>();
+  /** mid → the participant's source shown in that slot. */
+  private slots = new Map<string, { participantId: string; source: VideoSource }>();
+  /** One stream per (slot, participant, source) assignment, so a reassigned slot restarts its <video>. */
+  private readonly slotStreams = new Map<string, { participantId: string; source: VideoSource; stream: MediaStream }>();
   private readonly mix: MediaStream;
   private readonly pendingCandidates: IceCandidate[] = [];
   private answered = false;
@@ -39,6 +41,8 @@ export class RelayPath implements MediaConnection {
     this.pc = new RTCPeerConnection({ ...rtcConfig, iceServers: rtcConfig.iceServers ?? [] });
     this.audio = this.pc.addTransceiver(tracks.audio ?? 'audio', { direction: 'sendrecv' });
     this.camera = this.pc.addTransceiver(tracks.video ?? 'video', { direction: 'sendonly' });
+    // The relay takes a second sending video m-line as the screen (relay/RelayPeer.ts).
+    this.screen = this.pc.addTransceiver(tracks.screen ?? 'video', { direction: 'sendonly' });
     for (let i = 0; i < LIMITS.relayVideoSlots; i++) this.pc.addTransceiver('video', { direction: 'recvonly' });
     this.mix = new MediaStream([this.audio.receiver.track]);
     this.pc.addEventListener('icecandidate', (e) => {
@@ -74,7 +78,8 @@ export class RelayPath implements MediaConnection {
       if (this.answered) void this.pc.addIceCandidate(message.candidate).catch(() => {});
       else this.pendingCandidates.push(message.candidate);
     } else if (message.type === 'relay-slots') {
-      this.slots = new Map(message.slots.filter((s) => s.participantId !== null).map((s) => [s.mid, s.participantId!]));
+      this.slots = new Map();
+      for (const { mid, participantId, source } of message.slots) if (participantId !== null) this.slots.set(mid, { participantId, source });
       this.emitRemote();
     }
   }
@@ -82,6 +87,7 @@ export class RelayPath implements MediaConnection {
   setLocalTracks(tracks: LocalTracks): void {
     void this.audio.sender.replaceTrack(tracks.audio).catch(() => {});
     void this.camera.sender.replaceTrack(tracks.video).catch(() => {});
+    if (this.screen.sender.track !== tracks.screen) void this.screen.sender.replaceTrack(tracks.screen).catch(() => {});
   }
 
   get connectionState(): RTCPeerConnectionState {
@@ -96,7 +102,11 @@ export class RelayPath implements MediaConnection {
 
   async stats(): Promise<PathStats> {
     // The audio mid carries the mix, nobody in particular: only video slots name a participant.
-    const sample = await this.sampler.sample(this.pc, (mid) => (mid && mid !== this.audio.mid ? this.slots.get(mid) : undefined));
+    const sample = await this.sampler.sample(
+      this.pc,
+      (mid) => (mid && mid !== this.audio.mid ? this.slots.get(mid)?.participantId : undefined),
+      (mid) => (mid !== undefined && (mid === this.screen.mid || this.slots.get(mid)?.source === 'screen') ? 'screen' : 'camera'),
+    );
     return { ...sample, state: this.state() };
   }
 
@@ -114,21 +124,22 @@ export class RelayPath implements MediaConnection {
 
   private emitRemote(): void {
     const videos = new Map<string, MediaStream>();
+    const screens = new Map<string, MediaStream>();
     for (const transceiver of this.pc.getTransceivers()) {
       const mid = transceiver.mid;
-      if (!mid || transceiver === this.audio || transceiver === this.camera) continue;
-      const participantId = this.slots.get(mid);
-      if (!participantId) {
+      if (!mid || transceiver === this.audio || transceiver === this.camera || transceiver === this.screen) continue;
+      const shown = this.slots.get(mid);
+      if (!shown) {
         this.slotStreams.delete(mid);
         continue;
       }
       let entry = this.slotStreams.get(mid);
-      if (!entry || entry.participantId !== participantId) {
-        entry = { participantId, stream: new MediaStream([transceiver.receiver.track]) };
+      if (!entry || entry.participantId !== shown.participantId || entry.source !== shown.source) {
+        entry = { ...shown, stream: new MediaStream([transceiver.receiver.track]) };
         this.slotStreams.set(mid, entry);
       }
-      videos.set(participantId, entry.stream);
+      (shown.source === 'screen' ? screens : videos).set(shown.participantId, entry.stream);
     }
-    this.onRemote({ videos, audios: new Map([[MIX_KEY, this.mix]]) });
+    this.onRemote({ videos, screens, audios: new Map([[MIX_KEY, this.mix]]) });
   }
 }

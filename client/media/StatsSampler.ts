@@ -3,6 +3,7 @@
  * selected candidate pair (transport, candidate types, addresses, RTT), bitrates and loss
  * as deltas since the previous sample, codecs, and per-video resolution and frame rate.
  */
+import type { VideoSource } from '../../protocol/signaling';
 import type { MediaPath, PathStats } from './MediaConnection';
 
 type StatsRecord = RTCStats & Record<string, unknown>;
@@ -25,9 +26,14 @@ export class StatsSampler {
 
   /**
    * Samples `pc`. `participantForMid` names who a received video belongs to (P2P: the one
-   * peer; relay: the slot table).
+   * peer; relay: the slot table); `sourceForMid` whether a video (sent or received) on that
+   * mid is a camera or a screen.
    */
-  async sample(pc: RTCPeerConnection, participantForMid: (mid: string | undefined) => string | undefined): Promise<PathStats> {
+  async sample(
+    pc: RTCPeerConnection,
+    participantForMid: (mid: string | undefined) => string | undefined,
+    sourceForMid: (mid: string | undefined) => VideoSource = () => 'camera',
+  ): Promise<PathStats> {
     const report = await pc.getStats();
     const byId = new Map<string, StatsRecord>();
     report.forEach((s: StatsRecord) => byId.set(s.id, s));
@@ -62,6 +68,7 @@ export class StatsSampler {
           if (participantId && num(s.frameWidth) > 0) {
             result.inboundVideo.push({
               participantId,
+              source: sourceForMid(str(s.mid)),
               width: num(s.frameWidth),
               height: num(s.frameHeight),
               fps: Math.round(num(s.framesPerSecond)),
@@ -74,7 +81,9 @@ export class StatsSampler {
         if (s.kind === 'video') {
           result.videoCodec ??= codec;
           if (num(s.frameWidth) > 0) {
-            result.outboundVideo = { width: num(s.frameWidth), height: num(s.frameHeight), fps: Math.round(num(s.framesPerSecond)) };
+            const sent = { width: num(s.frameWidth), height: num(s.frameHeight), fps: Math.round(num(s.framesPerSecond)) };
+            if (sourceForMid(str(s.mid)) === 'screen') result.outboundScreen = sent;
+            else result.outboundVideo = sent;
           }
         } else if (s.kind === 'audio') {
           result.audioCodec ??= codec;

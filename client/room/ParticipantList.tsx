@@ -1,4 +1,4 @@
-/** Who is in the meeting, with their microphone and camera state; hosts also get their controls here. */
+/** Who is in the meeting, with their microphone, camera and screen-share state; hosts also get their controls here. */
 import type { ParticipantInfo } from '../../protocol/signaling';
 
 /** What a host can do to another participant (absent for everyone else). */
@@ -23,7 +23,8 @@ export function ParticipantList(props: { self: ParticipantInfo | null; others: P
                 {isSelf ? ' (you)' : ''}
                 {p.isCreator ? <small class="muted"> · host</small> : null}
               </span>
-              <span aria-label={`${p.audio ? 'microphone on' : 'microphone off'}, ${p.video ? 'camera on' : 'camera off'}`}>
+              <span aria-label={`${p.audio ? 'microphone on' : 'microphone off'}, ${p.video ? 'camera on' : 'camera off'}${p.screen ? ', sharing a screen' : ''}`}>
+                {p.screen && <span class="sharing">sharing screen</span>}
                 {!p.audio && <span class="device-off">mic off</span>}
                 {!p.video && <span class="device-off">camera off</span>}
               </span>

@@ -1,5 +1,6 @@
 /** The meeting room: header with the badge, the video grid, people and chat, controls. */
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import { canShareScreen } from '../media/LocalMedia';
 import { MediaEngine } from '../media/MediaEngine';
 import type { PathStats } from '../media/MediaConnection';
 import { ChatPanel } from './ChatPanel';
@@ -63,9 +64,11 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
   const others = session.others.value;
   const self = session.self.value;
   const badge: BadgeMode = !inRoom || others.length === 0 ? 'waiting' : session.mode.value;
-  const tiles = tilesFor(self, engine.local.videoOn.value ? engine.local.preview.value : null, others, engine.remote.value, engine.speaking.value);
+  const selfView = { camera: engine.local.videoOn.value ? engine.local.preview.value : null, screen: engine.local.screenPreview.value };
+  const tiles = tilesFor(self, selfView, others, engine.remote.value, engine.speaking.value);
   const audioOn = engine.local.audioOn.value;
   const videoOn = engine.local.videoOn.value;
+  const screenOn = engine.local.screenOn.value;
   const leave = () => {
     session.leave();
     engine.close();
@@ -121,7 +124,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
         </section>
         <aside class="side">
           <ParticipantList
-            self={self && { ...self, audio: audioOn, video: videoOn }}
+            self={self && { ...self, audio: audioOn, video: videoOn, screen: screenOn }}
             others={others}
             {...(inRoom && session.isCreator.value ? { host: { mute: (id: string) => void session.hostMute(id), remove: (id: string) => void session.hostRemove(id) } } : {})}
           />
@@ -150,6 +153,17 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
             >
               {videoOn ? 'Camera on' : 'Camera off'}
             </button>
+            {canShareScreen() && (
+              <button
+                data-testid="toggle-screen"
+                aria-pressed={screenOn ? 'true' : 'false'}
+                class="neutral"
+                title={screenOn ? 'Stop sharing your screen' : 'Share your screen, a window or a tab'}
+                onClick={() => void engine.toggleScreen()}
+              >
+                {screenOn ? 'Stop sharing' : 'Share screen'}
+              </button>
+            )}
             <button
               data-testid="toggle-devices"
               aria-pressed={showDevices ? 'true' : 'false'}

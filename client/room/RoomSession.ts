@@ -301,7 +301,7 @@ export class RoomSession {
         break;
       case 'participant-media':
         this.others.value = this.others.value.map((p) =>
-          p.id === message.participantId ? { ...p, audio: message.audio, video: message.video } : p,
+          p.id === message.participantId ? { ...p, audio: message.audio, video: message.video, screen: message.screen } : p,
         );
         break;
       case 'chat':

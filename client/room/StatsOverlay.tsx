@@ -54,9 +54,17 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
               </dd>
             </>
           )}
+          {s.outboundScreen && (
+            <>
+              <dt>sharing</dt>
+              <dd data-stat="outbound-screen">
+                {s.outboundScreen.width}×{s.outboundScreen.height} @ {s.outboundScreen.fps} fps
+              </dd>
+            </>
+          )}
           {s.inboundVideo.map((v) => (
             <>
-              <dt>{nameOf(v.participantId)}</dt>
+              <dt>{v.source === 'screen' ? `${nameOf(v.participantId)} (screen)` : nameOf(v.participantId)}</dt>
               <dd data-stat="inbound-video">
                 {v.width}×{v.height} @ {v.fps} fps
               </dd>

@@ -88,7 +88,7 @@ export class MeetingMedia {
   }
 
   mediaChanged(participant: Participant): void {
-    this.relay?.setPublishing(participant.id, { audio: participant.audio, video: participant.video });
+    this.relay?.setPublishing(participant.id, { audio: participant.audio, video: participant.video, screen: participant.screen });
     this.mixer?.setMuted(participant.id, !participant.audio);
   }
 
@@ -103,7 +103,7 @@ export class MeetingMedia {
     this.mixer!.setMuted(participant.id, !participant.audio);
     try {
       const answer = await relay.handleOffer(participant.id, sdp);
-      relay.setPublishing(participant.id, { audio: participant.audio, video: participant.video });
+      relay.setPublishing(participant.id, { audio: participant.audio, video: participant.video, screen: participant.screen });
       return answer;
     } catch (err) {
       this.log.warn({ err, meetingId: this.meeting.id, participantId: participant.id }, 'relay offer failed');

@@ -152,6 +152,8 @@ export class Meeting extends EventEmitter<MeetingEvents> {
     clearTimeout(this.graceTimers.get(participantId));
     this.graceTimers.delete(participantId);
     if (this.lifecycle === 'open') {
+      // A share ends with its sharer: the record says so, as when they stop it themselves.
+      if (participant.screen) this.store.record(this.id, 'screen-share-stopped', participant.name, { participantId, reason });
       this.store.record(this.id, 'left', participant.name, { participantId, reason });
     }
     this.log.info({ meetingId: this.id, participantId, reason, size: this.size }, 'participant left');
@@ -191,7 +193,7 @@ export class Meeting extends EventEmitter<MeetingEvents> {
     target.send({ type: 'muted-by-host', by: host.name });
     // Enforced here too: the others see the mic off and the mixer ignores it until they
     // turn it on again themselves (their next media-state).
-    this.setMedia(target, false, target.video);
+    this.setMedia(target, { audio: false, video: target.video, screen: target.screen });
   }
 
   /** Host only: removes `targetId` from the meeting; they are told, and may rejoin unless it is locked. */
@@ -233,12 +235,18 @@ export class Meeting extends EventEmitter<MeetingEvents> {
     return this.chatHistory.filter((m) => m.at >= since);
   }
 
-  /** Publishes a participant's camera/microphone state to the others. */
-  setMedia(participant: Participant, audio: boolean, video: boolean): void {
-    if (participant.audio === audio && participant.video === video) return;
+  /** Publishes a participant's microphone, camera and screen-share state to the others; a share starting or stopping is recorded. */
+  setMedia(participant: Participant, state: { audio: boolean; video: boolean; screen: boolean }): void {
+    const { audio, video, screen } = state;
+    if (participant.audio === audio && participant.video === video && participant.screen === screen) return;
+    if (participant.screen !== screen) {
+      this.store.record(this.id, screen ? 'screen-share-started' : 'screen-share-stopped', participant.name, { participantId: participant.id });
+      this.log.info({ meetingId: this.id, participantId: participant.id, screen }, screen ? 'screen share started' : 'screen share stopped');
+    }
     participant.audio = audio;
     participant.video = video;
-    this.broadcast({ type: 'participant-media', participantId: participant.id, audio, video }, participant.id);
+    participant.screen = screen;
+    this.broadcast({ type: 'participant-media', participantId: participant.id, audio, video, screen }, participant.id);
     this.emit('participant-media', participant);
   }
 

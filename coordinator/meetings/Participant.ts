@@ -14,6 +14,8 @@ export interface ParticipantLink {
 export class Participant {
   audio = false;
   video = false;
+  /** Sharing a screen (a second video source). */
+  screen = false;
   readonly joinedAt = Date.now();
   readonly chatLimiter = new RateLimiter(LIMITS.chatBurst, LIMITS.chatPerSecond);
   /** Handed to this participant's browser once; presenting it resumes this participant. */
@@ -38,7 +40,7 @@ export class Participant {
 
   /** The public view other participants get. */
   info(): ParticipantInfo {
-    return { id: this.id, name: this.name, audio: this.audio, video: this.video, isCreator: this.isCreator };
+    return { id: this.id, name: this.name, audio: this.audio, video: this.video, screen: this.screen, isCreator: this.isCreator };
   }
 
   /** Sends, never throwing: a broken socket must not stop a broadcast to the others. */

@@ -126,7 +126,7 @@ export class SignalingSession {
       }
       case 'media-state': {
         const { meeting, participant } = this.joined();
-        meeting.setMedia(participant, message.audio, message.video);
+        meeting.setMedia(participant, { audio: message.audio, video: message.video, screen: message.screen ?? false });
         return;
       }
       case 'signal': {

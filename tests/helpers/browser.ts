@@ -72,6 +72,8 @@ export const CHROMIUM_ARGS = [
   '--use-fake-ui-for-media-stream',
   '--use-fake-device-for-media-stream',
   '--autoplay-policy=no-user-gesture-required',
+  // getDisplayMedia picks the (fake) entire screen without a picker: screen-share tests.
+  '--auto-select-desktop-capture-source=Entire screen',
   // Keep timers and media running in pages that are not in the foreground.
   '--disable-background-timer-throttling',
   '--disable-renderer-backgrounding',

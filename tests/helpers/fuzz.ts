@@ -97,7 +97,7 @@ export class MessageFuzzer {
       case 'chat':
         return { type, id: this.id(), messageId: this.str(1 + this.int(63)), text: this.str(1 + this.int(200)) };
       case 'media-state':
-        return { type, audio: this.random() < 0.5, video: this.random() < 0.5 };
+        return { type, audio: this.random() < 0.5, video: this.random() < 0.5, ...(this.random() < 0.5 ? { screen: this.random() < 0.5 } : {}) };
       case 'signal':
         return { type, to: this.pick([...t.peerIds, ...t.foreignParticipantIds, this.str(9)]), conn: this.str(1 + this.int(20)), data: this.peerSignal() };
       case 'relay-offer':

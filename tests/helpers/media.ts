@@ -73,11 +73,16 @@ export async function toneLevels(page: Page, frequencies: number[]): Promise<num
 export const HEARD_DB = -50;
 export const ABSENT_DB = -65;
 
-/** Total decoded frames of the video in the tile of `name` (0 when there is no such tile). */
-export async function framesOf(page: Page, name: string): Promise<number> {
-  return page.evaluate((n) => {
-    const video = document.querySelector<HTMLVideoElement>(`[data-testid="video-tile"][data-participant="${n}"] video`);
+/**
+ * Total decoded frames of the video in `name`'s camera tile, or screen tile with
+ * `source: 'screen'` (0 when there is no such tile or its video has no size yet).
+ */
+export async function framesOf(page: Page, name: string, source: 'camera' | 'screen' = 'camera'): Promise<number> {
+  return page.evaluate(([n, src]) => {
+    // A camera tile is any tile of that person that is not a screen (older pages had no data-source).
+    const kind = src === 'screen' ? '[data-source="screen"]' : ':not([data-source="screen"])';
+    const video = document.querySelector<HTMLVideoElement>(`[data-testid="video-tile"][data-participant="${n}"]${kind} video`);
     if (!video || video.videoWidth === 0) return 0;
     return video.getVideoPlaybackQuality().totalVideoFrames;
-  }, name);
+  }, [name, source] as const);
 }

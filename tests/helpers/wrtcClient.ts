@@ -1,17 +1,20 @@
 /**
  * A headless relay-mode client on libwebrtc (@roamhq/wrtc), shaped like the browser client:
  * its offer carries one sendrecv audio transceiver (a sine as the mic), one sendonly camera
- * (solid frames of the client's own luma, so a viewer can tell whose video it decodes) and
- * `slots` recvonly video transceivers whose decoded frames it counts and measures.
+ * (solid frames of the client's own luma, so a viewer can tell whose video it decodes), with
+ * `screenLuma` a second sendonly video (its shared screen, another luma), and `slots`
+ * recvonly video transceivers whose decoded frames it counts and measures.
  */
 import wrtc, { type RTCAudioSink, type RTCAudioSource, type RTCVideoSink, type RTCVideoSource } from '@roamhq/wrtc';
-import type { IceCandidateInit, SlotAssignment } from '../../relay/MeetingRelay';
+import type { IceCandidateInit, SlotAssignment, VideoSource } from '../../relay/MeetingRelay';
 import { VIDEO_SLOTS } from '../../relay/MeetingRelay';
 
 /** How a test client looks and sounds. */
 export interface WrtcClientOptions {
   /** Luma (Y) of every pixel this client's camera sends, 16–235. */
   luma: number;
+  /** Luma of a shared screen sent on a second video m-line; no screen m-line when absent. */
+  screenLuma?: number;
   slots?: number;
   width?: number;
   height?: number;
@@ -43,8 +46,10 @@ export class WrtcClient {
   /** Candidates gathered locally go here (the test forwards them to the relay). */
   onCandidate: (candidate: IceCandidateInit) => void = () => {};
 
-  private readonly options: Required<WrtcClientOptions>;
+  private readonly options: Required<Omit<WrtcClientOptions, 'screenLuma'>> & Pick<WrtcClientOptions, 'screenLuma'>;
   private readonly videoSource: RTCVideoSource;
+  private readonly screenSource: RTCVideoSource | undefined;
+  private readonly screenTrack: MediaStreamTrack | undefined;
   private readonly audioSource: RTCAudioSource;
   private readonly videoTrack: MediaStreamTrack;
   private readonly audioTrack: MediaStreamTrack;
@@ -63,6 +68,10 @@ export class WrtcClient {
     this.audioSource = new wrtc.nonstandard.RTCAudioSource();
     this.videoTrack = this.videoSource.createTrack();
     this.audioTrack = this.audioSource.createTrack();
+    if (options.screenLuma !== undefined) {
+      this.screenSource = new wrtc.nonstandard.RTCVideoSource();
+      this.screenTrack = this.screenSource.createTrack();
+    }
     this.gatheringDone = new Promise((resolve) => {
       this.pc.onicecandidate = (event) => {
         if (!event.candidate) {
@@ -79,6 +88,7 @@ export class WrtcClient {
   async createOffer(): Promise<string> {
     const audio = this.pc.addTransceiver(this.audioTrack, { direction: 'sendrecv' });
     this.pc.addTransceiver(this.videoTrack, { direction: 'sendonly' });
+    if (this.screenTrack) this.pc.addTransceiver(this.screenTrack, { direction: 'sendonly' });
     const slots = Array.from({ length: this.options.slots }, () =>
       this.pc.addTransceiver('video', { direction: 'recvonly' }),
     );
@@ -123,9 +133,9 @@ export class WrtcClient {
     this.slotHistory.push(table);
   }
 
-  /** The mid currently carrying `participantId`, per the relay's slot table. */
-  midOf(participantId: string): string | undefined {
-    return this.slotTable.find((slot) => slot.participantId === participantId)?.mid;
+  /** The mid currently carrying `participantId`'s camera (or screen), per the relay's slot table. */
+  midOf(participantId: string, source: VideoSource = 'camera'): string | undefined {
+    return this.slotTable.find((slot) => slot.participantId === participantId && slot.source === source)?.mid;
   }
 
   /** What the slot `mid` has shown (zeros when nothing yet). */
@@ -149,6 +159,7 @@ export class WrtcClient {
     for (const timer of this.timers) clearInterval(timer);
     for (const sink of this.sinks) sink.stop();
     this.videoTrack.stop();
+    this.screenTrack?.stop();
     this.audioTrack.stop();
     this.pc.close();
   }
@@ -181,13 +192,18 @@ export class WrtcClient {
   }
 
   private startCamera(): void {
-    const { width, height, fps, luma } = this.options;
+    this.startVideo(this.videoSource, this.options.luma);
+    if (this.screenSource && this.options.screenLuma !== undefined) this.startVideo(this.screenSource, this.options.screenLuma);
+  }
+
+  private startVideo(source: RTCVideoSource, luma: number): void {
+    const { width, height, fps } = this.options;
     const data = new Uint8Array(width * height * 1.5);
     data.fill(luma, 0, width * height);
     data.fill(128, width * height); // neutral chroma
     const frame = { width, height, data };
-    this.videoSource.onFrame(frame);
-    this.timers.push(setInterval(() => this.videoSource.onFrame(frame), 1000 / fps));
+    source.onFrame(frame);
+    this.timers.push(setInterval(() => source.onFrame(frame), 1000 / fps));
   }
 
   /** Pushes a sine in 10 ms chunks, catching up on late timers so the mic clock stays real-time. */

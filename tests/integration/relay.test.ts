@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RTCPeerConnection as WeriftPeerConnection, useOPUS, useVP8 } from 'werift';
-import { MeetingRelay, VIDEO_SLOTS, type AudioSink } from '../../relay/MeetingRelay';
+import { MeetingRelay, VIDEO_SLOTS, type AudioSink, type VideoSource } from '../../relay/MeetingRelay';
 import { isVp8KeyframeStart } from '../../relay/vp8';
 import { waitFor } from '../helpers/wait';
 import { WrtcClient } from '../helpers/wrtcClient';
@@ -61,6 +61,7 @@ class TestMeeting {
   readonly sink = new ForwardingSink();
   readonly clients = new Map<string, WrtcClient>();
   readonly lumas = new Map<string, number>();
+  readonly screenLumas = new Map<string, number>();
   /** When each participant's `connected` event came. */
   readonly connected = new Map<string, number>();
   readonly flowing = new Set<string>();
@@ -79,10 +80,11 @@ class TestMeeting {
   }
 
   /** Connects a client. `candidatesFirst` delivers all its ICE candidates before its offer. */
-  async join(pid: string, luma: number, candidatesFirst = false): Promise<WrtcClient> {
-    const client = new WrtcClient({ luma });
+  async join(pid: string, luma: number, candidatesFirst = false, screenLuma?: number): Promise<WrtcClient> {
+    const client = new WrtcClient(screenLuma === undefined ? { luma } : { luma, screenLuma });
     this.clients.set(pid, client);
     this.lumas.set(pid, luma);
+    if (screenLuma !== undefined) this.screenLumas.set(pid, screenLuma);
     client.onCandidate = (candidate) => {
       this.relay.addCandidate(pid, candidate).catch((error: unknown) => console.error('addCandidate', error));
     };
@@ -98,18 +100,18 @@ class TestMeeting {
     return client;
   }
 
-  /** Waits until `viewer` decodes `count` more frames of `publisher`'s luma on the mid named for it. */
-  async seesVideo(viewer: string, publisher: string, count = 5, timeoutMs = CONNECT_MS): Promise<void> {
+  /** Waits until `viewer` decodes `count` more frames of `publisher`'s camera (or screen) luma on the mid named for it. */
+  async seesVideo(viewer: string, publisher: string, count = 5, timeoutMs = CONNECT_MS, source: VideoSource = 'camera'): Promise<void> {
     const client = this.client(viewer);
-    const luma = this.lumas.get(publisher) ?? -1;
+    const luma = (source === 'screen' ? this.screenLumas : this.lumas).get(publisher) ?? -1;
     const matching = (): number | undefined => {
-      const mid = client.midOf(publisher);
+      const mid = client.midOf(publisher, source);
       if (mid === undefined) return undefined;
       const view = client.view(mid);
       return view.lastLuma !== undefined && Math.abs(view.lastLuma - luma) <= LUMA_TOLERANCE ? view.frames : undefined;
     };
-    const start = await waitFor(matching, timeoutMs, `${viewer} to decode ${publisher}'s video`);
-    await waitFor(() => (matching() ?? 0) >= start + count, timeoutMs, `${viewer}'s frames of ${publisher} to advance`);
+    const start = await waitFor(matching, timeoutMs, `${viewer} to decode ${publisher}'s ${source}`);
+    await waitFor(() => (matching() ?? 0) >= start + count, timeoutMs, `${viewer}'s frames of ${publisher}'s ${source} to advance`);
   }
 
   /** Waits until every client decodes every other client's video. */
@@ -189,6 +191,32 @@ test('camera off leaves every slot at once and stops the forward; camera on come
   await meeting.seesVideo('alice', 'carol', 1, KEYFRAME_BUDGET_MS);
   await meeting.seesVideo('bob', 'carol', 1, KEYFRAME_BUDGET_MS);
   console.log(`    camera back on: frames again after ${Math.round(performance.now() - onAt)} ms`);
+  meeting.close();
+});
+
+test('a shared screen takes its own slot at every other participant, forwarded as is; stopping the share empties it at once', async () => {
+  const meeting = new TestMeeting('m-screen');
+  await meeting.join('alice', 40);
+  await meeting.join('bob', 110, false, 220);
+  await meeting.join('carol', 180);
+  await meeting.allSeeEachOther();
+  assert.is(meeting.client('alice').midOf('bob', 'screen'), undefined, 'no screen slot before the share is announced');
+
+  meeting.relay.setPublishing('bob', { audio: true, video: true, screen: true });
+  await meeting.seesVideo('alice', 'bob', 5, CONNECT_MS, 'screen');
+  await meeting.seesVideo('carol', 'bob', 5, CONNECT_MS, 'screen');
+  const alice = meeting.client('alice');
+  const screenMid = alice.midOf('bob', 'screen') ?? '';
+  assert.ok(screenMid !== alice.midOf('bob', 'camera'), 'camera and screen in two slots');
+  await meeting.seesVideo('alice', 'bob', 5);
+  assert.is(meeting.client('bob').midOf('bob', 'screen'), undefined, 'never your own screen');
+
+  meeting.relay.setPublishing('bob', { audio: true, video: true, screen: false });
+  assert.is(alice.midOf('bob', 'screen'), undefined, 'the screen left alice slots at once');
+  assert.is(meeting.client('carol').midOf('bob', 'screen'), undefined, 'the screen left carol slots at once');
+  const framesAtStop = alice.view(screenMid).frames;
+  await meeting.seesVideo('alice', 'bob', 15);
+  assert.ok(alice.view(screenMid).frames - framesAtStop <= 3, 'screen frames stopped (at most those in flight)');
   meeting.close();
 });
 
