@@ -1,5 +1,6 @@
 /** The coordinator's settings: embedded defaults, overridden by environment variables. */
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 export interface CoordinatorConfig {
@@ -27,6 +28,8 @@ export interface CoordinatorConfig {
   relayHostAddresses: string[];
   /** Pino log level. */
   logLevel: string;
+  /** Threads running meetings' relays and mixers (one per core by default); 0 runs them on the main thread. */
+  mediaWorkers: number;
   /** Serve HTTPS (and `wss://`) with this PEM certificate and key; plain HTTP when unset. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Abuse limits per client address and per meeting (see `LimitsConfig`). */
@@ -101,6 +104,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfi
     departureGraceMs: 20_000,
     recordingMaxBytes: 100 * 1024 * 1024,
     relayHostAddresses: ['127.0.0.1'],
+    mediaWorkers: availableParallelism(),
     ...overrides,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
   };
@@ -108,7 +112,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfi
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Reads PORT, HOST, DB_PATH, PUBLIC_URL, HEARTBEAT_MS, LOG_LEVEL, the limits and TRUST_PROXY; throws ConfigError. */
+/** Reads PORT, HOST, DB_PATH, PUBLIC_URL, HEARTBEAT_MS, LOG_LEVEL, MEDIA_WORKERS, the limits and TRUST_PROXY; throws ConfigError. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
   const overrides: ConfigOverrides = {};
   const port = nonEmpty(env.PORT);
@@ -133,6 +137,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
       throw new ConfigError('HEARTBEAT_MS', `must be a number of milliseconds from 100 to 600000, not "${heartbeat}"`);
     }
     overrides.heartbeatMs = ms;
+  }
+  const workers = nonEmpty(env.MEDIA_WORKERS);
+  if (workers !== undefined) {
+    if (!/^\d+$/.test(workers) || Number(workers) > 64) throw new ConfigError('MEDIA_WORKERS', `must be a number of threads from 0 to 64, not "${workers}"`);
+    overrides.mediaWorkers = Number(workers);
   }
   const logLevel = nonEmpty(env.LOG_LEVEL);
   if (logLevel !== undefined) {

@@ -20,6 +20,7 @@ import { metricsRoute } from './http/metrics';
 import { AddressLimits } from './limits/AddressLimits';
 import { IceServerRefresh } from './media/IceServerRefresh';
 import { MediaPlane } from './media/MediaPlane';
+import type { LogLevel } from '../relay/worker/MediaHost';
 import { MeetingRegistry } from './meetings/MeetingRegistry';
 import { EventStore } from './records/EventStore';
 import { SessionHub, signalingPlugin } from './signaling/signalingPlugin';
@@ -63,6 +64,13 @@ function recordingsDirFor(config: CoordinatorConfig): string {
   return config.dbPath === ':memory:' ? join(tmpdir(), 'meetmesh-recordings') : join(dirname(config.dbPath), 'recordings');
 }
 
+/** The pino level as the media workers' filter (they only ever log debug..error). */
+function workerLogLevel(level: string): LogLevel {
+  if (level === 'trace' || level === 'debug') return 'debug';
+  if (level === 'info' || level === 'warn' || level === 'error') return level;
+  return 'error';
+}
+
 /** Creates a coordinator (not yet listening). */
 export async function buildCoordinator(config: CoordinatorConfig, parts: CoordinatorParts = {}): Promise<Coordinator> {
   const app = Fastify({
@@ -82,6 +90,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     relayHostAddresses: config.relayHostAddresses,
     recordingsDir: recordingsDirFor(config),
     recordingMaxBytes: config.recordingMaxBytes,
+    workers: { workers: config.mediaWorkers, logLevel: workerLogLevel(config.logLevel) },
   });
   const ice = parts.turn ? new IceService(parts.turn, media, app.log) : undefined;
   const onParticipantGone = parts.onParticipantGone ?? (ice && ((id: string) => ice.revoke(id)));
@@ -164,7 +173,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
       hub.closeAll('restarting');
       registry.suspendAll();
       await app.close();
-      media.close();
+      await media.close();
       ice?.close();
       store.close();
     },

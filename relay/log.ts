@@ -10,7 +10,7 @@ export const stderrLogger: RelayLogger = {
 };
 
 /** Errors do not survive JSON.stringify; keep their message and stack. */
-function describe(obj: object): object {
+export function describe(obj: object): Record<string, unknown> {
   const out: Record<string, unknown> = { ...obj };
   for (const [key, value] of Object.entries(out)) {
     if (value instanceof Error) out[key] = { message: value.message, stack: value.stack };

@@ -19,6 +19,7 @@ export async function metricsRoute(
     }
     const totals = deps.relayCounters.totalsByMode();
     const mixer = deps.relayCounters.mixerStats();
+    const media = deps.relayCounters.workerStats();
     // Counters (`_total`) cover the process lifetime, ended meetings included, and never go
     // down; gauges are what is live now. Forwarded media is labelled by the mode its meeting
     // was in when it was forwarded, so a switch never moves figures between labels.
@@ -44,6 +45,21 @@ export async function metricsRoute(
       '# HELP meetmesh_mixer_tick_ms_p99 Worst p99 mixer tick time over live meetings, in ms.',
       '# TYPE meetmesh_mixer_tick_ms_p99 gauge',
       `meetmesh_mixer_tick_ms_p99 ${mixer.tickMsP99Max}`,
+      '# HELP meetmesh_media_workers Threads running relays and mixers (0: on the main thread).',
+      '# TYPE meetmesh_media_workers gauge',
+      `meetmesh_media_workers ${media.inProcess ? 0 : media.workers.length}`,
+      '# HELP meetmesh_media_worker_meetings Relay meetings placed on each media worker.',
+      '# TYPE meetmesh_media_worker_meetings gauge',
+      ...media.workers.map((w) => `meetmesh_media_worker_meetings{worker="${w.index}"} ${w.meetings}`),
+      '# HELP meetmesh_media_worker_participants Relay connections on each media worker.',
+      '# TYPE meetmesh_media_worker_participants gauge',
+      ...media.workers.map((w) => `meetmesh_media_worker_participants{worker="${w.index}"} ${w.participants}`),
+      '# HELP meetmesh_media_worker_utilization Event-loop utilization of each media worker over the last second (0..1).',
+      '# TYPE meetmesh_media_worker_utilization gauge',
+      ...media.workers.map((w) => `meetmesh_media_worker_utilization{worker="${w.index}"} ${w.utilization.toFixed(3)}`),
+      '# HELP meetmesh_media_worker_failures_total Media workers that died unasked (their meetings recovered on another).',
+      '# TYPE meetmesh_media_worker_failures_total counter',
+      `meetmesh_media_worker_failures_total ${media.failures}`,
       '# HELP meetmesh_faults_total Exceptions caught at a boundary (timer, socket, media callback) and contained, by where.',
       '# TYPE meetmesh_faults_total counter',
       ...[...faultCounts()].map(([where, n]) => `meetmesh_faults_total{where="${where.replace(/["\\\n]/g, '_')}"} ${n}`),

@@ -10,6 +10,7 @@ import type { MeetingRegistry } from '../meetings/MeetingRegistry';
 import type { Participant } from '../meetings/Participant';
 import type { EventStore } from '../records/EventStore';
 import type { MediaSignaling } from '../signaling/SignalingSession';
+import { MediaWorkers, type MediaWorkersOptions } from './MediaWorkers';
 import { MeetingMedia, type MeetingMediaOptions } from './MeetingMedia';
 import {
   addRelayedByMode,
@@ -28,13 +29,18 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
   private readonly finished = new Map<string, RelayCounters>();
   /** Final figures of every ended meeting, so process totals never go down when one ends. */
   private readonly ended = { relayed: emptyRelayedByMode(), mixTicks: 0, lateTicks: 0 };
+  /** The threads that run every meeting's relay and mixer. */
+  readonly workers: MediaWorkers;
+  /** Meetings closed whose relay's last figures are not in yet (folded in when they are). */
+  private readonly closing = new Set<MeetingMedia>();
 
   constructor(
     registry: MeetingRegistry,
     private readonly store: EventStore,
     private readonly log: FastifyBaseLogger,
-    private readonly options: MeetingMediaOptions,
+    private readonly options: MeetingMediaOptions & { workers: MediaWorkersOptions },
   ) {
+    this.workers = new MediaWorkers(options.workers, log);
     registry.on('created', (meeting) => this.attach(meeting));
     registry.on('closed', (meeting) => this.detach(meeting));
   }
@@ -74,21 +80,24 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
   }
 
   countersFor(meetingId: string): RelayCounters {
-    return this.media.get(meetingId)?.counters() ?? this.finished.get(meetingId) ?? { packets: 0, bytes: 0 };
+    const m = this.counted().find((c) => c.meetingId === meetingId);
+    return m?.counters() ?? this.finished.get(meetingId) ?? { packets: 0, bytes: 0 };
   }
 
   totalsByMode(): RelayedByMode {
     const totals = emptyRelayedByMode();
+    const live = this.counted(); // first: it may fold finished meetings into `ended`
     addRelayedByMode(totals, this.ended.relayed);
-    for (const m of this.media.values()) addRelayedByMode(totals, m.relayedByMode());
+    for (const m of live) addRelayedByMode(totals, m.relayedByMode());
     return totals;
   }
 
   mixerStats(): ReturnType<RelayCounterSource['mixerStats']> {
+    const live = this.counted(); // first: it may fold finished meetings into `ended`
     let ticks = this.ended.mixTicks;
     let lateTicks = this.ended.lateTicks;
     let tickMsP99Max = 0;
-    for (const m of this.media.values()) {
+    for (const m of live) {
       const c = m.counters();
       ticks += c.mixTicks ?? 0;
       lateTicks += c.lateTicks ?? 0;
@@ -97,14 +106,20 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     return { ticks, lateTicks, tickMsP99Max };
   }
 
+  workerStats(): ReturnType<RelayCounterSource['workerStats']> {
+    return { workers: this.workers.loads(), failures: this.workers.failures, inProcess: this.workers.inProcess };
+  }
+
   /** The UDP endpoints of every live relay connection, for `RelayEndpoints`. */
   relayEndpoints(): Array<{ address: string; port: number }> {
     return [...this.media.values()].flatMap((m) => m.relayEndpoints());
   }
 
-  close(): void {
+  /** Ends every meeting's media and the workers (after their last figures and recordings). */
+  async close(): Promise<void> {
     for (const m of this.media.values()) m.close();
     this.media.clear();
+    await this.workers.close();
   }
 
   private of(meeting: Meeting): MeetingMedia {
@@ -114,7 +129,7 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
   }
 
   private attach(meeting: Meeting): void {
-    const m = new MeetingMedia(meeting, this.store, this.log, this.options);
+    const m = new MeetingMedia(meeting, this.store, this.log, this.options, this.workers);
     this.media.set(meeting.id, m);
     meeting.on('participant-joined', () => m.joined());
     meeting.on('participant-left', (p) => m.left(p));
@@ -124,15 +139,31 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
   private detach(meeting: Meeting): void {
     const m = this.media.get(meeting.id);
     if (!m) return;
-    // Closing folds the live relay and mixer into the meeting's own totals; nothing counts after.
     m.close();
-    const final = m.counters();
-    this.finished.set(meeting.id, final);
-    addRelayedByMode(this.ended.relayed, m.relayedByMode());
-    this.ended.mixTicks += final.mixTicks ?? 0;
-    this.ended.lateTicks += final.lateTicks ?? 0;
-    // Keep the final counters of recent meetings only; the record holds the history.
-    if (this.finished.size > FINISHED_KEPT) this.finished.delete(this.finished.keys().next().value!);
     this.media.delete(meeting.id);
+    // Its relay's last figures come back from the worker shortly: counted as live till then.
+    this.closing.add(m);
+    this.settle();
+  }
+
+  /** Folds closed meetings whose last figures are in into the process totals; nothing counts after. */
+  private settle(): void {
+    for (const m of this.closing) {
+      if (!m.settled) continue;
+      this.closing.delete(m);
+      const final = m.counters();
+      this.finished.set(m.meetingId, final);
+      addRelayedByMode(this.ended.relayed, m.relayedByMode());
+      this.ended.mixTicks += final.mixTicks ?? 0;
+      this.ended.lateTicks += final.lateTicks ?? 0;
+      // Keep the final counters of recent meetings only; the record holds the history.
+      if (this.finished.size > FINISHED_KEPT) this.finished.delete(this.finished.keys().next().value!);
+    }
+  }
+
+  /** Live meetings and closed ones still waiting for their last figures. */
+  private counted(): MeetingMedia[] {
+    this.settle();
+    return [...this.media.values(), ...this.closing];
   }
 }

@@ -8,16 +8,15 @@ import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
 import { guard } from '../faults';
 import { newRecordingId } from '../ids';
-import { MixRecorder, type RecorderStop } from '../recording/MixRecorder';
 import type { IceCandidate } from '../../protocol/signaling';
-import { AudioMixer } from '../../relay/audio/AudioMixer';
-import { MeetingRelay } from '../../relay/MeetingRelay';
-import type { RelayCounters as RelayStats } from '../../relay/types';
+import type { MeetingFigures } from '../../relay/worker/channel';
 import type { Meeting } from '../meetings/Meeting';
 import type { Participant } from '../meetings/Participant';
 import type { EventStore } from '../records/EventStore';
 import { TopologyController, type TopologyOptions } from '../topology/TopologyController';
 import type { TopologyMode } from '../../protocol/rest';
+import type { MediaWorkers } from './MediaWorkers';
+import type { RemoteRelay } from './RemoteRelay';
 import { emptyRelayedByMode, type RelayCounters, type RelayedByMode } from './RelayCounterSource';
 
 export interface MeetingMediaOptions extends TopologyOptions {
@@ -31,28 +30,34 @@ export interface MeetingMediaOptions extends TopologyOptions {
 /** Said on screen and in the record: why a small meeting is on the relay meanwhile. */
 const RECORDING_PIN = 'the meeting is being recorded';
 
-const ZERO: RelayStats = { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, keyframeRequestsReceived: 0 };
+type RelayTotals = MeetingFigures['relay'];
+const ZERO: RelayTotals = { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, keyframeRequestsReceived: 0 };
 
 export class MeetingMedia {
   readonly topology: TopologyController;
-  private relay: MeetingRelay | null = null;
-  private mixer: AudioMixer | null = null;
-  /** Totals of relays already closed (the meeting went back to P2P). */
-  private readonly closedTotals: RelayStats = { ...ZERO };
+  /** This meeting's relay and mixer, in a media worker, while the meeting uses the relay. */
+  private relay: RemoteRelay | null = null;
+  /** Relays closed whose last figures have not come back yet. */
+  private retired: RemoteRelay[] = [];
+  /** Totals of relays already closed and accounted for. */
+  private readonly closedTotals: RelayTotals = { ...ZERO };
   private readonly mixerTotals = { ticks: 0, lateTicks: 0 };
   /** Forwarded media attributed to the mode it was forwarded in, up to the last mode change. */
   private readonly relayedByModeSoFar = emptyRelayedByMode();
   private attributedMode: TopologyMode;
   private attributedUpTo = { packets: 0, bytes: 0 };
   private closed = false;
-  /** The recording under way, if any. */
-  private recording: { id: string; recorder: MixRecorder } | null = null;
+  /** The recording under way, if any, and the relay it is written by (none yet while switching). */
+  private recording: { id: string; path: string; on: RemoteRelay | null } | null = null;
+  /** Recordings asked to stop whose final figures the worker has yet to send. */
+  private readonly stopping = new Map<string, { why: string; by: string | undefined }>();
 
   constructor(
     private readonly meeting: Meeting,
     private readonly store: EventStore,
     private readonly log: FastifyBaseLogger,
     private readonly options: MeetingMediaOptions,
+    private readonly workers: MediaWorkers,
   ) {
     this.topology = new TopologyController(meeting.topology, options, meeting.path.mode === 'relay' ? 'relay' : 'p2p');
     this.attributedMode = this.topology.snapshot().mode;
@@ -71,9 +76,19 @@ export class MeetingMedia {
     }, { meetingId: meeting.id }));
   }
 
+  get meetingId(): string {
+    return this.meeting.id;
+  }
+
+  /** Closed, and every relay it had has reported its last figures. */
+  get settled(): boolean {
+    this.foldRetired();
+    return this.closed && this.retired.length === 0;
+  }
+
   /** The UDP endpoints this meeting's relay connections are bound to (none while on P2P). */
   relayEndpoints(): Array<{ address: string; port: number }> {
-    return this.relay?.localUdpEndpoints() ?? [];
+    return this.relay?.endpoints ?? [];
   }
 
   /** Membership changed: apply the policy (a newcomer learns the path in its `joined` reply). */
@@ -83,28 +98,18 @@ export class MeetingMedia {
 
   left(participant: Participant): void {
     this.relay?.removeParticipant(participant.id);
-    this.mixer?.removeParticipant(participant.id);
     this.topology.setMembers(this.meeting.participants.map((p) => p.id));
   }
 
   mediaChanged(participant: Participant): void {
     this.relay?.setPublishing(participant.id, { audio: participant.audio, video: participant.video, screen: participant.screen });
-    this.mixer?.setMuted(participant.id, !participant.audio);
   }
 
   async relayOffer(participant: Participant, sdp: string): Promise<string> {
     if (this.topology.snapshot().target !== 'relay') throw new CodedError('WRONG_MODE');
     const relay = this.ensureRelay();
-    // Our clients never renegotiate the relay (their video slots are pre-allocated), so an
-    // offer from someone the relay knows is a fresh session (a reload, or a restart after
-    // a failure): the old connection goes first.
-    if (relay.has(participant.id)) relay.replaceParticipant(participant.id);
-    this.mixer!.addParticipant(participant.id);
-    this.mixer!.setMuted(participant.id, !participant.audio);
     try {
-      const answer = await relay.handleOffer(participant.id, sdp);
-      relay.setPublishing(participant.id, { audio: participant.audio, video: participant.video, screen: participant.screen });
-      return answer;
+      return await relay.offer(participant.id, sdp, { audio: participant.audio, video: participant.video, screen: participant.screen });
     } catch (err) {
       this.log.warn({ err, meetingId: this.meeting.id, participantId: participant.id }, 'relay offer failed');
       throw new CodedError('RELAY_FAILED');
@@ -113,18 +118,12 @@ export class MeetingMedia {
 
   relayCandidate(participant: Participant, candidate: IceCandidate): void {
     if (!this.relay) throw new CodedError('WRONG_MODE');
-    this.relay.addCandidate(participant.id, {
-      candidate: candidate.candidate,
-      sdpMid: candidate.sdpMid ?? null,
-      sdpMLineIndex: candidate.sdpMLineIndex ?? null,
-    }).catch((err: unknown) => this.log.debug({ err }, 'relay candidate refused'));
+    this.relay.candidate(participant.id, candidate);
   }
 
   /** Drops a participant's relay connection as a failure would; false when it has none. */
   dropRelayConnection(participantId: string): boolean {
-    if (!this.relay?.has(participantId)) return false;
-    this.relay.loseParticipant(participantId);
-    return true;
+    return this.relay?.loseParticipant(participantId) ?? false;
   }
 
   pathReady(participant: Participant, epoch: number): void {
@@ -133,18 +132,26 @@ export class MeetingMedia {
 
   /** What the relay forwarded for this meeting, including relays already closed. */
   counters(): RelayCounters {
-    const live = this.relay?.counters() ?? ZERO;
-    const mixer = this.mixer?.counters;
+    this.foldRetired();
+    const relay = { ...this.closedTotals };
+    const mixer = { ...this.mixerTotals };
+    const live = [...this.retired, ...(this.relay ? [this.relay] : [])];
+    for (const r of live) {
+      for (const key of Object.keys(ZERO) as (keyof RelayTotals)[]) relay[key] += r.figures.relay[key];
+      mixer.ticks += r.figures.mixer.ticks;
+      mixer.lateTicks += r.figures.mixer.lateTicks;
+    }
+    const now = this.relay?.figures.mixer;
     return {
-      packets: this.closedTotals.packetsForwarded + live.packetsForwarded,
-      bytes: this.closedTotals.bytesForwarded + live.bytesForwarded,
-      packetsReceived: this.closedTotals.packetsReceived + live.packetsReceived,
-      bytesReceived: this.closedTotals.bytesReceived + live.bytesReceived,
-      keyframeRequests: this.closedTotals.plisSent + live.plisSent,
-      mixTicks: this.mixerTotals.ticks + (mixer?.ticks ?? 0),
-      lateTicks: this.mixerTotals.lateTicks + (mixer?.lateTicks ?? 0),
-      tickMsP50: mixer?.tickMsP50 ?? 0,
-      tickMsP99: mixer?.tickMsP99 ?? 0,
+      packets: relay.packetsForwarded,
+      bytes: relay.bytesForwarded,
+      packetsReceived: relay.packetsReceived,
+      bytesReceived: relay.bytesReceived,
+      keyframeRequests: relay.plisSent,
+      mixTicks: mixer.ticks,
+      lateTicks: mixer.lateTicks,
+      tickMsP50: now?.tickMsP50 ?? 0,
+      tickMsP99: now?.tickMsP99 ?? 0,
     };
   }
 
@@ -178,28 +185,60 @@ export class MeetingMedia {
     }
     const id = newRecordingId();
     const path = join(this.options.recordingsDir, this.meeting.id, `${id}.ogg`);
-    const recorder = new MixRecorder(path, this.options.recordingMaxBytes);
-    recorder.onStop = (why) => this.endRecording(why);
-    this.recording = { id, recorder };
+    this.recording = { id, path, on: null };
     this.store.addRecording({ id, meetingId: this.meeting.id, startedAt: new Date().toISOString(), path });
     this.store.record(this.meeting.id, 'recording-started', by.name, { recordingId: id });
     this.meeting.recording = true;
-    this.mixer?.setFullMixTap((mix) => recorder.push(mix));
+    if (this.relay) this.recordOn(this.relay);
     this.topology.pinToRelay(RECORDING_PIN);
     this.meeting.broadcast({ type: 'recording', active: true, by: by.name });
     this.log.info({ meetingId: this.meeting.id, recordingId: id }, 'recording started');
   }
 
-  private endRecording(why: RecorderStop, by?: string): void {
+  private recordOn(relay: RemoteRelay): void {
+    if (!this.recording || this.recording.on) return;
+    this.recording.on = relay;
+    relay.startRecording(this.recording.id, this.recording.path, this.options.recordingMaxBytes);
+  }
+
+  /** Ends the recording we asked for; its figures are final when the worker has flushed the file. */
+  private endRecording(why: string, by?: string): void {
     const current = this.recording;
     if (!current) return;
     this.recording = null;
-    this.mixer?.setFullMixTap(null);
-    const { recorder, id } = current;
-    void recorder.stop(why).then(() => this.store.finishRecording(id, recorder.durationMs, recorder.bytes));
-    this.store.record(this.meeting.id, 'recording-stopped', by, { recordingId: id, reason: why, durationMs: recorder.durationMs, bytes: recorder.bytes });
+    const writer = current.on;
+    if (writer && writer === this.relay && writer.alive) {
+      this.stopping.set(current.id, { why, by });
+      writer.stopRecording(why);
+    } else {
+      // Never started on a relay, or the relay writing it is gone: what was reported is all there is.
+      const figures = writer?.figures.recording;
+      this.finishRecording(current.id, why, by, figures?.durationMs ?? 0, figures?.bytes ?? 0);
+    }
+    this.recordingOver(why, by);
+  }
+
+  /** The worker's final figures of a recording: asked to stop, or ended on its own (size cap, disk). */
+  private recordingEnded(id: string, reason: string, durationMs: number, bytes: number): void {
+    const asked = this.stopping.get(id);
+    if (asked) {
+      this.stopping.delete(id);
+      this.finishRecording(id, asked.why, asked.by, durationMs, bytes);
+    } else if (this.recording?.id === id) {
+      this.recording = null;
+      this.finishRecording(id, reason, undefined, durationMs, bytes);
+      this.recordingOver(reason);
+    }
+  }
+
+  private finishRecording(id: string, why: string, by: string | undefined, durationMs: number, bytes: number): void {
+    this.store.finishRecording(id, durationMs, bytes);
+    this.store.record(this.meeting.id, 'recording-stopped', by, { recordingId: id, reason: why, durationMs, bytes });
+  }
+
+  private recordingOver(why: string, by?: string): void {
     this.meeting.recording = false;
-    this.log.info({ meetingId: this.meeting.id, recordingId: id, why }, 'recording stopped');
+    this.log.info({ meetingId: this.meeting.id, why }, 'recording stopped');
     if (this.closed) return;
     this.topology.pinToRelay(null);
     this.meeting.broadcast({ type: 'recording', active: false, by: by ?? 'the server' });
@@ -215,53 +254,64 @@ export class MeetingMedia {
     this.attributedMode = next;
   }
 
-  private ensureRelay(): MeetingRelay {
+  private ensureRelay(): RemoteRelay {
     if (this.relay) return this.relay;
     const meetingId = this.meeting.id;
-    const relay = new MeetingRelay(meetingId, {
-      addParticipant: (id) => this.mixer?.addParticipant(id),
-      removeParticipant: (id) => this.mixer?.removeParticipant(id),
-      pushPacket: (id, seq, ts, payload) => this.mixer?.pushPacket(id, seq, ts, payload),
-      setMuted: (id, muted) => this.mixer?.setMuted(id, muted),
-    }, { hostAddresses: this.options.relayHostAddresses, logger: this.log });
-    const mixer = new AudioMixer({
-      onFrame: (id, opus, mediaTimeMs) => relay.sendAudio(id, opus, mediaTimeMs),
-      onLevels: (levels) => {
-        this.meeting.broadcast({ type: 'speakers', levels: Object.fromEntries([...levels].map(([id, l]) => [id, Math.round(l * 1000) / 1000])) });
-      },
-      onError: (err, participantId) => this.log.debug({ err, meetingId, participantId }, 'mixer error'),
-    });
-    relay.on('candidate', (id, candidate) => this.meeting.participant(id)?.send({ type: 'relay-candidate', candidate }));
-    relay.on('slots', (id, slots) => this.meeting.participant(id)?.send({ type: 'relay-slots', slots }));
-    relay.on('closed', (id, reason) => {
-      // The connection failed (not removed by us): tell the client, which offers again.
-      if (reason !== 'connection lost') return;
-      const participant = this.meeting.participant(id);
-      if (!participant) return;
-      this.store.record(meetingId, 'media-recovery', participant.name, { participantId: id, path: 'relay', phase: 'relay-closed', reason });
-      participant.send({ type: 'relay-closed', reason: 'The relay lost its connection to you.' });
+    const guarded = <A extends unknown[]>(what: string, fn: (...args: A) => void) =>
+      (...args: A): void => guard(this.log, what, () => fn(...args), { meetingId });
+    const relay: RemoteRelay = this.workers.open(meetingId, { hostAddresses: this.options.relayHostAddresses }, {
+      candidate: guarded('relay candidate', (id, candidate) => this.meeting.participant(id)?.send({ type: 'relay-candidate', candidate })),
+      slots: guarded('relay slots', (id, slots) => this.meeting.participant(id)?.send({ type: 'relay-slots', slots })),
+      closed: guarded('relay closed', (id, reason) => {
+        // The connection failed (not removed by us): tell the client, which offers again.
+        if (reason === 'connection lost') this.tellRelayClosed(id, reason, 'The relay lost its connection to you.');
+      }),
+      levels: guarded('speaker levels', (levels) => this.meeting.broadcast({ type: 'speakers', levels })),
+      recordingEnded: guarded('recording ended', (id, reason, durationMs, bytes) => this.recordingEnded(id, reason, durationMs, bytes)),
+      failed: guarded('media worker failed', (ids) => this.relayFailed(relay, ids)),
     });
     this.relay = relay;
-    this.mixer = mixer;
-    const recorder = this.recording?.recorder;
-    if (recorder) mixer.setFullMixTap((mix) => recorder.push(mix));
-    mixer.start();
-    this.log.info({ meetingId }, 'relay started');
+    this.recordOn(relay);
+    this.log.info({ meetingId, worker: relay.worker.index }, 'relay started');
     return relay;
   }
 
+  /**
+   * The worker holding this meeting's relay died: a relay failure for everyone on it. Each
+   * client is told and offers again, which places the meeting on a live worker.
+   */
+  private relayFailed(relay: RemoteRelay, participantIds: string[]): void {
+    if (relay !== this.relay) return;
+    this.endRecording('media worker failed');
+    this.closeRelay();
+    for (const id of participantIds) this.tellRelayClosed(id, 'media worker failed', 'The media server restarted your connection.');
+  }
+
+  private tellRelayClosed(participantId: string, reason: string, text: string): void {
+    const participant = this.meeting.participant(participantId);
+    if (!participant) return;
+    this.store.record(this.meeting.id, 'media-recovery', participant.name, { participantId, path: 'relay', phase: 'relay-closed', reason });
+    participant.send({ type: 'relay-closed', reason: text });
+  }
+
+  /** Relays whose last figures are in: into the totals, and forgotten. */
+  private foldRetired(): void {
+    if (this.retired.length === 0) return;
+    this.retired = this.retired.filter((r) => {
+      if (!r.final) return true;
+      for (const key of Object.keys(ZERO) as (keyof RelayTotals)[]) this.closedTotals[key] += r.figures.relay[key];
+      this.mixerTotals.ticks += r.figures.mixer.ticks;
+      this.mixerTotals.lateTicks += r.figures.mixer.lateTicks;
+      return false;
+    });
+  }
+
   private closeRelay(): void {
-    if (!this.relay) return;
-    const c = this.relay.counters();
-    for (const key of Object.keys(ZERO) as (keyof RelayStats)[]) this.closedTotals[key] += c[key];
-    if (this.mixer) {
-      this.mixerTotals.ticks += this.mixer.counters.ticks;
-      this.mixerTotals.lateTicks += this.mixer.counters.lateTicks;
-    }
-    this.relay.close();
-    this.mixer?.close();
+    const relay = this.relay;
+    if (!relay) return;
     this.relay = null;
-    this.mixer = null;
+    relay.close();
+    this.retired.push(relay);
     this.log.info({ meetingId: this.meeting.id }, 'relay stopped');
   }
 }

@@ -103,6 +103,27 @@ test('the relay drops a connection: the client is told, connects again, and the 
   assert.ok(recoveries.includes('relay-closed') && recoveries.includes('recovered'), recoveries.join());
 });
 
+test('a media worker dies: its meeting is placed on a live worker and everyone hears and sees everyone again', async () => {
+  const meeting = await createMeeting(server.url, 'Worker crash', 'relay');
+  const group = [
+    await joinAs(browser, server.url, meeting.id, 'Ann', 600),
+    await joinAs(browser, server.url, meeting.id, 'Ben', 1100),
+    await joinAs(browser, server.url, meeting.id, 'Cat', 1900),
+  ];
+  people.push(...group);
+  await assertEveryoneHearsTheOthers(group);
+  const failuresBefore = server.coordinator.media.workers.failures;
+  assert.ok(await server.coordinator.media.workers.crashWorkerOf(meeting.id), 'the meeting was on a worker thread');
+  assert.is(server.coordinator.media.workers.failures, failuresBefore + 1);
+  await waitFor(async () => (await group[0]!.page.getByTestId('stats-overlay').innerText()).includes('recovered'), 20_000, "Ann's overlay to show the recovery");
+  await assertEveryoneHearsTheOthers(group);
+  await assertEveryoneSeesTheOthers(group);
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  assert.match(metrics, /meetmesh_media_worker_failures_total [1-9]/);
+  const recoveries = (await events(server.url, meeting.id)).filter((e) => e.type === 'media-recovery');
+  assert.ok(recoveries.some((e) => e.detail?.reason === 'media worker failed'), JSON.stringify(recoveries));
+});
+
 test('a 4 s signaling blackout: "Reconnecting…", back by itself, media never stopped, chat sent meanwhile arrives once', async () => {
   const net = await impairedSignaling(server);
   try {

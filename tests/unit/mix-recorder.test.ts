@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MixRecorder, type RecorderStop } from '../../coordinator/recording/MixRecorder';
+import { MixRecorder, type RecorderStop } from '../../relay/recording/MixRecorder';
 import { FRAME_SAMPLES } from '../../relay/audio/AudioFormat';
 import { readOggPages } from '../helpers/ogg';
 import { tempDir } from '../helpers/server';

@@ -6,8 +6,8 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
-import { MixEncoder } from '../../relay/audio/MixEncoder';
-import { OggOpusWriter } from '../../relay/recording/OggOpusWriter';
+import { MixEncoder } from '../audio/MixEncoder';
+import { OggOpusWriter } from './OggOpusWriter';
 
 export type RecorderStop = 'stopped' | 'size cap reached' | 'meeting over' | 'write failed';
 

@@ -1,0 +1,282 @@
+/**
+ * The media plane's threads, mediasoup's model: `MEDIA_WORKERS` workers (one per core by
+ * default), each owning whole meetings (their relay, mixer and recording). A meeting is
+ * placed on the least-loaded worker when it first needs the relay; the coordinator talks
+ * to it only through the typed channel (`relay/worker/channel.ts`). A worker that dies is a
+ * relay failure for its own meetings (their clients recover as from any relay failure) and
+ * is started again for the next meeting that needs one.
+ *
+ * `MEDIA_WORKERS=0` runs the same host on the main thread (the pre-worker arrangement, kept
+ * to measure the difference side by side).
+ */
+import { Worker } from 'node:worker_threads';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import type { FastifyBaseLogger } from 'fastify';
+import { CodedError } from '../../protocol/errors';
+import { decodeFromWorker, type FromWorker, type ToWorker } from '../../relay/worker/channel';
+import { MediaHost, type LogLevel } from '../../relay/worker/MediaHost';
+import { RemoteRelay, type RelayHandlers } from './RemoteRelay';
+
+const BOOT = new URL('../../relay/worker/boot.mjs', import.meta.url);
+const ENTRY = new URL('../../relay/worker/mediaWorker.ts', import.meta.url).href;
+/**
+ * The main thread's Node options minus its module hooks (`--import`, `--require`, `--loader`):
+ * those are the main thread's (tsx, test helpers); the worker registers its own loader.
+ * Everything else (e.g. `--cpu-prof`) applies to the workers too.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const hooks = ['--import', '--require', '-r', '--loader', '--experimental-loader'];
+  for (let i = 0; i < process.execArgv.length; i += 1) {
+    const arg = process.execArgv[i]!;
+    if (hooks.includes(arg)) i += 1;
+    else if (!hooks.some((h) => arg.startsWith(`${h}=`))) out.push(arg);
+  }
+  return out;
+}
+
+/** How long a worker may take to flush and end after `shutdown` before it is terminated. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+/** One thread (or the main-thread stand-in) and what runs on it. */
+interface Lane {
+  readonly index: number;
+  link: Link | null;
+  readonly relays: Map<string, RemoteRelay>;
+  /** Event-loop utilization baseline for the next sample. */
+  elu: EventLoopUtilization | undefined;
+  utilization: number;
+}
+
+interface Link {
+  send(message: ToWorker): void;
+  eventLoopUtilization(previous?: EventLoopUtilization): EventLoopUtilization;
+  shutdown(): Promise<void>;
+}
+
+export interface MediaWorkersOptions {
+  /** Worker threads; 0 runs the media on the main thread. */
+  workers: number;
+  logLevel: LogLevel;
+}
+
+export interface WorkerLoad {
+  index: number;
+  meetings: number;
+  participants: number;
+  /** Event-loop utilization (0..1) over the last sampling interval. */
+  utilization: number;
+}
+
+export class MediaWorkers {
+  private readonly lanes: Lane[];
+  private requestIds = 0;
+  private closing = false;
+  /** Workers that died unasked, since start (a counter for `/metrics`). */
+  failures = 0;
+  private readonly sampler: NodeJS.Timeout;
+
+  constructor(
+    private readonly options: MediaWorkersOptions,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    const count = Math.max(1, options.workers);
+    this.lanes = Array.from({ length: count }, (_, index) => ({ index, link: null, relays: new Map(), elu: undefined, utilization: 0 }));
+    this.sampler = setInterval(() => this.sampleUtilization(), 1000);
+    this.sampler.unref();
+  }
+
+  get inProcess(): boolean {
+    return this.options.workers === 0;
+  }
+
+  /** Places a meeting's relay on the least-loaded worker (starting it if needed). */
+  open(meetingId: string, options: { hostAddresses: string[] }, handlers: RelayHandlers): RemoteRelay {
+    if (this.closing) throw new CodedError('RELAY_FAILED', 'The media plane is shutting down.');
+    const lane = this.leastLoaded();
+    const link = lane.link ?? (lane.link = this.start(lane));
+    const relay = new RemoteRelay(meetingId, { index: lane.index, send: (m) => link.send(m) }, handlers, () => ++this.requestIds);
+    lane.relays.set(meetingId, relay);
+    link.send({ type: 'open', meetingId, options: { hostAddresses: options.hostAddresses } });
+    this.log.info({ meetingId, worker: lane.index }, 'meeting placed on media worker');
+    return relay;
+  }
+
+  /** Per worker: what it holds and how busy it is. */
+  loads(): WorkerLoad[] {
+    return this.lanes.map((lane) => ({
+      index: lane.index,
+      meetings: [...lane.relays.values()].filter((r) => !r.final).length,
+      participants: [...lane.relays.values()].reduce((n, r) => n + r.participantCount, 0),
+      utilization: lane.utilization,
+    }));
+  }
+
+  /** Kills the worker holding a meeting, as a crash would (tests and drills). */
+  async crashWorkerOf(meetingId: string): Promise<boolean> {
+    const lane = this.lanes.find((l) => l.relays.get(meetingId)?.final === false);
+    if (!lane?.link || this.inProcess) return false;
+    await (lane.link as WorkerLink).crash();
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.sampler);
+    await Promise.all(this.lanes.map(async (lane) => {
+      const link = lane.link;
+      lane.link = null;
+      await link?.shutdown();
+      for (const relay of lane.relays.values()) relay.workerDied();
+      lane.relays.clear();
+    }));
+  }
+
+  private leastLoaded(): Lane {
+    const load = (lane: Lane): number => {
+      let n = 0;
+      for (const relay of lane.relays.values()) if (!relay.final) n += 1 + relay.participantCount;
+      return n;
+    };
+    let best = this.lanes[0]!;
+    for (const lane of this.lanes) {
+      const d = load(lane) - load(best);
+      if (d < 0 || (d === 0 && lane.utilization < best.utilization)) best = lane;
+    }
+    return best;
+  }
+
+  private start(lane: Lane): Link {
+    const onMessage = (raw: unknown): void => this.receive(lane, raw);
+    if (this.inProcess) return new InProcessLink(onMessage, this.options.logLevel);
+    return new WorkerLink(lane.index, this.options.logLevel, onMessage, (code, error) => this.died(lane, code, error));
+  }
+
+  private receive(lane: Lane, raw: unknown): void {
+    let message: FromWorker;
+    try {
+      message = decodeFromWorker(raw);
+    } catch (err) {
+      this.log.error({ err, worker: lane.index }, 'media worker sent an invalid message');
+      return;
+    }
+    switch (message.type) {
+      case 'log': {
+        const { level, msg, details, meetingId } = message;
+        this.log[level]({ ...details, worker: lane.index, ...(meetingId ? { meetingId } : {}) }, msg);
+        return;
+      }
+      case 'answer':
+      case 'offer-failed': {
+        const result = message.type === 'answer'
+          ? { sdp: message.sdp }
+          : { error: new CodedError('RELAY_FAILED', `The relay refused the offer (${message.code}).`) };
+        for (const relay of lane.relays.values()) if (relay.settle(message.requestId, result)) return;
+        return;
+      }
+      case 'figures':
+        for (const [meetingId, figures] of Object.entries(message.meetings)) {
+          const relay = lane.relays.get(meetingId);
+          if (!relay) continue;
+          relay.report(figures);
+          // A closed meeting's last figures: the worker holds nothing of it any more.
+          if (relay.done) lane.relays.delete(meetingId);
+        }
+        return;
+      default: {
+        const relay = lane.relays.get(message.meetingId);
+        relay?.receive(message);
+        if (relay?.done) lane.relays.delete(message.meetingId);
+      }
+    }
+  }
+
+  private died(lane: Lane, code: number, error: Error | undefined): void {
+    lane.link = null;
+    if (this.closing) return;
+    this.failures += 1;
+    this.log.error({ worker: lane.index, code, err: error, meetings: [...lane.relays.keys()] }, 'media worker died; its meetings recover on another');
+    const relays = [...lane.relays.values()];
+    lane.relays.clear();
+    for (const relay of relays) relay.workerDied();
+  }
+
+  private sampleUtilization(): void {
+    for (const lane of this.lanes) {
+      if (!lane.link) {
+        lane.utilization = 0;
+        lane.elu = undefined;
+        continue;
+      }
+      const now = lane.link.eventLoopUtilization();
+      lane.utilization = lane.elu ? lane.link.eventLoopUtilization(lane.elu).utilization : 0;
+      lane.elu = now;
+    }
+  }
+}
+
+/** A real worker thread. */
+class WorkerLink implements Link {
+  private readonly worker: Worker;
+  private expectedExit = false;
+  private readonly exited: Promise<void>;
+
+  constructor(
+    index: number,
+    logLevel: LogLevel,
+    onMessage: (raw: unknown) => void,
+    onDeath: (code: number, error: Error | undefined) => void,
+  ) {
+    this.worker = new Worker(BOOT, { workerData: { entry: ENTRY, logLevel }, name: `media-${index}`, execArgv: workerExecArgv() });
+    let error: Error | undefined;
+    this.worker.on('message', onMessage);
+    this.worker.on('error', (err) => { error = err; });
+    this.exited = new Promise((resolve) => this.worker.once('exit', (code) => {
+      if (!this.expectedExit) onDeath(code, error);
+      resolve();
+    }));
+  }
+
+  send(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  eventLoopUtilization(previous?: EventLoopUtilization): EventLoopUtilization {
+    return this.worker.performance.eventLoopUtilization(previous);
+  }
+
+  async shutdown(): Promise<void> {
+    this.expectedExit = true;
+    this.worker.postMessage({ type: 'shutdown' } satisfies ToWorker);
+    const timer = setTimeout(() => void this.worker.terminate(), SHUTDOWN_GRACE_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Ends the thread at once, as a crash would (not an expected exit). */
+  async crash(): Promise<void> {
+    await this.worker.terminate();
+    await this.exited;
+  }
+}
+
+/** The same host on the main thread; messages still go through the channel's shapes. */
+class InProcessLink implements Link {
+  private readonly host: MediaHost;
+
+  constructor(onMessage: (raw: unknown) => void, logLevel: LogLevel) {
+    this.host = new MediaHost((message) => queueMicrotask(() => onMessage(message)), logLevel);
+  }
+
+  send(message: ToWorker): void {
+    queueMicrotask(() => this.host.handle(message));
+  }
+
+  eventLoopUtilization(previous?: EventLoopUtilization): EventLoopUtilization {
+    return performance.eventLoopUtilization(previous);
+  }
+
+  async shutdown(): Promise<void> {
+    this.host.close();
+  }
+}

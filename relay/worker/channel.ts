@@ -1,0 +1,128 @@
+/**
+ * The one message channel between the coordinator and a media worker: everything either
+ * side sends is a member of one of the two unions below (field `type`), checked once on
+ * arrival (`decodeToWorker` in the worker, `decodeFromWorker` in the coordinator), as `/ws`
+ * messages are. Media never crosses it: only control (offers, candidates, publish state,
+ * recording) one way and events and figures the other.
+ */
+import { Type, type Static, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+
+const Closed = { additionalProperties: false } as const;
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+const Count = Type.Number({ minimum: 0 });
+
+const Candidate = Type.Object(
+  {
+    candidate: Type.String({ maxLength: 1024 }),
+    sdpMid: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  },
+  Closed,
+);
+const Publishing = Type.Object({ audio: Type.Boolean(), video: Type.Boolean(), screen: Type.Optional(Type.Boolean()) }, Closed);
+const Endpoint = Type.Object({ address: Type.String(), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, Closed);
+
+export const RelayTotals = Type.Object(
+  {
+    packetsForwarded: Count,
+    bytesForwarded: Count,
+    packetsReceived: Count,
+    bytesReceived: Count,
+    plisSent: Count,
+    keyframeRequestsReceived: Count,
+  },
+  Closed,
+);
+export type RelayTotals = Static<typeof RelayTotals>;
+
+export const MixerTotals = Type.Object(
+  { ticks: Count, lateTicks: Count, tickMsP50: Count, tickMsP99: Count },
+  Closed,
+);
+export type MixerTotals = Static<typeof MixerTotals>;
+
+/** One meeting's figures as its worker last reported them (and its recording's, if one runs). */
+export const MeetingFigures = Type.Object(
+  {
+    relay: RelayTotals,
+    mixer: MixerTotals,
+    recording: Type.Optional(Type.Object({ recordingId: Id, durationMs: Count, bytes: Count }, Closed)),
+  },
+  Closed,
+);
+export type MeetingFigures = Static<typeof MeetingFigures>;
+
+/** The relay's own options for a meeting (`RelayOptions`, minus the logger). */
+const MeetingOptions = Type.Object(
+  {
+    hostAddresses: Type.Array(Type.String()),
+    icePortRange: Type.Optional(Type.Tuple([Type.Integer(), Type.Integer()])),
+  },
+  Closed,
+);
+
+function message<T extends string, P extends Record<string, TSchema>>(type: T, props: P) {
+  return Type.Object({ type: Type.Literal(type), ...props }, Closed);
+}
+
+/** What the coordinator tells a worker. Requests carry `requestId`; the reply echoes it. */
+export const ToWorker = Type.Union([
+  message('open', { meetingId: Id, options: MeetingOptions }),
+  message('close', { meetingId: Id }),
+  /** A participant's relay offer; a participant the relay already knows starts afresh. */
+  message('offer', { meetingId: Id, requestId: Type.Integer({ minimum: 0 }), participantId: Id, sdp: Type.String({ minLength: 1 }), publishing: Publishing }),
+  message('candidate', { meetingId: Id, participantId: Id, candidate: Candidate }),
+  message('publishing', { meetingId: Id, participantId: Id, publishing: Publishing }),
+  message('remove-participant', { meetingId: Id, participantId: Id }),
+  /** Drops a connection as a failure would (operators, and tests of the recovery). */
+  message('lose-participant', { meetingId: Id, participantId: Id }),
+  message('record-start', { meetingId: Id, recordingId: Id, path: Type.String({ minLength: 1 }), maxBytes: Type.Integer({ minimum: 1 }) }),
+  message('record-stop', { meetingId: Id, reason: Type.String() }),
+  /** Close every meeting, post their last figures, and end the thread. */
+  message('shutdown', {}),
+]);
+export type ToWorker = Static<typeof ToWorker>;
+
+/** What a worker tells the coordinator. */
+export const FromWorker = Type.Union([
+  message('answer', { requestId: Type.Integer({ minimum: 0 }), sdp: Type.String() }),
+  message('offer-failed', { requestId: Type.Integer({ minimum: 0 }), code: Type.String(), message: Type.String() }),
+  message('candidate', { meetingId: Id, participantId: Id, candidate: Candidate }),
+  message('slots', { meetingId: Id, participantId: Id, slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]), source: Type.Union([Type.Literal('camera'), Type.Literal('screen')]) }, Closed)) }),
+  /** A participant's relay connection closed; only `connection lost` was not asked for. */
+  message('closed', { meetingId: Id, participantId: Id, reason: Type.Union([Type.Literal('removed'), Type.Literal('replaced'), Type.Literal('relay closed'), Type.Literal('connection lost')]) }),
+  /** Audio levels (about every 200 ms), already rounded for the `speakers` message. */
+  message('levels', { meetingId: Id, levels: Type.Record(Type.String(), Type.Number()) }),
+  /** The UDP endpoints of the meeting's relay connections, whenever they change (TURN peer policy). */
+  message('endpoints', { meetingId: Id, endpoints: Type.Array(Endpoint) }),
+  /** A recording ended (asked, cap reached, disk error, meeting over), with its final figures. */
+  message('recording-ended', { meetingId: Id, recordingId: Id, reason: Type.String(), durationMs: Count, bytes: Count }),
+  /** Every meeting's figures, a few times a second; a closed meeting's last figures once. */
+  message('figures', { meetings: Type.Record(Type.String(), MeetingFigures) }),
+  message('log', { level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]), meetingId: Type.Optional(Id), msg: Type.String(), details: Type.Record(Type.String(), Type.Unknown()) }),
+]);
+export type FromWorker = Static<typeof FromWorker>;
+
+export class ChannelError extends Error {}
+
+function decoder<U extends TUnion<TObject[]>>(union: U, side: string) {
+  const checkers = new Map<string, TypeCheck<TSchema>>(
+    union.anyOf.map((schema) => [String((schema.properties['type'] as { const?: string }).const), TypeCompiler.Compile(schema)]),
+  );
+  return (value: unknown): Static<U> => {
+    const type = (value as { type?: unknown } | null)?.type;
+    const checker = typeof type === 'string' ? checkers.get(type) : undefined;
+    if (!checker) throw new ChannelError(`${side}: unknown message type ${JSON.stringify(type)}`);
+    if (!checker.Check(value)) {
+      const first = checker.Errors(value).First();
+      throw new ChannelError(`${side}: invalid "${type}" message at ${first?.path ?? '/'}: ${first?.message ?? 'wrong shape'}`);
+    }
+    return value as Static<U>;
+  };
+}
+
+/** Validates a message arriving in a worker; throws `ChannelError`. */
+export const decodeToWorker: (value: unknown) => ToWorker = decoder(ToWorker, 'to media worker');
+/** Validates a message arriving from a worker; throws `ChannelError`. */
+export const decodeFromWorker: (value: unknown) => FromWorker = decoder(FromWorker, 'from media worker');
