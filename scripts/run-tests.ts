@@ -49,7 +49,10 @@ async function diagnoseStuck(child: ChildProcess, readOutput: () => string): Pro
   }
   // A process busy in JavaScript never runs exit-watch's timer. SIGUSR1 opens its inspector
   // (on the port `--inspect-port=0` chose) even then; pausing it says where it spins.
-  if (child.exitCode === null && child.signalCode === null) lines.push(await whereItSpins(child, readOutput));
+  if (child.exitCode === null && child.signalCode === null) {
+    lines.push(await whereItSpins(child, readOutput));
+    lines.push(...threadsOf(pid));
+  }
   // Who else holds the pipes we read from?
   const pipes = new Set<string>();
   for (const stream of [child.stdout, child.stderr]) {
@@ -75,6 +78,27 @@ async function diagnoseStuck(child: ChildProcess, readOutput: () => string): Pro
     lines.push(execFileSync('ps', ['-o', 'pid,ppid,stat,pcpu,etime,args', '--ppid', String(pid)], { encoding: 'utf8' }).trim());
   } catch { /* no children */ }
   return lines.join('\n  ');
+}
+
+/**
+ * Its threads (name, state, CPU) and, when gdb is there, their native stacks: a process
+ * spinning in native code or in Node's own teardown has no JavaScript stack to show.
+ */
+function threadsOf(pid: number | undefined): string[] {
+  const lines: string[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      lines.push(`thread ${tid} "${name}": state ${fields[0]}, CPU ${(Number(fields[11]) + Number(fields[12])) / 100} s`);
+    }
+  } catch { /* gone */ }
+  try {
+    const bt = execFileSync('gdb', ['-p', String(pid), '-batch', '-ex', 'thread apply all bt 12'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    lines.push(...bt.split('\n').filter((l) => /^(Thread|#)/.test(l)).slice(0, 150));
+  } catch { /* no gdb */ }
+  return lines;
 }
 
 /** Pauses a running process through its inspector and returns its JavaScript stack. */
