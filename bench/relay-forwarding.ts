@@ -12,6 +12,11 @@
  * (video and mixed audio) by all the server's CPU.
  *
  * Writes bench-results/relay-forwarding.{json,md}. Run: npx tsx bench/relay-forwarding.ts
+ *
+ * Knobs (environment): `FORWARDING_CONFIGS=4x8,6x18` runs only those publishers×viewers;
+ * `BENCH_MAX_BACKGROUND=0.8` tolerates a busier machine (cores used by other programs) before
+ * a window is measured again; `BENCH_CPU_PROF=<dir>` runs the server under `--cpu-prof` and
+ * leaves its .cpuprofile there (profiling slows it: take figures from runs without it).
  */
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -32,18 +37,28 @@ import {
 } from './loadClient';
 
 /** Publishers × viewers (viewers send no video; everyone, publishers too, views every camera). */
-const CONFIGS: Array<{ publishers: number; viewers: number }> = [
+const ALL_CONFIGS: Array<{ publishers: number; viewers: number }> = [
   { publishers: 2, viewers: 4 },
   { publishers: 4, viewers: 8 },
   { publishers: 4, viewers: 16 },
   { publishers: 6, viewers: 18 },
 ];
+const CONFIGS = chosenConfigs(process.env.FORWARDING_CONFIGS);
+
+function chosenConfigs(spec: string | undefined): Array<{ publishers: number; viewers: number }> {
+  if (spec === undefined || spec.trim() === '') return ALL_CONFIGS;
+  return spec.split(',').map((item) => {
+    const match = /^(\d+)x(\d+)$/.exec(item.trim());
+    if (!match) throw new Error(`FORWARDING_CONFIGS: "${item}" is not <publishers>x<viewers>`);
+    return { publishers: Number(match[1]), viewers: Number(match[2]) };
+  });
+}
 /** Capped so the load stays put (bandwidth estimation would otherwise ramp it between runs). */
 const CAMERA: CameraOptions = { width: 320, height: 240, fps: 15, maxKbps: 300 };
 const SETTLE_MS = 4000;
 const WINDOW_MS = 10_000;
 /** Windows disturbed by other programs (more than this many cores) are measured again, up to twice. */
-const MAX_BACKGROUND_CORES = 0.3;
+const MAX_BACKGROUND_CORES = Number(process.env.BENCH_MAX_BACKGROUND ?? 0.3);
 
 /** Figures of one measurement window. */
 export interface ForwardingWindow {
@@ -272,7 +287,8 @@ function markdown(result: ForwardingBenchResult): string {
 
 /** Runs the benchmark, prints the table, writes bench-results/relay-forwarding.{json,md}. */
 export async function runRelayForwardingBench(): Promise<ForwardingBenchResult> {
-  const server = await ServerProcess.start();
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const server = await ServerProcess.start(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {});
   const rows: ForwardingRow[] = [];
   try {
     for (const { publishers, viewers } of CONFIGS) rows.push(await benchConfig(server, publishers, viewers));

@@ -24,7 +24,7 @@ import type {
   SlotAssignment,
   VideoSource,
 } from './types';
-import type { VideoSlot } from './VideoSlot';
+import { FORWARD_WANTS_KEYFRAME, type VideoSlot } from './VideoSlot';
 
 export { RelayError, type RelayErrorCode } from './errors';
 export { VIDEO_SLOTS } from './types';
@@ -84,6 +84,9 @@ export class MeetingRelay {
   private readonly events: TypedEmitter<RelayEvents>;
   private readonly log: RelayLogger;
   private closed = false;
+  /** The mix packet last sent and its Buffer view (see sendAudio). */
+  private lastOpus: Uint8Array | undefined;
+  private lastOpusBuffer: Buffer = Buffer.alloc(0);
 
   constructor(
     readonly meetingId: string,
@@ -167,7 +170,12 @@ export class MeetingRelay {
   /** Sends one Opus frame of the participant's mix (called by the mixer, every 20 ms, with the tick's media time). */
   sendAudio(participantId: string, opus: Uint8Array, mediaTimeMs?: number): void {
     if (this.closed) return;
-    const bytes = this.participants.get(participantId)?.peer?.sendAudio(opus, mediaTimeMs) ?? 0;
+    // Listeners who share a mix get the same array: one Buffer view of it serves them all.
+    if (opus !== this.lastOpus) {
+      this.lastOpus = opus;
+      this.lastOpusBuffer = Buffer.isBuffer(opus) ? opus : Buffer.from(opus.buffer, opus.byteOffset, opus.byteLength);
+    }
+    const bytes = this.participants.get(participantId)?.peer?.sendAudio(this.lastOpusBuffer, mediaTimeMs) ?? 0;
     if (bytes > 0) {
       this.stats.packetsForwarded += 1;
       this.stats.bytesForwarded += bytes;
@@ -262,10 +270,7 @@ export class MeetingRelay {
       this.events.emit('mediaFlowing', participant.id);
     }
     if (track === 'audio') {
-      if (participant.publishing.audio) {
-        const { sequenceNumber, timestamp } = packet.header;
-        this.toSink('pushPacket', () => this.audio.pushPacket(participant.id, sequenceNumber, timestamp, packet.payload));
-      }
+      if (participant.publishing.audio) this.pushAudio(participant.id, packet);
       return;
     }
     if (!participant.videoSeen[track]) {
@@ -275,16 +280,26 @@ export class MeetingRelay {
     if (publishes(participant, track)) this.forwardVideo(participant.id, track, packet);
   }
 
+  /** Hands a mic packet to the sink; its exceptions stay out of the media path (no closure per packet, unlike `toSink`). */
+  private pushAudio(participantId: string, packet: RtpPacket): void {
+    const header = packet.header;
+    try {
+      this.audio.pushPacket(participantId, header.sequenceNumber, header.timestamp, packet.payload);
+    } catch (error) {
+      this.log.error({ err: error }, 'audio sink pushPacket failed');
+    }
+  }
+
   private forwardVideo(publisherId: string, source: VideoSource, packet: RtpPacket): void {
     const slots = this.viewersOf.get(sourceKey(publisherId, source));
     if (!slots) return;
     for (const slot of slots) {
       try {
         const result = slot.forward(packet);
-        if (result.sent) {
+        if (result > 0) {
           this.stats.packetsForwarded += 1;
-          this.stats.bytesForwarded += result.bytes;
-        } else if (result.wantsKeyframe) {
+          this.stats.bytesForwarded += result;
+        } else if (result === FORWARD_WANTS_KEYFRAME) {
           this.requestKeyframe(publisherId, source);
         }
       } catch (error) {

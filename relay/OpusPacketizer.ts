@@ -35,6 +35,13 @@ export class OpusPacketizer {
    * `mediaTimeMs` is the frame's place on the sender's clock (default: now).
    */
   next(payload: Uint8Array, mediaTimeMs?: number): AudioRtpFields {
+    const fields: AudioRtpFields = { sequenceNumber: 0, timestamp: 0, marker: false };
+    this.nextInto(fields, payload, mediaTimeMs);
+    return fields;
+  }
+
+  /** As `next`, writing the fields into `target` (an RTP header reused packet after packet). */
+  nextInto(target: AudioRtpFields, payload: Uint8Array, mediaTimeMs?: number): void {
     // The mixer's schedule when given: a burst of catch-up ticks after a stall is not a silence.
     const now = mediaTimeMs ?? this.now();
     const frameMs = (this.lastSamples / OPUS_CLOCK_RATE) * 1000;
@@ -53,6 +60,8 @@ export class OpusPacketizer {
     }
     this.lastSentAt = now;
     this.lastSamples = opusPacketSamples(payload) ?? DEFAULT_FRAME_SAMPLES;
-    return { sequenceNumber: this.sequenceNumber, timestamp: this.timestamp, marker };
+    target.sequenceNumber = this.sequenceNumber;
+    target.timestamp = this.timestamp;
+    target.marker = marker;
   }
 }

@@ -5,7 +5,6 @@
  * participants; `MeetingRelay` wires peers together.
  */
 import {
-  RtpHeader,
   RtpPacket,
   RTCPeerConnection,
   useOPUS,
@@ -17,6 +16,7 @@ import {
 } from 'werift';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
+import { NO_EXTENSIONS, PacketRing } from './PacketRing';
 import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
@@ -76,6 +76,9 @@ export class RelayPeer {
   private rejectClosed: (error: RelayError) => void = () => {};
   private readonly packetizer = new OpusPacketizer();
   private readonly keyframes: Record<VideoSource, KeyframeThrottle>;
+  /** Packet objects for the mix (see PacketRing); one rejection handler for every send. */
+  private readonly audioRing = new PacketRing();
+  private readonly onAudioSendFailed = (error: unknown): void => this.log.debug({ err: error }, 'sending audio failed');
 
   constructor(
     readonly id: string,
@@ -149,21 +152,27 @@ export class RelayPeer {
     }
   }
 
-  /** Sends one Opus frame of this participant's mix (`mediaTimeMs`: its place on the mixer's clock); returns its RTP size, or 0 when not sent. */
-  sendAudio(opus: Uint8Array, mediaTimeMs?: number): number {
+  /**
+   * Sends one Opus frame of this participant's mix (`mediaTimeMs`: its place on the mixer's
+   * clock); returns its RTP size, or 0 when not sent. `opus` must stay unchanged while werift
+   * may retransmit it (the mixer hands out a fresh packet per encode).
+   */
+  sendAudio(opus: Buffer, mediaTimeMs?: number): number {
     const transceiver = this.audio;
     if (this.state !== 'connected' || !transceiver) return 0;
     const sender = transceiver.sender;
     const direction = transceiver.currentDirection;
     if (!sender.codec || (direction !== 'sendrecv' && direction !== 'sendonly')) return 0;
-    const fields = this.packetizer.next(opus, mediaTimeMs);
-    const packet = new RtpPacket(
-      new RtpHeader({ ...fields, payloadType: sender.codec.payloadType, ssrc: sender.ssrc }),
-      Buffer.from(opus.buffer, opus.byteOffset, opus.byteLength),
-    );
-    const bytes = packet.serializeSize;
-    sender.sendRtp(packet).catch((error: unknown) => this.log.debug({ err: error }, 'sending audio failed'));
-    return bytes;
+    const packet = this.audioRing.next();
+    const header = packet.header;
+    this.packetizer.nextInto(header, opus, mediaTimeMs);
+    header.payloadType = sender.codec.payloadType;
+    header.ssrc = sender.ssrc;
+    header.extension = false;
+    header.extensions = NO_EXTENSIONS;
+    packet.payload = opus;
+    sender.sendRtp(packet).catch(this.onAudioSendFailed);
+    return 12 + opus.length;
   }
 
   /**
@@ -288,15 +297,19 @@ export class RelayPeer {
     for (const received of transceiver.receiver.tracks) {
       if (this.tappedTracks.has(received)) continue;
       this.tappedTracks.add(received);
-      received.onReceiveRtp.subscribe((packet) =>
-        this.guard(`${track} rtp`, () => {
+      // One listener per track, built once: nothing is allocated per packet.
+      const listener = (packet: RtpPacket): void => {
+        try {
           if (track !== 'audio') {
             const source = this.sources.get(track);
             if (source) source.ssrc = packet.header.ssrc;
           }
           this.handlers.rtp(track, packet);
-        }),
-      );
+        } catch (error) {
+          this.log.error({ err: error, track }, 'relay peer rtp handler failed');
+        }
+      };
+      received.onReceiveRtp.subscribe(listener);
     }
   }
 
@@ -310,25 +323,29 @@ export class RelayPeer {
     for (const transport of this.pc.dtlsTransports) {
       if (this.tappedTransports.has(transport)) continue;
       this.tappedTransports.add(transport);
-      transport.iceTransport.connection.onData.subscribe((data) =>
-        this.guard('rtcp', () => {
-          // RFC 5761 §4: RTCP packet types 192–223 in the second byte (RTP: payload types < 128 with the marker bit).
-          if (data.length < 8 || data[0]! >> 6 !== 2 || data[1]! < 192 || data[1]! > 223) return;
-          // Unset until DTLS has produced the SRTP keys.
-          const srtcp = transport.srtcp as typeof transport.srtcp | undefined;
-          if (!srtcp) return;
-          let datagram: Buffer;
-          try {
-            datagram = srtcp.decrypt(data);
-          } catch {
-            return; // not authentic, or not SRTCP at all: werift drops it too
-          }
-          for (const ssrc of keyframeRequestTargets(datagram)) {
-            const slot = this.videoSlots.find((s) => s.sender.ssrc === ssrc);
-            if (slot) this.handlers.keyframeRequest(slot);
-          }
-        }),
-      );
+      transport.iceTransport.connection.onData.subscribe((data) => {
+        // Every datagram passes here (RTP too): return before allocating anything unless it is RTCP.
+        // RFC 5761 §4: RTCP packet types 192–223 in the second byte (RTP: payload types < 128 with the marker bit).
+        if (data.length < 8 || data[0]! >> 6 !== 2 || data[1]! < 192 || data[1]! > 223) return;
+        this.guard('rtcp', () => this.onRtcpDatagram(transport, data));
+      });
+    }
+  }
+
+  /** A (compound) SRTCP datagram from the client: routes the keyframe requests it carries. */
+  private onRtcpDatagram(transport: RTCDtlsTransport, data: Buffer): void {
+    // Unset until DTLS has produced the SRTP keys.
+    const srtcp = transport.srtcp as typeof transport.srtcp | undefined;
+    if (!srtcp) return;
+    let datagram: Buffer;
+    try {
+      datagram = srtcp.decrypt(data);
+    } catch {
+      return; // not authentic, or not SRTCP at all: werift drops it too
+    }
+    for (const ssrc of keyframeRequestTargets(datagram)) {
+      const slot = this.videoSlots.find((s) => s.sender.ssrc === ssrc);
+      if (slot) this.handlers.keyframeRequest(slot);
     }
   }
 

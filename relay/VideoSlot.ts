@@ -3,7 +3,8 @@
  * `recvonly` transceivers, forwarding one publisher's camera or shared screen RTP as is
  * (no transcoding).
  */
-import { RtpHeader, RtpPacket, uint16Add, uint32Add, type RTCRtpSender } from 'werift';
+import { uint16Add, uint32Add, type RTCRtpSender, type RtpPacket } from 'werift';
+import { NO_EXTENSIONS, PacketRing } from './PacketRing';
 import type { RelayLogger, SlotAssignment, VideoSource } from './types';
 import { isVp8KeyframeStart } from './vp8';
 
@@ -13,12 +14,14 @@ const SOURCE_SWITCH_TICKS = 3000;
 /** While waiting for a keyframe, ask again this often (the first request's keyframe may have been lost). */
 const KEYFRAME_RETRY_MS = 1000;
 
-/** What `forward` did with a packet. */
-export type ForwardResult =
-  /** Sent; the value is its RTP size in bytes. */
-  | { sent: true; bytes: number }
-  /** Dropped; `wantsKeyframe` when the slot still waits for a keyframe and it is time to ask (again). */
-  | { sent: false; wantsKeyframe: boolean };
+/**
+ * What `forward` did with a packet, as a number so the per-packet path allocates nothing:
+ * > 0 sent (its RTP size in bytes), `FORWARD_DROPPED` dropped, `FORWARD_WANTS_KEYFRAME`
+ * dropped while the slot waits for a keyframe and it is time to ask (again).
+ */
+export type ForwardResult = number;
+export const FORWARD_DROPPED = 0;
+export const FORWARD_WANTS_KEYFRAME = -1;
 
 /** A viewer's slot: which publisher's source it shows and the RTP plumbing to show it. */
 export class VideoSlot {
@@ -28,6 +31,11 @@ export class VideoSlot {
   private sourceSsrc: number | undefined;
   private waitingForKeyframe = true;
   private lastKeyframeAskAt = -Infinity;
+  private readonly ring = new PacketRing();
+  /** One handler for every send's rejection (no closure per packet). */
+  private readonly onSendFailed = (error: unknown): void => {
+    this.log.debug({ viewer: this.viewerId, mid: this.mid, err: error }, 'forwarding a video packet failed');
+  };
 
   constructor(
     readonly viewerId: string,
@@ -69,11 +77,11 @@ export class VideoSlot {
 
   /** Sends one of the shown publisher's packets to the viewer. */
   forward(packet: RtpPacket): ForwardResult {
-    if (!this.connected || packet.payload.length === 0) return { sent: false, wantsKeyframe: false };
+    if (!this.connected || packet.payload.length === 0) return FORWARD_DROPPED;
     if (this.waitingForKeyframe) {
       // A decoder fed delta frames that reference another source's pictures shows garbage
       // until the next keyframe: start each new source on a keyframe (RFC 7741 §4.3).
-      if (!isVp8KeyframeStart(packet.payload)) return { sent: false, wantsKeyframe: this.keyframeAskDue() };
+      if (!isVp8KeyframeStart(packet.payload)) return this.keyframeAskDue() ? FORWARD_WANTS_KEYFRAME : FORWARD_DROPPED;
       this.waitingForKeyframe = false;
     }
     if (packet.header.ssrc !== this.sourceSsrc) {
@@ -87,17 +95,26 @@ export class VideoSlot {
       this.sourceSsrc = packet.header.ssrc;
     }
     // werift's sendRtp rewrites the header in place and keeps the object for NACK replies, so
-    // every viewer needs its own copy; the publisher's header extensions are dropped (their IDs
-    // belong to the publisher's negotiation, and werift would copy them over its own).
-    const copy = new RtpPacket(
-      new RtpHeader({ ...packet.header, extension: false, extensions: [] }),
-      packet.payload,
-    );
-    const bytes = copy.serializeSize;
-    this.sender.sendRtp(copy).catch((error: unknown) => {
-      this.log.debug({ viewer: this.viewerId, mid: this.mid, err: error }, 'forwarding a video packet failed');
-    });
-    return { sent: true, bytes };
+    // every viewer needs its own copy, taken from this slot's ring; the publisher's header
+    // extensions are dropped (their IDs belong to the publisher's negotiation, and werift would
+    // copy them over its own), and so is its padding (werift's payload already excludes it).
+    const copy = this.ring.next();
+    const from = packet.header;
+    const to = copy.header;
+    to.marker = from.marker;
+    to.payloadType = from.payloadType;
+    to.sequenceNumber = from.sequenceNumber;
+    to.timestamp = from.timestamp;
+    to.ssrc = from.ssrc;
+    to.csrc = from.csrc;
+    to.csrcLength = from.csrcLength;
+    to.extension = false;
+    to.extensions = NO_EXTENSIONS;
+    copy.payload = packet.payload;
+    // Fixed header, CSRCs, payload: what the relay counts (werift's own extensions aside).
+    const bytes = 12 + 4 * from.csrc.length + packet.payload.length;
+    this.sender.sendRtp(copy).catch(this.onSendFailed);
+    return bytes;
   }
 
   /** The slot as the client sees it. */

@@ -47,7 +47,21 @@ export interface AudioMixerOptions {
   onLevels?: (levels: ReadonlyMap<string, number>) => void;
   /** Decode errors and exceptions thrown by `onFrame`/`onLevels`; they never escape `tick()`. */
   onError?: (error: Error, participantId?: string) => void;
+  /**
+   * Discontinuous transmission (default on): a mix with nobody in it (no talker, or only the
+   * receiver) is digital silence; after `DTX_HANGOVER_FRAMES` of it, the stream is neither
+   * encoded nor sent, except one frame every `DTX_KEEPALIVE_FRAMES` (400 ms, as WebRTC keeps a
+   * DTX stream alive), so `onFrame` is not called every tick for everyone. RFC 7587 §3.1.3:
+   * the receiver's jitter buffer treats the gap as a pause, and the packet after it carries the
+   * marker and the timestamp of its place in time (OpusPacketizer).
+   */
+  dtx?: boolean;
 }
+
+/** Silent frames still sent before a stream goes quiet (lets the receiver's decoder fade out on real frames). */
+export const DTX_HANGOVER_FRAMES = 3;
+/** While quiet, one frame every this many (400 ms) keeps the stream and its statistics alive. */
+export const DTX_KEEPALIVE_FRAMES = 20;
 
 /** Frames of silence after the last speech frame before a talker becomes a listener. */
 const TALKER_HANGOVER_TICKS = 15; // 300 ms: keeps word gaps from toggling encoders
@@ -66,6 +80,8 @@ interface Member {
   lastSpeechTick: number;
   levelEnergy: number;
   levelSamples: number;
+  /** Consecutive silent frames of its own mix (while it has its own encoder). */
+  silentRun: number;
 }
 
 /** Mixes N participants into N−1 mixes with one shared mix for all non-talkers. */
@@ -78,6 +94,12 @@ export class AudioMixer {
   private readonly ownMix = new Float32Array(FRAME_SAMPLES);
   private readonly talkers: Member[] = [];
   private listenerEncoder: MixEncoder | null = null;
+  /** Consecutive silent frames of the shared listener mix. */
+  private listenerSilentRun = 0;
+  private readonly dtx: boolean;
+  /** This tick's packets, delivered once the tick's mixing is done and timed (reused arrays). */
+  private readonly outboxIds: string[] = [];
+  private readonly outboxPackets: Uint8Array[] = [];
   /** Gets every tick's full mix (everyone who talks, nobody left out): the recording. */
   private fullMixTap: ((mix: Float32Array) => void) | null = null;
   private closed = false;
@@ -89,6 +111,7 @@ export class AudioMixer {
   private readonly retired = { decodes: 0, concealed: 0, decodeErrors: 0, latePackets: 0 };
 
   constructor(private readonly options: AudioMixerOptions = {}) {
+    this.dtx = options.dtx ?? true;
     this.clock = new TickClock(FRAME_MS, (lateMs) => this.runTick(lateMs));
   }
 
@@ -122,6 +145,7 @@ export class AudioMixer {
       lastSpeechTick: Number.NEGATIVE_INFINITY,
       levelEnergy: 0,
       levelSamples: 0,
+      silentRun: 0,
     });
   }
 
@@ -176,6 +200,8 @@ export class AudioMixer {
     for (const id of [...this.members.keys()]) this.removeParticipant(id);
     this.pool.length = 0;
     this.talkers.length = 0;
+    this.outboxIds.length = 0;
+    this.outboxPackets.length = 0;
     this.listenerEncoder = null;
   }
 
@@ -187,11 +213,13 @@ export class AudioMixer {
     this.tickMediaTimeMs = started - lateMs;
     this.tickIndex += 1;
     this.collectTalkers();
-    this.mixAndSend();
-    if (this.tickIndex % LEVEL_INTERVAL_TICKS === 0) this.emitLevels();
+    this.mixAndEncode();
     const took = performance.now() - started;
     this.timings.record(took);
     if (lateMs > LATE_START_MS || took > FRAME_MS) this.lateTickCount += 1;
+    // Out of the timed critical path: sending (SRTP and a syscall per packet) and the levels.
+    this.flushOutbox();
+    if (this.tickIndex % LEVEL_INTERVAL_TICKS === 0) this.emitLevels();
   }
 
   /** Pulls one frame from everyone and decides who is a talker this tick. */
@@ -214,8 +242,8 @@ export class AudioMixer {
     }
   }
 
-  /** Builds the full mix, encodes it once for listeners and once per talker minus itself. */
-  private mixAndSend(): void {
+  /** Builds the full mix, encodes it once for listeners and once per talker minus itself, into the outbox. */
+  private mixAndEncode(): void {
     const full = this.fullMix;
     full.fill(0);
     for (const talker of this.talkers) {
@@ -231,19 +259,45 @@ export class AudioMixer {
     }
     let listenerPacket: Uint8Array | null = null;
     if (this.talkers.length < this.members.size) {
-      this.listenerEncoder ??= new MixEncoder();
-      listenerPacket = this.encode(this.listenerEncoder, full);
+      // Listeners hear every talker: silent when nobody talks.
+      this.listenerSilentRun = this.talkers.length === 0 ? this.listenerSilentRun + 1 : 0;
+      if (this.sendsFrame(this.listenerSilentRun)) {
+        this.listenerEncoder ??= new MixEncoder();
+        listenerPacket = this.encode(this.listenerEncoder, full);
+      }
     }
     const own = this.ownMix;
     for (const member of this.members.values()) {
       let packet = listenerPacket;
       if (member.encoder !== null) {
-        const frame = member.input.frame;
-        for (let i = 0; i < FRAME_SAMPLES; i++) own[i] = full[i] - frame[i];
-        packet = this.encode(member.encoder, own, member.id);
+        // A talker hears the other talkers: silent when it is the only one.
+        member.silentRun = this.talkers.length === 1 ? member.silentRun + 1 : 0;
+        packet = null;
+        if (this.sendsFrame(member.silentRun)) {
+          const frame = member.input.frame;
+          for (let i = 0; i < FRAME_SAMPLES; i++) own[i] = full[i] - frame[i];
+          packet = this.encode(member.encoder, own, member.id);
+        }
       }
-      if (packet !== null) this.deliver(member.id, packet);
+      if (packet !== null) {
+        this.outboxIds.push(member.id);
+        this.outboxPackets.push(packet);
+      }
     }
+  }
+
+  /** Whether a stream that has been silent for `silentRun` frames (0: not silent) sends this one. */
+  private sendsFrame(silentRun: number): boolean {
+    return !this.dtx || silentRun <= DTX_HANGOVER_FRAMES || silentRun % DTX_KEEPALIVE_FRAMES === 0;
+  }
+
+  /** Hands this tick's packets to `onFrame` and empties the outbox (its arrays are kept). */
+  private flushOutbox(): void {
+    const ids = this.outboxIds;
+    const packets = this.outboxPackets;
+    for (let i = 0; i < ids.length; i++) this.deliver(ids[i]!, packets[i]!);
+    ids.length = 0;
+    packets.length = 0;
   }
 
   private encode(encoder: MixEncoder, mix: Float32Array, who?: string): Uint8Array | null {
@@ -291,6 +345,7 @@ export class AudioMixer {
     const encoder = member.encoder;
     if (encoder === null) return;
     member.encoder = null;
+    member.silentRun = 0;
     if (this.pool.length < ENCODER_POOL_SIZE && !this.closed) {
       encoder.reset();
       this.pool.push(encoder);

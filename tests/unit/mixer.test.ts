@@ -7,7 +7,7 @@ import { Decoder, Encoder } from '@evan/opus';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FRAME_SAMPLES } from '../../relay/audio/AudioFormat';
-import { AudioMixer, type AudioMixerOptions } from '../../relay/audio/AudioMixer';
+import { AudioMixer, DTX_HANGOVER_FRAMES, DTX_KEEPALIVE_FRAMES, type AudioMixerOptions } from '../../relay/audio/AudioMixer';
 import { pcmFromBytes, ToneGenerator, toneAmplitude } from '../../relay/audio/tones';
 
 const AMPLITUDE = 6000;
@@ -179,7 +179,8 @@ test('a muted participant is left out of every mix but still hears the others', 
 });
 
 test('a silent talker (DTX or no packets) stops costing an encode', () => {
-  const meeting = new Meeting(['a', 'b', 'c', 'd', 'e']);
+  // Without the mixer's own DTX, which would also spare b's own (silent) mix at the end.
+  const meeting = new Meeting(['a', 'b', 'c', 'd', 'e'], { dtx: false });
   for (const id of ['a', 'b', 'c'] as const) meeting.talk(id, FREQ[id]);
   meeting.run(30);
   assert.is(meeting.encodesPerTick.at(-1), 4, 'three talkers plus the shared mix for d and e');
@@ -203,6 +204,28 @@ test('a silent talker (DTX or no packets) stops costing an encode', () => {
   assert.is(meeting.encodesPerTick.at(-1), 2, 'only b still costs its own encode');
   assert.ok(meeting.amplitude('a', FREQ.b, 90) > HEARD, 'a, now a listener, still hears b');
   meeting.mixer.close();
+});
+
+test('DTX: a mix with nobody in it is sent for a few frames, then only every 400 ms, and resumes at once', () => {
+  const meeting = new Meeting(['a', 'b', 'c']);
+  meeting.run(100, () => {});
+  // Nobody talks: the shared listener mix is silence.
+  const quiet = DTX_HANGOVER_FRAMES + Math.floor(100 / DTX_KEEPALIVE_FRAMES);
+  for (const id of ['a', 'b', 'c']) assert.is(meeting.received.get(id)!.length, quiet, `${id}: hangover frames, then one per 400 ms`);
+  assert.is(meeting.mixer.counters.encodes, quiet, 'one encode per frame sent, shared by all');
+  // a starts talking: b and c hear it from the next tick; a's own mix (nobody else) is silence.
+  meeting.talk('a', FREQ.a);
+  meeting.run(60);
+  const missed = quiet + 60 - meeting.received.get('b')!.length;
+  assert.ok(missed >= 0 && missed <= 2, `b gets every frame from a's first mixed one on (the jitter buffer holds a's first packets): ${missed} missed`);
+  assert.ok(meeting.received.get('a')!.length < quiet + 10, 'a, alone in its own mix, stays quiet');
+  assert.ok(meeting.amplitude('b', FREQ.a, quiet + 5) > HEARD, 'b hears a');
+  // Without DTX every participant gets a frame every tick.
+  const plain = new Meeting(['a', 'b'], { dtx: false });
+  plain.run(30, () => {});
+  assert.is(plain.received.get('a')!.length, 30);
+  meeting.mixer.close();
+  plain.mixer.close();
 });
 
 test('packets arriving out of order are played in order, without loss', () => {
