@@ -95,8 +95,9 @@ function threadsOf(pid: number | undefined): string[] {
     }
   } catch { /* gone */ }
   try {
-    const bt = execFileSync('gdb', ['-p', String(pid), '-batch', '-ex', 'thread apply all bt 12'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] });
-    lines.push(...bt.split('\n').filter((l) => /^(Thread|#)/.test(l)).slice(0, 150));
+    // The main thread (the one gdb stops in first) in full; the others are usually idle.
+    const bt = execFileSync('gdb', ['-p', String(pid), '-batch', '-ex', 'bt 40'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    lines.push('main thread:', ...bt.split('\n').filter((l) => /^#/.test(l)));
   } catch { /* no gdb */ }
   return lines;
 }
