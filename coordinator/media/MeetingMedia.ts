@@ -49,6 +49,8 @@ export class MeetingMedia {
   private closed = false;
   /** The recording under way, if any, and the relay it is written by (none yet while switching). */
   private recording: { id: string; path: string; on: RemoteRelay | null } | null = null;
+  /** The speaker levels last sent, serialized. */
+  private lastLevels = '';
   /** Recordings asked to stop whose final figures the worker has yet to send. */
   private readonly stopping = new Map<string, { why: string; by: string | undefined }>();
 
@@ -266,7 +268,13 @@ export class MeetingMedia {
         // The connection failed (not removed by us): tell the client, which offers again.
         if (reason === 'connection lost') this.tellRelayClosed(id, reason, 'The relay lost its connection to you.');
       }),
-      levels: guarded('speaker levels', (levels) => this.meeting.broadcast({ type: 'speakers', levels })),
+      levels: guarded('speaker levels', (levels) => {
+        // Every 200 ms from the mixer; only a change is worth a message to everyone.
+        const key = JSON.stringify(levels);
+        if (key === this.lastLevels) return;
+        this.lastLevels = key;
+        this.meeting.broadcast({ type: 'speakers', levels });
+      }),
       recordingEnded: guarded('recording ended', (id, reason, durationMs, bytes) => this.recordingEnded(id, reason, durationMs, bytes)),
       failed: guarded('media worker failed', (ids) => this.relayFailed(relay, ids)),
     });

@@ -259,7 +259,8 @@ export class Meeting extends EventEmitter<MeetingEvents> {
 
   /** Sends to every member except `exceptId`. */
   broadcast(message: ServerMessage, exceptId?: string): void {
-    for (const p of this.members.values()) if (p.id !== exceptId) p.send(message);
+    const serialized = JSON.stringify(message); // once, not once per member
+    for (const p of this.members.values()) if (p.id !== exceptId) p.send(message, serialized);
   }
 
   private assertOpen(): void {

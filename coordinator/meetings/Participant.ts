@@ -6,7 +6,8 @@ import { hashSecret, newSecret } from '../ids';
 
 /** How the meeting reaches a participant: their signaling socket. */
 export interface ParticipantLink {
-  send(message: ServerMessage): void;
+  /** `serialized`: the message as JSON already, when it goes to many (serialised once). */
+  send(message: ServerMessage, serialized?: string): void;
   /** Ends the link: the participant was removed, or another socket took it over; idempotent. */
   close(reason: 'cancelled' | 'ended' | 'replaced' | 'removed'): void;
 }
@@ -44,9 +45,9 @@ export class Participant {
   }
 
   /** Sends, never throwing: a broken socket must not stop a broadcast to the others. */
-  send(message: ServerMessage): void {
+  send(message: ServerMessage, serialized?: string): void {
     try {
-      this.link?.send(message);
+      this.link?.send(message, serialized);
     } catch {
       // The socket's own close handler removes the participant.
     }

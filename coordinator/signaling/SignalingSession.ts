@@ -74,8 +74,8 @@ export class SignalingSession {
     if (this.socket.readyState === this.socket.OPEN) this.socket.close(1000, 'bye');
   }
 
-  private send(message: ServerMessage): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+  private send(message: ServerMessage, serialized?: string): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(serialized ?? JSON.stringify(message));
   }
 
   private sendError(error: CodedError, id?: number): void {
@@ -200,7 +200,7 @@ export class SignalingSession {
     const name = message.name.trim();
     if (name.length === 0) throw new CodedError('BAD_MESSAGE', 'A display name is required.');
     const link = {
-      send: (m: ServerMessage) => this.send(m),
+      send: (m: ServerMessage, serialized?: string) => this.send(m, serialized),
       close: (reason: 'cancelled' | 'ended' | 'replaced' | 'removed') => this.removedByMeeting(reason),
     };
     // A known resume token brings back the same participant; an unknown one (the grace

@@ -190,7 +190,10 @@ export class TcpProxy {
     for (const socket of [pair.client, pair.upstream]) {
       if (socket.destroyed) continue;
       // resetAndDestroy needs a connected handle; a socket still connecting is just destroyed.
-      if (socket.connecting) socket.destroy();
+      // So is one whose graceful shutdown (end) has begun: a reset racing that pending
+      // shutdown request leaves it in Node's exit teardown for ever (the process spun at
+      // 100% CPU in Environment::CleanupHandles after its tests; libp2p hit the same).
+      if (socket.connecting || socket.writableEnded) socket.destroy();
       else socket.resetAndDestroy();
     }
   }

@@ -1,0 +1,92 @@
+/**
+ * Does the media plane scale with its workers? The same synthetic load — meetings of three,
+ * everyone talking, each a real `AudioMixer` fed real Opus every 20 ms (the mixer is what a
+ * relay meeting spends its CPU on when nobody's camera is on) — run on ONE worker thread and
+ * then spread over TWO, in the same run, adding meetings until a step fails: any meeting's
+ * mixer p99 tick over 10 ms or more than 1% late ticks. The ratio of the two capacities is
+ * the scaling figure (issue 10 asks ≥ 1.8×).
+ *
+ * No load clients: on a 2-core machine they would take the second core the second worker
+ * needs, so the network side (werift forwarding, measured in relay-forwarding/relay-capacity)
+ * is not part of this figure. Writes bench-results/media-workers.{json,md}.
+ *
+ * Run: npx tsx bench/media-workers.ts
+ */
+import { Worker } from 'node:worker_threads';
+import { cpus } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const STEPS = [10, 20, 30, 40, 50, 60, 80, 100, 120, 140, 160, 200, 240];
+const SIZE = 3;
+const WARMUP_MS = 1500;
+const MEASURE_MS = 5000;
+const P99_LIMIT_MS = 10;
+const LATE_LIMIT = 0.01;
+const BOOT = new URL('../relay/worker/boot.mjs', import.meta.url);
+const ENTRY = new URL('./workers/syntheticMeetings.ts', import.meta.url).href;
+
+interface MeetingFigures { ticks: number; lateTicks: number; tickMsP99: number }
+interface Step { meetings: number; workers: number; worstP99Ms: number; latePercent: number; ok: boolean }
+
+function runOn(workers: number, meetings: number): Promise<MeetingFigures[]> {
+  const shares = Array.from({ length: workers }, (_, w) => Math.floor(meetings / workers) + (w < meetings % workers ? 1 : 0));
+  return Promise.all(shares.map((share) => new Promise<MeetingFigures[]>((resolve, reject) => {
+    const worker = new Worker(BOOT, { workerData: { entry: ENTRY, meetings: share, size: SIZE, warmupMs: WARMUP_MS, measureMs: MEASURE_MS }, execArgv: [] });
+    worker.once('message', (m: { figures: MeetingFigures[] }) => {
+      resolve(m.figures);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  }))).then((all) => all.flat());
+}
+
+async function capacity(workers: number): Promise<{ held: number; steps: Step[] }> {
+  const steps: Step[] = [];
+  let held = 0;
+  for (const meetings of STEPS) {
+    const figures = await runOn(workers, meetings);
+    const ticks = figures.reduce((n, f) => n + f.ticks, 0);
+    const late = figures.reduce((n, f) => n + f.lateTicks, 0);
+    const worstP99Ms = Math.max(...figures.map((f) => f.tickMsP99));
+    const latePercent = ticks > 0 ? (100 * late) / ticks : 100;
+    const ok = worstP99Ms < P99_LIMIT_MS && latePercent < LATE_LIMIT * 100;
+    steps.push({ meetings, workers, worstP99Ms: Math.round(worstP99Ms * 100) / 100, latePercent: Math.round(latePercent * 100) / 100, ok });
+    console.log(`  ${workers} worker(s), ${meetings} meetings of ${SIZE}: worst p99 ${worstP99Ms.toFixed(2)} ms, late ${latePercent.toFixed(2)}% ${ok ? 'ok' : 'FAIL'}`);
+    if (!ok) break;
+    held = meetings;
+  }
+  return { held, steps };
+}
+
+const one = await capacity(1);
+const two = await capacity(2);
+const ratio = one.held > 0 ? Math.round((two.held / one.held) * 100) / 100 : 0;
+console.log(`one worker holds ${one.held} meetings of ${SIZE}, two hold ${two.held}: ${ratio}×`);
+
+const result = {
+  name: 'media-workers',
+  date: new Date().toISOString(),
+  node: process.versions.node,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  meetingSize: SIZE,
+  limits: { p99Ms: P99_LIMIT_MS, latePercent: LATE_LIMIT * 100 },
+  oneWorker: one,
+  twoWorkers: two,
+  ratio,
+};
+const dir = join(import.meta.dirname, '..', 'bench-results');
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, 'media-workers.json'), `${JSON.stringify(result, null, 2)}\n`);
+const rows = [...one.steps, ...two.steps].map((s) => `| ${s.workers} | ${s.meetings} | ${s.worstP99Ms} | ${s.latePercent} | ${s.ok ? 'ok' : 'fail'} |`);
+writeFileSync(join(dir, 'media-workers.md'), [
+  `# Media workers: meetings of ${SIZE} (everyone talking) held by one and by two workers`,
+  '',
+  `${result.date}, Node ${result.node}, ${result.cpu} (${result.cores} cores). One worker: **${one.held}**, two: **${two.held}**, ratio **${ratio}×**.`,
+  '',
+  '| workers | meetings | worst mixer p99 ms | late ticks % | |',
+  '| ---: | ---: | ---: | ---: | --- |',
+  ...rows,
+  '',
+].join('\n'));

@@ -1,0 +1,52 @@
+/**
+ * A bench worker thread: `meetings` synthetic relay meetings of `size` people, everyone
+ * talking, each a real `AudioMixer` on its own 20 ms clock fed real Opus packets every
+ * 20 ms, exactly as a media worker runs them minus the network. Reports every meeting's
+ * mixer figures after `measureMs`, then ends.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Encoder } from '@evan/opus';
+import { FRAME_MS, SAMPLE_RATE } from '../../relay/audio/AudioFormat';
+import { AudioMixer } from '../../relay/audio/AudioMixer';
+import { ToneGenerator } from '../../relay/audio/tones';
+
+interface Job { meetings: number; size: number; warmupMs: number; measureMs: number }
+const job = workerData as Job & { entry: string };
+
+// A second of pre-encoded packets per voice (as a browser's Opus encoder would send).
+const voices = Array.from({ length: job.size }, (_, v) => {
+  const encoder = new Encoder({ channels: 1, sample_rate: SAMPLE_RATE, application: 'voip' });
+  const tone = new ToneGenerator(300 + 170 * v, 5000);
+  return Array.from({ length: 1000 / FRAME_MS }, () => encoder.encode(tone.next()));
+});
+
+let sent = 0;
+const mixers = Array.from({ length: job.meetings }, () => {
+  const mixer = new AudioMixer({ onFrame: (_id, opus) => { sent += opus.length; } });
+  for (let p = 0; p < job.size; p++) mixer.addParticipant(`p${p}`);
+  mixer.start();
+  return mixer;
+});
+
+let seq = 0;
+const feed = setInterval(() => {
+  const frame = seq % voices[0]!.length;
+  for (const mixer of mixers) {
+    for (let p = 0; p < job.size; p++) mixer.pushPacket(`p${p}`, seq & 0xffff, seq * 960, voices[p]![frame]!);
+  }
+  seq += 1;
+}, FRAME_MS);
+
+let baseline = mixers.map((m) => m.counters);
+setTimeout(() => {
+  baseline = mixers.map((m) => m.counters);
+  setTimeout(() => {
+    clearInterval(feed);
+    const figures = mixers.map((m, i) => {
+      const c = m.counters;
+      return { ticks: c.ticks - baseline[i]!.ticks, lateTicks: c.lateTicks - baseline[i]!.lateTicks, tickMsP99: c.tickMsP99 };
+    });
+    for (const m of mixers) m.close();
+    parentPort!.postMessage({ figures, bytesSent: sent });
+  }, job.measureMs);
+}, job.warmupMs);
