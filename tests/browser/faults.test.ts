@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, newParticipant } from '../helpers/browser';
-import { toneInitScript } from '../helpers/media';
+import { ABSENT_DB, toneInitScript, toneLevels } from '../helpers/media';
 import { assertChatShownOnce, assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, meetingEvents, sendChat, type Person } from '../helpers/room';
 import { impairedSignaling } from '../helpers/impair';
 import { api, freeTcpPort, spawnServerProcess, startServer, tempDbPath, type TestServer } from '../helpers/server';
@@ -18,7 +18,8 @@ let browser: Browser;
 const people: Person[] = [];
 
 test.before(async () => {
-  server = await startServer({ departureGraceMs: 20_000 });
+  // Media in two worker threads, as a multi-core deployment runs it (and so a worker can die).
+  server = await startServer({ departureGraceMs: 20_000, mediaWorkers: 2 });
   browser = await launchBrowser();
 });
 test.after.each(async () => {
@@ -171,6 +172,8 @@ test('a server killed with SIGKILL and started again: everyone is back in media 
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
     await waitFor(async () => (await group[0]!.page.getByTestId('room-notice').innerText().catch(() => '')).includes('Reconnecting'), 10_000, 'the page to say Reconnecting');
+    // The media died with the server: silence first, so hearing again below proves the return.
+    await waitFor(async () => (await toneLevels(group[0]!.page, [group[1]!.hz, group[2]!.hz])).every((l) => l < ABSENT_DB), 15_000, 'Ann to hear silence while the server is down');
     child = spawnServerProcess(port, db.dbPath);
     await waitFor(async () => (await api(base, 'GET', '/api/health').catch(() => ({ status: 0 }))).status === 200, 30_000, 'the server to start again');
     const upAt = Date.now();
@@ -179,8 +182,11 @@ test('a server killed with SIGKILL and started again: everyone is back in media 
     const seconds = (Date.now() - upAt) / 1000;
     console.log(`  everyone heard everyone again ${seconds.toFixed(1)} s after the server was up`);
     assert.ok(seconds < 30, `back within 30 s (took ${seconds} s)`);
-    const d = await detail(base, meeting.id);
-    assert.equal(d.participants.map((p) => p.name).sort(), ['Ann', 'Ben', 'Cat'], 'the same three, once each');
+    const names = await waitFor(async () => {
+      const listed = (await detail(base, meeting.id)).participants.map((p) => p.name ?? '?').sort();
+      return listed.length === 3 ? listed : undefined;
+    }, 10_000, 'the three to be listed in the restored meeting');
+    assert.equal(names, ['Ann', 'Ben', 'Cat'], 'the same three, once each');
   } finally {
     child.kill('SIGKILL');
     db.remove();

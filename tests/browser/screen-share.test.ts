@@ -50,7 +50,14 @@ async function startSharing(sharer: Person): Promise<void> {
 
 /** `viewer` sees `sharer`'s screen as its own, large tile, decoding new frames, and still their camera beside it. */
 async function assertSeesScreen(viewer: Person, sharer: Person, timeoutMs = 20_000): Promise<void> {
-  const first = await waitFor(() => framesOf(viewer.page, sharer.name, 'screen'), timeoutMs, `${viewer.name} to decode ${sharer.name}'s screen`);
+  const first = await waitFor(() => framesOf(viewer.page, sharer.name, 'screen'), timeoutMs, `${viewer.name} to decode ${sharer.name}'s screen`).catch(async (err: unknown) => {
+    // What the viewer had instead: its tiles and its overlay (slots, codecs, bitrates).
+    const tiles = await viewer.page.locator('[data-testid="video-tile"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-participant')}/${e.getAttribute('data-source')}`));
+    const overlay = await viewer.page.getByTestId('stats-overlay').innerText().catch(() => 'no overlay');
+    const sharerOverlay = await sharer.page.getByTestId('stats-overlay').innerText().catch(() => 'no overlay');
+    const detail = await meetingDetail(server.url, (await viewer.page.url()).split('/m/')[1]?.split(/[?#]/)[0] ?? '');
+    throw new Error(`${String(err)}\n  tiles: ${tiles.join(', ')}\n  overlay: ${JSON.stringify(overlay)}\n  sharer's overlay: ${JSON.stringify(sharerOverlay)}\n  meeting: ${JSON.stringify(detail)}`);
+  });
   await waitFor(async () => (await framesOf(viewer.page, sharer.name, 'screen')) > first + 3, 10_000, `${sharer.name}'s screen on ${viewer.name}'s page to advance`);
   assert.is(await screenTile(viewer, sharer).count(), 1, `${viewer.name} has one screen tile of ${sharer.name}`);
   assert.is(await screenTile(viewer, sharer).getAttribute('data-featured'), 'true', `the screen is the large tile for ${viewer.name}`);

@@ -63,7 +63,7 @@ export async function startServer(
   // The same wiring as `npm start`: a bundled TURN server on 127.0.0.1, a free port.
   const turnParts: CoordinatorParts = options.turn === true ? { turn: turnConfigFromEnv({ TURN_PORT: '0', TURN_TTL: '600' }, { httpHost: '127.0.0.1' }) } : {};
   const coordinator = await buildCoordinator(
-    defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', ...overrides, dbPath }),
+    defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', ...(process.env.MEDIA_WORKERS ? { mediaWorkers: Number(process.env.MEDIA_WORKERS) } : {}), ...overrides, dbPath }),
     { ...parts, ...turnParts },
   );
   const url = await coordinator.start();
