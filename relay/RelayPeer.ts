@@ -353,7 +353,9 @@ export class RelayPeer {
     const incoming = this.sources.get(source);
     const receiver = incoming?.transceiver.receiver;
     const ssrc = incoming?.ssrc ?? receiver?.track.ssrc;
-    if (!receiver || ssrc === undefined || this.state !== 'connected') return;
+    // `disconnected` too: werift says so while media still flows (see requestKeyframe), and a
+    // viewer waiting for its first keyframe would wait until it says connected again.
+    if (!receiver || ssrc === undefined || (this.state !== 'connected' && this.state !== 'disconnected')) return;
     receiver.sendRtcpPLI(ssrc).catch((error: unknown) => this.log.debug({ err: error }, 'sending a PLI failed'));
     this.handlers.pliSent();
   }
