@@ -1,5 +1,6 @@
 /** The coordinator's settings: embedded defaults, overridden by environment variables. */
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 export interface CoordinatorConfig {
@@ -27,11 +28,7 @@ export interface CoordinatorConfig {
   relayHostAddresses: string[];
   /** Pino log level. */
   logLevel: string;
-  /**
-   * Threads running meetings' relays and mixers; 0 (the default for now) runs them on the
-   * main thread. Workers stay opt-in until a screen-share slot race seen only with them is
-   * fixed (see the README, "The media plane").
-   */
+  /** Threads running meetings' relays and mixers (one per core by default); 0 runs them on the main thread. */
   mediaWorkers: number;
   /** Serve HTTPS (and `wss://`) with this PEM certificate and key; plain HTTP when unset. */
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -107,7 +104,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfi
     departureGraceMs: 20_000,
     recordingMaxBytes: 100 * 1024 * 1024,
     relayHostAddresses: ['127.0.0.1'],
-    mediaWorkers: 0,
+    mediaWorkers: availableParallelism(),
     ...overrides,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
   };
