@@ -13,6 +13,7 @@
  * Run: npx tsx bench/media-workers.ts
  */
 import { Worker } from 'node:worker_threads';
+import '@evan/opus'; // kept loaded on the main thread, as coordinator/media/MediaWorkers.ts does (else SIGSEGV)
 import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

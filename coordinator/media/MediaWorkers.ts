@@ -10,6 +10,10 @@
  * to measure the difference side by side).
  */
 import { Worker } from 'node:worker_threads';
+// Loaded (not used) on the main thread so the native Opus addon stays loaded for the life of
+// the process: otherwise the last worker thread to exit unloads it, and the process died
+// with SIGSEGV when workers came and went (seen in bench/media-workers.ts).
+import '@evan/opus';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
