@@ -56,6 +56,8 @@ interface Participant {
   mediaFlowing: boolean;
   /** The slot table last emitted to this client, serialized, to emit only changes. */
   lastSlots: string | undefined;
+  /** Its sources' keys in the viewers index, made once (not a string per forwarded packet). */
+  readonly sourceKeys: Readonly<Record<VideoSource, string>>;
 }
 
 /** Key of one video source in the viewers index. */
@@ -277,7 +279,7 @@ export class MeetingRelay {
       participant.videoSeen[track] = true;
       this.refreshSlots();
     }
-    if (publishes(participant, track)) this.forwardVideo(participant.id, track, packet);
+    if (publishes(participant, track)) this.forwardVideo(participant, track, packet);
   }
 
   /** Hands a mic packet to the sink; its exceptions stay out of the media path (no closure per packet, unlike `toSink`). */
@@ -290,9 +292,10 @@ export class MeetingRelay {
     }
   }
 
-  private forwardVideo(publisherId: string, source: VideoSource, packet: RtpPacket): void {
-    const slots = this.viewersOf.get(sourceKey(publisherId, source));
+  private forwardVideo(publisher: Participant, source: VideoSource, packet: RtpPacket): void {
+    const slots = this.viewersOf.get(publisher.sourceKeys[source]);
     if (!slots) return;
+    const publisherId = publisher.id;
     for (const slot of slots) {
       try {
         const result = slot.forward(packet);
@@ -409,6 +412,7 @@ export class MeetingRelay {
         videoSeen: { camera: false, screen: false },
         mediaFlowing: false,
         lastSlots: undefined,
+        sourceKeys: { camera: sourceKey(participantId, 'camera'), screen: sourceKey(participantId, 'screen') },
       };
       this.participants.set(participantId, participant);
     }
