@@ -74,6 +74,30 @@ export const HEARD_DB = -50;
 export const ABSENT_DB = -65;
 
 /**
+ * Asserts that `page` hears none of `frequencies`: each level falls under ABSENT_DB within a
+ * few seconds and stays there for a second of readings. A single reading is not enough: the
+ * onset of another tone (someone just became audible) spreads energy over the whole
+ * analyser window for ~200 ms, which reads as a few dB everywhere; a real leak persists.
+ */
+export async function assertTonesAbsent(page: Page, frequencies: number[], what: string): Promise<void> {
+  const loudest = async (): Promise<number> => Math.max(...(await toneLevels(page, frequencies)));
+  const settleBy = Date.now() + 3000;
+  let level = await loudest();
+  while (level >= ABSENT_DB && Date.now() < settleBy) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    level = await loudest();
+  }
+  const readings = [level];
+  for (const until = Date.now() + 1000; Date.now() < until; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    readings.push(await loudest());
+  }
+  if (Math.max(...readings) >= ABSENT_DB) {
+    throw new Error(`${what}: ${frequencies.join('/')} Hz heard (loudest readings ${readings.map((r) => r.toFixed(1)).join(', ')} dB)`);
+  }
+}
+
+/**
  * Total decoded frames of the video in `name`'s camera tile, or screen tile with
  * `source: 'screen'` (0 when there is no such tile or its video has no size yet).
  */

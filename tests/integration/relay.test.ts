@@ -318,9 +318,11 @@ test('a viewer keyframe request sent under its own camera SSRC (as Chrome does) 
     const slot = slots.find((t) => t.mid === mid);
     if (!slot) throw new Error(`no viewer transceiver for mid ${mid}`);
     let keyframes = 0;
+    let packets = 0;
     let lastKeyframeAt = 0;
     for (const track of slot.receiver.tracks) {
       track.onReceiveRtp.subscribe((rtp) => {
+        packets += 1;
         if (!isVp8KeyframeStart(rtp.payload)) return;
         keyframes += 1;
         lastKeyframeAt = performance.now();
@@ -328,7 +330,8 @@ test('a viewer keyframe request sent under its own camera SSRC (as Chrome does) 
     }
     // Seen to time out once in ~10 fresh-clone runs: say what the relay saw, for the next one.
     await waitFor(() => keyframes > 0, CONNECT_MS, 'the first keyframe at the viewer').catch((err: Error) => {
-      throw new Error(`${err.message}; relay counters ${JSON.stringify(meeting.relay.counters())}, slot ${JSON.stringify(table)}`);
+      const seen = { packets, tracks: slot.receiver.tracks.length, viewerState: viewer.connectionState, relayConnected: [...meeting.connected.keys()] };
+      throw new Error(`${err.message}; relay counters ${JSON.stringify(meeting.relay.counters())}, slot ${JSON.stringify(table)}, viewer ${JSON.stringify(seen)}`);
     });
     // libwebrtc ignores keyframe requests within 300 ms of the last one: start from a quiet encoder.
     await waitFor(() => performance.now() - lastKeyframeAt > 600, 2000, 'alice to be past her last keyframe');
