@@ -318,23 +318,22 @@ test('a viewer keyframe request sent under its own camera SSRC (as Chrome does) 
     const slot = slots.find((t) => t.mid === mid);
     if (!slot) throw new Error(`no viewer transceiver for mid ${mid}`);
     let keyframes = 0;
-    let packets = 0;
+    let firstPacketAt = 0;
     let lastKeyframeAt = 0;
     for (const track of slot.receiver.tracks) {
       track.onReceiveRtp.subscribe((rtp) => {
-        packets += 1;
+        firstPacketAt ||= performance.now();
         if (!isVp8KeyframeStart(rtp.payload)) return;
         keyframes += 1;
         lastKeyframeAt = performance.now();
       });
     }
-    // Seen to time out once in ~10 fresh-clone runs: say what the relay saw, for the next one.
-    await waitFor(() => keyframes > 0, CONNECT_MS, 'the first keyframe at the viewer').catch((err: Error) => {
-      const seen = { packets, tracks: slot.receiver.tracks.length, viewerState: viewer.connectionState, relayConnected: [...meeting.connected.keys()] };
-      throw new Error(`${err.message}; relay counters ${JSON.stringify(meeting.relay.counters())}, slot ${JSON.stringify(table)}, viewer ${JSON.stringify(seen)}`);
-    });
+    // Alice's video reaching the viewer is what counts here, not that the first keyframe was
+    // seen: the relay may send it the moment its own DTLS side is up, a few ms before the
+    // viewer's is, and werift (unlike Chrome) neither NACKs nor asks for another.
+    await waitFor(() => firstPacketAt > 0, CONNECT_MS, "alice's video at the viewer");
     // libwebrtc ignores keyframe requests within 300 ms of the last one: start from a quiet encoder.
-    await waitFor(() => performance.now() - lastKeyframeAt > 600, 2000, 'alice to be past her last keyframe');
+    await waitFor(() => performance.now() - Math.max(firstPacketAt, lastKeyframeAt) > 600, 2000, 'alice to be past her last keyframe');
     const settled = keyframes;
     const before = meeting.relay.counters();
     const mediaSsrc = slot.receiver.track.ssrc ?? 0;
