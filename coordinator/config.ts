@@ -39,6 +39,16 @@ export interface CoordinatorConfig {
    * `trustProxy`), a list trusts only those proxy addresses/CIDRs. Off by default.
    */
   trustProxy?: boolean | string[];
+  /** Several nodes over Redis (`REDIS_URL`); a single process when unset. */
+  cluster?: {
+    redisUrl: string;
+    /** `NODE_ID`; default `<host name>-<port>` (stable across restarts). */
+    nodeId?: string;
+    /** `CLUSTER_HEARTBEAT_MS` (1000): how often a node announces itself. */
+    heartbeatMs: number;
+    /** `CLUSTER_NODE_TTL_MS` (3000): a node silent this long is dead and its meetings move. */
+    nodeTtlMs: number;
+  };
 }
 
 /** Rate and size limits; every address counts, loopback included. */
@@ -167,7 +177,30 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
   overrides.limits = limits;
   const trustProxy = nonEmpty(env.TRUST_PROXY);
   if (trustProxy !== undefined) overrides.trustProxy = parseTrustProxy(trustProxy);
+  const redisUrl = nonEmpty(env.REDIS_URL);
+  if (redisUrl !== undefined) overrides.cluster = parseCluster(redisUrl, env);
   return defaultConfig(overrides);
+}
+
+/** REDIS_URL with NODE_ID, CLUSTER_HEARTBEAT_MS and CLUSTER_NODE_TTL_MS. */
+function parseCluster(redisUrl: string, env: NodeJS.ProcessEnv): NonNullable<CoordinatorConfig['cluster']> {
+  if (!/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new ConfigError('REDIS_URL', `must be a URL such as redis://127.0.0.1:6379, not "${redisUrl}"`);
+  const cluster: NonNullable<CoordinatorConfig['cluster']> = { redisUrl, heartbeatMs: 1000, nodeTtlMs: 3000 };
+  const nodeId = nonEmpty(env.NODE_ID);
+  if (nodeId !== undefined) {
+    if (!/^[\w.:-]{1,100}$/.test(nodeId)) throw new ConfigError('NODE_ID', `must be letters, digits, '.', ':', '-' or '_' (up to 100), not "${nodeId}"`);
+    cluster.nodeId = nodeId;
+  }
+  for (const [name, key, min] of [['CLUSTER_HEARTBEAT_MS', 'heartbeatMs', 100], ['CLUSTER_NODE_TTL_MS', 'nodeTtlMs', 500]] as const) {
+    const value = nonEmpty(env[name]);
+    if (value === undefined) continue;
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > 600_000) {
+      throw new ConfigError(name, `must be a number of milliseconds from ${min} to 600000, not "${value}"`);
+    }
+    cluster[key] = Number(value);
+  }
+  if (cluster.nodeTtlMs < 2 * cluster.heartbeatMs) throw new ConfigError('CLUSTER_NODE_TTL_MS', 'must be at least twice CLUSTER_HEARTBEAT_MS');
+  return cluster;
 }
 
 /** `1`/`true` trusts any proxy, `0`/`false` none, else a comma list of proxy addresses or CIDRs. */

@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { IceServer } from '../protocol/signaling';
 import { LIMITS } from '../protocol/limits';
@@ -24,6 +24,9 @@ import type { LogLevel } from '../relay/worker/MediaHost';
 import { MeetingRegistry } from './meetings/MeetingRegistry';
 import { EventStore } from './records/EventStore';
 import { SessionHub, signalingPlugin } from './signaling/signalingPlugin';
+import { SignalingSession, type SessionDeps } from './signaling/SignalingSession';
+import type { SessionSocket } from './signaling/SessionSocket';
+import { ClusterNode } from './cluster/ClusterNode';
 
 export interface Coordinator {
   app: FastifyInstance;
@@ -32,6 +35,8 @@ export interface Coordinator {
   media: MediaPlane;
   /** STUN/TURN, when built with `parts.turn`. */
   ice?: IceService;
+  /** This node of a deployment over Redis (`REDIS_URL`). */
+  cluster?: ClusterNode;
   /** The URL it listens on (set by `start`). */
   url: string;
   /** Starts the bundled TURN server alone (so a failure can be told apart); `start` does it too. */
@@ -69,6 +74,14 @@ function workerLogLevel(level: string): LogLevel {
   if (level === 'trace' || level === 'debug') return 'debug';
   if (level === 'info' || level === 'warn' || level === 'error') return level;
   return 'error';
+}
+
+/** This node's media load, as the other nodes of a deployment see it. */
+function relayLoadOf(media: MediaPlane): { relayMeetings: number; relayLoad: number } {
+  const { workers } = media.workerStats();
+  const relayMeetings = workers.reduce((sum, w) => sum + w.meetings, 0);
+  const relayLoad = workers.length === 0 ? 0 : workers.reduce((sum, w) => sum + w.utilization, 0) / workers.length;
+  return { relayMeetings, relayLoad };
 }
 
 /** Creates a coordinator (not yet listening). */
@@ -111,8 +124,15 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
   const iceRefresh = refreshMs !== undefined ? new IceServerRefresh(registry, iceServersFor, refreshMs, app.log) : undefined;
   const limits = new AddressLimits(config.limits);
   app.addHook('onClose', async () => limits.close());
+  const cluster = config.cluster
+    ? await ClusterNode.connect(
+        { ...config.cluster, nodeId: config.cluster.nodeId ?? `${hostname()}-${config.port}` },
+        { registry, store, log: app.log, relayLoad: () => relayLoadOf(media) },
+      )
+    : undefined;
   // After every listener of 'created' is in place: restored meetings get their media too.
-  registry.restore();
+  // Several nodes: the shared record has them; each is placed again when its people return.
+  if (!cluster) registry.restore();
 
   installErrorHandlers(app);
   await app.register(fastifyWebsocket, {
@@ -121,19 +141,32 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     options: { maxPayload: LIMITS.messageBytesMax * 4 },
   });
   await app.register(recordingRoutes, { store });
-  await app.register(meetingRoutes, { registry, store, relayCounters: media, limits, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
-  await app.register(metricsRoute, { registry, relayCounters: media });
+  await app.register(meetingRoutes, {
+    registry,
+    store,
+    relayCounters: media,
+    limits,
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    ...(cluster ? { cluster } : {}),
+  });
+  await app.register(metricsRoute, { registry, relayCounters: media, ...(cluster ? { nodeId: cluster.id } : {}) });
 
   const hub = new SessionHub();
+  const sessionDeps: SessionDeps = { registry, media, log: app.log, iceServersFor, ...(cluster ? { cluster } : {}) };
   await app.register(async (scope) => signalingPlugin(scope, {
-    registry,
-    media,
-    log: app.log,
-    iceServersFor,
+    ...sessionDeps,
     heartbeatMs: config.heartbeatMs,
     limits,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
   }, hub));
+  /** The session of a browser socket held by another node, whose meeting is here. */
+  const startRemoteSession = (socket: SessionSocket): void => {
+    // The socket's own node counted its join and its address; here: its frame rate and the meeting's size.
+    const guard = { ...limits.guardFor('another node'), joinAttempt: () => {} };
+    const session = new SignalingSession(socket, { ...sessionDeps, ...(cluster ? { cluster: cluster.here } : {}) }, guard);
+    hub.sessions.add(session);
+    socket.onClose(() => hub.sessions.delete(session));
+  };
 
   if (existsSync(config.clientDir)) {
     await app.register(fastifyStatic, { root: config.clientDir, prefix: '/', wildcard: false });
@@ -149,6 +182,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     store,
     media,
     ...(ice ? { ice } : {}),
+    ...(cluster ? { cluster } : {}),
     url: '',
     async startTurn() {
       await ice?.start();
@@ -162,12 +196,16 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
       const scheme = config.tls ? 'https' : 'http';
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       coordinator.url = `${scheme}://${host}:${port}`;
+      await cluster?.start(config.publicUrl ?? coordinator.url, startRemoteSession);
       return coordinator.url;
     },
     async close() {
       if (closed) return;
       closed = true;
       iceRefresh?.close();
+      // Several nodes: nothing is placed here any more, and this node's meetings are free
+      // to move, before its people are told to reconnect.
+      await cluster?.drain();
       // Meetings stay open in the record: a server started again on it restores them,
       // and the clients told `server-restarting` come back by themselves.
       hub.closeAll('restarting');
@@ -175,6 +213,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
       await app.close();
       await media.close();
       ice?.close();
+      await cluster?.close();
       store.close();
     },
   };

@@ -26,6 +26,7 @@ export const ERRORS = {
   WRONG_MODE: { status: 409, message: 'The meeting is not using that media path right now.' },
   RELAY_FAILED: { status: 500, message: 'The media relay could not set up your connection.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'There is nothing at this address.' },
+  NODE_UNAVAILABLE: { status: 503, message: 'The server node holding this meeting did not answer; try again.' },
   INTERNAL: { status: 500, message: 'Something went wrong on the server.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

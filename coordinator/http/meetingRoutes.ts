@@ -9,12 +9,15 @@ import {
   MeetingEventRecord,
   MeetingIdParams,
   MeetingSummary,
+  type TopologyPreference,
 } from '../../protocol/rest';
 import type { MeetingRegistry } from '../meetings/MeetingRegistry';
 import type { EventStore } from '../records/EventStore';
 import type { RelayCounterSource } from '../media/RelayCounterSource';
 import type { AddressLimits } from '../limits/AddressLimits';
 import { bearerToken, withholdEventNames, withholdNames } from './privacy';
+import type { ClusterNode } from '../cluster/ClusterNode';
+import { secretMatches } from '../ids';
 
 export interface MeetingRouteDeps {
   registry: MeetingRegistry;
@@ -24,16 +27,23 @@ export interface MeetingRouteDeps {
   limits?: AddressLimits;
   /** Base of shareable links; derived from the request when not configured. */
   publicUrl?: string;
+  /** Several nodes: meetings of the whole deployment, through Redis. */
+  cluster?: ClusterNode;
 }
 
 /** Registers the meeting routes. */
 export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps): Promise<void> {
   const { registry, store } = deps;
 
+  const createHere = (title: string, topology: TopologyPreference, listed: boolean | undefined): { id: string; creatorToken: string } => {
+    const { meeting, creatorToken } = registry.create(title, topology, listed === undefined ? {} : { listed });
+    return { id: meeting.id, creatorToken };
+  };
+
   app.get('/api/health', async () => ({ ok: true }));
 
   app.get('/api/meetings', { schema: { response: { 200: Type.Array(MeetingSummary) } } }, async () =>
-    registry.listJoinable(),
+    deps.cluster ? deps.cluster.listJoinable() : registry.listJoinable(),
   );
 
   app.post<{ Body: CreateMeetingBody }>(
@@ -46,13 +56,16 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
     async (request, reply) => {
       const title = request.body.title.trim();
       if (title.length === 0) throw new CodedError('BAD_REQUEST', 'A meeting needs a title.');
-      const options = request.body.listed === undefined ? {} : { listed: request.body.listed };
-      const { meeting, creatorToken } = registry.create(title, request.body.topology ?? 'auto', options);
+      const topology = request.body.topology ?? 'auto';
+      // Several nodes: placed on the least-loaded one, which may be another.
+      const { id, creatorToken } = deps.cluster
+        ? await deps.cluster.create(title, topology, request.body.listed ?? true)
+        : createHere(title, topology, request.body.listed);
       const base = deps.publicUrl ?? `${request.protocol}://${request.host}`;
       reply.status(201);
-      const link = `${base.replace(/\/$/, '')}/m/${meeting.id}`;
+      const link = `${base.replace(/\/$/, '')}/m/${id}`;
       // In the fragment, so the token never reaches a server log or a Referer header.
-      return { id: meeting.id, title: meeting.title, link, creatorToken, hostLink: `${link}#host=${encodeURIComponent(creatorToken)}` };
+      return { id, title, link, creatorToken, hostLink: `${link}#host=${encodeURIComponent(creatorToken)}` };
     },
   );
 
@@ -75,6 +88,26 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
           createdAt: live.createdAt,
           participants: showNames ? participants : withholdNames(participants),
           listed: live.listed,
+          relay: deps.relayCounters.countersFor(id),
+        };
+      }
+      if (deps.cluster) {
+        // Held by another node (or by none): the shared record and live view.
+        const found = await deps.cluster.meeting(id);
+        if (!found) throw new CodedError('MEETING_NOT_FOUND');
+        const { row, live } = found;
+        const participants = live?.participants ?? [];
+        const listed = row.listed !== false;
+        const showNames = listed || secretMatches(bearerToken(request.headers.authorization), row.creatorTokenHash ?? '');
+        return {
+          id,
+          title: row.title,
+          state: row.state,
+          mode: live?.mode ?? (row.topology === 'relay' ? 'relay' : 'p2p'),
+          topology: row.topology,
+          createdAt: row.createdAt,
+          participants: showNames ? participants : withholdNames(participants),
+          listed,
           relay: deps.relayCounters.countersFor(id),
         };
       }
@@ -101,6 +134,11 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
       const id = request.params.id;
       const token = bearerToken(request.headers.authorization);
       const live = registry.get(id);
+      if (!live && deps.cluster) {
+        await deps.cluster.cancel(id, token);
+        reply.status(204);
+        return reply.send();
+      }
       if (!live) {
         const row = store.meeting(id);
         if (!row) throw new CodedError('MEETING_NOT_FOUND');
@@ -119,6 +157,15 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
     { schema: { params: MeetingIdParams, response: { 200: Type.Array(MeetingEventRecord) } } },
     async (request) => {
       const id = request.params.id;
+      if (deps.cluster) {
+        // The shared record: every node that held the meeting wrote its part there.
+        const found = await deps.cluster.meeting(id);
+        if (!found) throw new CodedError('MEETING_NOT_FOUND');
+        const events = await deps.cluster.events(id);
+        if (found.row.listed !== false) return events;
+        const isHost = found.row.state === 'open' && secretMatches(bearerToken(request.headers.authorization), found.row.creatorTokenHash ?? '');
+        return isHost ? events : withholdEventNames(events);
+      }
       const live = registry.get(id);
       if (!live && !store.meeting(id)) throw new CodedError('MEETING_NOT_FOUND');
       const events = store.events(id);

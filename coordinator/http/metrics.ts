@@ -7,7 +7,7 @@ import type { RelayCounterSource } from '../media/RelayCounterSource';
 /** Registers the metrics route. */
 export async function metricsRoute(
   app: FastifyInstance,
-  deps: { registry: MeetingRegistry; relayCounters: RelayCounterSource },
+  deps: { registry: MeetingRegistry; relayCounters: RelayCounterSource; /** Several nodes: this node's id. */ nodeId?: string },
 ): Promise<void> {
   app.get('/metrics', async (_request, reply) => {
     const meetings = deps.registry.all();
@@ -64,6 +64,12 @@ export async function metricsRoute(
       '# TYPE meetmesh_faults_total counter',
       ...[...faultCounts()].map(([where, n]) => `meetmesh_faults_total{where="${where.replace(/["\\\n]/g, '_')}"} ${n}`),
     ];
+    // Several nodes: each serves its own figures; this says which node they are of.
+    lines.push(
+      '# HELP meetmesh_node_info The node these figures are of (one process: "single").',
+      '# TYPE meetmesh_node_info gauge',
+      `meetmesh_node_info{node="${(deps.nodeId ?? 'single').replace(/["\\\n]/g, '_')}"} 1`,
+    );
     reply.type('text/plain; version=0.0.4');
     return lines.join('\n') + '\n';
   });

@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { MeetingSummary, TopologyPreference } from '../../protocol/rest';
 import { guard } from '../faults';
 import { hashSecret, newMeetingId, newSecret } from '../ids';
-import type { EventStore } from '../records/EventStore';
+import type { EventStore, MeetingRow } from '../records/EventStore';
 import { Meeting, type MeetingOptions } from './Meeting';
 
 export interface RegistryEvents {
@@ -38,19 +38,37 @@ export class MeetingRegistry extends EventEmitter<RegistryEvents> {
         this.store.closeMeeting(row.id, 'ended', { reason: 'server restarted' });
         continue;
       }
-      const meeting = new Meeting(row.id, row.title, row.topology, row.creatorTokenHash, row.createdAt, this.store, this.log, this.meetingOptions);
-      meeting.listed = this.store.isListed(row.id);
-      meeting.setLocked(row.locked);
-      // Its people come back one by one: start on the path they were on, so three people
-      // rejoining a relay meeting do not go through P2P and a switch first.
-      const mode = this.store.lastMode(row.id);
-      if (mode) meeting.path = { mode, target: mode, epoch: 0 };
-      this.add(meeting, this.meetingOptions.departureGraceMs, 'nobody came back after a server restart');
+      const meeting = this.revive({ ...row, creatorTokenHash: row.creatorTokenHash, listed: this.store.isListed(row.id) }, this.store.lastMode(row.id), 'nobody came back after a server restart');
       this.store.record(row.id, 'restored', undefined, {});
       restored.push(meeting);
     }
     if (restored.length > 0) this.log.info({ meetings: restored.length }, 'restored open meetings');
     return restored;
+  }
+
+  /**
+   * Takes over an open meeting another node of the deployment held (it died or drained),
+   * from the shared record: same id, title, topology, credentials, lock and path.
+   */
+  adopt(row: MeetingRow & { creatorTokenHash: string }, mode: 'p2p' | 'relay' | undefined): Meeting {
+    const live = this.meetings.get(row.id);
+    if (live) return live;
+    this.store.adoptMeeting(row);
+    const meeting = this.revive(row, mode, 'nobody came after the meeting moved to this node');
+    this.store.record(row.id, 'restored', undefined, { node: 'adopted' });
+    return meeting;
+  }
+
+  /** A meeting of the record brought back to life; it ends if nobody comes within the grace. */
+  private revive(row: MeetingRow & { creatorTokenHash: string }, mode: 'p2p' | 'relay' | undefined, unusedReason: string): Meeting {
+    const meeting = new Meeting(row.id, row.title, row.topology, row.creatorTokenHash, row.createdAt, this.store, this.log, this.meetingOptions);
+    meeting.listed = row.listed !== false;
+    meeting.setLocked(row.locked);
+    // Its people come back one by one: start on the path they were on, so three people
+    // rejoining a relay meeting do not go through P2P and a switch first.
+    if (mode) meeting.path = { mode, target: mode, epoch: 0 };
+    this.add(meeting, this.meetingOptions.departureGraceMs, unusedReason);
+    return meeting;
   }
 
   /** The server is stopping: every meeting stays open in the record, to be restored. */

@@ -55,8 +55,21 @@ export interface RecordingRow {
   path: string;
 }
 
+/**
+ * Told of every write to the record after it is made (several nodes: the shared copy in
+ * Redis). Must not throw; it runs inside the writer's call.
+ */
+export interface RecordMirror {
+  meetingCreated(row: MeetingRow): void;
+  event(meetingId: string, event: MeetingEventRecord): void;
+  meetingClosed(meetingId: string, state: 'cancelled' | 'ended', closedAt: string): void;
+  lockChanged(meetingId: string, locked: boolean): void;
+}
+
 /** Opens (creating if needed) the record at `path`; `:memory:` works for tests. */
 export class EventStore {
+  /** Where writes are copied to (several nodes); none in a single process. */
+  mirror: RecordMirror | undefined;
   private readonly db: Database.Database;
   /** Prepared once per SQL text: preparing is most of the cost of a tiny write. */
   private readonly statements = new Map<string, Database.Statement>();
@@ -111,6 +124,7 @@ export class EventStore {
 
   /** Records a new meeting and its `created` event. */
   createMeeting(row: Omit<MeetingRow, 'state' | 'closedAt' | 'locked'>): void {
+    this.mirror?.meetingCreated({ ...row, state: 'open', closedAt: null, locked: false, listed: row.listed !== false });
     this.db.transaction(() => {
       this.statement('INSERT INTO meetings (id, title, topology, state, created_at, creator_hash) VALUES (?, ?, ?, ?, ?, ?)')
         .run(row.id, row.title, row.topology, 'open', row.createdAt, row.creatorTokenHash);
@@ -135,12 +149,24 @@ export class EventStore {
       this.statement('UPDATE meetings SET state = ?, closed_at = ? WHERE id = ?').run(state, at, meetingId);
       this.insertEvent(meetingId, at, state, undefined, detail);
     })();
+    this.mirror?.meetingClosed(meetingId, state, at);
+  }
+
+  /**
+   * A meeting created elsewhere (another node of the deployment) that this node now holds:
+   * its row, so this node's events of it have a meeting to belong to. No-op when known.
+   */
+  adoptMeeting(row: MeetingRow): void {
+    if (this.closed) return;
+    this.statement('INSERT OR IGNORE INTO meetings (id, title, topology, state, created_at, creator_hash, locked) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(row.id, row.title, row.topology, 'open', row.createdAt, row.creatorTokenHash, row.locked ? 1 : 0);
   }
 
   /** Keeps a meeting's lock, so a restarted server restores it locked. */
   setLocked(meetingId: string, locked: boolean): void {
     if (this.closed) return;
     this.statement('UPDATE meetings SET locked = ? WHERE id = ?').run(locked ? 1 : 0, meetingId);
+    this.mirror?.lockChanged(meetingId, locked);
   }
 
   /** The meeting as recorded, or undefined when it never existed. */
@@ -220,6 +246,12 @@ export class EventStore {
     if (this.closed) return; // a late socket close during shutdown has nothing left to record
     this.statement('INSERT INTO events (meeting_id, at, type, participant, detail) VALUES (?, ?, ?, ?, ?)')
       .run(meetingId, at, type, participant ?? null, detail === undefined ? null : JSON.stringify(detail));
+    if (this.mirror) {
+      const event: MeetingEventRecord = { at, type };
+      if (participant !== undefined) event.participant = participant;
+      if (detail !== undefined) event.detail = detail;
+      this.mirror.event(meetingId, event);
+    }
   }
 }
 

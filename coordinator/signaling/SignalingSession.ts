@@ -4,7 +4,6 @@
  * meeting; closing the socket (or a missed heartbeat) leaves it.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { WebSocket } from 'ws';
 import { CodedError } from '../../protocol/errors';
 import { LIMITS } from '../../protocol/limits';
 import type { ClientMessage, IceServer, ServerMessage } from '../../protocol/signaling';
@@ -13,6 +12,7 @@ import type { MeetingRegistry } from '../meetings/MeetingRegistry';
 import type { Participant } from '../meetings/Participant';
 import { UNLIMITED, type SessionGuard } from '../limits/AddressLimits';
 import { decodeClientMessage } from './decode';
+import type { SessionSocket } from './SessionSocket';
 
 /** The media side of signaling (relay connection, topology switch), kept out of this file. */
 export interface MediaSignaling {
@@ -24,14 +24,30 @@ export interface MediaSignaling {
   setRecording(meeting: Meeting, host: Participant, on: boolean): void;
 }
 
+/**
+ * Where a meeting this node does not hold lives (several nodes over Redis): `local` means
+ * it now does (placed or restored here), `forward` that node `nodeId` holds it and this
+ * socket's frames go there; undefined: no such meeting anywhere.
+ */
+export type MeetingRoute = { kind: 'local'; meeting: Meeting } | { kind: 'forward'; nodeId: string };
+
+/** The cluster's part in a join (several nodes); a single process has none. */
+export interface SessionCluster {
+  route(meetingId: string): Promise<MeetingRoute | undefined>;
+  /** Hands the socket over to node `nodeId`: `frames` (the join first) and every later frame go there. */
+  forward(nodeId: string, socket: SessionSocket, frames: Buffer[]): void;
+}
+
 export interface SessionDeps {
   registry: MeetingRegistry;
+  cluster?: SessionCluster;
   iceServersFor(participantId: string): IceServer[];
   media: MediaSignaling;
   log: FastifyBaseLogger;
 }
 
-type SessionState = 'connected' | 'joined' | 'closed';
+/** `forwarded`: the meeting lives on another node, which now runs this socket's session. */
+type SessionState = 'connected' | 'routing' | 'joined' | 'forwarded' | 'closed';
 
 /** WebSocket close codes (4000–4999 are ours). */
 export const CLOSE_CODES = { removed: 4001, heartbeat: 4002, replaced: 4003, restarting: 4004 } as const;
@@ -48,15 +64,17 @@ export class SignalingSession {
   private meeting: Meeting | undefined;
   private participant: Participant | undefined;
 
+  /** Frames that came while a join looked for its meeting on other nodes. */
+  private held: Buffer[] = [];
+
   constructor(
-    private readonly socket: WebSocket,
+    private readonly socket: SessionSocket,
     private readonly deps: SessionDeps,
     /** This socket's rate limits and the meeting size cap. */
     private readonly guard: SessionGuard = UNLIMITED,
   ) {
-    socket.on('message', (raw: Buffer) => this.onFrame(raw));
-    socket.on('close', () => this.close('dropped'));
-    socket.on('error', (err) => deps.log.debug({ err }, 'signaling socket error'));
+    socket.onMessage((raw) => this.onFrame(raw));
+    socket.onClose(() => this.close('dropped'));
   }
 
   /** Ends the session as `end` says and closes the socket; idempotent. */
@@ -67,15 +85,15 @@ export class SignalingSession {
       this.send({ type: 'server-restarting' });
       this.meeting = undefined;
       this.participant = undefined;
-      if (this.socket.readyState === this.socket.OPEN) this.socket.close(CLOSE_CODES.restarting, 'server restarting');
+      if (this.socket.isOpen) this.socket.close(CLOSE_CODES.restarting, 'server restarting');
       return;
     }
     this.leaveMeeting(end);
-    if (this.socket.readyState === this.socket.OPEN) this.socket.close(1000, 'bye');
+    if (this.socket.isOpen) this.socket.close(1000, 'bye');
   }
 
   private send(message: ServerMessage, serialized?: string): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(serialized ?? JSON.stringify(message));
+    if (this.socket.isOpen) this.socket.send(serialized ?? JSON.stringify(message));
   }
 
   private sendError(error: CodedError, id?: number): void {
@@ -83,7 +101,11 @@ export class SignalingSession {
   }
 
   private onFrame(raw: Buffer): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'forwarded') return;
+    if (this.state === 'routing') {
+      this.held.push(raw);
+      return;
+    }
     const decoded = decodeClientMessage(raw);
     // Every frame counts, valid or not; a refused one is answered, never silently dropped.
     const limited = this.guard.frame();
@@ -97,7 +119,7 @@ export class SignalingSession {
     }
     const message = decoded.message;
     const requestId = 'id' in message ? message.id : undefined;
-    this.dispatch(message).catch((err: unknown) => {
+    this.dispatch(message, raw).catch((err: unknown) => {
       if (err instanceof CodedError) {
         this.sendError(err, requestId);
       } else {
@@ -107,10 +129,10 @@ export class SignalingSession {
     });
   }
 
-  private async dispatch(message: ClientMessage): Promise<void> {
+  private async dispatch(message: ClientMessage, raw: Buffer): Promise<void> {
     switch (message.type) {
       case 'join':
-        return this.join(message);
+        return this.join(message, raw);
       case 'leave':
         this.leaveMeeting('left');
         return;
@@ -192,11 +214,29 @@ export class SignalingSession {
     }
   }
 
-  private join(message: Extract<ClientMessage, { type: 'join' }>): void {
+  private async join(message: Extract<ClientMessage, { type: 'join' }>, raw: Buffer): Promise<void> {
     if (this.state === 'joined') throw new CodedError('ALREADY_JOINED');
     this.guard.joinAttempt();
-    const meeting = this.deps.registry.get(message.meetingId);
+    let meeting = this.deps.registry.get(message.meetingId);
+    if (!meeting && this.deps.cluster) {
+      const route = await this.routeJoin(this.deps.cluster, message.meetingId, raw);
+      if (route === 'forwarded') return;
+      try {
+        meeting = route;
+        if (!meeting) throw new CodedError('MEETING_NOT_FOUND');
+        if (this.state !== 'connected') return; // the socket closed meanwhile
+        this.joinHere(meeting, message);
+      } finally {
+        // Whatever came while the join looked for its meeting, in order, after it.
+        for (const frame of this.held.splice(0)) this.onFrame(frame);
+      }
+      return;
+    }
     if (!meeting) throw new CodedError('MEETING_NOT_FOUND');
+    this.joinHere(meeting, message);
+  }
+
+  private joinHere(meeting: Meeting, message: Extract<ClientMessage, { type: 'join' }>): void {
     const name = message.name.trim();
     if (name.length === 0) throw new CodedError('BAD_MESSAGE', 'A display name is required.');
     const link = {
@@ -225,13 +265,33 @@ export class SignalingSession {
     });
   }
 
+  /**
+   * Finds a meeting this node does not hold on the cluster: placed or restored here, or
+   * held by another node, which then runs this socket's session (this one only forwards
+   * the join, what came meanwhile, and every later frame). Frames arriving meanwhile wait.
+   */
+  private async routeJoin(cluster: SessionCluster, meetingId: string, joinFrame: Buffer): Promise<Meeting | 'forwarded' | undefined> {
+    this.state = 'routing';
+    let route: MeetingRoute | undefined;
+    try {
+      route = await cluster.route(meetingId);
+    } finally {
+      if (this.state === 'routing') this.state = 'connected';
+    }
+    if (this.state !== 'connected' || !route) return undefined;
+    if (route.kind === 'local') return route.meeting;
+    this.state = 'forwarded';
+    cluster.forward(route.nodeId, this.socket, [joinFrame, ...this.held.splice(0)]);
+    return 'forwarded';
+  }
+
   /** The meeting removed us (cancelled, ended) or another socket resumed our participant. */
   private removedByMeeting(reason: 'cancelled' | 'ended' | 'replaced' | 'removed'): void {
     this.meeting = undefined;
     this.participant = undefined;
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (!this.socket.isOpen) return;
     if (reason === 'replaced') this.socket.close(CLOSE_CODES.replaced, 'resumed on another connection');
     else this.socket.close(CLOSE_CODES.removed, 'removed');
   }

@@ -8,6 +8,7 @@ import type { WebSocket } from 'ws';
 import { originGuard } from '../http/origin';
 import { TOO_MANY_SOCKETS_CLOSE_CODE, type AddressLimits } from '../limits/AddressLimits';
 import { CLOSE_CODES, SignalingSession, type SessionDeps, type SessionEnd } from './SignalingSession';
+import { webSocketSession } from './SessionSocket';
 
 export interface SignalingPluginOptions extends SessionDeps {
   /** Ping interval; a socket that did not answer the previous ping is dropped. */
@@ -46,7 +47,8 @@ export async function signalingPlugin(app: FastifyInstance, options: SignalingPl
     sockets.add(socket);
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
-    const session = new SignalingSession(socket, options, limits?.guardFor(request.ip));
+    const sessionSocket = webSocketSession(socket, (err) => options.log.debug({ err }, 'signaling socket error'));
+    const session = new SignalingSession(sessionSocket, options, limits?.guardFor(request.ip));
     hub.sessions.add(session);
     socket.on('close', () => {
       release();

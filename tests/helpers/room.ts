@@ -34,14 +34,19 @@ export async function joinAs(
   return { ...participant, name, hz };
 }
 
-/** Every listener hears every other person's tone and never its own. */
-export async function assertEveryoneHearsTheOthers(group: Person[], timeoutMs = 20_000): Promise<void> {
+/** Waits until every listener hears every other person's tone (to time a recovery; see below for the full check). */
+export async function waitUntilEveryoneHearsTheOthers(group: Person[], timeoutMs = 20_000): Promise<void> {
   for (const listener of group) {
     const others = group.filter((p) => p !== listener);
     await waitFor(async () => (await toneLevels(listener.page, others.map((p) => p.hz))).every((l) => l > HEARD_DB), timeoutMs,
       `${listener.name} to hear ${others.map((p) => `${p.name} (${p.hz} Hz)`).join(' and ')}`);
-    await assertTonesAbsent(listener.page, [listener.hz], `${listener.name} must not hear their own voice`);
   }
+}
+
+/** Every listener hears every other person's tone and never its own. */
+export async function assertEveryoneHearsTheOthers(group: Person[], timeoutMs = 20_000): Promise<void> {
+  await waitUntilEveryoneHearsTheOthers(group, timeoutMs);
+  for (const listener of group) await assertTonesAbsent(listener.page, [listener.hz], `${listener.name} must not hear their own voice`);
 }
 
 /** Every viewer decodes every other person's video, with frames advancing. */

@@ -102,9 +102,12 @@ export async function freeTcpPort(): Promise<number> {
   return port;
 }
 
-/** `npm start` in a process of its own (no TURN), on `port` with the record `dbPath`: to kill and restart it. */
-export function spawnServerProcess(port: number, dbPath: string): ChildProcess {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), DB_PATH: dbPath, TURN_DISABLED: '1', LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'warn', NO_COLOR: '1' };
+/**
+ * `npm start` in a process of its own (no TURN), on `port` with the record `dbPath`: to kill
+ * and restart it. `extraEnv`: more settings (e.g. `REDIS_URL` and `NODE_ID` for a cluster node).
+ */
+export function spawnServerProcess(port: number, dbPath: string, extraEnv: Record<string, string> = {}): ChildProcess {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), DB_PATH: dbPath, TURN_DISABLED: '1', LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'warn', NO_COLOR: '1', ...extraEnv };
   return spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT_DIR, env, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
