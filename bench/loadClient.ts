@@ -654,7 +654,7 @@ export class ServerProcess {
    * Starts `node --import tsx scripts/start.ts` on 127.0.0.1, a free port, a temporary record.
    * `nodeArgs` go to node before the script (e.g. `--cpu-prof` to profile the server under load).
    */
-  static async start(options: { timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
+  static async start(options: { timeoutMs?: number; nodeArgs?: string[]; /** More settings, e.g. REDIS_URL and NODE_ID. */ env?: Record<string, string> } = {}): Promise<ServerProcess> {
     const timeoutMs = options.timeoutMs ?? 30_000;
     const tempDir = mkdtempSync(join(tmpdir(), 'meetmesh-bench-'));
     const args = [...(options.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'scripts', 'start.ts')];
@@ -673,6 +673,7 @@ export class ServerProcess {
         DB_PATH: join(tempDir, 'meetings.db'),
         // Lifecycle lines (peer state, participant left the relay, and why) are info.
         LOG_LEVEL: 'info',
+        ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

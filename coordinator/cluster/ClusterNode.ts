@@ -76,6 +76,8 @@ export class ClusterNode implements SessionCluster, RecordMirror {
   /** Per meeting, the Redis writes in the order they were made (each waits for the one before). */
   private readonly writes = new Map<string, Promise<void>>();
   private closed = false;
+  /** Draining: no more heartbeats (a late one would announce a node that is leaving). */
+  private stopping = false;
 
   private constructor(
     private readonly config: ClusterConfig,
@@ -128,7 +130,7 @@ export class ClusterNode implements SessionCluster, RecordMirror {
     if (!row || row.state !== 'open' || !row.creatorTokenHash) return undefined;
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const owner = await this.directory.owner(meetingId);
-      if (owner === this.id) return { kind: 'local', meeting: await this.adopt({ ...row, creatorTokenHash: row.creatorTokenHash }) };
+      if (owner === this.id) return this.adoptRoute({ ...row, creatorTokenHash: row.creatorTokenHash });
       if (owner !== undefined) {
         if (await this.isAlive(owner)) return { kind: 'forward', nodeId: owner };
         this.deps.log.info({ meetingId, deadNode: owner }, 'cluster: the node holding a meeting is gone; placing it again');
@@ -137,7 +139,7 @@ export class ClusterNode implements SessionCluster, RecordMirror {
       const target = await this.leastLoaded();
       if (!(await this.directory.claim(meetingId, target))) continue; // another node placed it first
       this.deps.log.info({ meetingId, nodeId: target }, 'cluster: meeting placed');
-      if (target === this.id) return { kind: 'local', meeting: await this.adopt({ ...row, creatorTokenHash: row.creatorTokenHash }) };
+      if (target === this.id) return this.adoptRoute({ ...row, creatorTokenHash: row.creatorTokenHash });
       return { kind: 'forward', nodeId: target };
     }
     throw new CodedError('NODE_UNAVAILABLE');
@@ -153,7 +155,7 @@ export class ClusterNode implements SessionCluster, RecordMirror {
       if ((await this.directory.owner(meetingId)) !== this.id) return undefined;
       const row = await this.directory.meeting(meetingId);
       if (!row || row.state !== 'open' || !row.creatorTokenHash) return undefined;
-      return { kind: 'local', meeting: await this.adopt({ ...row, creatorTokenHash: row.creatorTokenHash }) };
+      return this.adoptRoute({ ...row, creatorTokenHash: row.creatorTokenHash });
     },
     forward: () => {
       throw new CodedError('INTERNAL', 'a forwarded session cannot be forwarded again');
@@ -237,6 +239,7 @@ export class ClusterNode implements SessionCluster, RecordMirror {
   /** Stopping on purpose (SIGTERM): nobody places anything here any more, and this node's meetings are free to be placed again. */
   async drain(): Promise<void> {
     if (this.closed) return;
+    this.stopping = true;
     clearInterval(this.heartbeat);
     await this.directory.deregister(this.id).catch(() => {});
     await Promise.all(this.deps.registry.all().map((m) => this.directory.release(m.id, this.id).catch(() => {})));
@@ -303,13 +306,20 @@ export class ClusterNode implements SessionCluster, RecordMirror {
     return { id: meeting.id, creatorToken };
   }
 
-  /** Holds `row` here (the meeting moved to this node), starting on the path it was on. */
-  private async adopt(row: MeetingRow & { creatorTokenHash: string }): Promise<Meeting> {
+  /**
+   * Holds `row` here (the meeting moved to this node), starting on the path it was on; none
+   * when this node ended it a moment ago and Redis does not say so yet (never a zombie).
+   */
+  private async adoptRoute(row: MeetingRow & { creatorTokenHash: string }): Promise<MeetingRoute | undefined> {
     const held = this.deps.registry.get(row.id);
-    if (held) return held;
+    if (held) return { kind: 'local', meeting: held };
     const live = await this.directory.live(row.id);
     // Another await may have adopted it meanwhile.
-    return this.deps.registry.get(row.id) ?? this.deps.registry.adopt(row, live?.mode === 'relay' ? 'relay' : live ? 'p2p' : undefined);
+    const meeting = this.deps.registry.get(row.id);
+    if (meeting) return { kind: 'local', meeting };
+    const recorded = this.deps.store.meeting(row.id);
+    if (recorded && recorded.state !== 'open') return undefined;
+    return { kind: 'local', meeting: this.deps.registry.adopt(row, live?.mode === 'relay' ? 'relay' : live ? 'p2p' : undefined) };
   }
 
   /** Keeps the shared live view of a meeting held here (its mode: at each `mode-switched` event). */
@@ -349,7 +359,7 @@ export class ClusterNode implements SessionCluster, RecordMirror {
   }
 
   private async announce(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.stopping) return;
     await this.directory.heartbeat(this.loadInfo(), this.config.nodeTtlMs);
   }
 

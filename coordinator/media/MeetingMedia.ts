@@ -41,7 +41,7 @@ export class MeetingMedia {
   private retired: RemoteRelay[] = [];
   /** Totals of relays already closed and accounted for. */
   private readonly closedTotals: RelayTotals = { ...ZERO };
-  private readonly mixerTotals = { ticks: 0, lateTicks: 0 };
+  private readonly mixerTotals = { ticks: 0, lateTicks: 0, concealed: 0, latePackets: 0 };
   /** Forwarded media attributed to the mode it was forwarded in, up to the last mode change. */
   private readonly relayedByModeSoFar = emptyRelayedByMode();
   private attributedMode: TopologyMode;
@@ -142,6 +142,8 @@ export class MeetingMedia {
       for (const key of Object.keys(ZERO) as (keyof RelayTotals)[]) relay[key] += r.figures.relay[key];
       mixer.ticks += r.figures.mixer.ticks;
       mixer.lateTicks += r.figures.mixer.lateTicks;
+      mixer.concealed += r.figures.mixer.concealed;
+      mixer.latePackets += r.figures.mixer.latePackets;
     }
     const now = this.relay?.figures.mixer;
     return {
@@ -152,6 +154,9 @@ export class MeetingMedia {
       keyframeRequests: relay.plisSent,
       mixTicks: mixer.ticks,
       lateTicks: mixer.lateTicks,
+      /** Mixer input frames concealed (lost or late packets) and packets that came too late to play. */
+      concealedFrames: mixer.concealed,
+      latePackets: mixer.latePackets,
       tickMsP50: now?.tickMsP50 ?? 0,
       tickMsP99: now?.tickMsP99 ?? 0,
     };
@@ -310,6 +315,8 @@ export class MeetingMedia {
       for (const key of Object.keys(ZERO) as (keyof RelayTotals)[]) this.closedTotals[key] += r.figures.relay[key];
       this.mixerTotals.ticks += r.figures.mixer.ticks;
       this.mixerTotals.lateTicks += r.figures.mixer.lateTicks;
+      this.mixerTotals.concealed += r.figures.mixer.concealed;
+      this.mixerTotals.latePackets += r.figures.mixer.latePackets;
       return false;
     });
   }

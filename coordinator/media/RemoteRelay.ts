@@ -21,7 +21,7 @@ export interface RelayHandlers {
 
 export const NO_FIGURES: MeetingFigures = {
   relay: { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, keyframeRequestsReceived: 0 },
-  mixer: { ticks: 0, lateTicks: 0, tickMsP50: 0, tickMsP99: 0 },
+  mixer: { ticks: 0, lateTicks: 0, tickMsP50: 0, tickMsP99: 0, concealed: 0, latePackets: 0 },
 };
 
 /** How the handle reaches its worker (the pool's side of it). */

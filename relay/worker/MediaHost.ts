@@ -246,7 +246,7 @@ function figuresOf(m: HostedMeeting): MeetingFigures {
   const recorder = m.recording?.recorder;
   return {
     relay: m.relay.counters(),
-    mixer: { ticks: c.ticks, lateTicks: c.lateTicks, tickMsP50: c.tickMsP50, tickMsP99: c.tickMsP99 },
+    mixer: { ticks: c.ticks, lateTicks: c.lateTicks, tickMsP50: c.tickMsP50, tickMsP99: c.tickMsP99, concealed: c.concealed, latePackets: c.latePackets },
     ...(recorder ? { recording: { recordingId: m.recording!.id, durationMs: recorder.durationMs, bytes: recorder.bytes } } : {}),
   };
 }

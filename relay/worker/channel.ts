@@ -37,7 +37,7 @@ export const RelayTotals = Type.Object(
 export type RelayTotals = Static<typeof RelayTotals>;
 
 export const MixerTotals = Type.Object(
-  { ticks: Count, lateTicks: Count, tickMsP50: Count, tickMsP99: Count },
+  { ticks: Count, lateTicks: Count, tickMsP50: Count, tickMsP99: Count, concealed: Count, latePackets: Count },
   Closed,
 );
 export type MixerTotals = Static<typeof MixerTotals>;

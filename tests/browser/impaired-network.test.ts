@@ -11,7 +11,7 @@ import type { Browser } from 'playwright-core';
 import { audioGapProbe, longestAudioGap, pageNow } from '../helpers/audioGaps';
 import { launchBrowser } from '../helpers/browser';
 import { impairedSignaling, impairedTurn, type ImpairedSignaling, type ImpairedTurn } from '../helpers/impair';
-import { assertChatShownOnce, assertEveryoneHearsTheOthers, badgeSays, createMeeting, joinAs, meetingEvents, sendChat, type Person } from '../helpers/room';
+import { assertChatShownOnce, assertEveryoneHearsTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, meetingEvents, sendChat, type Person } from '../helpers/room';
 import { startServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import type { TopologyPreference } from '../../protocol/rest';
@@ -80,7 +80,10 @@ async function assertNoLongGaps(title: string, topology: TopologyPreference): Pr
     'Bob hears Alice': await longestAudioGap(bob.page, HZ.Alice, from[1]!, await pageNow(bob.page)),
   };
   const { up, down } = net.proxy.counters();
-  console.log(`  ${title}: longest audio gap ${JSON.stringify(gaps)} ms; datagrams dropped up ${up.dropped}/${up.in}, down ${down.dropped}/${down.in} (seed ${net.proxy.seed})`);
+  const meetingId = alice.page.url().split('/m/')[1]!.split('?')[0]!;
+  const relay = (await meetingDetail(server.url, meetingId)).relay as Record<string, unknown>;
+  const mixer = topology === 'relay' ? `; mixer: ${JSON.stringify({ lateTicks: relay.lateTicks, concealedFrames: relay.concealedFrames, latePackets: relay.latePackets })}` : '';
+  console.log(`  ${title}: longest audio gap ${JSON.stringify(gaps)} ms; datagrams dropped up ${up.dropped}/${up.in}, down ${down.dropped}/${down.in} (seed ${net.proxy.seed})${mixer}`);
   for (const [who, gap] of Object.entries(gaps)) assert.ok(gap <= MAX_GAP_MS, `${who}: longest gap ${gap} ms > ${MAX_GAP_MS} ms`);
   assert.ok(up.dropped > 0 && down.dropped > 0, 'the path really was lossy');
 }

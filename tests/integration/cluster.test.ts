@@ -144,6 +144,31 @@ test('meetings are placed on the least-loaded node', async () => {
   assert.ok(Math.abs(onA - onB) <= 2, `spread over both nodes (a ${onA}, b ${onB})`);
 });
 
+test('a node stopped with SIGTERM drains: people it carried elsewhere are told at once and its meeting moves', async () => {
+  const c = await startServer({ ...clusterOf('node-c'), mediaWorkers: 0 });
+  try {
+    // The new node holds nothing, so the next meeting is placed there.
+    const meeting = await waitFor(async () => {
+      const m = await create(a, 'Draining node');
+      return c.coordinator.registry.get(m.id) ? m : undefined;
+    }, 10_000, 'a meeting placed on the new node');
+    const alice = await connect(a);
+    await alice.join(meeting.id, 'Alice', meeting.creatorToken);
+    const stoppedAt = Date.now();
+    await c.close(); // what SIGTERM does
+    await alice.next('server-restarting', () => true, 5000);
+    assert.is((await alice.waitClosed()).code, 4004);
+    const toldMs = Date.now() - stoppedAt;
+    assert.ok(toldMs < NODE_TTL_MS, `told before the node's heartbeat could even expire (${toldMs} ms)`);
+    const again = await connect(a);
+    const rejoined = await again.join(meeting.id, 'Alice', meeting.creatorToken);
+    assert.ok(rejoined.self.isCreator);
+    assert.ok(holderOf(meeting.id), 'a live node holds the meeting now');
+  } finally {
+    await c.dispose();
+  }
+});
+
 test('a node killed with SIGKILL: its meeting is placed again on a live node and its people are back there by themselves', async () => {
   const port = await freeTcpPort();
   const db = tempDbPath();
