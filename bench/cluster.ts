@@ -20,7 +20,7 @@ import type { ServerMessage } from '../protocol/signaling';
 import { startRedis } from '../tests/helpers/redis';
 import { codeVersion, procCpuSeconds, round, ServerProcess, sleep, watchdog, writeResults } from './loadClient';
 
-const STEPS = [25, 50, 100, 150, 200, 300, 400, 600];
+const STEPS = [100, 200, 400, 800, 1200, 1600, 2000];
 const SIZE = 4;
 const LINES_PER_SEC = 2; // per person (the server allows 3)
 const WARMUP_MS = 1500;

@@ -8,7 +8,7 @@
  * Requests that need an answer (`create`, `cancel`) carry a `requestId` echoed by `result`.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { TopologyPreference } from '../../protocol/rest';
 
 const Id = Type.String({ minLength: 1, maxLength: 200 });
@@ -46,6 +46,9 @@ export const NodeMessage = Type.Union([
 ]);
 export type NodeMessage = Static<typeof NodeMessage>;
 
+/** Compiled once: every signaling frame that crosses nodes is checked here. */
+const check = TypeCompiler.Compile(NodeMessage);
+
 /** Decodes one inbox message; undefined (never a throw) for anything malformed. */
 export function decodeNodeMessage(raw: string): NodeMessage | undefined {
   let value: unknown;
@@ -54,5 +57,5 @@ export function decodeNodeMessage(raw: string): NodeMessage | undefined {
   } catch {
     return undefined;
   }
-  return Value.Check(NodeMessage, value) ? value : undefined;
+  return check.Check(value) ? value : undefined;
 }
