@@ -57,6 +57,8 @@ async function main(): Promise<void> {
     phase = 'http';
     installProcessGuards(coordinator.app.log);
     const url = await coordinator.start();
+    // A served deployment keeps its media workers warm (tests build servers without them).
+    coordinator.media.workers.warmUp();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(signal));
     printReady(config, turnConfig, url, tls);
   } catch (err) {

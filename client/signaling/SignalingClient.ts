@@ -38,7 +38,7 @@ const TRANSITIONS: Record<ConnectionState, readonly ConnectionState[]> = {
  * TCP connection, and a restarted server is back in a few seconds — a 7 s step would add
  * most of that again. The jitter spreads a whole meeting's attempts.
  */
-export const RECONNECT_DELAYS_MS = [0, 300, 800, 1500, 2000];
+export const RECONNECT_DELAYS_MS = [0, 300, 800, 1000];
 /** While the server said it is restarting, try this often: it is usually back within seconds. */
 const RESTART_RETRY_MS = 400;
 /** Close codes after which reconnecting makes no sense (see coordinator CLOSE_CODES). */

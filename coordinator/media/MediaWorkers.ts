@@ -106,6 +106,19 @@ export class MediaWorkers {
     return relay;
   }
 
+  /**
+   * Starts the first worker now instead of at its first meeting, so the first relay meeting
+   * (or the meetings coming back after a restart) does not wait for a worker to boot (a
+   * thread, its module loader, werift and libopus: ~1 s idle, several seconds on a busy
+   * machine). The others start when they get a meeting: booting them all at once would
+   * slow the first one down.
+   */
+  warmUp(): void {
+    if (this.closing) return;
+    const first = this.lanes[0]!;
+    first.link ??= this.start(first);
+  }
+
   /** Per worker: what it holds and how busy it is. */
   loads(): WorkerLoad[] {
     return this.lanes.map((lane) => ({
