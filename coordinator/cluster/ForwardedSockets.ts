@@ -50,8 +50,8 @@ export class ForwardedSockets {
   }
 
   /**
-   * Sockets whose owner died (or `nodeIds` given: those of these nodes): told to reconnect
-   * at once, like a restart, so their meeting is placed again on a live node.
+   * Sockets carried to a node that `isGone`: told to reconnect at once, as after a restart,
+   * so their meeting is placed again on a live node. Returns how many.
    */
   redirect(isGone: (nodeId: string) => boolean): number {
     let count = 0;

@@ -65,7 +65,7 @@ export class SignalingSession {
   private participant: Participant | undefined;
 
   /** Frames that came while a join looked for its meeting on other nodes. */
-  private held: Buffer[] = [];
+  private readonly held: Buffer[] = [];
 
   constructor(
     private readonly socket: SessionSocket,
@@ -219,9 +219,9 @@ export class SignalingSession {
     this.guard.joinAttempt();
     let meeting = this.deps.registry.get(message.meetingId);
     if (!meeting && this.deps.cluster) {
-      const route = await this.routeJoin(this.deps.cluster, message.meetingId, raw);
-      if (route === 'forwarded') return;
       try {
+        const route = await this.routeJoin(this.deps.cluster, message.meetingId, raw);
+        if (route === 'forwarded') return;
         meeting = route;
         if (!meeting) throw new CodedError('MEETING_NOT_FOUND');
         if (this.state !== 'connected') return; // the socket closed meanwhile
