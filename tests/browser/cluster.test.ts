@@ -31,6 +31,8 @@ test.before(async () => {
   redis = await startRedis();
   a = await startServer(nodeConfig('node-a'));
   b = await startServer(nodeConfig('node-b'));
+  // As `npm start` does (the third node below is one): the first media worker boots at once.
+  for (const node of [a, b]) node.coordinator.media.workers.warmUp();
   browser = await launchBrowser();
 });
 test.after.each(async () => {
