@@ -109,6 +109,7 @@ test('a 10 s blackout of the media path: the call recovers by itself, chat sent 
   // few seconds) the page says its media is reconnecting. The blackout lasts until then, and
   // at least ten seconds.
   await alice.page.getByTestId('media-notice').waitFor({ timeout: 30_000 });
+  console.log(`  the page said it was reconnecting ${((Date.now() - start) / 1000).toFixed(1)} s into the blackout`);
   assert.match(await alice.page.getByTestId('media-notice').innerText(), 'Reconnecting');
   await waitFor(() => Date.now() - start >= 10_000, 12_000, 'ten seconds of blackout');
   net.proxy.blackout(false);
