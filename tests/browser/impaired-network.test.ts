@@ -108,7 +108,11 @@ test('a 10 s blackout of the media path: the call recovers by itself, chat sent 
   // Nobody is left silent without a word: during the blackout (ICE notices the loss after a
   // few seconds) the page says its media is reconnecting. The blackout lasts until then, and
   // at least ten seconds.
-  await alice.page.getByTestId('media-notice').waitFor({ timeout: 30_000 });
+  await alice.page.getByTestId('media-notice').waitFor({ timeout: 30_000 }).catch(async (err: Error) => {
+    // Seen once on a starved CI machine: say what the page showed, for the next one.
+    const overlay = await alice.page.getByTestId('stats-overlay').innerText().catch(() => '(no overlay)');
+    throw new Error(`${err.message}\n  Alice's overlay: ${JSON.stringify(overlay)}`);
+  });
   console.log(`  the page said it was reconnecting ${((Date.now() - start) / 1000).toFixed(1)} s into the blackout`);
   assert.match(await alice.page.getByTestId('media-notice').innerText(), 'Reconnecting');
   await waitFor(() => Date.now() - start >= 10_000, 12_000, 'ten seconds of blackout');
