@@ -7,6 +7,7 @@ import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import { existsSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { IceServer } from '../protocol/signaling';
 import { LIMITS } from '../protocol/limits';
@@ -76,6 +77,11 @@ function workerLogLevel(level: string): LogLevel {
   return 'error';
 }
 
+/** `<host name>-<port>`: stable across restarts; with PORT=0 (a free port) a random suffix instead, or every such node would share a name. */
+function defaultNodeId(port: number): string {
+  return `${hostname()}-${port === 0 ? randomUUID().slice(0, 8) : port}`;
+}
+
 /** This node's media load, as the other nodes of a deployment see it. */
 function relayLoadOf(media: MediaPlane): { relayMeetings: number; relayLoad: number } {
   const { workers } = media.workerStats();
@@ -126,7 +132,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
   app.addHook('onClose', async () => limits.close());
   const cluster = config.cluster
     ? await ClusterNode.connect(
-        { ...config.cluster, nodeId: config.cluster.nodeId ?? `${hostname()}-${config.port}` },
+        { ...config.cluster, nodeId: config.cluster.nodeId ?? defaultNodeId(config.port) },
         { registry, store, log: app.log, relayLoad: () => relayLoadOf(media) },
       )
     : undefined;

@@ -17,6 +17,7 @@ import type { EventStore, MeetingRow, RecordMirror } from '../records/EventStore
 import type { MeetingRoute, SessionCluster } from '../signaling/SignalingSession';
 import type { SessionSocket } from '../signaling/SessionSocket';
 import { secretMatches } from '../ids';
+import { startingPath } from '../topology/TopologyController';
 import { ForwardedSockets } from './ForwardedSockets';
 import { NodeBus } from './NodeBus';
 import type { NodeMessage } from './NodeMessage';
@@ -50,7 +51,7 @@ function summaryOf(row: MeetingRow, live: LiveMeeting | undefined): MeetingSumma
     id: row.id,
     title: row.title,
     participants: live?.participants.length ?? 0,
-    mode: live?.mode ?? (row.topology === 'relay' ? 'relay' : 'p2p'),
+    mode: live?.mode ?? startingPath(row.topology),
     createdAt: row.createdAt,
   };
 }
@@ -207,11 +208,10 @@ export class ClusterNode implements SessionCluster, RecordMirror {
     // Nobody holds it (its node died and nobody came back yet): close the shared record here.
     if (!secretMatches(token, row.creatorTokenHash ?? '')) throw new CodedError('NOT_CREATOR');
     const at = new Date().toISOString();
-    this.write(meetingId, async () => {
+    await this.write(meetingId, async () => {
       await this.directory.appendEvent(meetingId, { at, type: 'cancelled', detail: { node: this.id } });
       await this.directory.putMeeting({ ...row, state: 'cancelled', closedAt: at });
     });
-    await this.writes.get(meetingId);
   }
 
   // ---- RecordMirror: every write of this node's record, copied to the shared one ----
@@ -301,7 +301,7 @@ export class ClusterNode implements SessionCluster, RecordMirror {
   private async createHere(title: string, topology: TopologyPreference, listed: boolean): Promise<{ id: string; creatorToken: string }> {
     const { meeting, creatorToken } = this.deps.registry.create(title, topology, { listed });
     await this.directory.claim(meeting.id, this.id);
-    await this.writes.get(meeting.id); // listed everywhere before anyone has the link
+    await this.writes.get(meeting.id); // the record's copy, listed everywhere before anyone has the link
     await this.announce(); // the next placement sees this meeting counted
     return { id: meeting.id, creatorToken };
   }
@@ -336,7 +336,8 @@ export class ClusterNode implements SessionCluster, RecordMirror {
     this.write(meeting.id, () => this.directory.setLive(meeting.id, live));
   }
 
-  private write(meetingId: string, action: () => Promise<void>): void {
+  /** Queues a write behind the meeting's earlier ones; the promise settles when it is done (never rejects). */
+  private write(meetingId: string, action: () => Promise<void>): Promise<void> {
     const previous = this.writes.get(meetingId) ?? Promise.resolve();
     const next = previous
       .then(action)
@@ -345,6 +346,7 @@ export class ClusterNode implements SessionCluster, RecordMirror {
         if (this.writes.get(meetingId) === next) this.writes.delete(meetingId);
       });
     this.writes.set(meetingId, next);
+    return next;
   }
 
   private loadInfo(): NodeInfo {
@@ -373,8 +375,8 @@ export class ClusterNode implements SessionCluster, RecordMirror {
     if (redirected > 0) this.deps.log.info({ sockets: redirected }, 'cluster: a node holding meetings is gone; its people reconnect');
   }
 
-  private async isAlive(nodeId: string): Promise<boolean> {
-    return (await this.directory.liveNodes()).some((n) => n.id === nodeId);
+  private isAlive(nodeId: string): Promise<boolean> {
+    return this.directory.isAlive(nodeId);
   }
 
   /** The live node with the least expected load (this one if alone); ties go by id. */

@@ -60,6 +60,11 @@ export class RedisDirectory {
     await this.redis.multi().del(keys.node(nodeId)).srem(keys.nodes, nodeId).exec();
   }
 
+  /** Whether a node's heartbeat is current. */
+  async isAlive(nodeId: string): Promise<boolean> {
+    return (await this.redis.exists(keys.node(nodeId))) === 1;
+  }
+
   /** Every node whose heartbeat is current; expired ones are forgotten. */
   async liveNodes(): Promise<NodeInfo[]> {
     const ids = await this.redis.smembers(keys.nodes);

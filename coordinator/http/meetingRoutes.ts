@@ -18,6 +18,7 @@ import type { AddressLimits } from '../limits/AddressLimits';
 import { bearerToken, withholdEventNames, withholdNames } from './privacy';
 import type { ClusterNode } from '../cluster/ClusterNode';
 import { secretMatches } from '../ids';
+import { startingPath } from '../topology/TopologyController';
 
 export interface MeetingRouteDeps {
   registry: MeetingRegistry;
@@ -34,6 +35,26 @@ export interface MeetingRouteDeps {
 /** Registers the meeting routes. */
 export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps): Promise<void> {
   const { registry, store } = deps;
+
+  /**
+   * The detail reply of a meeting, live here, elsewhere, or closed. Unlisted: a stranger
+   * holding the link learns how many are there, not who; its host learns who.
+   */
+  const detailOf = (
+    id: string,
+    m: Pick<MeetingDetail, 'title' | 'state' | 'mode' | 'topology' | 'createdAt' | 'participants' | 'listed'>,
+    isHost: boolean,
+  ): MeetingDetail => ({
+    id,
+    title: m.title,
+    state: m.state,
+    mode: m.mode,
+    topology: m.topology,
+    createdAt: m.createdAt,
+    participants: m.listed || isHost ? m.participants : withholdNames(m.participants),
+    listed: m.listed,
+    relay: deps.relayCounters.countersFor(id),
+  });
 
   const createHere = (title: string, topology: TopologyPreference, listed: boolean | undefined): { id: string; creatorToken: string } => {
     const { meeting, creatorToken } = registry.create(title, topology, listed === undefined ? {} : { listed });
@@ -74,56 +95,24 @@ export async function meetingRoutes(app: FastifyInstance, deps: MeetingRouteDeps
     { schema: { params: MeetingIdParams, response: { 200: MeetingDetail } } },
     async (request): Promise<MeetingDetail> => {
       const id = request.params.id;
+      const token = bearerToken(request.headers.authorization);
       const live = registry.get(id);
       if (live) {
         const participants = live.participants.map((p) => ({ id: p.id, name: p.name }));
-        // Unlisted: a stranger holding the link learns how many are there, not who.
-        const showNames = live.listed || live.isCreatorToken(bearerToken(request.headers.authorization));
-        return {
-          id,
-          title: live.title,
-          state: live.state,
-          mode: live.mode,
-          topology: live.topology,
-          createdAt: live.createdAt,
-          participants: showNames ? participants : withholdNames(participants),
-          listed: live.listed,
-          relay: deps.relayCounters.countersFor(id),
-        };
+        const { title, state, mode, topology, createdAt, listed } = live;
+        return detailOf(id, { title, state, mode, topology, createdAt, listed, participants }, live.isCreatorToken(token));
       }
       if (deps.cluster) {
         // Held by another node (or by none): the shared record and live view.
         const found = await deps.cluster.meeting(id);
         if (!found) throw new CodedError('MEETING_NOT_FOUND');
-        const { row, live } = found;
-        const participants = live?.participants ?? [];
-        const listed = row.listed !== false;
-        const showNames = listed || secretMatches(bearerToken(request.headers.authorization), row.creatorTokenHash ?? '');
-        return {
-          id,
-          title: row.title,
-          state: row.state,
-          mode: live?.mode ?? (row.topology === 'relay' ? 'relay' : 'p2p'),
-          topology: row.topology,
-          createdAt: row.createdAt,
-          participants: showNames ? participants : withholdNames(participants),
-          listed,
-          relay: deps.relayCounters.countersFor(id),
-        };
+        const { row, live: seen } = found;
+        const shown = { ...row, mode: seen?.mode ?? startingPath(row.topology), participants: seen?.participants ?? [], listed: row.listed !== false };
+        return detailOf(id, shown, secretMatches(token, row.creatorTokenHash ?? ''));
       }
       const row = store.meeting(id);
       if (!row) throw new CodedError('MEETING_NOT_FOUND');
-      return {
-        id,
-        title: row.title,
-        state: row.state,
-        mode: row.topology === 'relay' ? 'relay' : 'p2p',
-        topology: row.topology,
-        createdAt: row.createdAt,
-        participants: [],
-        listed: store.isListed(id),
-        relay: deps.relayCounters.countersFor(id),
-      };
+      return detailOf(id, { ...row, mode: startingPath(row.topology), participants: [], listed: store.isListed(id) }, false);
     },
   );
 

@@ -13,6 +13,7 @@ import { newParticipantId, secretMatches } from '../ids';
 import type { EventStore } from '../records/EventStore';
 import { canTransition, type MeetingLifecycle } from './lifecycle';
 import { Participant, type ParticipantLink } from './Participant';
+import { startingPath } from '../topology/TopologyController';
 
 /**
  * Why a participant is no longer in the meeting: `left` (the Leave button), `timed-out`
@@ -66,7 +67,7 @@ export class Meeting extends EventEmitter<MeetingEvents> {
     private readonly options: MeetingOptions,
   ) {
     super();
-    const initial = topology === 'relay' ? 'relay' : 'p2p';
+    const initial = startingPath(topology);
     this.path = { mode: initial, target: initial, epoch: 0 };
   }
 

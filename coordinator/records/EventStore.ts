@@ -124,31 +124,35 @@ export class EventStore {
 
   /** Records a new meeting and its `created` event. */
   createMeeting(row: Omit<MeetingRow, 'state' | 'closedAt' | 'locked'>): void {
-    this.mirror?.meetingCreated({ ...row, state: 'open', closedAt: null, locked: false, listed: row.listed !== false });
-    this.db.transaction(() => {
+    const created = this.db.transaction(() => {
       this.statement('INSERT INTO meetings (id, title, topology, state, created_at, creator_hash) VALUES (?, ?, ?, ?, ?, ?)')
         .run(row.id, row.title, row.topology, 'open', row.createdAt, row.creatorTokenHash);
-      this.insertEvent(row.id, row.createdAt, 'created', undefined, {
+      return this.insertEvent(row.id, row.createdAt, 'created', undefined, {
         title: row.title,
         topology: row.topology,
         ...(row.listed === false ? { listed: false } : {}),
       });
     })();
+    // Copied once committed: a failed insert leaves no meeting behind in the shared record.
+    this.mirror?.meetingCreated({ ...row, state: 'open', closedAt: null, locked: false, listed: row.listed !== false });
+    if (created) this.mirror?.event(row.id, created);
   }
 
   /** Appends one event to a meeting's record. */
   record(meetingId: string, type: MeetingEventType, participant?: string, detail?: Record<string, unknown>): void {
-    this.insertEvent(meetingId, new Date().toISOString(), type, participant, detail);
+    const event = this.insertEvent(meetingId, new Date().toISOString(), type, participant, detail);
+    if (event) this.mirror?.event(meetingId, event);
   }
 
   /** Marks a meeting closed (cancelled or ended) and records why. */
   closeMeeting(meetingId: string, state: 'cancelled' | 'ended', detail?: Record<string, unknown>): void {
     if (this.closed) return;
     const at = new Date().toISOString();
-    this.db.transaction(() => {
+    const event = this.db.transaction(() => {
       this.statement('UPDATE meetings SET state = ?, closed_at = ? WHERE id = ?').run(state, at, meetingId);
-      this.insertEvent(meetingId, at, state, undefined, detail);
+      return this.insertEvent(meetingId, at, state, undefined, detail);
     })();
+    if (event) this.mirror?.event(meetingId, event);
     this.mirror?.meetingClosed(meetingId, state, at);
   }
 
@@ -242,16 +246,14 @@ export class EventStore {
     type: MeetingEventType,
     participant: string | undefined,
     detail: Record<string, unknown> | undefined,
-  ): void {
-    if (this.closed) return; // a late socket close during shutdown has nothing left to record
+  ): MeetingEventRecord | undefined {
+    if (this.closed) return undefined; // a late socket close during shutdown has nothing left to record
     this.statement('INSERT INTO events (meeting_id, at, type, participant, detail) VALUES (?, ?, ?, ?, ?)')
       .run(meetingId, at, type, participant ?? null, detail === undefined ? null : JSON.stringify(detail));
-    if (this.mirror) {
-      const event: MeetingEventRecord = { at, type };
-      if (participant !== undefined) event.participant = participant;
-      if (detail !== undefined) event.detail = detail;
-      this.mirror.event(meetingId, event);
-    }
+    const event: MeetingEventRecord = { at, type };
+    if (participant !== undefined) event.participant = participant;
+    if (detail !== undefined) event.detail = detail;
+    return event;
   }
 }
 

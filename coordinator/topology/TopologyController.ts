@@ -19,6 +19,11 @@ const ALLOWED: Record<TopologyState, readonly TopologyState[]> = {
 };
 
 /** True when the table allows moving from `from` to `to`. */
+/** The path a meeting starts on: the relay when it asks for it, else P2P until it grows. */
+export function startingPath(preference: TopologyPreference): Path {
+  return preference === 'relay' ? 'relay' : 'p2p';
+}
+
 export function canSwitch(from: TopologyState, to: TopologyState): boolean {
   return ALLOWED[from].includes(to);
 }
@@ -72,7 +77,7 @@ export class TopologyController extends EventEmitter<TopologyEvents> {
     readonly preference: TopologyPreference,
     private readonly options: TopologyOptions,
     /** Where to start: the preference's path, or (a meeting restored after a restart) the path it was on. */
-    initial: Path = preference === 'relay' ? 'relay' : 'p2p',
+    initial: Path = startingPath(preference),
   ) {
     super();
     this.current = preference === 'relay' ? 'relay' : initial;

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { launchBrowser } from '../helpers/browser';
 import { ABSENT_DB, toneLevels } from '../helpers/media';
 import { startRedis, type TestRedis } from '../helpers/redis';
-import { assertChatShownOnce, assertEveryoneHearsTheOthers, waitUntilEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingEvents, sendChat, type Person } from '../helpers/room';
+import { assertChatShownOnce, assertEveryoneHearsTheOthers, waitUntilEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, joinGroup, meetingEvents, sendChat, type Person } from '../helpers/room';
 import { api, freeTcpPort, spawnServerProcess, startServer, tempDbPath, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
@@ -69,11 +69,11 @@ test('three on the relay with members on both nodes hear and see each other, the
   const home = holder(meeting.id);
   assert.ok(home, 'a node holds the meeting');
   const other = home === a ? b : a;
-  const group = [
-    await joinAs(browser, home.url, meeting.id, 'Ann', 600),
-    await joinAs(browser, other.url, meeting.id, 'Ben', 1100),
-    await joinAs(browser, other.url, meeting.id, 'Cat', 1900),
-  ];
+  const group = await joinGroup(browser, meeting.id, [
+    { base: home.url, name: 'Ann', hz: 600 },
+    { base: other.url, name: 'Ben', hz: 1100 },
+    { base: other.url, name: 'Cat', hz: 1900 },
+  ]);
   people.push(...group);
   for (const p of group) await badgeSays(p, 'relay');
   await assertEveryoneSeesTheOthers(group);
@@ -103,11 +103,11 @@ test('the node holding a relay meeting is killed: everyone is back in media on a
       const m = await createMeeting(a.url, 'Doomed node', 'relay');
       return (await inspect.get(`meetmesh:owner:${m.id}`)) === 'node-doomed' ? m : undefined;
     }, 10_000, 'a meeting placed on the third node');
-    const group = [
-      await joinAs(browser, a.url, meeting.id, 'Ann', 600),
-      await joinAs(browser, b.url, meeting.id, 'Ben', 1100),
-      await joinAs(browser, a.url, meeting.id, 'Cat', 1900),
-    ];
+    const group = await joinGroup(browser, meeting.id, [
+      { base: a.url, name: 'Ann', hz: 600 },
+      { base: b.url, name: 'Ben', hz: 1100 },
+      { base: a.url, name: 'Cat', hz: 1900 },
+    ]);
     people.push(...group);
     for (const p of group) await badgeSays(p, 'relay');
     await assertEveryoneHearsTheOthers(group);

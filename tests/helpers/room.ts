@@ -34,6 +34,13 @@ export async function joinAs(
   return { ...participant, name, hz };
 }
 
+/** Opens the meeting for each member in turn, each page from its own base URL (e.g. a node of a cluster). */
+export async function joinGroup(browser: Browser, meetingId: string, members: Array<{ base: string; name: string; hz: number }>): Promise<Person[]> {
+  const group: Person[] = [];
+  for (const m of members) group.push(await joinAs(browser, m.base, meetingId, m.name, m.hz));
+  return group;
+}
+
 /** Waits until every listener hears every other person's tone (to time a recovery; see below for the full check). */
 export async function waitUntilEveryoneHearsTheOthers(group: Person[], timeoutMs = 20_000): Promise<void> {
   for (const listener of group) {
