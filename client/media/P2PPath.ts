@@ -116,8 +116,12 @@ export class P2PPath implements MediaConnection {
     if (entry && entry.conn === '' && !entry.recovering) {
       entry.conn = conn; // the first offer names the connection we were waiting for
     } else if (!entry || (entry.conn !== conn && data.type === 'offer')) {
-      // A new connection from the offerer (first contact, or it restarted): answer it.
-      this.startPeer(from, conn, entry?.recovering ?? false);
+      // A new connection from the offerer (first contact, or it restarted): answer it. When
+      // the offerer noticed the loss first, this side's own countdown had not run out yet:
+      // the restart is still a restart here (the page says so, and the retry is armed).
+      const restarted = entry !== undefined && entry.conn !== '';
+      if (restarted && !entry.recovering) this.options.onRestart('the other side started a fresh connection');
+      this.startPeer(from, conn, restarted || (entry?.recovering ?? false));
     } else if (entry.conn !== conn) {
       return; // a late signal of a replaced connection
     }

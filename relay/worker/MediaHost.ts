@@ -150,9 +150,11 @@ export class MediaHost {
     if (m.relay.has(participantId)) m.relay.replaceParticipant(participantId);
     m.mixer.addParticipant(participantId);
     m.mixer.setMuted(participantId, !publishing.audio);
+    // Before the answer is awaited: a `publishing` message (a share started meanwhile)
+    // that arrives during the negotiation must not be overwritten by this older state.
+    m.relay.setPublishing(participantId, publishing);
     try {
       const sdp = await m.relay.handleOffer(participantId, message.sdp);
-      m.relay.setPublishing(participantId, publishing);
       this.postEndpoints(meetingId, m);
       this.post({ type: 'answer', requestId, sdp });
     } catch (err) {
