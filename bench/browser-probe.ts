@@ -22,13 +22,13 @@
  * helpers would not exist in the page.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const RESULTS_DIR = join(ROOT, 'bench-results');
+export { RESULTS_DIR } from './harness/results';
 
 /** Frames per analysis block (5.33 ms at 48 kHz, 5.8 ms at 44.1 kHz). */
 export const AUDIO_BLOCK = 256;
@@ -544,13 +544,7 @@ export function fmt(x: number | null | undefined, digits = 0): string {
   return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '–';
 }
 
-/** Writes bench-results/<file>. */
-export function writeResult(file: string, content: string): string {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const path = join(RESULTS_DIR, file);
-  writeFileSync(path, content);
-  return path;
-}
+export { writeResult } from './harness/results';
 
 function newestMtime(dir: string): number {
   let newest = 0;

@@ -17,13 +17,14 @@
  * those packets undecoded.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wrtc, { type RTCAudioSink, type RTCAudioSource, type RTCVideoSink, type RTCVideoSource } from '@roamhq/wrtc';
 import WebSocket from 'ws';
 import { LIMITS } from '../protocol/limits';
+import { cameraFrames } from './harness/cameraFrames';
 import type { MeetingDetail } from '../protocol/rest';
 import type { ClientMessage, IceCandidate, ServerMessage, ServerMessageOf } from '../protocol/signaling';
 
@@ -80,30 +81,6 @@ function toneChunks(hz: number, amplitude: number): Int16Array[] {
     chunks.push(chunk);
   }
   return chunks;
-}
-
-/** Camera frames: a textured picture of the client's own luma that scrolls, so the encoder has motion to code. */
-function cameraFrames(width: number, height: number, luma: number, count: number): Array<{ width: number; height: number; data: Uint8Array }> {
-  const texture = new Uint8Array(width * height);
-  let seed = (luma * 2654435761) >>> 0;
-  for (let i = 0; i < texture.length; i++) {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    texture[i] = seed >>> 27; // 0..31
-  }
-  const frames = [];
-  for (let f = 0; f < count; f++) {
-    const data = new Uint8Array(width * height * 1.5);
-    const shift = f * 3;
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const bar = ((x + shift) >> 4) % 4 === 0 ? 40 : 0;
-        data[y * width + x] = Math.min(235, luma + bar + texture[y * width + ((x + shift) % width)]);
-      }
-    }
-    data.fill(128, width * height); // neutral chroma
-    frames.push({ width, height, data });
-  }
-  return frames;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -912,14 +889,7 @@ export function round(value: number, digits = 1): number {
   return Math.round(value * f) / f;
 }
 
-/** Writes bench-results/<name>.json and .md, and prints the markdown when `print`. */
-export function writeResults(name: string, result: unknown, markdown: string, print = true): void {
-  const dir = join(ROOT, 'bench-results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(join(dir, `${name}.md`), markdown);
-  if (print) console.log(markdown);
-}
+export { writeResults } from './harness/results';
 
 /** Ends this process after `ms` whatever happens (benchmarks must stop by themselves). */
 export function watchdog(ms: number, what: string): NodeJS.Timeout {

@@ -54,10 +54,26 @@ export const MeetingSummary = Type.Object({
 });
 export type MeetingSummary = Static<typeof MeetingSummary>;
 
+/** What the relay did for one meeting (zeros while it never used the relay). */
 export const RelayCountersBody = Type.Object(
   {
+    /** RTP packets and bytes the relay sent to participants. */
     packets: Type.Integer(),
     bytes: Type.Integer(),
+    /** RTP the relay received from participants. */
+    packetsReceived: Type.Optional(Type.Integer()),
+    bytesReceived: Type.Optional(Type.Integer()),
+    /** Keyframe requests viewers sent (forwarded to the publisher, coalesced). */
+    keyframeRequests: Type.Optional(Type.Integer()),
+    /** Mixer ticks (20 ms) and those that missed their deadline. */
+    mixTicks: Type.Optional(Type.Integer()),
+    lateTicks: Type.Optional(Type.Integer()),
+    /** Frames the mixer concealed (a talker's packet missing or late) and packets that came too late to mix. */
+    concealedFrames: Type.Optional(Type.Integer()),
+    latePackets: Type.Optional(Type.Integer()),
+    /** Mixer tick time percentiles over the recent ticks, in ms. */
+    tickMsP50: Type.Optional(Type.Number()),
+    tickMsP99: Type.Optional(Type.Number()),
   },
   { additionalProperties: true },
 );

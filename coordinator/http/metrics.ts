@@ -64,6 +64,17 @@ export async function metricsRoute(
       '# TYPE meetmesh_faults_total counter',
       ...[...faultCounts()].map(([where, n]) => `meetmesh_faults_total{where="${where.replace(/["\\\n]/g, '_')}"} ${n}`),
     ];
+    // The standard process figures (the Prometheus client libraries' names): CPU of every
+    // thread, media workers included, so a load test can read the server's cost from here.
+    const cpu = process.cpuUsage();
+    lines.push(
+      '# HELP process_cpu_seconds_total User and system CPU time of this process (every thread), in seconds.',
+      '# TYPE process_cpu_seconds_total counter',
+      `process_cpu_seconds_total ${((cpu.user + cpu.system) / 1e6).toFixed(3)}`,
+      '# HELP process_resident_memory_bytes Resident memory of this process, in bytes.',
+      '# TYPE process_resident_memory_bytes gauge',
+      `process_resident_memory_bytes ${process.memoryUsage.rss()}`,
+    );
     // Several nodes: each serves its own figures; this says which node they are of.
     lines.push(
       '# HELP meetmesh_node_info The node these figures are of (one process: "single").',

@@ -86,6 +86,9 @@ test('every metric has HELP and TYPE; counters end in _total', async () => {
     assert.is(e.types.get(name) === 'counter', name.endsWith('_total'), `${name}: counter if and only if _total`);
   }
   assert.ok(names.has('meetmesh_relay_bytes_total') && names.has('meetmesh_mixer_ticks_total'));
+  // The standard process figures, which load tests read the server's CPU from.
+  assert.ok(e.samples.get('process_cpu_seconds_total')! > 0, 'process CPU is counted');
+  assert.ok(e.samples.get('process_resident_memory_bytes')! > 10e6, 'resident memory is given in bytes');
 });
 
 test('counters never decrease when a relay meeting with media ends; gauges fall back', async () => {

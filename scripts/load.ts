@@ -1,0 +1,281 @@
+/**
+ * `npm run load -- --meetings M --participants N [--video] [--talkers K|all] [--seconds S] [--url URL]`
+ *
+ * Puts relay meetings under load with light clients (bench/harness/LightClient.ts: our real
+ * signaling, a native DTLS-SRTP peer replaying pre-encoded Opus and VP8, nothing decoded),
+ * prints a live progress line, then a summary with the server's CPU per participant. Without
+ * `--url` it starts its own server (limits lifted, TURN off) and measures that process; with
+ * `--url` it loads that server and reads its CPU from `/metrics` (the server must allow this
+ * many sockets and joins from one address: LIMIT_SOCKETS_PER_IP, LIMIT_JOINS_PER_MIN,
+ * LIMIT_CREATES_PER_MIN, MAX_PARTICIPANTS).
+ */
+import { parseArgs } from 'node:util';
+import { LightClient } from '../bench/harness/LightClient';
+import { releaseNativePeers } from '../bench/harness/LightPeer';
+import { opusTone, recordVp8, type RecordedVideo } from '../bench/harness/preEncoded';
+import { ServerProcess, writeResults } from '../bench/loadClient';
+import type { MeetingDetail } from '../protocol/rest';
+
+const USAGE = 'usage: npm run load -- --meetings M --participants N [--video] [--talkers K|all] [--seconds S] [--url URL]';
+
+interface Settings {
+  meetings: number;
+  participants: number;
+  video: boolean;
+  /** Talkers per meeting (a tone each); the others send encoded silence, as an open microphone in a quiet room. */
+  talkers: number;
+  seconds: number;
+  url: string | undefined;
+  /** Joins in flight at once. */
+  concurrency: number;
+}
+
+function settingsFromArgs(argv: string[]): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      meetings: { type: 'string', default: '1' },
+      participants: { type: 'string', default: '10' },
+      video: { type: 'boolean', default: false },
+      talkers: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '30' },
+      url: { type: 'string' },
+      concurrency: { type: 'string', default: '4' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const count = (name: string, text: string, min: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number of at least ${min} (got ${JSON.stringify(text)})\n${USAGE}`);
+    return n;
+  };
+  const participants = count('participants', values.participants, 1);
+  return {
+    meetings: count('meetings', values.meetings, 1),
+    participants,
+    video: values.video,
+    talkers: values.talkers === 'all' ? participants : Math.min(participants, count('talkers', values.talkers, 0)),
+    seconds: count('seconds', values.seconds, 1),
+    url: values.url?.replace(/\/$/, ''),
+    concurrency: count('concurrency', values.concurrency, 1),
+  };
+}
+
+/** The server under load: one we started (CPU from /proc) or one given by URL (CPU from /metrics). */
+interface Target {
+  url: string;
+  wsUrl: string;
+  /** CPU seconds of the server process so far (every thread). */
+  cpuSeconds(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function metricsOf(url: string): Promise<Map<string, number>> {
+  const values = new Map<string, number>();
+  const response = await fetch(url + '/metrics');
+  for (const line of (await response.text()).split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+async function target(settings: Settings): Promise<Target> {
+  if (settings.url) {
+    const url = settings.url;
+    return {
+      url,
+      wsUrl: url.replace(/^http/, 'ws') + '/ws',
+      async cpuSeconds() {
+        const cpu = (await metricsOf(url)).get('process_cpu_seconds_total');
+        if (cpu === undefined) throw new Error(`${url}/metrics has no process_cpu_seconds_total`);
+        return cpu;
+      },
+      stop: async () => {},
+    };
+  }
+  const server = await ServerProcess.start({ env: { LIMIT_CREATES_PER_MIN: '100000' } });
+  return { url: server.url, wsUrl: server.wsUrl, cpuSeconds: async () => server.cpu().processS, stop: () => server.stop() };
+}
+
+async function createMeeting(url: string, title: string): Promise<string> {
+  const response = await fetch(url + '/api/meetings', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ title, topology: 'relay', listed: false }),
+  });
+  const body = (await response.json()) as { id?: string; error?: { code: string; message: string } };
+  if (!response.ok || !body.id) throw new Error(`creating a meeting: ${response.status} ${body.error?.code ?? ''} ${body.error?.message ?? ''}`);
+  return body.id;
+}
+
+async function meetingDetail(url: string, id: string): Promise<MeetingDetail> {
+  return (await (await fetch(`${url}/api/meetings/${id}`)).json()) as MeetingDetail;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+/** One line, rewritten in place on a terminal, appended otherwise. */
+function progress(line: string): void {
+  if (process.stdout.isTTY) process.stdout.write(`\r${line.padEnd(process.stdout.columns - 1)}`);
+  else console.log(line);
+}
+
+/** Sums of every client's counters. */
+function totals(clients: LightClient[]): { audioIn: number; videoIn: number; videoOut: number } {
+  let audioIn = 0;
+  let videoIn = 0;
+  let videoOut = 0;
+  for (const c of clients) {
+    audioIn += c.counters.audioIn;
+    videoIn += c.counters.videoIn;
+    videoOut += c.counters.videoOut;
+  }
+  return { audioIn, videoIn, videoOut };
+}
+
+async function main(): Promise<void> {
+  const settings = settingsFromArgs(process.argv.slice(2));
+  const total = settings.meetings * settings.participants;
+  console.log(`load: ${settings.meetings} meeting(s) × ${settings.participants} participants, ${settings.talkers} talking per meeting, ${settings.video ? '320×240 VP8 from everyone' : 'audio only'}, ${settings.seconds} s`);
+  const video: RecordedVideo | null = settings.video ? await recordVp8(320, 240, 15, 3) : null;
+  const silence = opusTone(440, 0);
+  const server = await target(settings);
+  console.log(`server: ${server.url}${settings.url ? '' : ' (started for this run)'}`);
+  const clients: LightClient[] = [];
+  const failures = new Map<string, number>();
+  const fail = (why: string) => failures.set(why, (failures.get(why) ?? 0) + 1);
+  const interrupted = () => {
+    for (const c of clients) c.close();
+    void server.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  try {
+    const meetingIds: string[] = [];
+    for (let m = 0; m < settings.meetings; m++) meetingIds.push(await createMeeting(server.url, `load ${m + 1}`));
+
+    // Joins, a few at a time, meeting after meeting (as people arrive).
+    const queue = meetingIds.flatMap((meetingId, m) => Array.from({ length: settings.participants }, (_, p) => ({ meetingId, m, p })));
+    const joinStarted = performance.now();
+    const joinTimes: number[] = [];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const { meetingId, m, p } = next;
+        const talking = p < settings.talkers;
+        const started = performance.now();
+        try {
+          const client = await LightClient.join({
+            wsUrl: server.wsUrl,
+            meetingId,
+            name: `load ${m + 1}.${p + 1}`,
+            mic: talking ? opusTone(200 + 100 * p) : silence,
+            camera: video,
+            origin: server.url,
+            ...(/^https?:\/\/(127\.|localhost)/.test(server.url) ? { bindAddress: '127.0.0.1' } : {}),
+          });
+          clients.push(client);
+          joinTimes.push(performance.now() - started);
+        } catch (err) {
+          fail(`join: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        progress(`joining: ${clients.length}/${total} in, ${[...failures.values()].reduce((a, b) => a + b, 0)} failed`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(settings.concurrency, total) }, worker));
+    const joinSeconds = (performance.now() - joinStarted) / 1000;
+    if (process.stdout.isTTY) process.stdout.write('\n');
+
+    // The measured window: everyone in, a second to settle, then `seconds` of steady load.
+    await sleep(1000);
+    for (const c of clients) c.resetGap();
+    const startCpu = await server.cpuSeconds();
+    const startAt = performance.now();
+    const startTotals = totals(clients);
+    const startDetails = await Promise.all(meetingIds.map((id) => meetingDetail(server.url, id)));
+    let lastCpu = startCpu;
+    let lastAt = startAt;
+    let lastTotals = startTotals;
+    while (performance.now() - startAt < settings.seconds * 1000) {
+      await sleep(1000);
+      const now = performance.now();
+      const cpu = await server.cpuSeconds();
+      const t = totals(clients);
+      const dt = (now - lastAt) / 1000;
+      const connected = clients.filter((c) => c.connected).length;
+      const cores = (cpu - lastCpu) / dt;
+      progress(
+        `[${((now - startAt) / 1000).toFixed(0)}/${settings.seconds} s] ${connected}/${total} connected · received: audio ${((t.audioIn - lastTotals.audioIn) / dt).toFixed(0)} pkt/s, video ${((t.videoIn - lastTotals.videoIn) / dt).toFixed(0)} pkt/s · server CPU ${pct(cores)} (${(cores * 100 / Math.max(1, connected)).toFixed(2)}%/participant)`,
+      );
+      lastCpu = cpu;
+      lastAt = now;
+      lastTotals = t;
+    }
+    if (process.stdout.isTTY) process.stdout.write('\n');
+    const seconds = (performance.now() - startAt) / 1000;
+    const serverCores = ((await server.cpuSeconds()) - startCpu) / seconds;
+    const endTotals = totals(clients);
+    const endDetails = await Promise.all(meetingIds.map((id) => meetingDetail(server.url, id)));
+    for (const c of clients) if (c.failure) fail(c.failure);
+
+    // Mixer health over the window, over every meeting.
+    let ticks = 0;
+    let lateTicks = 0;
+    let tickP99 = 0;
+    endDetails.forEach((detail, i) => {
+      const end = detail.relay;
+      const start = startDetails[i]!.relay;
+      ticks += (end.mixTicks ?? 0) - (start.mixTicks ?? 0);
+      lateTicks += (end.lateTicks ?? 0) - (start.lateTicks ?? 0);
+      tickP99 = Math.max(tickP99, end.tickMsP99 ?? 0);
+    });
+    const connected = clients.filter((c) => c.connected).length;
+    const gaps = clients.map((c) => c.counters.longestAudioGapMs).sort((a, b) => a - b);
+    const result = {
+      settings: { ...settings, url: settings.url ?? 'started by the run' },
+      participants: { joined: clients.length, connected, wanted: total },
+      joinSeconds: Math.round(joinSeconds * 10) / 10,
+      joinMsMedian: Math.round(joinTimes.sort((a, b) => a - b)[Math.floor(joinTimes.length / 2)] ?? 0),
+      seconds: Math.round(seconds * 10) / 10,
+      serverCpuCores: Math.round(serverCores * 1000) / 1000,
+      serverCpuPercentPerParticipant: Math.round((serverCores * 100 * 1000) / Math.max(1, connected)) / 1000,
+      receivedPerClientPerSecond: {
+        audio: Math.round(((endTotals.audioIn - startTotals.audioIn) / Math.max(1, clients.length) / seconds) * 10) / 10,
+        video: Math.round(((endTotals.videoIn - startTotals.videoIn) / Math.max(1, clients.length) / seconds) * 10) / 10,
+      },
+      longestAudioGapMs: { median: Math.round(gaps[Math.floor(gaps.length / 2)] ?? 0), max: Math.round(gaps[gaps.length - 1] ?? 0) },
+      mixer: { ticks, lateTicks, lateShare: ticks > 0 ? Math.round((lateTicks / ticks) * 10000) / 10000 : 0, tickMsP99Max: Math.round(tickP99 * 100) / 100 },
+      failures: Object.fromEntries(failures),
+    };
+    const table = [
+      '| measure | value |',
+      '| --- | --- |',
+      `| participants connected | ${connected} of ${total} (${settings.meetings} × ${settings.participants}) |`,
+      `| joins | ${result.joinSeconds} s for all, median ${result.joinMsMedian} ms each |`,
+      `| server CPU | ${pct(serverCores)} of a core, ${result.serverCpuPercentPerParticipant}% per participant |`,
+      `| received per participant | audio ${result.receivedPerClientPerSecond.audio} pkt/s (50 = every mix frame), video ${result.receivedPerClientPerSecond.video} pkt/s |`,
+      `| longest audio gap a participant had | median ${result.longestAudioGapMs.median} ms, worst ${result.longestAudioGapMs.max} ms |`,
+      `| mixer | ${ticks} ticks, ${pct(result.mixer.lateShare)} late, p99 ${result.mixer.tickMsP99Max} ms |`,
+      `| failures | ${failures.size === 0 ? 'none' : [...failures].map(([why, n]) => `${n}× ${why}`).join('; ')} |`,
+    ].join('\n');
+    console.log(`\n${table}\n`);
+    writeResults('load', result, `# npm run load\n\n${table}\n`, false);
+    console.log('written to bench-results/load.json and bench-results/load.md');
+    process.exitCode = failures.size === 0 && connected === total ? 0 : 1;
+  } finally {
+    process.off('SIGINT', interrupted);
+    for (const c of clients) c.close();
+    releaseNativePeers();
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,113 @@
+/**
+ * The light load client (bench/harness/LightClient.ts, used by `npm run load`) against the
+ * real server: it joins over `/ws`, its native peer connects to the relay, its replayed Opus
+ * is mixed (the others' mixes hold its tone, decoded here) and its replayed VP8 is forwarded
+ * into the others' slots; a keyframe request restarts its loop at the keyframe.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Decoder } from '@evan/opus';
+import { LightClient } from '../../bench/harness/LightClient';
+import { releaseNativePeers } from '../../bench/harness/LightPeer';
+import { opusTone, recordVp8, type RecordedVideo } from '../../bench/harness/preEncoded';
+import { pcmFromBytes, toneAmplitude } from '../../relay/audio/tones';
+import { createMeeting, meetingDetail } from '../helpers/room';
+import { startServer, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+const ANN_HZ = 500;
+const BEN_HZ = 800;
+let server: TestServer;
+let video: RecordedVideo;
+const clients: LightClient[] = [];
+
+test.before(async () => {
+  server = await startServer();
+  video = await recordVp8(320, 240, 15, 1);
+});
+test.after(async () => {
+  for (const c of clients) c.close();
+  releaseNativePeers();
+  await server.dispose();
+});
+
+async function join(meetingId: string, name: string, hz: number | null, camera: boolean): Promise<LightClient> {
+  const client = await LightClient.join({
+    wsUrl: server.wsUrl,
+    meetingId,
+    name,
+    mic: hz === null ? opusTone(440, 0) : opusTone(hz),
+    camera: camera ? video : null,
+    origin: server.url,
+    bindAddress: '127.0.0.1',
+  });
+  clients.push(client);
+  return client;
+}
+
+/** Decodes the next `frames` mix packets `client` receives. */
+async function nextMix(client: LightClient, frames: number): Promise<Int16Array> {
+  const decoder = new Decoder({ channels: 1, sample_rate: 48_000 });
+  const chunks: Int16Array[] = [];
+  client.onMixPacket = (rtp) => {
+    const extension = (rtp[0]! & 0x10) !== 0;
+    let start = 12 + 4 * (rtp[0]! & 0x0f);
+    if (extension) start += 4 + 4 * rtp.readUInt16BE(start + 2);
+    if (chunks.length < frames) chunks.push(pcmFromBytes(decoder.decode(rtp.subarray(start))));
+  };
+  await waitFor(() => chunks.length >= frames, 10_000, `${frames} mix packets`);
+  client.onMixPacket = null;
+  const pcm = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    pcm.set(c, offset);
+    offset += c.length;
+  }
+  return pcm;
+}
+
+test('three light clients in a relay meeting: mixes hold the others\' tones, cameras reach the others\' slots', async () => {
+  const meeting = await createMeeting(server.url, 'Light', 'relay');
+  const ann = await join(meeting.id, 'Ann', ANN_HZ, true);
+  const ben = await join(meeting.id, 'Ben', BEN_HZ, true);
+  const cat = await join(meeting.id, 'Cat', null, false);
+
+  // Slots: Ann and Ben see each other's camera, Cat sees both; nobody sees Cat (camera off).
+  await waitFor(() => ann.filledSlots === 1 && ben.filledSlots === 1 && cat.filledSlots === 2, 10_000, 'the slot tables');
+  const videoBefore = cat.counters.videoIn;
+  await waitFor(() => cat.counters.videoIn > videoBefore + 40 && ann.counters.videoIn > 20 && ben.counters.videoIn > 20, 10_000, 'forwarded video');
+
+  // Audio: Cat's mix holds both tones; Ann's holds Ben's and not her own.
+  const catHears = await nextMix(cat, 25);
+  assert.ok(toneAmplitude(catHears, ANN_HZ) > 1000 && toneAmplitude(catHears, BEN_HZ) > 1000, `Cat hears both: ${toneAmplitude(catHears, ANN_HZ).toFixed(0)}, ${toneAmplitude(catHears, BEN_HZ).toFixed(0)}`);
+  const annHears = await nextMix(ann, 25);
+  assert.ok(toneAmplitude(annHears, BEN_HZ) > 1000, `Ann hears Ben: ${toneAmplitude(annHears, BEN_HZ).toFixed(0)}`);
+  assert.ok(toneAmplitude(annHears, ANN_HZ) < 100, `Ann does not hear herself: ${toneAmplitude(annHears, ANN_HZ).toFixed(0)}`);
+
+  // A mix frame every 20 ms once everyone is in.
+  ann.resetGap();
+  const audioBefore = ann.counters.audioIn;
+  const since = performance.now();
+  await waitFor(() => performance.now() - since > 2000, 3000, 'two seconds of mix');
+  const perSecond = (ann.counters.audioIn - audioBefore) / ((performance.now() - since) / 1000);
+  assert.ok(perSecond > 40 && perSecond < 60, `${perSecond.toFixed(1)} mix packets per second`);
+  assert.ok(ann.counters.longestAudioGapMs < 200, `longest gap ${ann.counters.longestAudioGapMs.toFixed(0)} ms`);
+
+  // The relay asked the cameras for keyframes (each viewer's first), and the clients answered.
+  assert.ok(ann.counters.keyframeRequests > 0, 'a keyframe request reached the light camera');
+  const { relay } = await meetingDetail(server.url, meeting.id);
+  assert.ok((relay.packetsReceived ?? 0) > 200 && relay.packets > 200, JSON.stringify(relay));
+  assert.ok([ann, ben, cat].every((c) => c.connected && c.failure === undefined));
+});
+
+test('a light client refuses a meeting that is not on the relay, with a clear code', async () => {
+  const meeting = await createMeeting(server.url, 'Not relay', 'auto');
+  const err = await join(meeting.id, 'Dan', 300, false).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.instance(err, Error);
+  assert.is((err as { code?: string }).code, 'NOT_RELAY');
+});
+
+test.run();
