@@ -26,7 +26,7 @@ import WebSocket from 'ws';
 import { LIMITS } from '../protocol/limits';
 import { cameraFrames } from './harness/cameraFrames';
 import type { MeetingDetail } from '../protocol/rest';
-import type { ClientMessage, IceCandidate, ServerMessage, ServerMessageOf } from '../protocol/signaling';
+import type { ClientMessage, ClientRequest, IceCandidate, ServerMessage, ServerMessageOf } from '../protocol/signaling';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -149,8 +149,6 @@ export interface RtpTotals {
   videoOut: { packets: number; bytes: number; framesEncoded: number };
 }
 
-type RequestMessage = Extract<ClientMessage, { id: number }>;
-type RequestWithoutId = RequestMessage extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 /** A coded failure of a load client (join refused, timeout, connection failed). */
 export class LoadClientError extends Error {
@@ -407,7 +405,7 @@ export class LoadClient implements Pumped {
     }
   }
 
-  private request(message: RequestWithoutId): Promise<ServerMessage> {
+  private request(message: ClientRequest): Promise<ServerMessage> {
     const id = this.nextId++;
     return withTimeout(
       new Promise<ServerMessage>((resolve, reject) => {

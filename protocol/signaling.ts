@@ -161,6 +161,8 @@ export const ClientMessage = Type.Union([
 ]);
 export type ClientMessage = Static<typeof ClientMessage>;
 export type ClientMessageType = ClientMessage['type'];
+/** A request (a message the server replies to) as a caller writes it: the client adds the `id`. */
+export type ClientRequest = Extract<ClientMessage, { id: number }> extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 // ---- server → client ----
 

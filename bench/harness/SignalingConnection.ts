@@ -4,21 +4,10 @@
  * of an hour receives millions of `speakers` messages).
  */
 import WebSocket from 'ws';
-import type { ClientMessage, ServerMessage } from '../../protocol/signaling';
+import { SignalingError } from '../../client/signaling/SignalingClient';
+import type { ClientMessage, ClientRequest, ServerMessage } from '../../protocol/signaling';
 
-type Request = Extract<ClientMessage, { id: number }>;
-type RequestWithoutId = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
-
-/** A failure with a stable code (the server's error code, or a timeout or closed socket). */
-export class SignalingError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SignalingError';
-  }
-}
+export { SignalingError };
 
 export class SignalingConnection {
   /** Every server message that is not a reply to a request. */
@@ -68,7 +57,7 @@ export class SignalingConnection {
   }
 
   /** Sends a request; resolves with its reply, rejects with the server's error code or a timeout. */
-  request(message: RequestWithoutId, timeoutMs: number): Promise<ServerMessage> {
+  request(message: ClientRequest, timeoutMs: number): Promise<ServerMessage> {
     if (!this.isOpen) return Promise.reject(new SignalingError('SOCKET_CLOSED', 'the signaling socket is closed'));
     const id = this.nextId++;
     return new Promise<ServerMessage>((resolve, reject) => {

@@ -80,16 +80,28 @@ async function recordVp8(width: number, height: number, fps: number, seconds: nu
   }
 }
 
-/** The answer with `payloadType` as the only video format: no RED/FEC wrapping, no RTX, no other codec. */
+/** What a browser's camera sends at 320×240 once its bandwidth estimate settled (kbit/s). */
+const CAMERA_KBPS = 450;
+
+/**
+ * The answer with `payloadType` as the only video format (no RED/FEC wrapping, no RTX, no
+ * other codec), and the encoder told to start and stay near a browser camera's bitrate
+ * (libwebrtc's `x-google-*-bitrate`): the receiver sends no bandwidth feedback to ramp it up.
+ */
 function onlyPayloadType(sdp: string, payloadType: number): string {
   const other = (line: string) => {
     const pt = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)/.exec(line)?.[1];
     return pt !== undefined && Number(pt) !== payloadType;
   };
+  const bitrate = `x-google-start-bitrate=${CAMERA_KBPS};x-google-min-bitrate=${CAMERA_KBPS - 100};x-google-max-bitrate=${CAMERA_KBPS + 100}`;
   return sdp
     .split('\r\n')
-    .filter((line) => !other(line) && !line.startsWith('a=ssrc-group'))
-    .map((line) => (line.startsWith('m=video') ? line.replace(/(SAVPF) .*/, `$1 ${payloadType}`) : line))
+    .filter((line) => !other(line) && !line.startsWith('a=ssrc-group') && !line.startsWith(`a=fmtp:${payloadType} `))
+    .flatMap((line) => {
+      if (line.startsWith('m=video')) return [line.replace(/(SAVPF) .*/, `$1 ${payloadType}`)];
+      if (line.startsWith(`a=rtpmap:${payloadType} `)) return [line, `a=fmtp:${payloadType} ${bitrate}`];
+      return [line];
+    })
     .join('\r\n');
 }
 

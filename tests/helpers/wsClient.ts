@@ -1,11 +1,7 @@
 /** A signaling client for tests: real WebSocket, records every server message. */
 import WebSocket from 'ws';
-import type { ClientMessage, ServerMessage, ServerMessageOf, ServerMessageType } from '../../protocol/signaling';
+import type { ClientMessage, ClientRequest, ServerMessage, ServerMessageOf, ServerMessageType } from '../../protocol/signaling';
 import { waitFor } from './wait';
-
-type RequestWithoutId = Extract<ClientMessage, { id: number }> extends infer R
-  ? R extends { id: number } ? Omit<R, 'id'> : never
-  : never;
 
 export class TestSocket {
   readonly received: ServerMessage[] = [];
@@ -33,7 +29,7 @@ export class TestSocket {
   }
 
   /** Sends a request with a fresh id and returns the id (see `reply`). */
-  request(message: RequestWithoutId): number {
+  request(message: ClientRequest): number {
     const id = this.nextId++;
     this.ws.send(JSON.stringify({ ...message, id }));
     return id;
