@@ -127,17 +127,21 @@ function progress(line: string): void {
   else console.log(line);
 }
 
-/** Sums of every client's counters. */
-function totals(clients: LightClient[]): { audioIn: number; videoIn: number; videoOut: number } {
+/** Sums of every client's received packets. */
+function totals(clients: LightClient[]): { audioIn: number; videoIn: number } {
   let audioIn = 0;
   let videoIn = 0;
-  let videoOut = 0;
   for (const c of clients) {
     audioIn += c.counters.audioIn;
     videoIn += c.counters.videoIn;
-    videoOut += c.counters.videoOut;
   }
-  return { audioIn, videoIn, videoOut };
+  return { audioIn, videoIn };
+}
+
+/** CPU seconds of this process (the load clients, libdatachannel's threads included). */
+function clientCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 async function main(): Promise<void> {
@@ -195,6 +199,7 @@ async function main(): Promise<void> {
     await sleep(1000);
     for (const c of clients) c.resetGap();
     const startCpu = await server.cpuSeconds();
+    const startClientCpu = clientCpuSeconds();
     const startAt = performance.now();
     const startTotals = totals(clients);
     const startDetails = await Promise.all(meetingIds.map((id) => meetingDetail(server.url, id)));
@@ -219,6 +224,7 @@ async function main(): Promise<void> {
     if (process.stdout.isTTY) process.stdout.write('\n');
     const seconds = (performance.now() - startAt) / 1000;
     const serverCores = ((await server.cpuSeconds()) - startCpu) / seconds;
+    const clientCores = (clientCpuSeconds() - startClientCpu) / seconds;
     const endTotals = totals(clients);
     const endDetails = await Promise.all(meetingIds.map((id) => meetingDetail(server.url, id)));
     for (const c of clients) if (c.failure) fail(c.failure);
@@ -244,6 +250,7 @@ async function main(): Promise<void> {
       seconds: Math.round(seconds * 10) / 10,
       serverCpuCores: Math.round(serverCores * 1000) / 1000,
       serverCpuPercentPerParticipant: Math.round((serverCores * 100 * 1000) / Math.max(1, connected)) / 1000,
+      loadClientsCpuCores: Math.round(clientCores * 1000) / 1000,
       receivedPerClientPerSecond: {
         audio: Math.round(((endTotals.audioIn - startTotals.audioIn) / Math.max(1, clients.length) / seconds) * 10) / 10,
         video: Math.round(((endTotals.videoIn - startTotals.videoIn) / Math.max(1, clients.length) / seconds) * 10) / 10,
@@ -258,6 +265,7 @@ async function main(): Promise<void> {
       `| participants connected | ${connected} of ${total} (${settings.meetings} × ${settings.participants}) |`,
       `| joins | ${result.joinSeconds} s for all, median ${result.joinMsMedian} ms each |`,
       `| server CPU | ${pct(serverCores)} of a core, ${result.serverCpuPercentPerParticipant}% per participant |`,
+      `| load clients' CPU (this process) | ${pct(clientCores)} of a core${settings.url ? '' : ' (on the same machine as the server)'} |`,
       `| received per participant | audio ${result.receivedPerClientPerSecond.audio} pkt/s (50 = every mix frame), video ${result.receivedPerClientPerSecond.video} pkt/s |`,
       `| longest audio gap a participant had | median ${result.longestAudioGapMs.median} ms, worst ${result.longestAudioGapMs.max} ms |`,
       `| mixer | ${ticks} ticks, ${pct(result.mixer.lateShare)} late, p99 ${result.mixer.tickMsP99Max} ms |`,
