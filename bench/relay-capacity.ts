@@ -21,7 +21,7 @@
  * column), so the limits below are the server's.
  *
  * Writes bench-results/relay-capacity.{json,md} and relay-capacity-{cpu,p99}.svg.
- * Run: npx tsx bench/relay-capacity.ts
+ * Run: npx tsx bench/relay-capacity.ts (`CAPACITY_RUNS=video` or `audio`: only those runs)
  */
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -445,7 +445,9 @@ export async function runRelayCapacityBench(runs: CapacityRunSpec[] = RUNS): Pro
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   watchdog(60 * 60_000, 'relay-capacity');
-  await runRelayCapacityBench();
+  // `CAPACITY_RUNS=video` (or `audio`) measures only those runs.
+  const only = process.env.CAPACITY_RUNS;
+  await runRelayCapacityBench(only ? RUNS.filter((r) => (only === 'video') === r.camera) : RUNS);
   // libdatachannel's threads can outlive the closed connections for a while: do not wait for them.
   process.exit(0);
 }
