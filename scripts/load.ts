@@ -11,6 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { LightClient } from '../bench/harness/LightClient';
+import { SignalingConnection } from '../bench/harness/SignalingConnection';
 import { releaseNativePeers } from '../bench/harness/LightPeer';
 import { opusTone, recordVp8, type RecordedVideo } from '../bench/harness/preEncoded';
 import { ServerProcess, writeResults } from '../bench/loadClient';
@@ -118,6 +119,13 @@ async function meetingDetail(url: string, id: string): Promise<MeetingDetail> {
   return (await (await fetch(`${url}/api/meetings/${id}`)).json()) as MeetingDetail;
 }
 
+/** The q-quantile (0..1) of `values`, rounded to 0.1 ms; 0 when empty. */
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const value = sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return Math.round(value * 10) / 10;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
@@ -198,6 +206,17 @@ async function main(): Promise<void> {
     // The measured window: everyone in, a second to settle, then `seconds` of steady load.
     await sleep(1000);
     for (const c of clients) c.resetGap();
+    // The signaling round trip while the media is under load: a socket of its own pings the
+    // server's main thread 10 times a second.
+    const prober = await SignalingConnection.open(server.wsUrl, 5000, server.url);
+    const roundTrips: number[] = [];
+    let probing = true;
+    const probe = (async () => {
+      while (probing) {
+        roundTrips.push(await prober.ping().catch(() => 5000));
+        await sleep(100);
+      }
+    })();
     const startCpu = await server.cpuSeconds();
     const startClientCpu = clientCpuSeconds();
     const startAt = performance.now();
@@ -223,6 +242,9 @@ async function main(): Promise<void> {
     }
     if (process.stdout.isTTY) process.stdout.write('\n');
     const seconds = (performance.now() - startAt) / 1000;
+    probing = false;
+    await probe;
+    prober.close();
     const serverCores = ((await server.cpuSeconds()) - startCpu) / seconds;
     const clientCores = (clientCpuSeconds() - startClientCpu) / seconds;
     const endTotals = totals(clients);
@@ -255,6 +277,7 @@ async function main(): Promise<void> {
         audio: Math.round(((endTotals.audioIn - startTotals.audioIn) / Math.max(1, clients.length) / seconds) * 10) / 10,
         video: Math.round(((endTotals.videoIn - startTotals.videoIn) / Math.max(1, clients.length) / seconds) * 10) / 10,
       },
+      signalingRoundTripMs: { median: quantile(roundTrips, 0.5), p99: quantile(roundTrips, 0.99), max: quantile(roundTrips, 1) },
       longestAudioGapMs: { median: Math.round(gaps[Math.floor(gaps.length / 2)] ?? 0), max: Math.round(gaps[gaps.length - 1] ?? 0) },
       mixer: { ticks, lateTicks, lateShare: ticks > 0 ? Math.round((lateTicks / ticks) * 10000) / 10000 : 0, tickMsP99Max: Math.round(tickP99 * 100) / 100 },
       failures: Object.fromEntries(failures),
@@ -267,6 +290,7 @@ async function main(): Promise<void> {
       `| server CPU | ${pct(serverCores)} of a core, ${result.serverCpuPercentPerParticipant}% per participant |`,
       `| load clients' CPU (this process) | ${pct(clientCores)} of a core${settings.url ? '' : ' (on the same machine as the server)'} |`,
       `| received per participant | audio ${result.receivedPerClientPerSecond.audio} pkt/s (50 = every mix frame), video ${result.receivedPerClientPerSecond.video} pkt/s |`,
+      `| signaling round trip (WebSocket ping, 10/s) | median ${result.signalingRoundTripMs.median} ms, p99 ${result.signalingRoundTripMs.p99} ms, worst ${result.signalingRoundTripMs.max} ms |`,
       `| longest audio gap a participant had | median ${result.longestAudioGapMs.median} ms, worst ${result.longestAudioGapMs.max} ms |`,
       `| mixer | ${ticks} ticks, ${pct(result.mixer.lateShare)} late, p99 ${result.mixer.tickMsP99Max} ms |`,
       `| failures | ${failures.size === 0 ? 'none' : [...failures].map(([why, n]) => `${n}× ${why}`).join('; ')} |`,

@@ -74,6 +74,27 @@ export class SignalingConnection {
     });
   }
 
+  /**
+   * A WebSocket ping and its pong, in ms: the server's main thread answers it (the `ws`
+   * library, no handler of ours), so it is the signaling round trip a person would get.
+   */
+  ping(timeoutMs = 5000): Promise<number> {
+    if (!this.isOpen) return Promise.reject(new SignalingError('SOCKET_CLOSED', 'the signaling socket is closed'));
+    const sent = performance.now();
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.ws.off('pong', onPong);
+        reject(new SignalingError('PING_TIMEOUT', `no pong within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onPong = () => {
+        clearTimeout(timer);
+        resolve(performance.now() - sent);
+      };
+      this.ws.once('pong', onPong);
+      this.ws.ping();
+    });
+  }
+
   /** Sends a message that has no reply; dropped when the socket is closed. */
   send(message: Exclude<ClientMessage, { id: number }>): void {
     if (this.isOpen) this.ws.send(JSON.stringify(message));
