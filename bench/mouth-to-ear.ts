@@ -30,46 +30,6 @@ const ON_MS = 200;
 /** A heard onset belongs to a sent one when it comes within this long. */
 const MATCH_MS = 600;
 
-/**
- * Alice's microphone: a `hz` sine gated on for ON_MS every PERIOD_MS; every onset's page time
- * (when the AudioContext renders it) goes to `window.__bursts`.
- */
-function burstToneInitScript(hz: number): string {
-  return `(() => {
-    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-    window.__bursts = [];
-    navigator.mediaDevices.getUserMedia = async (constraints) => {
-      const stream = await original(constraints);
-      if (!constraints || !constraints.audio) return stream;
-      const ctx = new AudioContext();
-      const osc = ctx.createOscillator();
-      osc.frequency.value = ${hz};
-      const gain = ctx.createGain();
-      gain.gain.value = 0;
-      const dest = ctx.createMediaStreamDestination();
-      osc.connect(gain).connect(dest);
-      osc.start();
-      await ctx.resume();
-      // Schedules the next bursts a second ahead, and notes when each one starts on the page clock.
-      let next = ctx.currentTime + 0.5;
-      const schedule = () => {
-        while (next < ctx.currentTime + 2) {
-          gain.gain.setValueAtTime(0.5, next);
-          gain.gain.setValueAtTime(0, next + ${ON_MS / 1000});
-          const ts = ctx.getOutputTimestamp();
-          window.__bursts.push(ts.performanceTime + (next - ts.contextTime) * 1000);
-          next += ${PERIOD_MS / 1000};
-        }
-      };
-      schedule();
-      setInterval(schedule, 250);
-      for (const t of stream.getAudioTracks()) { stream.removeTrack(t); t.stop(); }
-      stream.addTrack(dest.stream.getAudioTracks()[0]);
-      return stream;
-    };
-  })();`;
-}
-
 interface PathResult {
   path: 'p2p' | 'relay';
   delaysMs: number[];
@@ -82,7 +42,7 @@ async function measurePath(browser: Browser, baseUrl: string, topology: Topology
   const link = `${baseUrl}/m/${meeting.id}?video=320x240`;
   const people: Participant[] = [];
   try {
-    const alice = await newParticipant(browser, { initScript: burstToneInitScript(ALICE_HZ) });
+    const alice = await newParticipant(browser, { initScript: toneInitScript(ALICE_HZ, { periodMs: PERIOD_MS, onMs: ON_MS }) });
     people.push(alice);
     await alice.page.goto(`${link}&name=Alice`);
     const bob = await newParticipant(browser, { initScript: `${toneInitScript(BOB_HZ)}\n${probeInitScript({ frequencies: [ALICE_HZ], videoOf: [] })}` });

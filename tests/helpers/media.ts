@@ -5,10 +5,39 @@
  */
 import type { Page } from 'playwright-core';
 
-/** An init script replacing the microphone track of every getUserMedia call with a sine at `hz`. */
-export function toneInitScript(hz: number): string {
+/** Tone bursts instead of a steady tone: on for `onMs` every `periodMs`. */
+export interface ToneBursts {
+  periodMs: number;
+  onMs: number;
+}
+
+/**
+ * An init script replacing the microphone track of every getUserMedia call with a sine at
+ * `hz`. With `bursts` the sine is gated on and off, and the page time at which each burst
+ * starts (when the AudioContext renders it) is pushed to `window.__bursts`.
+ */
+export function toneInitScript(hz: number, bursts?: ToneBursts): string {
+  const gate = bursts
+    ? `gain.gain.value = 0;
+      await ctx.resume();
+      // Schedules the bursts up to two seconds ahead, and notes each start on the page clock.
+      let next = ctx.currentTime + 0.5;
+      const schedule = () => {
+        while (next < ctx.currentTime + 2) {
+          gain.gain.setValueAtTime(0.5, next);
+          gain.gain.setValueAtTime(0, next + ${bursts.onMs / 1000});
+          const ts = ctx.getOutputTimestamp();
+          window.__bursts.push(ts.performanceTime + (next - ts.contextTime) * 1000);
+          next += ${bursts.periodMs / 1000};
+        }
+      };
+      schedule();
+      setInterval(schedule, 250);`
+    : `gain.gain.value = 0.5;
+      void ctx.resume();`;
   return `(() => {
     const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    window.__bursts = [];
     navigator.mediaDevices.getUserMedia = async (constraints) => {
       const stream = await original(constraints);
       if (!constraints || !constraints.audio) return stream;
@@ -16,11 +45,10 @@ export function toneInitScript(hz: number): string {
       const osc = ctx.createOscillator();
       osc.frequency.value = ${hz};
       const gain = ctx.createGain();
-      gain.gain.value = 0.5;
       const dest = ctx.createMediaStreamDestination();
       osc.connect(gain).connect(dest);
       osc.start();
-      void ctx.resume();
+      ${gate}
       for (const t of stream.getAudioTracks()) { stream.removeTrack(t); t.stop(); }
       stream.addTrack(dest.stream.getAudioTracks()[0]);
       return stream;
