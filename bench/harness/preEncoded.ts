@@ -49,22 +49,6 @@ export function opusTone(hz: number, amplitude = 6000): Buffer[] {
   return frames;
 }
 
-/** Payload descriptor S bit set, partition 0, and the frame tag's P bit clear (RFC 7741 §4.2, §4.3). */
-export function isVp8KeyframeStart(payload: Buffer): boolean {
-  if (payload.length < 2) return false;
-  const first = payload[0]!;
-  if ((first & 0x10) === 0 || (first & 0x07) !== 0) return false;
-  let offset = 1;
-  if (first & 0x80) {
-    const x = payload[1]!;
-    offset = 2;
-    if (x & 0x80) offset += (payload[offset]! & 0x80) ? 2 : 1; // PictureID, 7 or 15 bits
-    if (x & 0x40) offset += 1; // TL0PICIDX
-    if (x & 0x30) offset += 1; // TID/KEYIDX
-  }
-  return offset < payload.length && (payload[offset]! & 0x01) === 0;
-}
-
 /** The recording as it crosses the process boundary (payloads in base64). */
 export interface RecordedVideoMessage {
   width: number;

@@ -7,7 +7,8 @@
 import wrtc from '@roamhq/wrtc';
 import nodeDataChannel, { type Track } from 'node-datachannel';
 import { cameraFrames } from '../harness/cameraFrames';
-import { isVp8KeyframeStart, type RecordedPacket, type RecordedVideo, type RecordedVideoMessage } from '../harness/preEncoded';
+import { isVp8KeyframeStart } from '../../relay/vp8';
+import type { RecordedPacket, RecordedVideo, RecordedVideoMessage } from '../harness/preEncoded';
 
 /**
  * Records `seconds` of VP8 from libwebrtc's encoder: a wrtc peer sends a scrolling picture to a
