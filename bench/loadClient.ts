@@ -592,6 +592,18 @@ export function udpDropsOf(pid: number): number {
   return drops;
 }
 
+/** A server's `GET /metrics` as name{labels} → value. */
+export async function readMetrics(baseUrl: string): Promise<Map<string, number>> {
+  const response = await fetch(baseUrl + '/metrics');
+  const values = new Map<string, number>();
+  for (const line of (await response.text()).split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
 /** The coordinator (`scripts/start.ts`: HTTP, signaling, relay, mixer) in its own process, TURN off. */
 export class ServerProcess {
   /** The first lines logged at warn or above. */
@@ -730,15 +742,8 @@ export class ServerProcess {
   }
 
   /** `GET /metrics` as name{labels} → value. */
-  async metrics(): Promise<Map<string, number>> {
-    const response = await fetch(this.url + '/metrics');
-    const values = new Map<string, number>();
-    for (const line of (await response.text()).split('\n')) {
-      if (!line || line.startsWith('#')) continue;
-      const space = line.lastIndexOf(' ');
-      values.set(line.slice(0, space), Number(line.slice(space + 1)));
-    }
-    return values;
+  metrics(): Promise<Map<string, number>> {
+    return readMetrics(this.url);
   }
 
   /** Lifecycle lines worth a reader's attention: warnings, errors, lost connections, failures. */

@@ -14,7 +14,7 @@ import { LightClient } from '../bench/harness/LightClient';
 import { SignalingConnection } from '../bench/harness/SignalingConnection';
 import { releaseNativePeers } from '../bench/harness/LightPeer';
 import { opusTone, recordVp8, type RecordedVideo } from '../bench/harness/preEncoded';
-import { ServerProcess, writeResults } from '../bench/loadClient';
+import { readMetrics, selfCpuSeconds, ServerProcess, sleep, writeResults } from '../bench/loadClient';
 import type { MeetingDetail } from '../protocol/rest';
 
 const USAGE = 'usage: npm run load -- --meetings M --participants N [--video] [--talkers K|all] [--seconds S] [--url URL]';
@@ -75,17 +75,6 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function metricsOf(url: string): Promise<Map<string, number>> {
-  const values = new Map<string, number>();
-  const response = await fetch(url + '/metrics');
-  for (const line of (await response.text()).split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    values.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return values;
-}
-
 async function target(settings: Settings): Promise<Target> {
   if (settings.url) {
     const url = settings.url;
@@ -93,7 +82,7 @@ async function target(settings: Settings): Promise<Target> {
       url,
       wsUrl: url.replace(/^http/, 'ws') + '/ws',
       async cpuSeconds() {
-        const cpu = (await metricsOf(url)).get('process_cpu_seconds_total');
+        const cpu = (await readMetrics(url)).get('process_cpu_seconds_total');
         if (cpu === undefined) throw new Error(`${url}/metrics has no process_cpu_seconds_total`);
         return cpu;
       },
@@ -126,7 +115,6 @@ function quantile(values: number[], q: number): number {
   return Math.round(value * 10) / 10;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
 /** One line, rewritten in place on a terminal, appended otherwise. */
@@ -144,12 +132,6 @@ function totals(clients: LightClient[]): { audioIn: number; videoIn: number } {
     videoIn += c.counters.videoIn;
   }
   return { audioIn, videoIn };
-}
-
-/** CPU seconds of this process (the load clients, libdatachannel's threads included). */
-function clientCpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
 }
 
 async function main(): Promise<void> {
@@ -218,7 +200,7 @@ async function main(): Promise<void> {
       }
     })();
     const startCpu = await server.cpuSeconds();
-    const startClientCpu = clientCpuSeconds();
+    const startClientCpu = selfCpuSeconds();
     const startAt = performance.now();
     const startTotals = totals(clients);
     const startDetails = await Promise.all(meetingIds.map((id) => meetingDetail(server.url, id)));
@@ -246,7 +228,7 @@ async function main(): Promise<void> {
     await probe;
     prober.close();
     const serverCores = ((await server.cpuSeconds()) - startCpu) / seconds;
-    const clientCores = (clientCpuSeconds() - startClientCpu) / seconds;
+    const clientCores = (selfCpuSeconds() - startClientCpu) / seconds;
     const endTotals = totals(clients);
     const endDetails = await Promise.all(meetingIds.map((id) => meetingDetail(server.url, id)));
     for (const c of clients) if (c.failure) fail(c.failure);
