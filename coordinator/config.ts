@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { isRelayTransport, type RelayTransport } from '../relay/types';
 
 export interface CoordinatorConfig {
   host: string;
@@ -30,6 +31,12 @@ export interface CoordinatorConfig {
   logLevel: string;
   /** Threads running meetings' relays and mixers (one per core by default); 0 runs them on the main thread. */
   mediaWorkers: number;
+  /**
+   * `RELAY_TRANSPORT`: the relay's WebRTC stack. `werift` (JavaScript; media workers are
+   * threads) or `datachannel` (node-datachannel, native; media workers are processes, because
+   * the addon serves one thread per process). See README "Which transport".
+   */
+  relayTransport: RelayTransport;
   /** Serve HTTPS (and `wss://`) with this PEM certificate and key; plain HTTP when unset. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Abuse limits per client address and per meeting (see `LimitsConfig`). */
@@ -115,6 +122,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfi
     recordingMaxBytes: 100 * 1024 * 1024,
     relayHostAddresses: ['127.0.0.1'],
     mediaWorkers: availableParallelism(),
+    relayTransport: 'werift',
     ...overrides,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
   };
@@ -152,6 +160,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
   if (workers !== undefined) {
     if (!/^\d+$/.test(workers) || Number(workers) > 64) throw new ConfigError('MEDIA_WORKERS', `must be a number of threads from 0 to 64, not "${workers}"`);
     overrides.mediaWorkers = Number(workers);
+  }
+  const transport = nonEmpty(env.RELAY_TRANSPORT);
+  if (transport !== undefined) {
+    if (!isRelayTransport(transport)) throw new ConfigError('RELAY_TRANSPORT', `must be werift or datachannel, not "${transport}"`);
+    overrides.relayTransport = transport;
   }
   const logLevel = nonEmpty(env.LOG_LEVEL);
   if (logLevel !== undefined) {

@@ -5,11 +5,12 @@
  * participant's mic handed to the audio sink and its mix sent back. A relay knows only its
  * own participants; nothing routes across meetings.
  */
-import type { RtpPacket } from 'werift';
 import { RelayError } from './errors';
 import { candidateProblem, offerProblem } from './inputChecks';
 import { stderrLogger, withBindings } from './log';
+import type { RelayConnection, RelayPeerHandlers } from './RelayConnection';
 import { RelayPeer } from './RelayPeer';
+import { NativeRelayPeer } from './NativeRelayPeer';
 import { TypedEmitter } from './TypedEmitter';
 import type {
   AudioSink,
@@ -21,6 +22,7 @@ import type {
   RelayLogger,
   RelayOptions,
   RelayTrack,
+  RtpIn,
   SlotAssignment,
   VideoSource,
 } from './types';
@@ -46,7 +48,7 @@ const MAX_EARLY_CANDIDATES = 64;
 /** What the relay knows of one participant; created by the first call naming it. */
 interface Participant {
   readonly id: string;
-  peer: RelayPeer | undefined;
+  peer: RelayConnection | undefined;
   publishing: Required<PublishState>;
   earlyCandidates: IceCandidateInit[];
   /** The client has its answer, so slot tables may go out. */
@@ -228,13 +230,10 @@ export class MeetingRelay {
     this.log.info({ participants: ids.length }, 'relay closed');
   }
 
-  private createPeer(participant: Participant): RelayPeer {
+  private createPeer(participant: Participant): RelayConnection {
     const id = participant.id;
     const log = withBindings(this.log, { participant: id });
-    const peer = new RelayPeer(
-      id,
-      this.options,
-      {
+    const handlers: RelayPeerHandlers = {
         candidate: (candidate) => this.events.emit('candidate', id, candidate),
         connected: () => this.onConnected(participant),
         lost: () => this.dropParticipant(id, 'connection lost'),
@@ -243,9 +242,11 @@ export class MeetingRelay {
         pliSent: () => {
           this.stats.plisSent += 1;
         },
-      },
-      log,
-    );
+    };
+    const peer =
+      this.options.transport === 'datachannel'
+        ? new NativeRelayPeer(id, this.options, handlers, log)
+        : new RelayPeer(id, this.options, handlers, log);
     participant.peer = peer;
     this.toSink('addParticipant', () => this.audio.addParticipant(id));
     if (!participant.publishing.audio) this.toSink('setMuted', () => this.audio.setMuted(id, true));
@@ -264,9 +265,9 @@ export class MeetingRelay {
     }
   }
 
-  private onRtp(participant: Participant, track: RelayTrack, packet: RtpPacket): void {
+  private onRtp(participant: Participant, track: RelayTrack, packet: RtpIn): void {
     this.stats.packetsReceived += 1;
-    this.stats.bytesReceived += packet.serializeSize;
+    this.stats.bytesReceived += packet.size;
     if (!participant.mediaFlowing) {
       participant.mediaFlowing = true;
       this.events.emit('mediaFlowing', participant.id);
@@ -283,16 +284,15 @@ export class MeetingRelay {
   }
 
   /** Hands a mic packet to the sink; its exceptions stay out of the media path (no closure per packet, unlike `toSink`). */
-  private pushAudio(participantId: string, packet: RtpPacket): void {
-    const header = packet.header;
+  private pushAudio(participantId: string, packet: RtpIn): void {
     try {
-      this.audio.pushPacket(participantId, header.sequenceNumber, header.timestamp, packet.payload);
+      this.audio.pushPacket(participantId, packet.sequenceNumber, packet.timestamp, packet.payload);
     } catch (error) {
       this.log.error({ err: error }, 'audio sink pushPacket failed');
     }
   }
 
-  private forwardVideo(publisher: Participant, source: VideoSource, packet: RtpPacket): void {
+  private forwardVideo(publisher: Participant, source: VideoSource, packet: RtpIn): void {
     const slots = this.viewersOf.get(publisher.sourceKeys[source]);
     if (!slots) return;
     const publisherId = publisher.id;
@@ -377,7 +377,7 @@ export class MeetingRelay {
   }
 
   /** A renegotiation may stop slot transceivers: stop forwarding into slots the peer no longer has. */
-  private forgetStaleSlots(peer: RelayPeer): void {
+  private forgetStaleSlots(peer: RelayConnection): void {
     const current = new Set(peer.slots);
     for (const slots of this.viewersOf.values()) {
       for (const slot of slots) {

@@ -5,7 +5,6 @@
  * participants; `MeetingRelay` wires peers together.
  */
 import {
-  RtpPacket,
   RTCPeerConnection,
   useOPUS,
   useVP8,
@@ -13,40 +12,18 @@ import {
   type RTCDtlsTransport,
   type RTCIceCandidate,
   type RTCRtpTransceiver,
+  type RtpPacket,
 } from 'werift';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { NO_EXTENSIONS, PacketRing } from './PacketRing';
 import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
-import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, VideoSource } from './types';
+import { PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
+import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
+import { WeriftSlotOutput } from './WeriftSlotOutput';
 
-/** Life of a peer; changed only through `setState`, along `TRANSITIONS`. */
-export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'closed';
-
-const TRANSITIONS: Record<PeerState, readonly PeerState[]> = {
-  new: ['connecting', 'connected', 'closed'],
-  connecting: ['connected', 'closed'],
-  connected: ['disconnected', 'closed'],
-  disconnected: ['connected', 'closed'],
-  closed: [],
-};
-
-/** How a peer speaks to its owner; each call is made inside a try/catch. */
-export interface RelayPeerHandlers {
-  /** A local ICE candidate to send to the client (never before its answer). */
-  candidate(candidate: IceCandidateInit): void;
-  /** ICE and DTLS are up. */
-  connected(): void;
-  /** The connection failed or closed without `close()` being called. */
-  lost(): void;
-  /** An RTP packet arrived from the client on its mic, camera or screen. */
-  rtp(track: RelayTrack, packet: RtpPacket): void;
-  /** The client asked for a keyframe on one of its slots. */
-  keyframeRequest(slot: VideoSlot): void;
-  /** A keyframe request (PLI) went to this client's camera or screen. */
-  pliSent(): void;
-}
+const EMPTY = Buffer.alloc(0);
 
 /** One of the client's outgoing video sources as the relay receives it. */
 interface SourceIn {
@@ -55,9 +32,9 @@ interface SourceIn {
   ssrc: number | undefined;
 }
 
-/** One participant's connection to the relay. */
-export class RelayPeer {
-  private state: PeerState = 'new';
+/** One participant's connection to the relay, on werift. */
+export class RelayPeer implements RelayConnection {
+  private readonly life: PeerLife;
   private readonly pc: RTCPeerConnection;
   private audio: RTCRtpTransceiver | undefined;
   /** The camera (always, from the first video m-line) and the screen (when the client offers one). */
@@ -86,6 +63,7 @@ export class RelayPeer {
     private readonly handlers: RelayPeerHandlers,
     private readonly log: RelayLogger,
   ) {
+    this.life = new PeerLife(log);
     this.closedSignal = new Promise<never>((_, reject) => {
       this.rejectClosed = reject;
     });
@@ -115,12 +93,12 @@ export class RelayPeer {
 
   /** Whether `close()` ran or the connection was lost. */
   get isClosed(): boolean {
-    return this.state === 'closed';
+    return this.life.state === 'closed';
   }
 
   /** The UDP host endpoints its ICE sockets are bound to: where a client's TURN relay sends to reach us. */
   localUdpEndpoints(): Array<{ address: string; port: number }> {
-    if (this.state === 'closed') return [];
+    if (this.life.state === 'closed') return [];
     return this.pc.iceTransports
       .flatMap((transport) => transport.connection.localCandidates)
       .filter((c) => c.type === 'host' && c.transport.toLowerCase() === 'udp')
@@ -129,10 +107,10 @@ export class RelayPeer {
 
   /** Applies the client's offer and returns the answer SDP; offers are applied one at a time. */
   negotiate(offerSdp: string): Promise<string> {
-    if (this.state === 'closed') return Promise.reject(RelayError.participantClosed(this.id));
+    if (this.life.state === 'closed') return Promise.reject(RelayError.participantClosed(this.id));
     const run = this.negotiations.then(() => this.applyOffer(offerSdp));
     this.negotiations = run.catch(() => undefined).then(() => {
-      if (this.state === 'closed') this.stopIce();
+      if (this.life.state === 'closed') this.stopIce();
     });
     // werift parks description calls on a closed connection forever; close() rejects instead.
     return Promise.race([run, this.closedSignal]);
@@ -140,7 +118,7 @@ export class RelayPeer {
 
   /** Adds a client ICE candidate, queued until the offer is applied. */
   async addCandidate(candidate: IceCandidateInit): Promise<void> {
-    if (this.state === 'closed') throw RelayError.participantClosed(this.id);
+    if (this.life.state === 'closed') throw RelayError.participantClosed(this.id);
     if (!this.remoteDescriptionSet) {
       this.pendingRemoteCandidates.push(candidate);
       return;
@@ -159,7 +137,7 @@ export class RelayPeer {
    */
   sendAudio(opus: Buffer, mediaTimeMs?: number): number {
     const transceiver = this.audio;
-    if (this.state !== 'connected' || !transceiver) return 0;
+    if (this.life.state !== 'connected' || !transceiver) return 0;
     const sender = transceiver.sender;
     const direction = transceiver.currentDirection;
     if (!sender.codec || (direction !== 'sendrecv' && direction !== 'sendonly')) return 0;
@@ -182,13 +160,13 @@ export class RelayPeer {
    * and a viewer waiting for its first keyframe would otherwise wait until the state recovers.
    */
   requestKeyframe(source: VideoSource = 'camera'): void {
-    if (this.state === 'connected' || this.state === 'disconnected') this.keyframes[source].request();
+    if (this.life.state === 'connected' || this.life.state === 'disconnected') this.keyframes[source].request();
   }
 
   /** Closes the connection; idempotent. */
   close(): void {
-    if (this.state === 'closed') return;
-    this.setState('closed');
+    if (this.life.state === 'closed') return;
+    this.life.move('closed');
     this.shutdown();
   }
 
@@ -222,7 +200,7 @@ export class RelayPeer {
   }
 
   private async applyOffer(sdp: string): Promise<string> {
-    if (this.state === 'closed') throw RelayError.participantClosed(this.id);
+    if (this.life.state === 'closed') throw RelayError.participantClosed(this.id);
     // Candidates gathered while answering go out after the answer: a browser rejects
     // addIceCandidate before it has the remote description.
     this.answering += 1;
@@ -238,7 +216,7 @@ export class RelayPeer {
       const answer = await this.pc.createAnswer();
       await this.pc.setLocalDescription(answer);
       this.tapTransports();
-      if (this.state === 'new') this.setState('connecting');
+      if (this.life.state === 'new') this.life.move('connecting');
       const local = this.pc.localDescription;
       if (!local) throw RelayError.invalidOffer('no local description after answering');
       return local.sdp;
@@ -277,7 +255,7 @@ export class RelayPeer {
     this.videoSlots = videos.slice(screen ? 2 : 1).map((transceiver) => {
       transceiver.setDirection('sendonly');
       const mid = transceiver.mid ?? '';
-      return byMid.get(mid) ?? new VideoSlot(this.id, mid, transceiver.sender, this.log);
+      return byMid.get(mid) ?? new VideoSlot(this.id, mid, new WeriftSlotOutput(transceiver.sender, this.log));
     });
     this.audio = audio;
     this.adoptSource('camera', camera);
@@ -297,14 +275,23 @@ export class RelayPeer {
     for (const received of transceiver.receiver.tracks) {
       if (this.tappedTracks.has(received)) continue;
       this.tappedTracks.add(received);
-      // One listener per track, built once: nothing is allocated per packet.
+      // One listener and one packet view per track, built once: nothing is allocated per packet.
+      const view: RtpIn = { ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 0, payload: EMPTY, size: 0 };
       const listener = (packet: RtpPacket): void => {
         try {
+          const header = packet.header;
+          view.ssrc = header.ssrc;
+          view.sequenceNumber = header.sequenceNumber;
+          view.timestamp = header.timestamp;
+          view.marker = header.marker;
+          view.payloadType = header.payloadType;
+          view.payload = packet.payload;
+          view.size = packet.serializeSize;
           if (track !== 'audio') {
             const source = this.sources.get(track);
-            if (source) source.ssrc = packet.header.ssrc;
+            if (source) source.ssrc = header.ssrc;
           }
-          this.handlers.rtp(track, packet);
+          this.handlers.rtp(track, view);
         } catch (error) {
           this.log.error({ err: error, track }, 'relay peer rtp handler failed');
         }
@@ -344,7 +331,7 @@ export class RelayPeer {
       return; // not authentic, or not SRTCP at all: werift drops it too
     }
     for (const ssrc of keyframeRequestTargets(datagram)) {
-      const slot = this.videoSlots.find((s) => s.sender.ssrc === ssrc);
+      const slot = this.videoSlots.find((s) => s.output.ssrc === ssrc);
       if (slot) this.handlers.keyframeRequest(slot);
     }
   }
@@ -355,7 +342,7 @@ export class RelayPeer {
     const ssrc = incoming?.ssrc ?? receiver?.track.ssrc;
     // `disconnected` too: werift says so while media still flows (see requestKeyframe), and a
     // viewer waiting for its first keyframe would wait until it says connected again.
-    if (!receiver || ssrc === undefined || (this.state !== 'connected' && this.state !== 'disconnected')) return;
+    if (!receiver || ssrc === undefined || (this.life.state !== 'connected' && this.life.state !== 'disconnected')) return;
     receiver.sendRtcpPLI(ssrc).catch((error: unknown) => this.log.debug({ err: error }, 'sending a PLI failed'));
     this.handlers.pliSent();
   }
@@ -372,7 +359,7 @@ export class RelayPeer {
 
   private onLocalCandidate(candidate: RTCIceCandidate | undefined): void {
     // End of gathering needs no message: the answer already lists every host candidate.
-    if (!candidate || this.state === 'closed') return;
+    if (!candidate || this.life.state === 'closed') return;
     const init: IceCandidateInit = {
       candidate: candidate.candidate,
       sdpMid: candidate.sdpMid ?? null,
@@ -383,7 +370,7 @@ export class RelayPeer {
   }
 
   private releaseLocalCandidates(): void {
-    if (this.state === 'closed') return;
+    if (this.life.state === 'closed') return;
     for (const candidate of this.heldLocalCandidates.splice(0)) {
       this.guard('ice candidate', () => this.handlers.candidate(candidate));
     }
@@ -392,15 +379,15 @@ export class RelayPeer {
   private onConnectionState(state: RTCPeerConnection['connectionState']): void {
     switch (state) {
       case 'connected':
-        if (this.setState('connected')) this.handlers.connected();
+        if (this.life.move('connected')) this.handlers.connected();
         break;
       case 'disconnected':
-        this.setState('disconnected');
+        this.life.move('disconnected');
         break;
       case 'failed':
       case 'closed':
-        if (this.state === 'closed') return;
-        this.setState('closed');
+        if (this.life.state === 'closed') return;
+        this.life.move('closed');
         this.shutdown();
         this.handlers.lost();
         break;
@@ -408,19 +395,6 @@ export class RelayPeer {
       case 'connecting':
         break;
     }
-  }
-
-  /** Moves along TRANSITIONS; returns whether the state changed. */
-  private setState(next: PeerState): boolean {
-    const previous = this.state;
-    if (previous === next) return false;
-    if (!TRANSITIONS[previous].includes(next)) {
-      this.log.debug({ from: previous, to: next }, 'ignoring peer state change');
-      return false;
-    }
-    this.state = next;
-    this.log.info({ from: previous, to: next }, `peer ${previous} -> ${next}`);
-    return true;
   }
 
   /** Runs a werift callback so that an exception stays inside this participant. */

@@ -1,15 +1,29 @@
 /**
  * One pre-allocated video slot of a viewer: a server-side sender on one of the viewer's
  * `recvonly` transceivers, forwarding one publisher's camera or shared screen RTP as is
- * (no transcoding).
+ * (no transcoding). The slot decides what to send (which source, from which keyframe);
+ * its `SlotOutput`, one per transport, sends it.
  */
-import { uint16Add, uint32Add, type RTCRtpSender, type RtpPacket } from 'werift';
-import { NO_EXTENSIONS, PacketRing } from './PacketRing';
-import type { RelayLogger, SlotAssignment, VideoSource } from './types';
+import type { RtpIn, SlotAssignment, VideoSource } from './types';
 import { isVp8KeyframeStart } from './vp8';
 
 /** Timestamp step put between the last packet of one source and the first of the next (one 30 fps frame at 90 kHz). */
-const SOURCE_SWITCH_TICKS = 3000;
+export const SOURCE_SWITCH_TICKS = 3000;
+
+/** One sending video stream of a viewer's connection, as a slot uses it. */
+export interface SlotOutput {
+  /** Whether the viewer's transport is up, so a packet sent (or a keyframe asked for it) reaches it. */
+  readonly connected: boolean;
+  /** The SSRC the viewer receives this stream on (its keyframe requests name it); undefined before negotiation. */
+  readonly ssrc: number | undefined;
+  /**
+   * Sends `packet` as this stream's next, without the publisher's header extensions, SSRC or
+   * numbering; `rebase`: it is the first of a new source, whose numbers must continue right
+   * after the previous source's (RFC 3550 §5.1), not jump as massive loss would.
+   * Returns the RTP size sent.
+   */
+  send(packet: RtpIn, rebase: boolean): number;
+}
 
 /** While waiting for a keyframe, ask again this often (the first request's keyframe may have been lost). */
 const KEYFRAME_RETRY_MS = 1000;
@@ -31,17 +45,11 @@ export class VideoSlot {
   private sourceSsrc: number | undefined;
   private waitingForKeyframe = true;
   private lastKeyframeAskAt = -Infinity;
-  private readonly ring = new PacketRing();
-  /** One handler for every send's rejection (no closure per packet). */
-  private readonly onSendFailed = (error: unknown): void => {
-    this.log.debug({ viewer: this.viewerId, mid: this.mid, err: error }, 'forwarding a video packet failed');
-  };
 
   constructor(
     readonly viewerId: string,
     readonly mid: string,
-    readonly sender: RTCRtpSender,
-    private readonly log: RelayLogger,
+    readonly output: SlotOutput,
   ) {}
 
   /** The participant whose camera or screen this slot shows, or `null`. */
@@ -61,7 +69,7 @@ export class VideoSlot {
 
   /** Whether the viewer's transport is up, so a forwarded packet (or a keyframe asked for it) reaches it. */
   get connected(): boolean {
-    return this.sender.dtlsTransport?.state === 'connected';
+    return this.output.connected;
   }
 
   /** Starts showing `publisherId`'s `source` (or nothing); forwarding resumes at that source's next keyframe. */
@@ -76,7 +84,7 @@ export class VideoSlot {
   }
 
   /** Sends one of the shown publisher's packets to the viewer. */
-  forward(packet: RtpPacket): ForwardResult {
+  forward(packet: RtpIn): ForwardResult {
     if (!this.connected || packet.payload.length === 0) return FORWARD_DROPPED;
     if (this.waitingForKeyframe) {
       // A decoder fed delta frames that reference another source's pictures shows garbage
@@ -84,37 +92,9 @@ export class VideoSlot {
       if (!isVp8KeyframeStart(packet.payload)) return this.keyframeAskDue() ? FORWARD_WANTS_KEYFRAME : FORWARD_DROPPED;
       this.waitingForKeyframe = false;
     }
-    if (packet.header.ssrc !== this.sourceSsrc) {
-      // werift's sender adds a per-sender offset to sequence numbers and timestamps; set it so
-      // the viewer sees this source continue right after the previous one (RFC 3550 §5.1),
-      // not a jump it would take for massive loss. No-op before the sender's first packet.
-      this.sender.replaceRTP({
-        sequenceNumber: uint16Add(packet.header.sequenceNumber, -1),
-        timestamp: uint32Add(packet.header.timestamp, -SOURCE_SWITCH_TICKS),
-      });
-      this.sourceSsrc = packet.header.ssrc;
-    }
-    // werift's sendRtp rewrites the header in place and keeps the object for NACK replies, so
-    // every viewer needs its own copy, taken from this slot's ring; the publisher's header
-    // extensions are dropped (their IDs belong to the publisher's negotiation, and werift would
-    // copy them over its own), and so is its padding (werift's payload already excludes it).
-    const copy = this.ring.next();
-    const from = packet.header;
-    const to = copy.header;
-    to.marker = from.marker;
-    to.payloadType = from.payloadType;
-    to.sequenceNumber = from.sequenceNumber;
-    to.timestamp = from.timestamp;
-    to.ssrc = from.ssrc;
-    to.csrc = from.csrc;
-    to.csrcLength = from.csrcLength;
-    to.extension = false;
-    to.extensions = NO_EXTENSIONS;
-    copy.payload = packet.payload;
-    // Fixed header, CSRCs, payload: what the relay counts (werift's own extensions aside).
-    const bytes = 12 + 4 * from.csrc.length + packet.payload.length;
-    this.sender.sendRtp(copy).catch(this.onSendFailed);
-    return bytes;
+    const rebase = packet.ssrc !== this.sourceSsrc;
+    this.sourceSsrc = packet.ssrc;
+    return this.output.send(packet, rebase);
   }
 
   /** The slot as the client sees it. */

@@ -11,6 +11,28 @@ export type { VideoSource } from '../protocol/signaling';
 /** What an RTP packet from a participant carries: their microphone, camera or shared screen. */
 export type RelayTrack = 'audio' | VideoSource;
 
+/**
+ * One RTP packet received from a participant, as the relay reads it: the header fields it
+ * routes on and the payload (padding and header extensions excluded). Each transport fills
+ * one such object per track and reuses it packet after packet, so a reader must not keep it
+ * past the call (the payload Buffer may be kept: it is the packet's own).
+ */
+export interface RtpIn {
+  ssrc: number;
+  sequenceNumber: number;
+  timestamp: number;
+  marker: boolean;
+  payloadType: number;
+  payload: Buffer;
+  /** The packet's RTP size (header and payload, before SRTP). */
+  size: number;
+}
+
+/** Which WebRTC stack carries the relay's connections (see README "Which transport"). */
+export type RelayTransport = 'werift' | 'datachannel';
+
+export const isRelayTransport = (value: unknown): value is RelayTransport => value === 'werift' || value === 'datachannel';
+
 /** Number of pre-allocated `recvonly` video transceivers a client puts in its offer (one number for both sides). */
 export const VIDEO_SLOTS = LIMITS.relayVideoSlots;
 
@@ -98,6 +120,8 @@ export interface RelayOptions {
   keyframeRequestIntervalMs?: number;
   /** Where to log; default warnings and errors to stderr, nothing else. */
   logger?: RelayLogger;
+  /** The WebRTC stack; default `werift`. `datachannel` can be used by one thread per process only. */
+  transport?: RelayTransport;
 }
 
 /** Per-meeting media counters (RTP sizes are header plus payload, before SRTP). */

@@ -9,6 +9,8 @@
  * `MEDIA_WORKERS=0` runs the same host on the main thread (the pre-worker arrangement, kept
  * to measure the difference side by side).
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 // Loaded (not used) on the main thread so the native Opus addon stays loaded for the life of
 // the process: otherwise the last worker thread to exit unloads it, and the process died
@@ -19,6 +21,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
 import { decodeFromWorker, type FromWorker, type ToWorker } from '../../relay/worker/channel';
 import { MediaHost, type LogLevel } from '../../relay/worker/MediaHost';
+import { releaseNativeRelay } from '../../relay/NativeRelayPeer';
+import type { WorkerSettings } from '../../relay/worker/mediaWorker';
+import type { RelayTransport } from '../../relay/types';
 import { RemoteRelay, type RelayHandlers } from './RemoteRelay';
 
 const BOOT = new URL('../../relay/worker/boot.mjs', import.meta.url);
@@ -56,12 +61,16 @@ interface Link {
   send(message: ToWorker): void;
   eventLoopUtilization(previous?: EventLoopUtilization): EventLoopUtilization;
   shutdown(): Promise<void>;
+  /** Ends the worker at once, as a crash would (absent on the main thread). */
+  crash?(): Promise<void>;
 }
 
 export interface MediaWorkersOptions {
-  /** Worker threads; 0 runs the media on the main thread. */
+  /** Workers; 0 runs the media on the main thread. */
   workers: number;
   logLevel: LogLevel;
+  /** The relay's WebRTC stack: workers are threads on `werift`, processes on `datachannel`. */
+  transport?: RelayTransport;
 }
 
 export interface WorkerLoad {
@@ -132,8 +141,8 @@ export class MediaWorkers {
   /** Kills the worker holding a meeting, as a crash would (tests and drills). */
   async crashWorkerOf(meetingId: string): Promise<boolean> {
     const lane = this.lanes.find((l) => l.relays.get(meetingId)?.final === false);
-    if (!lane?.link || this.inProcess) return false;
-    await (lane.link as WorkerLink).crash();
+    if (!lane?.link?.crash) return false;
+    await lane.link.crash();
     return true;
   }
 
@@ -165,8 +174,12 @@ export class MediaWorkers {
 
   private start(lane: Lane): Link {
     const onMessage = (raw: unknown): void => this.receive(lane, raw);
-    if (this.inProcess) return new InProcessLink(onMessage, this.options.logLevel);
-    return new WorkerLink(lane.index, this.options.logLevel, onMessage, (code, error) => this.died(lane, code, error));
+    const settings: WorkerSettings = { logLevel: this.options.logLevel, transport: this.options.transport ?? 'werift' };
+    if (this.inProcess) return new InProcessLink(onMessage, settings);
+    const onDeath = (code: number, error: Error | undefined): void => this.died(lane, code, error);
+    return settings.transport === 'datachannel'
+      ? new ProcessLink(lane.index, settings, onMessage, onDeath)
+      : new WorkerLink(lane.index, settings, onMessage, onDeath);
   }
 
   private receive(lane: Lane, raw: unknown): void {
@@ -240,11 +253,11 @@ class WorkerLink implements Link {
 
   constructor(
     index: number,
-    logLevel: LogLevel,
+    settings: WorkerSettings,
     onMessage: (raw: unknown) => void,
     onDeath: (code: number, error: Error | undefined) => void,
   ) {
-    this.worker = new Worker(BOOT, { workerData: { entry: ENTRY, logLevel }, name: `media-${index}`, execArgv: workerExecArgv() });
+    this.worker = new Worker(BOOT, { workerData: { entry: ENTRY, ...settings }, name: `media-${index}`, execArgv: workerExecArgv() });
     let error: Error | undefined;
     this.worker.on('message', onMessage);
     this.worker.on('error', (err) => { error = err; });
@@ -277,12 +290,65 @@ class WorkerLink implements Link {
   }
 }
 
+/**
+ * A media worker in a child process (the relay on node-datachannel, whose addon serves one
+ * thread per process). Messages are the same, carried as JSON over the IPC channel. Its
+ * event-loop utilization is not visible from here: placement counts meetings and connections.
+ */
+class ProcessLink implements Link {
+  private readonly child: ChildProcess;
+  private expectedExit = false;
+  private readonly exited: Promise<void>;
+
+  constructor(
+    index: number,
+    settings: WorkerSettings,
+    onMessage: (raw: unknown) => void,
+    onDeath: (code: number, error: Error | undefined) => void,
+  ) {
+    this.child = fork(fileURLToPath(BOOT), [ENTRY, JSON.stringify(settings)], {
+      execArgv: workerExecArgv(),
+      serialization: 'json',
+      env: { ...process.env, MEDIA_WORKER_INDEX: String(index) },
+    });
+    let error: Error | undefined;
+    this.child.on('message', onMessage);
+    this.child.on('error', (err) => { error = err; });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
+      if (!this.expectedExit) onDeath(code ?? (signal ? 128 : 1), error ?? (signal ? new Error(`killed by ${signal}`) : undefined));
+      resolve();
+    }));
+  }
+
+  send(message: ToWorker): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  eventLoopUtilization(): EventLoopUtilization {
+    return { idle: 0, active: 0, utilization: 0 };
+  }
+
+  async shutdown(): Promise<void> {
+    this.expectedExit = true;
+    this.send({ type: 'shutdown' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), SHUTDOWN_GRACE_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Ends the process at once, as a crash would. */
+  async crash(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
 /** The same host on the main thread; messages still go through the channel's shapes. */
 class InProcessLink implements Link {
   private readonly host: MediaHost;
 
-  constructor(onMessage: (raw: unknown) => void, logLevel: LogLevel) {
-    this.host = new MediaHost((message) => queueMicrotask(() => onMessage(message)), logLevel);
+  constructor(onMessage: (raw: unknown) => void, private readonly settings: WorkerSettings) {
+    this.host = new MediaHost((message) => queueMicrotask(() => onMessage(message)), settings.logLevel, settings.transport);
   }
 
   send(message: ToWorker): void {
@@ -295,5 +361,7 @@ class InProcessLink implements Link {
 
   async shutdown(): Promise<void> {
     this.host.close();
+    // libdatachannel's threads would keep the process alive (nothing else uses it in a coordinator).
+    if (this.settings.transport === 'datachannel') releaseNativeRelay();
   }
 }

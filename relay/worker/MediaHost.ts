@@ -9,7 +9,7 @@ import { describe } from '../log';
 import { MeetingRelay } from '../MeetingRelay';
 import { RelayError } from '../errors';
 import { MixRecorder } from '../recording/MixRecorder';
-import type { RelayLogger } from '../types';
+import type { RelayLogger, RelayTransport } from '../types';
 import type { FromWorker, MeetingFigures, ToWorker } from './channel';
 
 /** How often the coordinator gets every meeting's figures (counters, mixer timing, endpoints). */
@@ -36,6 +36,7 @@ export class MediaHost {
     private readonly post: Post,
     /** Lines below this level are dropped here rather than sent over. */
     private readonly logLevel: LogLevel = 'info',
+    private readonly transport: RelayTransport = 'werift',
   ) {
     this.figuresTimer = setInterval(() => this.postFigures(), FIGURES_INTERVAL_MS);
     this.figuresTimer.unref();
@@ -114,7 +115,7 @@ export class MediaHost {
       removeParticipant: (id) => mixer.removeParticipant(id),
       pushPacket: (id, seq, ts, payload) => mixer.pushPacket(id, seq, ts, payload),
       setMuted: (id, muted) => mixer.setMuted(id, muted),
-    }, { hostAddresses: options.hostAddresses, ...(options.icePortRange ? { icePortRange: options.icePortRange } : {}), logger });
+    }, { hostAddresses: options.hostAddresses, ...(options.icePortRange ? { icePortRange: options.icePortRange } : {}), logger, transport: this.transport });
     const mixer: AudioMixer = new AudioMixer({
       onFrame: (id, opus, mediaTimeMs) => relay.sendAudio(id, opus, mediaTimeMs),
       onLevels: (levels) => {

@@ -1,26 +1,69 @@
 /**
- * A media worker thread: one `MediaHost` for the meetings the coordinator places here,
- * driven through the typed channel (`channel.ts`). Every message in is validated; a bad one
- * is logged back and dropped, never acted on.
+ * A media worker: one `MediaHost` for the meetings the coordinator places here, driven
+ * through the typed channel (`channel.ts`). It runs as a worker thread (relay on werift) or
+ * as a child process (relay on node-datachannel, whose addon serves one thread per process);
+ * either way every message in is validated, and a bad one is logged back and dropped, never
+ * acted on.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { releaseNativeRelay } from '../NativeRelayPeer';
+import type { RelayTransport } from '../types';
 import { decodeToWorker, type FromWorker } from './channel';
 import { MediaHost, type LogLevel } from './MediaHost';
 
-const port = parentPort;
-if (!port) throw new Error('mediaWorker.ts runs only as a worker thread');
+/** What the coordinator tells a worker at start (`workerData` for a thread, the second argument for a process). */
+export interface WorkerSettings {
+  logLevel: LogLevel;
+  transport: RelayTransport;
+}
 
-const post = (message: FromWorker): void => port.postMessage(message);
-const host = new MediaHost(post, (workerData as { logLevel?: LogLevel }).logLevel ?? 'info');
-port.on('message', (raw: unknown) => {
+/** The way to the coordinator: the parent thread's port, or the parent process's IPC channel. */
+interface Coordinator {
+  post(message: FromWorker): void;
+  onMessage(listener: (raw: unknown) => void): void;
+  /** Lets this worker end once its last work (recordings being flushed) is done. */
+  end(): void;
+}
+
+function coordinator(): { link: Coordinator; settings: WorkerSettings } {
+  const port = parentPort;
+  if (port) {
+    return {
+      settings: workerData as WorkerSettings,
+      link: { post: (m) => port.postMessage(m), onMessage: (l) => port.on('message', l), end: () => port.close() },
+    };
+  }
+  if (!process.send) throw new Error('mediaWorker.ts runs only as a worker thread or a forked process');
+  const send = process.send.bind(process);
+  return {
+    settings: JSON.parse(process.argv[3] ?? '{}') as WorkerSettings,
+    link: {
+      post: (m) => void send(m),
+      onMessage: (l) => process.on('message', l),
+      // The 'disconnect' handler below then releases the native threads.
+      end: () => process.disconnect(),
+    },
+  };
+}
+
+const { link, settings } = coordinator();
+const host = new MediaHost((m) => link.post(m), settings.logLevel ?? 'info', settings.transport ?? 'werift');
+link.onMessage((raw) => {
   let message;
   try {
     message = decodeToWorker(raw);
   } catch (err) {
-    post({ type: 'log', level: 'error', msg: 'media worker refused a message', details: { error: String(err) } });
+    link.post({ type: 'log', level: 'error', msg: 'media worker refused a message', details: { error: String(err) } });
     return;
   }
   host.handle(message);
-  // Nothing else keeps the thread alive: it ends once the last recordings are flushed.
-  if (message.type === 'shutdown') port.close();
+  // Nothing else keeps the worker alive: it ends once the last recordings are flushed.
+  if (message.type === 'shutdown') link.end();
 });
+// A process whose coordinator is gone (killed, crashed) ends with it.
+if (!parentPort) {
+  process.on('disconnect', () => {
+    host.close();
+    releaseNativeRelay();
+  });
+}

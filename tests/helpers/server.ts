@@ -9,6 +9,7 @@ import { defaultConfig, ROOT_DIR, type ConfigOverrides } from '../../coordinator
 import { buildCoordinator, type Coordinator, type CoordinatorParts } from '../../coordinator/server';
 import { turnConfigFromEnv } from '../../turn/iceServers';
 import { TurnServer } from '../../turn/TurnServer';
+import { isRelayTransport } from '../../relay/types';
 
 export interface TestServer {
   coordinator: Coordinator;
@@ -52,6 +53,16 @@ export interface StartOptions {
   turn?: boolean;
 }
 
+/** MEDIA_WORKERS and RELAY_TRANSPORT, when set, run a whole suite on that media plane. */
+function mediaPlaneFromEnv(): ConfigOverrides {
+  const transport = process.env.RELAY_TRANSPORT;
+  if (transport !== undefined && !isRelayTransport(transport)) throw new Error(`RELAY_TRANSPORT must be werift or datachannel, not "${transport}"`);
+  return {
+    ...(process.env.MEDIA_WORKERS ? { mediaWorkers: Number(process.env.MEDIA_WORKERS) } : {}),
+    ...(transport ? { relayTransport: transport } : {}),
+  };
+}
+
 /** Starts a coordinator on a free port with a temporary record (and, if asked, a bundled TURN server). */
 export async function startServer(
   overrides: ConfigOverrides = {},
@@ -63,7 +74,7 @@ export async function startServer(
   // The same wiring as `npm start`: a bundled TURN server on 127.0.0.1, a free port.
   const turnParts: CoordinatorParts = options.turn === true ? { turn: turnConfigFromEnv({ TURN_PORT: '0', TURN_TTL: '600' }, { httpHost: '127.0.0.1' }) } : {};
   const coordinator = await buildCoordinator(
-    defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', ...(process.env.MEDIA_WORKERS ? { mediaWorkers: Number(process.env.MEDIA_WORKERS) } : {}), ...overrides, dbPath }),
+    defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', ...mediaPlaneFromEnv(), ...overrides, dbPath }),
     { ...parts, ...turnParts },
   );
   const url = await coordinator.start();

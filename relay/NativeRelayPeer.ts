@@ -1,0 +1,435 @@
+/**
+ * One participant's connection to the relay on node-datachannel (libdatachannel: ICE by
+ * libjuice, DTLS and SRTP by OpenSSL and libsrtp, in native threads): the same job as
+ * `RelayPeer` on werift, at a quarter of its CPU per forwarded packet (README "Which
+ * transport"). JavaScript sees each received packet once and each sent packet once; keyframe
+ * requests, receiver reports, NACK retransmissions and SRTP stay native.
+ *
+ * The client's offer is answered with one local track per m-line, created by mid before the
+ * offer is applied: the first audio is the mic and carries the mix back, the first video is
+ * the camera, a second video the client sends on is its screen, every other video a slot.
+ * A connection is negotiated once (the client offers again on a new connection).
+ *
+ * libdatachannel serves one JavaScript thread per process: load it only where no other thread
+ * does (a media worker process, or the main thread with `MEDIA_WORKERS=0`).
+ */
+import { randomInt } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type NodeDataChannel from 'node-datachannel';
+import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-datachannel';
+import { RelayError } from './errors';
+import { OpusPacketizer } from './OpusPacketizer';
+import { PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
+import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
+import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
+import { SOURCE_SWITCH_TICKS, VideoSlot, type SlotOutput } from './VideoSlot';
+
+type Native = typeof NodeDataChannel;
+let native: Native | undefined;
+/** Loaded on first use, so a process (or thread) on werift never loads the addon. */
+function nativeStack(): Native {
+  native ??= createRequire(import.meta.url)('node-datachannel') as Native;
+  return native;
+}
+
+/** Ends libdatachannel's threads and its callbacks into JavaScript; call once every connection of the process is closed. */
+export function releaseNativeRelay(): void {
+  native?.cleanup();
+}
+
+/** Sent packets kept per slot for NACK replies (≈ 1 s of 320×240 video at fan-out rates). */
+const NACK_HISTORY = 512;
+/** The largest RTP packet the relay sends (UDP over a 1,500-byte MTU, minus SRTP's tag). */
+const MAX_RTP_BYTES = 1400;
+const CNAME = 'meetmesh-relay';
+/** Opus as the relay sends it: mono mix, in-band FEC welcome (no `stereo=1`: a mic encoder would honour it). */
+const OPUS_FMTP = 'minptime=10;useinbandfec=1';
+
+/** What the relay reads of one m-line of the client's offer. */
+interface OfferedMedia {
+  kind: 'audio' | 'video';
+  mid: string;
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+  /** The payload type the offer gives Opus (audio) or VP8 (video), if any. */
+  payloadType: number | undefined;
+}
+
+/** The m-lines of an SDP offer, in order. */
+function offeredMedia(sdp: string): OfferedMedia[] {
+  return sdp
+    .split(/\r?\n(?=m=)/)
+    .slice(1)
+    .map((section) => {
+      const kind = section.startsWith('m=audio') ? 'audio' : 'video';
+      const codec = kind === 'audio' ? 'opus' : 'VP8';
+      const rtpmap = new RegExp(`^a=rtpmap:(\\d+) ${codec}/`, 'im').exec(section);
+      return {
+        kind,
+        mid: /^a=mid:(\S+)/m.exec(section)?.[1] ?? '',
+        direction: (/^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(section)?.[1] ?? 'sendrecv') as OfferedMedia['direction'],
+        payloadType: rtpmap ? Number(rtpmap[1]) : undefined,
+      };
+    });
+}
+
+const isRtcp = (packet: Buffer): boolean => packet[1]! >= 192 && packet[1]! <= 223;
+
+/**
+ * Reads an RTP packet into `view` (RFC 3550 §5.1: CSRCs, the header extension and padding
+ * skipped); false when it is not one.
+ */
+function readRtp(packet: Buffer, view: RtpIn): boolean {
+  if (packet.length < 12 || packet[0]! >> 6 !== 2 || isRtcp(packet)) return false;
+  let offset = 12 + 4 * (packet[0]! & 0x0f);
+  if (packet[0]! & 0x10) {
+    if (offset + 4 > packet.length) return false;
+    offset += 4 + 4 * packet.readUInt16BE(offset + 2);
+  }
+  const end = packet[0]! & 0x20 ? packet.length - packet[packet.length - 1]! : packet.length;
+  if (offset > end) return false;
+  view.marker = packet[1]! >> 7 === 1;
+  view.payloadType = packet[1]! & 0x7f;
+  view.sequenceNumber = packet.readUInt16BE(2);
+  view.timestamp = packet.readUInt32BE(4);
+  view.ssrc = packet.readUInt32BE(8);
+  view.payload = packet.subarray(offset, end);
+  view.size = end;
+  return true;
+}
+
+/** Writes a 12-byte RTP header (no CSRC, no extension, no padding) and `payload` into `out`; returns the packet. */
+function writeRtp(out: Buffer, payloadType: number, marker: boolean, seq: number, timestamp: number, ssrc: number, payload: Buffer): Buffer {
+  out[0] = 0x80;
+  out[1] = (marker ? 0x80 : 0) | payloadType;
+  out.writeUInt16BE(seq, 2);
+  out.writeUInt32BE(timestamp, 4);
+  out.writeUInt32BE(ssrc, 8);
+  payload.copy(out, 12);
+  return out.subarray(0, 12 + payload.length);
+}
+
+/** Whether `a` comes after `b` in a wrapping space of `modulus` (serial number arithmetic). */
+const isNewer = (a: number, b: number, modulus: number): boolean => a !== b && (a - b + modulus) % modulus < modulus / 2;
+
+/** A slot's sending stream: a local `SendOnly` video track with its own SSRC and numbering. */
+class NativeSlotOutput implements SlotOutput {
+  private seqOffset = 0;
+  private timestampOffset = 0;
+  // RFC 3550 §5.1: the stream's numbering starts at random.
+  private lastSeq = randomInt(0, 0x10000);
+  private lastTimestamp = randomInt(0, 0x1_0000_0000);
+
+  constructor(
+    private readonly peer: NativeRelayPeer,
+    readonly track: Track,
+    readonly ssrc: number,
+    private readonly payloadType: number,
+    private readonly scratch: Buffer,
+  ) {}
+
+  get connected(): boolean {
+    return this.peer.isConnected && this.track.isOpen();
+  }
+
+  send(packet: RtpIn, rebase: boolean): number {
+    if (packet.payload.length + 12 > MAX_RTP_BYTES) return 0;
+    if (rebase) {
+      this.seqOffset = (this.lastSeq + 1 - packet.sequenceNumber) & 0xffff;
+      this.timestampOffset = (this.lastTimestamp + SOURCE_SWITCH_TICKS - packet.timestamp) >>> 0;
+    }
+    const seq = (packet.sequenceNumber + this.seqOffset) & 0xffff;
+    const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
+    if (isNewer(seq, this.lastSeq, 0x10000)) this.lastSeq = seq;
+    if (isNewer(timestamp, this.lastTimestamp, 0x1_0000_0000)) this.lastTimestamp = timestamp;
+    const out = writeRtp(this.scratch, this.payloadType, packet.marker, seq, timestamp, this.ssrc, packet.payload);
+    // libdatachannel copies the packet (into the NACK history and SRTP): the scratch is free again.
+    return this.track.sendMessageBinary(out) ? out.length : 0;
+  }
+}
+
+/** One participant's connection to the relay, on node-datachannel. */
+export class NativeRelayPeer implements RelayConnection {
+  private readonly life: PeerLife;
+  private readonly pc: PeerConnection;
+  /** Held so they live: a Track the script drops is destroyed, and its m-line with it. */
+  private readonly tracks: Track[] = [];
+  private mic: { track: Track; payloadType: number; ssrc: number } | undefined;
+  private readonly sources = new Map<VideoSource, Track>();
+  private videoSlots: VideoSlot[] = [];
+  private negotiated = false;
+  private remoteDescriptionSet = false;
+  private readonly pendingRemoteCandidates: IceCandidateInit[] = [];
+  /** Local candidates are held until the answer has gone out (a browser rejects them before). */
+  private answerSent = false;
+  private readonly heldLocalCandidates: IceCandidateInit[] = [];
+  private readonly udpEndpoints: Array<{ address: string; port: number }> = [];
+  private readonly packetizer = new OpusPacketizer();
+  private readonly keyframes: Record<VideoSource, KeyframeThrottle>;
+  /** Outgoing packets are written here, then copied by libdatachannel (one send at a time). */
+  private readonly scratch = Buffer.alloc(MAX_RTP_BYTES);
+  private rejectNegotiation: ((error: RelayError) => void) | undefined;
+
+  constructor(
+    readonly id: string,
+    options: RelayOptions,
+    private readonly handlers: RelayPeerHandlers,
+    private readonly log: RelayLogger,
+  ) {
+    this.life = new PeerLife(log);
+    const interval = options.keyframeRequestIntervalMs ?? 500;
+    this.keyframes = {
+      camera: new KeyframeThrottle(interval, () => this.sendPli('camera')),
+      screen: new KeyframeThrottle(interval, () => this.sendPli('screen')),
+    };
+    if (options.iceServers?.length) log.warn({}, 'the datachannel transport ignores relay ICE servers (host candidates only)');
+    const [bindAddress] = options.hostAddresses ?? [];
+    const [portRangeBegin, portRangeEnd] = options.icePortRange ?? [];
+    this.pc = new (nativeStack().PeerConnection)(`relay-${id}`, {
+      iceServers: [],
+      ...(bindAddress ? { bindAddress } : {}),
+      ...(portRangeBegin !== undefined && portRangeEnd !== undefined ? { portRangeBegin, portRangeEnd } : {}),
+    });
+    this.pc.onLocalCandidate((candidate, mid) => this.guard('ice candidate', () => this.onLocalCandidate(candidate, mid)));
+    this.pc.onStateChange((state) => this.guard('connection state', () => this.onConnectionState(state)));
+  }
+
+  get slots(): readonly VideoSlot[] {
+    return this.videoSlots;
+  }
+
+  get isClosed(): boolean {
+    return this.life.state === 'closed';
+  }
+
+  /** ICE and DTLS are up (also while a consent check is late: media may still flow). */
+  get isConnected(): boolean {
+    return this.life.state === 'connected' || this.life.state === 'disconnected';
+  }
+
+  localUdpEndpoints(): Array<{ address: string; port: number }> {
+    return this.isClosed ? [] : [...this.udpEndpoints];
+  }
+
+  negotiate(offerSdp: string): Promise<string> {
+    if (this.isClosed) return Promise.reject(RelayError.participantClosed(this.id));
+    if (this.negotiated) return Promise.reject(RelayError.invalidOffer('this connection is already negotiated: offer on a new one'));
+    this.negotiated = true;
+    return new Promise<string>((resolve, reject) => {
+      this.rejectNegotiation = reject;
+      try {
+        this.addTracksFor(offeredMedia(offerSdp));
+      } catch (error) {
+        reject(error instanceof RelayError ? error : RelayError.invalidOffer(String(error), error));
+        return;
+      }
+      this.pc.onLocalDescription((sdp, type) => {
+        if (type !== 'answer' || this.isClosed) return;
+        this.rejectNegotiation = undefined;
+        if (this.life.state === 'new') this.life.move('connecting');
+        resolve(sdp);
+        // After the caller's continuation, which sends the answer.
+        setImmediate(() => {
+          this.answerSent = true;
+          this.releaseLocalCandidates();
+        });
+      });
+      try {
+        this.pc.setRemoteDescription(offerSdp, 'offer');
+      } catch (error) {
+        this.rejectNegotiation = undefined;
+        reject(RelayError.invalidOffer(error instanceof Error ? error.message : String(error), error));
+        return;
+      }
+      this.remoteDescriptionSet = true;
+      for (const candidate of this.pendingRemoteCandidates.splice(0)) this.applyRemoteCandidate(candidate);
+    });
+  }
+
+  async addCandidate(candidate: IceCandidateInit): Promise<void> {
+    if (this.isClosed) throw RelayError.participantClosed(this.id);
+    if (!this.remoteDescriptionSet) this.pendingRemoteCandidates.push(candidate);
+    else this.applyRemoteCandidate(candidate);
+  }
+
+  private readonly audioFields = { sequenceNumber: 0, timestamp: 0, marker: false };
+
+  sendAudio(opus: Buffer, mediaTimeMs?: number): number {
+    const mic = this.mic;
+    if (this.life.state !== 'connected' || !mic || opus.length + 12 > MAX_RTP_BYTES || !mic.track.isOpen()) return 0;
+    const fields = this.audioFields;
+    this.packetizer.nextInto(fields, opus, mediaTimeMs);
+    const out = writeRtp(this.scratch, mic.payloadType, fields.marker, fields.sequenceNumber, fields.timestamp, mic.ssrc, opus);
+    return mic.track.sendMessageBinary(out) ? out.length : 0;
+  }
+
+  requestKeyframe(source: VideoSource = 'camera'): void {
+    if (this.isConnected) this.keyframes[source].request();
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.life.move('closed');
+    this.shutdown();
+  }
+
+  private shutdown(): void {
+    this.keyframes.camera.close();
+    this.keyframes.screen.close();
+    this.rejectNegotiation?.(RelayError.participantClosed(this.id));
+    this.rejectNegotiation = undefined;
+    for (const slot of this.videoSlots) slot.assign(null);
+    this.pendingRemoteCandidates.length = 0;
+    this.heldLocalCandidates.length = 0;
+    try {
+      this.pc.close();
+    } catch (error) {
+      this.log.warn({ err: error }, 'closing the peer connection failed');
+    }
+  }
+
+  /** One local track per m-line of the offer, by mid, so the answer takes them (see the file comment). */
+  private addTracksFor(media: OfferedMedia[]): void {
+    const stack = nativeStack();
+    const audio = media.find((m) => m.kind === 'audio');
+    const videos = media.filter((m) => m.kind === 'video');
+    const camera = videos[0];
+    if (!audio || !camera) throw RelayError.invalidOffer('needs an audio and a camera video m-line first');
+    if (audio.payloadType === undefined) throw RelayError.invalidOffer('the audio m-line offers no Opus');
+    if (camera.payloadType === undefined) throw RelayError.invalidOffer('the camera m-line offers no VP8');
+    const second = videos[1];
+    const screen = second && (second.direction === 'sendonly' || second.direction === 'sendrecv') ? second : undefined;
+
+    const micSsrc = randomInt(1, 0xffff_ffff);
+    const micDescription = new stack.Audio(audio.mid, 'SendRecv');
+    micDescription.addOpusCodec(audio.payloadType, OPUS_FMTP);
+    micDescription.addSSRC(micSsrc, CNAME, 'relay', 'mix');
+    const micTrack = this.addTrack(micDescription, new stack.RtcpReceivingSession());
+    this.mic = { track: micTrack, payloadType: audio.payloadType, ssrc: micSsrc };
+    this.tapIncoming(micTrack, 'audio');
+
+    for (const [source, offered] of [['camera', camera], ['screen', screen]] as const) {
+      if (!offered || offered.payloadType === undefined) continue;
+      const description = new stack.Video(offered.mid, 'RecvOnly');
+      description.addVP8Codec(offered.payloadType);
+      const track = this.addTrack(description, new stack.RtcpReceivingSession());
+      this.sources.set(source, track);
+      this.tapIncoming(track, source);
+    }
+
+    this.videoSlots = videos
+      .slice(screen ? 2 : 1)
+      .filter((m) => m.payloadType !== undefined && (m.direction === 'recvonly' || m.direction === 'sendrecv'))
+      .map((offered) => {
+        const description = new stack.Video(offered.mid, 'SendOnly');
+        description.addVP8Codec(offered.payloadType!);
+        const ssrc = randomInt(1, 0xffff_ffff);
+        description.addSSRC(ssrc, CNAME, `slot-${offered.mid}`, `slot-${offered.mid}`);
+        const track = this.addTrack(description, new stack.RtcpNackResponder(NACK_HISTORY));
+        const slot = new VideoSlot(this.id, offered.mid, new NativeSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch));
+        track.onMessage((message) => {
+          if (isRtcp(message)) this.guard('rtcp', () => this.onSlotRtcp(slot, message));
+        });
+        return slot;
+      });
+  }
+
+  private addTrack(description: Audio | Video, handler: MediaHandler): Track {
+    const track = this.pc.addTrack(description);
+    track.setMediaHandler(handler);
+    this.tracks.push(track);
+    return track;
+  }
+
+  /** Hands the client's RTP on this track to the relay; one packet view per track, reused (nothing allocated but the payload view). */
+  private tapIncoming(track: Track, relayTrack: RelayTrack): void {
+    const view: RtpIn = { ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 0, payload: this.scratch, size: 0 };
+    track.onMessage((message) => {
+      if (!readRtp(message, view)) return;
+      try {
+        this.handlers.rtp(relayTrack, view);
+      } catch (error) {
+        this.log.error({ err: error, track: relayTrack }, 'relay peer rtp handler failed');
+      }
+    });
+  }
+
+  /** RTCP from the viewer about one slot (libdatachannel routes it by SSRC, decrypted; NACKs are answered natively). */
+  private onSlotRtcp(slot: VideoSlot, rtcp: Buffer): void {
+    for (const ssrc of keyframeRequestTargets(rtcp)) {
+      if (ssrc === slot.output.ssrc) {
+        this.handlers.keyframeRequest(slot);
+        return;
+      }
+    }
+  }
+
+  private sendPli(source: VideoSource): void {
+    const track = this.sources.get(source);
+    if (!track || !this.isConnected) return;
+    try {
+      if (track.requestKeyframe()) this.handlers.pliSent();
+    } catch (error) {
+      this.log.debug({ err: error }, 'sending a PLI failed');
+    }
+  }
+
+  private applyRemoteCandidate(candidate: IceCandidateInit): void {
+    const line = candidate.candidate.replace(/^a=/, '');
+    // mDNS names (`….local`) cannot be resolved here; the client's checks reach us anyway (peer-reflexive).
+    if (line === '' || /\s\S+\.local\s/i.test(line)) return;
+    try {
+      this.pc.addRemoteCandidate(line, candidate.sdpMid ?? this.mic?.track.mid() ?? '0');
+    } catch (error) {
+      this.log.debug({ err: error, candidate: line }, 'dropping an ICE candidate');
+    }
+  }
+
+  private onLocalCandidate(candidate: string, mid: string): void {
+    if (this.isClosed) return;
+    const line = candidate.replace(/^a=/, '');
+    // candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> …
+    const fields = line.split(' ');
+    if (fields[2]?.toLowerCase() === 'udp' && fields[7] === 'host' && fields[4] && fields[5]) {
+      this.udpEndpoints.push({ address: fields[4], port: Number(fields[5]) });
+    }
+    const init: IceCandidateInit = { candidate: line, sdpMid: mid, sdpMLineIndex: 0 };
+    if (this.answerSent) this.handlers.candidate(init);
+    else this.heldLocalCandidates.push(init);
+  }
+
+  private releaseLocalCandidates(): void {
+    if (this.isClosed) return;
+    for (const candidate of this.heldLocalCandidates.splice(0)) {
+      this.guard('ice candidate', () => this.handlers.candidate(candidate));
+    }
+  }
+
+  private onConnectionState(state: string): void {
+    switch (state) {
+      case 'connected':
+        if (this.life.move('connected')) this.handlers.connected();
+        break;
+      case 'disconnected':
+        this.life.move('disconnected');
+        break;
+      case 'failed':
+      case 'closed':
+        if (this.isClosed) return;
+        this.life.move('closed');
+        this.shutdown();
+        this.handlers.lost();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Runs a libdatachannel callback so that an exception stays inside this participant. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.log.error({ err: error }, `relay peer ${what} handler failed`);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * What `MeetingRelay` needs of one participant's connection, whatever WebRTC stack carries it
+ * (`RelayPeer` on werift, `NativeRelayPeer` on node-datachannel), and the life both follow.
+ */
+import type { IceCandidateInit, RelayLogger, RelayTrack, RtpIn, VideoSource } from './types';
+import type { VideoSlot } from './VideoSlot';
+
+/** How a connection speaks to its owner; each call is made inside a try/catch. */
+export interface RelayPeerHandlers {
+  /** A local ICE candidate to send to the client (never before its answer). */
+  candidate(candidate: IceCandidateInit): void;
+  /** ICE and DTLS are up. */
+  connected(): void;
+  /** The connection failed or closed without `close()` being called. */
+  lost(): void;
+  /** An RTP packet arrived from the client on its mic, camera or screen (a view reused per packet). */
+  rtp(track: RelayTrack, packet: RtpIn): void;
+  /** The client asked for a keyframe on one of its slots. */
+  keyframeRequest(slot: VideoSlot): void;
+  /** A keyframe request (PLI) went to this client's camera or screen. */
+  pliSent(): void;
+}
+
+/** One participant's connection to the relay. */
+export interface RelayConnection {
+  readonly id: string;
+  /** The slots the client offered, in m-line order (empty before the first offer). */
+  readonly slots: readonly VideoSlot[];
+  /** Whether `close()` ran or the connection was lost. */
+  readonly isClosed: boolean;
+  /** The UDP host endpoints its ICE sockets are bound to: where a client's TURN relay sends to reach us. */
+  localUdpEndpoints(): Array<{ address: string; port: number }>;
+  /** Applies the client's offer and returns the answer SDP; offers are applied one at a time. */
+  negotiate(offerSdp: string): Promise<string>;
+  /** Adds a client ICE candidate, queued until the offer is applied. */
+  addCandidate(candidate: IceCandidateInit): Promise<void>;
+  /** Sends one Opus frame of this participant's mix; returns its RTP size, or 0 when not sent. */
+  sendAudio(opus: Buffer, mediaTimeMs?: number): number;
+  /** Asks the client's camera (or screen) for a keyframe, coalesced per source. */
+  requestKeyframe(source?: VideoSource): void;
+  /** Closes the connection; idempotent. */
+  close(): void;
+}
+
+/** Life of a connection; changed only through `PeerLife.move`, along `TRANSITIONS`. */
+export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+const TRANSITIONS: Record<PeerState, readonly PeerState[]> = {
+  new: ['connecting', 'connected', 'closed'],
+  connecting: ['connected', 'closed'],
+  connected: ['disconnected', 'closed'],
+  disconnected: ['connected', 'closed'],
+  closed: [],
+};
+
+/** A connection's state, moved only along the allowed transitions. */
+export class PeerLife {
+  private current: PeerState = 'new';
+
+  constructor(private readonly log: RelayLogger) {}
+
+  get state(): PeerState {
+    return this.current;
+  }
+
+  /** Moves along TRANSITIONS; returns whether the state changed. */
+  move(next: PeerState): boolean {
+    const previous = this.current;
+    if (previous === next) return false;
+    if (!TRANSITIONS[previous].includes(next)) {
+      this.log.debug({ from: previous, to: next }, 'ignoring peer state change');
+      return false;
+    }
+    this.current = next;
+    this.log.info({ from: previous, to: next }, `peer ${previous} -> ${next}`);
+    return true;
+  }
+}
