@@ -1,14 +1,12 @@
 /**
- * What the relay's transport costs per forwarded video packet: werift (ours today: ICE,
- * DTLS, SRTP and RTP in JavaScript, patched) against node-datachannel (libdatachannel with
- * libsrtp: native), side by side in one run, doing the same job in a process of their own
- * (`workers/forwarderHost.ts`): P publishers send 320×240 VP8 at 15 fps, every participant
- * receives every other's camera in a slot. The load is light clients (`harness/LightPeer.ts`)
- * in this process. Figures: forwarded packets per second and the forwarder process's CPU
- * per 1,000 forwarded packets (all its threads), and the ratio.
- *
- * This answers issue 10's question before porting the relay: is native SRTP + a native
- * send path what it takes to reach 15 ms per 1,000 packets?
+ * What the relay costs per forwarded video packet on each transport (`RELAY_TRANSPORT`):
+ * werift (ICE, DTLS, SRTP and RTP in JavaScript, patched) against node-datachannel
+ * (libdatachannel with libsrtp: native), side by side in one run, our `MeetingRelay` doing the
+ * same job in a process of its own (`workers/forwarderHost.ts`): P publishers send 320×240
+ * VP8 at 15 fps, every participant receives every other's camera in a slot. The load is
+ * light clients (`harness/LightPeer.ts`) in this process. Figures: forwarded packets per
+ * second and the forwarder process's CPU per 1,000 forwarded packets (all its threads), and
+ * the ratio: issue 10's forwarding target is 15 ms per 1,000 packets.
  *
  * Writes bench-results/transport-cost.{json,md}. Run: npx tsx bench/transport-cost.ts
  * (`TRANSPORT_CONFIGS=4x8` picks publishers×participants; `TRANSPORT_ROUNDS=2` alternates that often).

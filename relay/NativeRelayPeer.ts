@@ -163,6 +163,7 @@ export class NativeRelayPeer implements RelayConnection {
   private answerSent = false;
   private readonly heldLocalCandidates: IceCandidateInit[] = [];
   private readonly udpEndpoints: Array<{ address: string; port: number }> = [];
+  private readonly extraHostAddresses: readonly string[];
   private readonly packetizer = new OpusPacketizer();
   private readonly keyframes: Record<VideoSource, KeyframeThrottle>;
   /** Outgoing packets are written here, then copied by libdatachannel (one send at a time). */
@@ -182,11 +183,13 @@ export class NativeRelayPeer implements RelayConnection {
       screen: new KeyframeThrottle(interval, () => this.sendPli('screen')),
     };
     if (options.iceServers?.length) log.warn({}, 'the datachannel transport ignores relay ICE servers (host candidates only)');
-    const [bindAddress] = options.hostAddresses ?? [];
+    this.extraHostAddresses = options.hostAddresses ?? [];
     const [portRangeBegin, portRangeEnd] = options.icePortRange ?? [];
+    // No bind address: libjuice's one socket per connection listens on every address
+    // (dual-stack), so the extra host addresses (loopback, which libjuice does not gather)
+    // are offered as candidates on the same port.
     this.pc = new (nativeStack().PeerConnection)(`relay-${id}`, {
       iceServers: [],
-      ...(bindAddress ? { bindAddress } : {}),
       ...(portRangeBegin !== undefined && portRangeEnd !== undefined ? { portRangeBegin, portRangeEnd } : {}),
     });
     this.pc.onLocalCandidate((candidate, mid) => this.guard('ice candidate', () => this.onLocalCandidate(candidate, mid)));
@@ -389,10 +392,23 @@ export class NativeRelayPeer implements RelayConnection {
     const line = candidate.replace(/^a=/, '');
     // candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> …
     const fields = line.split(' ');
-    if (fields[2]?.toLowerCase() === 'udp' && fields[7] === 'host' && fields[4] && fields[5]) {
-      this.udpEndpoints.push({ address: fields[4], port: Number(fields[5]) });
+    const address = fields[4];
+    const port = Number(fields[5]);
+    const isUdpHost = fields[2]?.toLowerCase() === 'udp' && fields[7] === 'host' && address !== undefined && port > 0;
+    const firstHost = isUdpHost && this.udpEndpoints.length === 0;
+    if (isUdpHost) this.udpEndpoints.push({ address, port });
+    this.emitCandidate({ candidate: line, sdpMid: mid, sdpMLineIndex: 0 });
+    if (!firstHost) return;
+    for (const [index, extra] of this.extraHostAddresses.entries()) {
+      if (this.udpEndpoints.some((e) => e.address === extra)) continue;
+      this.udpEndpoints.push({ address: extra, port });
+      // RFC 8445 §5.1.2.1: host type preference 126, below the gathered ones; component 1.
+      const priority = 126 * 2 ** 24 + (1000 - index) * 2 ** 8 + 255;
+      this.emitCandidate({ candidate: `candidate:${90 + index} 1 UDP ${priority} ${extra} ${port} typ host`, sdpMid: mid, sdpMLineIndex: 0 });
     }
-    const init: IceCandidateInit = { candidate: line, sdpMid: mid, sdpMLineIndex: 0 };
+  }
+
+  private emitCandidate(init: IceCandidateInit): void {
     if (this.answerSent) this.handlers.candidate(init);
     else this.heldLocalCandidates.push(init);
   }
