@@ -542,6 +542,34 @@ export function procCpuSeconds(pid: number, tid?: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of stat(5)
 }
 
+/** A process's children, grandchildren, … (a server's media worker processes), from /proc. */
+export function descendantPids(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)) {
+        out.push(child, ...descendantPids(child));
+      }
+    }
+  } catch {
+    // gone meanwhile
+  }
+  return out;
+}
+
+/** CPU seconds of a process and its descendants (those alive now). */
+export function treeCpuSeconds(pid: number): number {
+  let total = procCpuSeconds(pid);
+  for (const child of descendantPids(pid)) {
+    try {
+      total += procCpuSeconds(child);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
 /** This process's CPU time (all threads: includes libwebrtc's). */
 export function selfCpuSeconds(): number {
   const u = process.cpuUsage();
@@ -715,7 +743,8 @@ export class ServerProcess {
   /** CPU time used so far by the whole server process and by its main thread. */
   cpu(): CpuTimes {
     if (this.exited) throw new Error('server process exited');
-    return { processS: procCpuSeconds(this.pid), mainThreadS: procCpuSeconds(this.pid, this.pid) };
+    // Media workers are threads (werift) or child processes (RELAY_TRANSPORT=datachannel): count both.
+    return { processS: treeCpuSeconds(this.pid), mainThreadS: procCpuSeconds(this.pid, this.pid) };
   }
 
   /** A JSON call to the server's REST API. */
@@ -816,7 +845,7 @@ export function sampleCpu(server: ServerProcess): CpuSample {
     server: server.cpu(),
     clients: selfCpuSeconds(),
     machine: machineJiffies(),
-    udpDrops: { server: udpDropsOf(server.pid), clients: udpDropsOf(process.pid) },
+    udpDrops: { server: [server.pid, ...descendantPids(server.pid)].reduce((n, pid) => n + udpDropsOf(pid), 0), clients: udpDropsOf(process.pid) },
   };
 }
 

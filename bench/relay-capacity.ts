@@ -21,11 +21,13 @@
  * column), so the limits below are the server's.
  *
  * Writes bench-results/relay-capacity.{json,md} and relay-capacity-{cpu,p99}.svg.
- * Run: npx tsx bench/relay-capacity.ts (`CAPACITY_RUNS=video` or `audio`: only those runs)
+ * Run: npx tsx bench/relay-capacity.ts (`CAPACITY_RUNS=video` or `audio`: only those runs;
+ * `CAPACITY_TRANSPORTS=datachannel` or `werift`: one relay transport, default both side by side)
  */
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { LIMITS } from '../protocol/limits';
+import { isRelayTransport, type RelayTransport } from '../relay/types';
 import type { MeetingDetail } from '../protocol/rest';
 import { LightClient } from './harness/LightClient';
 import { lineChart } from './harness/lineChart';
@@ -70,9 +72,17 @@ export interface CapacityRunSpec {
   listeners: 'silence' | 'muted';
   /** 320×240 VP8 at 15 fps from everyone (recorded once from libwebrtc's encoder, replayed). */
   camera: boolean;
+  /** The server's RELAY_TRANSPORT. */
+  transport: RelayTransport;
 }
 
-const RUNS: CapacityRunSpec[] = [
+/** `CAPACITY_TRANSPORTS=datachannel,werift` (the default: both, side by side). */
+const TRANSPORTS = (process.env.CAPACITY_TRANSPORTS ?? 'datachannel,werift').split(',').map((t) => {
+  if (!isRelayTransport(t)) throw new Error(`CAPACITY_TRANSPORTS: "${t}" is not werift or datachannel`);
+  return t;
+});
+
+const LOADS: Array<Omit<CapacityRunSpec, 'transport'>> = [
   { name: `audio only, ${TALKERS} talkers, the others unmuted in silence`, talkers: TALKERS, listeners: 'silence', camera: false },
   { name: `audio only, ${TALKERS} talkers, the others muted`, talkers: TALKERS, listeners: 'muted', camera: false },
   { name: 'audio only, everyone talking', talkers: 'all', listeners: 'silence', camera: false },
@@ -83,6 +93,8 @@ const RUNS: CapacityRunSpec[] = [
     camera: true,
   },
 ];
+/** Each load on each transport, one after the other (same machine, same run). */
+const RUNS: CapacityRunSpec[] = LOADS.flatMap((load) => TRANSPORTS.map((transport) => ({ ...load, name: `${load.name} [${transport}]`, transport })));
 
 /** What one window measures. */
 export interface CapacityWindow {
@@ -298,7 +310,7 @@ function describe(step: CapacityStep): string {
 
 async function runOnce(spec: CapacityRunSpec, media: RunMedia): Promise<CapacityRun> {
   console.log(`\n${spec.name}`);
-  const server = await ServerProcess.start();
+  const server = await ServerProcess.start({ env: { RELAY_TRANSPORT: spec.transport } });
   const clients: LightClient[] = [];
   const steps: CapacityStep[] = [];
   let limitedBy = '';
