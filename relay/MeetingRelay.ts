@@ -234,14 +234,14 @@ export class MeetingRelay {
     const id = participant.id;
     const log = withBindings(this.log, { participant: id });
     const handlers: RelayPeerHandlers = {
-        candidate: (candidate) => this.events.emit('candidate', id, candidate),
-        connected: () => this.onConnected(participant),
-        lost: () => this.dropParticipant(id, 'connection lost'),
-        rtp: (track, packet) => this.onRtp(participant, track, packet),
-        keyframeRequest: (slot) => this.onKeyframeRequest(slot),
-        pliSent: () => {
-          this.stats.plisSent += 1;
-        },
+      candidate: (candidate) => this.events.emit('candidate', id, candidate),
+      connected: () => this.onConnected(participant),
+      lost: () => this.dropParticipant(id, 'connection lost'),
+      rtp: (track, packet) => this.onRtp(participant, track, packet),
+      keyframeRequest: (slot) => this.onKeyframeRequest(slot),
+      pliSent: () => {
+        this.stats.plisSent += 1;
+      },
     };
     const peer =
       this.options.transport === 'datachannel'

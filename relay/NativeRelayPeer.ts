@@ -21,6 +21,7 @@ import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
 import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
+import { isRtcp, readRtp, writeRtp } from './rtpBytes';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
 import { SOURCE_SWITCH_TICKS, VideoSlot, type SlotOutput } from './VideoSlot';
 
@@ -72,47 +73,11 @@ function offeredMedia(sdp: string): OfferedMedia[] {
     });
 }
 
-const isRtcp = (packet: Buffer): boolean => packet[1]! >= 192 && packet[1]! <= 223;
-
-/**
- * Reads an RTP packet into `view` (RFC 3550 §5.1: CSRCs, the header extension and padding
- * skipped); false when it is not one.
- */
-function readRtp(packet: Buffer, view: RtpIn): boolean {
-  if (packet.length < 12 || packet[0]! >> 6 !== 2 || isRtcp(packet)) return false;
-  let offset = 12 + 4 * (packet[0]! & 0x0f);
-  if (packet[0]! & 0x10) {
-    if (offset + 4 > packet.length) return false;
-    offset += 4 + 4 * packet.readUInt16BE(offset + 2);
-  }
-  const end = packet[0]! & 0x20 ? packet.length - packet[packet.length - 1]! : packet.length;
-  if (offset > end) return false;
-  view.marker = packet[1]! >> 7 === 1;
-  view.payloadType = packet[1]! & 0x7f;
-  view.sequenceNumber = packet.readUInt16BE(2);
-  view.timestamp = packet.readUInt32BE(4);
-  view.ssrc = packet.readUInt32BE(8);
-  view.payload = packet.subarray(offset, end);
-  view.size = end;
-  return true;
-}
-
-/** Writes a 12-byte RTP header (no CSRC, no extension, no padding) and `payload` into `out`; returns the packet. */
-function writeRtp(out: Buffer, payloadType: number, marker: boolean, seq: number, timestamp: number, ssrc: number, payload: Buffer): Buffer {
-  out[0] = 0x80;
-  out[1] = (marker ? 0x80 : 0) | payloadType;
-  out.writeUInt16BE(seq, 2);
-  out.writeUInt32BE(timestamp, 4);
-  out.writeUInt32BE(ssrc, 8);
-  payload.copy(out, 12);
-  return out.subarray(0, 12 + payload.length);
-}
-
 /** Whether `a` comes after `b` in a wrapping space of `modulus` (serial number arithmetic). */
 const isNewer = (a: number, b: number, modulus: number): boolean => a !== b && (a - b + modulus) % modulus < modulus / 2;
 
 /** A slot's sending stream: a local `SendOnly` video track with its own SSRC and numbering. */
-class NativeSlotOutput implements SlotOutput {
+export class NativeSlotOutput implements SlotOutput {
   private seqOffset = 0;
   private timestampOffset = 0;
   // RFC 3550 §5.1: the stream's numbering starts at random.
@@ -120,8 +85,8 @@ class NativeSlotOutput implements SlotOutput {
   private lastTimestamp = randomInt(0, 0x1_0000_0000);
 
   constructor(
-    private readonly peer: NativeRelayPeer,
-    readonly track: Track,
+    private readonly peer: { readonly isConnected: boolean },
+    readonly track: Pick<Track, 'isOpen' | 'sendMessageBinary'>,
     readonly ssrc: number,
     private readonly payloadType: number,
     private readonly scratch: Buffer,

@@ -6,6 +6,7 @@
  * caller's: `LightClient` speaks `/ws`; the transport benchmark talks to a bare relay.
  */
 import nodeDataChannel, { type PeerConnection, type Track } from 'node-datachannel';
+import { isRtcp, writeRtp } from '../../relay/rtpBytes';
 import type { RecordedVideo } from './preEncoded';
 
 const OPUS_TYPE = 111;
@@ -62,17 +63,6 @@ const pump = {
   },
 };
 
-/** Writes a 12-byte RTP header (no CSRC, no extension) and `payload` into `out`; returns the length. */
-function writeRtp(out: Buffer, payloadType: number, marker: boolean, seq: number, timestamp: number, ssrc: number, payload: Buffer): number {
-  out[0] = 0x80;
-  out[1] = (marker ? 0x80 : 0) | payloadType;
-  out.writeUInt16BE(seq & 0xffff, 2);
-  out.writeUInt32BE(timestamp >>> 0, 4);
-  out.writeUInt32BE(ssrc >>> 0, 8);
-  payload.copy(out, 12);
-  return 12 + payload.length;
-}
-
 /** Whether a compound RTCP packet holds a PLI or FIR (RFC 4585 §6.3.1, RFC 5104 §4.3.1). */
 function asksForKeyframe(rtcp: Buffer): boolean {
   let offset = 0;
@@ -95,8 +85,6 @@ export function releaseNativePeers(): void {
   nodeDataChannel.cleanup();
 }
 
-/** RTCP packet types are 192–223 (RFC 5761 §4); our RTP payload types are below. */
-export const isRtcp = (packet: Buffer) => packet.length >= 2 && packet[1]! >= 192 && packet[1]! <= 223;
 
 export class LightPeer {
   readonly counters: LightPeerCounters = {
@@ -222,8 +210,8 @@ export class LightPeer {
       if (due - this.audioSent > 10) this.audioSent = due - 10;
       for (; this.audioSent < due; this.audioSent++) {
         const frame = mic[this.audioSent % mic.length]!;
-        const length = writeRtp(this.out, OPUS_TYPE, false, this.seq.audio++, this.audioSent * OPUS_SAMPLES_PER_FRAME, this.ssrc.audio, frame);
-        if (this.audio.sendMessageBinary(this.out.subarray(0, length))) this.counters.audioOut += 1;
+        const packet = writeRtp(this.out, OPUS_TYPE, false, this.seq.audio++, this.audioSent * OPUS_SAMPLES_PER_FRAME, this.ssrc.audio, frame);
+        if (this.audio.sendMessageBinary(packet)) this.counters.audioOut += 1;
       }
     }
     const video = this.options.camera;
@@ -236,8 +224,8 @@ export class LightPeer {
         const frame = video.frames[this.frameIndex++]!;
         const timestamp = Math.round((due * 90_000) / video.fps);
         for (const packet of frame) {
-          const length = writeRtp(this.out, VP8_TYPE, packet.marker, this.seq.video++, timestamp, this.ssrc.video, packet.payload);
-          if (this.camera.sendMessageBinary(this.out.subarray(0, length))) this.counters.videoOut += 1;
+          const rtp = writeRtp(this.out, VP8_TYPE, packet.marker, this.seq.video++, timestamp, this.ssrc.video, packet.payload);
+          if (this.camera.sendMessageBinary(rtp)) this.counters.videoOut += 1;
         }
       }
     }

@@ -1,0 +1,45 @@
+/**
+ * RTP packets as bytes (RFC 3550 §5.1), for transports that hand the relay raw packets
+ * (node-datachannel): read one into a reused view, write one into a reused buffer.
+ */
+import type { RtpIn } from './types';
+
+/** RTCP packet types are 192–223 in the second byte (RFC 5761 §4); RTP payload types, with the marker bit, are not. */
+export const isRtcp = (packet: Uint8Array): boolean => packet.length >= 2 && packet[1]! >= 192 && packet[1]! <= 223;
+
+/**
+ * Reads an RTP packet into `view` — CSRCs, the header extension and padding skipped, the
+ * payload a view of `packet` — and returns true; false (view untouched) when it is not one.
+ */
+export function readRtp(packet: Buffer, view: RtpIn): boolean {
+  if (packet.length < 12 || packet[0]! >> 6 !== 2 || isRtcp(packet)) return false;
+  let offset = 12 + 4 * (packet[0]! & 0x0f);
+  if (packet[0]! & 0x10) {
+    if (offset + 4 > packet.length) return false;
+    offset += 4 + 4 * packet.readUInt16BE(offset + 2);
+  }
+  const end = packet[0]! & 0x20 ? packet.length - packet[packet.length - 1]! : packet.length;
+  if (offset > end) return false;
+  view.marker = packet[1]! >> 7 === 1;
+  view.payloadType = packet[1]! & 0x7f;
+  view.sequenceNumber = packet.readUInt16BE(2);
+  view.timestamp = packet.readUInt32BE(4);
+  view.ssrc = packet.readUInt32BE(8);
+  view.payload = packet.subarray(offset, end);
+  view.size = end;
+  return true;
+}
+
+/**
+ * Writes a 12-byte RTP header (no CSRC, no extension, no padding) and `payload` into `out`
+ * (which must hold both); returns the packet, a view of `out`.
+ */
+export function writeRtp(out: Buffer, payloadType: number, marker: boolean, seq: number, timestamp: number, ssrc: number, payload: Uint8Array): Buffer {
+  out[0] = 0x80;
+  out[1] = (marker ? 0x80 : 0) | payloadType;
+  out.writeUInt16BE(seq & 0xffff, 2);
+  out.writeUInt32BE(timestamp >>> 0, 4);
+  out.writeUInt32BE(ssrc >>> 0, 8);
+  out.set(payload, 12);
+  return out.subarray(0, 12 + payload.length);
+}

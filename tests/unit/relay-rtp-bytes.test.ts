@@ -1,0 +1,98 @@
+/**
+ * Raw RTP as the node-datachannel relay reads and writes it (relay/rtpBytes.ts), and a slot's
+ * numbering across a change of source (NativeSlotOutput): the viewer must see one stream
+ * continue, not a jump it would take for massive loss.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { NativeSlotOutput } from '../../relay/NativeRelayPeer';
+import { isRtcp, readRtp, writeRtp } from '../../relay/rtpBytes';
+import type { RtpIn } from '../../relay/types';
+import { SOURCE_SWITCH_TICKS } from '../../relay/VideoSlot';
+
+const view = (): RtpIn => ({ ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 0, payload: Buffer.alloc(0), size: 0 });
+
+test('writeRtp then readRtp gives back every field and the payload', () => {
+  const out = Buffer.alloc(100);
+  const packet = writeRtp(out, 96, true, 0x1_0005, 2 ** 32 + 7, 0xdeadbeef, Buffer.from([1, 2, 3]));
+  assert.is(packet.length, 15);
+  const v = view();
+  assert.ok(readRtp(packet, v));
+  assert.equal(
+    { marker: v.marker, payloadType: v.payloadType, seq: v.sequenceNumber, ts: v.timestamp, ssrc: v.ssrc, payload: [...v.payload], size: v.size },
+    { marker: true, payloadType: 96, seq: 5, ts: 7, ssrc: 0xdeadbeef, payload: [1, 2, 3], size: 15 },
+  );
+});
+
+test('readRtp skips CSRCs and the header extension, and drops padding', () => {
+  // V=2, P=1, X=1, CC=1; one CSRC; extension of one word; payload 0xaa 0xbb; 2 bytes of padding.
+  const packet = Buffer.from([
+    0xb1, 0x60, 0x00, 0x01, 0, 0, 0, 9, 0, 0, 0, 5,
+    0, 0, 0, 77,
+    0xbe, 0xde, 0x00, 0x01, 0x10, 0xff, 0, 0,
+    0xaa, 0xbb, 0x00, 0x02,
+  ]);
+  const v = view();
+  assert.ok(readRtp(packet, v));
+  assert.equal([...v.payload], [0xaa, 0xbb]);
+  assert.is(v.size, packet.length - 2);
+  assert.is(v.payloadType, 0x60);
+});
+
+test('readRtp refuses RTCP, other versions and truncated headers', () => {
+  const v = view();
+  const rtcp = Buffer.from([0x81, 201, 0, 1, 0, 0, 0, 1]);
+  assert.ok(isRtcp(rtcp));
+  assert.not.ok(readRtp(Buffer.concat([rtcp, Buffer.alloc(8)]), v));
+  assert.not.ok(readRtp(Buffer.from([0x40, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]), v), 'version 1');
+  assert.not.ok(readRtp(Buffer.from([0x90, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe]), v), 'extension header cut off');
+  assert.not.ok(readRtp(Buffer.alloc(5), v));
+});
+
+/** A slot output whose track records what it sends. */
+function recordingSlot() {
+  const sent: RtpIn[] = [];
+  const track = {
+    isOpen: () => true,
+    sendMessageBinary(buffer: Buffer) {
+      const v = view();
+      readRtp(Buffer.from(buffer), v);
+      sent.push(v);
+      return true;
+    },
+  };
+  return { output: new NativeSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400)), sent };
+}
+
+function packet(ssrc: number, seq: number, ts: number): RtpIn {
+  return { ssrc, sequenceNumber: seq, timestamp: ts, marker: false, payloadType: 120, payload: Buffer.from([0x10, 0, 0]), size: 15 };
+}
+
+test('a slot sends on its own SSRC and payload type, and a new source continues its numbering', () => {
+  const { output, sent } = recordingSlot();
+  output.send(packet(1, 65_534, 4_294_967_000), true);
+  output.send(packet(1, 65_535, 4_294_967_000), false);
+  output.send(packet(1, 0, 4_294_967_000 + 3000), false); // the publisher's sequence wraps
+  // Another publisher's numbering is unrelated: the viewer sees it continue the slot's stream.
+  output.send(packet(2, 100, 5_000), true);
+  output.send(packet(2, 101, 8_000), false);
+  assert.ok(sent.every((p) => p.ssrc === 1234 && p.payloadType === 100));
+  const seqs = sent.map((p) => p.sequenceNumber);
+  for (let i = 1; i < seqs.length; i++) assert.is(seqs[i], (seqs[i - 1]! + 1) & 0xffff, `sequence ${seqs.join(',')}`);
+  const ts = sent.map((p) => p.timestamp);
+  assert.is((ts[3]! - ts[2]!) >>> 0, SOURCE_SWITCH_TICKS);
+  assert.is((ts[4]! - ts[3]!) >>> 0, 3000);
+});
+
+test('a reordered packet keeps its place; the next source continues after the highest sent', () => {
+  const { output, sent } = recordingSlot();
+  output.send(packet(1, 10, 1000), true);
+  output.send(packet(1, 12, 1000), false);
+  output.send(packet(1, 11, 1000), false); // late
+  output.send(packet(2, 500, 90_000), true);
+  const seqs = sent.map((p) => p.sequenceNumber);
+  assert.is((seqs[2]! - seqs[0]!) & 0xffff, 1);
+  assert.is((seqs[3]! - seqs[1]!) & 0xffff, 1);
+});
+
+test.run();
