@@ -21,7 +21,7 @@
  * column), so the limits below are the server's.
  *
  * Writes bench-results/relay-capacity.{json,md} and relay-capacity-{cpu,p99}.svg.
- * Run: npx tsx bench/relay-capacity.ts (`CAPACITY_RUNS=video` or `audio`: only those runs;
+ * Run: npx tsx bench/relay-capacity.ts (`CAPACITY_RUNS=silence,muted,talking,video` or `audio`: only those loads;
  * `CAPACITY_TRANSPORTS=datachannel` or `werift`: one relay transport, default both side by side)
  */
 import { cpus } from 'node:os';
@@ -65,6 +65,8 @@ const QUIET_WAIT_MS = 90_000;
 
 /** What each run's participants send. */
 export interface CapacityRunSpec {
+  /** Picks the load in `CAPACITY_RUNS`. */
+  key: 'silence' | 'muted' | 'talking' | 'video';
   name: string;
   /** How many participants push a sine. */
   talkers: number | 'all';
@@ -83,10 +85,11 @@ const TRANSPORTS = (process.env.CAPACITY_TRANSPORTS ?? 'datachannel,werift').spl
 });
 
 const LOADS: Array<Omit<CapacityRunSpec, 'transport'>> = [
-  { name: `audio only, ${TALKERS} talkers, the others unmuted in silence`, talkers: TALKERS, listeners: 'silence', camera: false },
-  { name: `audio only, ${TALKERS} talkers, the others muted`, talkers: TALKERS, listeners: 'muted', camera: false },
-  { name: 'audio only, everyone talking', talkers: 'all', listeners: 'silence', camera: false },
+  { key: 'silence', name: `audio only, ${TALKERS} talkers, the others unmuted in silence`, talkers: TALKERS, listeners: 'silence', camera: false },
+  { key: 'muted', name: `audio only, ${TALKERS} talkers, the others muted`, talkers: TALKERS, listeners: 'muted', camera: false },
+  { key: 'talking', name: 'audio only, everyone talking', talkers: 'all', listeners: 'silence', camera: false },
   {
+    key: 'video',
     name: `audio (${TALKERS} talkers, the others unmuted in silence) + video ${CAMERA.width}×${CAMERA.height}@${CAMERA.fps} from everyone`,
     talkers: TALKERS,
     listeners: 'silence',
@@ -457,9 +460,9 @@ export async function runRelayCapacityBench(runs: CapacityRunSpec[] = RUNS): Pro
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   watchdog(60 * 60_000, 'relay-capacity');
-  // `CAPACITY_RUNS=video` (or `audio`) measures only those runs.
-  const only = process.env.CAPACITY_RUNS;
-  await runRelayCapacityBench(only ? RUNS.filter((r) => (only === 'video') === r.camera) : RUNS);
+  // `CAPACITY_RUNS=talking,video` measures only those loads (`audio`: the three without video).
+  const only = process.env.CAPACITY_RUNS?.split(',');
+  await runRelayCapacityBench(only ? RUNS.filter((r) => only.includes(r.key) || (only.includes('audio') && !r.camera)) : RUNS);
   // libdatachannel's threads can outlive the closed connections for a while: do not wait for them.
   process.exit(0);
 }

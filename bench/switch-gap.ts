@@ -13,14 +13,21 @@
  * the commit. The same measures over the settled stretches between switches give the
  * baseline (what the machine does with no switch at all). Switch durations come from the
  * server's record (`mode-switched` events).
+ * Under load (`--load N`): meanwhile N light participants (`harness/LightClient.ts`, 320×240
+ * video from everyone, 3 talkers) fill another relay meeting on the same server, so the relay
+ * the switch lands on is busy.
  * Writes bench-results/switch-gap.{json,md,svg}.
  *
- * Run: npx tsx bench/switch-gap.ts [--switches 10] [--hold 1000] [--client-dir path/to/built/client]
+ * Run: npx tsx bench/switch-gap.ts [--switches 10] [--hold 1000] [--load 0] [--client-dir path/to/built/client]
  */
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { defaultConfig } from '../coordinator/config';
 import type { MeetingEventRecord } from '../protocol/rest';
+import { LightClient } from './harness/LightClient';
+import { releaseNativePeers } from './harness/LightPeer';
+import { opusTone, recordVp8 } from './harness/preEncoded';
 import { launchBrowser, newParticipant, type Participant } from '../tests/helpers/browser';
 import { toneInitScript } from '../tests/helpers/media';
 import { createMeeting } from '../tests/helpers/room';
@@ -54,6 +61,8 @@ export interface SwitchGapOptions {
   clientDir?: string;
   /** How long to stay settled after each commit (default 3000 ms; the baseline is measured there). */
   settleMs?: number;
+  /** Light participants in another relay meeting on the same server meanwhile (default 0). */
+  load?: number;
   print?: boolean;
   write?: boolean;
 }
@@ -154,6 +163,8 @@ export interface SwitchGapResult {
   loadAverage: { start: number[]; end: number[] };
   video: string;
   holdMs: number;
+  /** Light participants in another relay meeting meanwhile, and the server's relay transport. */
+  load: { participants: number; transport: string };
   audioThresholdDb: number;
   audioResolutionMs: number;
   windowMs: { pre: number; post: number };
@@ -481,6 +492,7 @@ function markdown(r: SwitchGapResult): string {
     '',
     `${r.date}, Chromium ${r.chromium}, Node ${r.node}, ${r.cpu} (${r.cores} cores), load average at start ${r.loadAverage.start.map((x) => x.toFixed(1)).join(' ')}, at end ${r.loadAverage.end.map((x) => x.toFixed(1)).join(' ')}.`,
     `Code: ${r.code.commit}${r.code.uncommitted.length > 0 ? ` plus uncommitted changes to ${r.code.uncommitted.join(', ')}` : ''}.`,
+    `Relay transport ${r.load.transport}; ${r.load.participants > 0 ? `under load: ${r.load.participants} light participants (320×240 video from everyone, 3 talkers) in another relay meeting on the same server` : 'no other load'}.`,
     `Video ${r.video}, P2P hold ${r.holdMs} ms. Listeners Ann (hears Ben's ${BEN.hz} Hz) and Ben (hears Ann's ${ANN.hz} Hz); Cat (${CAT.hz} Hz) joins and leaves.`,
     `Audio gap: longest stretch with the talker's tone below ${r.audioThresholdDb} dB summed over every remote audio element, in ${r.audioResolutionMs.toFixed(1)} ms blocks on the audio clock; ` +
       `video freeze: longest interval between presented frames of the talker's tile. Window: ${r.windowMs.pre} ms before \`switching\` to ${r.windowMs.post} ms after the commit, on each page.`,
@@ -523,6 +535,7 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
   const count = options.switches ?? 10;
   const holdMs = options.holdMs ?? 1000;
   const settleMs = options.settleMs ?? 3000;
+  const load = options.load ?? 0;
   const log = (line: string) => options.print !== false && console.log(line);
   if (!options.clientDir) ensureClientBuilt();
   const code = codeState();
@@ -532,11 +545,22 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
   const chromium = browser.version();
   const errors: string[] = [];
   const people: Participant[] = [];
+  const loadClients: LightClient[] = [];
   let annData: ProbeData;
   let benData: ProbeData;
   let events: MeetingEventRecord[];
   let monitor: ServerMonitor | null = null;
   try {
+    if (load > 0) {
+      const video = await recordVp8(320, 240, 15, 3);
+      const busy = await createMeeting(server.url, 'Background load', 'relay');
+      for (let i = 0; i < load; i++) {
+        loadClients.push(await LightClient.join({
+          wsUrl: server.wsUrl, meetingId: busy.id, name: `load-${i}`, mic: i < 3 ? opusTone(200 + 31 * i) : opusTone(440, 0), camera: video, origin: server.url, bindAddress: '127.0.0.1',
+        }));
+      }
+      log(`${load} light participants on the relay in another meeting`);
+    }
     const meeting = await createMeeting(server.url, 'Switch gap');
     monitor = new ServerMonitor(() => server.coordinator.media.countersFor(meeting.id));
     const link = `${server.url}/m/${meeting.id}?video=320x240`;
@@ -574,6 +598,10 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
   } finally {
     monitor?.stop();
     for (const p of people) await p.context.close().catch(() => {});
+    const lostLoad = loadClients.filter((c) => !c.connected).length;
+    if (lostLoad > 0) errors.push(`${lostLoad} of the ${load} load participants lost their connection`);
+    for (const c of loadClients) c.close();
+    if (load > 0) releaseNativePeers();
     await browser.close();
     await server.dispose();
   }
@@ -627,6 +655,7 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
     loadAverage: { start: loadStart.map(round), end: loadavg().map(round) },
     video: '320x240',
     holdMs,
+    load: { participants: load, transport: process.env.RELAY_TRANSPORT ?? defaultConfig().relayTransport },
     audioThresholdDb: HEARD_DB,
     audioResolutionMs: round((AUDIO_BLOCK / (annData.sampleRate || 48_000)) * 1000),
     windowMs: { pre: PRE_MS, post: POST_MS },
@@ -660,6 +689,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   await runSwitchGapBench({
     switches: numberArg(process.argv, 'switches'),
     holdMs: numberArg(process.argv, 'hold'),
+    load: numberArg(process.argv, 'load'),
     ...(clientAt > 0 && process.argv[clientAt + 1] ? { clientDir: process.argv[clientAt + 1] } : {}),
   });
 }

@@ -25,7 +25,7 @@ export interface CoordinatorConfig {
   recordingsDir?: string;
   /** A recording stops by itself at this size. */
   recordingMaxBytes: number;
-  /** Addresses the relay offers as host candidates besides its interfaces (werift skips loopback). */
+  /** Addresses the relay offers as host candidates besides its interfaces (neither werift nor libjuice gathers loopback). */
   relayHostAddresses: string[];
   /** Pino log level. */
   logLevel: string;
@@ -122,7 +122,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfi
     recordingMaxBytes: 100 * 1024 * 1024,
     relayHostAddresses: ['127.0.0.1'],
     mediaWorkers: availableParallelism(),
-    relayTransport: 'werift',
+    relayTransport: 'datachannel',
     ...overrides,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
   };

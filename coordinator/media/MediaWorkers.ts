@@ -59,7 +59,8 @@ interface Lane {
 
 interface Link {
   send(message: ToWorker): void;
-  eventLoopUtilization(previous?: EventLoopUtilization): EventLoopUtilization;
+  /** Event-loop utilization since `previous` (undefined: the running total, as a baseline); absent for a process, which reports its own. */
+  eventLoopUtilization?(previous?: EventLoopUtilization): EventLoopUtilization;
   shutdown(): Promise<void>;
   /** Ends the worker at once, as a crash would (absent on the main thread). */
   crash?(): Promise<void>;
@@ -205,6 +206,7 @@ export class MediaWorkers {
         return;
       }
       case 'figures':
+        if (message.utilization !== undefined && !lane.link?.eventLoopUtilization) lane.utilization = message.utilization;
         for (const [meetingId, figures] of Object.entries(message.meetings)) {
           const relay = lane.relays.get(meetingId);
           if (!relay) continue;
@@ -238,8 +240,10 @@ export class MediaWorkers {
         lane.elu = undefined;
         continue;
       }
-      const now = lane.link.eventLoopUtilization();
-      lane.utilization = lane.elu ? lane.link.eventLoopUtilization(lane.elu).utilization : 0;
+      const measure = lane.link.eventLoopUtilization?.bind(lane.link);
+      if (!measure) continue; // a process: its figures carry its utilization
+      const now = measure();
+      lane.utilization = lane.elu ? measure(lane.elu).utilization : 0;
       lane.elu = now;
     }
   }
@@ -292,8 +296,8 @@ class WorkerLink implements Link {
 
 /**
  * A media worker in a child process (the relay on node-datachannel, whose addon serves one
- * thread per process). Messages are the same, carried as JSON over the IPC channel. Its
- * event-loop utilization is not visible from here: placement counts meetings and connections.
+ * thread per process). Messages are the same, carried as JSON over the IPC channel; its
+ * event-loop utilization, not visible from here, comes with its figures.
  */
 class ProcessLink implements Link {
   private readonly child: ChildProcess;
@@ -322,10 +326,6 @@ class ProcessLink implements Link {
 
   send(message: ToWorker): void {
     if (this.child.connected) this.child.send(message);
-  }
-
-  eventLoopUtilization(): EventLoopUtilization {
-    return { idle: 0, active: 0, utilization: 0 };
   }
 
   async shutdown(): Promise<void> {

@@ -159,6 +159,7 @@ export class MeetingMedia {
       latePackets: mixer.latePackets,
       tickMsP50: now?.tickMsP50 ?? 0,
       tickMsP99: now?.tickMsP99 ?? 0,
+      ...(now?.complexity !== undefined ? { mixComplexity: now.complexity } : {}),
     };
   }
 

@@ -14,9 +14,13 @@
  *   encoder's state: one frame may carry a faint click at that switch, which happens only
  *   at a pause in that participant's own speech, never mid-word (thanks to the hangover).
  * - Muted participants are never mixed in and their packets are dropped.
+ * - With many talkers (each needs its own encode of a many-voiced mix) the encoders' Opus
+ *   complexity steps down while ticks stay heavy, and back up once they are light
+ *   (ComplexityGovernor).
  */
 import { FRAME_MS, FRAME_SAMPLES } from './AudioFormat';
 import { rmsLevel } from './AudioLevel';
+import { ComplexityGovernor, type Complexity } from './ComplexityGovernor';
 import { MixEncoder } from './MixEncoder';
 import { ParticipantInput } from './ParticipantInput';
 import { TickClock } from './TickClock';
@@ -37,6 +41,8 @@ export interface MixerCounters {
   latePackets: number;
   /** Packets libopus rejected (each was concealed instead). */
   decodeErrors: number;
+  /** The Opus complexity the mix encoders use now (lowered while ticks are heavy, see ComplexityGovernor). */
+  complexity: Complexity;
 }
 
 /** Callbacks through which the mixer delivers its output. */
@@ -89,6 +95,7 @@ export class AudioMixer {
   private readonly members = new Map<string, Member>();
   private readonly clock: TickClock;
   private readonly timings = new TickTimings();
+  private readonly governor = new ComplexityGovernor();
   private readonly pool: MixEncoder[] = [];
   private readonly fullMix = new Float32Array(FRAME_SAMPLES);
   private readonly ownMix = new Float32Array(FRAME_SAMPLES);
@@ -130,6 +137,7 @@ export class AudioMixer {
       tickMsP50: this.timings.percentile(50),
       tickMsP99: this.timings.percentile(99),
       encodes: this.encodeCount,
+      complexity: this.governor.complexity,
       ...sum,
     };
   }
@@ -216,6 +224,7 @@ export class AudioMixer {
     this.mixAndEncode();
     const took = performance.now() - started;
     this.timings.record(took);
+    this.governor.record(took);
     if (lateMs > LATE_START_MS || took > FRAME_MS) this.lateTickCount += 1;
     // Out of the timed critical path: sending (SRTP and a syscall per packet) and the levels.
     this.flushOutbox();
@@ -302,7 +311,7 @@ export class AudioMixer {
 
   private encode(encoder: MixEncoder, mix: Float32Array, who?: string): Uint8Array | null {
     try {
-      const packet = encoder.encode(mix);
+      const packet = encoder.encode(mix, this.governor.complexity);
       this.encodeCount += 1;
       return packet;
     } catch (error) {

@@ -5,6 +5,7 @@
  */
 import { Encoder } from '@evan/opus';
 import { FRAME_SAMPLES, SAMPLE_RATE } from './AudioFormat';
+import type { Complexity } from './ComplexityGovernor';
 import { Limiter } from './Limiter';
 
 /** 32 kbit/s mono is what Chrome sends for voice; plenty for a mix of a few talkers. */
@@ -15,14 +16,20 @@ export class MixEncoder {
   private readonly encoder: Encoder;
   private readonly limiter = new Limiter();
   private readonly pcm = new Int16Array(FRAME_SAMPLES);
+  private complexity: Complexity = 9;
 
   constructor() {
     this.encoder = new Encoder({ channels: 1, sample_rate: SAMPLE_RATE, application: 'voip' });
     this.encoder.bitrate = MIX_BITRATE;
+    this.encoder.complexity = this.complexity;
   }
 
-  /** Encodes one frame of mix (Int16 scale, any magnitude) into a fresh Opus packet. */
-  encode(mix: Float32Array): Uint8Array {
+  /** Encodes one frame of mix (Int16 scale, any magnitude) into a fresh Opus packet, at `complexity` (default 9). */
+  encode(mix: Float32Array, complexity: Complexity = 9): Uint8Array {
+    if (complexity !== this.complexity) {
+      this.encoder.complexity = complexity;
+      this.complexity = complexity;
+    }
     this.limiter.process(mix, this.pcm);
     return this.encoder.encode(this.pcm);
   }

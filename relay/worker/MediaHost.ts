@@ -4,6 +4,7 @@
  * `ToWorker` messages and answers with `FromWorker` messages through `post`, so the same code
  * runs in a worker thread (`mediaWorker.ts`) and, for comparison, on the main thread.
  */
+import { performance } from 'node:perf_hooks';
 import { AudioMixer } from '../audio/AudioMixer';
 import { describe } from '../log';
 import { MeetingRelay } from '../MeetingRelay';
@@ -31,6 +32,7 @@ export class MediaHost {
   private readonly meetings = new Map<string, HostedMeeting>();
   private readonly figuresTimer: NodeJS.Timeout;
   private closed = false;
+  private lastElu = performance.eventLoopUtilization();
 
   constructor(
     private readonly post: Post,
@@ -201,13 +203,16 @@ export class MediaHost {
   }
 
   private postFigures(): void {
+    const now = performance.eventLoopUtilization();
+    const utilization = performance.eventLoopUtilization(now, this.lastElu).utilization;
+    this.lastElu = now;
     if (this.meetings.size === 0) return;
     const meetings: Record<string, MeetingFigures> = {};
     for (const [meetingId, m] of this.meetings) {
       meetings[meetingId] = figuresOf(m);
       this.postEndpoints(meetingId, m);
     }
-    this.post({ type: 'figures', meetings });
+    this.post({ type: 'figures', meetings, utilization: Math.min(1, Math.max(0, utilization)) });
   }
 
   private postEndpoints(meetingId: string, m: HostedMeeting): void {
@@ -249,7 +254,7 @@ function figuresOf(m: HostedMeeting): MeetingFigures {
   const recorder = m.recording?.recorder;
   return {
     relay: m.relay.counters(),
-    mixer: { ticks: c.ticks, lateTicks: c.lateTicks, tickMsP50: c.tickMsP50, tickMsP99: c.tickMsP99, concealed: c.concealed, latePackets: c.latePackets },
+    mixer: { ticks: c.ticks, lateTicks: c.lateTicks, tickMsP50: c.tickMsP50, tickMsP99: c.tickMsP99, concealed: c.concealed, latePackets: c.latePackets, complexity: c.complexity },
     ...(recorder ? { recording: { recordingId: m.recording!.id, durationMs: recorder.durationMs, bytes: recorder.bytes } } : {}),
   };
 }

@@ -37,7 +37,11 @@ export const RelayTotals = Type.Object(
 export type RelayTotals = Static<typeof RelayTotals>;
 
 export const MixerTotals = Type.Object(
-  { ticks: Count, lateTicks: Count, tickMsP50: Count, tickMsP99: Count, concealed: Count, latePackets: Count },
+  {
+    ticks: Count, lateTicks: Count, tickMsP50: Count, tickMsP99: Count, concealed: Count, latePackets: Count,
+    /** The mix encoders' Opus complexity now (0..10). */
+    complexity: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+  },
   Closed,
 );
 export type MixerTotals = Static<typeof MixerTotals>;
@@ -99,7 +103,11 @@ export const FromWorker = Type.Union([
   /** A recording ended (asked, cap reached, disk error, meeting over), with its final figures. */
   message('recording-ended', { meetingId: Id, recordingId: Id, reason: Type.String(), durationMs: Count, bytes: Count }),
   /** Every meeting's figures, a few times a second; a closed meeting's last figures once. */
-  message('figures', { meetings: Type.Record(Type.String(), MeetingFigures) }),
+  message('figures', {
+    meetings: Type.Record(Type.String(), MeetingFigures),
+    /** The worker's event-loop utilization (0..1) since its previous figures (a process's is not visible from outside). */
+    utilization: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  }),
   message('log', { level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]), meetingId: Type.Optional(Id), msg: Type.String(), details: Type.Record(Type.String(), Type.Unknown()) }),
 ]);
 export type FromWorker = Static<typeof FromWorker>;
