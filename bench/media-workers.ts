@@ -15,14 +15,15 @@
 import { Worker } from 'node:worker_threads';
 import '@evan/opus'; // kept loaded on the main thread, as coordinator/media/MediaWorkers.ts does (else SIGSEGV)
 import { cpus } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeResults } from './harness/results';
 
-const STEPS = [10, 20, 30, 40, 50, 60, 80, 100, 120, 140, 160, 200, 240];
+const STEPS = [10, 20, 40, 60, 80, 100, 120, 140, 160, 200, 240];
 const SIZE = 3;
 const WARMUP_MS = 1500;
 const MEASURE_MS = 5000;
 const P99_LIMIT_MS = 10;
+/** Bisection stops when the largest size held and the smallest failed are this close. */
+const BRACKET = 2;
 const LATE_LIMIT = 0.01;
 const BOOT = new URL('../relay/worker/boot.mjs', import.meta.url);
 const ENTRY = new URL('./workers/syntheticMeetings.ts', import.meta.url).href;
@@ -42,22 +43,48 @@ function runOn(workers: number, meetings: number): Promise<MeetingFigures[]> {
   }))).then((all) => all.flat());
 }
 
-async function capacity(workers: number): Promise<{ held: number; steps: Step[] }> {
-  const steps: Step[] = [];
-  let held = 0;
-  for (const meetings of STEPS) {
+/** One size, measured; a failure is measured once more and counts only if it fails again (a preempted window is not a limit). */
+async function measureStep(workers: number, meetings: number): Promise<Step> {
+  let step: Step | undefined;
+  for (let attempt = 0; attempt < 2 && !step?.ok; attempt++) {
     const figures = await runOn(workers, meetings);
     const ticks = figures.reduce((n, f) => n + f.ticks, 0);
     const late = figures.reduce((n, f) => n + f.lateTicks, 0);
     const worstP99Ms = Math.max(...figures.map((f) => f.tickMsP99));
     const latePercent = ticks > 0 ? (100 * late) / ticks : 100;
     const ok = worstP99Ms < P99_LIMIT_MS && latePercent < LATE_LIMIT * 100;
-    steps.push({ meetings, workers, worstP99Ms: Math.round(worstP99Ms * 100) / 100, latePercent: Math.round(latePercent * 100) / 100, ok });
+    step = { meetings, workers, worstP99Ms: Math.round(worstP99Ms * 100) / 100, latePercent: Math.round(latePercent * 100) / 100, ok };
     console.log(`  ${workers} worker(s), ${meetings} meetings of ${SIZE}: worst p99 ${worstP99Ms.toFixed(2)} ms, late ${latePercent.toFixed(2)}% ${ok ? 'ok' : 'FAIL'}`);
-    if (!ok) break;
+  }
+  return step!;
+}
+
+/**
+ * The most meetings `workers` hold: coarse steps up to the first failure, then bisection
+ * between the last size held and the first failed until they are BRACKET apart (coarse
+ * steps alone made the ratio an artefact of the step sizes: 30 of [30, 40) against 50 of [50, 60)).
+ */
+async function capacity(workers: number): Promise<{ held: number; failedAt: number | null; steps: Step[] }> {
+  const steps: Step[] = [];
+  let held = 0;
+  let failedAt: number | null = null;
+  for (const meetings of STEPS) {
+    const step = await measureStep(workers, meetings);
+    steps.push(step);
+    if (!step.ok) {
+      failedAt = meetings;
+      break;
+    }
     held = meetings;
   }
-  return { held, steps };
+  while (failedAt !== null && failedAt - held > BRACKET) {
+    const meetings = Math.round((held + failedAt) / 2);
+    const step = await measureStep(workers, meetings);
+    steps.push(step);
+    if (step.ok) held = meetings;
+    else failedAt = meetings;
+  }
+  return { held, failedAt, steps };
 }
 
 const one = await capacity(1);
@@ -77,14 +104,12 @@ const result = {
   twoWorkers: two,
   ratio,
 };
-const dir = join(import.meta.dirname, '..', 'bench-results');
-mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'media-workers.json'), `${JSON.stringify(result, null, 2)}\n`);
-const rows = [...one.steps, ...two.steps].map((s) => `| ${s.workers} | ${s.meetings} | ${s.worstP99Ms} | ${s.latePercent} | ${s.ok ? 'ok' : 'fail'} |`);
-writeFileSync(join(dir, 'media-workers.md'), [
+const rows = [...one.steps, ...two.steps].map((st) => `| ${st.workers} | ${st.meetings} | ${st.worstP99Ms} | ${st.latePercent} | ${st.ok ? 'ok' : 'fail'} |`);
+writeResults('media-workers', result, [
   `# Media workers: meetings of ${SIZE} (everyone talking) held by one and by two workers`,
   '',
-  `${result.date}, Node ${result.node}, ${result.cpu} (${result.cores} cores). One worker: **${one.held}**, two: **${two.held}**, ratio **${ratio}×**.`,
+  `${result.date}, Node ${result.node}, ${result.cpu} (${result.cores} cores). One worker: **${one.held}** (fails at ${one.failedAt ?? '–'}), two: **${two.held}** (fails at ${two.failedAt ?? '–'}), ratio **${ratio}×**.`,
+  'Sizes in steps, then bisection between the last held and the first failed; a failed size is measured twice.',
   '',
   '| workers | meetings | worst mixer p99 ms | late ticks % | |',
   '| ---: | ---: | ---: | ---: | --- |',

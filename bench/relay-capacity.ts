@@ -104,6 +104,8 @@ export interface CapacityWindow {
   cpu: CpuWindow;
   mixerP50Ms: number;
   mixerP99Ms: number;
+  /** The mix encoders' Opus complexity at the end of the window (lowered while ticks are heavy). */
+  mixComplexity: number | null;
   mixTicks: number;
   lateTicks: number;
   /** Packets the relay sent / received per second (mixed audio + forwarded video). */
@@ -195,6 +197,7 @@ async function measure(server: ServerProcess, meetingId: string, clients: LightC
     cpu,
     mixerP50Ms: b.relay.tickMsP50 ?? 0,
     mixerP99Ms: b.relay.tickMsP99 ?? 0,
+    mixComplexity: b.relay.mixComplexity ?? null,
     mixTicks: d('mixTicks'),
     lateTicks: d('lateTicks'),
     relayPacketsOutPerS: d('packets') / s,
@@ -305,7 +308,7 @@ function describe(step: CapacityStep): string {
   return (
     `  ${step.participants} participants${step.beyondLimit ? ' (beyond the limit)' : ''}: ` +
     `server ${round(step.cpu.serverCores * 100)}% (main ${round(step.cpu.serverMainCores * 100)}%), ` +
-    `mixer p50 ${round(step.mixerP50Ms, 2)} p99 ${round(step.mixerP99Ms, 2)} ms, late ${step.lateTicks}/${step.mixTicks}, ` +
+    `mixer p50 ${round(step.mixerP50Ms, 2)} p99 ${round(step.mixerP99Ms, 2)} ms (Opus complexity ${step.mixComplexity ?? '?'}), late ${step.lateTicks}/${step.mixTicks}, ` +
     `worst audio gap ${Math.round(step.worstAudioGapMs)} ms, ${round(step.serverPercentPerParticipant, 2)}%/participant, clients ${round(step.cpu.clientCores * 100)}%, ` +
     `other ${round(step.cpu.backgroundCores * 100)}%${verdict}`
   );
@@ -387,13 +390,13 @@ function markdown(result: CapacityBenchResult): string {
       '',
       `Limit: ${run.limitedBy}.`,
       '',
-      '| participants | server CPU | per participant | main thread | mixer p50 ms | mixer p99 ms | late ticks | relay pkt/s in / out | relay Mbit/s out | min mix pkt/s | worst gap ms | min video pkt/s (slots) | join→connected ms (mean/max) | clients CPU | other | machine busy | UDP drops at server | result |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      '| participants | server CPU | per participant | main thread | mixer p50 ms | mixer p99 ms | Opus complexity | late ticks | relay pkt/s in / out | relay Mbit/s out | min mix pkt/s | worst gap ms | min video pkt/s (slots) | join→connected ms (mean/max) | clients CPU | other | machine busy | UDP drops at server | result |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     );
     for (const s of run.steps) {
       const verdict = s.failures.length ? `${s.inconclusive ? 'inconclusive (machine busy): ' : ''}${s.failures.join('; ')}` : 'held';
       lines.push(
-        `| ${s.participants}${s.beyondLimit ? ' (beyond)' : ''} | ${pct(s.cpu.serverCores)} | ${round(s.serverPercentPerParticipant, 2)}% | ${pct(s.cpu.serverMainCores)} | ${round(s.mixerP50Ms, 2)} | ${round(s.mixerP99Ms, 2)} | ` +
+        `| ${s.participants}${s.beyondLimit ? ' (beyond)' : ''} | ${pct(s.cpu.serverCores)} | ${round(s.serverPercentPerParticipant, 2)}% | ${pct(s.cpu.serverMainCores)} | ${round(s.mixerP50Ms, 2)} | ${round(s.mixerP99Ms, 2)} | ${s.mixComplexity ?? '–'} | ` +
           `${s.lateTicks}/${s.mixTicks} | ${Math.round(s.relayPacketsInPerS)} / ${Math.round(s.relayPacketsOutPerS)} | ${round(s.relayMbitOutPerS, 2)} | ` +
           `${round(s.minMixPacketsPerS, 1)} | ${Math.round(s.worstAudioGapMs)} | ${Math.round(s.minVideoPacketsPerS)} (${s.slotsFilled}) | ${Math.round(s.connectMsMean)}/${Math.round(s.connectMsMax)} | ` +
           `${pct(s.cpu.clientCores)} | ${pct(s.cpu.backgroundCores)} | ${round((s.cpu.machineCores / result.cores) * 100)}% | ${s.cpu.udpDropsServer} | ${verdict}${s.attempts > 1 ? ` (${s.attempts} windows)` : ''} |`,
