@@ -18,7 +18,10 @@
 import WebSocket from 'ws';
 import type { ServerMessage } from '../protocol/signaling';
 import { startRedis } from '../tests/helpers/redis';
-import { codeVersion, procCpuSeconds, round, ServerProcess, sleep, watchdog, writeResults } from './loadClient';
+import { codeVersion, round, sleep, watchdog } from './harness/run';
+import { procCpuSeconds } from './harness/cpu';
+import { ServerProcess } from './harness/ServerProcess';
+import { writeResults } from './harness/results';
 
 const STEPS = [100, 200, 400, 800, 1200, 1600, 2000];
 const SIZE = 4;

@@ -12,7 +12,10 @@
  */
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { codeVersion, LoadClient, round, ServerProcess, sleep, watchdog, writeResults, type RtpTotals } from './loadClient';
+import { codeVersion, round, sleep, watchdog } from './harness/run';
+import { ServerProcess } from './harness/ServerProcess';
+import { writeResults } from './harness/results';
+import { LoadClient, type RtpTotals } from './loadClient';
 
 const SIZES = [3, 6, 10];
 const SETTLE_MS = 4000;

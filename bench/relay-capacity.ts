@@ -33,18 +33,10 @@ import { LightClient } from './harness/LightClient';
 import { lineChart } from './harness/lineChart';
 import { writeResult } from './harness/results';
 import { opusTone, recordVp8, type RecordedVideo } from './harness/preEncoded';
-import {
-  codeVersion,
-  cpuBetween,
-  round,
-  sampleCpu,
-  ServerProcess,
-  sleep,
-  waitForQuiet,
-  watchdog,
-  writeResults,
-  type CpuWindow,
-} from './loadClient';
+import { codeVersion, round, sleep, watchdog } from './harness/run';
+import { cpuBetween, sampleCpu, waitForQuiet, type CpuWindow } from './harness/cpu';
+import { ServerProcess } from './harness/ServerProcess';
+import { writeResults } from './harness/results';
 
 const STEPS = [2, 4, 8, 12, 16, 24, 32, 40, 50, 64, 80, 100, 128];
 /** Sizes measured after the first failure, for the record. */

@@ -20,21 +20,11 @@
  */
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import {
-  codeVersion,
-  cpuBetween,
-  LoadClient,
-  round,
-  sampleCpu,
-  ServerProcess,
-  sleep,
-  waitForQuiet,
-  watchdog,
-  writeResults,
-  type CameraOptions,
-  type CpuWindow,
-  type RtpTotals,
-} from './loadClient';
+import { codeVersion, round, sleep, watchdog } from './harness/run';
+import { cpuBetween, sampleCpu, waitForQuiet, type CpuWindow } from './harness/cpu';
+import { ServerProcess } from './harness/ServerProcess';
+import { writeResults } from './harness/results';
+import { LoadClient, type CameraOptions, type RtpTotals } from './loadClient';
 
 /** Publishers × viewers (viewers send no video; everyone, publishers too, views every camera). */
 const ALL_CONFIGS: Array<{ publishers: number; viewers: number }> = [

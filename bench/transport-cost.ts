@@ -16,7 +16,9 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { LightPeer } from './harness/LightPeer';
 import { recordVp8, type RecordedVideo } from './harness/preEncoded';
-import { codeVersion, procCpuSeconds, round, selfCpuSeconds, sleep, watchdog, writeResults, ROOT } from './loadClient';
+import { codeVersion, round, sleep, watchdog, ROOT } from './harness/run';
+import { procCpuSeconds, selfCpuSeconds } from './harness/cpu';
+import { writeResults } from './harness/results';
 import type { FromHost, ToHost, Transport } from './workers/forwarderHost';
 
 const SLOTS = 8;

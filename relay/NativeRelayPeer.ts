@@ -19,7 +19,7 @@ import type NodeDataChannel from 'node-datachannel';
 import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-datachannel';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
-import { PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
+import { guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
 import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
 import { isRtcp, readRtp, writeRtp } from './rtpBytes';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
@@ -158,7 +158,7 @@ export class NativeRelayPeer implements RelayConnection {
       ...(portRangeBegin !== undefined && portRangeEnd !== undefined ? { portRangeBegin, portRangeEnd } : {}),
     });
     this.pc.onLocalCandidate((candidate, mid) => this.guard('ice candidate', () => this.onLocalCandidate(candidate, mid)));
-    this.pc.onStateChange((state) => this.guard('connection state', () => this.onConnectionState(state)));
+    this.pc.onStateChange((state) => this.guard('connection state', () => this.life.follow(state, () => this.handlers.connected(), () => this.lose())));
   }
 
   get slots(): readonly VideoSlot[] {
@@ -385,32 +385,14 @@ export class NativeRelayPeer implements RelayConnection {
     }
   }
 
-  private onConnectionState(state: string): void {
-    switch (state) {
-      case 'connected':
-        if (this.life.move('connected')) this.handlers.connected();
-        break;
-      case 'disconnected':
-        this.life.move('disconnected');
-        break;
-      case 'failed':
-      case 'closed':
-        if (this.isClosed) return;
-        this.life.move('closed');
-        this.shutdown();
-        this.handlers.lost();
-        break;
-      default:
-        break;
-    }
+  /** The connection failed or closed by itself. */
+  private lose(): void {
+    this.shutdown();
+    this.handlers.lost();
   }
 
-  /** Runs a libdatachannel callback so that an exception stays inside this participant. */
   private guard(what: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.log.error({ err: error }, `relay peer ${what} handler failed`);
-    }
+    guarded(this.log, what, fn);
   }
+
 }

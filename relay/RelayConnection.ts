@@ -53,6 +53,15 @@ const TRANSITIONS: Record<PeerState, readonly PeerState[]> = {
   closed: [],
 };
 
+/** Runs a callback of the WebRTC stack so that an exception stays inside this participant. */
+export function guarded(log: RelayLogger, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    log.error({ err: error }, `relay peer ${what} handler failed`);
+  }
+}
+
 /** A connection's state, moved only along the allowed transitions. */
 export class PeerLife {
   private current: PeerState = 'new';
@@ -61,6 +70,21 @@ export class PeerLife {
 
   get state(): PeerState {
     return this.current;
+  }
+
+  /**
+   * Follows the WebRTC stack's connection state: `connected` (again) calls `onConnected` once
+   * per change; `failed` or `closed`, unless already closed, closes and calls `onLost`.
+   */
+  follow(state: string, onConnected: () => void, onLost: () => void): void {
+    if (state === 'connected') {
+      if (this.move('connected')) onConnected();
+    } else if (state === 'disconnected') {
+      this.move('disconnected');
+    } else if ((state === 'failed' || state === 'closed') && this.current !== 'closed') {
+      this.move('closed');
+      onLost();
+    }
   }
 
   /** Moves along TRANSITIONS; returns whether the state changed. */

@@ -18,7 +18,7 @@ import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { NO_EXTENSIONS, PacketRing } from './PacketRing';
 import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
-import { PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
+import { guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
 import { WeriftSlotOutput } from './WeriftSlotOutput';
@@ -83,7 +83,7 @@ export class RelayPeer implements RelayConnection {
       bundlePolicy: 'max-bundle',
     });
     this.pc.onIceCandidate.subscribe((candidate) => this.guard('ice candidate', () => this.onLocalCandidate(candidate)));
-    this.pc.connectionStateChange.subscribe((state) => this.guard('connection state', () => this.onConnectionState(state)));
+    this.pc.connectionStateChange.subscribe((state) => this.guard('connection state', () => this.life.follow(state, () => this.handlers.connected(), () => this.lose())));
   }
 
   /** The slots the client offered, in m-line order (empty before the first offer). */
@@ -376,33 +376,14 @@ export class RelayPeer implements RelayConnection {
     }
   }
 
-  private onConnectionState(state: RTCPeerConnection['connectionState']): void {
-    switch (state) {
-      case 'connected':
-        if (this.life.move('connected')) this.handlers.connected();
-        break;
-      case 'disconnected':
-        this.life.move('disconnected');
-        break;
-      case 'failed':
-      case 'closed':
-        if (this.life.state === 'closed') return;
-        this.life.move('closed');
-        this.shutdown();
-        this.handlers.lost();
-        break;
-      case 'new':
-      case 'connecting':
-        break;
-    }
+  /** The connection failed or closed by itself. */
+  private lose(): void {
+    this.shutdown();
+    this.handlers.lost();
   }
 
-  /** Runs a werift callback so that an exception stays inside this participant. */
   private guard(what: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.log.error({ err: error }, `relay peer ${what} handler failed`);
-    }
+    guarded(this.log, what, fn);
   }
+
 }

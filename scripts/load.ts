@@ -14,7 +14,10 @@ import { LightClient } from '../bench/harness/LightClient';
 import { SignalingConnection } from '../bench/harness/SignalingConnection';
 import { releaseNativePeers } from '../bench/harness/LightPeer';
 import { opusTone, recordVp8, type RecordedVideo } from '../bench/harness/preEncoded';
-import { readMetrics, selfCpuSeconds, ServerProcess, sleep, writeResults } from '../bench/loadClient';
+import { readMetrics, ServerProcess } from '../bench/harness/ServerProcess';
+import { selfCpuSeconds } from '../bench/harness/cpu';
+import { sleep } from '../bench/harness/run';
+import { writeResults } from '../bench/harness/results';
 import type { MeetingDetail } from '../protocol/rest';
 
 const USAGE = 'usage: npm run load -- --meetings M --participants N [--video] [--talkers K|all] [--seconds S] [--url URL]';
