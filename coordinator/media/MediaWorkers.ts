@@ -24,6 +24,7 @@ import { MediaHost, type LogLevel } from '../../relay/worker/MediaHost';
 import { releaseNativeRelay } from '../../relay/NativeRelayPeer';
 import type { WorkerSettings } from '../../relay/worker/mediaWorker';
 import type { RelayTransport } from '../../relay/types';
+import { leastLoadedIndex } from './placement';
 import { RemoteRelay, type RelayHandlers } from './RemoteRelay';
 
 const BOOT = new URL('../../relay/worker/boot.mjs', import.meta.url);
@@ -165,12 +166,7 @@ export class MediaWorkers {
       for (const relay of lane.relays.values()) if (!relay.final) n += 1 + relay.participantCount;
       return n;
     };
-    let best = this.lanes[0]!;
-    for (const lane of this.lanes) {
-      const d = load(lane) - load(best);
-      if (d < 0 || (d === 0 && lane.utilization < best.utilization)) best = lane;
-    }
-    return best;
+    return this.lanes[leastLoadedIndex(this.lanes.map((lane) => ({ load: load(lane), utilization: lane.utilization })))]!;
   }
 
   private start(lane: Lane): Link {
