@@ -14,10 +14,10 @@
  * those packets undecoded.
  */
 import wrtc, { type RTCAudioSink, type RTCAudioSource, type RTCVideoSink, type RTCVideoSource } from '@roamhq/wrtc';
-import WebSocket from 'ws';
 import { LIMITS } from '../protocol/limits';
 import { cameraFrames } from './harness/cameraFrames';
 import { sleep } from './harness/run';
+import { SignalingConnection } from './harness/SignalingConnection';
 import type { ClientMessage, ClientRequest, IceCandidate, ServerMessage, ServerMessageOf } from '../protocol/signaling';
 
 
@@ -165,17 +165,15 @@ export class LoadClient implements Pumped {
   failure: string | undefined;
 
   private readonly options: Required<Omit<LoadClientOptions, 'camera'>> & { camera: CameraOptions | false };
-  private readonly ws: WebSocket;
+  private readonly signaling: SignalingConnection;
   private readonly pc: RTCPeerConnection;
   private readonly audioSource: RTCAudioSource | undefined;
   private readonly videoSource: RTCVideoSource | undefined;
   private readonly tracks: MediaStreamTrack[] = [];
   private readonly sinks: Array<RTCAudioSink | RTCVideoSink> = [];
-  private readonly pending = new Map<number, { resolve: (m: ServerMessage) => void; reject: (e: Error) => void }>();
   private readonly pendingCandidates: IceCandidate[] = [];
   private readonly tone: Int16Array[];
   private readonly frames: Array<{ width: number; height: number; data: Uint8Array }>;
-  private nextId = 1;
   private answered = false;
   private closed = false;
   private chunksSent = 0;
@@ -184,7 +182,7 @@ export class LoadClient implements Pumped {
   private pumping = false;
   private cameraOn = true;
 
-  private constructor(options: LoadClientOptions, ws: WebSocket) {
+  private constructor(options: LoadClientOptions, signaling: SignalingConnection) {
     this.options = {
       toneHz: 440,
       luma: 100,
@@ -195,7 +193,7 @@ export class LoadClient implements Pumped {
       timeoutMs: 15_000,
       ...options,
     };
-    this.ws = ws;
+    this.signaling = signaling;
     this.pc = new wrtc.RTCPeerConnection({ iceServers: [] });
     if (this.options.mic !== 'off') {
       this.audioSource = new wrtc.nonstandard.RTCAudioSource();
@@ -206,9 +204,8 @@ export class LoadClient implements Pumped {
     this.tone = this.options.mic === 'tone' ? toneChunks(this.options.toneHz, 8000) : [new Int16Array(CHUNK_SAMPLES)];
     const cam = this.options.camera;
     this.frames = cam ? cameraFrames(cam.width, cam.height, this.options.luma, 16) : [];
-    ws.on('message', (data: Buffer) => this.onMessage(JSON.parse(data.toString('utf8')) as ServerMessage));
-    ws.on('close', () => this.onSocketClosed());
-    ws.on('error', () => undefined);
+    signaling.onMessage = (message) => this.onMessage(message);
+    signaling.onClose = () => this.onSocketClosed();
     this.pc.onicecandidate = (event) => {
       const c = event.candidate;
       if (!c || !c.candidate || this.closed) return;
@@ -220,17 +217,7 @@ export class LoadClient implements Pumped {
   static async join(options: LoadClientOptions): Promise<LoadClient> {
     const startedAt = performance.now();
     const timeoutMs = options.timeoutMs ?? 15_000;
-    const ws = new WebSocket(options.wsUrl);
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      }),
-      timeoutMs,
-      'WS_TIMEOUT',
-      'the signaling socket to open',
-    );
-    const client = new LoadClient(options, ws);
+    const client = new LoadClient(options, await SignalingConnection.open(options.wsUrl, timeoutMs));
     try {
       await client.start(startedAt);
       return client;
@@ -304,8 +291,6 @@ export class LoadClient implements Pumped {
     if (this.closed) return;
     this.closed = true;
     pump.remove(this);
-    for (const { reject } of this.pending.values()) reject(new LoadClientError('CLOSED', 'client closed'));
-    this.pending.clear();
     for (const sink of this.sinks) sink.stop();
     for (const track of this.tracks) track.stop();
     try {
@@ -313,12 +298,7 @@ export class LoadClient implements Pumped {
     } catch {
       // already closed
     }
-    if (this.ws.readyState === WebSocket.OPEN) {
-      this.ws.send(JSON.stringify({ type: 'leave' } satisfies ClientMessage));
-      this.ws.close();
-    } else {
-      this.ws.terminate();
-    }
+    this.signaling.close();
   }
 
   /** Pushes the mic chunks and camera frames due by `now` (ms on the pump's clock). */
@@ -397,30 +377,14 @@ export class LoadClient implements Pumped {
   }
 
   private request(message: ClientRequest): Promise<ServerMessage> {
-    const id = this.nextId++;
-    return withTimeout(
-      new Promise<ServerMessage>((resolve, reject) => {
-        this.pending.set(id, { resolve, reject });
-        this.ws.send(JSON.stringify({ ...message, id }));
-      }),
-      this.options.timeoutMs,
-      'REQUEST_TIMEOUT',
-      `the reply to ${message.type}`,
-    ).finally(() => this.pending.delete(id));
+    return this.signaling.request(message, this.options.timeoutMs);
   }
 
   private send(message: Exclude<ClientMessage, { id: number }>): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+    this.signaling.send(message);
   }
 
   private onMessage(message: ServerMessage): void {
-    if ('id' in message && message.id !== undefined) {
-      const waiter = this.pending.get(message.id);
-      if (waiter) {
-        waiter.resolve(message);
-        return;
-      }
-    }
     switch (message.type) {
       case 'relay-candidate':
         if (this.answered) void this.addCandidate(message.candidate);
@@ -455,9 +419,8 @@ export class LoadClient implements Pumped {
   }
 
   private onSocketClosed(): void {
+    // Requests in flight are rejected by the connection itself.
     if (!this.closed) this.failure ??= 'signaling socket closed';
-    for (const { reject } of this.pending.values()) reject(new LoadClientError('SOCKET_CLOSED', 'signaling socket closed'));
-    this.pending.clear();
   }
 
   private countFrames(track: MediaStreamTrack): void {
@@ -503,13 +466,3 @@ function mungeAnswer(sdp: string, change: { inactive: Array<string | null>; cap?
     })
     .join('');
 }
-
-/** Rejects with a `LoadClientError(code)` if `promise` takes longer than `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, code: string, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LoadClientError(code, `timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
