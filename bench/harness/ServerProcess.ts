@@ -11,7 +11,7 @@ import type { MeetingDetail } from '../../protocol/rest';
 import { procCpuSeconds, treeCpuSeconds } from './cpu';
 import { ROOT } from './run';
 
-/** CPU seconds of a process (all threads) and of its main thread (the event loop). */
+/** CPU seconds of the server (all threads, its media worker processes included) and of its main thread (the event loop). */
 export interface CpuTimes {
   processS: number;
   mainThreadS: number;

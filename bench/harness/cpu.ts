@@ -110,9 +110,9 @@ export interface CpuSample {
 /** CPU use between two samples, in cores (1 = one core fully busy). */
 export interface CpuWindow {
   seconds: number;
-  /** The whole server process (all its threads). */
+  /** The whole server: every thread, its media worker processes included. */
   serverCores: number;
-  /** The server's main thread: its event loop, where relay and mixer run. */
+  /** The server's main thread: HTTP, signaling, records (the media runs in workers). */
   serverMainCores: number;
   /** This process: the load clients (libwebrtc threads included). */
   clientCores: number;
