@@ -16,19 +16,13 @@
  * - video: `requestVideoFrameCallback` on the `<video>` of chosen tiles, re-attached when the
  *   element or its `srcObject` changes; every presented frame's `presentationTime` is kept.
  * Node side: reading the probe back, mapping audio frames to `performance.now()`, gap and
- * freeze searches, summaries, result files, and building the client when it is stale.
+ * freeze searches, summaries (result files, building the client and the like are in harness/).
  *
  * The page code is a plain string (not a serialised TS function): tsx's `keepNames`
  * helpers would not exist in the page.
  */
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export { RESULTS_DIR } from './harness/results';
 
 /** Frames per analysis block (5.33 ms at 48 kHz, 5.8 ms at 44.1 kHz). */
 export const AUDIO_BLOCK = 256;
@@ -539,53 +533,3 @@ export function summarize(values: readonly (number | null | undefined)[]): Summa
   return { n: v.length, median: r(median), min: r(v[0]!), max: r(v[v.length - 1]!) };
 }
 
-/** "123.4" or "–". */
-export function fmt(x: number | null | undefined, digits = 0): string {
-  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '–';
-}
-
-export { writeResult } from './harness/results';
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the client (dist/client) when it is missing or older than client/ or protocol/. */
-export function ensureClientBuilt(): void {
-  const app = join(ROOT, 'dist', 'client', 'app.js');
-  let builtAt = 0;
-  try {
-    builtAt = statSync(app).mtimeMs;
-  } catch {
-    // not built yet
-  }
-  if (builtAt > Math.max(newestMtime(join(ROOT, 'client')), newestMtime(join(ROOT, 'protocol')))) return;
-  console.log('building the client (dist/client is missing or older than its sources)…');
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'build-client.ts')], { cwd: ROOT, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('the client build failed');
-}
-
-/** The code measured: HEAD and the source folders with uncommitted changes (others edit while we run). */
-export function codeState(): { commit: string; uncommitted: string[] } {
-  const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
-  const dirty = git(['status', '--porcelain', '--', 'client', 'coordinator', 'relay', 'protocol'])
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.slice(3));
-  return { commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown', uncommitted: dirty };
-}
-
-/** `--name value` or `--name=value` from argv, as a number. */
-export function numberArg(argv: readonly string[], name: string): number | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === `--${name}` && argv[i + 1] !== undefined) return Number(argv[i + 1]);
-    if (a.startsWith(`--${name}=`)) return Number(a.slice(name.length + 3));
-  }
-  return undefined;
-}

@@ -24,7 +24,8 @@ import { toneLevels, HEARD_DB } from '../tests/helpers/media';
 import { assertEveryoneHearsTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../tests/helpers/room';
 import { api, freeTcpPort, spawnServerProcess, startServer, tempDbPath, type TestServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, fmt, writeResult } from './browser-probe';
+import { codeState, ensureClientBuilt, fmt } from './harness/run';
+import { writeResult } from './harness/results';
 
 const CONDITIONS = [
   { name: 'clean', loss: 0, delayMs: 0, jitterMs: 0 },

@@ -16,10 +16,9 @@ import { toneInitScript } from '../tests/helpers/media';
 import { createMeeting } from '../tests/helpers/room';
 import { startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import {
-  AUDIO_BLOCK, codeState, ensureClientBuilt, firstHeard, fmt, HEARD_DB, numberArg, probeInitScript, probeStatus, readProbe,
-  summarize, writeResult, type ProbeData, type Summary,
-} from './browser-probe';
+import { codeState, ensureClientBuilt, fmt, numberArg } from './harness/run';
+import { writeResult } from './harness/results';
+import { AUDIO_BLOCK, firstHeard, HEARD_DB, probeInitScript, probeStatus, readProbe, summarize, type ProbeData, type Summary } from './browser-probe';
 
 const ALICE_HZ = 700;
 const BOB_HZ = 1500;

@@ -21,7 +21,9 @@ import { toneInitScript } from '../tests/helpers/media';
 import { badgeSays, createMeeting } from '../tests/helpers/room';
 import { startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, fmt, HEARD_DB, levelTrace, numberArg, probeInitScript, readProbe, summarize, writeResult, type Summary } from './browser-probe';
+import { codeState, ensureClientBuilt, fmt, numberArg } from './harness/run';
+import { writeResult } from './harness/results';
+import { HEARD_DB, levelTrace, probeInitScript, readProbe, summarize, type Summary } from './browser-probe';
 
 const ALICE_HZ = 900;
 const BOB_HZ = 1400;

@@ -33,10 +33,9 @@ import { toneInitScript } from '../tests/helpers/media';
 import { createMeeting } from '../tests/helpers/room';
 import { api, startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import {
-  AUDIO_BLOCK, audibleAt, audioClock, clockSlip, codeState, ensureClientBuilt, fmt, HEARD_DB, levelTrace, longestFreeze, longestSilence, numberArg,
-  probeInitScript, probeStatus, readProbe, summarize, writeResult, type ProbeData, type Summary,
-} from './browser-probe';
+import { codeState, ensureClientBuilt, fmt, numberArg } from './harness/run';
+import { writeResult } from './harness/results';
+import { AUDIO_BLOCK, audibleAt, audioClock, clockSlip, HEARD_DB, levelTrace, longestFreeze, longestSilence, probeInitScript, probeStatus, readProbe, summarize, type ProbeData, type Summary } from './browser-probe';
 
 const ANN = { name: 'Ann', hz: 600 };
 const BEN = { name: 'Ben', hz: 1100 };

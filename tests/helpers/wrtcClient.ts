@@ -1,17 +1,24 @@
 /**
- * A headless relay-mode client on libwebrtc (@roamhq/wrtc), shaped like the browser client:
- * its offer carries one sendrecv audio transceiver (a sine as the mic), one sendonly camera
- * (solid frames of the client's own luma, so a viewer can tell whose video it decodes), with
- * `screenLuma` a second sendonly video (its shared screen, another luma), and `slots`
+ * The one headless relay-mode participant on libwebrtc (@roamhq/wrtc), shaped like the
+ * browser client, for the tests (driving a `MeetingRelay` directly or over `/ws`) and for the
+ * benchmarks that decode what they receive (`bench/loadClient.ts` puts our signaling around
+ * it). Its offer carries one sendrecv audio transceiver (a sine, or silence, as the mic), one
+ * sendonly camera, with `screenLuma` a second sendonly video (its shared screen), and `slots`
  * recvonly video transceivers whose decoded frames it counts and measures.
+ *
+ * Pictures: `solid` frames of the client's own luma, so a viewer can tell whose video it
+ * decodes, or a `moving` textured picture so the encoder has motion to code (load). One
+ * shared 10 ms clock feeds every client's mic and camera in the process (N timers would cost
+ * more than the media).
  */
 import wrtc, { type RTCAudioSink, type RTCAudioSource, type RTCVideoSink, type RTCVideoSource } from '@roamhq/wrtc';
+import { cameraFrames } from '../../bench/harness/cameraFrames';
 import type { IceCandidateInit, SlotAssignment, VideoSource } from '../../relay/MeetingRelay';
 import { VIDEO_SLOTS } from '../../relay/MeetingRelay';
 
-/** How a test client looks and sounds. */
+/** How a client looks and sounds. */
 export interface WrtcClientOptions {
-  /** Luma (Y) of every pixel this client's camera sends, 16–235. */
+  /** Luma (Y) of the camera picture, 16–235 (tells publishers apart). */
   luma: number;
   /** Luma of a shared screen sent on a second video m-line; no screen m-line when absent. */
   screenLuma?: number;
@@ -20,6 +27,16 @@ export interface WrtcClientOptions {
   height?: number;
   fps?: number;
   toneHz?: number;
+  /** The mic sends a sine (default), digital silence, or nothing (no track; the m-line stays). */
+  mic?: 'tone' | 'silence' | 'off';
+  /** Whether the camera sends (default true); without, its m-line stays, without a track. */
+  camera?: boolean;
+  /** `solid` (default) or `moving` (see the file comment). */
+  picture?: 'solid' | 'moving';
+  /** How many slots get a frame sink (decoded frames measured); default all. */
+  watchedSlots?: number;
+  /** Count audible 10 ms chunks of the received mix (default true). */
+  listenAudio?: boolean;
 }
 
 /** What one slot (by mid) has shown this client so far. */
@@ -32,8 +49,73 @@ export interface SlotView {
   lumaHistogram: Map<number, number>;
 }
 
+/** How the client applies the relay's answer (the relay never sees the change). */
+export interface AnswerChange {
+  /**
+   * Slots become inactive: libwebrtc creates no receive stream for them and drops the RTP the
+   * relay sends there instead of decoding it (the relay forwards exactly as to a browser).
+   */
+  dropSlotVideo?: boolean;
+  /** `b=AS` on the camera's m-section caps what libwebrtc sends (wrtc's `setParameters` rejects a maxBitrate change). */
+  cameraMaxKbps?: number;
+}
+
+/** RTP totals of one client, from getStats (bytes are payload, as the stats define them). */
+export interface RtpTotals {
+  audioIn: {
+    packets: number;
+    bytes: number;
+    headerBytes: number;
+    /** Playout: samples played, of which concealed (lost or late: what a listener hears as a glitch). */
+    totalSamples: number;
+    concealedSamples: number;
+    /** Jitter buffer: summed delay (s) over emitted samples. */
+    jitterBufferDelayS: number;
+    jitterBufferEmitted: number;
+  };
+  audioOut: { packets: number; bytes: number; headerBytes: number };
+  videoIn: { packets: number; bytes: number; framesDecoded: number; streams: number };
+  videoOut: { packets: number; bytes: number; framesEncoded: number };
+}
+
 const SAMPLE_RATE = 48_000;
 const CHUNK_SAMPLES = SAMPLE_RATE / 100; // wrtc's RTCAudioSource takes exactly 10 ms per call
+const PUMP_MS = 10;
+
+/** One shared 10 ms clock feeding every client's sources. */
+const pump = {
+  clients: new Set<WrtcClient>(),
+  timer: undefined as NodeJS.Timeout | undefined,
+  add(client: WrtcClient): void {
+    this.clients.add(client);
+    this.timer ??= setInterval(() => {
+      const now = performance.now();
+      for (const c of this.clients) c.pump(now);
+    }, PUMP_MS);
+  },
+  remove(client: WrtcClient): void {
+    this.clients.delete(client);
+    if (this.clients.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  },
+};
+
+/** A second of a sine as 100 chunks of 10 ms (loops seamlessly for an integer frequency). */
+function toneChunks(hz: number, amplitude: number): Int16Array[] {
+  const step = (2 * Math.PI * Math.round(hz)) / SAMPLE_RATE;
+  return Array.from({ length: 100 }, (_, c) => Int16Array.from({ length: CHUNK_SAMPLES }, (_, i) => Math.round(amplitude * Math.sin(step * (c * CHUNK_SAMPLES + i)))));
+}
+
+type Frame = { width: number; height: number; data: Uint8Array };
+
+function solidFrame(width: number, height: number, luma: number): Frame {
+  const data = new Uint8Array(width * height * 1.5);
+  data.fill(luma, 0, width * height);
+  data.fill(128, width * height); // neutral chroma
+  return { width, height, data };
+}
 
 /** One headless participant. */
 export class WrtcClient {
@@ -43,35 +125,43 @@ export class WrtcClient {
   readonly slotHistory: SlotAssignment[][] = [];
   /** 10 ms chunks of received audio whose RMS shows a signal. */
   audibleChunks = 0;
-  /** Candidates gathered locally go here (the test forwards them to the relay). */
+  /** Candidates gathered locally go here (whoever drives the client forwards them to the relay). */
   onCandidate: (candidate: IceCandidateInit) => void = () => {};
 
   private readonly options: Required<Omit<WrtcClientOptions, 'screenLuma'>> & Pick<WrtcClientOptions, 'screenLuma'>;
-  private readonly videoSource: RTCVideoSource;
+  private readonly audioSource: RTCAudioSource | undefined;
+  private readonly videoSource: RTCVideoSource | undefined;
   private readonly screenSource: RTCVideoSource | undefined;
-  private readonly screenTrack: MediaStreamTrack | undefined;
-  private readonly audioSource: RTCAudioSource;
-  private readonly videoTrack: MediaStreamTrack;
-  private readonly audioTrack: MediaStreamTrack;
+  private readonly tracks: MediaStreamTrack[] = [];
   private readonly sinks: Array<RTCVideoSink | RTCAudioSink> = [];
   private readonly views = new Map<string, SlotView>();
-  private readonly timers: NodeJS.Timeout[] = [];
   private readonly pendingCandidates: IceCandidateInit[] = [];
+  private readonly tone: Int16Array[];
+  private readonly pictures: Frame[];
+  private readonly screenPicture: Frame | undefined;
+  private cameraMid: string | null = null;
+  private slotMids: Array<string | null> = [];
   private answered = false;
   private closed = false;
-  private gatheringDone: Promise<void>;
+  private cameraOn = true;
+  private startedAt = 0;
+  private chunksSent = 0;
+  private nextFrame = 0;
+  private readonly gatheringDone: Promise<void>;
 
   constructor(options: WrtcClientOptions) {
-    this.options = { slots: VIDEO_SLOTS, width: 160, height: 120, fps: 15, toneHz: 440, ...options };
+    this.options = {
+      slots: VIDEO_SLOTS, width: 160, height: 120, fps: 15, toneHz: 440, mic: 'tone', camera: true, picture: 'solid',
+      watchedSlots: options.slots ?? VIDEO_SLOTS, listenAudio: true, ...options,
+    };
+    const o = this.options;
     this.pc = new wrtc.RTCPeerConnection({ iceServers: [] });
-    this.videoSource = new wrtc.nonstandard.RTCVideoSource();
-    this.audioSource = new wrtc.nonstandard.RTCAudioSource();
-    this.videoTrack = this.videoSource.createTrack();
-    this.audioTrack = this.audioSource.createTrack();
-    if (options.screenLuma !== undefined) {
-      this.screenSource = new wrtc.nonstandard.RTCVideoSource();
-      this.screenTrack = this.screenSource.createTrack();
-    }
+    if (o.mic !== 'off') this.audioSource = new wrtc.nonstandard.RTCAudioSource();
+    if (o.camera) this.videoSource = new wrtc.nonstandard.RTCVideoSource();
+    if (o.screenLuma !== undefined) this.screenSource = new wrtc.nonstandard.RTCVideoSource();
+    this.tone = o.mic === 'tone' ? toneChunks(o.toneHz, 8000) : [new Int16Array(CHUNK_SAMPLES)];
+    this.pictures = !o.camera ? [] : o.picture === 'moving' ? cameraFrames(o.width, o.height, o.luma, 16) : [solidFrame(o.width, o.height, o.luma)];
+    this.screenPicture = o.screenLuma === undefined ? undefined : solidFrame(o.width, o.height, o.screenLuma);
     this.gatheringDone = new Promise((resolve) => {
       this.pc.onicecandidate = (event) => {
         if (!event.candidate) {
@@ -79,25 +169,29 @@ export class WrtcClient {
           return;
         }
         const { candidate, sdpMid, sdpMLineIndex } = event.candidate;
-        this.onCandidate({ candidate, sdpMid, sdpMLineIndex });
+        if (candidate && !this.closed) this.onCandidate({ candidate, sdpMid, sdpMLineIndex });
       };
     });
   }
 
   /** Adds the relay-mode transceivers, starts the camera and mic, returns the offer SDP (no candidates in it). */
   async createOffer(): Promise<string> {
-    const audio = this.pc.addTransceiver(this.audioTrack, { direction: 'sendrecv' });
-    this.pc.addTransceiver(this.videoTrack, { direction: 'sendonly' });
-    if (this.screenTrack) this.pc.addTransceiver(this.screenTrack, { direction: 'sendonly' });
-    const slots = Array.from({ length: this.options.slots }, () =>
-      this.pc.addTransceiver('video', { direction: 'recvonly' }),
-    );
+    const track = (source: RTCAudioSource | RTCVideoSource | undefined) => {
+      const t = source?.createTrack();
+      if (t) this.tracks.push(t);
+      return t;
+    };
+    const audio = this.pc.addTransceiver(track(this.audioSource) ?? 'audio', { direction: 'sendrecv' });
+    const camera = this.pc.addTransceiver(track(this.videoSource) ?? 'video', { direction: 'sendonly' });
+    if (this.screenSource) this.pc.addTransceiver(track(this.screenSource)!, { direction: 'sendonly' });
+    const slots = Array.from({ length: this.options.slots }, () => this.pc.addTransceiver('video', { direction: 'recvonly' }));
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
-    for (const slot of slots) this.watchSlot(slot);
-    this.listen(audio.receiver.track);
-    this.startCamera();
-    this.startMic();
+    this.cameraMid = camera.mid;
+    this.slotMids = slots.map((slot) => slot.mid);
+    for (const slot of slots.slice(0, this.options.watchedSlots)) this.watchSlot(slot);
+    if (this.options.listenAudio) this.listen(audio.receiver.track);
+    pump.add(this);
     return offer.sdp ?? '';
   }
 
@@ -108,18 +202,18 @@ export class WrtcClient {
     return offer.sdp ?? '';
   }
 
-  /** Applies the relay's answer and any candidate that arrived before it. */
-  async acceptAnswer(sdp: string): Promise<void> {
-    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+  /** Applies the relay's answer (changed as asked) and any candidate that arrived before it. */
+  async acceptAnswer(sdp: string, change: AnswerChange = {}): Promise<void> {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: this.changedAnswer(sdp, change) });
     this.answered = true;
-    for (const candidate of this.pendingCandidates.splice(0)) await this.pc.addIceCandidate(candidate);
+    for (const candidate of this.pendingCandidates.splice(0)) await this.applyCandidate(candidate);
   }
 
   /** Adds a relay candidate; a browser rejects candidates before the answer, so queue those. */
   async addCandidate(candidate: IceCandidateInit): Promise<void> {
     if (this.closed) return;
     if (!this.answered) this.pendingCandidates.push(candidate);
-    else await this.pc.addIceCandidate(candidate);
+    else await this.applyCandidate(candidate);
   }
 
   /** Resolves when local ICE gathering has finished. */
@@ -143,6 +237,13 @@ export class WrtcClient {
     return this.views.get(mid) ?? { frames: 0, lastLuma: undefined, firstFrameAt: undefined, lumaHistogram: new Map() };
   }
 
+  /** Decoded frames over every watched slot. */
+  get framesSeen(): number {
+    let total = 0;
+    for (const view of this.views.values()) total += view.frames;
+    return total;
+  }
+
   /** Decoded frames, over all slots, whose luma is within `tolerance` of `luma`. */
   framesWithLuma(luma: number, tolerance: number): number {
     let total = 0;
@@ -152,16 +253,110 @@ export class WrtcClient {
     return total;
   }
 
+  /** Camera frames flow (true) or stop (false), as the browser's toggle does with `replaceTrack`. */
+  setCamera(on: boolean): void {
+    this.cameraOn = on;
+  }
+
+  /** RTP totals from getStats. */
+  async rtpTotals(): Promise<RtpTotals> {
+    const totals: RtpTotals = {
+      audioIn: { packets: 0, bytes: 0, headerBytes: 0, totalSamples: 0, concealedSamples: 0, jitterBufferDelayS: 0, jitterBufferEmitted: 0 },
+      audioOut: { packets: 0, bytes: 0, headerBytes: 0 },
+      videoIn: { packets: 0, bytes: 0, framesDecoded: 0, streams: 0 },
+      videoOut: { packets: 0, bytes: 0, framesEncoded: 0 },
+    };
+    if (this.closed) return totals;
+    const report = await this.pc.getStats();
+    report.forEach((s: Record<string, unknown>) => {
+      const kind = (s.kind ?? s.mediaType) as string | undefined;
+      const n = (key: string) => (typeof s[key] === 'number' ? (s[key] as number) : 0);
+      if (s.type === 'inbound-rtp' && kind === 'audio') {
+        totals.audioIn.packets += n('packetsReceived');
+        totals.audioIn.bytes += n('bytesReceived');
+        totals.audioIn.headerBytes += n('headerBytesReceived');
+        totals.audioIn.totalSamples += n('totalSamplesReceived');
+        totals.audioIn.concealedSamples += n('concealedSamples');
+        totals.audioIn.jitterBufferDelayS += n('jitterBufferDelay');
+        totals.audioIn.jitterBufferEmitted += n('jitterBufferEmittedCount');
+      } else if (s.type === 'outbound-rtp' && kind === 'audio') {
+        totals.audioOut.packets += n('packetsSent');
+        totals.audioOut.bytes += n('bytesSent');
+        totals.audioOut.headerBytes += n('headerBytesSent');
+      } else if (s.type === 'inbound-rtp' && kind === 'video') {
+        totals.videoIn.packets += n('packetsReceived');
+        totals.videoIn.bytes += n('bytesReceived');
+        totals.videoIn.framesDecoded += n('framesDecoded');
+        totals.videoIn.streams += 1;
+      } else if (s.type === 'outbound-rtp' && kind === 'video') {
+        totals.videoOut.packets += n('packetsSent');
+        totals.videoOut.bytes += n('bytesSent');
+        totals.videoOut.framesEncoded += n('framesEncoded');
+      }
+    });
+    return totals;
+  }
+
+  /** Pushes the mic chunks and camera frames due by `now` (the pump's clock); late timers catch up (bounded). */
+  pump(now: number): void {
+    if (this.closed) return;
+    if (this.startedAt === 0) this.startedAt = now;
+    const elapsed = now - this.startedAt;
+    if (this.audioSource) {
+      const due = Math.floor(elapsed / 10);
+      if (due - this.chunksSent > 20) this.chunksSent = due - 20;
+      for (; this.chunksSent < due; this.chunksSent++) {
+        this.audioSource.onData({ samples: this.tone[this.chunksSent % this.tone.length]!, sampleRate: SAMPLE_RATE });
+      }
+    }
+    const due = Math.floor((elapsed * this.options.fps) / 1000);
+    // Late frames are dropped, as a camera would.
+    if (due >= this.nextFrame) {
+      this.nextFrame = due + 1;
+      if (this.videoSource && this.cameraOn) this.videoSource.onFrame(this.pictures[due % this.pictures.length]!);
+      if (this.screenSource && this.screenPicture) this.screenSource.onFrame(this.screenPicture);
+    }
+  }
+
   /** Stops media and closes the connection; safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers) clearInterval(timer);
+    pump.remove(this);
     for (const sink of this.sinks) sink.stop();
-    this.videoTrack.stop();
-    this.screenTrack?.stop();
-    this.audioTrack.stop();
-    this.pc.close();
+    for (const track of this.tracks) track.stop();
+    try {
+      this.pc.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  private async applyCandidate(candidate: IceCandidateInit): Promise<void> {
+    try {
+      await this.pc.addIceCandidate({ candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null });
+    } catch {
+      // A candidate for a transport libwebrtc bundled away: harmless.
+    }
+  }
+
+  private changedAnswer(sdp: string, change: AnswerChange): string {
+    const inactive = new Set(change.dropSlotVideo ? this.slotMids.filter((m): m is string => m !== null) : []);
+    const cap = change.cameraMaxKbps;
+    const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+    return sdp
+      .split(/(?=^m=)/m)
+      .map((section) => {
+        const mid = /^a=mid:(\S+)/m.exec(section)?.[1];
+        if (mid !== undefined && inactive.has(mid)) {
+          return section.replace(/^a=(sendrecv|sendonly|recvonly)(?=\r?$)/m, 'a=inactive').replace(/^a=ssrc(-group)?:[^\n]*\n/gm, '');
+        }
+        if (mid !== undefined && mid === this.cameraMid && cap !== undefined) {
+          return section.replace(/^b=AS:[^\n]*\n/m, '').replace(/^(c=[^\r\n]*)/m, `$1${eol}b=AS:${cap}`);
+        }
+        return section;
+      })
+      .join('');
   }
 
   private watchSlot(transceiver: RTCRtpTransceiver): void {
@@ -185,44 +380,10 @@ export class WrtcClient {
     const sink = new wrtc.nonstandard.RTCAudioSink(track);
     sink.ondata = ({ samples }) => {
       let sum = 0;
-      for (const sample of samples) sum += sample * sample;
-      if (Math.sqrt(sum / Math.max(1, samples.length)) > 500) this.audibleChunks += 1;
+      for (let i = 0; i < samples.length; i += 4) sum += samples[i]! * samples[i]!;
+      if (Math.sqrt(sum / Math.max(1, samples.length / 4)) > 500) this.audibleChunks += 1;
     };
     this.sinks.push(sink);
-  }
-
-  private startCamera(): void {
-    this.startVideo(this.videoSource, this.options.luma);
-    if (this.screenSource && this.options.screenLuma !== undefined) this.startVideo(this.screenSource, this.options.screenLuma);
-  }
-
-  private startVideo(source: RTCVideoSource, luma: number): void {
-    const { width, height, fps } = this.options;
-    const data = new Uint8Array(width * height * 1.5);
-    data.fill(luma, 0, width * height);
-    data.fill(128, width * height); // neutral chroma
-    const frame = { width, height, data };
-    source.onFrame(frame);
-    this.timers.push(setInterval(() => source.onFrame(frame), 1000 / fps));
-  }
-
-  /** Pushes a sine in 10 ms chunks, catching up on late timers so the mic clock stays real-time. */
-  private startMic(): void {
-    const { toneHz } = this.options;
-    const startedAt = performance.now();
-    let sent = 0;
-    let phase = 0;
-    const step = (2 * Math.PI * toneHz) / SAMPLE_RATE;
-    this.timers.push(
-      setInterval(() => {
-        const due = Math.floor((performance.now() - startedAt) / 10);
-        for (; sent < due; sent++) {
-          const samples = new Int16Array(CHUNK_SAMPLES);
-          for (let i = 0; i < CHUNK_SAMPLES; i++, phase += step) samples[i] = Math.round(8000 * Math.sin(phase));
-          this.audioSource.onData({ samples, sampleRate: SAMPLE_RATE });
-        }
-      }, 10),
-    );
   }
 }
 
