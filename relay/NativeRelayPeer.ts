@@ -19,7 +19,7 @@ import type NodeDataChannel from 'node-datachannel';
 import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-datachannel';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
-import { guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
+import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
 import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
 import { isRtcp, readRtp, writeRtp } from './rtpBytes';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
@@ -125,8 +125,7 @@ export class NativeRelayPeer implements RelayConnection {
   private remoteDescriptionSet = false;
   private readonly pendingRemoteCandidates: IceCandidateInit[] = [];
   /** Local candidates are held until the answer has gone out (a browser rejects them before). */
-  private answerSent = false;
-  private readonly heldLocalCandidates: IceCandidateInit[] = [];
+  private readonly localCandidates: CandidateGate;
   private readonly udpEndpoints: Array<{ address: string; port: number }> = [];
   private readonly extraHostAddresses: readonly string[];
   private readonly packetizer = new OpusPacketizer();
@@ -142,6 +141,9 @@ export class NativeRelayPeer implements RelayConnection {
     private readonly log: RelayLogger,
   ) {
     this.life = new PeerLife(log);
+    this.localCandidates = new CandidateGate((candidate) => this.handlers.candidate(candidate), log);
+    // Nothing goes out before the answer.
+    this.localCandidates.hold();
     const interval = options.keyframeRequestIntervalMs ?? 500;
     this.keyframes = {
       camera: new KeyframeThrottle(interval, () => this.sendPli('camera')),
@@ -197,8 +199,7 @@ export class NativeRelayPeer implements RelayConnection {
         resolve(sdp);
         // After the caller's continuation, which sends the answer.
         setImmediate(() => {
-          this.answerSent = true;
-          this.releaseLocalCandidates();
+          if (!this.isClosed) this.localCandidates.release();
         });
       });
       try {
@@ -247,7 +248,7 @@ export class NativeRelayPeer implements RelayConnection {
     this.rejectNegotiation = undefined;
     for (const slot of this.videoSlots) slot.assign(null);
     this.pendingRemoteCandidates.length = 0;
-    this.heldLocalCandidates.length = 0;
+    this.localCandidates.clear();
     try {
       this.pc.close();
     } catch (error) {
@@ -362,26 +363,14 @@ export class NativeRelayPeer implements RelayConnection {
     const isUdpHost = fields[2]?.toLowerCase() === 'udp' && fields[7] === 'host' && address !== undefined && port > 0;
     const firstHost = isUdpHost && this.udpEndpoints.length === 0;
     if (isUdpHost) this.udpEndpoints.push({ address, port });
-    this.emitCandidate({ candidate: line, sdpMid: mid, sdpMLineIndex: 0 });
+    this.localCandidates.push({ candidate: line, sdpMid: mid, sdpMLineIndex: 0 });
     if (!firstHost) return;
     for (const [index, extra] of this.extraHostAddresses.entries()) {
       if (this.udpEndpoints.some((e) => e.address === extra)) continue;
       this.udpEndpoints.push({ address: extra, port });
       // RFC 8445 §5.1.2.1: host type preference 126, below the gathered ones; component 1.
       const priority = 126 * 2 ** 24 + (1000 - index) * 2 ** 8 + 255;
-      this.emitCandidate({ candidate: `candidate:${90 + index} 1 UDP ${priority} ${extra} ${port} typ host`, sdpMid: mid, sdpMLineIndex: 0 });
-    }
-  }
-
-  private emitCandidate(init: IceCandidateInit): void {
-    if (this.answerSent) this.handlers.candidate(init);
-    else this.heldLocalCandidates.push(init);
-  }
-
-  private releaseLocalCandidates(): void {
-    if (this.isClosed) return;
-    for (const candidate of this.heldLocalCandidates.splice(0)) {
-      this.guard('ice candidate', () => this.handlers.candidate(candidate));
+      this.localCandidates.push({ candidate: `candidate:${90 + index} 1 UDP ${priority} ${extra} ${port} typ host`, sdpMid: mid, sdpMLineIndex: 0 });
     }
   }
 
@@ -394,5 +383,4 @@ export class NativeRelayPeer implements RelayConnection {
   private guard(what: string, fn: () => void): void {
     guarded(this.log, what, fn);
   }
-
 }

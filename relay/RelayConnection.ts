@@ -62,6 +62,43 @@ export function guarded(log: RelayLogger, what: string, fn: () => void): void {
   }
 }
 
+/**
+ * Local ICE candidates on their way to the client, held while an answer is being made and
+ * until it has gone out: a browser rejects `addIceCandidate` before it has the remote
+ * description. Holds are counted (werift answers one offer after another).
+ */
+export class CandidateGate {
+  private holds = 0;
+  private readonly held: IceCandidateInit[] = [];
+
+  constructor(
+    private readonly emit: (candidate: IceCandidateInit) => void,
+    private readonly log: RelayLogger,
+  ) {}
+
+  /** Sends the candidate now, or after the last hold is released. */
+  push(candidate: IceCandidateInit): void {
+    if (this.holds > 0) this.held.push(candidate);
+    else this.emit(candidate);
+  }
+
+  hold(): void {
+    this.holds += 1;
+  }
+
+  /** Ends one hold; at the last, sends what was held. */
+  release(): void {
+    this.holds = Math.max(0, this.holds - 1);
+    if (this.holds > 0) return;
+    for (const candidate of this.held.splice(0)) guarded(this.log, 'ice candidate', () => this.emit(candidate));
+  }
+
+  /** Forgets what is held (the connection closed). */
+  clear(): void {
+    this.held.length = 0;
+  }
+}
+
 /** A connection's state, moved only along the allowed transitions. */
 export class PeerLife {
   private current: PeerState = 'new';

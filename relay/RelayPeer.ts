@@ -18,7 +18,7 @@ import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { NO_EXTENSIONS, PacketRing } from './PacketRing';
 import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
-import { guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
+import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
 import { WeriftSlotOutput } from './WeriftSlotOutput';
@@ -45,9 +45,8 @@ export class RelayPeer implements RelayConnection {
   private readonly tappedTransports = new WeakSet<RTCDtlsTransport>();
   private remoteDescriptionSet = false;
   private readonly pendingRemoteCandidates: IceCandidateInit[] = [];
-  /** Offers being answered; local candidates are held while any is. */
-  private answering = 0;
-  private readonly heldLocalCandidates: IceCandidateInit[] = [];
+  /** Local candidates, held while an offer is being answered. */
+  private readonly localCandidates: CandidateGate;
   private negotiations: Promise<unknown> = Promise.resolve();
   private readonly closedSignal: Promise<never>;
   private rejectClosed: (error: RelayError) => void = () => {};
@@ -64,6 +63,7 @@ export class RelayPeer implements RelayConnection {
     private readonly log: RelayLogger,
   ) {
     this.life = new PeerLife(log);
+    this.localCandidates = new CandidateGate((candidate) => this.handlers.candidate(candidate), log);
     this.closedSignal = new Promise<never>((_, reject) => {
       this.rejectClosed = reject;
     });
@@ -176,7 +176,7 @@ export class RelayPeer implements RelayConnection {
     this.rejectClosed(RelayError.participantClosed(this.id));
     for (const slot of this.videoSlots) slot.assign(null);
     this.pendingRemoteCandidates.length = 0;
-    this.heldLocalCandidates.length = 0;
+    this.localCandidates.clear();
     this.pc.close().catch((error: unknown) => this.log.warn({ err: error }, 'closing the peer connection failed'));
     this.stopIce();
   }
@@ -203,7 +203,7 @@ export class RelayPeer implements RelayConnection {
     if (this.life.state === 'closed') throw RelayError.participantClosed(this.id);
     // Candidates gathered while answering go out after the answer: a browser rejects
     // addIceCandidate before it has the remote description.
-    this.answering += 1;
+    this.localCandidates.hold();
     try {
       try {
         await this.pc.setRemoteDescription({ type: 'offer', sdp });
@@ -223,8 +223,7 @@ export class RelayPeer implements RelayConnection {
     } finally {
       // After the caller's continuation, which sends the answer.
       setImmediate(() => {
-        this.answering -= 1;
-        if (this.answering === 0) this.releaseLocalCandidates();
+        if (!this.isClosed) this.localCandidates.release();
       });
     }
   }
@@ -365,15 +364,7 @@ export class RelayPeer implements RelayConnection {
       sdpMid: candidate.sdpMid ?? null,
       sdpMLineIndex: candidate.sdpMLineIndex ?? null,
     };
-    if (this.answering > 0) this.heldLocalCandidates.push(init);
-    else this.handlers.candidate(init);
-  }
-
-  private releaseLocalCandidates(): void {
-    if (this.life.state === 'closed') return;
-    for (const candidate of this.heldLocalCandidates.splice(0)) {
-      this.guard('ice candidate', () => this.handlers.candidate(candidate));
-    }
+    this.localCandidates.push(init);
   }
 
   /** The connection failed or closed by itself. */
@@ -385,5 +376,4 @@ export class RelayPeer implements RelayConnection {
   private guard(what: string, fn: () => void): void {
     guarded(this.log, what, fn);
   }
-
 }
