@@ -20,7 +20,7 @@ import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-dat
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
-import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
+import { keyframeRequestTargets, keyframeThrottles, type KeyframeThrottle } from './rtcp';
 import { isRtcp, readRtp, writeRtp } from './rtpBytes';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
 import { SOURCE_SWITCH_TICKS, VideoSlot, type SlotOutput } from './VideoSlot';
@@ -144,11 +144,7 @@ export class NativeRelayPeer implements RelayConnection {
     this.localCandidates = new CandidateGate((candidate) => this.handlers.candidate(candidate), log);
     // Nothing goes out before the answer.
     this.localCandidates.hold();
-    const interval = options.keyframeRequestIntervalMs ?? 500;
-    this.keyframes = {
-      camera: new KeyframeThrottle(interval, () => this.sendPli('camera')),
-      screen: new KeyframeThrottle(interval, () => this.sendPli('screen')),
-    };
+    this.keyframes = keyframeThrottles(options.keyframeRequestIntervalMs, (source) => this.guard('keyframe request', () => this.sendPli(source)));
     if (options.iceServers?.length) log.warn({}, 'the datachannel transport ignores relay ICE servers (host candidates only)');
     this.extraHostAddresses = options.hostAddresses ?? [];
     const [portRangeBegin, portRangeEnd] = options.icePortRange ?? [];

@@ -17,7 +17,7 @@ import {
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { NO_EXTENSIONS, PacketRing } from './PacketRing';
-import { KeyframeThrottle, keyframeRequestTargets } from './rtcp';
+import { keyframeRequestTargets, keyframeThrottles, type KeyframeThrottle } from './rtcp';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
@@ -68,11 +68,7 @@ export class RelayPeer implements RelayConnection {
       this.rejectClosed = reject;
     });
     this.closedSignal.catch(() => {}); // observed through Promise.race only
-    const interval = options.keyframeRequestIntervalMs ?? 500;
-    this.keyframes = {
-      camera: new KeyframeThrottle(interval, () => this.guard('keyframe request', () => this.sendPli('camera'))),
-      screen: new KeyframeThrottle(interval, () => this.guard('keyframe request', () => this.sendPli('screen'))),
-    };
+    this.keyframes = keyframeThrottles(options.keyframeRequestIntervalMs, (source) => this.guard('keyframe request', () => this.sendPli(source)));
     this.pc = new RTCPeerConnection({
       // One codec per kind: forwarded RTP keeps its payload, so every publisher and every
       // viewer must agree on it (werift rewrites only the payload type number).

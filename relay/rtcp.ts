@@ -11,6 +11,8 @@
  * of the packets after it. Here every packet is bounded by its own length field.
  */
 
+import type { VideoSource } from './types';
+
 /** RTCP packet type of payload-specific feedback (RFC 4585 §6.1). */
 const PT_PSFB = 206;
 /** PSFB FMT values (RFC 4585 §6.3.1 PLI, RFC 5104 §4.3.1 FIR). */
@@ -52,6 +54,12 @@ export function keyframeRequestTargets(datagram: Uint8Array): number[] {
     pos += size;
   }
   return targets;
+}
+
+/** One throttle per video source of a publisher (`send` asks that source for a keyframe); default interval 500 ms (see RelayOptions). */
+export function keyframeThrottles(intervalMs: number | undefined, send: (source: VideoSource) => void): Record<VideoSource, KeyframeThrottle> {
+  const interval = intervalMs ?? 500;
+  return { camera: new KeyframeThrottle(interval, () => send('camera')), screen: new KeyframeThrottle(interval, () => send('screen')) };
 }
 
 /**
