@@ -29,7 +29,7 @@ export interface CoordinatorConfig {
   relayHostAddresses: string[];
   /** Pino log level. */
   logLevel: string;
-  /** Threads running meetings' relays and mixers (one per core by default); 0 runs them on the main thread. */
+  /** Media workers running meetings' relays and mixers (one per core by default); 0 runs them on the main thread. */
   mediaWorkers: number;
   /**
    * `RELAY_TRANSPORT`: the relay's WebRTC stack. `werift` (JavaScript; media workers are
@@ -158,7 +158,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
   }
   const workers = nonEmpty(env.MEDIA_WORKERS);
   if (workers !== undefined) {
-    if (!/^\d+$/.test(workers) || Number(workers) > 64) throw new ConfigError('MEDIA_WORKERS', `must be a number of threads from 0 to 64, not "${workers}"`);
+    if (!/^\d+$/.test(workers) || Number(workers) > 64) throw new ConfigError('MEDIA_WORKERS', `must be a number of media workers from 0 to 64, not "${workers}"`);
     overrides.mediaWorkers = Number(workers);
   }
   const transport = nonEmpty(env.RELAY_TRANSPORT);

@@ -1,6 +1,6 @@
 /**
- * The media plane's threads, mediasoup's model: `MEDIA_WORKERS` workers (one per core by
- * default), each owning whole meetings (their relay, mixer and recording). A meeting is
+ * The media plane's workers, mediasoup's model: `MEDIA_WORKERS` workers (one per core by
+ * default; child processes on the node-datachannel transport, threads on werift), each owning whole meetings (their relay, mixer and recording). A meeting is
  * placed on the least-loaded worker when it first needs the relay; the coordinator talks
  * to it only through the typed channel (`relay/worker/channel.ts`). A worker that dies is a
  * relay failure for its own meetings (their clients recover as from any relay failure) and
@@ -175,7 +175,7 @@ export class MediaWorkers {
     if (this.inProcess) return new InProcessLink(onMessage, settings);
     const onDeath = (code: number, error: Error | undefined): void => this.died(lane, code, error);
     return settings.transport === 'datachannel'
-      ? new ProcessLink(lane.index, settings, onMessage, onDeath)
+      ? new ProcessLink(settings, onMessage, onDeath)
       : new WorkerLink(lane.index, settings, onMessage, onDeath);
   }
 
@@ -301,7 +301,6 @@ class ProcessLink implements Link {
   private readonly exited: Promise<void>;
 
   constructor(
-    index: number,
     settings: WorkerSettings,
     onMessage: (raw: unknown) => void,
     onDeath: (code: number, error: Error | undefined) => void,
@@ -309,7 +308,6 @@ class ProcessLink implements Link {
     this.child = fork(fileURLToPath(BOOT), [ENTRY, JSON.stringify(settings)], {
       execArgv: workerExecArgv(),
       serialization: 'json',
-      env: { ...process.env, MEDIA_WORKER_INDEX: String(index) },
     });
     let error: Error | undefined;
     this.child.on('message', onMessage);
