@@ -1,5 +1,5 @@
 /**
- * `npm run load -- --meetings M --participants N [--video] [--talkers K|all] [--seconds S] [--url URL]`
+ * `npm run load -- --meetings M --participants N [--video] [--talkers K|all] [--muted] [--seconds S] [--url URL]`
  *
  * Puts relay meetings under load with light clients (bench/harness/LightClient.ts: our real
  * signaling, a native DTLS-SRTP peer replaying pre-encoded Opus and VP8, nothing decoded),
@@ -7,7 +7,8 @@
  * `--url` it starts its own server (limits lifted, TURN off) and measures that process; with
  * `--url` it loads that server and reads its CPU from `/metrics` (the server must allow this
  * many sockets and joins from one address: LIMIT_SOCKETS_PER_IP, LIMIT_JOINS_PER_MIN,
- * LIMIT_CREATES_PER_MIN, MAX_PARTICIPANTS).
+ * LIMIT_CREATES_PER_MIN, MAX_PARTICIPANTS). `--talkers 0 --muted` (no `--video`) keeps idle
+ * relay connections: what a warm relay connection per participant would cost.
  */
 import { parseArgs } from 'node:util';
 import { LightClient } from '../bench/harness/LightClient';
@@ -20,14 +21,16 @@ import { sleep } from '../bench/harness/run';
 import { writeResults } from '../bench/harness/results';
 import type { MeetingDetail } from '../protocol/rest';
 
-const USAGE = 'usage: npm run load -- --meetings M --participants N [--video] [--talkers K|all] [--seconds S] [--url URL]';
+const USAGE = 'usage: npm run load -- --meetings M --participants N [--video] [--talkers K|all] [--muted] [--seconds S] [--url URL]';
 
 interface Settings {
   meetings: number;
   participants: number;
   video: boolean;
-  /** Talkers per meeting (a tone each); the others send encoded silence, as an open microphone in a quiet room. */
+  /** Talkers per meeting (a tone each); the others send encoded silence, as an open microphone in a quiet room… */
   talkers: number;
+  /** …or, muted, nothing. */
+  muted: boolean;
   seconds: number;
   url: string | undefined;
   /** Joins in flight at once. */
@@ -42,6 +45,7 @@ function settingsFromArgs(argv: string[]): Settings {
       participants: { type: 'string', default: '10' },
       video: { type: 'boolean', default: false },
       talkers: { type: 'string', default: '3' },
+      muted: { type: 'boolean', default: false },
       seconds: { type: 'string', default: '30' },
       url: { type: 'string' },
       concurrency: { type: 'string', default: '4' },
@@ -63,6 +67,7 @@ function settingsFromArgs(argv: string[]): Settings {
     participants,
     video: values.video,
     talkers: values.talkers === 'all' ? participants : Math.min(participants, count('talkers', values.talkers, 0)),
+    muted: values.muted,
     seconds: count('seconds', values.seconds, 1),
     url: values.url?.replace(/\/$/, ''),
     concurrency: count('concurrency', values.concurrency, 1),
@@ -140,7 +145,7 @@ function totals(clients: LightClient[]): { audioIn: number; videoIn: number } {
 async function main(): Promise<void> {
   const settings = settingsFromArgs(process.argv.slice(2));
   const total = settings.meetings * settings.participants;
-  console.log(`load: ${settings.meetings} meeting(s) × ${settings.participants} participants, ${settings.talkers} talking per meeting, ${settings.video ? '320×240 VP8 from everyone' : 'audio only'}, ${settings.seconds} s`);
+  console.log(`load: ${settings.meetings} meeting(s) × ${settings.participants} participants, ${settings.talkers} talking per meeting${settings.muted ? ', the others muted' : ''}, ${settings.video ? '320×240 VP8 from everyone' : 'audio only'}, ${settings.seconds} s`);
   const video: RecordedVideo | null = settings.video ? await recordVp8(320, 240, 15, 3) : null;
   const silence = opusTone(440, 0);
   const server = await target(settings);
@@ -171,7 +176,7 @@ async function main(): Promise<void> {
             wsUrl: server.wsUrl,
             meetingId,
             name: `load ${m + 1}.${p + 1}`,
-            mic: talking ? opusTone(200 + 100 * p) : silence,
+            mic: talking ? opusTone(200 + 100 * p) : settings.muted ? null : silence,
             camera: video,
             origin: server.url,
             ...(/^https?:\/\/(127\.|localhost)/.test(server.url) ? { bindAddress: '127.0.0.1' } : {}),
@@ -277,7 +282,7 @@ async function main(): Promise<void> {
       `| received per participant | audio ${result.receivedPerClientPerSecond.audio} pkt/s (50 = every mix frame), video ${result.receivedPerClientPerSecond.video} pkt/s |`,
       `| signaling round trip (WebSocket ping, 10/s) | median ${result.signalingRoundTripMs.median} ms, p99 ${result.signalingRoundTripMs.p99} ms, worst ${result.signalingRoundTripMs.max} ms |`,
       `| longest audio gap a participant had | median ${result.longestAudioGapMs.median} ms, worst ${result.longestAudioGapMs.max} ms |`,
-      `| mixer | ${ticks} ticks, ${pct(result.mixer.lateShare)} late, p99 ${result.mixer.tickMsP99Max} ms |`,
+      `| mixer | ${ticks} ticks, ${(100 * result.mixer.lateShare).toFixed(2)}% late, p99 ${result.mixer.tickMsP99Max} ms |`,
       `| failures | ${failures.size === 0 ? 'none' : [...failures].map(([why, n]) => `${n}× ${why}`).join('; ')} |`,
     ].join('\n');
     console.log(`\n${table}\n`);
