@@ -38,7 +38,11 @@ function coordinator(): { link: Coordinator; settings: WorkerSettings } {
   return {
     settings: JSON.parse(process.argv[3] ?? '{}') as WorkerSettings,
     link: {
-      post: (m) => void send(m),
+      // The coordinator may be gone (killed): then nothing is sent, and no 'error' event (it
+      // would be unhandled) is raised for a message in flight.
+      post: (m) => {
+        if (process.connected) send(m, undefined, {}, () => {});
+      },
       onMessage: (l) => process.on('message', l),
       // The 'disconnect' handler below then releases the native threads.
       end: () => process.disconnect(),
