@@ -8,6 +8,7 @@
 import nodeDataChannel, { type PeerConnection, type Track } from 'node-datachannel';
 import { isRtcp, writeRtp } from '../../relay/rtpBytes';
 import type { RecordedVideo } from './preEncoded';
+import { MediaClock } from './MediaClock';
 
 const OPUS_TYPE = 111;
 const VP8_TYPE = 96;
@@ -43,25 +44,8 @@ export interface LightPeerCounters {
   longestAudioGapMs: number;
 }
 
-/** One shared clock for every light peer in the process (N timers would cost more than the media). */
-const pump = {
-  peers: new Set<LightPeer>(),
-  timer: undefined as NodeJS.Timeout | undefined,
-  add(peer: LightPeer): void {
-    this.peers.add(peer);
-    this.timer ??= setInterval(() => {
-      const now = performance.now();
-      for (const p of this.peers) p.pump(now);
-    }, PUMP_MS);
-  },
-  remove(peer: LightPeer): void {
-    this.peers.delete(peer);
-    if (this.peers.size === 0 && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  },
-};
+/** One clock for every light peer in the process. */
+const pump = new MediaClock<LightPeer>(PUMP_MS);
 
 /** Whether a compound RTCP packet holds a PLI or FIR (RFC 4585 §6.3.1, RFC 5104 §4.3.1). */
 function asksForKeyframe(rtcp: Buffer): boolean {

@@ -15,6 +15,7 @@ import wrtc, { type RTCAudioSink, type RTCAudioSource, type RTCVideoSink, type R
 import { cameraFrames } from '../../bench/harness/cameraFrames';
 import type { IceCandidateInit, SlotAssignment, VideoSource } from '../../relay/MeetingRelay';
 import { VIDEO_SLOTS } from '../../relay/MeetingRelay';
+import { MediaClock } from '../../bench/harness/MediaClock';
 
 /** How a client looks and sounds. */
 export interface WrtcClientOptions {
@@ -82,25 +83,8 @@ const SAMPLE_RATE = 48_000;
 const CHUNK_SAMPLES = SAMPLE_RATE / 100; // wrtc's RTCAudioSource takes exactly 10 ms per call
 const PUMP_MS = 10;
 
-/** One shared 10 ms clock feeding every client's sources. */
-const pump = {
-  clients: new Set<WrtcClient>(),
-  timer: undefined as NodeJS.Timeout | undefined,
-  add(client: WrtcClient): void {
-    this.clients.add(client);
-    this.timer ??= setInterval(() => {
-      const now = performance.now();
-      for (const c of this.clients) c.pump(now);
-    }, PUMP_MS);
-  },
-  remove(client: WrtcClient): void {
-    this.clients.delete(client);
-    if (this.clients.size === 0 && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  },
-};
+/** One 10 ms clock feeding every client's sources. */
+const pump = new MediaClock<WrtcClient>(PUMP_MS);
 
 /** A second of a sine as 100 chunks of 10 ms (loops seamlessly for an integer frequency). */
 function toneChunks(hz: number, amplitude: number): Int16Array[] {
