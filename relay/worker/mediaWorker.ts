@@ -35,17 +35,31 @@ function coordinator(): { link: Coordinator; settings: WorkerSettings } {
   }
   if (!process.send) throw new Error('mediaWorker.ts runs only as a worker thread or a forked process');
   const send = process.send.bind(process);
+  // Messages written but not yet handed to the channel; the channel closes after the last.
+  let inFlight = 0;
+  let ending = false;
+  const disconnectWhenSent = (): void => {
+    if (ending && inFlight === 0 && process.connected) process.disconnect();
+  };
   return {
     settings: JSON.parse(process.argv[3] ?? '{}') as WorkerSettings,
     link: {
       // The coordinator may be gone (killed): then nothing is sent, and no 'error' event (it
       // would be unhandled) is raised for a message in flight.
       post: (m) => {
-        if (process.connected) send(m, undefined, {}, () => {});
+        if (!process.connected) return;
+        inFlight += 1;
+        send(m, undefined, {}, () => {
+          inFlight -= 1;
+          disconnectWhenSent();
+        });
       },
       onMessage: (l) => process.on('message', l),
-      // The 'disconnect' handler below then releases the native threads.
-      end: () => process.disconnect(),
+      // After the last figures went out; the 'disconnect' handler below then releases the native threads.
+      end: () => {
+        ending = true;
+        disconnectWhenSent();
+      },
     },
   };
 }
