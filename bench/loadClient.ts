@@ -12,7 +12,7 @@
  * forwards to it exactly as to a browser while libwebrtc drops those packets undecoded.
  */
 import { LIMITS } from '../protocol/limits';
-import type { IceCandidate, ServerMessage } from '../protocol/signaling';
+import type { ServerMessage } from '../protocol/signaling';
 import { WrtcClient, type RtpTotals } from '../tests/helpers/wrtcClient';
 import { sleep } from './harness/run';
 import { SignalingConnection } from './harness/SignalingConnection';
@@ -97,7 +97,7 @@ export class LoadClient {
       watchedSlots: options.sinkSlots ?? 0,
       listenAudio: options.listenAudio ?? false,
     });
-    this.media.onCandidate = (c) => this.signaling.send({ type: 'relay-candidate', candidate: { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null } });
+    this.media.onCandidate = (candidate) => this.signaling.send({ type: 'relay-candidate', candidate });
     signaling.onMessage = (message) => this.onMessage(message);
     signaling.onClose = () => {
       // Requests in flight are rejected by the connection itself.
@@ -198,7 +198,7 @@ export class LoadClient {
   private onMessage(message: ServerMessage): void {
     switch (message.type) {
       case 'relay-candidate':
-        void this.media.addCandidate(candidateInit(message.candidate));
+        void this.media.addCandidate(message.candidate);
         return;
       case 'relay-slots':
         this.media.setSlots(message.slots);
@@ -214,8 +214,4 @@ export class LoadClient {
         return;
     }
   }
-}
-
-function candidateInit(c: IceCandidate) {
-  return { candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null };
 }

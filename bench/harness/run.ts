@@ -1,5 +1,5 @@
 /** Small helpers every benchmark uses: where the repository is, what code ran, the client built, arguments, waiting, rounding, a watchdog. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,15 +7,10 @@ import { fileURLToPath } from 'node:url';
 /** The repository's root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The code measured: commit, and whether the server's sources had uncommitted changes. */
+/** `codeState` in short: the commit, and whether any source folder had uncommitted changes. */
 export function codeVersion(): { commit: string; dirty: boolean } {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--', 'relay', 'coordinator', 'protocol'], { cwd: ROOT, encoding: 'utf8' });
-    return { commit, dirty: status.trim().length > 0 };
-  } catch {
-    return { commit: 'unknown', dirty: false };
-  }
+  const { commit, uncommitted } = codeState();
+  return { commit, dirty: uncommitted.length > 0 };
 }
 
 /** Resolves after `ms`. */

@@ -5,7 +5,7 @@
  */
 import { Encoder } from '@evan/opus';
 import { FRAME_SAMPLES, SAMPLE_RATE } from './AudioFormat';
-import type { Complexity } from './ComplexityGovernor';
+import { COMPLEXITY_STEPS, type Complexity } from './ComplexityGovernor';
 import { Limiter } from './Limiter';
 
 /** 32 kbit/s mono is what Chrome sends for voice; plenty for a mix of a few talkers. */
@@ -16,7 +16,7 @@ export class MixEncoder {
   private readonly encoder: Encoder;
   private readonly limiter = new Limiter();
   private readonly pcm = new Int16Array(FRAME_SAMPLES);
-  private complexity: Complexity = 9;
+  private complexity: Complexity = COMPLEXITY_STEPS[0];
 
   constructor() {
     this.encoder = new Encoder({ channels: 1, sample_rate: SAMPLE_RATE, application: 'voip' });
@@ -24,8 +24,8 @@ export class MixEncoder {
     this.encoder.complexity = this.complexity;
   }
 
-  /** Encodes one frame of mix (Int16 scale, any magnitude) into a fresh Opus packet, at `complexity` (default 9). */
-  encode(mix: Float32Array, complexity: Complexity = 9): Uint8Array {
+  /** Encodes one frame of mix (Int16 scale, any magnitude) into a fresh Opus packet, at `complexity` (default the best). */
+  encode(mix: Float32Array, complexity: Complexity = COMPLEXITY_STEPS[0]): Uint8Array {
     if (complexity !== this.complexity) {
       this.encoder.complexity = complexity;
       this.complexity = complexity;

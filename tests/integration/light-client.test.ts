@@ -7,12 +7,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Decoder } from '@evan/opus';
 import { LightClient } from '../../bench/harness/LightClient';
 import { releaseNativePeers } from '../../bench/harness/LightPeer';
 import { opusTone, recordVp8, type RecordedVideo } from '../../bench/harness/preEncoded';
-import { pcmFromBytes, toneAmplitude } from '../../relay/audio/tones';
+import { toneAmplitude } from '../../relay/audio/tones';
 import type { RelayTransport } from '../../relay/types';
+import { nextMix } from '../helpers/lightMix';
 import { createMeeting, meetingDetail } from '../helpers/room';
 import { startServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
@@ -46,27 +46,6 @@ async function join(server: TestServer, meetingId: string, name: string, hz: num
   });
   clients.push(client);
   return client;
-}
-
-/** Decodes the next `frames` mix packets `client` receives. */
-async function nextMix(client: LightClient, frames: number): Promise<Int16Array> {
-  const decoder = new Decoder({ channels: 1, sample_rate: 48_000 });
-  const chunks: Int16Array[] = [];
-  client.onMixPacket = (rtp) => {
-    const extension = (rtp[0]! & 0x10) !== 0;
-    let start = 12 + 4 * (rtp[0]! & 0x0f);
-    if (extension) start += 4 + 4 * rtp.readUInt16BE(start + 2);
-    if (chunks.length < frames) chunks.push(pcmFromBytes(decoder.decode(rtp.subarray(start))));
-  };
-  await waitFor(() => chunks.length >= frames, 10_000, `${frames} mix packets`);
-  client.onMixPacket = null;
-  const pcm = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    pcm.set(c, offset);
-    offset += c.length;
-  }
-  return pcm;
 }
 
 for (const transport of TRANSPORTS) {

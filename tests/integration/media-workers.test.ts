@@ -1,8 +1,9 @@
 /**
  * Media workers for real (the default relay transport, node-datachannel, in worker
  * processes): two relay meetings land on two workers; killing one worker fails only its
- * meeting — its participants are told `relay-closed`, the other meeting's mixes keep coming
- * without a gap — it is counted in /metrics, and the meeting works again on a live worker.
+ * meeting — its participants are told `relay-closed`, the other meeting's people keep hearing
+ * each other without a gap — it is counted in /metrics, and the meeting's people hear each
+ * other again on a live worker (mixes decoded, the talkers' tones measured).
  * Participants are light clients (bench/harness/LightClient.ts: our /ws protocol, a native
  * DTLS-SRTP peer replaying Opus).
  */
@@ -11,6 +12,8 @@ import * as assert from 'uvu/assert';
 import { LightClient } from '../../bench/harness/LightClient';
 import { releaseNativePeers } from '../../bench/harness/LightPeer';
 import { opusTone } from '../../bench/harness/preEncoded';
+import { toneAmplitude } from '../../relay/audio/tones';
+import { nextMix } from '../helpers/lightMix';
 import { createMeeting } from '../helpers/room';
 import { startServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
@@ -27,11 +30,14 @@ test.after(async () => {
   await server.dispose();
 });
 
+/** Each participant's tone, by name (distinct, so a mix shows whose voices it holds). */
+const TONES: Record<string, number> = { Ann: 300, Ben: 450, Cat: 600, Dan: 750, Eve: 900, Fay: 1050, Gil: 1200, Hal: 1350 };
+
 async function fill(meetingId: string, names: string[]): Promise<LightClient[]> {
   const joined: LightClient[] = [];
-  for (const [i, name] of names.entries()) {
+  for (const name of names) {
     const client = await LightClient.join({
-      wsUrl: server.wsUrl, meetingId, name, mic: opusTone(300 + 150 * i), camera: null, origin: server.url, bindAddress: '127.0.0.1',
+      wsUrl: server.wsUrl, meetingId, name, mic: opusTone(TONES[name]!), camera: null, origin: server.url, bindAddress: '127.0.0.1',
     });
     clients.push(client);
     joined.push(client);
@@ -74,12 +80,18 @@ test('a killed media worker fails only its own meeting, which then works again o
     assert.ok(c.connected, `${c.failure ?? 'B participant not connected'}`);
     assert.ok(c.counters.longestAudioGapMs < 200, `B's longest audio gap across the kill: ${c.counters.longestAudioGapMs.toFixed(0)} ms`);
   }
+  // What Dan hears is still Eve and Fay.
+  const danHears = await nextMix(inB[0]!, 25);
+  for (const other of ['Eve', 'Fay']) assert.ok(toneAmplitude(danHears, TONES[other]!) > 1000, `Dan hears ${other} after the kill`);
   assert.is(await workerFailures(), failuresBefore + 1);
 
   // Meeting A comes back: its next relay connections are placed on a live worker.
   const back = await fill(a.id, ['Gil', 'Hal']);
   for (const rate of await mixRates(back)) assert.ok(rate > 40, `A's mix at ${rate.toFixed(1)} packets/s after recovery`);
   assert.ok(back.every((c) => c.connected));
+  const gilHears = await nextMix(back[0]!, 25);
+  assert.ok(toneAmplitude(gilHears, TONES.Hal!) > 1000, `Gil hears Hal on the recovered relay: ${toneAmplitude(gilHears, TONES.Hal!).toFixed(0)}`);
+  assert.ok(toneAmplitude(gilHears, TONES.Gil!) < 100, 'and not himself');
 });
 
 test.run();
