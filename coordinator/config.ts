@@ -2,7 +2,6 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { isRelayTransport, type RelayTransport } from '../relay/types';
 
 export interface CoordinatorConfig {
   host: string;
@@ -25,18 +24,12 @@ export interface CoordinatorConfig {
   recordingsDir?: string;
   /** A recording stops by itself at this size. */
   recordingMaxBytes: number;
-  /** Addresses the relay offers as host candidates besides its interfaces (neither werift nor libjuice gathers loopback). */
+  /** Addresses the relay offers as host candidates besides its interfaces (libjuice does not gather loopback). */
   relayHostAddresses: string[];
   /** Pino log level. */
   logLevel: string;
   /** Media workers running meetings' relays and mixers (one per core by default); 0 runs them on the main thread. */
   mediaWorkers: number;
-  /**
-   * `RELAY_TRANSPORT`: the relay's WebRTC stack. `werift` (JavaScript; media workers are
-   * threads) or `datachannel` (node-datachannel, native; media workers are processes, because
-   * the addon serves one thread per process). See README "Which transport".
-   */
-  relayTransport: RelayTransport;
   /** Serve HTTPS (and `wss://`) with this PEM certificate and key; plain HTTP when unset. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Abuse limits per client address and per meeting (see `LimitsConfig`). */
@@ -122,7 +115,6 @@ export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfi
     recordingMaxBytes: 100 * 1024 * 1024,
     relayHostAddresses: ['127.0.0.1'],
     mediaWorkers: availableParallelism(),
-    relayTransport: 'datachannel',
     ...overrides,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
   };
@@ -161,10 +153,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
     if (!/^\d+$/.test(workers) || Number(workers) > 64) throw new ConfigError('MEDIA_WORKERS', `must be a number of media workers from 0 to 64, not "${workers}"`);
     overrides.mediaWorkers = Number(workers);
   }
+  // The relay runs on node-datachannel only (the werift relay was retired): an old setting
+  // that asks for something else is refused rather than ignored.
   const transport = nonEmpty(env.RELAY_TRANSPORT);
-  if (transport !== undefined) {
-    if (!isRelayTransport(transport)) throw new ConfigError('RELAY_TRANSPORT', `must be werift or datachannel, not "${transport}"`);
-    overrides.relayTransport = transport;
+  if (transport !== undefined && transport !== 'datachannel') {
+    throw new ConfigError('RELAY_TRANSPORT', `the relay runs on node-datachannel only (the werift relay was retired); unset it, not "${transport}"`);
   }
   const logLevel = nonEmpty(env.LOG_LEVEL);
   if (logLevel !== undefined) {

@@ -10,7 +10,6 @@ import { candidateProblem, offerProblem } from './inputChecks';
 import { stderrLogger, withBindings } from './log';
 import type { RelayConnection, RelayPeerHandlers } from './RelayConnection';
 import { RelayPeer } from './RelayPeer';
-import { NativeRelayPeer } from './NativeRelayPeer';
 import { TypedEmitter } from './TypedEmitter';
 import type {
   AudioSink,
@@ -243,10 +242,7 @@ export class MeetingRelay {
         this.stats.plisSent += 1;
       },
     };
-    const peer =
-      this.options.transport === 'datachannel'
-        ? new NativeRelayPeer(id, this.options, handlers, log)
-        : new RelayPeer(id, this.options, handlers, log);
+    const peer = new RelayPeer(id, this.options, handlers, log);
     participant.peer = peer;
     this.toSink('addParticipant', () => this.audio.addParticipant(id));
     if (!participant.publishing.audio) this.toSink('setMuted', () => this.audio.setMuted(id, true));

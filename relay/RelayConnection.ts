@@ -1,6 +1,6 @@
 /**
- * What `MeetingRelay` needs of one participant's connection, whatever WebRTC stack carries it
- * (`RelayPeer` on werift, `NativeRelayPeer` on node-datachannel), and the life both follow.
+ * What `MeetingRelay` needs of one participant's connection (`RelayPeer`, on node-datachannel),
+ * and the life it follows.
  */
 import type { IceCandidateInit, RelayLogger, RelayTrack, RtpIn, VideoSource } from './types';
 import type { VideoSlot } from './VideoSlot';
@@ -65,7 +65,7 @@ export function guarded(log: RelayLogger, what: string, fn: () => void): void {
 /**
  * Local ICE candidates on their way to the client, held while an answer is being made and
  * until it has gone out: a browser rejects `addIceCandidate` before it has the remote
- * description. Holds are counted (werift answers one offer after another).
+ * description. Holds are counted.
  */
 export class CandidateGate {
   private holds = 0;

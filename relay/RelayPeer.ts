@@ -1,60 +1,97 @@
 /**
- * One participant's WebRTC connection to the relay (a werift RTCPeerConnection): applies the
- * client's offer, taps its incoming audio, camera and screen RTP, owns its video slots and
- * its mixed audio sender, and reads keyframe requests off its transport. It knows nothing of other
- * participants; `MeetingRelay` wires peers together.
+ * One participant's connection to the relay on node-datachannel (libdatachannel: ICE by
+ * libjuice, DTLS and SRTP by OpenSSL and libsrtp, in native threads). JavaScript sees each
+ * received packet once and each sent packet once; keyframe requests, receiver reports, NACK
+ * retransmissions and SRTP stay native (README "Which transport").
+ *
+ * The client's offer is answered with one local track per m-line, created by mid before the
+ * offer is applied: the first audio is the mic and carries the mix back, the first video is
+ * the camera, a second video the client sends on is its screen, every other video a slot.
+ * A connection is negotiated once (the client offers again on a new connection).
+ *
+ * libdatachannel serves one JavaScript thread per process: load it only where no other thread
+ * does (a media worker process, or the main thread with `MEDIA_WORKERS=0`).
  */
-import {
-  RTCPeerConnection,
-  useOPUS,
-  useVP8,
-  type MediaStreamTrack,
-  type RTCDtlsTransport,
-  type RTCIceCandidate,
-  type RTCRtpTransceiver,
-  type RtpPacket,
-} from 'werift';
+import { randomInt } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type NodeDataChannel from 'node-datachannel';
+import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-datachannel';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
-import { NO_EXTENSIONS, PacketRing } from './PacketRing';
-import { keyframeRequestTargets, keyframeThrottles, type KeyframeThrottle } from './rtcp';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
+import { keyframeRequestTargets, keyframeThrottles, type KeyframeThrottle } from './rtcp';
+import { isRtcp, MAX_RTP_BYTES, readRtp, writeRtp } from './rtpBytes';
+import { TrackSlotOutput } from './TrackSlotOutput';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
-import { WeriftSlotOutput } from './WeriftSlotOutput';
 
-const EMPTY = Buffer.alloc(0);
-
-/** One of the client's outgoing video sources as the relay receives it. */
-interface SourceIn {
-  transceiver: RTCRtpTransceiver;
-  /** SSRC of the last packet received (the offer's may be missing or change). */
-  ssrc: number | undefined;
+type Native = typeof NodeDataChannel;
+let native: Native | undefined;
+/** Loaded on first use, so a process that never hosts a relay (the coordinator) never loads the addon. */
+function nativeStack(): Native {
+  native ??= createRequire(import.meta.url)('node-datachannel') as Native;
+  return native;
 }
 
-/** One participant's connection to the relay, on werift. */
+/** Ends libdatachannel's threads and its callbacks into JavaScript; call once every connection of the process is closed. */
+export function releaseNativeRelay(): void {
+  native?.cleanup();
+}
+
+/** Sent packets kept per slot for NACK replies (≈ 1 s of 320×240 video at fan-out rates). */
+const NACK_HISTORY = 512;
+const CNAME = 'meetmesh-relay';
+/** Opus as the relay sends it: mono mix, in-band FEC welcome (no `stereo=1`: a mic encoder would honour it). */
+const OPUS_FMTP = 'minptime=10;useinbandfec=1';
+
+/** What the relay reads of one m-line of the client's offer. */
+interface OfferedMedia {
+  kind: 'audio' | 'video';
+  mid: string;
+  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+  /** The payload type the offer gives Opus (audio) or VP8 (video), if any. */
+  payloadType: number | undefined;
+}
+
+/** The m-lines of an SDP offer, in order. */
+function offeredMedia(sdp: string): OfferedMedia[] {
+  return sdp
+    .split(/\r?\n(?=m=)/)
+    .slice(1)
+    .map((section) => {
+      const kind = section.startsWith('m=audio') ? 'audio' : 'video';
+      const codec = kind === 'audio' ? 'opus' : 'VP8';
+      const rtpmap = new RegExp(`^a=rtpmap:(\\d+) ${codec}/`, 'im').exec(section);
+      return {
+        kind,
+        mid: /^a=mid:(\S+)/m.exec(section)?.[1] ?? '',
+        direction: (/^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(section)?.[1] ?? 'sendrecv') as OfferedMedia['direction'],
+        payloadType: rtpmap ? Number(rtpmap[1]) : undefined,
+      };
+    });
+}
+
+/** One participant's connection to the relay, on node-datachannel. */
 export class RelayPeer implements RelayConnection {
   private readonly life: PeerLife;
-  private readonly pc: RTCPeerConnection;
-  private audio: RTCRtpTransceiver | undefined;
-  /** The camera (always, from the first video m-line) and the screen (when the client offers one). */
-  private readonly sources = new Map<VideoSource, SourceIn>();
+  private readonly pc: PeerConnection;
+  /** Held so they live: a Track the script drops is destroyed, and its m-line with it. */
+  private readonly tracks: Track[] = [];
+  private mic: { track: Track; payloadType: number; ssrc: number } | undefined;
+  private readonly sources = new Map<VideoSource, Track>();
   private videoSlots: VideoSlot[] = [];
-  /** werift fires ontrack (and keeps tracks) again on every renegotiation: tap each track once. */
-  private readonly tappedTracks = new WeakSet<MediaStreamTrack>();
-  private readonly tappedTransports = new WeakSet<RTCDtlsTransport>();
+  private negotiated = false;
   private remoteDescriptionSet = false;
   private readonly pendingRemoteCandidates: IceCandidateInit[] = [];
-  /** Local candidates, held while an offer is being answered. */
+  /** Local candidates are held until the answer has gone out (a browser rejects them before). */
   private readonly localCandidates: CandidateGate;
-  private negotiations: Promise<unknown> = Promise.resolve();
-  private readonly closedSignal: Promise<never>;
-  private rejectClosed: (error: RelayError) => void = () => {};
+  private readonly udpEndpoints: Array<{ address: string; port: number }> = [];
+  private readonly extraHostAddresses: readonly string[];
   private readonly packetizer = new OpusPacketizer();
   private readonly keyframes: Record<VideoSource, KeyframeThrottle>;
-  /** Packet objects for the mix (see PacketRing); one rejection handler for every send. */
-  private readonly audioRing = new PacketRing();
-  private readonly onAudioSendFailed = (error: unknown): void => this.log.debug({ err: error }, 'sending audio failed');
+  /** Outgoing packets are written here, then copied by libdatachannel (one send at a time). */
+  private readonly scratch = Buffer.alloc(MAX_RTP_BYTES);
+  private rejectNegotiation: ((error: RelayError) => void) | undefined;
 
   constructor(
     readonly id: string,
@@ -64,104 +101,96 @@ export class RelayPeer implements RelayConnection {
   ) {
     this.life = new PeerLife(log);
     this.localCandidates = new CandidateGate((candidate) => this.handlers.candidate(candidate), log);
-    this.closedSignal = new Promise<never>((_, reject) => {
-      this.rejectClosed = reject;
-    });
-    this.closedSignal.catch(() => {}); // observed through Promise.race only
+    // Nothing goes out before the answer.
+    this.localCandidates.hold();
     this.keyframes = keyframeThrottles(options.keyframeRequestIntervalMs, (source) => this.guard('keyframe request', () => this.sendPli(source)));
-    this.pc = new RTCPeerConnection({
-      // One codec per kind: forwarded RTP keeps its payload, so every publisher and every
-      // viewer must agree on it (werift rewrites only the payload type number).
-      codecs: { audio: [useOPUS()], video: [useVP8()] },
-      iceServers: options.iceServers ?? [],
-      iceAdditionalHostAddresses: options.hostAddresses,
-      icePortRange: options.icePortRange,
-      bundlePolicy: 'max-bundle',
+    this.extraHostAddresses = options.hostAddresses ?? [];
+    const [portRangeBegin, portRangeEnd] = options.icePortRange ?? [];
+    // No bind address: libjuice's one socket per connection listens on every address
+    // (dual-stack), so the extra host addresses (loopback, which libjuice does not gather)
+    // are offered as candidates on the same port.
+    this.pc = new (nativeStack().PeerConnection)(`relay-${id}`, {
+      iceServers: [],
+      ...(portRangeBegin !== undefined && portRangeEnd !== undefined ? { portRangeBegin, portRangeEnd } : {}),
     });
-    this.pc.onIceCandidate.subscribe((candidate) => this.guard('ice candidate', () => this.onLocalCandidate(candidate)));
-    this.pc.connectionStateChange.subscribe((state) => this.guard('connection state', () => this.life.follow(state, () => this.handlers.connected(), () => this.lose())));
+    this.pc.onLocalCandidate((candidate, mid) => this.guard('ice candidate', () => this.onLocalCandidate(candidate, mid)));
+    this.pc.onStateChange((state) => this.guard('connection state', () => this.life.follow(state, () => this.handlers.connected(), () => this.lose())));
   }
 
-  /** The slots the client offered, in m-line order (empty before the first offer). */
   get slots(): readonly VideoSlot[] {
     return this.videoSlots;
   }
 
-  /** Whether `close()` ran or the connection was lost. */
   get isClosed(): boolean {
     return this.life.state === 'closed';
   }
 
-  /** The UDP host endpoints its ICE sockets are bound to: where a client's TURN relay sends to reach us. */
+  /** ICE and DTLS are up (also while a consent check is late: media may still flow). */
+  get isConnected(): boolean {
+    return this.life.state === 'connected' || this.life.state === 'disconnected';
+  }
+
   localUdpEndpoints(): Array<{ address: string; port: number }> {
-    if (this.life.state === 'closed') return [];
-    return this.pc.iceTransports
-      .flatMap((transport) => transport.connection.localCandidates)
-      .filter((c) => c.type === 'host' && c.transport.toLowerCase() === 'udp')
-      .map((c) => ({ address: c.host, port: c.port }));
+    return this.isClosed ? [] : [...this.udpEndpoints];
   }
 
-  /** Applies the client's offer and returns the answer SDP; offers are applied one at a time. */
   negotiate(offerSdp: string): Promise<string> {
-    if (this.life.state === 'closed') return Promise.reject(RelayError.participantClosed(this.id));
-    const run = this.negotiations.then(() => this.applyOffer(offerSdp));
-    this.negotiations = run.catch(() => undefined).then(() => {
-      if (this.life.state === 'closed') this.stopIce();
+    if (this.isClosed) return Promise.reject(RelayError.participantClosed(this.id));
+    if (this.negotiated) return Promise.reject(RelayError.invalidOffer('this connection is already negotiated: offer on a new one'));
+    this.negotiated = true;
+    return new Promise<string>((resolve, reject) => {
+      this.rejectNegotiation = reject;
+      try {
+        this.addTracksFor(offeredMedia(offerSdp));
+      } catch (error) {
+        reject(error instanceof RelayError ? error : RelayError.invalidOffer(String(error), error));
+        return;
+      }
+      this.pc.onLocalDescription((sdp, type) => {
+        if (type !== 'answer' || this.isClosed) return;
+        this.rejectNegotiation = undefined;
+        if (this.life.state === 'new') this.life.move('connecting');
+        resolve(sdp);
+        // After the caller's continuation, which sends the answer.
+        setImmediate(() => {
+          if (!this.isClosed) this.localCandidates.release();
+        });
+      });
+      try {
+        this.pc.setRemoteDescription(offerSdp, 'offer');
+      } catch (error) {
+        this.rejectNegotiation = undefined;
+        reject(RelayError.invalidOffer(error instanceof Error ? error.message : String(error), error));
+        return;
+      }
+      this.remoteDescriptionSet = true;
+      for (const candidate of this.pendingRemoteCandidates.splice(0)) this.applyRemoteCandidate(candidate);
     });
-    // werift parks description calls on a closed connection forever; close() rejects instead.
-    return Promise.race([run, this.closedSignal]);
   }
 
-  /** Adds a client ICE candidate, queued until the offer is applied. */
   async addCandidate(candidate: IceCandidateInit): Promise<void> {
-    if (this.life.state === 'closed') throw RelayError.participantClosed(this.id);
-    if (!this.remoteDescriptionSet) {
-      this.pendingRemoteCandidates.push(candidate);
-      return;
-    }
-    try {
-      await this.pc.addIceCandidate(candidate);
-    } catch (error) {
-      throw RelayError.invalidCandidate(error);
-    }
+    if (this.isClosed) throw RelayError.participantClosed(this.id);
+    if (!this.remoteDescriptionSet) this.pendingRemoteCandidates.push(candidate);
+    else this.applyRemoteCandidate(candidate);
   }
 
-  /**
-   * Sends one Opus frame of this participant's mix (`mediaTimeMs`: its place on the mixer's
-   * clock); returns its RTP size, or 0 when not sent. `opus` must stay unchanged while werift
-   * may retransmit it (the mixer hands out a fresh packet per encode).
-   */
+  private readonly audioFields = { sequenceNumber: 0, timestamp: 0, marker: false };
+
   sendAudio(opus: Buffer, mediaTimeMs?: number): number {
-    const transceiver = this.audio;
-    if (this.life.state !== 'connected' || !transceiver) return 0;
-    const sender = transceiver.sender;
-    const direction = transceiver.currentDirection;
-    if (!sender.codec || (direction !== 'sendrecv' && direction !== 'sendonly')) return 0;
-    const packet = this.audioRing.next();
-    const header = packet.header;
-    this.packetizer.nextInto(header, opus, mediaTimeMs);
-    header.payloadType = sender.codec.payloadType;
-    header.ssrc = sender.ssrc;
-    header.extension = false;
-    header.extensions = NO_EXTENSIONS;
-    packet.payload = opus;
-    sender.sendRtp(packet).catch(this.onAudioSendFailed);
-    return 12 + opus.length;
+    const mic = this.mic;
+    if (this.life.state !== 'connected' || !mic || opus.length + 12 > MAX_RTP_BYTES || !mic.track.isOpen()) return 0;
+    const fields = this.audioFields;
+    this.packetizer.nextInto(fields, opus, mediaTimeMs);
+    const out = writeRtp(this.scratch, mic.payloadType, fields.marker, fields.sequenceNumber, fields.timestamp, mic.ssrc, opus);
+    return mic.track.sendMessageBinary(out) ? out.length : 0;
   }
 
-  /**
-   * Asks this client's camera (or screen) for a keyframe (coalesced per source); ignored until
-   * first connected, when its encoder starts on one anyway. Also sent while `disconnected`:
-   * werift reports that when a consent check is late (a busy CPU) while media still flows,
-   * and a viewer waiting for its first keyframe would otherwise wait until the state recovers.
-   */
   requestKeyframe(source: VideoSource = 'camera'): void {
-    if (this.life.state === 'connected' || this.life.state === 'disconnected') this.keyframes[source].request();
+    if (this.isConnected) this.keyframes[source].request();
   }
 
-  /** Closes the connection; idempotent. */
   close(): void {
-    if (this.life.state === 'closed') return;
+    if (this.isClosed) return;
     this.life.move('closed');
     this.shutdown();
   }
@@ -169,198 +198,134 @@ export class RelayPeer implements RelayConnection {
   private shutdown(): void {
     this.keyframes.camera.close();
     this.keyframes.screen.close();
-    this.rejectClosed(RelayError.participantClosed(this.id));
+    this.rejectNegotiation?.(RelayError.participantClosed(this.id));
+    this.rejectNegotiation = undefined;
     for (const slot of this.videoSlots) slot.assign(null);
     this.pendingRemoteCandidates.length = 0;
     this.localCandidates.clear();
-    this.pc.close().catch((error: unknown) => this.log.warn({ err: error }, 'closing the peer connection failed'));
-    this.stopIce();
-  }
-
-  /**
-   * Stops every ICE agent and DTLS handshake of the connection. werift's close() misses an
-   * ICE agent whose checks a negotiation still in flight starts afterwards (its 20 ms check
-   * loop then runs forever), and a DTLS handshake cut short keeps retransmitting its flight
-   * for half a minute whatever the transport's state: so this runs at close, and again when
-   * such a negotiation ends.
-   */
-  private stopIce(): void {
-    for (const transport of this.pc.iceTransports) {
-      transport.connection.close().catch((error: unknown) => this.log.debug({ err: error }, 'stopping ICE failed'));
-    }
-    for (const transport of this.pc.dtlsTransports) {
-      // The retransmit loop ends once the handshake has "reached" a later flight.
-      const context = transport.dtls?.dtls;
-      if (context) context.flight = Number.MAX_SAFE_INTEGER;
-    }
-  }
-
-  private async applyOffer(sdp: string): Promise<string> {
-    if (this.life.state === 'closed') throw RelayError.participantClosed(this.id);
-    // Candidates gathered while answering go out after the answer: a browser rejects
-    // addIceCandidate before it has the remote description.
-    this.localCandidates.hold();
     try {
-      try {
-        await this.pc.setRemoteDescription({ type: 'offer', sdp });
-      } catch (error) {
-        throw RelayError.invalidOffer(error instanceof Error ? error.message : String(error), error);
-      }
-      this.remoteDescriptionSet = true;
-      await this.flushRemoteCandidates();
-      this.adoptTransceivers();
-      const answer = await this.pc.createAnswer();
-      await this.pc.setLocalDescription(answer);
-      this.tapTransports();
-      if (this.life.state === 'new') this.life.move('connecting');
-      const local = this.pc.localDescription;
-      if (!local) throw RelayError.invalidOffer('no local description after answering');
-      return local.sdp;
-    } finally {
-      // After the caller's continuation, which sends the answer.
-      setImmediate(() => {
-        if (!this.isClosed) this.localCandidates.release();
-      });
+      this.pc.close();
+    } catch (error) {
+      this.log.warn({ err: error }, 'closing the peer connection failed');
     }
   }
 
-  /**
-   * Maps the offer's m-lines to roles: the first audio is the mic (the mix goes back on it),
-   * the first video the camera; a second video the client sends on (offered `sendonly` or
-   * `sendrecv`) is its screen share; every other video is a slot the relay sends on.
-   */
-  private adoptTransceivers(): void {
-    const transceivers = this.pc
-      .getTransceivers()
-      .filter((t) => !t.stopped && t.mid !== null)
-      .sort((a, b) => (a.mLineIndex ?? 0) - (b.mLineIndex ?? 0));
-    const audio = transceivers.find((t) => t.kind === 'audio');
-    const videos = transceivers.filter((t) => t.kind === 'video');
+  /** One local track per m-line of the offer, by mid, so the answer takes them (see the file comment). */
+  private addTracksFor(media: OfferedMedia[]): void {
+    const stack = nativeStack();
+    const audio = media.find((m) => m.kind === 'audio');
+    const videos = media.filter((m) => m.kind === 'video');
     const camera = videos[0];
     if (!audio || !camera) throw RelayError.invalidOffer('needs an audio and a camera video m-line first');
-    // `offerDirection` is the offer's direction seen from here: `recvonly` when the client sends.
+    if (audio.payloadType === undefined) throw RelayError.invalidOffer('the audio m-line offers no Opus');
+    if (camera.payloadType === undefined) throw RelayError.invalidOffer('the camera m-line offers no VP8');
     const second = videos[1];
-    const screen = second && (second.offerDirection === 'recvonly' || second.offerDirection === 'sendrecv') ? second : undefined;
-    // werift creates transceivers for a remote offer as recvonly; the answer direction is
-    // this direction ANDed with the offer's, so set what the relay wants to do.
-    audio.setDirection('sendrecv');
-    camera.setDirection('recvonly');
-    screen?.setDirection('recvonly');
-    const byMid = new Map(this.videoSlots.map((slot) => [slot.mid, slot]));
-    this.videoSlots = videos.slice(screen ? 2 : 1).map((transceiver) => {
-      transceiver.setDirection('sendonly');
-      const mid = transceiver.mid ?? '';
-      return byMid.get(mid) ?? new VideoSlot(this.id, mid, new WeriftSlotOutput(transceiver.sender, this.log));
-    });
-    this.audio = audio;
-    this.adoptSource('camera', camera);
-    if (screen) this.adoptSource('screen', screen);
-    else this.sources.delete('screen');
-    this.tapTracks(audio, 'audio');
-    this.tapTracks(camera, 'camera');
-    if (screen) this.tapTracks(screen, 'screen');
-  }
+    const screen = second && (second.direction === 'sendonly' || second.direction === 'sendrecv') ? second : undefined;
 
-  private adoptSource(source: VideoSource, transceiver: RTCRtpTransceiver): void {
-    if (this.sources.get(source)?.transceiver !== transceiver) this.sources.set(source, { transceiver, ssrc: undefined });
-  }
+    const micSsrc = randomInt(1, 0xffff_ffff);
+    const micDescription = new stack.Audio(audio.mid, 'SendRecv');
+    micDescription.addOpusCodec(audio.payloadType, OPUS_FMTP);
+    micDescription.addSSRC(micSsrc, CNAME, 'relay', 'mix');
+    const micTrack = this.addTrack(micDescription, new stack.RtcpReceivingSession());
+    this.mic = { track: micTrack, payloadType: audio.payloadType, ssrc: micSsrc };
+    this.tapIncoming(micTrack, 'audio');
 
-  /** Subscribes to every receive track of a transceiver not yet subscribed (one per SSRC). */
-  private tapTracks(transceiver: RTCRtpTransceiver, track: RelayTrack): void {
-    for (const received of transceiver.receiver.tracks) {
-      if (this.tappedTracks.has(received)) continue;
-      this.tappedTracks.add(received);
-      // One listener and one packet view per track, built once: nothing is allocated per packet.
-      const view: RtpIn = { ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 0, payload: EMPTY, size: 0 };
-      const listener = (packet: RtpPacket): void => {
-        try {
-          const header = packet.header;
-          view.ssrc = header.ssrc;
-          view.sequenceNumber = header.sequenceNumber;
-          view.timestamp = header.timestamp;
-          view.marker = header.marker;
-          view.payloadType = header.payloadType;
-          view.payload = packet.payload;
-          view.size = packet.serializeSize;
-          if (track !== 'audio') {
-            const source = this.sources.get(track);
-            if (source) source.ssrc = header.ssrc;
-          }
-          this.handlers.rtp(track, view);
-        } catch (error) {
-          this.log.error({ err: error, track }, 'relay peer rtp handler failed');
-        }
-      };
-      received.onReceiveRtp.subscribe(listener);
+    for (const [source, offered] of [['camera', camera], ['screen', screen]] as const) {
+      if (!offered || offered.payloadType === undefined) continue;
+      const description = new stack.Video(offered.mid, 'RecvOnly');
+      description.addVP8Codec(offered.payloadType);
+      const track = this.addTrack(description, new stack.RtcpReceivingSession());
+      this.sources.set(source, track);
+      this.tapIncoming(track, source);
     }
-  }
 
-  /**
-   * Reads keyframe requests off each transport (see rtcp.ts for why not werift's routing, nor
-   * its parsed `onRtcp` packets): taps the transport's incoming datagrams and decrypts the
-   * SRTCP ones with the transport's own session, as werift does next to it (decryption is
-   * stateless and copies, and RTCP comes a few times a second).
-   */
-  private tapTransports(): void {
-    for (const transport of this.pc.dtlsTransports) {
-      if (this.tappedTransports.has(transport)) continue;
-      this.tappedTransports.add(transport);
-      transport.iceTransport.connection.onData.subscribe((data) => {
-        // Every datagram passes here (RTP too): return before allocating anything unless it is RTCP.
-        // RFC 5761 §4: RTCP packet types 192–223 in the second byte (RTP: payload types < 128 with the marker bit).
-        if (data.length < 8 || data[0]! >> 6 !== 2 || data[1]! < 192 || data[1]! > 223) return;
-        this.guard('rtcp', () => this.onRtcpDatagram(transport, data));
+    this.videoSlots = videos
+      .slice(screen ? 2 : 1)
+      .filter((m) => m.payloadType !== undefined && (m.direction === 'recvonly' || m.direction === 'sendrecv'))
+      .map((offered) => {
+        const description = new stack.Video(offered.mid, 'SendOnly');
+        description.addVP8Codec(offered.payloadType!);
+        const ssrc = randomInt(1, 0xffff_ffff);
+        description.addSSRC(ssrc, CNAME, `slot-${offered.mid}`, `slot-${offered.mid}`);
+        const track = this.addTrack(description, new stack.RtcpNackResponder(NACK_HISTORY));
+        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch));
+        track.onMessage((message) => {
+          if (isRtcp(message)) this.guard('rtcp', () => this.onSlotRtcp(slot, message));
+        });
+        return slot;
       });
-    }
   }
 
-  /** A (compound) SRTCP datagram from the client: routes the keyframe requests it carries. */
-  private onRtcpDatagram(transport: RTCDtlsTransport, data: Buffer): void {
-    // Unset until DTLS has produced the SRTP keys.
-    const srtcp = transport.srtcp as typeof transport.srtcp | undefined;
-    if (!srtcp) return;
-    let datagram: Buffer;
-    try {
-      datagram = srtcp.decrypt(data);
-    } catch {
-      return; // not authentic, or not SRTCP at all: werift drops it too
-    }
-    for (const ssrc of keyframeRequestTargets(datagram)) {
-      const slot = this.videoSlots.find((s) => s.output.ssrc === ssrc);
-      if (slot) this.handlers.keyframeRequest(slot);
+  private addTrack(description: Audio | Video, handler: MediaHandler): Track {
+    const track = this.pc.addTrack(description);
+    track.setMediaHandler(handler);
+    this.tracks.push(track);
+    return track;
+  }
+
+  /** Hands the client's RTP on this track to the relay; one packet view per track, reused (nothing allocated but the payload view). */
+  private tapIncoming(track: Track, relayTrack: RelayTrack): void {
+    const view: RtpIn = { ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 0, payload: this.scratch, size: 0 };
+    track.onMessage((message) => {
+      if (!readRtp(message, view)) return;
+      try {
+        this.handlers.rtp(relayTrack, view);
+      } catch (error) {
+        this.log.error({ err: error, track: relayTrack }, 'relay peer rtp handler failed');
+      }
+    });
+  }
+
+  /** RTCP from the viewer about one slot (libdatachannel routes it by SSRC, decrypted; NACKs are answered natively). */
+  private onSlotRtcp(slot: VideoSlot, rtcp: Buffer): void {
+    for (const ssrc of keyframeRequestTargets(rtcp)) {
+      if (ssrc === slot.output.ssrc) {
+        this.handlers.keyframeRequest(slot);
+        return;
+      }
     }
   }
 
   private sendPli(source: VideoSource): void {
-    const incoming = this.sources.get(source);
-    const receiver = incoming?.transceiver.receiver;
-    const ssrc = incoming?.ssrc ?? receiver?.track.ssrc;
-    // `disconnected` too: werift says so while media still flows (see requestKeyframe), and a
-    // viewer waiting for its first keyframe would wait until it says connected again.
-    if (!receiver || ssrc === undefined || (this.life.state !== 'connected' && this.life.state !== 'disconnected')) return;
-    receiver.sendRtcpPLI(ssrc).catch((error: unknown) => this.log.debug({ err: error }, 'sending a PLI failed'));
-    this.handlers.pliSent();
-  }
-
-  private async flushRemoteCandidates(): Promise<void> {
-    for (const candidate of this.pendingRemoteCandidates.splice(0)) {
-      try {
-        await this.pc.addIceCandidate(candidate);
-      } catch (error) {
-        this.log.debug({ err: error, candidate: candidate.candidate }, 'dropping a queued ICE candidate');
-      }
+    const track = this.sources.get(source);
+    if (!track || !this.isConnected) return;
+    try {
+      if (track.requestKeyframe()) this.handlers.pliSent();
+    } catch (error) {
+      this.log.debug({ err: error }, 'sending a PLI failed');
     }
   }
 
-  private onLocalCandidate(candidate: RTCIceCandidate | undefined): void {
-    // End of gathering needs no message: the answer already lists every host candidate.
-    if (!candidate || this.life.state === 'closed') return;
-    const init: IceCandidateInit = {
-      candidate: candidate.candidate,
-      sdpMid: candidate.sdpMid ?? null,
-      sdpMLineIndex: candidate.sdpMLineIndex ?? null,
-    };
-    this.localCandidates.push(init);
+  private applyRemoteCandidate(candidate: IceCandidateInit): void {
+    const line = candidate.candidate.replace(/^a=/, '');
+    // mDNS names (`….local`) cannot be resolved here; the client's checks reach us anyway (peer-reflexive).
+    if (line === '' || /\s\S+\.local\s/i.test(line)) return;
+    try {
+      this.pc.addRemoteCandidate(line, candidate.sdpMid ?? this.mic?.track.mid() ?? '0');
+    } catch (error) {
+      this.log.debug({ err: error, candidate: line }, 'dropping an ICE candidate');
+    }
+  }
+
+  private onLocalCandidate(candidate: string, mid: string): void {
+    if (this.isClosed) return;
+    const line = candidate.replace(/^a=/, '');
+    // candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> …
+    const fields = line.split(' ');
+    const address = fields[4];
+    const port = Number(fields[5]);
+    const isUdpHost = fields[2]?.toLowerCase() === 'udp' && fields[7] === 'host' && address !== undefined && port > 0;
+    const firstHost = isUdpHost && this.udpEndpoints.length === 0;
+    if (isUdpHost) this.udpEndpoints.push({ address, port });
+    this.localCandidates.push({ candidate: line, sdpMid: mid, sdpMLineIndex: 0 });
+    if (!firstHost) return;
+    for (const [index, extra] of this.extraHostAddresses.entries()) {
+      if (this.udpEndpoints.some((e) => e.address === extra)) continue;
+      this.udpEndpoints.push({ address: extra, port });
+      // RFC 8445 §5.1.2.1: host type preference 126, below the gathered ones; component 1.
+      const priority = 126 * 2 ** 24 + (1000 - index) * 2 ** 8 + 255;
+      this.localCandidates.push({ candidate: `candidate:${90 + index} 1 UDP ${priority} ${extra} ${port} typ host`, sdpMid: mid, sdpMLineIndex: 0 });
+    }
   }
 
   /** The connection failed or closed by itself. */

@@ -1,7 +1,7 @@
 /**
- * Checks on what a client hands the relay (offer SDP, ICE candidates) before werift sees it:
- * werift's parsers are lenient and some garbage makes it throw later, outside the call that
- * brought it, or work on absurd input (hundreds of transceivers). A failed check is a reason
+ * Checks on what a client hands the relay (offer SDP, ICE candidates) before libdatachannel
+ * sees it: garbage must be refused inside the call that brought it, with a reason, and absurd
+ * input (hundreds of m-lines, each a native track) never built. A failed check is a reason
  * string; the caller turns it into a coded `RelayError`.
  */
 import { isIP } from 'node:net';
@@ -11,7 +11,7 @@ export const MAX_OFFER_BYTES = 64 * 1024;
 /** Mic, camera, the video slots, and room to grow (screen share); a client never needs more. */
 export const MAX_OFFER_M_LINES = 32;
 
-/** Why an offer SDP is not worth handing to werift, or undefined when it may be. */
+/** Why an offer SDP is not worth handing to the WebRTC stack, or undefined when it may be. */
 export function offerProblem(sdp: unknown): string | undefined {
   if (typeof sdp !== 'string') return 'not a string';
   if (sdp.length === 0) return 'empty';
@@ -30,7 +30,7 @@ export function offerProblem(sdp: unknown): string | undefined {
 /**
  * Why a candidate line is unusable, or undefined when it may be added. Checks the fixed part
  * of RFC 8839 §5.1 (foundation, component, transport, priority, address, port, "typ", type):
- * werift takes the numbers with `Number()`, so a port of 99999 or "x" would reach a socket.
+ * a port of 99999 or "x" must never reach a socket.
  * An empty line (end of candidates) passes; the caller skips it.
  */
 export function candidateProblem(line: unknown): string | undefined {

@@ -1,14 +1,9 @@
 /**
- * Keyframe-request routing. werift's RTP router delivers an incoming PLI to the sender or
- * receiver registered under the packet's *sender* SSRC, which Chrome sets to one of its own
- * outgoing streams (its camera or mic), so a viewer's PLI for a forwarded slot never reaches
- * the slot's sender. The relay therefore reads keyframe requests off the transport itself
- * and routes them by the *media* SSRC they name.
- *
- * It parses the decrypted compound RTCP datagram itself rather than werift's parsed packets:
- * werift hands each packet the rest of the datagram as its payload, and its FIR reader takes
- * 8-byte FCI entries up to the end of that, so a FIR followed by another packet "names" words
- * of the packets after it. Here every packet is bounded by its own length field.
+ * Keyframe-request routing: a viewer's PLI or FIR names the *media* SSRC of the slot it wants a
+ * keyframe on (Chrome sets the *sender* SSRC to one of its own outgoing streams), and the relay
+ * turns it into a request to whichever publisher that slot shows now. libdatachannel hands a
+ * slot's track the decrypted compound RTCP datagram; every packet in it is bounded by its own
+ * length field (a FIR's FCI entries never run into the packet after it).
  */
 
 import type { VideoSource } from './types';

@@ -1,8 +1,10 @@
 /**
- * RTP packets as bytes (RFC 3550 §5.1), for transports that hand the relay raw packets
- * (node-datachannel): read one into a reused view, write one into a reused buffer.
+ * RTP packets as bytes (RFC 3550 §5.1), as node-datachannel hands them to the relay: read one into a reused view, write one into a reused buffer.
  */
 import type { RtpIn } from './types';
+
+/** The largest RTP packet the relay sends (UDP over a 1,500-byte MTU, minus SRTP's tag). */
+export const MAX_RTP_BYTES = 1400;
 
 /** RTCP packet types are 192–223 in the second byte (RFC 5761 §4); RTP payload types, with the marker bit, are not. */
 export const isRtcp = (packet: Uint8Array): boolean => packet.length >= 2 && packet[1]! >= 192 && packet[1]! <= 223;

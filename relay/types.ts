@@ -28,11 +28,6 @@ export interface RtpIn {
   size: number;
 }
 
-/** Which WebRTC stack carries the relay's connections (see README "Which transport"). */
-export type RelayTransport = 'werift' | 'datachannel';
-
-export const isRelayTransport = (value: unknown): value is RelayTransport => value === 'werift' || value === 'datachannel';
-
 /** Number of pre-allocated `recvonly` video transceivers a client puts in its offer (one number for both sides). */
 export const VIDEO_SLOTS = LIMITS.relayVideoSlots;
 
@@ -94,22 +89,13 @@ export interface RelayLogger {
   error(obj: object, msg?: string): void;
 }
 
-/** An ICE server entry (STUN/TURN) in the browser's shape. */
-export interface RelayIceServer {
-  urls: string | string[];
-  username?: string;
-  credential?: string;
-}
-
 /** Tuning of one `MeetingRelay`; every field is optional. */
 export interface RelayOptions {
   /**
-   * Extra addresses to gather host candidates on. werift skips loopback and other internal
-   * interfaces by default, so tests and single-machine setups pass `['127.0.0.1']`.
+   * Extra addresses offered as host candidates. libjuice does not gather loopback, so tests
+   * and single-machine setups pass `['127.0.0.1']`.
    */
   hostAddresses?: string[];
-  /** ICE servers for the relay itself; default none (it has host candidates, and a STUN lookup would stall offline). */
-  iceServers?: RelayIceServer[];
   /** UDP port range for ICE, `[min, max]` with min < max; default any free port. */
   icePortRange?: [number, number];
   /**
@@ -120,8 +106,6 @@ export interface RelayOptions {
   keyframeRequestIntervalMs?: number;
   /** Where to log; default warnings and errors to stderr, nothing else. */
   logger?: RelayLogger;
-  /** The WebRTC stack; default `werift`. `datachannel` can be used by one thread per process only. */
-  transport?: RelayTransport;
 }
 
 /** Per-meeting media counters (RTP sizes are header plus payload, before SRTP). */

@@ -1,6 +1,6 @@
 /**
- * The media plane's workers, mediasoup's model: `MEDIA_WORKERS` workers (one per core by
- * default; child processes on the node-datachannel transport, threads on werift), each owning whole meetings (their relay, mixer and recording). A meeting is
+ * The media plane's workers, mediasoup's model: `MEDIA_WORKERS` worker processes (one per
+ * core by default), each owning whole meetings (their relay, mixer and recording). A meeting is
  * placed on the least-loaded worker when it first needs the relay; the coordinator talks
  * to it only through the typed channel (`relay/worker/channel.ts`). A worker that dies is a
  * relay failure for its own meetings (their clients recover as from any relay failure) and
@@ -11,27 +11,21 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-// Loaded (not used) on the main thread so the native Opus addon stays loaded for the life of
-// the process: otherwise the last worker thread to exit unloads it, and the process died
-// with SIGSEGV when workers came and went (seen in bench/media-workers.ts).
-import '@evan/opus';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
 import { decodeFromWorker, type FromWorker, type ToWorker } from '../../relay/worker/channel';
 import { MediaHost, type LogLevel } from '../../relay/worker/MediaHost';
-import { releaseNativeRelay } from '../../relay/NativeRelayPeer';
+import { releaseNativeRelay } from '../../relay/RelayPeer';
 import type { WorkerSettings } from '../../relay/worker/mediaWorker';
-import type { RelayTransport } from '../../relay/types';
 import { leastLoadedIndex } from './placement';
 import { RemoteRelay, type RelayHandlers } from './RemoteRelay';
 
 const BOOT = new URL('../../relay/worker/boot.mjs', import.meta.url);
 const ENTRY = new URL('../../relay/worker/mediaWorker.ts', import.meta.url).href;
 /**
- * The main thread's Node options minus its module hooks (`--import`, `--require`, `--loader`):
- * those are the main thread's (tsx, test helpers); the worker registers its own loader.
+ * The coordinator's Node options minus its module hooks (`--import`, `--require`, `--loader`):
+ * those are the coordinator's (tsx, test helpers); the worker registers its own loader.
  * Everything else (e.g. `--cpu-prof`) applies to the workers too.
  */
 function workerExecArgv(): string[] {
@@ -48,7 +42,7 @@ function workerExecArgv(): string[] {
 /** How long a worker may take to flush and end after `shutdown` before it is terminated. */
 const SHUTDOWN_GRACE_MS = 2000;
 
-/** One thread (or the main-thread stand-in) and what runs on it. */
+/** One worker process (or the main-thread stand-in) and what runs on it. */
 interface Lane {
   readonly index: number;
   link: Link | null;
@@ -71,8 +65,6 @@ export interface MediaWorkersOptions {
   /** Workers; 0 runs the media on the main thread. */
   workers: number;
   logLevel: LogLevel;
-  /** The relay's WebRTC stack: workers are threads on `werift`, processes on `datachannel`. */
-  transport?: RelayTransport;
 }
 
 export interface WorkerLoad {
@@ -120,8 +112,8 @@ export class MediaWorkers {
   /**
    * Starts the first worker now instead of at its first meeting, so the first relay meeting
    * (or the meetings coming back after a restart) does not wait for a worker to boot (a
-   * thread, its module loader, werift and libopus: ~1 s idle, several seconds on a busy
-   * machine). The others start when they get a meeting: booting them all at once would
+   * process, its module loader, libdatachannel and libopus: ~1 s idle, several seconds on a
+   * busy machine). The others start when they get a meeting: booting them all at once would
    * slow the first one down.
    */
   warmUp(): void {
@@ -171,12 +163,9 @@ export class MediaWorkers {
 
   private start(lane: Lane): Link {
     const onMessage = (raw: unknown): void => this.receive(lane, raw);
-    const settings: WorkerSettings = { logLevel: this.options.logLevel, transport: this.options.transport ?? 'werift' };
+    const settings: WorkerSettings = { logLevel: this.options.logLevel };
     if (this.inProcess) return new InProcessLink(onMessage, settings);
-    const onDeath = (code: number, error: Error | undefined): void => this.died(lane, code, error);
-    return settings.transport === 'datachannel'
-      ? new ProcessLink(settings, onMessage, onDeath)
-      : new WorkerLink(lane.index, settings, onMessage, onDeath);
+    return new ProcessLink(settings, onMessage, (code, error) => this.died(lane, code, error));
   }
 
   private receive(lane: Lane, raw: unknown): void {
@@ -245,55 +234,10 @@ export class MediaWorkers {
   }
 }
 
-/** A real worker thread. */
-class WorkerLink implements Link {
-  private readonly worker: Worker;
-  private expectedExit = false;
-  private readonly exited: Promise<void>;
-
-  constructor(
-    index: number,
-    settings: WorkerSettings,
-    onMessage: (raw: unknown) => void,
-    onDeath: (code: number, error: Error | undefined) => void,
-  ) {
-    this.worker = new Worker(BOOT, { workerData: { entry: ENTRY, ...settings }, name: `media-${index}`, execArgv: workerExecArgv() });
-    let error: Error | undefined;
-    this.worker.on('message', onMessage);
-    this.worker.on('error', (err) => { error = err; });
-    this.exited = new Promise((resolve) => this.worker.once('exit', (code) => {
-      if (!this.expectedExit) onDeath(code, error);
-      resolve();
-    }));
-  }
-
-  send(message: ToWorker): void {
-    this.worker.postMessage(message);
-  }
-
-  eventLoopUtilization(previous?: EventLoopUtilization): EventLoopUtilization {
-    return this.worker.performance.eventLoopUtilization(previous);
-  }
-
-  async shutdown(): Promise<void> {
-    this.expectedExit = true;
-    this.worker.postMessage({ type: 'shutdown' } satisfies ToWorker);
-    const timer = setTimeout(() => void this.worker.terminate(), SHUTDOWN_GRACE_MS);
-    await this.exited;
-    clearTimeout(timer);
-  }
-
-  /** Ends the thread at once, as a crash would (not an expected exit). */
-  async crash(): Promise<void> {
-    await this.worker.terminate();
-    await this.exited;
-  }
-}
-
 /**
- * A media worker in a child process (the relay on node-datachannel, whose addon serves one
- * thread per process). Messages are the same, carried as JSON over the IPC channel; its
- * event-loop utilization, not visible from here, comes with its figures.
+ * A media worker in a child process (node-datachannel's addon serves one JavaScript thread
+ * per process). Messages are carried as JSON over the IPC channel; its event-loop
+ * utilization, not visible from here, comes with its figures.
  */
 class ProcessLink implements Link {
   private readonly child: ChildProcess;
@@ -341,8 +285,8 @@ class ProcessLink implements Link {
 class InProcessLink implements Link {
   private readonly host: MediaHost;
 
-  constructor(onMessage: (raw: unknown) => void, private readonly settings: WorkerSettings) {
-    this.host = new MediaHost((message) => queueMicrotask(() => onMessage(message)), settings.logLevel, settings.transport);
+  constructor(onMessage: (raw: unknown) => void, settings: WorkerSettings) {
+    this.host = new MediaHost((message) => queueMicrotask(() => onMessage(message)), settings.logLevel);
   }
 
   send(message: ToWorker): void {
@@ -356,6 +300,6 @@ class InProcessLink implements Link {
   async shutdown(): Promise<void> {
     this.host.close();
     // libdatachannel's threads would keep the process alive (nothing else uses it in a coordinator).
-    if (this.settings.transport === 'datachannel') releaseNativeRelay();
+    releaseNativeRelay();
   }
 }

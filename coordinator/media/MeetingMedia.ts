@@ -20,7 +20,7 @@ import type { RemoteRelay } from './RemoteRelay';
 import { emptyRelayedByMode, type RelayCounters, type RelayedByMode } from './RelayCounterSource';
 
 export interface MeetingMediaOptions extends TopologyOptions {
-  /** Extra host addresses for the relay's ICE candidates (loopback is skipped by werift otherwise). */
+  /** Extra host addresses for the relay's ICE candidates (libjuice does not gather loopback). */
   relayHostAddresses: string[];
   /** Where recordings go (`<dir>/<meeting id>/<recording id>.ogg`), and their size cap. */
   recordingsDir: string;

@@ -2,7 +2,8 @@
  * Everything one media worker runs: for each meeting placed on it, the `MeetingRelay` (video
  * forwarding), its `AudioMixer` (N−1 mixes) and, while recording, a `MixRecorder`. It takes
  * `ToWorker` messages and answers with `FromWorker` messages through `post`, so the same code
- * runs in a worker thread (`mediaWorker.ts`) and, for comparison, on the main thread.
+ * runs in a media worker process (`mediaWorker.ts`) and, with `MEDIA_WORKERS=0`, on the main
+ * thread.
  */
 import { performance } from 'node:perf_hooks';
 import { AudioMixer } from '../audio/AudioMixer';
@@ -10,7 +11,7 @@ import { describe } from '../log';
 import { MeetingRelay } from '../MeetingRelay';
 import { RelayError } from '../errors';
 import { MixRecorder } from '../recording/MixRecorder';
-import type { RelayLogger, RelayTransport } from '../types';
+import type { RelayLogger } from '../types';
 import type { FromWorker, MeetingFigures, ToWorker } from './channel';
 
 /** How often the coordinator gets every meeting's figures (counters, mixer timing, endpoints). */
@@ -38,7 +39,6 @@ export class MediaHost {
     private readonly post: Post,
     /** Lines below this level are dropped here rather than sent over. */
     private readonly logLevel: LogLevel = 'info',
-    private readonly transport: RelayTransport = 'werift',
   ) {
     this.figuresTimer = setInterval(() => this.postFigures(), FIGURES_INTERVAL_MS);
     this.figuresTimer.unref();
@@ -117,7 +117,7 @@ export class MediaHost {
       removeParticipant: (id) => mixer.removeParticipant(id),
       pushPacket: (id, seq, ts, payload) => mixer.pushPacket(id, seq, ts, payload),
       setMuted: (id, muted) => mixer.setMuted(id, muted),
-    }, { hostAddresses: options.hostAddresses, ...(options.icePortRange ? { icePortRange: options.icePortRange } : {}), logger, transport: this.transport });
+    }, { hostAddresses: options.hostAddresses, ...(options.icePortRange ? { icePortRange: options.icePortRange } : {}), logger });
     const mixer: AudioMixer = new AudioMixer({
       onFrame: (id, opus, mediaTimeMs) => relay.sendAudio(id, opus, mediaTimeMs),
       onLevels: (levels) => {

@@ -1,23 +1,19 @@
 /**
  * A media worker: one `MediaHost` for the meetings the coordinator places here, driven
- * through the typed channel (`channel.ts`). It runs as a worker thread (relay on werift) or
- * as a child process (relay on node-datachannel, whose addon serves one thread per process);
- * either way every message in is validated, and a bad one is logged back and dropped, never
- * acted on.
+ * through the typed channel (`channel.ts`). It runs as a child process (node-datachannel's
+ * addon serves one JavaScript thread per process); every message in is validated, and a bad
+ * one is logged back and dropped, never acted on.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { releaseNativeRelay } from '../NativeRelayPeer';
-import type { RelayTransport } from '../types';
+import { releaseNativeRelay } from '../RelayPeer';
 import { decodeToWorker, type FromWorker } from './channel';
 import { MediaHost, type LogLevel } from './MediaHost';
 
-/** What the coordinator tells a worker at start (`workerData` for a thread, the second argument for a process). */
+/** What the coordinator tells a worker at start (the second argument of the process). */
 export interface WorkerSettings {
   logLevel: LogLevel;
-  transport: RelayTransport;
 }
 
-/** The way to the coordinator: the parent thread's port, or the parent process's IPC channel. */
+/** The way to the coordinator: the parent process's IPC channel. */
 interface Coordinator {
   post(message: FromWorker): void;
   onMessage(listener: (raw: unknown) => void): void;
@@ -26,14 +22,7 @@ interface Coordinator {
 }
 
 function coordinator(): { link: Coordinator; settings: WorkerSettings } {
-  const port = parentPort;
-  if (port) {
-    return {
-      settings: workerData as WorkerSettings,
-      link: { post: (m) => port.postMessage(m), onMessage: (l) => port.on('message', l), end: () => port.close() },
-    };
-  }
-  if (!process.send) throw new Error('mediaWorker.ts runs only as a worker thread or a forked process');
+  if (!process.send) throw new Error('mediaWorker.ts runs only as a forked process');
   const send = process.send.bind(process);
   // Messages written but not yet handed to the channel; the channel closes after the last.
   let inFlight = 0;
@@ -65,7 +54,7 @@ function coordinator(): { link: Coordinator; settings: WorkerSettings } {
 }
 
 const { link, settings } = coordinator();
-const host = new MediaHost((m) => link.post(m), settings.logLevel ?? 'info', settings.transport ?? 'werift');
+const host = new MediaHost((m) => link.post(m), settings.logLevel ?? 'info');
 link.onMessage((raw) => {
   let message;
   try {
@@ -79,9 +68,7 @@ link.onMessage((raw) => {
   if (message.type === 'shutdown') link.end();
 });
 // A process whose coordinator is gone (killed, crashed) ends with it.
-if (!parentPort) {
-  process.on('disconnect', () => {
-    host.close();
-    releaseNativeRelay();
-  });
-}
+process.on('disconnect', () => {
+  host.close();
+  releaseNativeRelay();
+});

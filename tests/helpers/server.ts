@@ -9,7 +9,6 @@ import { defaultConfig, ROOT_DIR, type ConfigOverrides } from '../../coordinator
 import { buildCoordinator, type Coordinator, type CoordinatorParts } from '../../coordinator/server';
 import { turnConfigFromEnv } from '../../turn/iceServers';
 import { TurnServer } from '../../turn/TurnServer';
-import { isRelayTransport } from '../../relay/types';
 
 export interface TestServer {
   coordinator: Coordinator;
@@ -53,14 +52,9 @@ export interface StartOptions {
   turn?: boolean;
 }
 
-/** MEDIA_WORKERS and RELAY_TRANSPORT, when set, run a whole suite on that media plane. */
+/** MEDIA_WORKERS, when set, runs a whole suite on that media plane. */
 function mediaPlaneFromEnv(): ConfigOverrides {
-  const transport = process.env.RELAY_TRANSPORT;
-  if (transport !== undefined && !isRelayTransport(transport)) throw new Error(`RELAY_TRANSPORT must be werift or datachannel, not "${transport}"`);
-  return {
-    ...(process.env.MEDIA_WORKERS ? { mediaWorkers: Number(process.env.MEDIA_WORKERS) } : {}),
-    ...(transport ? { relayTransport: transport } : {}),
-  };
+  return process.env.MEDIA_WORKERS ? { mediaWorkers: Number(process.env.MEDIA_WORKERS) } : {};
 }
 
 /** Starts a coordinator on a free port with a temporary record (and, if asked, a bundled TURN server). */

@@ -2,8 +2,8 @@
  * The light load client (bench/harness/LightClient.ts, used by `npm run load`) against the
  * real server: it joins over `/ws`, its native peer connects to the relay, its replayed Opus
  * is mixed (the others' mixes hold its tone, decoded here) and its replayed VP8 is forwarded
- * into the others' slots; a keyframe request restarts its loop at the keyframe. On both relay
- * transports (werift in worker threads, node-datachannel in worker processes).
+ * into the others' slots; a keyframe request restarts its loop at the keyframe. The relay runs
+ * in a media worker process, as it does in production.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -11,7 +11,6 @@ import { LightClient } from '../../bench/harness/LightClient';
 import { releaseNativePeers } from '../../bench/harness/LightPeer';
 import { opusTone, recordVp8, type RecordedVideo } from '../../bench/harness/preEncoded';
 import { toneAmplitude } from '../../relay/audio/tones';
-import type { RelayTransport } from '../../relay/types';
 import { nextMix } from '../helpers/lightMix';
 import { createMeeting, meetingDetail } from '../helpers/room';
 import { startServer, type TestServer } from '../helpers/server';
@@ -19,22 +18,21 @@ import { waitFor } from '../helpers/wait';
 
 const ANN_HZ = 500;
 const BEN_HZ = 800;
-const TRANSPORTS: RelayTransport[] = ['werift', 'datachannel'];
-const servers = new Map<RelayTransport, TestServer>();
+let server: TestServer;
 let video: RecordedVideo;
 const clients: LightClient[] = [];
 
 test.before(async () => {
-  for (const transport of TRANSPORTS) servers.set(transport, await startServer({ relayTransport: transport, mediaWorkers: 1 }));
+  server = await startServer({ mediaWorkers: 1 });
   video = await recordVp8(320, 240, 15, 1);
 });
 test.after(async () => {
   for (const c of clients) c.close();
   releaseNativePeers();
-  for (const server of servers.values()) await server.dispose();
+  await server.dispose();
 });
 
-async function join(server: TestServer, meetingId: string, name: string, hz: number | null, camera: boolean): Promise<LightClient> {
+async function join(meetingId: string, name: string, hz: number | null, camera: boolean): Promise<LightClient> {
   const client = await LightClient.join({
     wsUrl: server.wsUrl,
     meetingId,
@@ -48,48 +46,44 @@ async function join(server: TestServer, meetingId: string, name: string, hz: num
   return client;
 }
 
-for (const transport of TRANSPORTS) {
-  test(`three light clients in a relay meeting on ${transport}: mixes hold the others' tones, cameras reach the others' slots`, async () => {
-    const server = servers.get(transport)!;
-    const meeting = await createMeeting(server.url, 'Light', 'relay');
-    const ann = await join(server, meeting.id, 'Ann', ANN_HZ, true);
-    const ben = await join(server, meeting.id, 'Ben', BEN_HZ, true);
-    const cat = await join(server, meeting.id, 'Cat', null, false);
+test("three light clients in a relay meeting: mixes hold the others' tones, cameras reach the others' slots", async () => {
+  const meeting = await createMeeting(server.url, 'Light', 'relay');
+  const ann = await join(meeting.id, 'Ann', ANN_HZ, true);
+  const ben = await join(meeting.id, 'Ben', BEN_HZ, true);
+  const cat = await join(meeting.id, 'Cat', null, false);
 
-    // Slots: Ann and Ben see each other's camera, Cat sees both; nobody sees Cat (camera off).
-    await waitFor(() => ann.filledSlots === 1 && ben.filledSlots === 1 && cat.filledSlots === 2, 10_000, 'the slot tables');
-    const videoBefore = cat.counters.videoIn;
-    await waitFor(() => cat.counters.videoIn > videoBefore + 40 && ann.counters.videoIn > 20 && ben.counters.videoIn > 20, 10_000, 'forwarded video');
+  // Slots: Ann and Ben see each other's camera, Cat sees both; nobody sees Cat (camera off).
+  await waitFor(() => ann.filledSlots === 1 && ben.filledSlots === 1 && cat.filledSlots === 2, 10_000, 'the slot tables');
+  const videoBefore = cat.counters.videoIn;
+  await waitFor(() => cat.counters.videoIn > videoBefore + 40 && ann.counters.videoIn > 20 && ben.counters.videoIn > 20, 10_000, 'forwarded video');
 
-    // Audio: Cat's mix holds both tones; Ann's holds Ben's and not her own.
-    const catHears = await nextMix(cat, 25);
-    assert.ok(toneAmplitude(catHears, ANN_HZ) > 1000 && toneAmplitude(catHears, BEN_HZ) > 1000, `Cat hears both: ${toneAmplitude(catHears, ANN_HZ).toFixed(0)}, ${toneAmplitude(catHears, BEN_HZ).toFixed(0)}`);
-    const annHears = await nextMix(ann, 25);
-    assert.ok(toneAmplitude(annHears, BEN_HZ) > 1000, `Ann hears Ben: ${toneAmplitude(annHears, BEN_HZ).toFixed(0)}`);
-    assert.ok(toneAmplitude(annHears, ANN_HZ) < 100, `Ann does not hear herself: ${toneAmplitude(annHears, ANN_HZ).toFixed(0)}`);
+  // Audio: Cat's mix holds both tones; Ann's holds Ben's and not her own.
+  const catHears = await nextMix(cat, 25);
+  assert.ok(toneAmplitude(catHears, ANN_HZ) > 1000 && toneAmplitude(catHears, BEN_HZ) > 1000, `Cat hears both: ${toneAmplitude(catHears, ANN_HZ).toFixed(0)}, ${toneAmplitude(catHears, BEN_HZ).toFixed(0)}`);
+  const annHears = await nextMix(ann, 25);
+  assert.ok(toneAmplitude(annHears, BEN_HZ) > 1000, `Ann hears Ben: ${toneAmplitude(annHears, BEN_HZ).toFixed(0)}`);
+  assert.ok(toneAmplitude(annHears, ANN_HZ) < 100, `Ann does not hear herself: ${toneAmplitude(annHears, ANN_HZ).toFixed(0)}`);
 
-    // A mix frame every 20 ms once everyone is in.
-    ann.resetGap();
-    const audioBefore = ann.counters.audioIn;
-    const since = performance.now();
-    await waitFor(() => performance.now() - since > 2000, 3000, 'two seconds of mix');
-    const perSecond = (ann.counters.audioIn - audioBefore) / ((performance.now() - since) / 1000);
-    assert.ok(perSecond > 40 && perSecond < 60, `${perSecond.toFixed(1)} mix packets per second`);
-    assert.ok(ann.counters.longestAudioGapMs < 200, `longest gap ${ann.counters.longestAudioGapMs.toFixed(0)} ms`);
+  // A mix frame every 20 ms once everyone is in.
+  ann.resetGap();
+  const audioBefore = ann.counters.audioIn;
+  const since = performance.now();
+  await waitFor(() => performance.now() - since > 2000, 3000, 'two seconds of mix');
+  const perSecond = (ann.counters.audioIn - audioBefore) / ((performance.now() - since) / 1000);
+  assert.ok(perSecond > 40 && perSecond < 60, `${perSecond.toFixed(1)} mix packets per second`);
+  assert.ok(ann.counters.longestAudioGapMs < 200, `longest gap ${ann.counters.longestAudioGapMs.toFixed(0)} ms`);
 
-    // The relay asked the cameras for keyframes (each viewer's first), and the clients answered.
-    assert.ok(ann.counters.keyframeRequests > 0, 'a keyframe request reached the light camera');
-    const { relay } = await meetingDetail(server.url, meeting.id);
-    assert.ok((relay.packetsReceived ?? 0) > 200 && relay.packets > 200, JSON.stringify(relay));
-    assert.ok([ann, ben, cat].every((c) => c.connected && c.failure === undefined));
-    for (const c of [ann, ben, cat]) c.close();
-  });
-}
+  // The relay asked the cameras for keyframes (each viewer's first), and the clients answered.
+  assert.ok(ann.counters.keyframeRequests > 0, 'a keyframe request reached the light camera');
+  const { relay } = await meetingDetail(server.url, meeting.id);
+  assert.ok((relay.packetsReceived ?? 0) > 200 && relay.packets > 200, JSON.stringify(relay));
+  assert.ok([ann, ben, cat].every((c) => c.connected && c.failure === undefined));
+  for (const c of [ann, ben, cat]) c.close();
+});
 
 test('a light client refuses a meeting that is not on the relay, with a clear code', async () => {
-  const server = servers.get('werift')!;
   const meeting = await createMeeting(server.url, 'Not relay', 'auto');
-  const err = await join(server, meeting.id, 'Dan', 300, false).then(
+  const err = await join(meeting.id, 'Dan', 300, false).then(
     () => undefined,
     (e: unknown) => e,
   );

@@ -1,5 +1,5 @@
 /**
- * Media workers for real (the default relay transport, node-datachannel, in worker
+ * Media workers for real (the relay on node-datachannel, in worker
  * processes): two relay meetings land on two workers; killing one worker fails only its
  * meeting — its participants are told `relay-closed`, the other meeting's people keep hearing
  * each other without a gap — it is counted in /metrics, and the meeting's people hear each
@@ -22,7 +22,7 @@ let server: TestServer;
 const clients: LightClient[] = [];
 
 test.before(async () => {
-  server = await startServer({ mediaWorkers: 2, relayTransport: 'datachannel' });
+  server = await startServer({ mediaWorkers: 2 });
 });
 test.after(async () => {
   for (const c of clients) c.close();

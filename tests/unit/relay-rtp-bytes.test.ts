@@ -1,11 +1,11 @@
 /**
  * Raw RTP as the node-datachannel relay reads and writes it (relay/rtpBytes.ts), and a slot's
- * numbering across a change of source (NativeSlotOutput): the viewer must see one stream
+ * numbering across a change of source (TrackSlotOutput): the viewer must see one stream
  * continue, not a jump it would take for massive loss.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NativeSlotOutput } from '../../relay/NativeRelayPeer';
+import { TrackSlotOutput } from '../../relay/TrackSlotOutput';
 import { isRtcp, readRtp, writeRtp } from '../../relay/rtpBytes';
 import type { RtpIn } from '../../relay/types';
 import { SOURCE_SWITCH_TICKS } from '../../relay/VideoSlot';
@@ -61,7 +61,7 @@ function recordingSlot() {
       return true;
     },
   };
-  return { output: new NativeSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400)), sent };
+  return { output: new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400)), sent };
 }
 
 function packet(ssrc: number, seq: number, ts: number): RtpIn {

@@ -1,0 +1,51 @@
+/**
+ * A video slot's sending stream on node-datachannel: a local `SendOnly` video track of the
+ * viewer's connection, with its own SSRC and numbering. The publisher's packets are renumbered
+ * onto it (sequence numbers and timestamps continue across a change of source), so the viewer
+ * sees one steady stream per slot whichever camera it shows.
+ */
+import { randomInt } from 'node:crypto';
+import type { Track } from 'node-datachannel';
+import { MAX_RTP_BYTES, writeRtp } from './rtpBytes';
+import type { RtpIn } from './types';
+import { SOURCE_SWITCH_TICKS, type SlotOutput } from './VideoSlot';
+
+/** Whether `a` comes after `b` in a wrapping space of `modulus` (serial number arithmetic). */
+const isNewer = (a: number, b: number, modulus: number): boolean => a !== b && (a - b + modulus) % modulus < modulus / 2;
+
+/** A slot's sending stream (see the file comment). */
+export class TrackSlotOutput implements SlotOutput {
+  private seqOffset = 0;
+  private timestampOffset = 0;
+  // RFC 3550 §5.1: the stream's numbering starts at random.
+  private lastSeq = randomInt(0, 0x10000);
+  private lastTimestamp = randomInt(0, 0x1_0000_0000);
+
+  constructor(
+    private readonly peer: { readonly isConnected: boolean },
+    readonly track: Pick<Track, 'isOpen' | 'sendMessageBinary'>,
+    readonly ssrc: number,
+    private readonly payloadType: number,
+    private readonly scratch: Buffer,
+  ) {}
+
+  get connected(): boolean {
+    return this.peer.isConnected && this.track.isOpen();
+  }
+
+  send(packet: RtpIn, rebase: boolean): number {
+    if (packet.payload.length + 12 > MAX_RTP_BYTES) return 0;
+    if (rebase) {
+      this.seqOffset = (this.lastSeq + 1 - packet.sequenceNumber) & 0xffff;
+      this.timestampOffset = (this.lastTimestamp + SOURCE_SWITCH_TICKS - packet.timestamp) >>> 0;
+    }
+    const seq = (packet.sequenceNumber + this.seqOffset) & 0xffff;
+    const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
+    if (isNewer(seq, this.lastSeq, 0x10000)) this.lastSeq = seq;
+    if (isNewer(timestamp, this.lastTimestamp, 0x1_0000_0000)) this.lastTimestamp = timestamp;
+    const out = writeRtp(this.scratch, this.payloadType, packet.marker, seq, timestamp, this.ssrc, packet.payload);
+    // libdatachannel copies the packet (into the NACK history and SRTP): the scratch is free again.
+    return this.track.sendMessageBinary(out) ? out.length : 0;
+  }
+}
+
