@@ -1,21 +1,23 @@
 /**
  * Does the media plane scale with its workers? The same synthetic load — meetings of three,
  * everyone talking, each a real `AudioMixer` fed real Opus every 20 ms (the mixer is what a
- * relay meeting spends its CPU on when nobody's camera is on) — run on ONE worker thread and
+ * relay meeting spends its CPU on when nobody's camera is on) — run in ONE worker process and
  * then spread over TWO, in the same run, adding meetings until a step fails: any meeting's
  * mixer p99 tick over 10 ms or more than 1% late ticks. The ratio of the two capacities is
- * the scaling figure (issue 10 asks ≥ 1.8×).
+ * the scaling figure (issue 10 asks ≥ 1.8×). The workers are child processes started through
+ * `relay/worker/boot.mjs`, as the coordinator starts its media workers.
  *
  * No load clients: on a 2-core machine they would take the second core the second worker
- * needs, so the network side (werift forwarding, measured in relay-forwarding/relay-capacity)
+ * needs, so the network side (forwarding, measured in relay-forwarding and relay-capacity)
  * is not part of this figure. Writes bench-results/media-workers.{json,md}.
  *
  * Run: npx tsx bench/media-workers.ts
  */
-import { Worker } from 'node:worker_threads';
-import '@evan/opus'; // kept loaded on the main thread, as coordinator/media/MediaWorkers.ts does (else SIGSEGV)
+import { fork } from 'node:child_process';
 import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { writeResults } from './harness/results';
+import type { MeetingFigures, SyntheticJob, SyntheticReport } from './workers/syntheticMeetings';
 
 const STEPS = [10, 20, 40, 60, 80, 100, 120, 140, 160, 200, 240];
 const SIZE = 3;
@@ -28,18 +30,20 @@ const LATE_LIMIT = 0.01;
 const BOOT = new URL('../relay/worker/boot.mjs', import.meta.url);
 const ENTRY = new URL('./workers/syntheticMeetings.ts', import.meta.url).href;
 
-interface MeetingFigures { ticks: number; lateTicks: number; tickMsP99: number }
 interface Step { meetings: number; workers: number; worstP99Ms: number; latePercent: number; ok: boolean }
 
+/** Runs `meetings` synthetic meetings spread over `workers` worker processes; every meeting's figures. */
 function runOn(workers: number, meetings: number): Promise<MeetingFigures[]> {
   const shares = Array.from({ length: workers }, (_, w) => Math.floor(meetings / workers) + (w < meetings % workers ? 1 : 0));
   return Promise.all(shares.map((share) => new Promise<MeetingFigures[]>((resolve, reject) => {
-    const worker = new Worker(BOOT, { workerData: { entry: ENTRY, meetings: share, size: SIZE, warmupMs: WARMUP_MS, measureMs: MEASURE_MS }, execArgv: [] });
-    worker.once('message', (m: { figures: MeetingFigures[] }) => {
+    const job: SyntheticJob = { meetings: share, size: SIZE, warmupMs: WARMUP_MS, measureMs: MEASURE_MS };
+    const worker = fork(fileURLToPath(BOOT), [ENTRY, JSON.stringify(job)], { execArgv: [], serialization: 'json' });
+    worker.once('message', (m: SyntheticReport) => {
       resolve(m.figures);
-      void worker.terminate();
+      worker.kill();
     });
     worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`a synthetic worker exited (code ${code}) before it reported`)));
   }))).then((all) => all.flat());
 }
 

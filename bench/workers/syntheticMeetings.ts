@@ -1,17 +1,37 @@
 /**
- * A bench worker thread: `meetings` synthetic relay meetings of `size` people, everyone
- * talking, each a real `AudioMixer` on its own 20 ms clock fed real Opus packets every
- * 20 ms, exactly as a media worker runs them minus the network. Reports every meeting's
- * mixer figures after `measureMs`, then ends.
+ * A bench worker process for `bench/media-workers.ts`: `meetings` synthetic relay meetings of
+ * `size` people, everyone talking, each a real `AudioMixer` on its own 20 ms clock fed real
+ * Opus packets every 20 ms, exactly as a media worker runs them minus the network. Reports
+ * every meeting's mixer figures to its parent after `measureMs`, then ends.
+ * Started through `relay/worker/boot.mjs`: `boot.mjs <this file's URL> <SyntheticJob as JSON>`.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { Encoder } from '@evan/opus';
 import { FRAME_MS, SAMPLE_RATE } from '../../relay/audio/AudioFormat';
 import { AudioMixer } from '../../relay/audio/AudioMixer';
 import { ToneGenerator } from '../../relay/audio/tones';
 
-interface Job { meetings: number; size: number; warmupMs: number; measureMs: number }
-const job = workerData as Job & { entry: string };
+/** What the parent asks for (the process's second argument). */
+export interface SyntheticJob {
+  meetings: number;
+  size: number;
+  warmupMs: number;
+  measureMs: number;
+}
+
+/** One meeting's mixer over the measured stretch. */
+export interface MeetingFigures {
+  ticks: number;
+  lateTicks: number;
+  tickMsP99: number;
+}
+
+/** The one message sent back. */
+export interface SyntheticReport {
+  figures: MeetingFigures[];
+  bytesSent: number;
+}
+
+const job = JSON.parse(process.argv[3] ?? '{}') as SyntheticJob;
 
 // A second of pre-encoded packets per voice (as a browser's Opus encoder would send).
 const voices = Array.from({ length: job.size }, (_, v) => {
@@ -42,11 +62,13 @@ setTimeout(() => {
   baseline = mixers.map((m) => m.counters);
   setTimeout(() => {
     clearInterval(feed);
-    const figures = mixers.map((m, i) => {
+    const figures: MeetingFigures[] = mixers.map((m, i) => {
       const c = m.counters;
       return { ticks: c.ticks - baseline[i]!.ticks, lateTicks: c.lateTicks - baseline[i]!.lateTicks, tickMsP99: c.tickMsP99 };
     });
     for (const m of mixers) m.close();
-    parentPort!.postMessage({ figures, bytesSent: sent });
+    const report: SyntheticReport = { figures, bytesSent: sent };
+    // The parent ends this process once it has the report.
+    process.send!(report);
   }, job.measureMs);
 }, job.warmupMs);
