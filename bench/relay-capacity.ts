@@ -21,13 +21,11 @@
  * column), so the limits below are the server's.
  *
  * Writes bench-results/relay-capacity.{json,md} and relay-capacity-{cpu,p99}.svg.
- * Run: npx tsx bench/relay-capacity.ts (`CAPACITY_RUNS=silence,muted,talking,video` or `audio`: only those loads;
- * `CAPACITY_TRANSPORTS=datachannel` or `werift`: one relay transport, default both side by side)
+ * Run: npx tsx bench/relay-capacity.ts (`CAPACITY_RUNS=silence,muted,talking,video` or `audio`: only those loads)
  */
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { LIMITS } from '../protocol/limits';
-import { isRelayTransport, type RelayTransport } from '../relay/types';
 import type { MeetingDetail } from '../protocol/rest';
 import { LightClient } from './harness/LightClient';
 import { lineChart } from './harness/lineChart';
@@ -66,17 +64,10 @@ export interface CapacityRunSpec {
   listeners: 'silence' | 'muted';
   /** 320×240 VP8 at 15 fps from everyone (recorded once from libwebrtc's encoder, replayed). */
   camera: boolean;
-  /** The server's RELAY_TRANSPORT. */
-  transport: RelayTransport;
 }
 
-/** `CAPACITY_TRANSPORTS=datachannel,werift` (the default: both, side by side). */
-const TRANSPORTS = (process.env.CAPACITY_TRANSPORTS ?? 'datachannel,werift').split(',').map((t) => {
-  if (!isRelayTransport(t)) throw new Error(`CAPACITY_TRANSPORTS: "${t}" is not werift or datachannel`);
-  return t;
-});
-
-const LOADS: Array<Omit<CapacityRunSpec, 'transport'>> = [
+/** Every load, one after the other (same machine, same run). */
+const RUNS: CapacityRunSpec[] = [
   { key: 'silence', name: `audio only, ${TALKERS} talkers, the others unmuted in silence`, talkers: TALKERS, listeners: 'silence', camera: false },
   { key: 'muted', name: `audio only, ${TALKERS} talkers, the others muted`, talkers: TALKERS, listeners: 'muted', camera: false },
   { key: 'talking', name: 'audio only, everyone talking', talkers: 'all', listeners: 'silence', camera: false },
@@ -88,8 +79,6 @@ const LOADS: Array<Omit<CapacityRunSpec, 'transport'>> = [
     camera: true,
   },
 ];
-/** Each load on each transport, one after the other (same machine, same run). */
-const RUNS: CapacityRunSpec[] = LOADS.flatMap((load) => TRANSPORTS.map((transport) => ({ ...load, name: `${load.name} [${transport}]`, transport })));
 
 /** What one window measures. */
 export interface CapacityWindow {
@@ -209,7 +198,7 @@ function judge(m: CapacityWindow, clients: LightClient[]): string[] {
   if (m.mixerP99Ms > P99_LIMIT_MS) failures.push(`mixer p99 ${round(m.mixerP99Ms, 1)} ms > ${P99_LIMIT_MS} ms`);
   const lateShare = m.mixTicks > 0 ? m.lateTicks / m.mixTicks : 1;
   if (lateShare > LATE_LIMIT) failures.push(`${m.lateTicks}/${m.mixTicks} ticks late (> ${LATE_LIMIT * 100}%)`);
-  // One meeting lives on one media worker: its thread is what saturates (the server's CPU beside the main thread's).
+  // One meeting lives on one media worker process: it is what saturates (the server's CPU beside the main thread's).
   const media = m.cpu.serverCores - m.cpu.serverMainCores;
   if (media >= CPU_LIMIT) failures.push(`media worker at ${round(media * 100)}% of a core`);
   const lost = clients.filter((c) => !c.connected);
@@ -308,7 +297,7 @@ function describe(step: CapacityStep): string {
 
 async function runOnce(spec: CapacityRunSpec, media: RunMedia): Promise<CapacityRun> {
   console.log(`\n${spec.name}`);
-  const server = await ServerProcess.start({ env: { RELAY_TRANSPORT: spec.transport } });
+  const server = await ServerProcess.start();
   const clients: LightClient[] = [];
   const steps: CapacityStep[] = [];
   let limitedBy = '';

@@ -23,7 +23,6 @@
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { defaultConfig } from '../coordinator/config';
 import type { MeetingEventRecord } from '../protocol/rest';
 import { LightClient } from './harness/LightClient';
 import { releaseNativePeers } from './harness/LightPeer';
@@ -162,8 +161,8 @@ export interface SwitchGapResult {
   loadAverage: { start: number[]; end: number[] };
   video: string;
   holdMs: number;
-  /** Light participants in another relay meeting meanwhile, and the server's relay transport. */
-  load: { participants: number; transport: string };
+  /** Light participants in another relay meeting meanwhile. */
+  load: { participants: number };
   audioThresholdDb: number;
   audioResolutionMs: number;
   windowMs: { pre: number; post: number };
@@ -491,7 +490,7 @@ function markdown(r: SwitchGapResult): string {
     '',
     `${r.date}, Chromium ${r.chromium}, Node ${r.node}, ${r.cpu} (${r.cores} cores), load average at start ${r.loadAverage.start.map((x) => x.toFixed(1)).join(' ')}, at end ${r.loadAverage.end.map((x) => x.toFixed(1)).join(' ')}.`,
     `Code: ${r.code.commit}${r.code.uncommitted.length > 0 ? ` plus uncommitted changes to ${r.code.uncommitted.join(', ')}` : ''}.`,
-    `Relay transport ${r.load.transport}; ${r.load.participants > 0 ? `under load: ${r.load.participants} light participants (320×240 video from everyone, 3 talkers) in another relay meeting on the same server` : 'no other load'}.`,
+    `${r.load.participants > 0 ? `Under load: ${r.load.participants} light participants (320×240 video from everyone, 3 talkers) in another relay meeting on the same server` : 'No other load'}.`,
     `Video ${r.video}, P2P hold ${r.holdMs} ms. Listeners Ann (hears Ben's ${BEN.hz} Hz) and Ben (hears Ann's ${ANN.hz} Hz); Cat (${CAT.hz} Hz) joins and leaves.`,
     `Audio gap: longest stretch with the talker's tone below ${r.audioThresholdDb} dB summed over every remote audio element, in ${r.audioResolutionMs.toFixed(1)} ms blocks on the audio clock; ` +
       `video freeze: longest interval between presented frames of the talker's tile. Window: ${r.windowMs.pre} ms before \`switching\` to ${r.windowMs.post} ms after the commit, on each page.`,
@@ -654,7 +653,7 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
     loadAverage: { start: loadStart.map(round), end: loadavg().map(round) },
     video: '320x240',
     holdMs,
-    load: { participants: load, transport: process.env.RELAY_TRANSPORT ?? defaultConfig().relayTransport },
+    load: { participants: load },
     audioThresholdDb: HEARD_DB,
     audioResolutionMs: round((AUDIO_BLOCK / (annData.sampleRate || 48_000)) * 1000),
     windowMs: { pre: PRE_MS, post: POST_MS },

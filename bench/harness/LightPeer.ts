@@ -3,7 +3,7 @@
  * libdatachannel, libjuice, libsrtp) whose offer has the browser's relay layout — audio
  * sendrecv, camera sendonly, then `slots` recvonly videos — that replays pre-encoded Opus
  * and VP8 (`preEncoded.ts`) and counts what it receives without decoding. Signaling is the
- * caller's: `LightClient` speaks `/ws`; the transport benchmark talks to a bare relay.
+ * caller's: `LightClient` speaks `/ws`.
  */
 import nodeDataChannel, { type PeerConnection, type Track } from 'node-datachannel';
 import { isRtcp, writeRtp } from '../../relay/rtpBytes';

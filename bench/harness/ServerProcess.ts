@@ -149,7 +149,7 @@ export class ServerProcess {
   /** CPU time used so far by the whole server process and by its main thread. */
   cpu(): CpuTimes {
     if (this.exited) throw new Error('server process exited');
-    // Media workers are threads (werift) or child processes (RELAY_TRANSPORT=datachannel): count both.
+    // The media workers are child processes: counted with the server.
     return { processS: treeCpuSeconds(this.pid), mainThreadS: procCpuSeconds(this.pid, this.pid) };
   }
 
