@@ -8,14 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MeetingDetail } from '../../protocol/rest';
-import { procCpuSeconds, treeCpuSeconds } from './cpu';
+import { serverCpuTimes, type CpuTimes, type MeasuredServer } from './cpu';
 import { ROOT } from './run';
-
-/** CPU seconds of the server (all threads, its media worker processes included) and of its main thread (the event loop). */
-export interface CpuTimes {
-  processS: number;
-  mainThreadS: number;
-}
 
 /** A warning or error the server logged (pino JSON on stdout). */
 export interface ServerLogLine {
@@ -39,7 +33,7 @@ export async function readMetrics(baseUrl: string): Promise<Map<string, number>>
 }
 
 /** The coordinator (`scripts/start.ts`: HTTP, signaling, relay, mixer) in its own process, TURN off. */
-export class ServerProcess {
+export class ServerProcess implements MeasuredServer {
   /** The first lines logged at warn or above. */
   readonly logs: ServerLogLine[] = [];
   /** Log lines at warn or above, counted by message. */
@@ -146,11 +140,10 @@ export class ServerProcess {
     return server;
   }
 
-  /** CPU time used so far by the whole server process and by its main thread. */
+  /** CPU time used so far by the whole server (its media worker processes included), its main thread and its media workers. */
   cpu(): CpuTimes {
     if (this.exited) throw new Error('server process exited');
-    // The media workers are child processes: counted with the server.
-    return { processS: treeCpuSeconds(this.pid), mainThreadS: procCpuSeconds(this.pid, this.pid) };
+    return serverCpuTimes(this.pid);
   }
 
   /** A JSON call to the server's REST API. */

@@ -6,9 +6,21 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { sleep } from './run';
-import type { CpuTimes, ServerProcess } from './ServerProcess';
 
 const CLK_TCK = 100; // USER_HZ on Linux (`getconf CLK_TCK`)
+
+/** CPU seconds of a server: all of it (its media worker processes included), its main thread (the event loop), its media worker processes. */
+export interface CpuTimes {
+  processS: number;
+  mainThreadS: number;
+  mediaWorkersS: number;
+}
+
+/** A server a benchmark runs in a child process (`ServerProcess`): its pid and CPU times. */
+export interface MeasuredServer {
+  readonly pid: number;
+  cpu(): CpuTimes;
+}
 
 /** utime + stime of /proc/<pid>[/task/<tid>]/stat, in seconds. */
 export function procCpuSeconds(pid: number, tid?: number): number {
@@ -34,9 +46,9 @@ export function descendantPids(pid: number): number[] {
   return out;
 }
 
-/** CPU seconds of a process and its descendants (those alive now). */
-export function treeCpuSeconds(pid: number): number {
-  let total = procCpuSeconds(pid);
+/** CPU seconds of a process's descendants (those alive now). */
+function descendantsCpuSeconds(pid: number): number {
+  let total = 0;
   for (const child of descendantPids(pid)) {
     try {
       total += procCpuSeconds(child);
@@ -45,6 +57,12 @@ export function treeCpuSeconds(pid: number): number {
     }
   }
   return total;
+}
+
+/** CPU times of the server process `pid`: its media workers are its child processes. */
+export function serverCpuTimes(pid: number): CpuTimes {
+  const mediaWorkersS = descendantsCpuSeconds(pid);
+  return { processS: procCpuSeconds(pid) + mediaWorkersS, mainThreadS: procCpuSeconds(pid, pid), mediaWorkersS };
 }
 
 /** This process's CPU time (all threads: includes libwebrtc's). */
@@ -114,6 +132,8 @@ export interface CpuWindow {
   serverCores: number;
   /** The server's main thread: HTTP, signaling, records (the media runs in workers). */
   serverMainCores: number;
+  /** The server's media worker processes (every thread): the relays, mixers and recordings. */
+  mediaWorkerCores: number;
   /** This process: the load clients (libwebrtc threads included). */
   clientCores: number;
   /** Interrupt handling (irq + softirq), mostly the kernel moving our loopback UDP. */
@@ -127,7 +147,7 @@ export interface CpuWindow {
 }
 
 /** Samples the CPU counters. */
-export function sampleCpu(server: ServerProcess): CpuSample {
+export function sampleCpu(server: MeasuredServer): CpuSample {
   return {
     at: performance.now(),
     server: server.cpu(),
@@ -149,6 +169,7 @@ export function cpuBetween(a: CpuSample, b: CpuSample): CpuWindow {
     seconds,
     serverCores,
     serverMainCores: (b.server.mainThreadS - a.server.mainThreadS) / seconds,
+    mediaWorkerCores: (b.server.mediaWorkersS - a.server.mediaWorkersS) / seconds,
     clientCores,
     irqCores,
     backgroundCores: Math.max(0, machineCores - serverCores - clientCores - irqCores),
@@ -164,7 +185,7 @@ export function cpuBetween(a: CpuSample, b: CpuSample): CpuWindow {
  * one second, so a measurement window does not start in the middle of someone else's job.
  * Returns the background seen last.
  */
-export async function waitForQuiet(server: ServerProcess, maxBackground = 0.25, maxWaitMs = 60_000): Promise<number> {
+export async function waitForQuiet(server: MeasuredServer, maxBackground = 0.25, maxWaitMs = 60_000): Promise<number> {
   const deadline = performance.now() + maxWaitMs;
   for (;;) {
     const a = sampleCpu(server);
