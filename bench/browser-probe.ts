@@ -22,6 +22,7 @@
  * helpers would not exist in the page.
  */
 import type { Page } from 'playwright-core';
+import { round } from './harness/figures';
 
 
 /** Frames per analysis block (5.33 ms at 48 kHz, 5.8 ms at 44.1 kHz). */
@@ -482,7 +483,7 @@ export function longestSilence(trace: LevelTrace, from: number, to: number, thre
     else close(t);
   }
   close(to);
-  return { ms: Math.round(best.ms * 10) / 10, at: best.at };
+  return { ms: round(best.ms), at: best.at };
 }
 
 /** The longest interval between presented frames that overlaps [from, to] (clipped to it). */
@@ -496,7 +497,7 @@ export function longestFreeze(frames: readonly number[], from: number, to: numbe
     const d = points[i]! - points[i - 1]!;
     if (d > best.ms) best = { ms: d, at: points[i - 1]! };
   }
-  return { ms: Math.round(best.ms * 10) / 10, at: best.at };
+  return { ms: round(best.ms), at: best.at };
 }
 
 /** When `frequency` was first above `thresholdDb` (page time, end of that block). */
@@ -514,22 +515,5 @@ export function firstHeard(data: ProbeData, frequency: number, thresholdDb = HEA
   const frame = first + AUDIO_BLOCK;
   const rough = (frame / rate) * 1000 + roughOffset;
   return audioClock(data, rough, rough)(frame);
-}
-
-export interface Summary {
-  n: number;
-  median: number | null;
-  min: number | null;
-  max: number | null;
-}
-
-/** Median, min and max (rounded to 0.1 ms); nulls for no values. */
-export function summarize(values: readonly (number | null | undefined)[]): Summary {
-  const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return { n: 0, median: null, min: null, max: null };
-  const mid = v.length >> 1;
-  const median = v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-  const r = (x: number) => Math.round(x * 10) / 10;
-  return { n: v.length, median: r(median), min: r(v[0]!), max: r(v[v.length - 1]!) };
 }
 

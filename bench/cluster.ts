@@ -18,7 +18,8 @@
 import WebSocket from 'ws';
 import type { ServerMessage } from '../protocol/signaling';
 import { startRedis } from '../tests/helpers/redis';
-import { codeVersion, round, sleep, watchdog } from './harness/run';
+import { codeVersion, sleep, watchdog } from './harness/run';
+import { percentile, round } from './harness/figures';
 import { procCpuSeconds } from './harness/cpu';
 import { ServerProcess } from './harness/ServerProcess';
 import { writeResults } from './harness/results';
@@ -71,10 +72,6 @@ class Person {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: 'leave' }));
     this.ws.close();
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function runStep(nodes: ServerProcess[], meetings: number): Promise<Step> {

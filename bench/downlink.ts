@@ -10,11 +10,11 @@
  *
  * Writes bench-results/downlink.{json,md}. Run: npx tsx bench/downlink.ts
  */
-import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { codeVersion, round, sleep, watchdog } from './harness/run';
+import { codeVersion, sleep, watchdog } from './harness/run';
+import { round } from './harness/figures';
 import { ServerProcess } from './harness/ServerProcess';
-import { writeResults } from './harness/results';
+import { runContext, writeResults, type RunContext } from './harness/results';
 import { LoadClient, type RtpTotals } from './loadClient';
 
 const SIZES = [3, 6, 10];
@@ -49,12 +49,8 @@ export interface DownlinkRow {
 }
 
 /** The whole result, as written to bench-results/downlink.json. */
-export interface DownlinkBenchResult {
+export interface DownlinkBenchResult extends RunContext {
   name: 'downlink';
-  date: string;
-  node: string;
-  cpu: string;
-  cores: number;
   code: { commit: string; dirty: boolean };
   windowMs: number;
   rows: DownlinkRow[];
@@ -177,10 +173,7 @@ export async function runDownlinkBench(): Promise<DownlinkBenchResult> {
   }
   const result: DownlinkBenchResult = {
     name: 'downlink',
-    date: new Date().toISOString(),
-    node: process.versions.node,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
+    ...runContext(),
     code: codeVersion(),
     windowMs: WINDOW_MS,
     rows,

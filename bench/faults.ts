@@ -24,7 +24,8 @@ import { toneLevels, HEARD_DB } from '../tests/helpers/media';
 import { assertEveryoneHearsTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../tests/helpers/room';
 import { api, freeTcpPort, spawnServerProcess, startServer, tempDbPath, type TestServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, fmt } from './harness/run';
+import { codeState, ensureClientBuilt } from './harness/run';
+import { fmt } from './harness/figures';
 import { writeResult } from './harness/results';
 
 const CONDITIONS = [

@@ -8,7 +8,7 @@
  *
  * Run: npx tsx bench/join-time.ts [--runs 7]
  */
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, newParticipant, type Participant } from '../tests/helpers/browser';
@@ -16,9 +16,10 @@ import { toneInitScript } from '../tests/helpers/media';
 import { createMeeting } from '../tests/helpers/room';
 import { startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, fmt, numberArg } from './harness/run';
-import { writeResult } from './harness/results';
-import { AUDIO_BLOCK, firstHeard, HEARD_DB, probeInitScript, probeStatus, readProbe, summarize, type ProbeData, type Summary } from './browser-probe';
+import { codeState, ensureClientBuilt, numberArg } from './harness/run';
+import { fmt, round, summarize, type Summary } from './harness/figures';
+import { runContext, writeResults, type RunContext } from './harness/results';
+import { AUDIO_BLOCK, firstHeard, HEARD_DB, probeInitScript, probeStatus, readProbe, type ProbeData } from './browser-probe';
 
 const ALICE_HZ = 700;
 const BOB_HZ = 1500;
@@ -56,13 +57,9 @@ export interface JoinRun {
   error?: string;
 }
 
-export interface JoinTimeResult {
+export interface JoinTimeResult extends RunContext {
   name: 'join-time';
-  date: string;
-  node: string;
   chromium: string;
-  cpu: string;
-  cores: number;
   /** HEAD and the source files that differed from it when the run started. */
   code: { commit: string; uncommitted: string[] };
   loadAverage: { start: number[]; end: number[] };
@@ -126,8 +123,6 @@ async function oneRun(browser: Browser, baseUrl: string, run: number): Promise<J
   }
 }
 
-const round = (x: number) => Math.round(x * 10) / 10;
-
 function markdown(r: JoinTimeResult): string {
   const lines = [
     `# P2P join time (${r.runs.length} runs)`,
@@ -189,13 +184,10 @@ export async function runJoinTimeBench(options: JoinTimeOptions = {}): Promise<J
   };
   const result: JoinTimeResult = {
     name: 'join-time',
-    date: new Date().toISOString(),
-    node: process.versions.node,
+    ...runContext(),
     chromium,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
     code,
-    loadAverage: { start: loadStart.map(round), end: loadavg().map(round) },
+    loadAverage: { start: loadStart.map((x) => round(x)), end: loadavg().map((x) => round(x)) },
     video: '320x240',
     audioThresholdDb: HEARD_DB,
     audioResolutionMs: round((AUDIO_BLOCK / sampleRate) * 1000),
@@ -204,8 +196,7 @@ export async function runJoinTimeBench(options: JoinTimeOptions = {}): Promise<J
   };
   const table = markdown(result);
   if (options.write !== false) {
-    writeResult('join-time.json', `${JSON.stringify(result, null, 2)}\n`);
-    writeResult('join-time.md', table);
+    writeResults('join-time', result, table, false);
   }
   if (options.print !== false) console.log(`\n${table}`);
   return result;

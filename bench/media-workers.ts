@@ -14,9 +14,9 @@
  * Run: npx tsx bench/media-workers.ts
  */
 import { fork } from 'node:child_process';
-import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { writeResults } from './harness/results';
+import { round } from './harness/figures';
+import { runContext, writeResults } from './harness/results';
 import type { MeetingFigures, SyntheticJob, SyntheticReport } from './workers/syntheticMeetings';
 
 const STEPS = [10, 20, 40, 60, 80, 100, 120, 140, 160, 200, 240];
@@ -57,7 +57,7 @@ async function measureStep(workers: number, meetings: number): Promise<Step> {
     const worstP99Ms = Math.max(...figures.map((f) => f.tickMsP99));
     const latePercent = ticks > 0 ? (100 * late) / ticks : 100;
     const ok = worstP99Ms < P99_LIMIT_MS && latePercent < LATE_LIMIT * 100;
-    step = { meetings, workers, worstP99Ms: Math.round(worstP99Ms * 100) / 100, latePercent: Math.round(latePercent * 100) / 100, ok };
+    step = { meetings, workers, worstP99Ms: round(worstP99Ms, 2), latePercent: round(latePercent, 2), ok };
     console.log(`  ${workers} worker(s), ${meetings} meetings of ${SIZE}: worst p99 ${worstP99Ms.toFixed(2)} ms, late ${latePercent.toFixed(2)}% ${ok ? 'ok' : 'FAIL'}`);
   }
   return step!;
@@ -93,15 +93,12 @@ async function capacity(workers: number): Promise<{ held: number; failedAt: numb
 
 const one = await capacity(1);
 const two = await capacity(2);
-const ratio = one.held > 0 ? Math.round((two.held / one.held) * 100) / 100 : 0;
+const ratio = one.held > 0 ? round(two.held / one.held, 2) : 0;
 console.log(`one worker holds ${one.held} meetings of ${SIZE}, two hold ${two.held}: ${ratio}×`);
 
 const result = {
   name: 'media-workers',
-  date: new Date().toISOString(),
-  node: process.versions.node,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  cores: cpus().length,
+  ...runContext(),
   meetingSize: SIZE,
   limits: { p99Ms: P99_LIMIT_MS, latePercent: LATE_LIMIT * 100 },
   oneWorker: one,

@@ -5,16 +5,15 @@
  *
  * Run: npx tsx bench/mixer.ts
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Encoder } from '@evan/opus';
 import { FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE } from '../relay/audio/AudioFormat';
 import { AudioMixer } from '../relay/audio/AudioMixer';
 import { MixEncoder } from '../relay/audio/MixEncoder';
 import { ParticipantInput } from '../relay/audio/ParticipantInput';
 import { ToneGenerator } from '../relay/audio/tones';
+import { percentile, round } from './harness/figures';
+import { runContext, writeResults, type RunContext } from './harness/results';
 
 const SIZES = [10, 25, 50, 100, 200];
 const TALKERS = 3;
@@ -36,12 +35,8 @@ export interface MixerBenchRow {
 }
 
 /** The whole benchmark result as written to bench-results/mixer.json. */
-export interface MixerBenchResult {
+export interface MixerBenchResult extends RunContext {
   name: 'mixer';
-  date: string;
-  node: string;
-  cpu: string;
-  cores: number;
   frameMs: number;
   ticksPerSize: number;
   rows: MixerBenchRow[];
@@ -90,10 +85,6 @@ function talkerPackets(): Uint8Array[][] {
     const tone = new ToneGenerator(300 + 250 * t, 5000);
     return Array.from({ length: 1000 / FRAME_MS }, () => encoder.encode(tone.next()));
   });
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 interface Timing { p50: number; p99: number; encodesPerTick: number }
@@ -147,17 +138,16 @@ function benchSize(participants: number, packets: Uint8Array[][]): MixerBenchRow
     () => naive.encodes,
   );
 
-  const round = (ms: number) => Math.round(ms * 1000) / 1000;
   return {
     participants,
     talkers: TALKERS,
-    mixerP50Ms: round(ours.p50),
-    mixerP99Ms: round(ours.p99),
+    mixerP50Ms: round(ours.p50, 3),
+    mixerP99Ms: round(ours.p99, 3),
     mixerEncodesPerTick: ours.encodesPerTick,
-    naiveP50Ms: round(theirs.p50),
-    naiveP99Ms: round(theirs.p99),
+    naiveP50Ms: round(theirs.p50, 3),
+    naiveP99Ms: round(theirs.p99, 3),
     naiveEncodesPerTick: theirs.encodesPerTick,
-    speedup: Math.round((theirs.p50 / ours.p50) * 10) / 10,
+    speedup: round(theirs.p50 / ours.p50),
   };
 }
 
@@ -194,20 +184,12 @@ export async function runMixerBench(): Promise<MixerBenchResult> {
   }
   const result: MixerBenchResult = {
     name: 'mixer',
-    date: new Date().toISOString(),
-    node: process.versions.node,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
+    ...runContext(),
     frameMs: FRAME_MS,
     ticksPerSize: MEASURED_TICKS,
     rows,
   };
-  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'mixer.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const table = markdown(result);
-  writeFileSync(join(dir, 'mixer.md'), table);
-  console.log(table);
+  writeResults('mixer', result, markdown(result));
   return result;
 }
 

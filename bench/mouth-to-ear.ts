@@ -13,7 +13,6 @@
  *
  * Writes bench-results/mouth-to-ear.{json,md}. Run: npx tsx bench/mouth-to-ear.ts [--bursts 15]
  */
-import { cpus } from 'node:os';
 import type { Browser } from 'playwright-core';
 import type { TopologyPreference } from '../protocol/rest';
 import { launchBrowser, newParticipant, type Participant } from '../tests/helpers/browser';
@@ -21,9 +20,10 @@ import { toneInitScript } from '../tests/helpers/media';
 import { badgeSays, createMeeting } from '../tests/helpers/room';
 import { startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, fmt, numberArg } from './harness/run';
-import { writeResult } from './harness/results';
-import { HEARD_DB, levelTrace, probeInitScript, readProbe, summarize, type Summary } from './browser-probe';
+import { codeState, ensureClientBuilt, numberArg } from './harness/run';
+import { fmt, round, summarize, type Summary } from './harness/figures';
+import { runContext, writeResults } from './harness/results';
+import { HEARD_DB, levelTrace, probeInitScript, readProbe } from './browser-probe';
 
 const ALICE_HZ = 900;
 const BOB_HZ = 1400;
@@ -72,7 +72,7 @@ async function measurePath(browser: Browser, baseUrl: string, topology: Topology
       if (h !== undefined) delaysMs.push(h - s);
     }
     if (delaysMs.length < bursts / 2) throw new Error(`${path}: only ${delaysMs.length} of ${bursts} bursts heard`);
-    return { path, delaysMs: delaysMs.map((d) => Math.round(d * 10) / 10), summary: summarize(delaysMs) };
+    return { path, delaysMs: delaysMs.map((d) => round(d)), summary: summarize(delaysMs) };
   } finally {
     for (const p of people) await p.context.close().catch(() => {});
   }
@@ -99,6 +99,5 @@ const table = [
   `The relay adds ${fmt(added)} ms (median against median).`,
 ].join('\n');
 console.log(`\n${table}`);
-const result = { name: 'mouth-to-ear', date: new Date().toISOString(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, code: codeState(), bursts, periodMs: PERIOD_MS, onMs: ON_MS, thresholdDb: HEARD_DB, results, relayAddsMs: Math.round(added * 10) / 10 };
-writeResult('mouth-to-ear.json', `${JSON.stringify(result, null, 2)}\n`);
-writeResult('mouth-to-ear.md', `# Mouth-to-ear delay, P2P and relay\n\nTone bursts from Alice's microphone to Bob's ears, onset sent to onset heard (≥ ${HEARD_DB} dB in 5.3 ms blocks).\n\n${table}\n`);
+const result = { name: 'mouth-to-ear', ...runContext(), code: codeState(), bursts, periodMs: PERIOD_MS, onMs: ON_MS, thresholdDb: HEARD_DB, results, relayAddsMs: round(added) };
+writeResults('mouth-to-ear', result, `# Mouth-to-ear delay, P2P and relay\n\nTone bursts from Alice's microphone to Bob's ears, onset sent to onset heard (≥ ${HEARD_DB} dB in 5.3 ms blocks).\n\n${table}\n`, false);

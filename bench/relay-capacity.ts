@@ -29,12 +29,12 @@ import { LIMITS } from '../protocol/limits';
 import type { MeetingDetail } from '../protocol/rest';
 import { LightClient } from './harness/LightClient';
 import { lineChart } from './harness/lineChart';
-import { writeResult } from './harness/results';
 import { opusTone, recordVp8, type RecordedVideo } from './harness/preEncoded';
-import { codeVersion, round, sleep, watchdog } from './harness/run';
+import { codeVersion, sleep, watchdog } from './harness/run';
+import { pct, round } from './harness/figures';
 import { cpuBetween, sampleCpu, waitForQuiet, type CpuWindow } from './harness/cpu';
 import { ServerProcess } from './harness/ServerProcess';
-import { writeResults } from './harness/results';
+import { runContext, writeResult, writeResults, type RunContext } from './harness/results';
 
 const STEPS = [2, 4, 8, 12, 16, 24, 32, 40, 50, 64, 80, 100, 128];
 /** Sizes measured after the first failure, for the record. */
@@ -134,12 +134,8 @@ export interface CapacityRun {
 }
 
 /** The whole result, as written to bench-results/relay-capacity.json. */
-export interface CapacityBenchResult {
+export interface CapacityBenchResult extends RunContext {
   name: 'relay-capacity';
-  date: string;
-  node: string;
-  cpu: string;
-  cores: number;
   code: { commit: string; dirty: boolean };
   windowMs: number;
   limits: { mixerP99Ms: number; lateTickShare: number; serverCores: number };
@@ -347,10 +343,6 @@ async function runOnce(spec: CapacityRunSpec, media: RunMedia): Promise<Capacity
   return { spec, steps, held, limitedBy, serverEvents: server.notableEvents() };
 }
 
-function pct(cores: number): string {
-  return `${round(cores * 100)}%`;
-}
-
 function markdown(result: CapacityBenchResult): string {
   const lines = [
     '# Relay capacity: participants in one relay meeting',
@@ -416,10 +408,7 @@ function writeCharts(result: CapacityBenchResult): void {
 export async function runRelayCapacityBench(runs: CapacityRunSpec[] = RUNS): Promise<CapacityBenchResult> {
   const result: CapacityBenchResult = {
     name: 'relay-capacity',
-    date: new Date().toISOString(),
-    node: process.versions.node,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
+    ...runContext(),
     code: codeVersion(),
     windowMs: WINDOW_MS,
     limits: { mixerP99Ms: P99_LIMIT_MS, lateTickShare: LATE_LIMIT, serverCores: CPU_LIMIT },

@@ -20,7 +20,8 @@
  */
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { codeVersion, round, sleep, watchdog } from './harness/run';
+import { codeVersion, sleep, watchdog } from './harness/run';
+import { pct, round } from './harness/figures';
 import { cpuBetween, sampleCpu, waitForQuiet, type CpuWindow } from './harness/cpu';
 import { ServerProcess } from './harness/ServerProcess';
 import { writeResults } from './harness/results';
@@ -237,10 +238,6 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<b
     await sleep(100);
   }
   return true;
-}
-
-function pct(cores: number): string {
-  return `${round(cores * 100)}%`;
 }
 
 function markdown(result: ForwardingBenchResult): string {

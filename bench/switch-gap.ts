@@ -20,7 +20,7 @@
  *
  * Run: npx tsx bench/switch-gap.ts [--switches 10] [--hold 1000] [--load 0] [--client-dir path/to/built/client]
  */
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { MeetingEventRecord } from '../protocol/rest';
@@ -32,9 +32,10 @@ import { toneInitScript } from '../tests/helpers/media';
 import { createMeeting } from '../tests/helpers/room';
 import { api, startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, fmt, numberArg } from './harness/run';
-import { writeResult } from './harness/results';
-import { AUDIO_BLOCK, audibleAt, audioClock, clockSlip, HEARD_DB, levelTrace, longestFreeze, longestSilence, probeInitScript, probeStatus, readProbe, summarize, type ProbeData, type Summary } from './browser-probe';
+import { codeState, ensureClientBuilt, numberArg, sleep } from './harness/run';
+import { escapeXml, fmt, round, summarize, type Summary } from './harness/figures';
+import { runContext, writeResult, writeResults, type RunContext } from './harness/results';
+import { AUDIO_BLOCK, audibleAt, audioClock, clockSlip, HEARD_DB, levelTrace, longestFreeze, longestSilence, probeInitScript, probeStatus, readProbe, type ProbeData } from './browser-probe';
 
 const ANN = { name: 'Ann', hz: 600 };
 const BEN = { name: 'Ben', hz: 1100 };
@@ -149,13 +150,9 @@ export interface DirectionSummary {
   targetMet: boolean;
 }
 
-export interface SwitchGapResult {
+export interface SwitchGapResult extends RunContext {
   name: 'switch-gap';
-  date: string;
-  node: string;
   chromium: string;
-  cpu: string;
-  cores: number;
   /** HEAD and the source files that differed from it when the run started. */
   code: { commit: string; uncommitted: string[] };
   loadAverage: { start: number[]; end: number[] };
@@ -183,8 +180,6 @@ async function enter(browser: Browser, link: string, person: { name: string; hz:
   await p.page.getByTestId('leave-meeting').waitFor({ timeout: 15_000 });
   return p;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits (sequencing only) until the page got a settled `topology` of `mode` after its `after`-th signal. */
 async function settledOn(page: Page, mode: 'p2p' | 'relay', after: number): Promise<void> {
@@ -283,7 +278,7 @@ function timelineOf(data: ProbeData, talker: { name: string; hz: number }, sw: P
   const to = sw.direction === 'p2p→relay' ? 'relay' : 'p2p';
   const from = to === 'relay' ? 'p2p' : 'relay';
   const windowStart = sw.start - PRE_MS;
-  const rel = (t: number | null | undefined) => (typeof t === 'number' ? Math.round((t - sw.commit) * 10) / 10 : null);
+  const rel = (t: number | null | undefined) => (typeof t === 'number' ? round(t - sw.commit) : null);
   const inWindow = (t: number) => t >= windowStart && t <= windowEnd;
   const elementEvents = data.audioElements.filter((e) => inWindow(e.t));
   const added = elementEvents.find((e) => e.what === 'srcObject' && e.kind === to);
@@ -319,8 +314,8 @@ function timelineOf(data: ProbeData, talker: { name: string; hz: number }, sw: P
     newPathFirstToneMs: rel(toneEdge(data, talker.hz, to, windowStart, windowEnd, 'first')),
     videoChangeMs: rel(change),
     videoFirstFrameMs: rel(firstFrame),
-    commitTaskMs: taskEnd === null ? null : Math.round((taskEnd - sw.commit) * 10) / 10,
-    oldPathCloseMs: closes.length > 0 ? Math.round(closes.reduce((sum, [, d]) => sum + d, 0) * 10) / 10 : null,
+    commitTaskMs: taskEnd === null ? null : round(taskEnd - sw.commit),
+    oldPathCloseMs: closes.length > 0 ? round(closes.reduce((sum, [, d]) => sum + d, 0)) : null,
     windowLongTaskMs: tasks.length > 0 ? Math.max(...tasks.map(([, d]) => d)) : null,
     audioClockSlipMs: clockSlip(data, windowStart, windowEnd),
     ...serverInWindow(server, data.timeOrigin + windowStart, data.timeOrigin + windowEnd),
@@ -391,8 +386,6 @@ function median(values: (number | null)[]): number | null {
   return summarize(values).median;
 }
 
-const round = (x: number) => Math.round(x * 10) / 10;
-const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** A grouped bar chart per direction: audio gap and video freeze per switch and listener. */
 function svgPlot(r: SwitchGapResult): string {
@@ -644,13 +637,10 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
 
   const result: SwitchGapResult = {
     name: 'switch-gap',
-    date: new Date().toISOString(),
-    node: process.versions.node,
+    ...runContext(),
     chromium,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
     code,
-    loadAverage: { start: loadStart.map(round), end: loadavg().map(round) },
+    loadAverage: { start: loadStart.map((x) => round(x)), end: loadavg().map((x) => round(x)) },
     video: '320x240',
     holdMs,
     load: { participants: load },
@@ -668,8 +658,7 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
   };
   const table = markdown(result);
   if (options.write !== false) {
-    writeResult('switch-gap.json', `${JSON.stringify(result, null, 2)}\n`);
-    writeResult('switch-gap.md', table);
+    writeResults('switch-gap', result, table, false);
     writeResult('switch-gap.svg', svgPlot(result));
   }
   if (options.print !== false) {

@@ -1,4 +1,5 @@
 /** A small SVG line chart for benchmark curves (figures against participants), no dependencies. */
+import { escapeXml } from './figures';
 
 export interface ChartSeries {
   label: string;
@@ -15,7 +16,6 @@ export interface LineChart {
 }
 
 const COLORS = ['#1f5fa8', '#c8641b', '#2e8b57', '#8e44ad', '#b03a48', '#5d6d7e'];
-const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** A step for about five grid lines up to `max` (1, 2 or 5 times a power of ten). */
 function niceStep(max: number): number {

@@ -1,4 +1,4 @@
-/** Small helpers every benchmark uses: where the repository is, what code ran, the client built, arguments, waiting, rounding, a watchdog. */
+/** Small helpers every benchmark uses: where the repository is, what code ran, the client built, arguments, waiting, a watchdog. */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,12 +16,6 @@ export function codeVersion(): { commit: string; dirty: boolean } {
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Rounds to `digits` decimals. */
-export function round(value: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 /** Ends this process after `ms` whatever happens (benchmarks must stop by themselves). */
@@ -76,9 +70,4 @@ export function numberArg(argv: readonly string[], name: string): number | undef
     if (a.startsWith(`--${name}=`)) return Number(a.slice(name.length + 3));
   }
   return undefined;
-}
-
-/** "123.4" or "–". */
-export function fmt(x: number | null | undefined, digits = 0): string {
-  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '–';
 }
