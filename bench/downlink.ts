@@ -15,7 +15,7 @@ import { codeVersion, sleep, watchdog } from './harness/run';
 import { round } from './harness/figures';
 import { ServerProcess } from './harness/ServerProcess';
 import { runContext, writeResults, type RunContext } from './harness/results';
-import { LoadClient, type RtpTotals } from './loadClient';
+import { LoadClient, type RtpTotals } from './harness/LoadClient';
 
 const SIZES = [3, 6, 10];
 const SETTLE_MS = 4000;

@@ -32,7 +32,8 @@ import { lineChart } from './harness/lineChart';
 import { opusTone, recordVp8, type RecordedVideo } from './harness/preEncoded';
 import { codeVersion, sleep, watchdog } from './harness/run';
 import { pct, round } from './harness/figures';
-import { cpuBetween, sampleCpu, waitForQuiet, type CpuWindow } from './harness/cpu';
+import { cpuBetween, waitForQuiet, type CpuWindow } from './harness/cpu';
+import { relaySnapshot } from './harness/relaySnapshot';
 import { ServerProcess } from './harness/ServerProcess';
 import { runContext, writeResult, writeResults, type RunContext } from './harness/results';
 
@@ -142,27 +143,12 @@ export interface CapacityBenchResult extends RunContext {
   runs: CapacityRun[];
 }
 
-interface Snapshot {
-  relay: MeetingDetail['relay'];
-  clients: Array<{ audioIn: number; videoIn: number }>;
-  cpu: ReturnType<typeof sampleCpu>;
-}
-
-async function snapshot(server: ServerProcess, meetingId: string, clients: LightClient[]): Promise<Snapshot> {
-  const detail = await server.meeting(meetingId);
-  return {
-    relay: detail.relay,
-    clients: clients.map((c) => ({ audioIn: c.counters.audioIn, videoIn: c.counters.videoIn })),
-    cpu: sampleCpu(server),
-  };
-}
-
 /** One measurement window at the current size. */
 async function measure(server: ServerProcess, meetingId: string, clients: LightClient[]): Promise<CapacityWindow> {
   for (const c of clients) c.resetGap();
-  const a = await snapshot(server, meetingId, clients);
+  const a = await relaySnapshot(server, meetingId, clients);
   await sleep(WINDOW_MS);
-  const b = await snapshot(server, meetingId, clients);
+  const b = await relaySnapshot(server, meetingId, clients);
   const cpu = cpuBetween(a.cpu, b.cpu);
   const s = cpu.seconds;
   const d = (key: keyof MeetingDetail['relay']) => (b.relay[key] ?? 0) - (a.relay[key] ?? 0);

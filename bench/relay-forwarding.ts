@@ -1,228 +1,164 @@
 /**
- * Video forwarding throughput of the relay: a few publishers send synthetic camera video
- * into one relay-mode meeting with several viewers, and we count the RTP packets the relay
- * forwards per second against the CPU time of the server process. The server (the real
- * `scripts/start.ts`) runs in a child process so its CPU is read from /proc apart from the
- * load clients (@roamhq/wrtc, this process).
- *
- * Each configuration is measured twice on the same meeting: cameras on (video in and out,
- * plus the audio mix every participant always receives), then cameras off (everything but
- * video). The difference is the CPU the video path costs, from which packets per
- * CPU-second of the video path follow; the all-in figure divides every forwarded packet
- * (video and mixed audio) by all the server's CPU.
+ * What the relay costs per forwarded video packet: the CPU of the media worker process that
+ * holds the meeting, per 1,000 packets it forwards (issue 10's target: 15 ms). P publishers
+ * send 320×240 VP8 at 15 fps into one relay meeting of N participants, and every participant
+ * receives every camera but its own in a slot (at most the offer's eight). The server (the
+ * real `scripts/start.ts`) runs in a child process and the meeting's relay in one of its media
+ * worker processes, so the relay's CPU is read from /proc apart from the coordinator's and the
+ * load's. The load is light clients (`harness/LightClient.ts`) in this process: our signaling,
+ * a native peer, VP8 recorded once from libwebrtc and replayed, nothing encoded or decoded;
+ * mics off, so the mixer has nobody to mix.
  *
  * Writes bench-results/relay-forwarding.{json,md}. Run: npx tsx bench/relay-forwarding.ts
  *
- * Knobs (environment): `FORWARDING_CONFIGS=4x8,6x18` runs only those publishers×viewers;
+ * Knobs (environment): `FORWARDING_CONFIGS=4x12,6x18` runs only those publishers×participants;
  * `BENCH_MAX_BACKGROUND=0.8` tolerates a busier machine (cores used by other programs) before
- * a window is measured again; `BENCH_CPU_PROF=<dir>` runs the server under `--cpu-prof` and
- * leaves its .cpuprofile there (profiling slows it: take figures from runs without it).
+ * a window is measured again; `BENCH_CPU_PROF=<dir>` runs the server and its media workers
+ * under `--cpu-prof` and leaves their .cpuprofile files there (profiling slows them: take
+ * figures from runs without it).
  */
-import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { codeVersion, sleep, watchdog } from './harness/run';
+import { LIMITS } from '../protocol/limits';
+import { waitFor } from '../tests/helpers/wait';
+import { cpuBetween, waitForQuiet, type CpuWindow } from './harness/cpu';
 import { pct, round } from './harness/figures';
-import { cpuBetween, sampleCpu, waitForQuiet, type CpuWindow } from './harness/cpu';
+import { LightClient } from './harness/LightClient';
+import { recordVp8, type RecordedVideo } from './harness/preEncoded';
+import { relaySnapshot, type RelaySnapshot } from './harness/relaySnapshot';
+import { runContext, writeResults, type RunContext } from './harness/results';
+import { codeVersion, sleep, watchdog } from './harness/run';
 import { ServerProcess } from './harness/ServerProcess';
-import { writeResults } from './harness/results';
-import { LoadClient, type CameraOptions, type RtpTotals } from './loadClient';
 
-/** Publishers × viewers (viewers send no video; everyone, publishers too, views every camera). */
-const ALL_CONFIGS: Array<{ publishers: number; viewers: number }> = [
-  { publishers: 2, viewers: 4 },
-  { publishers: 4, viewers: 8 },
-  { publishers: 4, viewers: 16 },
-  { publishers: 6, viewers: 18 },
-];
-const CONFIGS = chosenConfigs(process.env.FORWARDING_CONFIGS);
+/** Publishers among participants; every participant views every camera but its own. */
+export interface ForwardingConfig {
+  publishers: number;
+  participants: number;
+}
 
-function chosenConfigs(spec: string | undefined): Array<{ publishers: number; viewers: number }> {
-  if (spec === undefined || spec.trim() === '') return ALL_CONFIGS;
+const CONFIGS = chosenConfigs(process.env.FORWARDING_CONFIGS ?? '2x6,4x12,6x18');
+
+function chosenConfigs(spec: string): ForwardingConfig[] {
   return spec.split(',').map((item) => {
     const match = /^(\d+)x(\d+)$/.exec(item.trim());
-    if (!match) throw new Error(`FORWARDING_CONFIGS: "${item}" is not <publishers>x<viewers>`);
-    return { publishers: Number(match[1]), viewers: Number(match[2]) };
+    const publishers = Number(match?.[1]);
+    const participants = Number(match?.[2]);
+    if (!match || publishers < 1 || publishers > participants) throw new Error(`FORWARDING_CONFIGS: "${item}" is not <publishers>x<participants>`);
+    return { publishers, participants };
   });
 }
-/** Capped so the load stays put (bandwidth estimation would otherwise ramp it between runs). */
-const CAMERA: CameraOptions = { width: 320, height: 240, fps: 15, maxKbps: 300 };
-const SETTLE_MS = 4000;
+
+const CAMERA = { width: 320, height: 240, fps: 15 };
+const SETTLE_MS = 3000;
 const WINDOW_MS = 10_000;
 /** Windows disturbed by other programs (more than this many cores) are measured again, up to twice. */
 const MAX_BACKGROUND_CORES = Number(process.env.BENCH_MAX_BACKGROUND ?? 0.3);
 
-/** Figures of one measurement window. */
-export interface ForwardingWindow {
-  cpu: CpuWindow;
-  /** RTP packets the relay sent per second (video forwarded plus the audio mix). */
-  relayPacketsOutPerS: number;
-  relayBytesOutPerS: number;
-  /** RTP packets the relay received per second (cameras, and mics if any). */
-  relayPacketsInPerS: number;
-  /** Mixed-audio packets the clients received per second (getStats), to split the relay's total. */
-  audioPacketsOutPerS: number;
-  /** Forwarded video: the relay's total minus the audio mix. */
+/** One configuration's figures, from its least disturbed window. */
+export interface ForwardingRow extends ForwardingConfig {
+  /** Video streams the relay sends: each participant gets every camera but its own (at most the offer's slots). */
+  forwardedStreams: number;
+  /** Camera packets the relay received per second. */
+  videoPacketsInPerS: number;
+  /** Video packets the relay forwarded per second: everything it sent minus the mix packets the clients received. */
   videoPacketsOutPerS: number;
-  videoBytesOutPerS: number;
-  /** Frames per second the observing viewer decoded, over all publishers. */
-  observerFps: number;
-  /** Frames per second each publisher's encoder produced (libwebrtc lowers it when starved of CPU). */
-  publisherFps: number;
-  /** Mixer ticks in the window and how many were late (the audio path sharing the event loop). */
-  mixerTicks: number;
-  mixerLateTicks: number;
+  /** Forwarded video packets per second at the client that received the fewest (of those that view a camera). */
+  leastVideoPacketsInPerS: number;
+  /** CPU of the media worker processes (every thread) per 1,000 forwarded video packets, in ms. */
+  msPer1000: number;
+  /** The same the other way round: forwarded video packets per second per core of media worker CPU. */
+  packetsPerCoreSecond: number;
+  cpu: CpuWindow;
+  /** Windows measured for this row (a disturbed one is measured again; the least disturbed is kept). */
+  attempts: number;
   /** Clients whose connection was no longer up at the end of the window. */
   lostClients: number;
 }
 
-/** One configuration's result. */
-export interface ForwardingRow {
-  publishers: number;
-  viewers: number;
-  /** Video streams the relay sends: each publisher to every other participant. */
-  forwardedStreams: number;
-  camerasOn: ForwardingWindow;
-  camerasOff: ForwardingWindow;
-  /** Forwarded video packets per second per core of server CPU spent on video (on − off). */
-  videoPacketsPerCoreSecond: number;
-  /** Every forwarded packet (video and audio) per second per core of all server CPU, cameras on. */
-  allPacketsPerCoreSecond: number;
-  /** Server CPU per 1000 forwarded video packets, in ms (on − off). */
-  cpuMsPer1000VideoPackets: number;
-  failedClients: number;
-}
-
 /** The whole result, as written to bench-results/relay-forwarding.json. */
-export interface ForwardingBenchResult {
+export interface ForwardingBenchResult extends RunContext {
   name: 'relay-forwarding';
-  date: string;
-  node: string;
-  cpu: string;
-  cores: number;
   code: { commit: string; dirty: boolean };
-  camera: CameraOptions;
+  camera: typeof CAMERA;
   windowMs: number;
   rows: ForwardingRow[];
   /** Server log lines worth attention (warnings, errors, lost connections), counted. */
   serverEvents: Record<string, number>;
 }
 
-interface Snapshot {
-  relay: { packets: number; bytes: number; packetsReceived: number; mixTicks: number; lateTicks: number };
-  clients: RtpTotals[];
-  cpu: ReturnType<typeof sampleCpu>;
+/** Cameras participant `index` should see: every one but its own, at most the offer's slots. */
+function expectedSlots(index: number, publishers: number): number {
+  return Math.min(LIMITS.relayVideoSlots, index < publishers ? publishers - 1 : publishers);
 }
 
-async function snapshot(server: ServerProcess, meetingId: string, clients: LoadClient[]): Promise<Snapshot> {
-  const [detail, totals] = await Promise.all([server.meeting(meetingId), Promise.all(clients.map((c) => c.rtpTotals()))]);
-  const cpu = sampleCpu(server);
-  const relay = detail.relay as Record<string, number | undefined>;
+/** The figures between two snapshots of one configuration. */
+function forwardingRow(config: ForwardingConfig, a: RelaySnapshot, b: RelaySnapshot, clients: readonly LightClient[]): ForwardingRow {
+  const cpu = cpuBetween(a.cpu, b.cpu);
+  const s = cpu.seconds;
+  const mixPackets = b.clients.reduce((n, now, i) => n + now.audioIn - a.clients[i]!.audioIn, 0);
+  const forwarded = b.relay.packets - a.relay.packets - mixPackets;
+  const received = b.clients.map((now, i) => now.videoIn - a.clients[i]!.videoIn).filter((_, i) => expectedSlots(i, config.publishers) > 0);
+  const leastReceived = Math.min(...received);
+  if (forwarded <= 0 || leastReceived <= 0) throw new Error(`${config.publishers}x${config.participants}: nothing forwarded (forwarded ${forwarded}, least received ${leastReceived})`);
+  const workerSeconds = cpu.mediaWorkerCores * s;
   return {
-    relay: {
-      packets: relay.packets ?? 0,
-      bytes: relay.bytes ?? 0,
-      packetsReceived: relay.packetsReceived ?? 0,
-      mixTicks: relay.mixTicks ?? 0,
-      lateTicks: relay.lateTicks ?? 0,
-    },
-    clients: totals,
+    ...config,
+    forwardedStreams: clients.reduce((n, _, i) => n + expectedSlots(i, config.publishers), 0),
+    videoPacketsInPerS: ((b.relay.packetsReceived ?? 0) - (a.relay.packetsReceived ?? 0)) / s,
+    videoPacketsOutPerS: forwarded / s,
+    leastVideoPacketsInPerS: leastReceived / s,
+    msPer1000: (workerSeconds * 1000 * 1000) / forwarded,
+    packetsPerCoreSecond: workerSeconds > 0 ? forwarded / workerSeconds : 0,
     cpu,
+    attempts: 1,
+    lostClients: clients.filter((c) => !c.connected).length,
   };
 }
 
-function sum(totals: RtpTotals[], pick: (t: RtpTotals) => number): number {
-  return totals.reduce((acc, t) => acc + pick(t), 0);
-}
-
-/** Measures one window; repeats it (at most twice) when other programs disturbed it. */
-async function measureWindow(server: ServerProcess, meetingId: string, clients: LoadClient[], publishers: number): Promise<ForwardingWindow> {
-  let best: ForwardingWindow | undefined;
-  for (let attempt = 0; attempt < 3; attempt++) {
+/** Measures one window; measures again (at most twice) when other programs disturbed it, and keeps the least disturbed. */
+async function measure(server: ServerProcess, meetingId: string, config: ForwardingConfig, clients: readonly LightClient[]): Promise<ForwardingRow> {
+  let best: ForwardingRow | undefined;
+  let attempts = 0;
+  while (attempts < 3) {
+    attempts += 1;
     await waitForQuiet(server, MAX_BACKGROUND_CORES, 90_000);
-    const a = await snapshot(server, meetingId, clients);
+    const a = await relaySnapshot(server, meetingId, clients);
     await sleep(WINDOW_MS);
-    const b = await snapshot(server, meetingId, clients);
-    const cpu = cpuBetween(a.cpu, b.cpu);
-    const s = cpu.seconds;
-    const audioOut = (sum(b.clients, (t) => t.audioIn.packets) - sum(a.clients, (t) => t.audioIn.packets)) / s;
-    // Mix bytes on the wire per packet: payload plus RTP header as the relay counts them.
-    const audioBytesOut =
-      (sum(b.clients, (t) => t.audioIn.bytes + t.audioIn.headerBytes) - sum(a.clients, (t) => t.audioIn.bytes + t.audioIn.headerBytes)) / s;
-    const relayOut = (b.relay.packets - a.relay.packets) / s;
-    const relayBytes = (b.relay.bytes - a.relay.bytes) / s;
-    const window: ForwardingWindow = {
-      cpu,
-      relayPacketsOutPerS: relayOut,
-      relayBytesOutPerS: relayBytes,
-      relayPacketsInPerS: (b.relay.packetsReceived - a.relay.packetsReceived) / s,
-      audioPacketsOutPerS: audioOut,
-      videoPacketsOutPerS: Math.max(0, relayOut - audioOut),
-      videoBytesOutPerS: Math.max(0, relayBytes - audioBytesOut),
-      observerFps: ((b.clients[publishers]?.videoIn.framesDecoded ?? 0) - (a.clients[publishers]?.videoIn.framesDecoded ?? 0)) / s,
-      publisherFps: (sum(b.clients, (t) => t.videoOut.framesEncoded) - sum(a.clients, (t) => t.videoOut.framesEncoded)) / s / publishers,
-      mixerTicks: b.relay.mixTicks - a.relay.mixTicks,
-      mixerLateTicks: b.relay.lateTicks - a.relay.lateTicks,
-      lostClients: clients.filter((c) => !c.connected).length,
-    };
-    if (!best || window.cpu.backgroundCores < best.cpu.backgroundCores) best = window;
-    if (window.cpu.backgroundCores <= MAX_BACKGROUND_CORES) break;
-    console.log(`  window disturbed by other programs (${round(window.cpu.backgroundCores, 2)} cores): measuring again`);
+    const b = await relaySnapshot(server, meetingId, clients);
+    const row = forwardingRow(config, a, b, clients);
+    if (!best || row.cpu.backgroundCores < best.cpu.backgroundCores) best = row;
+    if (row.cpu.backgroundCores <= MAX_BACKGROUND_CORES) break;
+    console.log(`  window disturbed by other programs (${round(row.cpu.backgroundCores, 2)} cores): measuring again`);
   }
-  return best!;
+  return { ...best!, attempts };
 }
 
-async function benchConfig(server: ServerProcess, publishers: number, viewers: number): Promise<ForwardingRow> {
-  const meetingId = await server.createRelayMeeting(`forwarding ${publishers}x${viewers}`);
-  const clients: LoadClient[] = [];
-  let failed = 0;
+/** Fills one relay meeting with the configuration's light clients and measures what forwarding costs the relay. */
+async function benchConfig(server: ServerProcess, config: ForwardingConfig, video: RecordedVideo): Promise<ForwardingRow> {
+  const { publishers, participants } = config;
+  const meetingId = await server.createRelayMeeting(`forwarding ${publishers}x${participants}`);
+  const clients: LightClient[] = [];
   try {
-    for (let i = 0; i < publishers + viewers; i++) {
+    for (let i = 0; i < participants; i++) {
       const publisher = i < publishers;
-      try {
-        clients.push(
-          await LoadClient.join({
-            wsUrl: server.wsUrl,
-            meetingId,
-            name: `${publisher ? 'pub' : 'view'}-${i}`,
-            // Mics off: the mixer then only sends the shared (silent) listener mix, and the
-            // measured CPU is mostly the video path's.
-            mic: 'off',
-            camera: publisher ? CAMERA : false,
-            luma: 40 + ((i * 23) % 180),
-            // Only the first viewer decodes (to show the video arrives); the others drop what the
-            // relay forwards undecoded, so the load clients leave the CPU to the server.
-            slotVideo: i === publishers ? 'decode' : 'drop',
-          }),
-        );
-      } catch (err) {
-        failed += 1;
-        console.log(`  client ${i} failed: ${(err as Error).message}`);
-      }
+      clients.push(
+        await LightClient.join({
+          wsUrl: server.wsUrl,
+          meetingId,
+          name: `${publisher ? 'pub' : 'view'}-${i}`,
+          mic: null,
+          camera: publisher ? video : null,
+          origin: server.url,
+          bindAddress: '127.0.0.1',
+        }),
+      );
     }
-    const pubs = clients.slice(0, publishers);
-    // Everyone should see every camera but its own (at most the offer's slots).
-    await waitUntil(() => clients.every((c, i) => c.filledSlots >= Math.min(8, i < publishers ? publishers - 1 : publishers)), 15_000);
+    await waitFor(() => clients.every((c, i) => c.filledSlots >= expectedSlots(i, publishers)), 15_000, 'every participant to see every camera but its own');
     await sleep(SETTLE_MS);
-    const camerasOn = await measureWindow(server, meetingId, clients, publishers);
-    for (const p of pubs) p.setCamera(false);
-    await sleep(SETTLE_MS);
-    const camerasOff = await measureWindow(server, meetingId, clients, publishers);
-    const videoCores = camerasOn.cpu.serverCores - camerasOff.cpu.serverCores;
-    const row: ForwardingRow = {
-      publishers,
-      viewers,
-      forwardedStreams: publishers * (publishers - 1 + viewers),
-      camerasOn,
-      camerasOff,
-      videoPacketsPerCoreSecond: videoCores > 0 ? camerasOn.videoPacketsOutPerS / videoCores : 0,
-      allPacketsPerCoreSecond: camerasOn.relayPacketsOutPerS / Math.max(1e-6, camerasOn.cpu.serverCores),
-      cpuMsPer1000VideoPackets: camerasOn.videoPacketsOutPerS > 0 ? (videoCores * 1e6) / camerasOn.videoPacketsOutPerS : 0,
-      failedClients: failed,
-    };
+    const row = await measure(server, meetingId, config, clients);
     console.log(
-      `  ${publishers} publishers × ${viewers} viewers: ${round(camerasOn.videoPacketsOutPerS)} video pkt/s out, ` +
-        `server ${round(camerasOn.cpu.serverCores * 100)}% (cameras off ${round(camerasOff.cpu.serverCores * 100)}%), ` +
-        `${Math.round(row.videoPacketsPerCoreSecond)} video pkt per core-second`,
+      `  ${publishers} publishers × ${participants} participants: ${Math.round(row.videoPacketsOutPerS)} video pkt/s forwarded, ` +
+        `media worker ${pct(row.cpu.mediaWorkerCores)} of a core = ${round(row.msPer1000, 1)} ms per 1,000 packets ` +
+        `(server ${pct(row.cpu.serverCores)}, clients ${pct(row.cpu.clientCores)})`,
     );
     return row;
   } finally {
@@ -231,37 +167,25 @@ async function benchConfig(server: ServerProcess, publishers: number, viewers: n
   }
 }
 
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) return false;
-    await sleep(100);
-  }
-  return true;
-}
-
 function markdown(result: ForwardingBenchResult): string {
   const lines = [
-    '# Relay video forwarding: packets per second per core',
+    '# Relay video forwarding: CPU per 1,000 forwarded packets',
     '',
-    `${result.date}, Node ${result.node}, ${result.cpu} (${result.cores} cores), code ${result.code.commit}${result.code.dirty ? ' + uncommitted changes' : ''}. Server (\`scripts/start.ts\`) in its own process;`,
-    `load clients (@roamhq/wrtc) in another. Cameras ${result.camera.width}×${result.camera.height} at ${result.camera.fps} fps (synthetic, moving);`,
-    `mics off; ${result.windowMs / 1000} s windows. One viewer decodes everything (observer fps); the others drop forwarded video undecoded.`,
-    `"video" = the relay's forwarded packets minus the audio mix the clients received.`,
-    'CPU in % of one core: server = whole process (all threads), main = its event loop thread; "off" = same meeting with cameras off.',
-    '"UDP drops": datagrams the kernel dropped for a full receive buffer on the server\'s sockets (its event loop did not read in time).',
+    `${result.date}, Node ${result.node}, ${result.cpu} (${result.cores} cores), code ${result.code.commit}${result.code.dirty ? ' + uncommitted changes' : ''}.`,
+    "Server (`scripts/start.ts`) in its own process, the meeting's relay in one of its media worker processes; light load clients",
+    `(node-datachannel, ${result.camera.width}×${result.camera.height} VP8 at ${result.camera.fps} fps per publisher replayed, nothing decoded, mics off) in another.`,
+    `Every participant receives every camera but its own (at most ${LIMITS.relayVideoSlots}). ${result.windowMs / 1000} s windows; a window disturbed by other programs is measured again.`,
+    'CPU in % of one core: media worker = the server\'s media worker processes, every thread; server = the whole server, main = its event loop thread.',
+    '"UDP drops": datagrams the kernel dropped for a full receive buffer on the server\'s sockets.',
     '',
-    '| publishers | viewers | streams out | publisher fps | observer fps | video pkt/s in | video pkt/s out | video Mbit/s out | server CPU on / off | main thread on | video pkt per core-s (video CPU) | all pkt per core-s (all CPU) | CPU ms per 1000 video pkt | UDP drops at server | mixer late ticks | clients CPU | background |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| publishers × participants | streams out | video pkt/s in | video pkt/s out | least received pkt/s | media worker CPU | ms CPU / 1,000 pkts | pkts per core-second | server CPU (main thread) | clients CPU | UDP drops at server | lost clients | background |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of result.rows) {
-    const on = r.camerasOn;
     lines.push(
-      `| ${r.publishers} | ${r.viewers} | ${r.forwardedStreams} | ${round(on.publisherFps, 1)} | ${round(on.observerFps, 1)} | ${Math.round(on.relayPacketsInPerS)} | ${Math.round(on.videoPacketsOutPerS)} | ` +
-        `${round((on.videoBytesOutPerS * 8) / 1e6, 2)} | ${pct(on.cpu.serverCores)} / ${pct(r.camerasOff.cpu.serverCores)} | ${pct(on.cpu.serverMainCores)} | ` +
-        `${Math.round(r.videoPacketsPerCoreSecond)} | ${Math.round(r.allPacketsPerCoreSecond)} | ${round(r.cpuMsPer1000VideoPackets, 1)} | ` +
-        `${on.cpu.udpDropsServer} | ${on.mixerLateTicks}/${on.mixerTicks} | ` +
-        `${pct(on.cpu.clientCores)} | ${pct(Math.max(on.cpu.backgroundCores, r.camerasOff.cpu.backgroundCores))} |`,
+      `| ${r.publishers} × ${r.participants} | ${r.forwardedStreams} | ${Math.round(r.videoPacketsInPerS)} | ${Math.round(r.videoPacketsOutPerS)} | ${Math.round(r.leastVideoPacketsInPerS)} | ` +
+        `${pct(r.cpu.mediaWorkerCores)} | ${round(r.msPer1000, 1)} | ${Math.round(r.packetsPerCoreSecond)} | ${pct(r.cpu.serverCores)} (${pct(r.cpu.serverMainCores)}) | ` +
+        `${pct(r.cpu.clientCores)} | ${r.cpu.udpDropsServer} | ${r.lostClients} | ${pct(r.cpu.backgroundCores)} |`,
     );
   }
   const warnings = Object.entries(result.serverEvents);
@@ -273,21 +197,21 @@ function markdown(result: ForwardingBenchResult): string {
 }
 
 /** Runs the benchmark, prints the table, writes bench-results/relay-forwarding.{json,md}. */
-export async function runRelayForwardingBench(): Promise<ForwardingBenchResult> {
+export async function runRelayForwardingBench(configs: ForwardingConfig[] = CONFIGS): Promise<ForwardingBenchResult> {
+  console.log(`recording 3 s of ${CAMERA.width}×${CAMERA.height} VP8 from libwebrtc…`);
+  const video = await recordVp8(CAMERA.width, CAMERA.height, CAMERA.fps, 3);
   const profileDir = process.env.BENCH_CPU_PROF;
+  // The media workers get the server's Node options (its module hooks aside): they are profiled too.
   const server = await ServerProcess.start(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {});
   const rows: ForwardingRow[] = [];
   try {
-    for (const { publishers, viewers } of CONFIGS) rows.push(await benchConfig(server, publishers, viewers));
+    for (const config of configs) rows.push(await benchConfig(server, config, video));
   } finally {
     await server.stop();
   }
   const result: ForwardingBenchResult = {
     name: 'relay-forwarding',
-    date: new Date().toISOString(),
-    node: process.versions.node,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
+    ...runContext(),
     code: codeVersion(),
     camera: CAMERA,
     windowMs: WINDOW_MS,
@@ -299,8 +223,8 @@ export async function runRelayForwardingBench(): Promise<ForwardingBenchResult> 
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  watchdog(15 * 60_000, 'relay-forwarding');
+  watchdog(20 * 60_000, 'relay-forwarding');
   await runRelayForwardingBench();
-  // libwebrtc's threads can outlive the closed connections for a while: do not wait for them.
+  // libdatachannel's threads can outlive the closed connections for a while: do not wait for them.
   process.exit(0);
 }

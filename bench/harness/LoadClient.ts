@@ -1,23 +1,23 @@
 /**
- * `LoadClient`: a headless participant on libwebrtc for the benchmarks that decode what they
- * receive (`relay-forwarding`, `downlink`): the tests' libwebrtc participant
- * (`tests/helpers/wrtcClient.ts`) behind our real `/ws` protocol, exactly as the browser's
- * RelayPath speaks it (join, media-state, relay-offer → relay-answer, relay-candidate both
- * ways, relay-slots). It encodes and decodes like a browser; for load, the light client
- * (`harness/LightClient.ts`) costs far less.
+ * `LoadClient`: a headless participant on libwebrtc for the benchmarks that need what a
+ * browser's stack reports or decodes (`downlink`: getStats, the mix it hears): the tests'
+ * libwebrtc participant (`tests/helpers/wrtcClient.ts`) behind our real `/ws` protocol,
+ * exactly as the browser's RelayPath speaks it (join, media-state, relay-offer →
+ * relay-answer, relay-candidate both ways, relay-slots). It encodes and decodes like a
+ * browser; for load, the light client (`LightClient.ts`) costs far less.
  *
  * Decoding: libwebrtc decodes every received video stream whether or not a sink is
  * attached, so leaving sinks off does not spare the load clients' CPU. `slotVideo: 'drop'`
  * does: the client applies the relay's answer with its slots made inactive, so the relay
  * forwards to it exactly as to a browser while libwebrtc drops those packets undecoded.
  */
-import { LIMITS } from '../protocol/limits';
-import type { ServerMessage } from '../protocol/signaling';
-import { WrtcClient, type RtpTotals } from '../tests/helpers/wrtcClient';
-import { sleep } from './harness/run';
-import { SignalingConnection } from './harness/SignalingConnection';
+import { LIMITS } from '../../protocol/limits';
+import type { ServerMessage } from '../../protocol/signaling';
+import { WrtcClient, type RtpTotals } from '../../tests/helpers/wrtcClient';
+import { sleep } from './run';
+import { SignalingConnection } from './SignalingConnection';
 
-export type { RtpTotals } from '../tests/helpers/wrtcClient';
+export type { RtpTotals } from '../../tests/helpers/wrtcClient';
 
 /** Camera settings of a load client: a moving picture, so the encoder has motion to code. */
 export interface CameraOptions {
