@@ -25,6 +25,7 @@ export const ERRORS = {
   NOT_IN_MEETING: { status: 403, message: 'That participant is not in your meeting.' },
   WRONG_MODE: { status: 409, message: 'The meeting is not using that media path right now.' },
   RELAY_FAILED: { status: 500, message: 'The media relay could not set up your connection.' },
+  INVALID_OFFER: { status: 400, message: 'The media relay cannot use this offer (it needs a WebRTC offer with a microphone and a VP8 camera line).' },
   ROUTE_NOT_FOUND: { status: 404, message: 'There is nothing at this address.' },
   NODE_UNAVAILABLE: { status: 503, message: 'The server node holding this meeting did not answer; try again.' },
   INTERNAL: { status: 500, message: 'Something went wrong on the server.' },

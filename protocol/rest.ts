@@ -65,6 +65,8 @@ export const RelayCountersBody = Type.Object(
     bytesReceived: Type.Optional(Type.Integer()),
     /** Keyframe requests viewers sent (forwarded to the publisher, coalesced). */
     keyframeRequests: Type.Optional(Type.Integer()),
+    /** Now: viewer slots the relay forwards into (its forwarding index), as many as the live viewers' shown cameras and screens. */
+    forwardingEntries: Type.Optional(Type.Integer()),
     /** Mixer ticks (20 ms) and those that missed their deadline. */
     mixTicks: Type.Optional(Type.Integer()),
     lateTicks: Type.Optional(Type.Integer()),

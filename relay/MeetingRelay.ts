@@ -10,6 +10,8 @@ import { candidateProblem, offerProblem } from './inputChecks';
 import { stderrLogger, withBindings } from './log';
 import type { RelayConnection, RelayPeerHandlers } from './RelayConnection';
 import { RelayPeer } from './RelayPeer';
+import { zeroRelayCounters } from './counters';
+import type { InputStream } from './InputStreams';
 import { TypedEmitter } from './TypedEmitter';
 import type {
   AudioSink,
@@ -20,7 +22,6 @@ import type {
   RelayEvents,
   RelayLogger,
   RelayOptions,
-  RelayTrack,
   RtpIn,
   SlotAssignment,
   VideoSource,
@@ -76,14 +77,7 @@ export class MeetingRelay {
   private readonly participants = new Map<string, Participant>();
   /** Publisher's source (`sourceKey`) → the slots (of any viewer) showing it. */
   private readonly viewersOf = new Map<string, Set<VideoSlot>>();
-  private readonly stats: RelayCounters = {
-    packetsForwarded: 0,
-    bytesForwarded: 0,
-    packetsReceived: 0,
-    bytesReceived: 0,
-    plisSent: 0,
-    keyframeRequestsReceived: 0,
-  };
+  private readonly stats: RelayCounters = zeroRelayCounters();
   private readonly events: TypedEmitter<RelayEvents>;
   private readonly log: RelayLogger;
   private closed = false;
@@ -215,7 +209,9 @@ export class MeetingRelay {
 
   /** A snapshot of this meeting's media counters. */
   counters(): RelayCounters {
-    return { ...this.stats };
+    let forwardingEntries = 0;
+    for (const slots of this.viewersOf.values()) forwardingEntries += slots.size;
+    return { ...this.stats, forwardingEntries };
   }
 
   /** Closes every participant's connection; idempotent. */
@@ -236,7 +232,8 @@ export class MeetingRelay {
       candidate: (candidate) => this.events.emit('candidate', id, candidate),
       connected: () => this.onConnected(participant),
       lost: () => this.dropParticipant(id, 'connection lost'),
-      rtp: (track, packet) => this.onRtp(participant, track, packet),
+      audio: (packet) => this.onAudio(participant, packet),
+      video: (stream, packet) => this.onVideo(participant, stream, packet),
       keyframeRequest: (slot) => this.onKeyframeRequest(slot),
       pliSent: () => {
         this.stats.plisSent += 1;
@@ -261,22 +258,29 @@ export class MeetingRelay {
     }
   }
 
-  private onRtp(participant: Participant, track: RelayTrack, packet: RtpIn): void {
+  private onAudio(participant: Participant, packet: RtpIn): void {
+    this.received(participant, packet);
+    if (participant.publishing.audio) this.pushAudio(participant.id, packet);
+  }
+
+  private onVideo(participant: Participant, stream: InputStream, packet: RtpIn): void {
+    this.received(participant, packet);
+    const source = stream.source;
+    if (!participant.videoSeen[source]) {
+      participant.videoSeen[source] = true;
+      this.refreshSlots();
+    }
+    if (publishes(participant, source)) this.forwardVideo(participant, stream, packet);
+  }
+
+  /** Counts a packet from a participant; the first one means their media flows. */
+  private received(participant: Participant, packet: RtpIn): void {
     this.stats.packetsReceived += 1;
     this.stats.bytesReceived += packet.size;
     if (!participant.mediaFlowing) {
       participant.mediaFlowing = true;
       this.events.emit('mediaFlowing', participant.id);
     }
-    if (track === 'audio') {
-      if (participant.publishing.audio) this.pushAudio(participant.id, packet);
-      return;
-    }
-    if (!participant.videoSeen[track]) {
-      participant.videoSeen[track] = true;
-      this.refreshSlots();
-    }
-    if (publishes(participant, track)) this.forwardVideo(participant, track, packet);
   }
 
   /** Hands a mic packet to the sink; its exceptions stay out of the media path (no closure per packet, unlike `toSink`). */
@@ -288,13 +292,14 @@ export class MeetingRelay {
     }
   }
 
-  private forwardVideo(publisher: Participant, source: VideoSource, packet: RtpIn): void {
+  private forwardVideo(publisher: Participant, stream: InputStream, packet: RtpIn): void {
+    const source = stream.source;
     const slots = this.viewersOf.get(publisher.sourceKeys[source]);
     if (!slots) return;
     const publisherId = publisher.id;
     for (const slot of slots) {
       try {
-        const result = slot.forward(packet);
+        const result = slot.forward(packet, stream);
         if (result > 0) {
           this.stats.packetsForwarded += 1;
           this.stats.bytesForwarded += result;

@@ -2,7 +2,8 @@
  * What `MeetingRelay` needs of one participant's connection (`RelayPeer`, on node-datachannel),
  * and the life it follows.
  */
-import type { IceCandidateInit, RelayLogger, RelayTrack, RtpIn, VideoSource } from './types';
+import type { InputStream } from './InputStreams';
+import type { IceCandidateInit, RelayLogger, RtpIn, VideoSource } from './types';
 import type { VideoSlot } from './VideoSlot';
 
 /** How a connection speaks to its owner; each call is made inside a try/catch. */
@@ -13,8 +14,10 @@ export interface RelayPeerHandlers {
   connected(): void;
   /** The connection failed or closed without `close()` being called. */
   lost(): void;
-  /** An RTP packet arrived from the client on its mic, camera or screen (a view reused per packet). */
-  rtp(track: RelayTrack, packet: RtpIn): void;
+  /** An RTP packet arrived from the client's mic (a view reused per packet). */
+  audio(packet: RtpIn): void;
+  /** An RTP packet arrived from the client's camera or screen, on `stream` (a view reused per packet). */
+  video(stream: InputStream, packet: RtpIn): void;
   /** The client asked for a keyframe on one of its slots. */
   keyframeRequest(slot: VideoSlot): void;
   /** A keyframe request (PLI) went to this client's camera or screen. */

@@ -20,9 +20,11 @@ import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
 import { keyframeRequestTargets, keyframeThrottles, type KeyframeThrottle } from './rtcp';
+import { SourceStreams } from './InputStreams';
+import { offeredMedia, type OfferedMedia } from './OfferedMedia';
 import { isRtcp, MAX_RTP_BYTES, readRtp, writeRtp } from './rtpBytes';
 import { TrackSlotOutput } from './TrackSlotOutput';
-import type { IceCandidateInit, RelayLogger, RelayOptions, RelayTrack, RtpIn, VideoSource } from './types';
+import type { IceCandidateInit, RelayLogger, RelayOptions, RtpIn, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
 
 type Native = typeof NodeDataChannel;
@@ -44,31 +46,9 @@ const CNAME = 'meetmesh-relay';
 /** Opus as the relay sends it: mono mix, in-band FEC welcome (no `stereo=1`: a mic encoder would honour it). */
 const OPUS_FMTP = 'minptime=10;useinbandfec=1';
 
-/** What the relay reads of one m-line of the client's offer. */
-interface OfferedMedia {
-  kind: 'audio' | 'video';
-  mid: string;
-  direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
-  /** The payload type the offer gives Opus (audio) or VP8 (video), if any. */
-  payloadType: number | undefined;
-}
-
-/** The m-lines of an SDP offer, in order. */
-function offeredMedia(sdp: string): OfferedMedia[] {
-  return sdp
-    .split(/\r?\n(?=m=)/)
-    .slice(1)
-    .map((section) => {
-      const kind = section.startsWith('m=audio') ? 'audio' : 'video';
-      const codec = kind === 'audio' ? 'opus' : 'VP8';
-      const rtpmap = new RegExp(`^a=rtpmap:(\\d+) ${codec}/`, 'im').exec(section);
-      return {
-        kind,
-        mid: /^a=mid:(\S+)/m.exec(section)?.[1] ?? '',
-        direction: (/^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(section)?.[1] ?? 'sendrecv') as OfferedMedia['direction'],
-        payloadType: rtpmap ? Number(rtpmap[1]) : undefined,
-      };
-    });
+/** A packet view to be filled by `readRtp` (its payload is replaced by each packet's). */
+function emptyRtpIn(payload: Buffer): RtpIn {
+  return { ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 0, payload, size: 0 };
 }
 
 /** One participant's connection to the relay, on node-datachannel. */
@@ -200,7 +180,7 @@ export class RelayPeer implements RelayConnection {
     this.keyframes.screen.close();
     this.rejectNegotiation?.(RelayError.participantClosed(this.id));
     this.rejectNegotiation = undefined;
-    for (const slot of this.videoSlots) slot.assign(null);
+    // Its slots are the relay's to empty (MeetingRelay owns every assignment and its index).
     this.pendingRemoteCandidates.length = 0;
     this.localCandidates.clear();
     try {
@@ -228,7 +208,7 @@ export class RelayPeer implements RelayConnection {
     micDescription.addSSRC(micSsrc, CNAME, 'relay', 'mix');
     const micTrack = this.addTrack(micDescription, new stack.RtcpReceivingSession());
     this.mic = { track: micTrack, payloadType: audio.payloadType, ssrc: micSsrc };
-    this.tapIncoming(micTrack, 'audio');
+    this.tapAudio(micTrack);
 
     for (const [source, offered] of [['camera', camera], ['screen', screen]] as const) {
       if (!offered || offered.payloadType === undefined) continue;
@@ -236,7 +216,7 @@ export class RelayPeer implements RelayConnection {
       description.addVP8Codec(offered.payloadType);
       const track = this.addTrack(description, new stack.RtcpReceivingSession());
       this.sources.set(source, track);
-      this.tapIncoming(track, source);
+      this.tapVideo(track, new SourceStreams(this.id, source, offered.ssrcs));
     }
 
     this.videoSlots = videos
@@ -263,15 +243,30 @@ export class RelayPeer implements RelayConnection {
     return track;
   }
 
-  /** Hands the client's RTP on this track to the relay; one packet view per track, reused (nothing allocated but the payload view). */
-  private tapIncoming(track: Track, relayTrack: RelayTrack): void {
-    const view: RtpIn = { ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 0, payload: this.scratch, size: 0 };
+  /** Hands the client's mic RTP to the relay; one packet view per track, reused (nothing allocated but the payload view). */
+  private tapAudio(track: Track): void {
+    const view = emptyRtpIn(this.scratch);
     track.onMessage((message) => {
       if (!readRtp(message, view)) return;
       try {
-        this.handlers.rtp(relayTrack, view);
+        this.handlers.audio(view);
       } catch (error) {
-        this.log.error({ err: error, track: relayTrack }, 'relay peer rtp handler failed');
+        this.log.error({ err: error }, 'relay peer audio handler failed');
+      }
+    });
+  }
+
+  /** Hands the client's camera or screen RTP to the relay with the stream (layer) its SSRC is; unknown SSRCs are dropped here. */
+  private tapVideo(track: Track, streams: SourceStreams): void {
+    const view = emptyRtpIn(this.scratch);
+    track.onMessage((message) => {
+      if (!readRtp(message, view)) return;
+      const stream = streams.lookup(view.ssrc);
+      if (!stream) return;
+      try {
+        this.handlers.video(stream, view);
+      } catch (error) {
+        this.log.error({ err: error, source: stream.source }, 'relay peer video handler failed');
       }
     });
   }

@@ -4,6 +4,7 @@
  * (no transcoding). The slot decides what to send (which source, from which keyframe);
  * its `SlotOutput`, one per transport, sends it.
  */
+import type { InputStream } from './InputStreams';
 import type { RtpIn, SlotAssignment, VideoSource } from './types';
 import { isVp8KeyframeStart } from './vp8';
 
@@ -41,8 +42,8 @@ export const FORWARD_WANTS_KEYFRAME = -1;
 export class VideoSlot {
   private current: string | null = null;
   private currentSource: VideoSource = 'camera';
-  /** SSRC of the source last forwarded; a different one means the sender must be rebased. */
-  private sourceSsrc: number | undefined;
+  /** The input stream last forwarded; another one (source, layer or connection) means the output must be rebased. */
+  private lastStream: InputStream | undefined;
   private waitingForKeyframe = true;
   private lastKeyframeAskAt = -Infinity;
 
@@ -77,23 +78,29 @@ export class VideoSlot {
     if (publisherId === this.current && (publisherId === null || source === this.currentSource)) return;
     this.current = publisherId;
     this.currentSource = source;
-    this.sourceSsrc = undefined;
+    this.lastStream = undefined;
     this.waitingForKeyframe = true;
     // The caller requests a keyframe when it assigns; count that as the first ask.
     this.lastKeyframeAskAt = performance.now();
   }
 
-  /** Sends one of the shown publisher's packets to the viewer. */
-  forward(packet: RtpIn): ForwardResult {
+  /** Sends one of the shown publisher's packets, which arrived on `stream`, to the viewer. */
+  forward(packet: RtpIn, stream: InputStream): ForwardResult {
     if (!this.connected || packet.payload.length === 0) return FORWARD_DROPPED;
+    if (stream !== this.lastStream && !this.waitingForKeyframe) {
+      // Another stream of the same source (a restarted sender; later, another layer): its
+      // pictures do not follow the last one's, so it too starts on a keyframe, asked for now.
+      this.waitingForKeyframe = true;
+      this.lastKeyframeAskAt = -Infinity;
+    }
     if (this.waitingForKeyframe) {
       // A decoder fed delta frames that reference another source's pictures shows garbage
       // until the next keyframe: start each new source on a keyframe (RFC 7741 §4.3).
       if (!isVp8KeyframeStart(packet.payload)) return this.keyframeAskDue() ? FORWARD_WANTS_KEYFRAME : FORWARD_DROPPED;
       this.waitingForKeyframe = false;
     }
-    const rebase = packet.ssrc !== this.sourceSsrc;
-    this.sourceSsrc = packet.ssrc;
+    const rebase = stream !== this.lastStream;
+    this.lastStream = stream;
     return this.output.send(packet, rebase);
   }
 

@@ -3,16 +3,15 @@
  * coordinator can map it to its own catalog and tests can assert on it.
  */
 
-/** Stable reason codes of `RelayError`. */
-export type RelayErrorCode =
-  /** The meeting relay was closed; it accepts no more calls. */
-  | 'RELAY_CLOSED'
-  /** The participant's connection was closed while the call was in flight. */
-  | 'PARTICIPANT_CLOSED'
-  /** The offer is not valid SDP or lacks the audio + camera layout the relay expects. */
-  | 'INVALID_OFFER'
-  /** An ICE candidate could not be parsed or matched to the offer. */
-  | 'INVALID_CANDIDATE';
+/**
+ * Stable reason codes of `RelayError`:
+ * - `RELAY_CLOSED`: the meeting relay was closed; it accepts no more calls.
+ * - `PARTICIPANT_CLOSED`: the participant's connection was closed while the call was in flight.
+ * - `INVALID_OFFER`: the offer is not valid SDP or lacks the audio + camera layout the relay expects (the client's fault).
+ * - `INVALID_CANDIDATE`: an ICE candidate could not be parsed or matched to the offer (the client's fault).
+ */
+export const RELAY_ERROR_CODES = ['RELAY_CLOSED', 'PARTICIPANT_CLOSED', 'INVALID_OFFER', 'INVALID_CANDIDATE'] as const;
+export type RelayErrorCode = (typeof RELAY_ERROR_CODES)[number];
 
 /** An error with a stable code, thrown (or rejected) by the relay's public methods. */
 export class RelayError extends Error {

@@ -108,16 +108,4 @@ export interface RelayOptions {
   logger?: RelayLogger;
 }
 
-/** Per-meeting media counters (RTP sizes are header plus payload, before SRTP). */
-export interface RelayCounters {
-  /** RTP packets sent to participants: forwarded video plus mixed audio. */
-  packetsForwarded: number;
-  bytesForwarded: number;
-  /** RTP packets received from participants (audio and video). */
-  packetsReceived: number;
-  bytesReceived: number;
-  /** Keyframe requests (PLI) sent to publishers. */
-  plisSent: number;
-  /** Keyframe requests (PLI/FIR) received from viewers and routed to a publisher. */
-  keyframeRequestsReceived: number;
-}
+export type { RelayCounters } from './counters';

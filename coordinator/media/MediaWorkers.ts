@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
-import { decodeFromWorker, type FromWorker, type ToWorker } from '../../relay/worker/channel';
+import { decodeFromWorker, type FromWorker, type OfferFailure, type ToWorker } from '../../relay/worker/channel';
 import { MediaHost, type LogLevel } from '../../relay/worker/MediaHost';
 import { releaseNativeRelay } from '../../relay/RelayPeer';
 import type { WorkerSettings } from '../../relay/worker/mediaWorker';
@@ -37,6 +37,15 @@ function workerExecArgv(): string[] {
     else if (!hooks.some((h) => arg.startsWith(`${h}=`))) out.push(arg);
   }
   return out;
+}
+
+/**
+ * The catalog error for an offer the worker could not answer: the client's own bad offer is
+ * its error (`INVALID_OFFER`, a 400, not retried as is); anything else is the relay's.
+ */
+export function offerError(code: OfferFailure, detail: string): CodedError {
+  if (code === 'INVALID_OFFER') return new CodedError('INVALID_OFFER', `The media relay cannot use this offer: ${detail}`);
+  return new CodedError('RELAY_FAILED', `The relay refused the offer (${code}).`);
 }
 
 /** How long a worker may take to flush and end after `shutdown` before it is terminated. */
@@ -184,9 +193,7 @@ export class MediaWorkers {
       }
       case 'answer':
       case 'offer-failed': {
-        const result = message.type === 'answer'
-          ? { sdp: message.sdp }
-          : { error: new CodedError('RELAY_FAILED', `The relay refused the offer (${message.code}).`) };
+        const result = message.type === 'answer' ? { sdp: message.sdp } : { error: offerError(message.code, message.message) };
         for (const relay of lane.relays.values()) if (relay.settle(message.requestId, result)) return;
         return;
       }

@@ -9,6 +9,7 @@ import { CodedError } from '../../protocol/errors';
 import { guard } from '../faults';
 import { newRecordingId } from '../ids';
 import type { IceCandidate } from '../../protocol/signaling';
+import { addTotals, zeroMixerFigures, zeroRelayCounters } from '../../relay/counters';
 import type { MeetingFigures } from '../../relay/worker/channel';
 import type { Meeting } from '../meetings/Meeting';
 import type { Participant } from '../meetings/Participant';
@@ -30,8 +31,6 @@ export interface MeetingMediaOptions extends TopologyOptions {
 /** Said on screen and in the record: why a small meeting is on the relay meanwhile. */
 const RECORDING_PIN = 'the meeting is being recorded';
 
-type RelayTotals = MeetingFigures['relay'];
-const ZERO: RelayTotals = { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, keyframeRequestsReceived: 0 };
 
 export class MeetingMedia {
   readonly topology: TopologyController;
@@ -39,9 +38,8 @@ export class MeetingMedia {
   private relay: RemoteRelay | null = null;
   /** Relays closed whose last figures have not come back yet. */
   private retired: RemoteRelay[] = [];
-  /** Totals of relays already closed and accounted for. */
-  private readonly closedTotals: RelayTotals = { ...ZERO };
-  private readonly mixerTotals = { ticks: 0, lateTicks: 0, concealed: 0, latePackets: 0 };
+  /** Totals of relays already closed and accounted for (their gauges mean nothing). */
+  private readonly closedTotals: MeetingFigures = { relay: zeroRelayCounters(), mixer: zeroMixerFigures() };
   /** Forwarded media attributed to the mode it was forwarded in, up to the last mode change. */
   private readonly relayedByModeSoFar = emptyRelayedByMode();
   private attributedMode: TopologyMode;
@@ -114,7 +112,8 @@ export class MeetingMedia {
       return await relay.offer(participant.id, sdp, { audio: participant.audio, video: participant.video, screen: participant.screen });
     } catch (err) {
       this.log.warn({ err, meetingId: this.meeting.id, participantId: participant.id }, 'relay offer failed');
-      throw new CodedError('RELAY_FAILED');
+      // A coded error keeps its code (a client's bad offer is INVALID_OFFER, not a server failure).
+      throw err instanceof CodedError ? err : new CodedError('RELAY_FAILED');
     }
   }
 
@@ -135,16 +134,9 @@ export class MeetingMedia {
   /** What the relay forwarded for this meeting, including relays already closed. */
   counters(): RelayCounters {
     this.foldRetired();
-    const relay = { ...this.closedTotals };
-    const mixer = { ...this.mixerTotals };
-    const live = [...this.retired, ...(this.relay ? [this.relay] : [])];
-    for (const r of live) {
-      for (const key of Object.keys(ZERO) as (keyof RelayTotals)[]) relay[key] += r.figures.relay[key];
-      mixer.ticks += r.figures.mixer.ticks;
-      mixer.lateTicks += r.figures.mixer.lateTicks;
-      mixer.concealed += r.figures.mixer.concealed;
-      mixer.latePackets += r.figures.mixer.latePackets;
-    }
+    const sum: MeetingFigures = { relay: { ...this.closedTotals.relay }, mixer: { ...this.closedTotals.mixer } };
+    for (const r of [...this.retired, ...(this.relay ? [this.relay] : [])]) addTotals(sum, r.figures);
+    const { relay, mixer } = sum;
     const now = this.relay?.figures.mixer;
     return {
       packets: relay.packetsForwarded,
@@ -152,6 +144,7 @@ export class MeetingMedia {
       packetsReceived: relay.packetsReceived,
       bytesReceived: relay.bytesReceived,
       keyframeRequests: relay.plisSent,
+      forwardingEntries: this.relay?.figures.relay.forwardingEntries ?? 0,
       mixTicks: mixer.ticks,
       lateTicks: mixer.lateTicks,
       /** Mixer input frames concealed (lost or late packets) and packets that came too late to play. */
@@ -313,11 +306,7 @@ export class MeetingMedia {
     if (this.retired.length === 0) return;
     this.retired = this.retired.filter((r) => {
       if (!r.final) return true;
-      for (const key of Object.keys(ZERO) as (keyof RelayTotals)[]) this.closedTotals[key] += r.figures.relay[key];
-      this.mixerTotals.ticks += r.figures.mixer.ticks;
-      this.mixerTotals.lateTicks += r.figures.mixer.lateTicks;
-      this.mixerTotals.concealed += r.figures.mixer.concealed;
-      this.mixerTotals.latePackets += r.figures.mixer.latePackets;
+      addTotals(this.closedTotals, r.figures);
       return false;
     });
   }

@@ -5,6 +5,7 @@
  */
 import { CodedError } from '../../protocol/errors';
 import type { IceCandidate } from '../../protocol/signaling';
+import { zeroMixerFigures, zeroRelayCounters } from '../../relay/counters';
 import type { SlotAssignment, PublishState, RelayCloseReason } from '../../relay/types';
 import type { FromWorker, MeetingFigures, ToWorker } from '../../relay/worker/channel';
 
@@ -19,10 +20,7 @@ export interface RelayHandlers {
   failed(participantIds: string[]): void;
 }
 
-export const NO_FIGURES: MeetingFigures = {
-  relay: { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, keyframeRequestsReceived: 0 },
-  mixer: { ticks: 0, lateTicks: 0, tickMsP50: 0, tickMsP99: 0, concealed: 0, latePackets: 0 },
-};
+export const NO_FIGURES: MeetingFigures = { relay: zeroRelayCounters(), mixer: zeroMixerFigures() };
 
 /** How the handle reaches its worker (the pool's side of it). */
 export interface WorkerPort {

@@ -82,18 +82,13 @@ export class MediaHost {
         }).catch((err: unknown) => this.log('debug', 'relay candidate refused', { err }, message.meetingId));
         return;
       }
-      case 'publishing': {
-        const m = this.meeting(message.meetingId);
-        m?.relay.setPublishing(message.participantId, message.publishing);
-        m?.mixer.setMuted(message.participantId, !message.publishing.audio);
+      // The relay is the mixer's one writer: it adds, mutes and removes its participants.
+      case 'publishing':
+        this.meeting(message.meetingId)?.relay.setPublishing(message.participantId, message.publishing);
         return;
-      }
-      case 'remove-participant': {
-        const m = this.meeting(message.meetingId);
-        m?.relay.removeParticipant(message.participantId);
-        m?.mixer.removeParticipant(message.participantId);
+      case 'remove-participant':
+        this.meeting(message.meetingId)?.relay.removeParticipant(message.participantId);
         return;
-      }
       case 'lose-participant':
         this.meeting(message.meetingId)?.relay.loseParticipant(message.participantId);
         return;
@@ -151,8 +146,6 @@ export class MediaHost {
     // offer from someone the relay knows is a fresh session (a reload, or a restart after
     // a failure): the old connection goes first.
     if (m.relay.has(participantId)) m.relay.replaceParticipant(participantId);
-    m.mixer.addParticipant(participantId);
-    m.mixer.setMuted(participantId, !publishing.audio);
     // Before the answer is awaited: a `publishing` message (a share started meanwhile)
     // that arrives during the negotiation must not be overwritten by this older state.
     m.relay.setPublishing(participantId, publishing);
@@ -162,7 +155,8 @@ export class MediaHost {
       this.post({ type: 'answer', requestId, sdp });
     } catch (err) {
       const code = err instanceof RelayError ? err.code : 'RELAY_FAILED';
-      this.log('warn', 'relay offer failed', { err, participantId }, meetingId);
+      // A client's bad offer is theirs to fix, not a fault of this worker.
+      this.log(code === 'INVALID_OFFER' ? 'info' : 'warn', 'relay offer failed', { err, participantId }, meetingId);
       this.post({ type: 'offer-failed', requestId, code, message: err instanceof Error ? err.message : String(err) });
     }
   }

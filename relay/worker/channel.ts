@@ -7,6 +7,8 @@
  */
 import { Type, type Static, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { MixerFiguresSchema, RelayCountersSchema } from '../counters';
+import { RELAY_ERROR_CODES } from '../errors';
 
 const Closed = { additionalProperties: false } as const;
 const Id = Type.String({ minLength: 1, maxLength: 64 });
@@ -23,34 +25,11 @@ const Candidate = Type.Object(
 const Publishing = Type.Object({ audio: Type.Boolean(), video: Type.Boolean(), screen: Type.Optional(Type.Boolean()) }, Closed);
 const Endpoint = Type.Object({ address: Type.String(), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, Closed);
 
-export const RelayTotals = Type.Object(
-  {
-    packetsForwarded: Count,
-    bytesForwarded: Count,
-    packetsReceived: Count,
-    bytesReceived: Count,
-    plisSent: Count,
-    keyframeRequestsReceived: Count,
-  },
-  Closed,
-);
-export type RelayTotals = Static<typeof RelayTotals>;
-
-export const MixerTotals = Type.Object(
-  {
-    ticks: Count, lateTicks: Count, tickMsP50: Count, tickMsP99: Count, concealed: Count, latePackets: Count,
-    /** The mix encoders' Opus complexity now (0..10). */
-    complexity: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
-  },
-  Closed,
-);
-export type MixerTotals = Static<typeof MixerTotals>;
-
 /** One meeting's figures as its worker last reported them (and its recording's, if one runs). */
 export const MeetingFigures = Type.Object(
   {
-    relay: RelayTotals,
-    mixer: MixerTotals,
+    relay: RelayCountersSchema,
+    mixer: MixerFiguresSchema,
     recording: Type.Optional(Type.Object({ recordingId: Id, durationMs: Count, bytes: Count }, Closed)),
   },
   Closed,
@@ -65,6 +44,10 @@ const MeetingOptions = Type.Object(
   },
   Closed,
 );
+
+/** Why an offer failed in the worker (see relay/errors.ts). */
+const OfferFailure = Type.Union([...RELAY_ERROR_CODES, 'RELAY_FAILED' as const].map((code) => Type.Literal(code)));
+export type OfferFailure = Static<typeof OfferFailure>;
 
 function message<T extends string, P extends Record<string, TSchema>>(type: T, props: P) {
   return Type.Object({ type: Type.Literal(type), ...props }, Closed);
@@ -91,7 +74,8 @@ export type ToWorker = Static<typeof ToWorker>;
 /** What a worker tells the coordinator. */
 export const FromWorker = Type.Union([
   message('answer', { requestId: Type.Integer({ minimum: 0 }), sdp: Type.String() }),
-  message('offer-failed', { requestId: Type.Integer({ minimum: 0 }), code: Type.String(), message: Type.String() }),
+  /** An offer the relay could not answer: a `RelayError`'s code, or `RELAY_FAILED` for anything unexpected. */
+  message('offer-failed', { requestId: Type.Integer({ minimum: 0 }), code: OfferFailure, message: Type.String() }),
   message('candidate', { meetingId: Id, participantId: Id, candidate: Candidate }),
   message('slots', { meetingId: Id, participantId: Id, slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]), source: Type.Union([Type.Literal('camera'), Type.Literal('screen')]) }, Closed)) }),
   /** A participant's relay connection closed; only `connection lost` was not asked for. */

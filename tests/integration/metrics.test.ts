@@ -6,24 +6,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { CreatedMeeting, MeetingEventRecord } from '../../protocol/rest';
-import type { ServerMessage } from '../../protocol/signaling';
 import { api, startServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
-import { WrtcClient } from '../helpers/wrtcClient';
-import { TestSocket } from '../helpers/wsClient';
+import { joinRelay as joinRelayAs, type RelayMember } from '../helpers/relayJoin';
 
 const MEDIA_MS = 15_000;
 
 let server: TestServer;
-const clients: WrtcClient[] = [];
-const sockets: TestSocket[] = [];
+const members: RelayMember[] = [];
 
 test.before(async () => {
   server = await startServer();
 });
 test.after(async () => {
-  for (const c of clients) c.close();
-  for (const s of sockets) s.close();
+  for (const m of members) m.close();
   await server.dispose();
 });
 
@@ -56,25 +52,10 @@ const nameOf = (series: string) => series.replace(/\{.*$/, '');
 const sum = (e: Exposition, name: string) =>
   [...e.samples].filter(([series]) => nameOf(series) === name).reduce((total, [, value]) => total + value, 0);
 
-/** Joins a relay meeting as `name` with a libwebrtc client whose media goes through the relay. */
-async function joinRelay(meetingId: string, name: string, luma: number): Promise<{ socket: TestSocket; client: WrtcClient }> {
-  const socket = await TestSocket.connect(server.wsUrl);
-  sockets.push(socket);
-  await socket.join(meetingId, name);
-  socket.send({ type: 'media-state', audio: true, video: true });
-  const client = new WrtcClient({ luma });
-  clients.push(client);
-  client.onCandidate = (candidate) => socket.send({ type: 'relay-candidate', candidate });
-  // The relay's candidates, as they come (the client queues those before its answer).
-  socket.ws.on('message', (data: Buffer) => {
-    const message = JSON.parse(data.toString('utf8')) as ServerMessage;
-    if (message.type === 'relay-candidate') void client.addCandidate(message.candidate);
-  });
-  const id = socket.request({ type: 'relay-offer', sdp: await client.createOffer() });
-  const reply = await socket.reply(id, MEDIA_MS);
-  if (reply.type !== 'relay-answer') throw new Error(`relay offer refused: ${JSON.stringify(reply)}`);
-  await client.acceptAnswer(reply.sdp);
-  return { socket, client };
+async function joinRelay(meetingId: string, name: string, luma: number): Promise<RelayMember> {
+  const member = await joinRelayAs(server.wsUrl, meetingId, name, luma);
+  members.push(member);
+  return member;
 }
 
 test('every metric has HELP and TYPE; counters end in _total', async () => {

@@ -1,0 +1,68 @@
+/**
+ * A meeting's relay and mixer figures, defined once: the schemas the worker channel checks,
+ * the types the relay and the coordinator use, their zero values, and how the totals of
+ * several relays (one closed, one live) add up. Totals only grow; gauges say how things are
+ * now and are taken from the live relay, never added.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Closed = { additionalProperties: false } as const;
+const Count = Type.Number({ minimum: 0 });
+
+/** Per-meeting media counters (RTP sizes are header plus payload, before SRTP). */
+export const RelayCountersSchema = Type.Object(
+  {
+    /** RTP packets sent to participants: forwarded video plus mixed audio. */
+    packetsForwarded: Count,
+    bytesForwarded: Count,
+    /** RTP packets received from participants (audio and video). */
+    packetsReceived: Count,
+    bytesReceived: Count,
+    /** Keyframe requests (PLI) sent to publishers. */
+    plisSent: Count,
+    /** Keyframe requests (PLI/FIR) received from viewers and routed to a publisher. */
+    keyframeRequestsReceived: Count,
+    /** Gauge: viewer slots in the forwarding index (source → slots), as many as live viewers' filled slots. */
+    forwardingEntries: Count,
+  },
+  Closed,
+);
+export type RelayCounters = Static<typeof RelayCountersSchema>;
+
+/** The mixer's figures as the coordinator gets them. */
+export const MixerFiguresSchema = Type.Object(
+  {
+    ticks: Count,
+    lateTicks: Count,
+    concealed: Count,
+    latePackets: Count,
+    /** Gauges: tick time percentiles over the recent ticks (ms). */
+    tickMsP50: Count,
+    tickMsP99: Count,
+    /** Gauge: the mix encoders' Opus complexity now (0..10). */
+    complexity: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+  },
+  Closed,
+);
+export type MixerFigures = Static<typeof MixerFiguresSchema>;
+
+/** The relay counters that only grow (summed over a meeting's relays). */
+const RELAY_TOTALS = ['packetsForwarded', 'bytesForwarded', 'packetsReceived', 'bytesReceived', 'plisSent', 'keyframeRequestsReceived'] as const satisfies ReadonlyArray<keyof RelayCounters>;
+/** The mixer figures that only grow. */
+const MIXER_TOTALS = ['ticks', 'lateTicks', 'concealed', 'latePackets'] as const satisfies ReadonlyArray<keyof MixerFigures>;
+
+/** Relay counters of a relay that has forwarded nothing. */
+export function zeroRelayCounters(): RelayCounters {
+  return { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, keyframeRequestsReceived: 0, forwardingEntries: 0 };
+}
+
+/** Mixer figures of a mixer that has not ticked. */
+export function zeroMixerFigures(): MixerFigures {
+  return { ticks: 0, lateTicks: 0, concealed: 0, latePackets: 0, tickMsP50: 0, tickMsP99: 0 };
+}
+
+/** Adds the totals (not the gauges) of `from` into `into`. */
+export function addTotals(into: { relay: RelayCounters; mixer: MixerFigures }, from: { relay: RelayCounters; mixer: MixerFigures }): void {
+  for (const key of RELAY_TOTALS) into.relay[key] += from.relay[key];
+  for (const key of MIXER_TOTALS) into.mixer[key] += from.mixer[key];
+}
