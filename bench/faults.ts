@@ -3,7 +3,7 @@
  * to be back after each fault. Browsers are forced through the bundled TURN server behind
  * the user-space UDP impairment proxy (tests/helpers/UdpImpairProxy.ts), so every media
  * datagram crosses it twice; the conditions below are end to end.
- * - longest audio gap each listener hears over 10 s (page audio clock, see browser-probe.ts),
+ * - longest audio gap each listener hears over 10 s (page audio clock, see harness/browserProbe.ts),
  *   P2P and relay, per condition;
  * - time to hear each other again after a media blackout of 5 s and 10 s (P2P through TURN);
  * - time from the network coming back to the resumed signaling after a 4 s signaling blackout;

@@ -2,7 +2,7 @@
  * Join time on the P2P path: Alice waits in a meeting, Bob opens the link; how long until
  * each sees the other's first decoded video frame and hears the other's tone. Measured in
  * the pages (performance.now(), requestVideoFrameCallback, an AudioWorklet tap; see
- * browser-probe.ts), from Bob's navigation start and from the moment Bob's `joined` reply
+ * harness/browserProbe.ts), from Bob's navigation start and from the moment Bob's `joined` reply
  * arrived. Both pages run in one browser, so their clocks (timeOrigin + now) agree.
  * Writes bench-results/join-time.{json,md}.
  *
@@ -19,7 +19,7 @@ import { waitFor } from '../tests/helpers/wait';
 import { codeState, ensureClientBuilt, numberArg } from './harness/run';
 import { fmt, round, summarize, type Summary } from './harness/figures';
 import { runContext, writeResults, type RunContext } from './harness/results';
-import { AUDIO_BLOCK, firstHeard, HEARD_DB, probeInitScript, probeStatus, readProbe, type ProbeData } from './browser-probe';
+import { AUDIO_BLOCK, firstHeard, HEARD_DB, probeInitScript, probeStatus, readProbe, type ProbeData } from './harness/browserProbe';
 
 const ALICE_HZ = 700;
 const BOB_HZ = 1500;

@@ -1,7 +1,7 @@
 /**
  * Mouth-to-ear delay, P2P against the relay, the same two people in one run: Alice's
  * microphone plays tone bursts (200 ms on, 800 ms off) and Bob's page finds each burst's
- * onset in what it hears (the AudioWorklet probe of browser-probe.ts, 5.3 ms blocks). The
+ * onset in what it hears (the AudioWorklet probe of harness/browserProbe.ts, 5.3 ms blocks). The
  * delay is onset heard minus onset sent, both on the shared wall clock (one browser, so
  * `timeOrigin + now` agree). Sent onsets are the times the microphone's AudioContext
  * renders them (`getOutputTimestamp`), which carries a constant offset of the fake audio
@@ -23,7 +23,7 @@ import { waitFor } from '../tests/helpers/wait';
 import { codeState, ensureClientBuilt, numberArg } from './harness/run';
 import { fmt, round, summarize, type Summary } from './harness/figures';
 import { runContext, writeResults } from './harness/results';
-import { HEARD_DB, levelTrace, probeInitScript, readProbe } from './browser-probe';
+import { HEARD_DB, levelTrace, probeInitScript, readProbe } from './harness/browserProbe';
 
 const ALICE_HZ = 900;
 const BOB_HZ = 1400;

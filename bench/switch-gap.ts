@@ -1,7 +1,7 @@
 /**
  * The media gap of a topology switch. Ann and Ben (tones of their own) stay in one meeting
  * while Cat joins (P2P → relay) and leaves (relay → P2P after the hold time), again and
- * again. Ann's and Ben's pages measure continuously (browser-probe.ts):
+ * again. Ann's and Ben's pages measure continuously (harness/browserProbe.ts):
  * - audio: the other's tone across ALL remote audio elements (the old path's element plays
  *   until the commit, then the new one), in 256-frame blocks on the audio clock (≈5.8 ms at
  *   44.1 kHz); a gap is the longest run of blocks below −50 dB (AnalyserNode scale; a heard
@@ -35,7 +35,7 @@ import { waitFor } from '../tests/helpers/wait';
 import { codeState, ensureClientBuilt, numberArg, sleep } from './harness/run';
 import { escapeXml, fmt, round, summarize, type Summary } from './harness/figures';
 import { runContext, writeResult, writeResults, type RunContext } from './harness/results';
-import { AUDIO_BLOCK, audibleAt, audioClock, clockSlip, HEARD_DB, levelTrace, longestFreeze, longestSilence, probeInitScript, probeStatus, readProbe, type ProbeData } from './browser-probe';
+import { AUDIO_BLOCK, audibleAt, audioClock, clockSlip, HEARD_DB, levelTrace, longestFreeze, longestSilence, probeInitScript, probeStatus, readProbe, type ProbeData } from './harness/browserProbe';
 
 const ANN = { name: 'Ann', hz: 600 };
 const BEN = { name: 'Ben', hz: 1100 };

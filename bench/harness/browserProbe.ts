@@ -1,29 +1,30 @@
 /**
- * Shared measuring code for the browser benchmarks (join time, switch gap).
+ * What Chromium pages measure, for the browser benchmarks (join time, mouth to ear, switch
+ * gap) and the tests' audio-gap helper.
  *
  * Page side: an init script (`probeInitScript`) that timestamps everything with the page's
  * own `performance.now()`, so no Node-side polling latency enters a figure:
  * - signaling: every `joined`/`topology`/… message as it arrives on the WebSocket, and the
  *   client's own `path-ready`/`join`/`relay-offer` as it sends them (a WebSocket subclass);
  * - audio: every playing remote `<audio data-testid=remote-audio>` element (found by a 5 ms
- *   scan) is tapped, and counts as heard only while it is not muted (a switch's standby path
+ *   scan, and at once when the app changes the DOM or a `srcObject`) is tapped, and counts as heard only while it is not muted (a switch's standby path
  *   may play muted until the commit; `volumechange` gives the exact moment). Each tap is a
  *   MediaStreamSource into an AudioWorklet that measures the level at the talkers'
  *   frequencies over consecutive 256-frame blocks (5.3 ms at 48 kHz, 5.8 ms at 44.1 kHz —
- *   the rate headless Chromium picks here) with a Blackman-windowed Goertzel filter, scaled like AnalyserNode's dB (so the tests' −50 dB
- *   "heard" threshold means the same here). Blocks carry their audio-clock frame number, so
+ *   the rate headless Chromium picks here) with a Blackman-windowed Goertzel filter, scaled
+ *   like AnalyserNode's dB (so the tests' −50 dB "heard" threshold means the same here). Blocks carry their audio-clock frame number, so
  *   gaps are measured on the audio clock with one-block resolution;
  * - video: `requestVideoFrameCallback` on the `<video>` of chosen tiles, re-attached when the
  *   element or its `srcObject` changes; every presented frame's `presentationTime` is kept.
+ * Each of these is a named page step below (`PAGE_*`), put together by `probeInitScript`.
  * Node side: reading the probe back, mapping audio frames to `performance.now()`, gap and
- * freeze searches, summaries (result files, building the client and the like are in harness/).
+ * freeze searches.
  *
  * The page code is a plain string (not a serialised TS function): tsx's `keepNames`
  * helpers would not exist in the page.
  */
 import type { Page } from 'playwright-core';
-import { round } from './harness/figures';
-
+import { round } from './figures';
 
 /** Frames per analysis block (5.33 ms at 48 kHz, 5.8 ms at 44.1 kHz). */
 export const AUDIO_BLOCK = 256;
@@ -137,23 +138,8 @@ class BenchToneProcessor extends AudioWorkletProcessor {
 registerProcessor('bench-tone', BenchToneProcessor);
 `;
 
-/** The init script: install before the page loads (after the tone script, so our AudioContext is separate). */
-export function probeInitScript(options: ProbeOptions): string {
-  const config = JSON.stringify({ freqs: options.frequencies, videoOf: options.videoOf, block: AUDIO_BLOCK });
-  return `(() => {
-  if (window.__benchProbe) return;
-  const cfg = ${config};
-  const P = window.__benchProbe = {
-    timeOrigin: performance.timeOrigin, sampleRate: 0, frequencies: cfg.freqs,
-    signals: [], audio: [], clock: [], video: {}, audioElements: [], longTasks: [], pcCloses: [], pcs: [], errors: [],
-  };
-  // When the task that handled a message ended (its microtasks, e.g. the render, included).
-  const taskEnd = (record) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => { record.taskEnd = performance.now(); channel.port1.close(); };
-    channel.port2.postMessage(0);
-  };
-  // Every peer connection's life: created, connection states (what a switch waits for).
+/** Page step: every peer connection's creation and state changes (what a switch waits for), and how long each `close()` blocks the page. */
+const PAGE_PEER_CONNECTIONS = `  // Every peer connection's life: created, connection states (what a switch waits for).
   const NativePeerConnection = window.RTCPeerConnection;
   let nextPc = 1;
   window.RTCPeerConnection = class extends NativePeerConnection {
@@ -169,7 +155,10 @@ export function probeInitScript(options: ProbeOptions): string {
     const t0 = performance.now();
     try { return nativeClose.call(this); } finally { P.pcCloses.push([t0, Math.round((performance.now() - t0) * 10) / 10]); }
   };
-  // Exact times for what the app does to media elements (the 5 ms scan is only a fallback).
+`;
+
+/** Page step: the exact moment the app mutes, unmutes or re-sources a media element (the 5 ms scan alone would blur a switch's timeline). */
+const PAGE_MEDIA_ELEMENT_HOOKS = `  // Exact times for what the app does to media elements (the 5 ms scan is only a fallback).
   const mutedHooks = new WeakMap();
   let scanSoon = () => {};
   const mutedDesc = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'muted');
@@ -178,11 +167,23 @@ export function probeInitScript(options: ProbeOptions): string {
   const srcDesc = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'srcObject');
   Object.defineProperty(HTMLMediaElement.prototype, 'srcObject', { configurable: true, enumerable: srcDesc.enumerable, get: srcDesc.get,
     set(value) { srcDesc.set.call(this, value); scanSoon(); } });
-  try {
+`;
+
+/** Page step: main-thread tasks over 50 ms, which show up as audio gaps or frozen frames. */
+const PAGE_LONG_TASKS = `  try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) P.longTasks.push([Math.round(e.startTime * 10) / 10, Math.round(e.duration * 10) / 10]);
     }).observe({ type: 'longtask', buffered: true });
   } catch (err) { P.errors.push('longtask: ' + err); }
+`;
+
+/** Page step: signaling messages in and ours out, stamped on arrival (and when the task handling them ended), so no Node-side polling enters a timeline. */
+const PAGE_SIGNALING = `  // When the task that handled a message ended (its microtasks, e.g. the render, included).
+  const taskEnd = (record) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => { record.taskEnd = performance.now(); channel.port1.close(); };
+    channel.port2.postMessage(0);
+  };
   const TRACKED = new Set(['joined', 'topology', 'participant-joined', 'participant-left', 'relay-answer', 'relay-slots', 'meeting-closed']);
   const SENT = new Set(['join', 'path-ready', 'relay-offer', 'leave']);
   const NativeWebSocket = window.WebSocket;
@@ -210,9 +211,10 @@ export function probeInitScript(options: ProbeOptions): string {
     }
   }
   window.WebSocket = ProbeWebSocket;
+`;
 
-  // ---- audio: one worklet tap per (element, stream) ----
-  const ctx = new AudioContext({ latencyHint: 'interactive' });
+/** Page step: our own silent AudioContext with the Goertzel worklet, so the taps measure what the elements play without adding to it. */
+const PAGE_AUDIO_CONTEXT = `  const ctx = new AudioContext({ latencyHint: 'interactive' });
   P.sampleRate = ctx.sampleRate;
   const sink = ctx.createGain();
   sink.gain.value = 0;
@@ -222,7 +224,10 @@ export function probeInitScript(options: ProbeOptions): string {
   ctx.audioWorklet.addModule(moduleUrl).then(() => { ready = true; }, (err) => P.errors.push('worklet: ' + err));
   const resume = () => { if (ctx.state !== 'running') void ctx.resume(); };
   resume();
-  const elementIds = new WeakMap();
+`;
+
+/** Page step: one worklet tap per (element, stream), with when it was audible (a switch's standby path plays muted until the commit). */
+const PAGE_AUDIO_TAPS = `  const elementIds = new WeakMap();
   let nextElementId = 1;
   const taps = new Map();
   function attachAudio(key, el, stream) {
@@ -262,7 +267,10 @@ export function probeInitScript(options: ProbeOptions): string {
     // Let the worklet flush its last blocks before the node goes away.
     setTimeout(() => { try { tap.node.disconnect(); } catch {} }, 200);
   }
-  const known = new Map();
+`;
+
+/** Page step: remote audio elements as the DOM saw them (added, re-sourced, playing, removed), a tap on each one that plays. */
+const PAGE_AUDIO_ELEMENTS = `  const known = new Map();
   function trackElements(elements) {
     const t = performance.now();
     const present = new Set(elements);
@@ -304,9 +312,10 @@ export function probeInitScript(options: ProbeOptions): string {
     }
     for (const key of [...taps.keys()]) if (!live.has(key)) detachAudio(key);
   }
+`;
 
-  // ---- video: requestVideoFrameCallback on watched tiles ----
-  const watched = new Map();
+/** Page step: presented frames of the watched tiles, re-attached when the element or its source changes: a freeze is a gap between them. */
+const PAGE_VIDEO_FRAMES = `  const watched = new Map();
   function watchVideo(name, video) {
     const rec = P.video[name];
     const onFrame = (now, meta) => {
@@ -337,7 +346,10 @@ export function probeInitScript(options: ProbeOptions): string {
       }
     }
   }
-  const scan = () => {
+`;
+
+/** Page step: the audio and video scans every 5 ms and right after any DOM or srcObject change, so no change waits for the interval. */
+const PAGE_SCAN = `  const scan = () => {
     try { scanAudio(); scanVideo(); } catch (err) { if (P.errors.length < 50) P.errors.push('scan: ' + err); }
   };
   setInterval(scan, 5);
@@ -349,7 +361,19 @@ export function probeInitScript(options: ProbeOptions): string {
     queueMicrotask(() => { queued = false; scan(); });
   };
   new MutationObserver(() => scanSoon()).observe(document, { childList: true, subtree: true });
-})();`;
+`;
+
+/** The init script: install before the page loads (after the tone script, so our AudioContext is separate). */
+export function probeInitScript(options: ProbeOptions): string {
+  const config = JSON.stringify({ freqs: options.frequencies, videoOf: options.videoOf, block: AUDIO_BLOCK });
+  return `(() => {
+  if (window.__benchProbe) return;
+  const cfg = ${config};
+  const P = window.__benchProbe = {
+    timeOrigin: performance.timeOrigin, sampleRate: 0, frequencies: cfg.freqs,
+    signals: [], audio: [], clock: [], video: {}, audioElements: [], longTasks: [], pcCloses: [], pcs: [], errors: [],
+  };
+${PAGE_PEER_CONNECTIONS}${PAGE_MEDIA_ELEMENT_HOOKS}${PAGE_LONG_TASKS}${PAGE_SIGNALING}${PAGE_AUDIO_CONTEXT}${PAGE_AUDIO_TAPS}${PAGE_AUDIO_ELEMENTS}${PAGE_VIDEO_FRAMES}${PAGE_SCAN}})();`;
 }
 
 /** Reads everything the probe collected so far. */
