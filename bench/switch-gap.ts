@@ -30,7 +30,7 @@ import { opusTone, recordVp8 } from './harness/preEncoded';
 import { launchBrowser, newParticipant, type Participant } from '../tests/helpers/browser';
 import { toneInitScript } from '../tests/helpers/media';
 import { createMeeting } from '../tests/helpers/room';
-import { api, startServer } from '../tests/helpers/server';
+import { api, startServer, type TestServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
 import { codeState, ensureClientBuilt, numberArg, sleep } from './harness/run';
 import { escapeXml, fmt, round, summarize, type Summary } from './harness/figures';
@@ -521,71 +521,91 @@ function markdown(r: SwitchGapResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Runs the benchmark, prints the table, writes bench-results/switch-gap.{json,md,svg}, returns the figures. */
-export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise<SwitchGapResult> {
-  const count = options.switches ?? 10;
-  const holdMs = options.holdMs ?? 1000;
-  const settleMs = options.settleMs ?? 3000;
-  const load = options.load ?? 0;
-  const log = (line: string) => options.print !== false && console.log(line);
-  if (!options.clientDir) ensureClientBuilt();
-  const code = codeState();
-  const loadStart = loadavg();
+/** What a run recorded, before any analysis. */
+interface Recording {
+  chromium: string;
+  ann: ProbeData;
+  ben: ProbeData;
+  /** The meeting's record: its `mode-switched` events say how long each switch took on the server. */
+  events: MeetingEventRecord[];
+  monitor: ServerMonitor;
+  errors: string[];
+}
+
+/** Fills another relay meeting with `load` light participants (video from everyone, 3 talkers), so the relay the switches land on is busy. */
+async function fillBackgroundMeeting(server: TestServer, load: number, clients: LightClient[]): Promise<void> {
+  const video = await recordVp8(320, 240, 15, 3);
+  const busy = await createMeeting(server.url, 'Background load', 'relay');
+  for (let i = 0; i < load; i++) {
+    clients.push(await LightClient.join({
+      wsUrl: server.wsUrl, meetingId: busy.id, name: `load-${i}`, mic: i < 3 ? opusTone(200 + 31 * i) : opusTone(440, 0), camera: video, origin: server.url, bindAddress: '127.0.0.1',
+    }));
+  }
+}
+
+/** Ann and Ben in the meeting, each seeing and hearing the other: a switch's gap is measured against media that was flowing. */
+async function enterListeners(browser: Browser, link: string, people: Participant[]): Promise<[Participant, Participant]> {
+  const ann = await enter(browser, link, ANN, BEN);
+  const ben = await enter(browser, link, BEN, ANN);
+  people.push(ann, ben);
+  for (const [p, other] of [[ann, BEN], [ben, ANN]] as const) {
+    await waitFor(async () => {
+      const s = await probeStatus(p.page);
+      return (s.frames[other.name] ?? 0) > 10 && s.heardAt !== null;
+    }, 20_000, `${other.name}'s video and tone to arrive`, 100);
+  }
+  return [ann, ben];
+}
+
+/**
+ * Cat joins (P2P → relay) and leaves (relay → P2P) `count` times; each time both listeners'
+ * pages settle and stay settled for `settleMs`, the stretch the baseline is measured on.
+ */
+async function cycleCat(cat: Participant, link: string, listeners: [Participant, Participant], count: number, settleMs: number, log: (line: string) => void): Promise<void> {
+  const [ann, ben] = listeners;
+  for (let i = 1; i <= count; i++) {
+    const started = Date.now();
+    const [a0, b0] = [await signalCount(ann.page), await signalCount(ben.page)];
+    await cat.page.goto(`${link}&name=${CAT.name}`);
+    await settledOn(ann.page, 'relay', a0);
+    await settledOn(ben.page, 'relay', b0);
+    await sleep(settleMs);
+    const [a1, b1] = [await signalCount(ann.page), await signalCount(ben.page)];
+    await cat.page.getByTestId('leave-meeting').click();
+    await cat.page.goto('about:blank');
+    await settledOn(ann.page, 'p2p', a1);
+    await settledOn(ben.page, 'p2p', b1);
+    await sleep(settleMs);
+    log(`cycle ${i}/${count} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+}
+
+/** Runs the switches on a server and a browser of their own, and closes everything whatever happens; returns what the pages and the server recorded. */
+async function recordSwitches(options: SwitchGapOptions, count: number, holdMs: number, settleMs: number, load: number, log: (line: string) => void): Promise<Recording> {
   const server = await startServer({ p2pHoldMs: holdMs, limits: { createsPerMin: 10_000, joinsPerMin: 10_000 }, ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
   const browser = await launchBrowser();
-  const chromium = browser.version();
   const errors: string[] = [];
   const people: Participant[] = [];
   const loadClients: LightClient[] = [];
-  let annData: ProbeData;
-  let benData: ProbeData;
-  let events: MeetingEventRecord[];
   let monitor: ServerMonitor | null = null;
   try {
     if (load > 0) {
-      const video = await recordVp8(320, 240, 15, 3);
-      const busy = await createMeeting(server.url, 'Background load', 'relay');
-      for (let i = 0; i < load; i++) {
-        loadClients.push(await LightClient.join({
-          wsUrl: server.wsUrl, meetingId: busy.id, name: `load-${i}`, mic: i < 3 ? opusTone(200 + 31 * i) : opusTone(440, 0), camera: video, origin: server.url, bindAddress: '127.0.0.1',
-        }));
-      }
+      await fillBackgroundMeeting(server, load, loadClients);
       log(`${load} light participants on the relay in another meeting`);
     }
     const meeting = await createMeeting(server.url, 'Switch gap');
     monitor = new ServerMonitor(() => server.coordinator.media.countersFor(meeting.id));
     const link = `${server.url}/m/${meeting.id}?video=320x240`;
-    const ann = await enter(browser, link, ANN, BEN);
-    const ben = await enter(browser, link, BEN, ANN);
-    people.push(ann, ben);
-    for (const [p, other] of [[ann, BEN], [ben, ANN]] as const) {
-      await waitFor(async () => {
-        const s = await probeStatus(p.page);
-        return (s.frames[other.name] ?? 0) > 10 && s.heardAt !== null;
-      }, 20_000, `${other.name}'s video and tone to arrive`, 100);
-    }
+    const [ann, ben] = await enterListeners(browser, link, people);
     await sleep(1500);
     const cat = await newParticipant(browser, { initScript: toneInitScript(CAT.hz) });
     people.push(cat);
-    for (let i = 1; i <= count; i++) {
-      const started = Date.now();
-      const [a0, b0] = [await signalCount(ann.page), await signalCount(ben.page)];
-      await cat.page.goto(`${link}&name=${CAT.name}`);
-      await settledOn(ann.page, 'relay', a0);
-      await settledOn(ben.page, 'relay', b0);
-      await sleep(settleMs);
-      const [a1, b1] = [await signalCount(ann.page), await signalCount(ben.page)];
-      await cat.page.getByTestId('leave-meeting').click();
-      await cat.page.goto('about:blank');
-      await settledOn(ann.page, 'p2p', a1);
-      await settledOn(ben.page, 'p2p', b1);
-      await sleep(settleMs);
-      log(`cycle ${i}/${count} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    }
-    annData = await readProbe(ann.page);
-    benData = await readProbe(ben.page);
+    await cycleCat(cat, link, [ann, ben], count, settleMs, log);
+    const annData = await readProbe(ann.page);
+    const benData = await readProbe(ben.page);
     errors.push(...annData.errors.map((e) => `Ann: ${e}`), ...benData.errors.map((e) => `Ben: ${e}`));
-    events = (await api<MeetingEventRecord[]>(server.url, 'GET', `/api/meetings/${meeting.id}/events`)).body;
+    const events = (await api<MeetingEventRecord[]>(server.url, 'GET', `/api/meetings/${meeting.id}/events`)).body;
+    return { chromium: browser.version(), ann: annData, ben: benData, events, monitor, errors };
   } finally {
     monitor?.stop();
     for (const p of people) await p.context.close().catch(() => {});
@@ -596,19 +616,21 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
     await browser.close();
     await server.dispose();
   }
+}
 
-  const serverSwitches = events
+/** The server's own account of each switch (`mode-switched` events): the switch durations come from here, not from a page. */
+function serverSwitchesOf(events: MeetingEventRecord[]): SwitchGapResult['serverSwitches'] {
+  return events
     .filter((e) => e.type === 'mode-switched')
     .map((e) => {
       const d = (e.detail ?? {}) as { from?: string; to?: string; durationMs?: number; completed?: boolean; reason?: string };
       return { from: d.from ?? '?', to: d.to ?? '?', durationMs: d.durationMs ?? NaN, completed: d.completed ?? false, reason: d.reason ?? '' };
     });
-  const annAnalysis = analyseListener(annData, ANN.name, BEN, monitor);
-  const benAnalysis = analyseListener(benData, BEN.name, ANN, monitor);
-  const switches = [...annAnalysis.switches, ...benAnalysis.switches].sort((x, y) => x.direction.localeCompare(y.direction) || x.index - y.index || x.listener.localeCompare(y.listener));
-  const baseline = [...annAnalysis.baseline, ...benAnalysis.baseline];
+}
 
-  const summary = Object.fromEntries(DIRECTIONS.map((d) => {
+/** Per direction: the gaps, freezes, server durations and timeline medians over every switch and listener, and whether the target held. */
+function summarizeDirections(switches: SwitchMeasure[], serverSwitches: SwitchGapResult['serverSwitches']): Record<Direction, DirectionSummary> {
+  return Object.fromEntries(DIRECTIONS.map((d) => {
     const items = switches.filter((s) => s.direction === d);
     // An abandoned relay→p2p switch is recorded with to = from ('relay'): pair by the attempted direction.
     const durations = serverSwitches.filter((s) => (d === 'p2p→relay' ? s.from === 'p2p' : s.from === 'relay')).map((s) => s.durationMs);
@@ -624,7 +646,11 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
     };
     return [d, value];
   })) as Record<Direction, DirectionSummary>;
-  const baselineSummary = Object.fromEntries((['p2p', 'relay'] as const).map((mode) => {
+}
+
+/** Per mode, the settled stretches: what the machine does with no switch at all, to read the switches against. */
+function summarizeBaseline(baseline: BaselineMeasure[]): SwitchGapResult['baselineSummary'] {
+  return Object.fromEntries((['p2p', 'relay'] as const).map((mode) => {
     const items = baseline.filter((b) => b.mode === mode);
     const seconds = items.reduce((sum, b) => sum + b.durationMs, 0) / 1000;
     return [mode, {
@@ -634,28 +660,10 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
       serverLateTicksPerSecond: seconds > 0 ? round(items.reduce((sum, b) => sum + b.serverLateTicks, 0) / seconds) : 0,
     }];
   })) as SwitchGapResult['baselineSummary'];
+}
 
-  const result: SwitchGapResult = {
-    name: 'switch-gap',
-    ...runContext(),
-    chromium,
-    code,
-    loadAverage: { start: loadStart.map((x) => round(x)), end: loadavg().map((x) => round(x)) },
-    video: '320x240',
-    holdMs,
-    load: { participants: load },
-    audioThresholdDb: HEARD_DB,
-    audioResolutionMs: round((AUDIO_BLOCK / (annData.sampleRate || 48_000)) * 1000),
-    windowMs: { pre: PRE_MS, post: POST_MS },
-    targetMs: TARGET_MS,
-    serverSwitches,
-    switches,
-    baseline,
-    summary,
-    baselineSummary,
-    targetMet: DIRECTIONS.every((d) => summary[d].targetMet),
-    errors,
-  };
+/** Writes bench-results/switch-gap.{json,md,svg} and prints the table and the verdicts, as the options ask. */
+function report(result: SwitchGapResult, options: SwitchGapOptions): void {
   const table = markdown(result);
   if (options.write !== false) {
     writeResults('switch-gap', result, table, false);
@@ -664,10 +672,51 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
   if (options.print !== false) {
     console.log(`\n${table}`);
     for (const d of DIRECTIONS) {
-      const s = summary[d];
+      const s = result.summary[d];
       console.log(`${d}: worst audio gap ${fmt(s.audioGapMs.max)} ms → target (< ${TARGET_MS} ms) ${s.targetMet ? 'met' : 'NOT met'}`);
     }
   }
+}
+
+/** Runs the benchmark, prints the table, writes bench-results/switch-gap.{json,md,svg}, returns the figures. */
+export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise<SwitchGapResult> {
+  const count = options.switches ?? 10;
+  const holdMs = options.holdMs ?? 1000;
+  const settleMs = options.settleMs ?? 3000;
+  const load = options.load ?? 0;
+  const log = (line: string) => options.print !== false && console.log(line);
+  if (!options.clientDir) ensureClientBuilt();
+  const code = codeState();
+  const loadStart = loadavg();
+  const recording = await recordSwitches(options, count, holdMs, settleMs, load, log);
+  const annAnalysis = analyseListener(recording.ann, ANN.name, BEN, recording.monitor);
+  const benAnalysis = analyseListener(recording.ben, BEN.name, ANN, recording.monitor);
+  const switches = [...annAnalysis.switches, ...benAnalysis.switches].sort((x, y) => x.direction.localeCompare(y.direction) || x.index - y.index || x.listener.localeCompare(y.listener));
+  const baseline = [...annAnalysis.baseline, ...benAnalysis.baseline];
+  const serverSwitches = serverSwitchesOf(recording.events);
+  const summary = summarizeDirections(switches, serverSwitches);
+  const result: SwitchGapResult = {
+    name: 'switch-gap',
+    ...runContext(),
+    chromium: recording.chromium,
+    code,
+    loadAverage: { start: loadStart.map((x) => round(x)), end: loadavg().map((x) => round(x)) },
+    video: '320x240',
+    holdMs,
+    load: { participants: load },
+    audioThresholdDb: HEARD_DB,
+    audioResolutionMs: round((AUDIO_BLOCK / (recording.ann.sampleRate || 48_000)) * 1000),
+    windowMs: { pre: PRE_MS, post: POST_MS },
+    targetMs: TARGET_MS,
+    serverSwitches,
+    switches,
+    baseline,
+    summary,
+    baselineSummary: summarizeBaseline(baseline),
+    targetMet: DIRECTIONS.every((d) => summary[d].targetMet),
+    errors: recording.errors,
+  };
+  report(result, options);
   return result;
 }
 
