@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { codeVersion, sleep, watchdog } from './harness/run';
 import { round } from './harness/figures';
 import { ServerProcess } from './harness/ServerProcess';
-import { runContext, writeResults, type RunContext } from './harness/results';
+import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
 import { LoadClient, type RtpTotals } from './harness/LoadClient';
 
 const SIZES = [3, 6, 10];
@@ -142,7 +142,7 @@ function markdown(result: DownlinkBenchResult): string {
   const lines = [
     '# Audio downlink per client: one mix vs N−1 forwarded streams',
     '',
-    `${result.date}, Node ${result.node}, ${result.cpu} (${result.cores} cores), code ${result.code.commit}${result.code.dirty ? ' + uncommitted changes' : ''}. Everyone talks (a sine each);`,
+    `${describeRun(result, result.code)}. Everyone talks (a sine each);`,
     `${result.windowMs / 1000} s window; getStats on @roamhq/wrtc load clients. "Wire" adds RTP header, SRTP tag and UDP/IPv4 per packet.`,
     'The SFU column is computed: (N−1) × the uplink one talker measured in the same run.',
     '',

@@ -18,7 +18,7 @@ import { startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
 import { codeState, ensureClientBuilt, numberArg } from './harness/run';
 import { fmt, round, summarize, type Summary } from './harness/figures';
-import { runContext, writeResults, type RunContext } from './harness/results';
+import { runContext, writeResults, type BrowserRunContext } from './harness/results';
 import { AUDIO_BLOCK, firstHeard, HEARD_DB, probeInitScript, probeStatus, readProbe, type ProbeData } from './harness/browserProbe';
 
 const ALICE_HZ = 700;
@@ -57,12 +57,8 @@ export interface JoinRun {
   error?: string;
 }
 
-export interface JoinTimeResult extends RunContext {
+export interface JoinTimeResult extends BrowserRunContext {
   name: 'join-time';
-  chromium: string;
-  /** HEAD and the source files that differed from it when the run started. */
-  code: { commit: string; uncommitted: string[] };
-  loadAverage: { start: number[]; end: number[] };
   video: string;
   audioThresholdDb: number;
   audioResolutionMs: number;

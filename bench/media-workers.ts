@@ -16,7 +16,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { round } from './harness/figures';
-import { runContext, writeResults } from './harness/results';
+import { describeRun, runContext, writeResults } from './harness/results';
 import type { MeetingFigures, SyntheticJob, SyntheticReport } from './workers/syntheticMeetings';
 
 const STEPS = [10, 20, 40, 60, 80, 100, 120, 140, 160, 200, 240];
@@ -109,7 +109,7 @@ const rows = [...one.steps, ...two.steps].map((st) => `| ${st.workers} | ${st.me
 writeResults('media-workers', result, [
   `# Media workers: meetings of ${SIZE} (everyone talking) held by one and by two workers`,
   '',
-  `${result.date}, Node ${result.node}, ${result.cpu} (${result.cores} cores). One worker: **${one.held}** (fails at ${one.failedAt ?? '–'}), two: **${two.held}** (fails at ${two.failedAt ?? '–'}), ratio **${ratio}×**.`,
+  `${describeRun(result)}. One worker: **${one.held}** (fails at ${one.failedAt ?? '–'}), two: **${two.held}** (fails at ${two.failedAt ?? '–'}), ratio **${ratio}×**.`,
   'Sizes in steps, then bisection between the last held and the first failed; a failed size is measured twice.',
   '',
   '| workers | meetings | worst mixer p99 ms | late ticks % | |',

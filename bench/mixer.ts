@@ -13,7 +13,7 @@ import { MixEncoder } from '../relay/audio/MixEncoder';
 import { ParticipantInput } from '../relay/audio/ParticipantInput';
 import { ToneGenerator } from '../relay/audio/tones';
 import { percentile, round } from './harness/figures';
-import { runContext, writeResults, type RunContext } from './harness/results';
+import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
 
 const SIZES = [10, 25, 50, 100, 200];
 const TALKERS = 3;
@@ -155,7 +155,7 @@ function markdown(result: MixerBenchResult): string {
   const lines = [
     `# Audio mixer cost per ${result.frameMs} ms tick (${result.rows[0]?.talkers ?? TALKERS} talkers)`,
     '',
-    `${result.date}, Node ${result.node}, ${result.cpu} (${result.cores} cores), ${result.ticksPerSize} ticks per size.`,
+    `${describeRun(result)}, ${result.ticksPerSize} ticks per size.`,
     'Shared listener mix (ours) vs naive per-listener N−1 mix and encode, same run, same decode path.',
     '',
     '| participants | mixer p50 ms | mixer p99 ms | encodes/tick | naive p50 ms | naive p99 ms | naive encodes/tick | naive/mixer | mixer % of 20 ms |',

@@ -35,7 +35,7 @@ import { pct, round } from './harness/figures';
 import { cpuBetween, waitForQuiet, type CpuWindow } from './harness/cpu';
 import { relaySnapshot } from './harness/relaySnapshot';
 import { ServerProcess } from './harness/ServerProcess';
-import { runContext, writeResult, writeResults, type RunContext } from './harness/results';
+import { describeRun, runContext, writeResult, writeResults, type RunContext } from './harness/results';
 
 const STEPS = [2, 4, 8, 12, 16, 24, 32, 40, 50, 64, 80, 100, 128];
 /** Sizes measured after the first failure, for the record. */
@@ -333,7 +333,7 @@ function markdown(result: CapacityBenchResult): string {
   const lines = [
     '# Relay capacity: participants in one relay meeting',
     '',
-    `${result.date}, Node ${result.node}, ${result.cpu} (${result.cores} cores), code ${result.code.commit}${result.code.dirty ? ' + uncommitted changes' : ''}.`,
+    `${describeRun(result, result.code)}.`,
     'Server (`scripts/start.ts`) in its own process, light load clients (node-datachannel, pre-encoded media, nothing decoded) in another, both on this machine.',
     `A step fails when the mixer p99 tick exceeds ${result.limits.mixerP99Ms} ms or more than ${result.limits.lateTickShare * 100}% of ticks are late,`,
     `when the media worker holding the meeting reaches ${result.limits.serverCores * 100}% of one core, or when clients fail. ${result.windowMs / 1000} s window per step;`,

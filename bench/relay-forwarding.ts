@@ -25,7 +25,7 @@ import { pct, round } from './harness/figures';
 import { LightClient } from './harness/LightClient';
 import { recordVp8, type RecordedVideo } from './harness/preEncoded';
 import { relaySnapshot, type RelaySnapshot } from './harness/relaySnapshot';
-import { runContext, writeResults, type RunContext } from './harness/results';
+import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
 import { codeVersion, sleep, watchdog } from './harness/run';
 import { ServerProcess } from './harness/ServerProcess';
 
@@ -171,7 +171,7 @@ function markdown(result: ForwardingBenchResult): string {
   const lines = [
     '# Relay video forwarding: CPU per 1,000 forwarded packets',
     '',
-    `${result.date}, Node ${result.node}, ${result.cpu} (${result.cores} cores), code ${result.code.commit}${result.code.dirty ? ' + uncommitted changes' : ''}.`,
+    `${describeRun(result, result.code)}.`,
     "Server (`scripts/start.ts`) in its own process, the meeting's relay in one of its media worker processes; light load clients",
     `(node-datachannel, ${result.camera.width}×${result.camera.height} VP8 at ${result.camera.fps} fps per publisher replayed, nothing decoded, mics off) in another.`,
     `Every participant receives every camera but its own (at most ${LIMITS.relayVideoSlots}). ${result.windowMs / 1000} s windows; a window disturbed by other programs is measured again.`,

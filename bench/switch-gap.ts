@@ -34,7 +34,7 @@ import { api, startServer, type TestServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
 import { codeState, ensureClientBuilt, numberArg, sleep } from './harness/run';
 import { escapeXml, fmt, round, summarize, type Summary } from './harness/figures';
-import { runContext, writeResult, writeResults, type RunContext } from './harness/results';
+import { runContext, writeResult, writeResults, type BrowserRunContext } from './harness/results';
 import { AUDIO_BLOCK, audibleAt, audioClock, clockSlip, HEARD_DB, levelTrace, longestFreeze, longestSilence, probeInitScript, probeStatus, readProbe, type ProbeData } from './harness/browserProbe';
 
 const ANN = { name: 'Ann', hz: 600 };
@@ -150,12 +150,8 @@ export interface DirectionSummary {
   targetMet: boolean;
 }
 
-export interface SwitchGapResult extends RunContext {
+export interface SwitchGapResult extends BrowserRunContext {
   name: 'switch-gap';
-  chromium: string;
-  /** HEAD and the source files that differed from it when the run started. */
-  code: { commit: string; uncommitted: string[] };
-  loadAverage: { start: number[]; end: number[] };
   video: string;
   holdMs: number;
   /** Light participants in another relay meeting meanwhile. */

@@ -18,6 +18,20 @@ export function runContext(): RunContext {
   return { date: new Date().toISOString(), node: process.versions.node, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length };
 }
 
+/** A browser benchmark's context besides: Chromium's version, the code measured, the machine's load around the run. */
+export interface BrowserRunContext extends RunContext {
+  chromium: string;
+  /** HEAD and the source files that differed from it when the run started. */
+  code: { commit: string; uncommitted: string[] };
+  loadAverage: { start: number[]; end: number[] };
+}
+
+/** The context as a table's first words: "<date>, Node <version>, <cpu> (<n> cores)[, code <commit>[ + uncommitted changes]]". */
+export function describeRun(context: RunContext, code?: { commit: string; dirty: boolean }): string {
+  const machine = `${context.date}, Node ${context.node}, ${context.cpu} (${context.cores} cores)`;
+  return code ? `${machine}, code ${code.commit}${code.dirty ? ' + uncommitted changes' : ''}` : machine;
+}
+
 /** Writes one file into bench-results/ and returns its path. */
 export function writeResult(file: string, content: string): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
