@@ -18,6 +18,7 @@
 import WebSocket from 'ws';
 import type { ServerMessage } from '../protocol/signaling';
 import { startRedis } from '../tests/helpers/redis';
+import { waitFor } from '../tests/helpers/wait';
 import { codeVersion, sleep, watchdog } from './harness/run';
 import { percentile, round } from './harness/figures';
 import { procCpuSeconds } from './harness/cpu';
@@ -95,11 +96,7 @@ async function runStep(nodes: ServerProcess[], meetings: number): Promise<Step> 
       await person.join(id, `p${i}`);
     }
   }
-  const deadline = Date.now() + 30_000;
-  while (!people.every((p) => p.joined)) {
-    if (Date.now() > deadline) throw new Error(`only ${people.filter((p) => p.joined).length} of ${people.length} joined`);
-    await sleep(50);
-  }
+  await waitFor(() => people.every((p) => p.joined), 30_000, `all ${people.length} people to join`, 50);
   // Everyone speaks LINES_PER_SEC times a second, spread evenly over the second.
   const intervalMs = 1000 / LINES_PER_SEC;
   let sent = 0;

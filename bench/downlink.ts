@@ -10,8 +10,7 @@
  *
  * Writes bench-results/downlink.{json,md}. Run: npx tsx bench/downlink.ts
  */
-import { pathToFileURL } from 'node:url';
-import { codeVersion, sleep, watchdog } from './harness/run';
+import { codeVersion, isMain, sleep, watchdog } from './harness/run';
 import { round } from './harness/figures';
 import { ServerProcess } from './harness/ServerProcess';
 import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
@@ -182,7 +181,7 @@ export async function runDownlinkBench(): Promise<DownlinkBenchResult> {
   return result;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   watchdog(10 * 60_000, 'downlink');
   await runDownlinkBench();
   // libwebrtc's threads can outlive the closed connections for a while: do not wait for them.

@@ -9,14 +9,13 @@
  * Run: npx tsx bench/join-time.ts [--runs 7]
  */
 import { loadavg } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, newParticipant, type Participant } from '../tests/helpers/browser';
 import { toneInitScript } from '../tests/helpers/media';
 import { createMeeting } from '../tests/helpers/room';
 import { startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, numberArg } from './harness/run';
+import { codeState, ensureClientBuilt, isMain, numberArg } from './harness/run';
 import { fmt, round, summarize, type Summary } from './harness/figures';
 import { runContext, writeResults, type BrowserRunContext } from './harness/results';
 import { AUDIO_BLOCK, firstHeard, HEARD_DB, probeInitScript, probeStatus, readProbe, type ProbeData } from './harness/browserProbe';
@@ -198,6 +197,6 @@ export async function runJoinTimeBench(options: JoinTimeOptions = {}): Promise<J
   return result;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   await runJoinTimeBench({ runs: numberArg(process.argv, 'runs') });
 }

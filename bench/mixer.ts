@@ -5,7 +5,6 @@
  *
  * Run: npx tsx bench/mixer.ts
  */
-import { pathToFileURL } from 'node:url';
 import { Encoder } from '@evan/opus';
 import { FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE } from '../relay/audio/AudioFormat';
 import { AudioMixer } from '../relay/audio/AudioMixer';
@@ -14,6 +13,7 @@ import { ParticipantInput } from '../relay/audio/ParticipantInput';
 import { ToneGenerator } from '../relay/audio/tones';
 import { percentile, round } from './harness/figures';
 import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
+import { isMain } from './harness/run';
 
 const SIZES = [10, 25, 50, 100, 200];
 const TALKERS = 3;
@@ -193,6 +193,6 @@ export async function runMixerBench(): Promise<MixerBenchResult> {
   return result;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   await runMixerBench();
 }

@@ -24,13 +24,12 @@
  * Run: npx tsx bench/relay-capacity.ts (`CAPACITY_RUNS=silence,muted,talking,video` or `audio`: only those loads)
  */
 import { cpus } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { LIMITS } from '../protocol/limits';
 import type { MeetingDetail } from '../protocol/rest';
 import { LightClient } from './harness/LightClient';
 import { lineChart } from './harness/lineChart';
 import { opusTone, recordVp8, type RecordedVideo } from './harness/preEncoded';
-import { codeVersion, sleep, watchdog } from './harness/run';
+import { codeVersion, isMain, sleep, watchdog } from './harness/run';
 import { pct, round } from './harness/figures';
 import { cpuBetween, waitForQuiet, type CpuWindow } from './harness/cpu';
 import { relaySnapshot } from './harness/relaySnapshot';
@@ -417,7 +416,7 @@ export async function runRelayCapacityBench(runs: CapacityRunSpec[] = RUNS): Pro
   return result;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   watchdog(60 * 60_000, 'relay-capacity');
   // `CAPACITY_RUNS=talking,video` measures only those loads (`audio`: the three without video).
   const only = process.env.CAPACITY_RUNS?.split(',');

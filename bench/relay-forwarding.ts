@@ -17,7 +17,6 @@
  * under `--cpu-prof` and leaves their .cpuprofile files there (profiling slows them: take
  * figures from runs without it).
  */
-import { pathToFileURL } from 'node:url';
 import { LIMITS } from '../protocol/limits';
 import { waitFor } from '../tests/helpers/wait';
 import { cpuBetween, waitForQuiet, type CpuWindow } from './harness/cpu';
@@ -26,7 +25,7 @@ import { LightClient } from './harness/LightClient';
 import { recordVp8, type RecordedVideo } from './harness/preEncoded';
 import { relaySnapshot, type RelaySnapshot } from './harness/relaySnapshot';
 import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
-import { codeVersion, sleep, watchdog } from './harness/run';
+import { codeVersion, isMain, sleep, watchdog } from './harness/run';
 import { ServerProcess } from './harness/ServerProcess';
 
 /** Publishers among participants; every participant views every camera but its own. */
@@ -222,7 +221,7 @@ export async function runRelayForwardingBench(configs: ForwardingConfig[] = CONF
   return result;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   watchdog(20 * 60_000, 'relay-forwarding');
   await runRelayForwardingBench();
   // libdatachannel's threads can outlive the closed connections for a while: do not wait for them.

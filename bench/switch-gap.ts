@@ -21,7 +21,6 @@
  * Run: npx tsx bench/switch-gap.ts [--switches 10] [--hold 1000] [--load 0] [--client-dir path/to/built/client]
  */
 import { loadavg } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { MeetingEventRecord } from '../protocol/rest';
 import { LightClient } from './harness/LightClient';
@@ -32,7 +31,7 @@ import { toneInitScript } from '../tests/helpers/media';
 import { createMeeting } from '../tests/helpers/room';
 import { api, startServer, type TestServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, numberArg, sleep } from './harness/run';
+import { codeState, ensureClientBuilt, isMain, numberArg, sleep } from './harness/run';
 import { escapeXml, fmt, round, summarize, type Summary } from './harness/figures';
 import { runContext, writeResult, writeResults, type BrowserRunContext } from './harness/results';
 import { AUDIO_BLOCK, audibleAt, audioClock, clockSlip, HEARD_DB, levelTrace, longestFreeze, longestSilence, probeInitScript, probeStatus, readProbe, type ProbeData } from './harness/browserProbe';
@@ -716,7 +715,7 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
   return result;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMain(import.meta.url)) {
   const clientAt = process.argv.indexOf('--client-dir');
   await runSwitchGapBench({
     switches: numberArg(process.argv, 'switches'),

@@ -1,8 +1,8 @@
-/** Small helpers every benchmark uses: where the repository is, what code ran, the client built, arguments, waiting, a watchdog. */
+/** Small helpers every benchmark uses: where the repository is, what code ran, the client built, arguments, whether it runs as a script, waiting, a watchdog. */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository's root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -11,6 +11,11 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export function codeVersion(): { commit: string; dirty: boolean } {
   const { commit, uncommitted } = codeState();
   return { commit, dirty: uncommitted.length > 0 };
+}
+
+/** Whether the module at `moduleUrl` (its `import.meta.url`) is the script node was started with, not an import. */
+export function isMain(moduleUrl: string): boolean {
+  return process.argv[1] !== undefined && moduleUrl === pathToFileURL(process.argv[1]).href;
 }
 
 /** Resolves after `ms`. */
