@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import type { RelayNetworkConfig } from './media/RelayNetwork';
 
 export interface CoordinatorConfig {
   host: string;
@@ -26,6 +27,8 @@ export interface CoordinatorConfig {
   recordingMaxBytes: number;
   /** Addresses the relay offers as host candidates besides its interfaces (libjuice does not gather loopback). */
   relayHostAddresses: string[];
+  /** `RELAY_PORT` and `RELAY_ANNOUNCED_IP`: one UDP port per media worker, the address in the relay's candidates. */
+  relayNetwork: RelayNetworkConfig;
   /** Pino log level. */
   logLevel: string;
   /** Media workers running meetings' relays and mixers (one per core by default); 0 runs them on the main thread. */
@@ -114,6 +117,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfi
     departureGraceMs: 20_000,
     recordingMaxBytes: 100 * 1024 * 1024,
     relayHostAddresses: ['127.0.0.1'],
+    relayNetwork: {},
     mediaWorkers: availableParallelism(),
     ...overrides,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
@@ -122,7 +126,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfi
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Reads PORT, HOST, DB_PATH, PUBLIC_URL, HEARTBEAT_MS, LOG_LEVEL, MEDIA_WORKERS, the limits and TRUST_PROXY; throws ConfigError. */
+/** Reads PORT, HOST, DB_PATH, PUBLIC_URL, HEARTBEAT_MS, LOG_LEVEL, MEDIA_WORKERS, RELAY_PORT, RELAY_ANNOUNCED_IP, the limits and TRUST_PROXY; throws ConfigError. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
   const overrides: ConfigOverrides = {};
   const port = nonEmpty(env.PORT);
@@ -153,6 +157,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
     if (!/^\d+$/.test(workers) || Number(workers) > 64) throw new ConfigError('MEDIA_WORKERS', `must be a number of media workers from 0 to 64, not "${workers}"`);
     overrides.mediaWorkers = Number(workers);
   }
+  overrides.relayNetwork = parseRelayNetwork(env, overrides.mediaWorkers ?? availableParallelism());
   // The relay runs on node-datachannel only (the werift relay was retired): an old setting
   // that asks for something else is refused rather than ignored.
   const transport = nonEmpty(env.RELAY_TRANSPORT);
@@ -186,6 +191,27 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
   const redisUrl = nonEmpty(env.REDIS_URL);
   if (redisUrl !== undefined) overrides.cluster = parseCluster(redisUrl, env);
   return defaultConfig(overrides);
+}
+
+/** RELAY_PORT (one UDP port per media worker process, from this one up) and RELAY_ANNOUNCED_IP. */
+function parseRelayNetwork(env: NodeJS.ProcessEnv, mediaWorkers: number): RelayNetworkConfig {
+  const network: RelayNetworkConfig = {};
+  const port = nonEmpty(env.RELAY_PORT);
+  if (port !== undefined) {
+    network.udpPort = parsePort(port, 'RELAY_PORT');
+    const last = network.udpPort + Math.max(1, mediaWorkers) - 1;
+    if (network.udpPort !== 0 && last > 65535) {
+      throw new ConfigError('RELAY_PORT', `${port} leaves no port for each of the ${Math.max(1, mediaWorkers)} media workers (they use ${port} up to ${last}): lower it, or set MEDIA_WORKERS`);
+    }
+  }
+  const announced = nonEmpty(env.RELAY_ANNOUNCED_IP);
+  if (announced !== undefined) {
+    if (isIP(announced) === 0 || isWildcard(announced)) {
+      throw new ConfigError('RELAY_ANNOUNCED_IP', `must be the IP address browsers reach the relay at (the server's public address), not "${announced}"`);
+    }
+    network.announcedIp = announced;
+  }
+  return network;
 }
 
 /** REDIS_URL with NODE_ID, CLUSTER_HEARTBEAT_MS and CLUSTER_NODE_TTL_MS. */

@@ -109,7 +109,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     relayHostAddresses: config.relayHostAddresses,
     recordingsDir: recordingsDirFor(config),
     recordingMaxBytes: config.recordingMaxBytes,
-    workers: { workers: config.mediaWorkers, logLevel: workerLogLevel(config.logLevel) },
+    workers: { workers: config.mediaWorkers, logLevel: workerLogLevel(config.logLevel), network: config.relayNetwork },
   });
   const ice = parts.turn ? new IceService(parts.turn, media, app.log) : undefined;
   const onParticipantGone = parts.onParticipantGone ?? (ice && ((id: string) => ice.revoke(id)));

@@ -51,6 +51,20 @@ function emptyRtpIn(payload: Buffer): RtpIn {
   return { ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 0, payload, size: 0 };
 }
 
+/** The PeerConnection's port settings: one mux port, a range, or libjuice's default (any free port). */
+function portConfig(options: RelayOptions): { enableIceUdpMux?: boolean; portRangeBegin?: number; portRangeEnd?: number; bindAddress?: string } {
+  if (options.bindAddress !== undefined) return { ...portConfig({ ...options, bindAddress: undefined }), bindAddress: options.bindAddress };
+  if (options.udpMuxPort !== undefined) {
+    // Port 0: no range, so libjuice binds a free port for the first connection and hands the
+    // same mux socket to every later one (its registry matches any port then).
+    return options.udpMuxPort === 0
+      ? { enableIceUdpMux: true }
+      : { enableIceUdpMux: true, portRangeBegin: options.udpMuxPort, portRangeEnd: options.udpMuxPort };
+  }
+  const [portRangeBegin, portRangeEnd] = options.icePortRange ?? [];
+  return portRangeBegin !== undefined && portRangeEnd !== undefined ? { portRangeBegin, portRangeEnd } : {};
+}
+
 /** One participant's connection to the relay, on node-datachannel. */
 export class RelayPeer implements RelayConnection {
   private readonly life: PeerLife;
@@ -67,6 +81,7 @@ export class RelayPeer implements RelayConnection {
   private readonly localCandidates: CandidateGate;
   private readonly udpEndpoints: Array<{ address: string; port: number }> = [];
   private readonly extraHostAddresses: readonly string[];
+  private readonly announcedAddress: string | undefined;
   private readonly packetizer = new OpusPacketizer();
   private readonly keyframes: Record<VideoSource, KeyframeThrottle>;
   /** Outgoing packets are written here, then copied by libdatachannel (one send at a time). */
@@ -84,15 +99,14 @@ export class RelayPeer implements RelayConnection {
     // Nothing goes out before the answer.
     this.localCandidates.hold();
     this.keyframes = keyframeThrottles(options.keyframeRequestIntervalMs, (source) => this.guard('keyframe request', () => this.sendPli(source)));
-    this.extraHostAddresses = options.hostAddresses ?? [];
-    const [portRangeBegin, portRangeEnd] = options.icePortRange ?? [];
-    // No bind address: libjuice's one socket per connection listens on every address
-    // (dual-stack), so the extra host addresses (loopback, which libjuice does not gather)
-    // are offered as candidates on the same port.
-    this.pc = new (nativeStack().PeerConnection)(`relay-${id}`, {
-      iceServers: [],
-      ...(portRangeBegin !== undefined && portRangeEnd !== undefined ? { portRangeBegin, portRangeEnd } : {}),
-    });
+    this.announcedAddress = options.announcedAddress;
+    // An announced address replaces every other one: a browser must not pick a private one.
+    this.extraHostAddresses = options.announcedAddress === undefined ? options.hostAddresses ?? [] : [];
+    // No bind address (unless the announced address is local): libjuice's socket (one per
+    // connection, or the process's one mux socket) listens on every address (dual-stack), so
+    // the extra host addresses (loopback, which libjuice does not gather) and an announced
+    // address reach it on the same port.
+    this.pc = new (nativeStack().PeerConnection)(`relay-${id}`, { iceServers: [], ...portConfig(options) });
     this.pc.onLocalCandidate((candidate, mid) => this.guard('ice candidate', () => this.onLocalCandidate(candidate, mid)));
     this.pc.onStateChange((state) => this.guard('connection state', () => this.life.follow(state, () => this.handlers.connected(), () => this.lose())));
   }
@@ -312,6 +326,15 @@ export class RelayPeer implements RelayConnection {
     const isUdpHost = fields[2]?.toLowerCase() === 'udp' && fields[7] === 'host' && address !== undefined && port > 0;
     const firstHost = isUdpHost && this.udpEndpoints.length === 0;
     if (isUdpHost) this.udpEndpoints.push({ address, port });
+    if (this.announcedAddress !== undefined) {
+      // One candidate, the announced address on the local port (1:1 NAT keeps ports); the
+      // gathered ones are private and never offered. Its endpoint lets TURN reach it too.
+      if (!firstHost) return;
+      this.udpEndpoints.push({ address: this.announcedAddress, port });
+      const priority = 126 * 2 ** 24 + 1000 * 2 ** 8 + 255;
+      this.localCandidates.push({ candidate: `candidate:80 1 UDP ${priority} ${this.announcedAddress} ${port} typ host`, sdpMid: mid, sdpMLineIndex: 0 });
+      return;
+    }
     this.localCandidates.push({ candidate: line, sdpMid: mid, sdpMLineIndex: 0 });
     if (!firstHost) return;
     for (const [index, extra] of this.extraHostAddresses.entries()) {

@@ -96,8 +96,22 @@ export interface RelayOptions {
    * and single-machine setups pass `['127.0.0.1']`.
    */
   hostAddresses?: string[];
-  /** UDP port range for ICE, `[min, max]` with min < max; default any free port. */
+  /** UDP port range for ICE, `[min, max]` with min < max; default any free port. Ignored with `udpMuxPort`. */
   icePortRange?: [number, number];
+  /**
+   * Every connection of the process on this one UDP port (libjuice's ICE UDP mux: one socket,
+   * incoming STUN routed to its connection by ICE ufrag, then by remote address); 0 = one free
+   * port, shared until the process's last connection closes. Unset: a fresh port per connection.
+   * One process per port: libjuice sets no SO_REUSEPORT, so each media worker needs its own.
+   */
+  udpMuxPort?: number;
+  /**
+   * The one address the relay's candidates carry instead of its interface addresses (a server
+   * behind 1:1 NAT, as mediasoup's `announcedAddress`); the port stays the local one.
+   */
+  announcedAddress?: string;
+  /** The one local address the relay's sockets bind (default every address). */
+  bindAddress?: string;
   /**
    * Minimum gap between two keyframe requests sent to one publisher (ms); default 500.
    * libwebrtc drops requests that come within 300 ms of the previous one, so a shorter gap

@@ -10,6 +10,7 @@
  * to measure the difference side by side).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
@@ -19,6 +20,7 @@ import { MediaHost, type LogLevel } from '../../relay/worker/MediaHost';
 import { releaseNativeRelay } from '../../relay/RelayPeer';
 import type { WorkerSettings } from '../../relay/worker/mediaWorker';
 import { leastLoadedIndex } from './placement';
+import { relayBindAddress, workerUdpPort, type RelayNetworkConfig } from './RelayNetwork';
 import { RemoteRelay, type RelayHandlers } from './RemoteRelay';
 
 const BOOT = new URL('../../relay/worker/boot.mjs', import.meta.url);
@@ -74,6 +76,8 @@ export interface MediaWorkersOptions {
   /** Workers; 0 runs the media on the main thread. */
   workers: number;
   logLevel: LogLevel;
+  /** `RELAY_PORT` and `RELAY_ANNOUNCED_IP` (worker `i` binds its mux port `RELAY_PORT + i`). */
+  network?: RelayNetworkConfig;
 }
 
 export interface WorkerLoad {
@@ -91,6 +95,8 @@ export class MediaWorkers {
   /** Workers that died unasked, since start (a counter for `/metrics`). */
   failures = 0;
   private readonly sampler: NodeJS.Timeout;
+  /** Where the relay binds (an announced address of this machine's own), decided once. */
+  private readonly bindAddress: string | undefined;
 
   constructor(
     private readonly options: MediaWorkersOptions,
@@ -98,6 +104,7 @@ export class MediaWorkers {
   ) {
     const count = Math.max(1, options.workers);
     this.lanes = Array.from({ length: count }, (_, index) => ({ index, link: null, relays: new Map(), elu: undefined, utilization: 0 }));
+    this.bindAddress = relayBindAddress(options.network ?? {}, networkInterfaces());
     this.sampler = setInterval(() => this.sampleUtilization(), 1000);
     this.sampler.unref();
   }
@@ -113,7 +120,18 @@ export class MediaWorkers {
     const link = lane.link ?? (lane.link = this.start(lane));
     const relay = new RemoteRelay(meetingId, { index: lane.index, send: (m) => link.send(m) }, handlers, () => ++this.requestIds);
     lane.relays.set(meetingId, relay);
-    link.send({ type: 'open', meetingId, options: { hostAddresses: options.hostAddresses } });
+    const network = this.options.network ?? {};
+    const udpMuxPort = workerUdpPort(network, lane.index);
+    link.send({
+      type: 'open',
+      meetingId,
+      options: {
+        hostAddresses: options.hostAddresses,
+        ...(udpMuxPort !== undefined ? { udpMuxPort } : {}),
+        ...(network.announcedIp !== undefined ? { announcedAddress: network.announcedIp } : {}),
+        ...(this.bindAddress !== undefined ? { bindAddress: this.bindAddress } : {}),
+      },
+    });
     this.log.info({ meetingId, worker: lane.index }, 'meeting placed on media worker');
     return relay;
   }

@@ -104,7 +104,7 @@ export class MediaHost {
     }
   }
 
-  private open(meetingId: string, options: { hostAddresses: string[]; icePortRange?: [number, number] | undefined }): void {
+  private open(meetingId: string, options: Extract<ToWorker, { type: 'open' }>['options']): void {
     if (this.meetings.has(meetingId) || this.closed) return;
     const logger = this.loggerFor(meetingId);
     const relay: MeetingRelay = new MeetingRelay(meetingId, {
@@ -112,7 +112,14 @@ export class MediaHost {
       removeParticipant: (id) => mixer.removeParticipant(id),
       pushPacket: (id, seq, ts, payload) => mixer.pushPacket(id, seq, ts, payload),
       setMuted: (id, muted) => mixer.setMuted(id, muted),
-    }, { hostAddresses: options.hostAddresses, ...(options.icePortRange ? { icePortRange: options.icePortRange } : {}), logger });
+    }, {
+      hostAddresses: options.hostAddresses,
+      ...(options.icePortRange ? { icePortRange: options.icePortRange } : {}),
+      ...(options.udpMuxPort !== undefined ? { udpMuxPort: options.udpMuxPort } : {}),
+      ...(options.announcedAddress !== undefined ? { announcedAddress: options.announcedAddress } : {}),
+      ...(options.bindAddress !== undefined ? { bindAddress: options.bindAddress } : {}),
+      logger,
+    });
     const mixer: AudioMixer = new AudioMixer({
       onFrame: (id, opus, mediaTimeMs) => relay.sendAudio(id, opus, mediaTimeMs),
       onLevels: (levels) => {

@@ -41,6 +41,9 @@ const MeetingOptions = Type.Object(
   {
     hostAddresses: Type.Array(Type.String()),
     icePortRange: Type.Optional(Type.Tuple([Type.Integer(), Type.Integer()])),
+    udpMuxPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    announcedAddress: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    bindAddress: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   },
   Closed,
 );

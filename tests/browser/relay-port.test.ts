@@ -1,0 +1,71 @@
+/**
+ * RELAY_PORT and RELAY_ANNOUNCED_IP with real browsers: every relay connection of the node
+ * shares one UDP port, and the browsers reach the relay at the announced address only (here
+ * 127.0.0.2, a loopback address no interface gathers, so media stays on this machine).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createSocket } from 'node:dgram';
+import type { Browser } from 'playwright-core';
+import { launchBrowser } from '../helpers/browser';
+import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../helpers/room';
+import { PEER_CONNECTION_TAP, remoteEnds } from '../helpers/selectedPair';
+import { startServer, type TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+const ANNOUNCED = '127.0.0.2';
+
+let server: TestServer;
+let browser: Browser;
+let relayPort: number;
+const people: Person[] = [];
+
+/** A UDP port free on every address right now (the relay binds it a moment later). */
+async function freeUdpPort(): Promise<number> {
+  const probe = createSocket('udp4');
+  await new Promise<void>((resolve) => probe.bind(0, '0.0.0.0', resolve));
+  const { port } = probe.address();
+  await new Promise<void>((resolve) => probe.close(resolve));
+  return port;
+}
+
+test.before(async () => {
+  relayPort = await freeUdpPort();
+  server = await startServer({ mediaWorkers: 1, relayNetwork: { udpPort: relayPort, announcedIp: ANNOUNCED } });
+  browser = await launchBrowser();
+});
+test.after.each(async () => {
+  for (const p of people.splice(0)) await p.context.close();
+});
+test.after(async () => {
+  await browser?.close();
+  await server?.dispose();
+});
+
+test('with RELAY_PORT and RELAY_ANNOUNCED_IP, every relay connection ends at the announced address and the one port, and the meeting works', async () => {
+  const meeting = await createMeeting(server.url, 'One port', 'relay');
+  const group = [
+    await joinAs(browser, server.url, meeting.id, 'Ann', 600, '', PEER_CONNECTION_TAP),
+    await joinAs(browser, server.url, meeting.id, 'Ben', 1100, '', PEER_CONNECTION_TAP),
+    await joinAs(browser, server.url, meeting.id, 'Cat', 1900, '', PEER_CONNECTION_TAP),
+  ];
+  people.push(...group);
+  for (const p of group) await badgeSays(p, 'relay');
+  await assertEveryoneSeesTheOthers(group);
+  await assertEveryoneHearsTheOthers(group);
+
+  for (const p of group) {
+    const ends = await waitFor(async () => {
+      const found = await remoteEnds(p.page);
+      return found.length > 0 ? found : undefined;
+    }, 10_000, `${p.name}'s relay connection to report its selected pair`);
+    assert.equal(ends.map((e) => `${e.protocol} ${e.address}:${e.port}`), [`udp ${ANNOUNCED}:${relayPort}`], `${p.name}'s remote end`);
+    assert.is(ends[0]!.candidateType, 'host', `${p.name} reaches the announced candidate itself, not a peer-reflexive stand-in`);
+  }
+  // The stats overlay shows the same: the proof a user can read.
+  const overlay = group[0]!.page.getByTestId('stats-overlay');
+  await waitFor(async () => (await overlay.innerText()).includes(`${ANNOUNCED}:${relayPort}`), 10_000, 'the overlay to show the announced address and port');
+  assert.ok((await meetingDetail(server.url, meeting.id)).relay.packets > 0);
+});
+
+test.run();

@@ -1,0 +1,46 @@
+/**
+ * What a browser's own WebRTC stack says about where its media goes: every
+ * RTCPeerConnection a page creates is kept (an init script), and `remoteEnds` reads, through
+ * `getStats()`, the remote candidate of each connected one's selected candidate pair.
+ */
+import type { Page } from 'playwright-core';
+
+/** Install before the page loads: keeps the page's peer connections in `window.__peerConnections`. */
+export const PEER_CONNECTION_TAP = `(() => {
+  const Native = window.RTCPeerConnection;
+  const all = [];
+  window.__peerConnections = all;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); all.push(this); }
+  };
+})();`;
+
+/** The remote end of one connected peer connection's selected pair, as its browser reports it. */
+export interface RemoteEnd {
+  address: string;
+  port: number;
+  candidateType: string;
+  protocol: string;
+}
+
+/** The remote ends of every connected peer connection on `page` (through `getStats()`). */
+export async function remoteEnds(page: Page): Promise<RemoteEnd[]> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __peerConnections?: RTCPeerConnection[] }).__peerConnections ?? [];
+    const ends: Array<{ address: string; port: number; candidateType: string; protocol: string }> = [];
+    for (const pc of pcs) {
+      if (pc.connectionState !== 'connected') continue;
+      const stats = await pc.getStats();
+      const byId = new Map<string, Record<string, unknown>>();
+      stats.forEach((s: Record<string, unknown>) => byId.set(String(s.id), s));
+      for (const s of byId.values()) {
+        if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
+        const pair = byId.get(String(s.selectedCandidatePairId));
+        const remote = pair && byId.get(String(pair.remoteCandidateId));
+        if (!remote) continue;
+        ends.push({ address: String(remote.address || remote.ip || ""), port: Number(remote.port), candidateType: String(remote.candidateType), protocol: String(remote.protocol) });
+      }
+    }
+    return ends;
+  });
+}
