@@ -19,6 +19,13 @@ export interface RemoteMedia {
 
 export const MIX_KEY = 'mix';
 
+/**
+ * A connection (P2P or relay) `disconnected` this long counts as failed and is replaced:
+ * Chrome says `failed` only after ~30 s, and a real loss shows as `disconnected` within
+ * 2–5 s of silence, while a brief hiccup (Wi-Fi roaming) comes back within a second or two.
+ */
+export const DISCONNECTED_COUNTS_AS_FAILED_MS = 3000;
+
 /** Local tracks to send; null sends nothing of that kind (device off, no screen shared). */
 export interface LocalTracks {
   audio: MediaStreamTrack | null;

@@ -9,7 +9,7 @@ import { signal } from '@preact/signals';
 import type { ServerMessage, ServerMessageOf } from '../../protocol/signaling';
 import type { RoomSession } from '../room/RoomSession';
 import { LocalMedia } from './LocalMedia';
-import type { MediaConnection, MediaPath, PathStats, RemoteMedia } from './MediaConnection';
+import { DISCONNECTED_COUNTS_AS_FAILED_MS, type MediaConnection, type MediaPath, type PathStats, type RemoteMedia } from './MediaConnection';
 import { P2PPath } from './P2PPath';
 import { PathLife, type PathLifeState } from './PathLife';
 import { RelayPath } from './RelayPath';
@@ -18,8 +18,6 @@ const STATS_INTERVAL_MS = 1000;
 /** How often a preparing path is checked for arriving media. */
 const READY_POLL_MS = 50;
 const RELAY_RETRY_MS = 2000;
-/** A relay connection `disconnected` this long is replaced (Chrome says `failed` much later). */
-const RELAY_DISCONNECTED_GRACE_MS = 4000;
 /** A P2P path not connected after this long counts as failed (the server then uses the relay). */
 const P2P_CONNECT_TIMEOUT_MS = 12_000;
 /** A P2P path that worked gets longer to heal (ICE restarts) before the meeting moves to the relay. */
@@ -349,7 +347,7 @@ export class MediaEngine {
       this.relayDisconnectedTimer = setTimeout(() => {
         this.relayDisconnectedTimer = null;
         if (this.relay === path && path.connectionState !== 'connected') this.restartRelay('the relay connection was lost');
-      }, RELAY_DISCONNECTED_GRACE_MS);
+      }, DISCONNECTED_COUNTS_AS_FAILED_MS);
     }
   }
 

@@ -9,7 +9,7 @@
  */
 import type { ChatMessage, IceServer, PeerSignal } from '../../protocol/signaling';
 import type { PeerDataMessage } from '../../protocol/peerData';
-import type { LocalTracks, MediaConnection, PathStats, RemoteMedia } from './MediaConnection';
+import { DISCONNECTED_COUNTS_AS_FAILED_MS, type LocalTracks, type MediaConnection, type PathStats, type RemoteMedia } from './MediaConnection';
 import { applyIceServers } from './iceServers';
 import { P2PPeer } from './P2PPeer';
 import { inboundPackets, StatsSampler } from './StatsSampler';
@@ -27,8 +27,6 @@ export interface P2PPathOptions {
   onChatAcked: (id: string) => void;
 }
 
-/** `disconnected` this long counts as failed (Chrome reports `failed` much later). */
-const DISCONNECTED_GRACE_MS = 2500;
 /** A restarted connection not up after this long is restarted again. */
 const RESTART_RETRY_MS = 8000;
 
@@ -54,8 +52,6 @@ export class P2PPath implements MediaConnection {
   /** Chat line id → peers that have not confirmed it yet. */
   private readonly awaitingAck = new Map<string, Set<string>>();
   private tracks: LocalTracks;
-  /** Set once every peer connection was up at the same time. */
-  everConnected = false;
   private closed = false;
 
   constructor(private readonly options: P2PPathOptions) {
@@ -270,14 +266,13 @@ export class P2PPath implements MediaConnection {
       if (entry.timer) clearTimeout(entry.timer);
       entry.timer = null;
       entry.recovering = false;
-      if (this.overallState() === 'connected') this.everConnected = true;
     } else if (state === 'failed') {
       this.recover(remoteId, 'the connection failed');
     } else if (state === 'disconnected' && !entry.timer) {
       entry.timer = setTimeout(() => {
         entry.timer = null;
         if (this.peers.get(remoteId) === entry && entry.peer.connection?.connectionState !== 'connected') this.recover(remoteId, 'the connection was lost');
-      }, DISCONNECTED_GRACE_MS);
+      }, DISCONNECTED_COUNTS_AS_FAILED_MS);
     }
     this.onState(this.overallState());
   }
