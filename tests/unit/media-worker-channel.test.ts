@@ -6,11 +6,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { offerError } from '../../coordinator/media/MediaWorkers';
 import { leastLoadedIndex } from '../../coordinator/media/placement';
 import { ChannelError, decodeFromWorker, decodeToWorker } from '../../relay/worker/channel';
 
 const figures = {
-  relay: { packetsForwarded: 1, bytesForwarded: 100, packetsReceived: 2, bytesReceived: 200, plisSent: 0, keyframeRequestsReceived: 0 },
+  relay: { packetsForwarded: 1, bytesForwarded: 100, packetsReceived: 2, bytesReceived: 200, plisSent: 0, keyframeRequestsReceived: 0, forwardingEntries: 2 },
   mixer: { ticks: 50, lateTicks: 0, tickMsP50: 0.4, tickMsP99: 0.9, concealed: 0, latePackets: 0, complexity: 9 },
 };
 
@@ -43,6 +44,23 @@ test('an unknown type, a missing or extra field, or a wrong value is refused wit
   refused(decodeFromWorker, { type: 'figures', meetings: {}, utilization: 1.5 }, /utilization/);
   refused(decodeFromWorker, { type: 'figures', meetings: { m: { ...figures, mixer: { ...figures.mixer, complexity: 11 } } } }, /complexity/);
   refused(decodeFromWorker, { type: 'log', level: 'fatal', msg: 'x', details: {} }, /level/);
+});
+
+test("an offer's failure keeps its code across the channel: the client's bad offer is INVALID_OFFER (400), the rest RELAY_FAILED", () => {
+  for (const code of ['INVALID_OFFER', 'RELAY_CLOSED', 'PARTICIPANT_CLOSED', 'RELAY_FAILED'] as const) {
+    const failed = { type: 'offer-failed', requestId: 3, code, message: 'why' };
+    assert.equal(decodeFromWorker(failed), failed);
+  }
+  assert.throws(() => decodeFromWorker({ type: 'offer-failed', requestId: 3, code: 'SOMETHING_ELSE', message: 'why' }), (e: unknown) => e instanceof ChannelError && /offer-failed/.test((e as Error).message));
+  const invalid = offerError('INVALID_OFFER', 'no media');
+  assert.is(invalid.code, 'INVALID_OFFER');
+  assert.is(invalid.status, 400);
+  assert.match(invalid.message, /no media/);
+  for (const code of ['RELAY_CLOSED', 'PARTICIPANT_CLOSED', 'RELAY_FAILED'] as const) {
+    const error = offerError(code, 'detail');
+    assert.is(error.code, 'RELAY_FAILED');
+    assert.is(error.status, 500);
+  }
 });
 
 test('placement: the fewest meetings and connections win; utilization breaks a tie; then the first', () => {
