@@ -8,6 +8,7 @@ import { networkInterfaces } from 'node:os';
 import { relative } from 'node:path';
 import { ConfigError, configFromEnv, isWildcard, type CoordinatorConfig } from '../coordinator/config';
 import { installProcessGuards } from '../coordinator/faults';
+import { privateRelayWarning, relayOffer, type RelayOffer } from '../coordinator/media/RelayNetwork';
 import { buildCoordinator, type Coordinator } from '../coordinator/server';
 import { loadTls, tlsSourceFromEnv, type LoadedTls } from '../coordinator/tls';
 import { TurnConfigError, turnConfigFromEnv, type TurnConfig } from '../turn/iceServers';
@@ -77,7 +78,11 @@ function printReady(config: CoordinatorConfig, turnConfig: TurnConfig, url: stri
   const shown = config.publicUrl ?? (isWildcard(config.host) ? (lanAddress ? `${scheme}://${lanAddress}:${port}` : local) : url);
   const lines = ['', `  Meetings are ready: open ${shown}`];
   if (isWildcard(config.host) && shown !== local) lines.push(`  On this machine:    ${local}`);
+  const offer = relayOffer(config.relayNetwork, config.mediaWorkers, config.relayHostAddresses, networkInterfaces());
+  lines.push(`  ${relayLine(offer)}`);
   lines.push(`  ${turnLine(turnConfig)}`);
+  const relayWarning = privateRelayWarning(config.publicUrl, offer);
+  if (relayWarning) lines.push(`  Warning: ${relayWarning}`);
   if (tls) {
     const inside = relative(process.cwd(), tls.certPath);
     const where = inside.startsWith('..') || inside === '' ? tls.certPath : inside;
@@ -90,6 +95,16 @@ function printReady(config: CoordinatorConfig, turnConfig: TurnConfig, url: stri
     lines.push('        set HTTPS=1 (self-signed certificate) or TLS_CERT and TLS_KEY.');
   }
   console.log(lines.join('\n') + '\n');
+}
+
+/** The addresses and UDP ports the relay's candidates will carry (meetings of three or more). */
+function relayLine(offer: RelayOffer): string {
+  const ports = offer.ports === 'per-connection' ? 'a free UDP port per connection (set RELAY_PORT for one)'
+    : offer.ports === 'free' ? 'one free UDP port per media worker (RELAY_PORT=0)'
+    : offer.ports[0] === offer.ports[1] ? `UDP port ${offer.ports[0]}`
+    : `UDP ports ${offer.ports[0]}-${offer.ports[1]} (one per media worker)`;
+  const addresses = offer.addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(', ');
+  return `Relay: ${addresses || 'no address'}${offer.announced ? ' (RELAY_ANNOUNCED_IP)' : ''}, ${ports}`;
 }
 
 function turnLine(turnConfig: TurnConfig): string {

@@ -185,4 +185,19 @@ test('a port already in use stops the start with a sentence saying so and exit c
   assert.match(lines[0]!, 'PORT');
 });
 
+test('npm start prints the address and UDP port the relay offers, and warns when a public PUBLIC_URL gets only private relay addresses', async () => {
+  const announced = launch({ HOST: '127.0.0.1', PORT: '0', TURN_DISABLED: '1', MEDIA_WORKERS: '2', RELAY_PORT: '41000', RELAY_ANNOUNCED_IP: '203.0.113.7', PUBLIC_URL: 'https://meet.example.org' });
+  const lan = launch({ HOST: '127.0.0.1', PORT: '0', TURN_DISABLED: '1', MEDIA_WORKERS: '1', RELAY_PORT: '41000', RELAY_ANNOUNCED_IP: '10.0.0.7', PUBLIC_URL: 'https://meet.example.org' });
+  const unset = launch({ HOST: '127.0.0.1', PORT: '0', TURN_DISABLED: '1' });
+  for (const p of [announced, lan, unset]) await ready(p);
+  assert.match(announced.stdout(), /^ {2}Relay: 203\.0\.113\.7 \(RELAY_ANNOUNCED_IP\), UDP ports 41000-41001 \(one per media worker\)$/m);
+  assert.not.match(announced.stdout(), /Warning/);
+  assert.match(lan.stdout(), /^ {2}Relay: 10\.0\.0\.7 \(RELAY_ANNOUNCED_IP\), UDP port 41000$/m);
+  assert.match(lan.stdout(), /Warning: PUBLIC_URL https:\/\/meet\.example\.org is served, but the relay offers only private addresses \(10\.0\.0\.7\).*RELAY_ANNOUNCED_IP/);
+  // Unset: the interface addresses and loopback, a port per connection.
+  assert.match(unset.stdout(), /^ {2}Relay: .*127\.0\.0\.1, a free UDP port per connection \(set RELAY_PORT for one\)$/m);
+  for (const p of [announced, lan, unset]) p.child.kill('SIGINT');
+  for (const p of [announced, lan, unset]) assert.equal(await exited(p, STOP_TIMEOUT_MS), { code: 0, signal: null });
+});
+
 test.run();
