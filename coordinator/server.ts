@@ -158,7 +158,14 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
   await app.register(metricsRoute, { registry, relayCounters: media, ...(cluster ? { nodeId: cluster.id } : {}) });
 
   const hub = new SessionHub();
-  const sessionDeps: SessionDeps = { registry, media, log: app.log, iceServersFor, ...(cluster ? { cluster } : {}) };
+  const sessionDeps: SessionDeps = {
+    registry,
+    media,
+    log: app.log,
+    iceServersFor,
+    ...(cluster ? { cluster } : {}),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+  };
   await app.register(async (scope) => signalingPlugin(scope, {
     ...sessionDeps,
     heartbeatMs: config.heartbeatMs,

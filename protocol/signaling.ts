@@ -191,6 +191,8 @@ export const ServerMessage = Type.Union([
     resumed: Type.Boolean(),
     /** On resume: the meeting's chat since this participant joined (receivers drop ids they have). */
     chat: Type.Array(ChatMessage),
+    /** The meeting's shareable link on `PUBLIC_URL`, when the server has one (else the page's own origin). */
+    link: Type.Optional(Type.String({ maxLength: 2048 })),
   }),
   message('ack', { id: RequestId }),
   message('error', {

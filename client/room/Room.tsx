@@ -5,6 +5,7 @@ import { MediaEngine } from '../media/MediaEngine';
 import type { PathStats } from '../media/MediaConnection';
 import { ChatPanel } from './ChatPanel';
 import { DevicePanel } from './DevicePanel';
+import { InviteLinks } from './InviteLinks';
 import { ParticipantList } from './ParticipantList';
 import { RoomSession, type BadgeMode } from './RoomSession';
 import { StatsOverlay } from './StatsOverlay';
@@ -85,6 +86,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
           </span>
         )}
         <TopologyBadge mode={badge} detail={badge === 'waiting' ? undefined : pathDetail(engine.stats.value)} />
+        {inRoom && <InviteLinks link={session.link.value} hostLink={session.hostLink()} />}
       </header>
       <PathNews news={session.pathNews.value} />
       {(session.notice.value || engine.local.problem.value) && (
@@ -107,7 +109,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
           {phase === 'joining' && <p class="muted">Joining…</p>}
           {inRoom && others.length === 0 && tiles.length === 0 && (
             <p class="muted">
-              You are the only one here. Share this link: <code>{location.origin}/m/{props.meetingId}</code>
+              You are the only one here. Share this link: <code>{session.link.value}</code>
             </p>
           )}
           {inRoom && (tiles.length > 0 || engine.audioOutputs.value.length > 0) && (
@@ -115,7 +117,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
           )}
           {inRoom && others.length === 0 && tiles.length > 0 && (
             <p class="muted share">
-              You are the only one here. Share this link: <code>{location.origin}/m/{props.meetingId}</code>
+              You are the only one here. Share this link: <code>{session.link.value}</code>
             </p>
           )}
           {inRoom && showStats && others.length > 0 && (

@@ -59,6 +59,8 @@ export class RoomSession {
   /** The latest path change, said in words (shown briefly under the header). */
   readonly pathNews = signal<{ text: string; at: number } | null>(null);
   readonly title = signal('');
+  /** The meeting's shareable link (on `PUBLIC_URL` when the server has one). */
+  readonly link = signal('');
   readonly topology = signal<TopologyPreference>('auto');
   /** A host: the creator, or whoever opened the host link (both hold the creator credential). */
   readonly isCreator = signal(false);
@@ -181,6 +183,12 @@ export class RoomSession {
     this.signaling.close();
   }
 
+  /** The link that makes whoever opens it a host (a host only: it carries the creator credential). */
+  hostLink(): string | undefined {
+    const token = storage.creatorToken(this.meetingId);
+    return this.isCreator.value && token && this.link.value ? `${this.link.value}#host=${encodeURIComponent(token)}` : undefined;
+  }
+
   /** Creator only; the server confirms by closing the meeting for everyone. */
   async cancel(): Promise<void> {
     const token = storage.creatorToken(this.meetingId);
@@ -228,6 +236,7 @@ export class RoomSession {
     this.self.value = joined.self;
     this.others.value = joined.participants;
     this.title.value = joined.meeting.title;
+    this.link.value = joined.link ?? `${location.origin}/m/${encodeURIComponent(this.meetingId)}`;
     this.topology.value = joined.meeting.topology;
     this.mode.value = joined.meeting.mode;
     this.isCreator.value = joined.self.isCreator;

@@ -44,6 +44,8 @@ export interface SessionDeps {
   iceServersFor(participantId: string): IceServer[];
   media: MediaSignaling;
   log: FastifyBaseLogger;
+  /** `PUBLIC_URL`: the base of the meeting link `joined` carries. */
+  publicUrl?: string;
 }
 
 /** `forwarded`: the meeting lives on another node, which now runs this socket's session. */
@@ -262,6 +264,7 @@ export class SignalingSession {
       resumeToken: participant.resumeToken,
       resumed: resumed !== undefined,
       chat: resumed ? meeting.chatSince(resumed) : [],
+      ...(this.deps.publicUrl !== undefined ? { link: `${this.deps.publicUrl}/m/${meeting.id}` } : {}),
     });
   }
 
