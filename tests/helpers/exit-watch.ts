@@ -57,8 +57,8 @@ const patched = {
 Object.assign(globalThis, patched);
 Object.assign(timers, patched);
 
-// Promise timers (`timers/promises`, used by werift's ICE loop) are not Timeout handles we
-// see above: count the pending ones with where they were made.
+// Promise timers (`await setTimeout(ms)` from `node:timers/promises`) are made inside Node,
+// not through the functions patched above: count the pending ones with where they were made.
 const pendingPromiseTimers = new Map<symbol, string>();
 const promiseTimers = createRequire(import.meta.url)('node:timers/promises') as typeof import('node:timers/promises');
 const realPromiseTimeout = promiseTimers.setTimeout;

@@ -1,13 +1,15 @@
 /**
  * The media relay with real WebRTC: headless libwebrtc clients (@roamhq/wrtc) connect to a
- * werift MeetingRelay over loopback, signalled by calling the relay directly. Each client's
- * camera sends solid frames of its own luma, so a viewer can tell whose video a slot decodes.
+ * MeetingRelay (node-datachannel, in this process) over loopback, signalled by calling the
+ * relay directly. Each client's camera sends solid frames of its own luma, so a viewer can
+ * tell whose video a slot decodes. Where a test needs what a browser does not let it do
+ * (write its own RTCP), the client is a node-datachannel peer (tests/helpers/nativeViewer.ts).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RTCPeerConnection as WeriftPeerConnection, useOPUS, useVP8 } from 'werift';
-import { MeetingRelay, VIDEO_SLOTS, type AudioSink, type VideoSource } from '../../relay/MeetingRelay';
-import { isVp8KeyframeStart } from '../../relay/vp8';
+import { MeetingRelay, type AudioSink, type SlotAssignment, type VideoSource } from '../../relay/MeetingRelay';
+import { releaseNativeRelay } from '../../relay/RelayPeer';
+import { NativeViewer } from '../helpers/nativeViewer';
 import { waitFor } from '../helpers/wait';
 import { WrtcClient } from '../helpers/wrtcClient';
 
@@ -114,6 +116,20 @@ class TestMeeting {
     await waitFor(() => (matching() ?? 0) >= start + count, timeoutMs, `${viewer}'s frames of ${publisher}'s ${source} to advance`);
   }
 
+  /**
+   * Asserts that `viewer`'s slot `mid` shows no more frames once the relay stopped it: what was
+   * in flight (sent, queued in the decoder, retransmitted on a NACK) drains while `other`'s video
+   * advances, then a second stretch of `other`'s frames passes without one on `mid`.
+   */
+  async assertSlotStopped(viewer: string, mid: string, other: string, what: string): Promise<void> {
+    const view = () => this.client(viewer).view(mid).frames;
+    const atStop = view();
+    await this.seesVideo(viewer, other, 15);
+    const drained = view();
+    await this.seesVideo(viewer, other, 15);
+    assert.is(view(), drained, `${what} stopped (${drained - atStop} frames were in flight)`);
+  }
+
   /** Waits until every client decodes every other client's video. */
   async allSeeEachOther(): Promise<void> {
     const ids = [...this.clients.keys()];
@@ -129,11 +145,23 @@ class TestMeeting {
 
 const openMeetings = new Set<TestMeeting>();
 
+/** The code of the RelayError a call rejects with (undefined when it resolves). */
+async function codeOf(call: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await call;
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
 test.after.each(() => {
   for (const meeting of openMeetings) meeting.close();
 });
 
 test.after(() => {
+  // Ends libdatachannel's threads and its callbacks into JavaScript (the relay's and the native viewer's: one addon).
+  releaseNativeRelay();
   // Everything is closed now, so the event loop should drain within moments (see the end of
   // the file). If a socket or timer leaked instead, say so and fail rather than hang.
   setTimeout(() => {
@@ -181,9 +209,7 @@ test('camera off leaves every slot at once and stops the forward; camera on come
   meeting.relay.setPublishing('carol', { audio: true, video: false });
   assert.is(alice.midOf('carol'), undefined, 'carol left alice slots at once');
   assert.is(meeting.client('bob').midOf('carol'), undefined, 'carol left bob slots at once');
-  const framesAtOff = alice.view(carolMid).frames;
-  await meeting.seesVideo('alice', 'bob', 15);
-  assert.ok(alice.view(carolMid).frames - framesAtOff <= 3, 'carol frames stopped (at most those in flight)');
+  await meeting.assertSlotStopped('alice', carolMid, 'bob', "carol's frames");
 
   const onAt = performance.now();
   meeting.relay.setPublishing('carol', { audio: true, video: true });
@@ -214,9 +240,7 @@ test('a shared screen takes its own slot at every other participant, forwarded a
   meeting.relay.setPublishing('bob', { audio: true, video: true, screen: false });
   assert.is(alice.midOf('bob', 'screen'), undefined, 'the screen left alice slots at once');
   assert.is(meeting.client('carol').midOf('bob', 'screen'), undefined, 'the screen left carol slots at once');
-  const framesAtStop = alice.view(screenMid).frames;
-  await meeting.seesVideo('alice', 'bob', 15);
-  assert.ok(alice.view(screenMid).frames - framesAtStop <= 3, 'screen frames stopped (at most those in flight)');
+  await meeting.assertSlotStopped('alice', screenMid, 'bob', "bob's screen frames");
   meeting.close();
 });
 
@@ -232,10 +256,8 @@ test('a removed participant disappears from everyone at once', async () => {
   assert.is(meeting.client('carol').midOf('bob'), undefined, 'bob left carol slots');
   assert.equal(meeting.closedEvents, ['bob']);
   assert.equal(meeting.sink.removed, ['bob']);
-  const framesAtRemoval = alice.view(bobMid).frames;
-  await meeting.seesVideo('alice', 'carol', 15);
+  await meeting.assertSlotStopped('alice', bobMid, 'carol', "bob's frames");
   await meeting.seesVideo('carol', 'alice', 15);
-  assert.ok(alice.view(bobMid).frames - framesAtRemoval <= 3, 'bob frames stopped');
   meeting.relay.removeParticipant('bob'); // a second removal is a no-op
   assert.equal(meeting.closedEvents, ['bob']);
   meeting.close();
@@ -273,77 +295,97 @@ test('a late joiner decodes everyone within 3 s (keyframe requested for it)', as
   meeting.close();
 });
 
-test('a renegotiation does not subscribe twice to the same tracks', async () => {
-  const meeting = new TestMeeting('m-renegotiate');
+test('a second offer on a live connection is refused with INVALID_OFFER, and the connection keeps forwarding', async () => {
+  const meeting = new TestMeeting('m-reoffer');
   for (const [pid, luma] of [['alice', 40], ['bob', 110], ['carol', 180]] as const) await meeting.join(pid, luma);
   await meeting.allSeeEachOther();
   const bob = meeting.client('bob');
-  await bob.acceptAnswer(await meeting.relay.handleOffer('bob', await bob.renegotiate()));
+  // A browser's re-offer on the same transceivers (not applied locally: a client that is
+  // refused rolls back, and the relay never sees the difference).
+  const reoffer = (await bob.pc.createOffer()).sdp ?? '';
+  assert.is(await codeOf(meeting.relay.handleOffer('bob', reoffer)), 'INVALID_OFFER');
+
   const pushedBefore = meeting.sink.pushed.get('bob') ?? 0;
-  await waitFor(() => (meeting.sink.pushed.get('bob') ?? 0) > pushedBefore + 100, CONNECT_MS, 'bob audio after renegotiation');
-  assert.is(meeting.sink.duplicates, 0, 'no packet reached the audio sink twice');
+  await waitFor(() => (meeting.sink.pushed.get('bob') ?? 0) > pushedBefore + 100, CONNECT_MS, 'bob audio after the refused offer');
   await meeting.seesVideo('alice', 'bob', 10);
   await meeting.seesVideo('bob', 'carol', 10);
+  assert.is(meeting.sink.duplicates, 0, 'no packet reached the audio sink twice');
+  assert.equal(meeting.closedEvents, [], 'nobody was closed');
+  meeting.close();
+});
+
+test("a known participant's fresh offer after replaceParticipant (as the coordinator does) runs on a new connection: nothing doubled", async () => {
+  const meeting = new TestMeeting('m-reload');
+  for (const [pid, luma] of [['alice', 40], ['bob', 110], ['carol', 180]] as const) await meeting.join(pid, luma);
+  await meeting.allSeeEachOther();
+  // Bob reloads: his old client keeps sending meanwhile (it does not know yet), the new one
+  // shows another luma so the viewers can tell which connection their frames come from.
+  const oldBob = meeting.client('bob');
+  try {
+    assert.ok(meeting.relay.has('bob'));
+    meeting.relay.replaceParticipant('bob'); // relay/worker/MediaHost.ts offer(): a known participant's offer is a fresh session
+    assert.equal(meeting.closedEvents, ['bob']);
+    const bob = await meeting.join('bob', 140);
+    await meeting.allSeeEachOther();
+
+    // Every mic packet bob's sink receives is one his new connection sent, once.
+    const sentBefore = (await bob.rtpTotals()).audioOut.packets;
+    const pushedBefore = meeting.sink.pushed.get('bob') ?? 0;
+    await waitFor(() => (meeting.sink.pushed.get('bob') ?? 0) > pushedBefore + 100, CONNECT_MS, "bob's new audio");
+    const pushed = (meeting.sink.pushed.get('bob') ?? 0) - pushedBefore;
+    const sent = (await bob.rtpTotals()).audioOut.packets - sentBefore;
+    // A few packets in flight when counting started, and libwebrtc's 50 ms stats cache; two connections would double it.
+    assert.ok(pushed <= sent + 10, `${pushed} packets reached the sink, ${sent} were sent`);
+    assert.is(meeting.sink.duplicates, 0, 'no packet reached the audio sink twice');
+
+    // The old connection's video reaches nobody: alice's frames of bob are the new luma only.
+    const alice = meeting.client('alice');
+    const oldFrames = alice.framesWithLuma(110, LUMA_TOLERANCE);
+    await meeting.seesVideo('alice', 'bob', 15);
+    assert.is(alice.framesWithLuma(110, LUMA_TOLERANCE), oldFrames, "no frame of bob's old connection");
+    assert.is(alice.slotTable.filter((s) => s.participantId === 'bob').length, 1, 'bob in one slot of alice');
+  } finally {
+    oldBob.close();
+  }
   meeting.close();
 });
 
 test('a viewer keyframe request sent under its own camera SSRC (as Chrome does) reaches the publisher', async () => {
   const meeting = new TestMeeting('m-pli');
   await meeting.join('alice', 40);
-  // A werift client as the viewer, because it lets the test choose the RTCP sender SSRC.
-  const viewer = new WeriftPeerConnection({
-    codecs: { audio: [useOPUS()], video: [useVP8()] },
-    iceServers: [],
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    // One transport from the start: with werift's default policy each transceiver of an
-    // offer gathers its own sockets, and close() only releases the bundled one.
-    bundlePolicy: 'max-bundle',
-  });
+  // A node-datachannel viewer, because it lets the test write the RTCP: the PLI's sender SSRC is
+  // the viewer's own camera, which the relay's libdatachannel also knows (from the offer).
+  const viewer = new NativeViewer('viewer', 0x5eed_0001);
   try {
-    viewer.onIceCandidate.subscribe((c) => {
-      if (c) void meeting.relay.addCandidate('viewer', { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
-    });
-    viewer.addTransceiver('audio', { direction: 'sendrecv' });
-    const camera = viewer.addTransceiver('video', { direction: 'sendonly' });
-    const slots = Array.from({ length: VIDEO_SLOTS }, () => viewer.addTransceiver('video', { direction: 'recvonly' }));
-    let table: { mid: string; participantId: string | null }[] = [];
-    meeting.relay.on('slots', (pid, t) => {
-      if (pid === 'viewer') table = t;
-    });
-    await viewer.setLocalDescription(await viewer.createOffer());
-    const answer = await meeting.relay.handleOffer('viewer', viewer.localDescription?.sdp ?? '');
-    await viewer.setRemoteDescription({ type: 'answer', sdp: answer });
+    let table: SlotAssignment[] = [];
+    meeting.relay
+      .on('slots', (pid, t) => {
+        if (pid === 'viewer') table = t;
+      })
+      .on('candidate', (pid, candidate) => {
+        if (pid === 'viewer') viewer.addCandidate(candidate);
+      });
+    viewer.onCandidate = (candidate) => {
+      meeting.relay.addCandidate('viewer', candidate).catch((error: unknown) => console.error('addCandidate', error));
+    };
+    viewer.accept(await meeting.relay.handleOffer('viewer', await viewer.offer()));
 
     const mid = await waitFor(() => table.find((s) => s.participantId === 'alice')?.mid, CONNECT_MS, "alice's slot");
-    const slot = slots.find((t) => t.mid === mid);
-    if (!slot) throw new Error(`no viewer transceiver for mid ${mid}`);
-    let keyframes = 0;
-    let firstPacketAt = 0;
-    let lastKeyframeAt = 0;
-    for (const track of slot.receiver.tracks) {
-      track.onReceiveRtp.subscribe((rtp) => {
-        firstPacketAt ||= performance.now();
-        if (!isVp8KeyframeStart(rtp.payload)) return;
-        keyframes += 1;
-        lastKeyframeAt = performance.now();
-      });
-    }
+    const received = viewer.reception(mid);
     // Alice's video reaching the viewer is what counts here, not that the first keyframe was
     // seen: the relay may send it the moment its own DTLS side is up, a few ms before the
-    // viewer's is, and werift (unlike Chrome) neither NACKs nor asks for another.
-    await waitFor(() => firstPacketAt > 0, CONNECT_MS, "alice's video at the viewer");
+    // viewer's is, and this viewer (unlike Chrome) neither NACKs nor asks for another.
+    await waitFor(() => received.packets > 0, CONNECT_MS, "alice's video at the viewer");
     // libwebrtc ignores keyframe requests within 300 ms of the last one: start from a quiet encoder.
-    await waitFor(() => performance.now() - Math.max(firstPacketAt, lastKeyframeAt) > 600, 2000, 'alice to be past her last keyframe');
-    const settled = keyframes;
+    await waitFor(() => performance.now() - Math.max(received.firstPacketAt ?? 0, received.lastKeyframeAt ?? 0) > 600, 5000, 'alice to be past her last keyframe');
+    const settled = received.keyframes;
     const before = meeting.relay.counters();
-    const mediaSsrc = slot.receiver.track.ssrc ?? 0;
-    slot.receiver.rtcpSsrc = camera.sender.ssrc; // Chrome's choice: its own camera's SSRC
-    await slot.receiver.sendRtcpPLI(mediaSsrc);
+    assert.ok(viewer.sendPli(mid), 'libdatachannel sent the PLI');
     await waitFor(() => meeting.relay.counters().keyframeRequestsReceived > before.keyframeRequestsReceived, CONNECT_MS, 'the relay to see the PLI');
-    await waitFor(() => keyframes > settled, KEYFRAME_BUDGET_MS, 'a new keyframe from alice at the viewer');
+    await waitFor(() => received.keyframes > settled, KEYFRAME_BUDGET_MS, 'a new keyframe from alice at the viewer');
     assert.ok(meeting.relay.counters().plisSent > before.plisSent, 'the relay asked alice');
   } finally {
-    await viewer.close();
+    viewer.close();
     meeting.close();
   }
 });
@@ -379,14 +421,6 @@ test('two meetings at once never cross', async () => {
 
 test('bad calls fail with stable codes; a closed relay rejects offers and close() is idempotent', async () => {
   const meeting = new TestMeeting('m-errors');
-  const codeOf = async (call: Promise<unknown>): Promise<string | undefined> => {
-    try {
-      await call;
-      return undefined;
-    } catch (error) {
-      return (error as { code?: string }).code;
-    }
-  };
   assert.is(await codeOf(meeting.relay.handleOffer('x', 'not sdp')), 'INVALID_OFFER', 'garbage offer');
   // An offer without the mic and camera m-lines the relay maps roles onto.
   const wrongLayout = new WrtcClient({ luma: 40 });

@@ -5,8 +5,9 @@ import { KeyframeThrottle, keyframeRequestTargets } from '../../relay/rtcp';
 
 // ---------------------------------------------------------------- reading PLI / FIR
 //
-// Packets are written byte by byte from the RFCs (not with werift's serializers) and read as
-// the relay reads a decrypted compound SRTCP datagram.
+// Packets are written byte by byte from the RFCs (no RTCP library, whose reading could share
+// the relay's mistakes) and read as the relay reads the decrypted compound SRTCP datagram
+// libdatachannel hands a slot's track.
 
 const VIEWER = 0x1111_1111; // the viewer's own sender SSRC (Chrome: one of its outgoing streams)
 const SLOT_A = 0xaaaa_0001; // media SSRCs of two forwarded video slots
@@ -74,10 +75,9 @@ test('reports, SDES, NACK (RTPFB FMT 1) and REMB ask for no keyframe', () => {
   assert.equal(targetsOf(rr(SLOT_A), sdes(), nack(SLOT_A), remb(SLOT_B)), []);
 });
 
-// werift's RtcpPacketConverter hands each packet the rest of the compound datagram as its
-// payload, and its FIR reader takes 8-byte FCI entries up to the end of that buffer, so a FIR
-// that is not the last packet also "named" words of the packets after it (followed by a
-// receiver report: the report block's source SSRC). The relay frames packets by their length.
+// A FIR's FCI entries end where its own length field says, not at the end of the datagram: a
+// reader that took 8-byte entries up to the end would also "name" words of the packets after
+// it (before a receiver report: its report block's source SSRC, a keyframe nobody asked for).
 test('a FIR followed by other packets names only its own FCI entries', () => {
   assert.equal(targetsOf(fir(SLOT_A), rr(SLOT_B)), [SLOT_A]);
   assert.equal(targetsOf(fir(SLOT_A), pli(SLOT_B)), [SLOT_A, SLOT_B]);
