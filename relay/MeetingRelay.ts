@@ -119,10 +119,18 @@ export class MeetingRelay {
     const problem = offerProblem(sdp);
     if (problem) throw RelayError.invalidOffer(problem);
     const participant = this.participant(participantId);
+    const fresh = participant.peer === undefined;
     const peer = participant.peer ?? this.createPeer(participant);
-    const answer = await peer.negotiate(sdp);
+    let answer: string;
+    try {
+      answer = await peer.negotiate(sdp);
+    } catch (error) {
+      // A connection whose first offer failed is half built and cannot be negotiated again:
+      // it goes, the participant stays (a corrected offer starts a new one).
+      if (fresh && participant.peer === peer) this.discardPeer(participant, peer);
+      throw error;
+    }
     if (this.closed) throw RelayError.closed(this.meetingId);
-    this.forgetStaleSlots(peer);
     // Slot tables follow the answer (the caller sends the answer as soon as this resolves).
     setImmediate(() => {
       if (this.closed || peer.isClosed) return;
@@ -377,14 +385,12 @@ export class MeetingRelay {
     }
   }
 
-  /** A renegotiation may stop slot transceivers: stop forwarding into slots the peer no longer has. */
-  private forgetStaleSlots(peer: RelayConnection): void {
-    const current = new Set(peer.slots);
-    for (const slots of this.viewersOf.values()) {
-      for (const slot of slots) {
-        if (slot.viewerId === peer.id && !current.has(slot)) this.assign(slot, null);
-      }
-    }
+  /** Closes a participant's connection that never worked, keeping the participant. */
+  private discardPeer(participant: Participant, peer: RelayConnection): void {
+    participant.peer = undefined;
+    for (const slot of peer.slots) this.assign(slot, null);
+    peer.close();
+    this.toSink('removeParticipant', () => this.audio.removeParticipant(participant.id));
   }
 
   private dropParticipant(participantId: string, reason: RelayCloseReason): void {

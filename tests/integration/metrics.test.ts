@@ -105,7 +105,3 @@ test('counters never decrease when a relay meeting with media ends; gauges fall 
 });
 
 test.run();
-
-// @roamhq/wrtc's native module crashes during Node's own teardown (see relay.test.ts): once the
-// event loop is empty, exit with uvu's code.
-process.once('beforeExit', () => process.exit(process.exitCode ?? 0));

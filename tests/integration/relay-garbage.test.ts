@@ -180,7 +180,3 @@ test('well-formed but odd candidates settle without harm: foreign address, mDNS 
 });
 
 test.run();
-
-// @roamhq/wrtc's native module crashes (SIGSEGV) during Node's own teardown even after every
-// peer connection is closed: once the event loop is empty, exit with uvu's code instead.
-process.once('beforeExit', () => process.exit(process.exitCode ?? 0));

@@ -439,9 +439,3 @@ test('bad calls fail with stable codes; a closed relay rejects offers and close(
 });
 
 test.run();
-
-// @roamhq/wrtc's native module crashes (SIGSEGV, exit code 139) during Node's own teardown even
-// after every peer connection and track is closed, which the test runner would count as a
-// failure. Once the event loop is empty (uvu has printed its summary and set exitCode), exit
-// explicitly with uvu's code, skipping that teardown.
-process.once('beforeExit', () => process.exit(process.exitCode ?? 0));
