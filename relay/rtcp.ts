@@ -1,9 +1,12 @@
 /**
- * Keyframe-request routing: a viewer's PLI or FIR names the *media* SSRC of the slot it wants a
- * keyframe on (Chrome sets the *sender* SSRC to one of its own outgoing streams), and the relay
- * turns it into a request to whichever publisher that slot shows now. libdatachannel hands a
- * slot's track the decrypted compound RTCP datagram; every packet in it is bounded by its own
- * length field (a FIR's FCI entries never run into the packet after it).
+ * What the relay reads from a viewer's RTCP itself (libdatachannel hands a slot's track the
+ * decrypted compound datagram; every packet in it is bounded by its own length field, so a
+ * FIR's FCI entries never run into the packet after it):
+ * - keyframe requests: a PLI or FIR names the *media* SSRC of the slot it wants a keyframe on
+ *   (Chrome sets the *sender* SSRC to one of its own outgoing streams), and the relay turns
+ *   it into a request to whichever publisher that slot shows now;
+ * - downlink feedback: the browser's REMB (its estimate of what reaches it) and the loss in
+ *   its receiver reports, for the per-viewer allocation.
  */
 
 import type { VideoSource } from './types';
@@ -19,13 +22,13 @@ const FEEDBACK_HEADER_BYTES = 12;
 const FIR_ENTRY_BYTES = 8;
 
 /**
- * The media SSRCs a decrypted (compound) RTCP datagram asks keyframes for, in order (empty when
- * it holds no PLI/FIR). Walking stops at the first packet whose header is not RTCP version 2
- * or whose length runs past the datagram: the rest cannot be framed.
+ * Calls `visit` for each packet of a decrypted compound RTCP datagram, with its packet type,
+ * its 5-bit count/FMT field and its bounds (padding excluded). Walking stops at the first
+ * packet whose header is not RTCP version 2 or whose length runs past the datagram: the rest
+ * cannot be framed.
  */
-export function keyframeRequestTargets(datagram: Uint8Array): number[] {
+export function forEachRtcpPacket(datagram: Uint8Array, visit: (type: number, fmt: number, view: DataView, start: number, end: number) => void): void {
   const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-  const targets: number[] = [];
   for (let pos = 0; pos + 4 <= datagram.byteLength; ) {
     const first = datagram[pos]!;
     if (first >> 6 !== 2) break;
@@ -33,22 +36,68 @@ export function keyframeRequestTargets(datagram: Uint8Array): number[] {
     const size = (view.getUint16(pos + 2) + 1) * 4;
     if (pos + size > datagram.byteLength) break;
     const padding = first & 0x20 ? datagram[pos + size - 1]! : 0;
-    const end = pos + size - padding;
-    if (datagram[pos + 1] === PT_PSFB && end - pos >= FEEDBACK_HEADER_BYTES) {
-      const fmt = first & 0x1f;
-      if (fmt === FMT_PLI) {
-        targets.push(view.getUint32(pos + 8));
-      } else if (fmt === FMT_FIR) {
-        // RFC 5104 §4.3.1.2: the FIR's own media SSRC is 0; the targets are its FCI entries,
-        // as many as fit in its length.
-        for (let entry = pos + FEEDBACK_HEADER_BYTES; entry + FIR_ENTRY_BYTES <= end; entry += FIR_ENTRY_BYTES) {
-          targets.push(view.getUint32(entry));
-        }
-      }
-    }
+    visit(datagram[pos + 1]!, first & 0x1f, view, pos, pos + size - padding);
     pos += size;
   }
+}
+
+/** The media SSRCs a decrypted (compound) RTCP datagram asks keyframes for, in order (empty when it holds no PLI/FIR). */
+export function keyframeRequestTargets(datagram: Uint8Array): number[] {
+  const targets: number[] = [];
+  forEachRtcpPacket(datagram, (type, fmt, view, start, end) => {
+    if (type !== PT_PSFB || end - start < FEEDBACK_HEADER_BYTES) return;
+    if (fmt === FMT_PLI) {
+      targets.push(view.getUint32(start + 8));
+    } else if (fmt === FMT_FIR) {
+      // RFC 5104 §4.3.1.2: the FIR's own media SSRC is 0; the targets are its FCI entries,
+      // as many as fit in its length.
+      for (let entry = start + FEEDBACK_HEADER_BYTES; entry + FIR_ENTRY_BYTES <= end; entry += FIR_ENTRY_BYTES) {
+        targets.push(view.getUint32(entry));
+      }
+    }
+  });
   return targets;
+}
+
+/** PSFB FMT of application-layer feedback, which REMB is (RFC 4585 §6.4, draft-alvestrand-rmcat-remb-03 §2.2). */
+const FMT_AFB = 15;
+/** "REMB" in ASCII: the FCI's unique identifier. */
+const REMB_ID = 0x52454d42;
+/** Receiver report (RFC 3550 §6.4.2) and sender report (§6.4.1) packet types. */
+const PT_SR = 200;
+const PT_RR = 201;
+const REPORT_BLOCK_BYTES = 24;
+
+/** What a viewer's RTCP says about its downlink. */
+export interface DownlinkFeedback {
+  /** The browser's receive-side estimate of everything the relay sends it (REMB), bits per second. */
+  rembBps: number | undefined;
+  /** Per media SSRC the viewer receives: the fraction lost since its previous report (0..1). */
+  losses: Array<{ ssrc: number; fractionLost: number }>;
+}
+
+/**
+ * Reads REMB (the last one, if several) and the report blocks of sender/receiver reports
+ * from a viewer's decrypted compound RTCP datagram.
+ */
+export function downlinkFeedback(datagram: Uint8Array): DownlinkFeedback {
+  const feedback: DownlinkFeedback = { rembBps: undefined, losses: [] };
+  forEachRtcpPacket(datagram, (type, fmt, view, start, end) => {
+    if (type === PT_PSFB && fmt === FMT_AFB && end - start >= FEEDBACK_HEADER_BYTES + 8 && view.getUint32(start + 12) === REMB_ID) {
+      // Num SSRC (8 bits), BR Exp (6 bits), BR Mantissa (18 bits).
+      const word = view.getUint32(start + 16);
+      const exponent = (word >>> 18) & 0x3f;
+      const mantissa = word & 0x3ffff;
+      feedback.rembBps = mantissa * 2 ** exponent;
+    } else if (type === PT_RR || type === PT_SR) {
+      // Report blocks follow the reporter's SSRC (RR) or its sender info (SR, 20 more bytes).
+      let block = start + (type === PT_RR ? 8 : 28);
+      for (let i = 0; i < fmt && block + REPORT_BLOCK_BYTES <= end; i += 1, block += REPORT_BLOCK_BYTES) {
+        feedback.losses.push({ ssrc: view.getUint32(block), fractionLost: view.getUint8(block + 4) / 256 });
+      }
+    }
+  });
+  return feedback;
 }
 
 /** One throttle per video source of a publisher (`send` asks that source for a keyframe); default interval 500 ms (see RelayOptions). */

@@ -1,7 +1,7 @@
-/** Keyframe requests: PLI/FIR read from compound RTCP by media SSRC, and the per-publisher request throttle. */
+/** A viewer's RTCP as the relay reads it: keyframe requests (PLI/FIR by media SSRC), downlink feedback (REMB, receiver-report loss), and the per-publisher request throttle. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KeyframeThrottle, keyframeRequestTargets } from '../../relay/rtcp';
+import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets } from '../../relay/rtcp';
 
 // ---------------------------------------------------------------- reading PLI / FIR
 //
@@ -109,6 +109,33 @@ test('a truncated or garbage datagram yields the requests framed before the dama
     for (let i = 0; i < random.length; i++) random[i] = (seed * 7919 + i * 104729) & 0xff;
     keyframeRequestTargets(random);
   }
+});
+
+// ---------------------------------------------------------------- downlink feedback
+
+test("REMB gives the viewer's estimate: mantissa × 2^exponent bits per second", () => {
+  // 5000 × 2^10 = 5,120,000 bit/s (the remb() above).
+  assert.is(downlinkFeedback(remb(SLOT_A)).rembBps, 5000 * 1024);
+  // 262,143 (the largest 18-bit mantissa) × 2^3 = 2,097,144 bit/s; the last REMB of a datagram wins.
+  const other = words(header(15, 206, 5), VIEWER, 0, 0x52454d42, (1 << 24) | (3 << 18) | 0x3ffff, SLOT_B);
+  assert.is(downlinkFeedback(Buffer.concat([rr(SLOT_A), remb(SLOT_A), sdes(), other])).rembBps, 0x3ffff * 8);
+  assert.is(downlinkFeedback(Buffer.concat([rr(SLOT_A), pli(SLOT_A)])).rembBps, undefined, 'no REMB, no estimate');
+  // Application-layer feedback that is not REMB (another identifier) is no estimate.
+  const notRemb = words(header(15, 206, 5), VIEWER, 0, 0x41424344, (1 << 24) | (10 << 18) | 5000, SLOT_A);
+  assert.is(downlinkFeedback(notRemb).rembBps, undefined);
+});
+
+test('receiver and sender reports give the fraction lost per reported SSRC', () => {
+  // rr(): fraction lost 0 (the top byte of 0x00000003), cumulative 3.
+  assert.equal(downlinkFeedback(rr(SLOT_A)).losses, [{ ssrc: SLOT_A, fractionLost: 0 }]);
+  const lossy = words(header(2, 201, 13), VIEWER, SLOT_A, (64 << 24) | 10, 0, 0, 0, 0, SLOT_B, (128 << 24) | 99, 0, 0, 0, 0);
+  assert.equal(downlinkFeedback(lossy).losses, [{ ssrc: SLOT_A, fractionLost: 0.25 }, { ssrc: SLOT_B, fractionLost: 0.5 }]);
+  // A sender report: 20 bytes of sender info before its one report block.
+  const sr = words(header(1, 200, 12), VIEWER, 1, 2, 3, 4, 5, SLOT_B, (32 << 24) | 1, 0, 0, 0, 0);
+  assert.equal(downlinkFeedback(sr).losses, [{ ssrc: SLOT_B, fractionLost: 0.125 }]);
+  // A report whose count promises more blocks than its length holds stops at its end.
+  const short = words(header(3, 201, 7), VIEWER, SLOT_A, (64 << 24) | 10, 0, 0, 0, 0);
+  assert.equal(downlinkFeedback(short).losses, [{ ssrc: SLOT_A, fractionLost: 0.25 }]);
 });
 
 // ---------------------------------------------------------------- throttling
