@@ -18,6 +18,8 @@ export interface OfferedMedia {
    * declared SSRC that is not a repair stream (the second of an `FID` or `FEC-FR` pair).
    */
   ssrcs: number[];
+  /** The header extensions it offers: URI → ID (RFC 8285 `a=extmap`). */
+  extensions: Map<string, number>;
 }
 
 /** The m-lines of an SDP offer, in order. */
@@ -35,6 +37,7 @@ export function offeredMedia(sdp: string): OfferedMedia[] {
         direction: (/^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(section)?.[1] ?? 'sendrecv') as OfferedMedia['direction'],
         payloadType: rtpmap ? Number(rtpmap[1]) : undefined,
         ssrcs: declaredSsrcs(section),
+        extensions: new Map([...section.matchAll(/^a=extmap:(\d+)(?:\/\w+)? (\S+)/gm)].map((m) => [m[2]!, Number(m[1])])),
       };
     });
 }

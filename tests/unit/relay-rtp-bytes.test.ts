@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TrackSlotOutput } from '../../relay/TrackSlotOutput';
-import { isRtcp, readRtp, writeRtp } from '../../relay/rtpBytes';
+import { absSendTime, isRtcp, readRtp, writeRtp } from '../../relay/rtpBytes';
 import type { RtpIn } from '../../relay/types';
 import { SOURCE_SWITCH_TICKS } from '../../relay/VideoSlot';
 
@@ -22,6 +22,22 @@ test('writeRtp then readRtp gives back every field and the payload', () => {
     { marker: v.marker, payloadType: v.payloadType, seq: v.sequenceNumber, ts: v.timestamp, ssrc: v.ssrc, payload: [...v.payload], size: v.size },
     { marker: true, payloadType: 96, seq: 5, ts: 7, ssrc: 0xdeadbeef, payload: [1, 2, 3], size: 15 },
   );
+});
+
+test('writeRtp with abs-send-time: a one-byte extension (RFC 8285) holding the send time in 6.18 fixed point', () => {
+  const out = Buffer.alloc(100);
+  const packet = writeRtp(out, 96, false, 1, 2, 3, Buffer.from([9, 8]), 3, 1500);
+  assert.is(packet.length, 12 + 8 + 2);
+  assert.is(packet[0], 0x90, 'X bit set');
+  assert.is(packet.readUInt32BE(12), 0xbede0001);
+  assert.is(packet[16], (3 << 4) | 2, 'ID 3, 3 bytes');
+  // 1.5 s = 1.5 × 2^18 = 393,216.
+  assert.is((packet[17]! << 16) | (packet[18]! << 8) | packet[19]!, 393_216);
+  const v = view();
+  assert.ok(readRtp(packet, v));
+  assert.equal([...v.payload], [9, 8], 'the payload follows the extension');
+  // It wraps every 64 s: 64 s + 250 ms reads as 250 ms.
+  assert.is(absSendTime(64_250), absSendTime(250));
 });
 
 test('readRtp skips CSRCs and the header extension, and drops padding', () => {
