@@ -1,10 +1,10 @@
 /**
  * The longest silence of a talker in what a page played, measured on the page's audio
- * clock with the benchmarks' probe (bench/browser-probe.ts: a Goertzel filter per 5 ms
+ * clock with the benchmarks' probe (bench/harness/browserProbe.ts: a Goertzel filter per 5 ms
  * block at the talkers' frequencies), so a test can hold a call to "no gap over 100 ms".
  */
 import type { Page } from 'playwright-core';
-import { levelTrace, longestSilence, probeInitScript, readProbe } from '../../bench/browser-probe';
+import { levelTrace, longestSilence, probeInitScript, readProbe } from '../../bench/harness/browserProbe';
 
 /** The page script to install (via `joinAs(..., extraInitScript)`) on a listener. */
 export function audioGapProbe(frequencies: number[]): string {

@@ -1,7 +1,7 @@
 /**
  * The one headless relay-mode participant on libwebrtc (@roamhq/wrtc), shaped like the
  * browser client, for the tests (driving a `MeetingRelay` directly or over `/ws`) and for the
- * benchmarks that decode what they receive (`bench/loadClient.ts` puts our signaling around
+ * benchmarks that decode what they receive (`bench/harness/LoadClient.ts` puts our signaling around
  * it). Its offer carries one sendrecv audio transceiver (a sine, or silence, as the mic), one
  * sendonly camera, with `screenLuma` a second sendonly video (its shared screen), and `slots`
  * recvonly video transceivers whose decoded frames it counts and measures.
