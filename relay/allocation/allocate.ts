@@ -1,0 +1,114 @@
+/**
+ * One viewer's video allocation: given what its downlink carries (the browser's own
+ * estimate, minus what audio needs first) and the cameras and screens its slots show, pick
+ * for each slot the layer it gets — the best that fits, no bigger than its tile needs — or
+ * pause it when even the lowest does not fit. The shape of Jitsi's BandwidthAllocator and
+ * LiveKit's StreamAllocator, kept small: a pure function, run again whenever an input
+ * changes, with hysteresis so a layer is not taken and dropped at every estimate.
+ */
+
+/** One layer a publisher sends of a source, as the relay measures it. */
+export interface LayerOffer {
+  /** Index among the source's layers, 0 the lowest. */
+  layer: number;
+  /** Its measured rate (bits per second, RTP payload and headers); 0 while not measured yet. */
+  bitrateBps: number;
+  /** Its picture size as the publisher last sent it (0 when unknown). */
+  width: number;
+  height: number;
+}
+
+/** What one slot of the viewer shows and wants. */
+export interface SlotDemand {
+  /** The slot's id (its mid). */
+  key: string;
+  /** The shown source's layers, lowest first; empty while its publisher sends nothing. */
+  layers: LayerOffer[];
+  /** The size the viewer renders this slot at (CSS pixels × devicePixelRatio); undefined: not told, no cap. */
+  renderedWidth?: number;
+  renderedHeight?: number;
+  /** Allocated first (a shared screen before cameras). */
+  priority: number;
+  /** The layer the slot has now (undefined: paused or new), for hysteresis. */
+  current?: number;
+}
+
+/** Why a slot gets what it gets (shown on the viewer's stats overlay). */
+export type AllocationReason =
+  /** The best layer the publisher sends. */
+  | 'best'
+  /** Its tile is small: a bigger layer would be wasted. */
+  | 'tile'
+  /** The viewer's downlink does not carry more. */
+  | 'bandwidth';
+
+export interface SlotAllocation {
+  key: string;
+  /** The layer to forward, or `paused` when even the lowest does not fit. */
+  layer: number | 'paused';
+  reason: AllocationReason;
+}
+
+/** An upgrade (or a resume) needs this much more room than the layer's rate: no flapping at the edge. */
+export const UPGRADE_HEADROOM = 1.15;
+/** A layer not measured yet is assumed to cost this much (a 320×240 VP8 stream at 15 fps). */
+export const UNMEASURED_LAYER_BPS = 250_000;
+
+/** The rate to plan with for a layer. */
+function cost(layer: LayerOffer): number {
+  return layer.bitrateBps > 0 ? layer.bitrateBps : UNMEASURED_LAYER_BPS;
+}
+
+/**
+ * The smallest layer that covers the slot's tile (its width and height at least the tile's),
+ * or the top layer when none does or the tile is not known.
+ */
+function neededLayer(slot: SlotDemand): number {
+  const top = slot.layers.length - 1;
+  if (slot.renderedWidth === undefined || slot.renderedHeight === undefined) return top;
+  const needed = slot.layers.findIndex((l) => l.width > 0 && l.width >= slot.renderedWidth! && l.height >= slot.renderedHeight!);
+  return needed === -1 ? top : needed;
+}
+
+/**
+ * Allocates `budgetBps` (the viewer's downlink for video) over its slots: every slot first
+ * gets its lowest layer, in priority order, as long as it fits (else it is paused); then
+ * slots are raised one layer at a time, in priority order, round after round, up to the
+ * layer their tile needs, while the budget allows. Keeping a layer a slot already has needs
+ * it to fit; taking a higher one (or resuming) needs `UPGRADE_HEADROOM` more room.
+ */
+export function allocate(budgetBps: number, slots: readonly SlotDemand[]): SlotAllocation[] {
+  const order = [...slots].filter((s) => s.layers.length > 0).sort((a, b) => b.priority - a.priority);
+  const chosen = new Map<string, number>();
+  let left = budgetBps;
+  const fits = (slot: SlotDemand, layer: number, extra: number): boolean => {
+    const keeps = slot.current !== undefined && layer <= slot.current;
+    return (keeps ? extra : extra * UPGRADE_HEADROOM) <= left;
+  };
+  for (const slot of order) {
+    const lowest = cost(slot.layers[0]!);
+    if (!fits(slot, 0, lowest)) continue;
+    chosen.set(slot.key, 0);
+    left -= lowest;
+  }
+  for (let raised = true; raised; ) {
+    raised = false;
+    for (const slot of order) {
+      const layer = chosen.get(slot.key);
+      if (layer === undefined || layer >= neededLayer(slot)) continue;
+      const extra = cost(slot.layers[layer + 1]!) - cost(slot.layers[layer]!);
+      if (!fits(slot, layer + 1, extra)) continue;
+      chosen.set(slot.key, layer + 1);
+      left -= extra;
+      raised = true;
+    }
+  }
+  return slots.map((slot) => {
+    const layer = chosen.get(slot.key);
+    if (slot.layers.length === 0) return { key: slot.key, layer: 0, reason: 'best' };
+    if (layer === undefined) return { key: slot.key, layer: 'paused', reason: 'bandwidth' };
+    const top = slot.layers.length - 1;
+    const reason: AllocationReason = layer === top ? 'best' : layer >= neededLayer(slot) ? 'tile' : 'bandwidth';
+    return { key: slot.key, layer, reason };
+  });
+}
