@@ -43,6 +43,8 @@ export function releaseNativeRelay(): void {
 /** Sent packets kept per slot for NACK replies (≈ 1 s of 320×240 video at fan-out rates). */
 const NACK_HISTORY = 512;
 const CNAME = 'meetmesh-relay';
+/** Signalled remote candidates given to libjuice, of its 30 (ICE_MAX_CANDIDATES_COUNT): the rest stay for peer-reflexive ones. */
+const SIGNALLED_CANDIDATES_MAX = 12;
 /** Opus as the relay sends it: mono mix, in-band FEC welcome (no `stereo=1`: a mic encoder would honour it). */
 const OPUS_FMTP = 'minptime=10;useinbandfec=1';
 
@@ -77,6 +79,8 @@ export class RelayPeer implements RelayConnection {
   private negotiated = false;
   private remoteDescriptionSet = false;
   private readonly pendingRemoteCandidates: IceCandidateInit[] = [];
+  /** The client's signalled UDP endpoints handed to libjuice (`address port`). */
+  private readonly remoteEndpoints = new Set<string>();
   /** Local candidates are held until the answer has gone out (a browser rejects them before). */
   private readonly localCandidates: CandidateGate;
   private readonly udpEndpoints: Array<{ address: string; port: number }> = [];
@@ -309,6 +313,16 @@ export class RelayPeer implements RelayConnection {
     const line = candidate.candidate.replace(/^a=/, '');
     // mDNS names (`….local`) cannot be resolved here; the client's checks reach us anyway (peer-reflexive).
     if (line === '' || /\s\S+\.local\s/i.test(line)) return;
+    // candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> …
+    const [, , transport, , address, port] = line.split(' ');
+    // libjuice is UDP only, and keeps at most 30 remote candidates, peer-reflexive ones
+    // included: a browser with many addresses (each once per m-line before bundling) would
+    // fill them, and the checks of a browser behind NAT (which arrive from an address it never
+    // signalled) could then not be answered. Each UDP endpoint once, a few slots always left.
+    if (transport?.toLowerCase() !== 'udp') return;
+    const key = `${address} ${port}`;
+    if (this.remoteEndpoints.has(key) || this.remoteEndpoints.size >= SIGNALLED_CANDIDATES_MAX) return;
+    this.remoteEndpoints.add(key);
     try {
       this.pc.addRemoteCandidate(line, candidate.sdpMid ?? this.mic?.track.mid() ?? '0');
     } catch (error) {
