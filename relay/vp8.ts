@@ -5,25 +5,44 @@
  * of partition 0 (S=1, PID=0), and the VP8 payload header that follows has P=0 (§4.3).
  */
 export function isVp8KeyframeStart(payload: Uint8Array): boolean {
+  const offset = vp8HeaderOffset(payload);
+  if (offset === undefined) return false;
+  const header = payload[offset];
+  return header !== undefined && (header & 0x01) === 0;
+}
+
+/**
+ * The picture size a VP8 keyframe's first packet declares (RFC 6386 §9.1: after the 3-byte
+ * frame tag, the start code 9d 01 2a, then 14-bit width and height, little-endian, each
+ * with 2 bits of scaling), or undefined when the packet does not start a keyframe.
+ */
+export function vp8KeyframeSize(payload: Uint8Array): { width: number; height: number } | undefined {
+  if (!isVp8KeyframeStart(payload)) return undefined;
+  const at = vp8HeaderOffset(payload)!;
+  if (at + 10 > payload.length || payload[at + 3] !== 0x9d || payload[at + 4] !== 0x01 || payload[at + 5] !== 0x2a) return undefined;
+  return { width: (payload[at + 6]! | (payload[at + 7]! << 8)) & 0x3fff, height: (payload[at + 8]! | (payload[at + 9]! << 8)) & 0x3fff };
+}
+
+/** Where the VP8 payload header starts, after the payload descriptor, when the packet starts partition 0 of a frame. */
+function vp8HeaderOffset(payload: Uint8Array): number | undefined {
   const first = payload[0];
-  if (first === undefined) return false;
+  if (first === undefined) return undefined;
   const extended = (first & 0x80) !== 0;
   const start = (first & 0x10) !== 0;
   const partition = first & 0x07;
-  if (!start || partition !== 0) return false;
+  if (!start || partition !== 0) return undefined;
   let offset = 1;
   if (extended) {
     const ext = payload[offset++];
-    if (ext === undefined) return false;
+    if (ext === undefined) return undefined;
     if (ext & 0x80) {
       // PictureID: 7 bits, or 15 bits when its M bit is set.
       const picture = payload[offset];
-      if (picture === undefined) return false;
+      if (picture === undefined) return undefined;
       offset += picture & 0x80 ? 2 : 1;
     }
     if (ext & 0x40) offset += 1; // TL0PICIDX
     if (ext & 0x30) offset += 1; // TID/Y/KEYIDX
   }
-  const header = payload[offset];
-  return header !== undefined && (header & 0x01) === 0;
+  return offset;
 }
