@@ -68,4 +68,38 @@ test('with RELAY_PORT and RELAY_ANNOUNCED_IP, every relay connection ends at the
   assert.ok((await meetingDetail(server.url, meeting.id)).relay.packets > 0);
 });
 
+test('with several media workers each binds its own port from RELAY_PORT up, and every connection on a worker shares it', async () => {
+  const base = await freeUdpPort();
+  const two = await startServer({ mediaWorkers: 2, relayNetwork: { udpPort: base } });
+  try {
+    // Meetings go to the least-loaded worker: the second meeting lands on the other one.
+    const first = await createMeeting(two.url, 'Worker one', 'relay');
+    const second = await createMeeting(two.url, 'Worker two', 'relay');
+    const a = await joinAs(browser, two.url, first.id, 'Ann', 600, '', PEER_CONNECTION_TAP);
+    const b = await joinAs(browser, two.url, first.id, 'Ben', 1100, '', PEER_CONNECTION_TAP);
+    people.push(a, b);
+    await badgeSays(a, 'relay');
+    const c = await joinAs(browser, two.url, second.id, 'Cat', 1900, '', PEER_CONNECTION_TAP);
+    const d = await joinAs(browser, two.url, second.id, 'Dan', 2700, '', PEER_CONNECTION_TAP);
+    people.push(c, d);
+    const portOf = async (p: Person): Promise<number> => {
+      await badgeSays(p, 'relay');
+      const ends = await waitFor(async () => {
+        const found = await remoteEnds(p.page);
+        return found.length > 0 ? found : undefined;
+      }, 15_000, `${p.name}'s relay connection to report its selected pair`);
+      return ends[0]!.port;
+    };
+    const ports = [await portOf(a), await portOf(b), await portOf(c), await portOf(d)];
+    assert.is(ports[0], ports[1], 'one meeting, one worker, one port');
+    assert.is(ports[2], ports[3], 'one meeting, one worker, one port');
+    assert.equal([...new Set(ports)].sort(), [base, base + 1], `the two workers' ports (${ports.join(', ')})`);
+    await assertEveryoneSeesTheOthers([a, b]);
+    await assertEveryoneSeesTheOthers([c, d]);
+  } finally {
+    for (const p of people.splice(0)) await p.context.close();
+    await two.dispose();
+  }
+});
+
 test.run();
