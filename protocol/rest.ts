@@ -67,6 +67,10 @@ export const RelayCountersBody = Type.Object(
     keyframeRequests: Type.Optional(Type.Integer()),
     /** Now: viewer slots the relay forwards into (its forwarding index), as many as the live viewers' shown cameras and screens. */
     forwardingEntries: Type.Optional(Type.Integer()),
+    /** Layer changes (or pauses) of viewers' slots made by the per-viewer allocation, since the meeting began. */
+    layerSwitches: Type.Optional(Type.Integer()),
+    /** Now: viewers' slots paused because that viewer's downlink does not carry even the lowest layer. */
+    pausedSlots: Type.Optional(Type.Integer()),
     /** Mixer ticks (20 ms) and those that missed their deadline. */
     mixTicks: Type.Optional(Type.Integer()),
     lateTicks: Type.Optional(Type.Integer()),

@@ -99,6 +99,46 @@ export type ChatMessage = Static<typeof ChatMessage>;
 export const VideoSource = Type.Union([Type.Literal('camera'), Type.Literal('screen')]);
 export type VideoSource = Static<typeof VideoSource>;
 
+/** Why a relay viewer gets the layer it gets: the best sent, what its tile needs, or what its downlink carries. */
+export const LayerReason = Type.Union([Type.Literal('best'), Type.Literal('tile'), Type.Literal('bandwidth')]);
+export type LayerReason = Static<typeof LayerReason>;
+
+/**
+ * One of a client's relay video slots (by `mid`): whose camera or screen it carries now and,
+ * once the relay forwards it, which of the publisher's layers (`index` of `of`, its picture
+ * size, and why). `paused: "bandwidth"`: the viewer's downlink does not carry even the lowest
+ * layer, so the relay sends nothing for it until it does (the tile shows it is paused).
+ */
+export const RelaySlot = Type.Object(
+  {
+    mid: Type.String({ maxLength: 32 }),
+    participantId: Type.Union([Id, Type.Null()]),
+    source: VideoSource,
+    paused: Type.Optional(Type.Literal('bandwidth')),
+    layer: Type.Optional(
+      Type.Object(
+        {
+          index: Type.Integer({ minimum: 0 }),
+          of: Type.Integer({ minimum: 1 }),
+          width: Type.Integer({ minimum: 0 }),
+          height: Type.Integer({ minimum: 0 }),
+          reason: LayerReason,
+        },
+        Closed,
+      ),
+    ),
+  },
+  Closed,
+);
+export type RelaySlot = Static<typeof RelaySlot>;
+
+/** How large a client shows one relay slot (device pixels; 0 × 0 when not shown), so the relay sends no bigger a layer. */
+export const SlotView = Type.Object(
+  { mid: Type.String({ maxLength: 32 }), width: Type.Integer({ minimum: 0, maximum: 16384 }), height: Type.Integer({ minimum: 0, maximum: 16384 }) },
+  Closed,
+);
+export type SlotView = Static<typeof SlotView>;
+
 export const ParticipantInfo = Type.Object({
   id: Id,
   name: Type.String(),
@@ -145,6 +185,8 @@ export const ClientMessage = Type.Union([
   message('signal', { to: Id, conn: Id, data: PeerSignal }),
   message('relay-offer', { id: RequestId, sdp: Sdp }),
   message('relay-candidate', { candidate: IceCandidate }),
+  /** The size this client renders each of its relay slots at (sent when it changes). */
+  message('relay-view', { slots: Type.Array(SlotView, { maxItems: 32 }) }),
   message('path-ready', { epoch: Type.Integer({ minimum: 0 }) }),
   /** The P2P path of `epoch` could not connect: the server moves the meeting to the relay. */
   message('path-failed', { epoch: Type.Integer({ minimum: 0 }) }),
@@ -222,9 +264,12 @@ export const ServerMessage = Type.Union([
   message('relay-answer', { id: RequestId, sdp: Sdp }),
   message('relay-candidate', { candidate: IceCandidate }),
   /** Which participant's camera or screen each of this client's relay video slots (by `mid`) carries now. */
-  message('relay-slots', {
-    slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]), source: VideoSource }, Closed)),
-  }),
+  message('relay-slots', { slots: Type.Array(RelaySlot) }),
+  /**
+   * The relay's view of this client's downlink, about once a second: the browser's own
+   * estimate of what reaches it (REMB), and what the relay sends it for video now.
+   */
+  message('relay-downlink', { estimateBps: Type.Number({ minimum: 0 }), videoBps: Type.Number({ minimum: 0 }) }),
   message('speakers', { levels: Type.Record(Type.String(), Type.Number()) }),
   /** A host turned your microphone off. */
   message('muted-by-host', { by: Type.String() }),

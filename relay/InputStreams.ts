@@ -4,15 +4,35 @@
  * when the stream it forwards changes — another source, another layer, or the publisher's
  * new connection — by intent, never because an unknown SSRC happened by.
  */
-import type { VideoSource } from './types';
+import { RateMeter } from './allocation/RateMeter';
+import type { RtpIn, VideoSource } from './types';
+import { vp8KeyframeSize } from './vp8';
 
-/** One incoming RTP stream of a publisher. */
-export interface InputStream {
-  readonly publisherId: string;
-  readonly source: VideoSource;
-  /** Spatial layer, 0 the lowest; a camera sent without simulcast has layer 0 only. */
-  readonly layer: number;
-  readonly ssrc: number;
+/** One incoming RTP stream of a publisher, and what the relay measures of it. */
+export class InputStream {
+  /** Its rate over the last second (for the allocation). */
+  readonly rate = new RateMeter();
+  /** The picture size its last keyframe declared (0 before one). */
+  width = 0;
+  height = 0;
+
+  constructor(
+    readonly publisherId: string,
+    readonly source: VideoSource,
+    /** Spatial layer, 0 the lowest; a camera sent without simulcast has layer 0 only. */
+    readonly layer: number,
+    readonly ssrc: number,
+  ) {}
+
+  /** Counts a packet of it (its RTP size and, at a keyframe, the picture size). */
+  measure(packet: RtpIn, nowMs: number): void {
+    this.rate.add(packet.size, nowMs);
+    const size = vp8KeyframeSize(packet.payload);
+    if (size) {
+      this.width = size.width;
+      this.height = size.height;
+    }
+  }
 }
 
 /** The streams of one source (camera or screen) of one connection. */
@@ -28,7 +48,7 @@ export class SourceStreams {
     ssrcs: readonly number[],
   ) {
     this.declared = ssrcs.length > 0;
-    ssrcs.forEach((ssrc, layer) => this.bySsrc.set(ssrc, { publisherId, source, layer, ssrc }));
+    ssrcs.forEach((ssrc, layer) => this.bySsrc.set(ssrc, new InputStream(publisherId, source, layer, ssrc)));
   }
 
   /**
@@ -36,11 +56,16 @@ export class SourceStreams {
    * RFC 8843) gets its first SSRC learned as layer 0, and a later one replaces it (the
    * sender restarted its stream); with declared SSRCs an unknown one is undefined.
    */
+  /** Its streams, lowest layer first. */
+  layers(): InputStream[] {
+    return [...this.bySsrc.values()].sort((a, b) => a.layer - b.layer);
+  }
+
   lookup(ssrc: number): InputStream | undefined {
     const known = this.bySsrc.get(ssrc);
     if (known || this.declared) return known;
     this.bySsrc.clear();
-    const learned: InputStream = { publisherId: this.publisherId, source: this.source, layer: 0, ssrc };
+    const learned = new InputStream(this.publisherId, this.source, 0, ssrc);
     this.bySsrc.set(ssrc, learned);
     return learned;
   }

@@ -10,6 +10,7 @@ import { candidateProblem, offerProblem } from './inputChecks';
 import { stderrLogger, withBindings } from './log';
 import type { RelayConnection, RelayPeerHandlers } from './RelayConnection';
 import { RelayPeer } from './RelayPeer';
+import { ViewerDownlink } from './allocation/ViewerDownlink';
 import { zeroRelayCounters } from './counters';
 import type { InputStream } from './InputStreams';
 import { TypedEmitter } from './TypedEmitter';
@@ -23,6 +24,7 @@ import type {
   RelayLogger,
   RelayOptions,
   RtpIn,
+  SlotView,
   SlotAssignment,
   VideoSource,
 } from './types';
@@ -42,6 +44,11 @@ export type {
   VideoSource,
 } from './types';
 
+/** How often every viewer's allocation runs (REMB arrives about 5 times a second). */
+const ALLOCATION_INTERVAL_MS = 250;
+/** Every this many allocation runs, each viewer's downlink is reported (about once a second). */
+const DOWNLINK_REPORT_TICKS = 4;
+
 /** Candidates kept for a participant whose offer has not arrived yet (a bound, not a quota). */
 const MAX_EARLY_CANDIDATES = 64;
 
@@ -58,6 +65,8 @@ interface Participant {
   mediaFlowing: boolean;
   /** The slot table last emitted to this client, serialized, to emit only changes. */
   lastSlots: string | undefined;
+  /** Its downlink as a viewer (estimate, rendered sizes) and the allocation over its slots. */
+  readonly downlink: ViewerDownlink;
   /** Its sources' keys in the viewers index, made once (not a string per forwarded packet). */
   readonly sourceKeys: Readonly<Record<VideoSource, string>>;
 }
@@ -81,6 +90,9 @@ export class MeetingRelay {
   private readonly events: TypedEmitter<RelayEvents>;
   private readonly log: RelayLogger;
   private closed = false;
+  /** Runs every viewer's allocation (and reports their downlinks). */
+  private readonly allocationTimer: NodeJS.Timeout;
+  private allocationTicks = 0;
   /** The mix packet last sent and its Buffer view (see sendAudio). */
   private lastOpus: Uint8Array | undefined;
   private lastOpusBuffer: Buffer = Buffer.alloc(0);
@@ -94,6 +106,8 @@ export class MeetingRelay {
     this.events = new TypedEmitter<RelayEvents>((event, error) =>
       this.log.error({ event, err: error }, 'relay event listener failed'),
     );
+    this.allocationTimer = setInterval(() => this.allocateAll(), ALLOCATION_INTERVAL_MS);
+    this.allocationTimer.unref();
   }
 
   /** Adds a listener; listeners that throw are logged and never break the relay. */
@@ -187,6 +201,15 @@ export class MeetingRelay {
     }
   }
 
+  /** The sizes a viewer renders its slots at: its allocation runs again at once. */
+  setView(participantId: string, slots: readonly SlotView[]): void {
+    const viewer = this.participants.get(participantId);
+    if (this.closed || !viewer) return;
+    viewer.downlink.setViews(slots);
+    this.allocate(viewer, performance.now());
+    this.emitTable(viewer);
+  }
+
   /** Closes the participant's connection and removes it from every slot at once. */
   removeParticipant(participantId: string): void {
     if (this.closed) return;
@@ -219,13 +242,16 @@ export class MeetingRelay {
   counters(): RelayCounters {
     let forwardingEntries = 0;
     for (const slots of this.viewersOf.values()) forwardingEntries += slots.size;
-    return { ...this.stats, forwardingEntries };
+    let pausedSlots = 0;
+    for (const viewer of this.participants.values()) for (const slot of viewer.peer?.slots ?? []) if (slot.publisherId !== null && slot.targetLayer === 'paused') pausedSlots += 1;
+    return { ...this.stats, forwardingEntries, pausedSlots };
   }
 
   /** Closes every participant's connection; idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.allocationTimer);
     const ids = [...this.participants.keys()];
     for (const id of ids) this.dropParticipant(id, 'relay closed');
     this.viewersOf.clear();
@@ -245,6 +271,9 @@ export class MeetingRelay {
       keyframeRequest: (slot) => this.onKeyframeRequest(slot),
       pliSent: () => {
         this.stats.plisSent += 1;
+      },
+      downlink: (estimateBps) => {
+        participant.downlink.estimateBps = estimateBps;
       },
     };
     const peer = new RelayPeer(id, this.options, handlers, log);
@@ -312,7 +341,7 @@ export class MeetingRelay {
           this.stats.packetsForwarded += 1;
           this.stats.bytesForwarded += result;
         } else if (result === FORWARD_WANTS_KEYFRAME) {
-          this.requestKeyframe(publisherId, source);
+          this.requestKeyframe(publisherId, source, stream.layer);
         }
       } catch (error) {
         this.log.error({ viewer: slot.viewerId, publisher: publisherId, err: error }, 'forwarding video failed');
@@ -322,11 +351,47 @@ export class MeetingRelay {
 
   private onKeyframeRequest(slot: VideoSlot): void {
     this.stats.keyframeRequestsReceived += 1;
-    if (slot.publisherId) this.requestKeyframe(slot.publisherId, slot.source);
+    if (slot.publisherId) this.requestKeyframe(slot.publisherId, slot.source, slot.forwardedLayer);
   }
 
-  private requestKeyframe(publisherId: string, source: VideoSource): void {
-    this.participants.get(publisherId)?.peer?.requestKeyframe(source);
+  private requestKeyframe(publisherId: string, source: VideoSource, layer?: number): void {
+    this.participants.get(publisherId)?.peer?.requestKeyframe(source, layer);
+  }
+
+  /** The streams (layers) of the source a slot shows. */
+  private readonly layersOf = (slot: VideoSlot): readonly InputStream[] =>
+    (slot.publisherId === null ? undefined : this.participants.get(slot.publisherId)?.peer?.streamsOf(slot.source)) ?? [];
+
+  /** Every viewer's allocation, its slot table if that changed, and (every second) its downlink report. */
+  private allocateAll(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    const report = ++this.allocationTicks % DOWNLINK_REPORT_TICKS === 0;
+    for (const viewer of this.participants.values()) {
+      const peer = viewer.peer;
+      if (!peer || peer.isClosed || !viewer.answered) continue;
+      this.allocate(viewer, now);
+      this.emitTable(viewer);
+      const estimate = viewer.downlink.estimateBps;
+      if (report && estimate !== undefined) this.events.emit('downlink', viewer.id, estimate, viewer.downlink.videoBps(peer.slots, this.layersOf, now));
+    }
+  }
+
+  private allocate(viewer: Participant, now: number): void {
+    const peer = viewer.peer;
+    if (!peer || peer.isClosed) return;
+    this.stats.layerSwitches += viewer.downlink.allocate(peer.slots, this.layersOf, now);
+  }
+
+  /** Emits the viewer's slot table (whose layer each slot gets) when it changed. */
+  private emitTable(viewer: Participant): void {
+    const peer = viewer.peer;
+    if (!peer || peer.isClosed || !viewer.answered) return;
+    const table: SlotAssignment[] = peer.slots.map((slot) => slot.toAssignment(this.layersOf(slot)));
+    const serialized = JSON.stringify(table);
+    if (serialized === viewer.lastSlots) return;
+    viewer.lastSlots = serialized;
+    this.events.emit('slots', viewer.id, table);
   }
 
   /**
@@ -356,14 +421,10 @@ export class MeetingRelay {
           break;
         }
         this.assign(free, publisher.id, source);
-        if (free.connected) this.requestKeyframe(publisher.id, source);
+        if (free.connected) this.requestKeyframe(publisher.id, source, 0);
       }
-      const table: SlotAssignment[] = peer.slots.map((slot) => slot.toAssignment());
-      const serialized = JSON.stringify(table);
-      if (serialized !== viewer.lastSlots) {
-        viewer.lastSlots = serialized;
-        this.events.emit('slots', viewer.id, table);
-      }
+      this.allocate(viewer, performance.now());
+      this.emitTable(viewer);
     }
   }
 
@@ -419,6 +480,7 @@ export class MeetingRelay {
         videoSeen: { camera: false, screen: false },
         mediaFlowing: false,
         lastSlots: undefined,
+        downlink: new ViewerDownlink(),
         sourceKeys: { camera: sourceKey(participantId, 'camera'), screen: sourceKey(participantId, 'screen') },
       };
       this.participants.set(participantId, participant);

@@ -22,6 +22,8 @@ export interface RelayPeerHandlers {
   keyframeRequest(slot: VideoSlot): void;
   /** A keyframe request (PLI) went to this client's camera or screen. */
   pliSent(): void;
+  /** The client's browser estimated its downlink (REMB), bits per second. */
+  downlink(estimateBps: number): void;
 }
 
 /** One participant's connection to the relay. */
@@ -39,8 +41,10 @@ export interface RelayConnection {
   addCandidate(candidate: IceCandidateInit): Promise<void>;
   /** Sends one Opus frame of this participant's mix; returns its RTP size, or 0 when not sent. */
   sendAudio(opus: Buffer, mediaTimeMs?: number): number;
-  /** Asks the client's camera (or screen) for a keyframe, coalesced per source. */
-  requestKeyframe(source?: VideoSource): void;
+  /** Asks the client's camera (or screen) for a keyframe on one layer (default the lowest), coalesced per stream. */
+  requestKeyframe(source?: VideoSource, layer?: number): void;
+  /** The streams the client sends of a source, lowest layer first (empty before its offer). */
+  streamsOf(source: VideoSource): readonly InputStream[];
   /** Closes the connection; idempotent. */
   close(): void;
 }

@@ -19,10 +19,10 @@ import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-dat
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
-import { keyframeRequestTargets, keyframeThrottles, type KeyframeThrottle } from './rtcp';
-import { SourceStreams } from './InputStreams';
+import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, pliPacket } from './rtcp';
+import { SourceStreams, type InputStream } from './InputStreams';
 import { offeredMedia, type OfferedMedia } from './OfferedMedia';
-import { isRtcp, MAX_RTP_BYTES, readRtp, writeRtp } from './rtpBytes';
+import { ABS_SEND_TIME_URI, isRtcp, MAX_RTP_BYTES, readRtp, writeRtp } from './rtpBytes';
 import { TrackSlotOutput } from './TrackSlotOutput';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RtpIn, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
@@ -43,6 +43,8 @@ export function releaseNativeRelay(): void {
 /** Sent packets kept per slot for NACK replies (≈ 1 s of 320×240 video at fan-out rates). */
 const NACK_HISTORY = 512;
 const CNAME = 'meetmesh-relay';
+/** The sender SSRC of the relay's own PLIs (RFC 4585 §6.1: the relay receives only, any constant of its own will do). */
+const PLI_SENDER_SSRC = 1;
 /** Signalled remote candidates given to libjuice, of its 30 (ICE_MAX_CANDIDATES_COUNT): the rest stay for peer-reflexive ones. */
 const SIGNALLED_CANDIDATES_MAX = 12;
 /** Opus as the relay sends it: mono mix, in-band FEC welcome (no `stereo=1`: a mic encoder would honour it). */
@@ -87,7 +89,10 @@ export class RelayPeer implements RelayConnection {
   private readonly extraHostAddresses: readonly string[];
   private readonly announcedAddress: string | undefined;
   private readonly packetizer = new OpusPacketizer();
-  private readonly keyframes: Record<VideoSource, KeyframeThrottle>;
+  /** Keyframe requests to this publisher, coalesced per stream (`source:layer`). */
+  private readonly keyframes = new Map<string, KeyframeThrottle>();
+  private readonly keyframeIntervalMs: number;
+  private readonly streams = new Map<VideoSource, SourceStreams>();
   /** Outgoing packets are written here, then copied by libdatachannel (one send at a time). */
   private readonly scratch = Buffer.alloc(MAX_RTP_BYTES);
   private rejectNegotiation: ((error: RelayError) => void) | undefined;
@@ -102,7 +107,7 @@ export class RelayPeer implements RelayConnection {
     this.localCandidates = new CandidateGate((candidate) => this.handlers.candidate(candidate), log);
     // Nothing goes out before the answer.
     this.localCandidates.hold();
-    this.keyframes = keyframeThrottles(options.keyframeRequestIntervalMs, (source) => this.guard('keyframe request', () => this.sendPli(source)));
+    this.keyframeIntervalMs = options.keyframeRequestIntervalMs ?? 500;
     this.announcedAddress = options.announcedAddress;
     // An announced address replaces every other one: a browser must not pick a private one.
     this.extraHostAddresses = options.announcedAddress === undefined ? options.hostAddresses ?? [] : [];
@@ -183,8 +188,19 @@ export class RelayPeer implements RelayConnection {
     return mic.track.sendMessageBinary(out) ? out.length : 0;
   }
 
-  requestKeyframe(source: VideoSource = 'camera'): void {
-    if (this.isConnected) this.keyframes[source].request();
+  requestKeyframe(source: VideoSource = 'camera', layer = 0): void {
+    if (!this.isConnected) return;
+    const key = `${source}:${layer}`;
+    let throttle = this.keyframes.get(key);
+    if (!throttle) {
+      throttle = new KeyframeThrottle(this.keyframeIntervalMs, () => this.guard('keyframe request', () => this.sendPli(source, layer)));
+      this.keyframes.set(key, throttle);
+    }
+    throttle.request();
+  }
+
+  streamsOf(source: VideoSource): readonly InputStream[] {
+    return this.streams.get(source)?.layers() ?? [];
   }
 
   close(): void {
@@ -194,8 +210,7 @@ export class RelayPeer implements RelayConnection {
   }
 
   private shutdown(): void {
-    this.keyframes.camera.close();
-    this.keyframes.screen.close();
+    for (const throttle of this.keyframes.values()) throttle.close();
     this.rejectNegotiation?.(RelayError.participantClosed(this.id));
     this.rejectNegotiation = undefined;
     // Its slots are the relay's to empty (MeetingRelay owns every assignment and its index).
@@ -234,7 +249,9 @@ export class RelayPeer implements RelayConnection {
       description.addVP8Codec(offered.payloadType);
       const track = this.addTrack(description, new stack.RtcpReceivingSession());
       this.sources.set(source, track);
-      this.tapVideo(track, new SourceStreams(this.id, source, offered.ssrcs));
+      const streams = new SourceStreams(this.id, source, offered.ssrcs);
+      this.streams.set(source, streams);
+      this.tapVideo(track, streams);
     }
 
     this.videoSlots = videos
@@ -245,8 +262,12 @@ export class RelayPeer implements RelayConnection {
         description.addVP8Codec(offered.payloadType!);
         const ssrc = randomInt(1, 0xffff_ffff);
         description.addSSRC(ssrc, CNAME, `slot-${offered.mid}`, `slot-${offered.mid}`);
+        // abs-send-time on what the relay sends lets the browser estimate its downlink and
+        // report it (REMB, `goog-remb` is in the answer): the per-viewer allocation's input.
+        const absSendTimeId = offered.extensions.get(ABS_SEND_TIME_URI);
+        if (absSendTimeId !== undefined) description.parseSdpLine(`a=extmap:${absSendTimeId} ${ABS_SEND_TIME_URI}`);
         const track = this.addTrack(description, new stack.RtcpNackResponder(NACK_HISTORY));
-        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch));
+        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch, absSendTimeId));
         track.onMessage((message) => {
           if (isRtcp(message)) this.guard('rtcp', () => this.onSlotRtcp(slot, message));
         });
@@ -281,6 +302,7 @@ export class RelayPeer implements RelayConnection {
       if (!readRtp(message, view)) return;
       const stream = streams.lookup(view.ssrc);
       if (!stream) return;
+      stream.measure(view, performance.now());
       try {
         this.handlers.video(stream, view);
       } catch (error) {
@@ -291,6 +313,8 @@ export class RelayPeer implements RelayConnection {
 
   /** RTCP from the viewer about one slot (libdatachannel routes it by SSRC, decrypted; NACKs are answered natively). */
   private onSlotRtcp(slot: VideoSlot, rtcp: Buffer): void {
+    const { rembBps } = downlinkFeedback(rtcp);
+    if (rembBps !== undefined) this.handlers.downlink(rembBps);
     for (const ssrc of keyframeRequestTargets(rtcp)) {
       if (ssrc === slot.output.ssrc) {
         this.handlers.keyframeRequest(slot);
@@ -299,11 +323,18 @@ export class RelayPeer implements RelayConnection {
     }
   }
 
-  private sendPli(source: VideoSource): void {
+  /**
+   * Asks the publisher for a keyframe on one stream. libdatachannel's own request names the
+   * last SSRC its track saw, so with simulcast the relay writes the PLI itself, naming the
+   * layer's SSRC (libwebrtc answers a PLI with a keyframe on that layer only).
+   */
+  private sendPli(source: VideoSource, layer: number): void {
     const track = this.sources.get(source);
     if (!track || !this.isConnected) return;
+    const layers = this.streamsOf(source);
     try {
-      if (track.requestKeyframe()) this.handlers.pliSent();
+      const sent = layers.length > 1 ? track.sendMessageBinary(pliPacket(PLI_SENDER_SSRC, layers[Math.min(layer, layers.length - 1)]!.ssrc)) : track.requestKeyframe();
+      if (sent) this.handlers.pliSent();
     } catch (error) {
       this.log.debug({ err: error }, 'sending a PLI failed');
     }

@@ -6,7 +6,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Track } from 'node-datachannel';
-import { MAX_RTP_BYTES, writeRtp } from './rtpBytes';
+import { ABS_SEND_TIME_BYTES, MAX_RTP_BYTES, writeRtp } from './rtpBytes';
 import type { RtpIn } from './types';
 import { SOURCE_SWITCH_TICKS, type SlotOutput } from './VideoSlot';
 
@@ -27,6 +27,8 @@ export class TrackSlotOutput implements SlotOutput {
     readonly ssrc: number,
     private readonly payloadType: number,
     private readonly scratch: Buffer,
+    /** The abs-send-time extension's ID the viewer negotiated, if it did. */
+    private readonly absSendTimeId?: number,
   ) {}
 
   get connected(): boolean {
@@ -34,7 +36,8 @@ export class TrackSlotOutput implements SlotOutput {
   }
 
   send(packet: RtpIn, rebase: boolean): number {
-    if (packet.payload.length + 12 > MAX_RTP_BYTES) return 0;
+    const extension = this.absSendTimeId === undefined ? 0 : ABS_SEND_TIME_BYTES;
+    if (packet.payload.length + 12 + extension > MAX_RTP_BYTES) return 0;
     if (rebase) {
       this.seqOffset = (this.lastSeq + 1 - packet.sequenceNumber) & 0xffff;
       this.timestampOffset = (this.lastTimestamp + SOURCE_SWITCH_TICKS - packet.timestamp) >>> 0;
@@ -43,7 +46,7 @@ export class TrackSlotOutput implements SlotOutput {
     const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
     if (isNewer(seq, this.lastSeq, 0x10000)) this.lastSeq = seq;
     if (isNewer(timestamp, this.lastTimestamp, 0x1_0000_0000)) this.lastTimestamp = timestamp;
-    const out = writeRtp(this.scratch, this.payloadType, packet.marker, seq, timestamp, this.ssrc, packet.payload);
+    const out = writeRtp(this.scratch, this.payloadType, packet.marker, seq, timestamp, this.ssrc, packet.payload, this.absSendTimeId, performance.now());
     // libdatachannel copies the packet (into the NACK history and SRTP): the scratch is free again.
     return this.track.sendMessageBinary(out) ? out.length : 0;
   }

@@ -5,6 +5,7 @@
  * its `SlotOutput`, one per transport, sends it.
  */
 import type { InputStream } from './InputStreams';
+import type { LayerReason } from '../protocol/signaling';
 import type { RtpIn, SlotAssignment, VideoSource } from './types';
 import { isVp8KeyframeStart } from './vp8';
 
@@ -38,13 +39,22 @@ export type ForwardResult = number;
 export const FORWARD_DROPPED = 0;
 export const FORWARD_WANTS_KEYFRAME = -1;
 
-/** A viewer's slot: which publisher's source it shows and the RTP plumbing to show it. */
+/** Which of the shown source's layers the slot forwards: a layer index (0 the lowest), or none while the viewer's downlink cannot carry even the lowest. */
+export type SlotTarget = number | 'paused';
+
+/**
+ * A viewer's slot: which publisher's source it shows, which of its layers, and the RTP
+ * plumbing to show it. A layer is taken at its keyframe: until the target layer's keyframe
+ * arrives the slot keeps forwarding the layer it has (a viewer never sees a picture built on
+ * another layer's references, nor a gap while it waits).
+ */
 export class VideoSlot {
   private current: string | null = null;
   private currentSource: VideoSource = 'camera';
-  /** The input stream last forwarded; another one (source, layer or connection) means the output must be rebased. */
-  private lastStream: InputStream | undefined;
-  private waitingForKeyframe = true;
+  private target: SlotTarget = 0;
+  private targetReason: LayerReason = 'best';
+  /** The input stream being forwarded (its keyframe was seen); undefined while waiting for one. */
+  private forwarding: InputStream | undefined;
   private lastKeyframeAskAt = -Infinity;
 
   constructor(
@@ -73,40 +83,62 @@ export class VideoSlot {
     return this.output.connected;
   }
 
+  /** The layer the allocation wants (or `paused`). */
+  get targetLayer(): SlotTarget {
+    return this.target;
+  }
+
+  /** The layer forwarded now, if any. */
+  get forwardedLayer(): number | undefined {
+    return this.forwarding?.layer;
+  }
+
   /** Starts showing `publisherId`'s `source` (or nothing); forwarding resumes at that source's next keyframe. */
   assign(publisherId: string | null, source: VideoSource = 'camera'): void {
     if (publisherId === this.current && (publisherId === null || source === this.currentSource)) return;
     this.current = publisherId;
     this.currentSource = source;
-    this.lastStream = undefined;
-    this.waitingForKeyframe = true;
+    this.forwarding = undefined;
     // The caller requests a keyframe when it assigns; count that as the first ask.
     this.lastKeyframeAskAt = performance.now();
   }
 
-  /** Sends one of the shown publisher's packets, which arrived on `stream`, to the viewer. */
-  forward(packet: RtpIn, stream: InputStream): ForwardResult {
-    if (!this.connected || packet.payload.length === 0) return FORWARD_DROPPED;
-    if (stream !== this.lastStream && !this.waitingForKeyframe) {
-      // Another stream of the same source (a restarted sender; later, another layer): its
-      // pictures do not follow the last one's, so it too starts on a keyframe, asked for now.
-      this.waitingForKeyframe = true;
-      this.lastKeyframeAskAt = -Infinity;
-    }
-    if (this.waitingForKeyframe) {
-      // A decoder fed delta frames that reference another source's pictures shows garbage
-      // until the next keyframe: start each new source on a keyframe (RFC 7741 §4.3).
-      if (!isVp8KeyframeStart(packet.payload)) return this.keyframeAskDue() ? FORWARD_WANTS_KEYFRAME : FORWARD_DROPPED;
-      this.waitingForKeyframe = false;
-    }
-    const rebase = stream !== this.lastStream;
-    this.lastStream = stream;
-    return this.output.send(packet, rebase);
+  /**
+   * Sets the layer to forward (the allocation's choice) and why; returns whether the target
+   * changed. A new target is asked a keyframe for at once (by the caller, through `forward`'s
+   * result on that layer's next packet); `paused` stops forwarding now.
+   */
+  setTarget(target: SlotTarget, reason: LayerReason): boolean {
+    this.targetReason = reason;
+    if (target === this.target) return false;
+    this.target = target;
+    if (target === 'paused') this.forwarding = undefined;
+    this.lastKeyframeAskAt = -Infinity;
+    return true;
   }
 
-  /** The slot as the client sees it. */
-  toAssignment(): SlotAssignment {
-    return { mid: this.mid, participantId: this.current, source: this.current === null ? 'camera' : this.currentSource };
+  /** Sends one of the shown publisher's packets, which arrived on `stream`, to the viewer. */
+  forward(packet: RtpIn, stream: InputStream): ForwardResult {
+    if (!this.connected || packet.payload.length === 0 || this.target === 'paused') return FORWARD_DROPPED;
+    if (stream === this.forwarding) return this.output.send(packet, false);
+    // Another stream: the target layer (or that layer of the publisher's new connection)
+    // is taken at its keyframe; a decoder fed delta frames that reference another stream's
+    // pictures shows garbage until the next keyframe (RFC 7741 §4.3).
+    if (stream.layer !== this.target) return FORWARD_DROPPED;
+    if (!isVp8KeyframeStart(packet.payload)) return this.keyframeAskDue() ? FORWARD_WANTS_KEYFRAME : FORWARD_DROPPED;
+    this.forwarding = stream;
+    // The stream's numbers continue right after the previous one's (RFC 3550 §5.1).
+    return this.output.send(packet, true);
+  }
+
+  /** The slot as the client sees it, with the layer it gets (`layers`: the source's layers now). */
+  toAssignment(layers: readonly InputStream[] = []): SlotAssignment {
+    const assignment: SlotAssignment = { mid: this.mid, participantId: this.current, source: this.current === null ? 'camera' : this.currentSource };
+    if (this.current === null) return assignment;
+    if (this.target === 'paused') return { ...assignment, paused: 'bandwidth' };
+    const shown = this.forwarding;
+    if (!shown || layers.length === 0) return assignment;
+    return { ...assignment, layer: { index: shown.layer, of: layers.length, width: shown.width, height: shown.height, reason: this.targetReason } };
   }
 
   private keyframeAskDue(): boolean {

@@ -9,7 +9,6 @@
  *   its receiver reports, for the per-viewer allocation.
  */
 
-import type { VideoSource } from './types';
 
 /** RTCP packet type of payload-specific feedback (RFC 4585 §6.1). */
 const PT_PSFB = 206;
@@ -100,10 +99,13 @@ export function downlinkFeedback(datagram: Uint8Array): DownlinkFeedback {
   return feedback;
 }
 
-/** One throttle per video source of a publisher (`send` asks that source for a keyframe); default interval 500 ms (see RelayOptions). */
-export function keyframeThrottles(intervalMs: number | undefined, send: (source: VideoSource) => void): Record<VideoSource, KeyframeThrottle> {
-  const interval = intervalMs ?? 500;
-  return { camera: new KeyframeThrottle(interval, () => send('camera')), screen: new KeyframeThrottle(interval, () => send('screen')) };
+/** A PLI (RFC 4585 §6.3.1) from `sender` asking for a keyframe on `media`. */
+export function pliPacket(sender: number, media: number): Buffer {
+  const packet = Buffer.alloc(FEEDBACK_HEADER_BYTES);
+  packet.writeUInt32BE(((2 << 30) | (FMT_PLI << 24) | (PT_PSFB << 16) | 2) >>> 0, 0);
+  packet.writeUInt32BE(sender >>> 0, 4);
+  packet.writeUInt32BE(media >>> 0, 8);
+  return packet;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 
 import { LIMITS } from '../protocol/limits';
-import type { VideoSource } from '../protocol/signaling';
+import type { RelaySlot, VideoSource } from '../protocol/signaling';
 
 export type { VideoSource } from '../protocol/signaling';
 
@@ -38,12 +38,9 @@ export interface IceCandidateInit {
   sdpMLineIndex?: number | null;
 }
 
-/** Which participant's camera or screen a client's slot (identified by its `mid`) carries now; `participantId` `null` when empty. */
-export interface SlotAssignment {
-  mid: string;
-  participantId: string | null;
-  source: VideoSource;
-}
+/** Which participant's camera or screen a client's slot (identified by its `mid`) carries now, and at which layer (see protocol `RelaySlot`). */
+export type { SlotView } from '../protocol/signaling';
+export type SlotAssignment = RelaySlot;
 
 /** What a participant currently sends, as the coordinator knows it (mic and camera toggles, screen share). */
 export interface PublishState {
@@ -68,6 +65,8 @@ export interface RelayEvents {
   mediaFlowing: (participantId: string) => void;
   /** That participant's connection is gone (removed, failed, or the relay closed). */
   closed: (participantId: string, reason: RelayCloseReason) => void;
+  /** About once a second per viewer with an estimate: its browser's REMB and the video bitrate the relay sends it. */
+  downlink: (participantId: string, estimateBps: number, videoBps: number) => void;
 }
 
 /**

@@ -19,6 +19,7 @@ export async function metricsRoute(
     }
     const totals = deps.relayCounters.totalsByMode();
     const mixer = deps.relayCounters.mixerStats();
+    const allocation = deps.relayCounters.allocationStats();
     const media = deps.relayCounters.workerStats();
     // Counters (`_total`) cover the process lifetime, ended meetings included, and never go
     // down; gauges are what is live now. Forwarded media is labelled by the mode its meeting
@@ -36,6 +37,12 @@ export async function metricsRoute(
       '# HELP meetmesh_relay_bytes_total RTP bytes the relay sent to participants, by the mode of their meeting when sent.',
       '# TYPE meetmesh_relay_bytes_total counter',
       ...Object.entries(totals).map(([mode, t]) => `meetmesh_relay_bytes_total{mode="${mode}"} ${t.bytes}`),
+      '# HELP meetmesh_relay_layer_switches_total Changes of the layer (or pause) the relay forwards to a viewer slot, by the per-viewer allocation, ended meetings included.',
+      '# TYPE meetmesh_relay_layer_switches_total counter',
+      `meetmesh_relay_layer_switches_total ${allocation.layerSwitches}`,
+      '# HELP meetmesh_relay_paused_slots Viewer slots paused now because that viewer\'s downlink does not carry even the lowest layer.',
+      '# TYPE meetmesh_relay_paused_slots gauge',
+      `meetmesh_relay_paused_slots ${allocation.pausedSlots}`,
       '# HELP meetmesh_mixer_ticks_total Audio mixer ticks (20 ms), ended meetings included.',
       '# TYPE meetmesh_mixer_ticks_total counter',
       `meetmesh_mixer_ticks_total ${mixer.ticks}`,

@@ -4,7 +4,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
-import type { IceCandidate } from '../../protocol/signaling';
+import type { IceCandidate, SlotView } from '../../protocol/signaling';
 import type { Meeting } from '../meetings/Meeting';
 import type { MeetingRegistry } from '../meetings/MeetingRegistry';
 import type { Participant } from '../meetings/Participant';
@@ -28,7 +28,7 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
   /** Final counters of ended meetings, so `/api/meetings/:id` still reports them. */
   private readonly finished = new Map<string, RelayCounters>();
   /** Final figures of every ended meeting, so process totals never go down when one ends. */
-  private readonly ended = { relayed: emptyRelayedByMode(), mixTicks: 0, lateTicks: 0 };
+  private readonly ended = { relayed: emptyRelayedByMode(), mixTicks: 0, lateTicks: 0, layerSwitches: 0 };
   /** The threads that run every meeting's relay and mixer. */
   readonly workers: MediaWorkers;
   /** Meetings closed whose relay's last figures are not in yet (folded in when they are). */
@@ -47,6 +47,10 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
 
   async relayOffer(meeting: Meeting, participant: Participant, sdp: string): Promise<string> {
     return this.of(meeting).relayOffer(participant, sdp);
+  }
+
+  relayView(meeting: Meeting, participant: Participant, slots: SlotView[]): void {
+    this.of(meeting).relayView(participant, slots);
   }
 
   relayCandidate(meeting: Meeting, participant: Participant, candidate: IceCandidate): void {
@@ -106,6 +110,18 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     return { ticks, lateTicks, tickMsP99Max };
   }
 
+  allocationStats(): ReturnType<RelayCounterSource['allocationStats']> {
+    const live = this.counted(); // first: it may fold finished meetings into `ended`
+    let layerSwitches = this.ended.layerSwitches;
+    let pausedSlots = 0;
+    for (const m of live) {
+      const c = m.counters();
+      layerSwitches += c.layerSwitches ?? 0;
+      pausedSlots += c.pausedSlots ?? 0;
+    }
+    return { layerSwitches, pausedSlots };
+  }
+
   workerStats(): ReturnType<RelayCounterSource['workerStats']> {
     return { workers: this.workers.loads(), failures: this.workers.failures, inProcess: this.workers.inProcess };
   }
@@ -156,6 +172,7 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
       addRelayedByMode(this.ended.relayed, m.relayedByMode());
       this.ended.mixTicks += final.mixTicks ?? 0;
       this.ended.lateTicks += final.lateTicks ?? 0;
+      this.ended.layerSwitches += final.layerSwitches ?? 0;
       // Keep the final counters of recent meetings only; the record holds the history.
       if (this.finished.size > FINISHED_KEPT) this.finished.delete(this.finished.keys().next().value!);
     }

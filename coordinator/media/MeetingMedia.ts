@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
 import { guard } from '../faults';
 import { newRecordingId } from '../ids';
-import type { IceCandidate } from '../../protocol/signaling';
+import type { IceCandidate, SlotView } from '../../protocol/signaling';
 import { addTotals, zeroMixerFigures, zeroRelayCounters } from '../../relay/counters';
 import type { MeetingFigures } from '../../relay/worker/channel';
 import type { Meeting } from '../meetings/Meeting';
@@ -117,6 +117,11 @@ export class MeetingMedia {
     }
   }
 
+  /** The sizes a participant renders its relay slots at; ignored while the meeting has no relay (the client sends them again on its next connection). */
+  relayView(participant: Participant, slots: SlotView[]): void {
+    this.relay?.view(participant.id, slots);
+  }
+
   relayCandidate(participant: Participant, candidate: IceCandidate): void {
     if (!this.relay) throw new CodedError('WRONG_MODE');
     this.relay.candidate(participant.id, candidate);
@@ -145,6 +150,8 @@ export class MeetingMedia {
       bytesReceived: relay.bytesReceived,
       keyframeRequests: relay.plisSent,
       forwardingEntries: this.relay?.figures.relay.forwardingEntries ?? 0,
+      layerSwitches: relay.layerSwitches,
+      pausedSlots: this.relay?.figures.relay.pausedSlots ?? 0,
       mixTicks: mixer.ticks,
       lateTicks: mixer.lateTicks,
       /** Mixer input frames concealed (lost or late packets) and packets that came too late to play. */
@@ -263,6 +270,7 @@ export class MeetingMedia {
     const relay: RemoteRelay = this.workers.open(meetingId, { hostAddresses: this.options.relayHostAddresses }, {
       candidate: guarded('relay candidate', (id, candidate) => this.meeting.participant(id)?.send({ type: 'relay-candidate', candidate })),
       slots: guarded('relay slots', (id, slots) => this.meeting.participant(id)?.send({ type: 'relay-slots', slots })),
+      downlink: guarded('relay downlink', (id, estimateBps, videoBps) => this.meeting.participant(id)?.send({ type: 'relay-downlink', estimateBps, videoBps })),
       closed: guarded('relay closed', (id, reason) => {
         // The connection failed (not removed by us): tell the client, which offers again.
         if (reason === 'connection lost') this.tellRelayClosed(id, reason, 'The relay lost its connection to you.');

@@ -26,6 +26,8 @@ export interface RelayCounterSource {
   totalsByMode(): RelayedByMode;
   /** Mixer ticks and late ticks over the process lifetime (monotonic), and the worst p99 tick time over live meetings. */
   mixerStats(): { ticks: number; lateTicks: number; tickMsP99Max: number };
+  /** Layer changes of viewers' slots over the process lifetime (monotonic), and slots paused for bandwidth now. */
+  allocationStats(): { layerSwitches: number; pausedSlots: number };
   /** The media workers: each one's meetings, participants and event-loop utilization, and unasked deaths so far. */
   workerStats(): { workers: Array<{ index: number; meetings: number; participants: number; utilization: number }>; failures: number; inProcess: boolean };
 }

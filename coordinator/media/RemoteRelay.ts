@@ -6,13 +6,14 @@
 import { CodedError } from '../../protocol/errors';
 import type { IceCandidate } from '../../protocol/signaling';
 import { zeroMixerFigures, zeroRelayCounters } from '../../relay/counters';
-import type { SlotAssignment, PublishState, RelayCloseReason } from '../../relay/types';
+import type { SlotAssignment, SlotView, PublishState, RelayCloseReason } from '../../relay/types';
 import type { FromWorker, MeetingFigures, ToWorker } from '../../relay/worker/channel';
 
 /** What the owner of a meeting's media hears from its relay. */
 export interface RelayHandlers {
   candidate(participantId: string, candidate: IceCandidate): void;
   slots(participantId: string, slots: SlotAssignment[]): void;
+  downlink(participantId: string, estimateBps: number, videoBps: number): void;
   closed(participantId: string, reason: RelayCloseReason): void;
   levels(levels: Record<string, number>): void;
   recordingEnded(recordingId: string, reason: string, durationMs: number, bytes: number): void;
@@ -76,6 +77,11 @@ export class RemoteRelay {
     });
   }
 
+  /** The sizes a participant renders its slots at. */
+  view(participantId: string, slots: SlotView[]): void {
+    this.send({ type: 'view', meetingId: this.meetingId, participantId, slots });
+  }
+
   candidate(participantId: string, candidate: IceCandidate): void {
     this.send({
       type: 'candidate',
@@ -126,6 +132,9 @@ export class RemoteRelay {
         return;
       case 'slots':
         if (!this.closed) this.handlers.slots(message.participantId, message.slots);
+        return;
+      case 'downlink':
+        if (!this.closed) this.handlers.downlink(message.participantId, message.estimateBps, message.videoBps);
         return;
       case 'closed':
         // Replaced: the participant's new connection is already on its way.

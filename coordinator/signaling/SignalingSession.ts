@@ -18,6 +18,7 @@ import type { SessionSocket } from './SessionSocket';
 export interface MediaSignaling {
   relayOffer(meeting: Meeting, participant: Participant, sdp: string): Promise<string>;
   relayCandidate(meeting: Meeting, participant: Participant, candidate: Extract<ClientMessage, { type: 'relay-candidate' }>['candidate']): void;
+  relayView(meeting: Meeting, participant: Participant, slots: Extract<ClientMessage, { type: 'relay-view' }>['slots']): void;
   pathReady(meeting: Meeting, participant: Participant, epoch: number): void;
   pathFailed(meeting: Meeting, participant: Participant, epoch: number): void;
   mediaRecovery(meeting: Meeting, participant: Participant, path: 'p2p' | 'relay', phase: 'restarting' | 'recovered'): void;
@@ -167,6 +168,11 @@ export class SignalingSession {
       case 'relay-candidate': {
         const { meeting, participant } = this.joined();
         this.deps.media.relayCandidate(meeting, participant, message.candidate);
+        return;
+      }
+      case 'relay-view': {
+        const { meeting, participant } = this.joined();
+        this.deps.media.relayView(meeting, participant, message.slots);
         return;
       }
       case 'path-ready': {

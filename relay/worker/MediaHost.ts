@@ -86,6 +86,9 @@ export class MediaHost {
       case 'publishing':
         this.meeting(message.meetingId)?.relay.setPublishing(message.participantId, message.publishing);
         return;
+      case 'view':
+        this.meeting(message.meetingId)?.relay.setView(message.participantId, message.slots);
+        return;
       case 'remove-participant':
         this.meeting(message.meetingId)?.relay.removeParticipant(message.participantId);
         return;
@@ -137,6 +140,7 @@ export class MediaHost {
     });
     relay.on('slots', (participantId, slots) => this.post({ type: 'slots', meetingId, participantId, slots }));
     relay.on('closed', (participantId, reason) => this.post({ type: 'closed', meetingId, participantId, reason }));
+    relay.on('downlink', (participantId, estimateBps, videoBps) => this.post({ type: 'downlink', meetingId, participantId, estimateBps, videoBps }));
     this.meetings.set(meetingId, hosted);
     mixer.start();
     logger.info({}, 'relay started');

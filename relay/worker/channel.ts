@@ -9,6 +9,7 @@ import { Type, type Static, type TObject, type TSchema, type TUnion } from '@sin
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { MixerFiguresSchema, RelayCountersSchema } from '../counters';
 import { RELAY_ERROR_CODES } from '../errors';
+import { RelaySlot, SlotView } from '../../protocol/signaling';
 
 const Closed = { additionalProperties: false } as const;
 const Id = Type.String({ minLength: 1, maxLength: 64 });
@@ -64,6 +65,8 @@ export const ToWorker = Type.Union([
   message('offer', { meetingId: Id, requestId: Type.Integer({ minimum: 0 }), participantId: Id, sdp: Type.String({ minLength: 1 }), publishing: Publishing }),
   message('candidate', { meetingId: Id, participantId: Id, candidate: Candidate }),
   message('publishing', { meetingId: Id, participantId: Id, publishing: Publishing }),
+  /** The size a participant renders each of its slots at. */
+  message('view', { meetingId: Id, participantId: Id, slots: Type.Array(SlotView, { maxItems: 32 }) }),
   message('remove-participant', { meetingId: Id, participantId: Id }),
   /** Drops a connection as a failure would (operators, and tests of the recovery). */
   message('lose-participant', { meetingId: Id, participantId: Id }),
@@ -80,7 +83,9 @@ export const FromWorker = Type.Union([
   /** An offer the relay could not answer: a `RelayError`'s code, or `RELAY_FAILED` for anything unexpected. */
   message('offer-failed', { requestId: Type.Integer({ minimum: 0 }), code: OfferFailure, message: Type.String() }),
   message('candidate', { meetingId: Id, participantId: Id, candidate: Candidate }),
-  message('slots', { meetingId: Id, participantId: Id, slots: Type.Array(Type.Object({ mid: Type.String(), participantId: Type.Union([Id, Type.Null()]), source: Type.Union([Type.Literal('camera'), Type.Literal('screen')]) }, Closed)) }),
+  message('slots', { meetingId: Id, participantId: Id, slots: Type.Array(RelaySlot) }),
+  /** A viewer's downlink as its browser estimates it (REMB) and the video the relay sends it. */
+  message('downlink', { meetingId: Id, participantId: Id, estimateBps: Count, videoBps: Count }),
   /** A participant's relay connection closed; only `connection lost` was not asked for. */
   message('closed', { meetingId: Id, participantId: Id, reason: Type.Union([Type.Literal('removed'), Type.Literal('replaced'), Type.Literal('relay closed'), Type.Literal('connection lost')]) }),
   /** Audio levels (about every 200 ms), already rounded for the `speakers` message. */

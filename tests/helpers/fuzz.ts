@@ -18,7 +18,7 @@ export interface FuzzTargets {
   foreignParticipantIds: string[];
 }
 
-const TYPES: ClientMessageType[] = ['join', 'leave', 'chat', 'media-state', 'signal', 'relay-offer', 'relay-candidate', 'path-ready', 'path-failed'];
+const TYPES: ClientMessageType[] = ['join', 'leave', 'chat', 'media-state', 'signal', 'relay-offer', 'relay-candidate', 'relay-view', 'path-ready', 'path-failed'];
 
 /** A Chrome-shaped offer: audio and video, with ICE and DTLS attributes (its mutations reach the relay's SDP parser). */
 export const SAMPLE_OFFER = [
@@ -104,6 +104,8 @@ export class MessageFuzzer {
         return { type, id: this.id(), sdp: this.random() < this.validOfferShare ? SAMPLE_OFFER : this.brokenSdp() };
       case 'relay-candidate':
         return { type, candidate: { candidate: this.random() < 0.3 ? SAMPLE_CANDIDATE : this.brokenCandidate(), sdpMid: this.pick(['0', '1', '99', null]), sdpMLineIndex: this.pick([0, 1, 7, null]) } };
+      case 'relay-view':
+        return { type, slots: Array.from({ length: this.int(10) }, () => ({ mid: String(this.int(12)), width: this.int(2000), height: this.int(2000) })) };
       case 'path-ready':
       case 'path-failed':
         return { type, epoch: this.pick([0, 1, 2, this.int(1_000_000), Number.MAX_SAFE_INTEGER]) };
