@@ -272,9 +272,7 @@ export class MeetingRelay {
       pliSent: () => {
         this.stats.plisSent += 1;
       },
-      downlink: (estimateBps) => {
-        participant.downlink.estimateBps = estimateBps;
-      },
+      downlink: (estimateBps) => participant.downlink.setEstimate(estimateBps, performance.now()),
     };
     const peer = new RelayPeer(id, this.options, handlers, log);
     participant.peer = peer;

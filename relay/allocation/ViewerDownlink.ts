@@ -3,6 +3,14 @@
  * size it renders each slot at — and the allocation that follows: each slot's layer, or a
  * pause, through `allocate`. Slots stay the relay's (it assigns them); this only sets the
  * layer each one forwards.
+ *
+ * A receive-side estimate only ever grows to about 1.5× what arrives (libwebrtc's AIMD), so
+ * it says "the link carries at least this", not "at most": taken as a budget from the start
+ * it would pin a viewer to whatever it first received. So the viewer starts `free` (no
+ * budget but its tiles), becomes `limited` when the estimate falls below what the relay
+ * sends (the browser saw its queue grow: overuse), and while limited it probes upwards one
+ * step at a time whenever the estimate stays clear of what it gets; once it gets everything
+ * its tiles need with room to spare it is free again.
  */
 import type { SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
@@ -14,11 +22,40 @@ import { allocate, type LayerOffer, type SlotDemand } from './allocate';
  * UDP and IP headers) with room for RTCP. Audio goes first.
  */
 export const AUDIO_RESERVE_BPS = 64_000;
+/** The browser's first estimates ramp up from its initial guess: they are not read as overuse. */
+export const ESTIMATE_SETTLE_MS = 5000;
+/** An estimate this far below what the relay sends means the link is full. */
+const OVERUSE_RATIO = 0.9;
+/** While limited, one step up is tried when the estimate is this far above what the viewer gets… */
+const PROBE_RATIO = 1.15;
+/** …and no sooner than this after the previous change (the estimate needs time to follow). */
+const PROBE_INTERVAL_MS = 1500;
+
+export type DownlinkState = 'free' | 'limited';
 
 export class ViewerDownlink {
-  /** The browser's last REMB, bits per second; undefined until it sends one (then nothing limits the video). */
-  estimateBps: number | undefined;
+  /** The browser's last REMB, bits per second; undefined until it sends one. */
+  private estimate: number | undefined;
+  private firstEstimateAt: number | undefined;
+  private state: DownlinkState = 'free';
+  private lastChangeAt = -Infinity;
   private readonly views = new Map<string, { width: number; height: number }>();
+
+  /** The browser's last REMB, bits per second, if it sent one. */
+  get estimateBps(): number | undefined {
+    return this.estimate;
+  }
+
+  /** Whether the viewer's downlink limits what it gets now. */
+  get downlinkState(): DownlinkState {
+    return this.state;
+  }
+
+  /** A new REMB from the viewer's browser. */
+  setEstimate(bps: number, nowMs: number): void {
+    this.estimate = bps;
+    this.firstEstimateAt ??= nowMs;
+  }
 
   /** The sizes the viewer renders its slots at (replaces the previous ones). */
   setViews(slots: readonly SlotView[]): void {
@@ -50,7 +87,7 @@ export class ViewerDownlink {
         ...(current !== undefined && current >= 0 ? { current } : {}),
       };
     });
-    const budget = this.estimateBps === undefined ? Infinity : Math.max(0, this.estimateBps - AUDIO_RESERVE_BPS);
+    const budget = this.budget(slots, layersOf, nowMs);
     let changed = 0;
     allocate(budget, demands).forEach((result, i) => {
       const slot = shown[i]!;
@@ -60,7 +97,36 @@ export class ViewerDownlink {
       const target = result.layer === 'paused' ? 'paused' : streams[result.layer]!.layer;
       if (slot.setTarget(target, result.reason)) changed += 1;
     });
+    if (changed > 0) this.lastChangeAt = nowMs;
+    // Everything the tiles need arrives with room to spare: nothing limits this viewer now.
+    if (this.state === 'limited' && changed === 0 && budget === Infinity) this.state = 'free';
     return changed;
+  }
+
+  /**
+   * The video budget now: none while free (or before a settled estimate); the estimate minus
+   * audio while limited, raised by one probing step when the estimate has stayed clear of
+   * what the viewer gets since the last change.
+   */
+  private budget(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], nowMs: number): number {
+    const estimate = this.estimate;
+    if (estimate === undefined || this.firstEstimateAt === undefined || nowMs - this.firstEstimateAt < ESTIMATE_SETTLE_MS) return Infinity;
+    const sent = this.videoBps(slots, layersOf, nowMs) + AUDIO_RESERVE_BPS;
+    if (this.state === 'free') {
+      if (estimate >= sent * OVERUSE_RATIO) return Infinity;
+      this.state = 'limited';
+    }
+    const budget = Math.max(0, estimate - AUDIO_RESERVE_BPS);
+    const clear = estimate >= sent * PROBE_RATIO && nowMs - this.lastChangeAt >= PROBE_INTERVAL_MS;
+    if (!clear) return budget;
+    // Probe: room for the cheapest next step (a paused slot's lowest layer, or one layer up).
+    const step = cheapestStep(slots, layersOf, nowMs);
+    if (step === undefined) {
+      // Nothing left to raise: every slot has what its tile needs.
+      this.state = 'free';
+      return Infinity;
+    }
+    return Math.max(budget, sent - AUDIO_RESERVE_BPS + step * 1.2);
   }
 
   /** The video the relay forwards to this viewer now: the rates of the streams its slots forward. */
@@ -73,4 +139,21 @@ export class ViewerDownlink {
     }
     return total;
   }
+}
+
+/** The cheapest way to give a viewer more: a paused slot's lowest layer, or one layer up on a slot below its source's top. */
+function cheapestStep(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], nowMs: number): number | undefined {
+  let cheapest: number | undefined;
+  for (const slot of slots) {
+    if (slot.publisherId === null) continue;
+    const streams = layersOf(slot).filter((s) => s.rate.bitrate(nowMs) > 0);
+    if (streams.length === 0) continue;
+    const target = slot.targetLayer;
+    const at = target === 'paused' ? -1 : streams.findIndex((s) => s.layer === target);
+    const next = streams[at + 1];
+    if (!next) continue;
+    const step = next.rate.bitrate(nowMs) - (at >= 0 ? streams[at]!.rate.bitrate(nowMs) : 0);
+    cheapest = cheapest === undefined ? step : Math.min(cheapest, step);
+  }
+  return cheapest;
 }
