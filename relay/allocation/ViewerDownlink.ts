@@ -129,12 +129,12 @@ export class ViewerDownlink {
     return Math.max(budget, sent - AUDIO_RESERVE_BPS + step * 1.2);
   }
 
-  /** The video the relay forwards to this viewer now: the rates of the streams its slots forward. */
+  /** The video allocated to this viewer now: the rates of the layers its slots forward (or are switching to, a keyframe away). */
   videoBps(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], nowMs: number): number {
     let total = 0;
     for (const slot of slots) {
-      const layer = slot.forwardedLayer;
-      if (layer === undefined || slot.targetLayer === 'paused') continue;
+      const layer = slot.targetLayer;
+      if (slot.publisherId === null || layer === 'paused') continue;
       total += layersOf(slot).find((s) => s.layer === layer)?.rate.bitrate(nowMs) ?? 0;
     }
     return total;
