@@ -13,6 +13,11 @@
  *   sequence, the same datagrams are dropped.
  * - An upstream socket that carried nothing either way for `idleTimeoutMs` is closed, like a
  *   NAT mapping expiring; the client's next datagram gets a new one (a new 5-tuple).
+ * - A bottleneck (`rate`) per direction: a drop-tail queue drained at a bit rate, shared by
+ *   every flow of the proxy (one proxy stands for one person's access link). A datagram meets
+ *   loss (and blackout) first, then the queue (no room: dropped, counted in `queueDropped`;
+ *   else it leaves after the datagrams ahead of it and its own serialization time), then the
+ *   propagation delay and jitter.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -32,13 +37,32 @@ export interface Impairment {
   jitterMs: number;
   /** Whether jitter may reorder datagrams (true: like a real path and netem). */
   reorder: boolean;
+  /** A bottleneck link with a drop-tail queue, shared by every flow of this direction; `null`: no limit. */
+  rate: RateLimit | null;
 }
 
-/** Datagrams seen in one direction: `in` = arrived at the proxy, `out` = forwarded, `dropped` = lost, blacked out, or still waiting when the proxy closed. */
+/**
+ * A bottleneck link: `bitsPerSecond` counts each datagram's UDP payload plus 28 bytes of
+ * IPv4 and UDP header. The queue holds at most `queueBytes` (counted the same way), or, with
+ * `queueMs`, what the link sends in that long (a datagram then never waits longer than that,
+ * its own serialization included).
+ */
+export type RateLimit = { bitsPerSecond: number } & ({ queueBytes: number; queueMs?: never } | { queueMs: number; queueBytes?: never });
+
+/** IPv4 (20) and UDP (8) header bytes, counted on the bottleneck link with each payload. */
+export const IP_UDP_OVERHEAD_BYTES = 28;
+
+/** Datagrams seen in one direction: `in` = arrived at the proxy, `out` = forwarded, `dropped` = lost, blacked out, refused by the bottleneck queue, or still waiting when the proxy closed. */
 export interface DirectionCounters {
   in: number;
   out: number;
   dropped: number;
+  /** Of `dropped`: datagrams the bottleneck queue had no room for (drop-tail). */
+  queueDropped: number;
+  /** UDP payload bytes forwarded. */
+  bytesOut: number;
+  /** The longest time a datagram was given in the bottleneck queue (waiting plus its own serialization), ms. */
+  maxQueueMs: number;
 }
 
 /** Counters for both directions. */
@@ -75,7 +99,7 @@ interface Flow {
   lastDueAt: Record<Direction, number>;
 }
 
-const NO_IMPAIRMENT: Impairment = { loss: 0, delayMs: 0, jitterMs: 0, reorder: true };
+const NO_IMPAIRMENT: Impairment = { loss: 0, delayMs: 0, jitterMs: 0, reorder: true, rate: null };
 const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 /** A UDP forwarder with live, seeded, per-direction loss, delay, jitter and blackout. */
@@ -91,6 +115,7 @@ export class UdpImpairProxy {
   #counters: UdpProxyCounters = freshCounters();
   #drawn: number[] | undefined;
   readonly #delayLine = new DelayLine();
+  readonly #bottleneck: Record<Direction, Bottleneck>;
   readonly #blackoutTimers = new Set<{ timer: ReturnType<typeof setTimeout>; directions: Direction[]; done: () => void }>();
   readonly #random: () => number;
   readonly #idleSweep: ReturnType<typeof setInterval>;
@@ -119,7 +144,8 @@ export class UdpImpairProxy {
     this.#random = prng(this.seed);
     if (options.recordDelays) this.#drawn = [];
     const initial = validated({ ...NO_IMPAIRMENT, ...options.impairment });
-    this.#impairment = { up: { ...initial }, down: { ...initial } };
+    this.#impairment = { up: copy(initial), down: copy(initial) };
+    this.#bottleneck = { up: new Bottleneck(initial.rate), down: new Bottleneck(initial.rate) };
     // A proxy socket error (e.g. ICMP from a vanished client) must not crash the test run.
     socket.on('error', () => {});
     socket.on('message', (datagram, from) => this.#fromClient(datagram, from));
@@ -142,14 +168,27 @@ export class UdpImpairProxy {
     return this.#flows.size;
   }
 
-  /** Changes the impairment of `direction` (default both) from the next datagram on; omitted fields keep their value. */
+  /**
+   * Changes the impairment of `direction` (default both) from the next datagram on; omitted
+   * fields keep their value. A new `rate` applies at once to what is queued (`null` lets
+   * the whole queue go now, as the link it stood for had no limit).
+   */
   set(impairment: Partial<Impairment>, direction: Direction | 'both' = 'both'): void {
-    for (const d of directions(direction)) this.#impairment[d] = validated({ ...this.#impairment[d], ...impairment });
+    const changed = directions(direction).map((d) => [d, validated({ ...this.#impairment[d], ...impairment })] as const);
+    for (const [d, next] of changed) {
+      this.#impairment[d] = next;
+      if ('rate' in impairment) this.#bottleneck[d].setLimit(next.rate, performance.now());
+    }
   }
 
   /** The impairment of one direction now. */
   impairment(direction: Direction): Readonly<Impairment> {
-    return { ...this.#impairment[direction] };
+    return copy(this.#impairment[direction]);
+  }
+
+  /** Bytes (payload plus IP/UDP header) waiting in the bottleneck queue of `direction` now. */
+  queuedBytes(direction: Direction): number {
+    return this.#bottleneck[direction].queuedBytes;
   }
 
   /** The delay given to each datagram so far, in order (only with `recordDelays`). */
@@ -157,7 +196,7 @@ export class UdpImpairProxy {
     return this.#drawn ?? [];
   }
 
-  /** No loss, delay, jitter or blackout any more, both ways (datagrams already delayed still arrive). */
+  /** No loss, delay, jitter, bottleneck or blackout any more, both ways (datagrams already delayed still arrive). */
   heal(): void {
     this.set(NO_IMPAIRMENT);
     this.blackout(false);
@@ -214,6 +253,7 @@ export class UdpImpairProxy {
     clearInterval(this.#idleSweep);
     const stranded = this.#delayLine.clear();
     for (const direction of stranded) this.#counters[direction].dropped++;
+    for (const d of ['up', 'down'] as const) this.#counters[d].dropped += this.#bottleneck[d].clear();
     for (const pending of [...this.#blackoutTimers]) pending.done();
     const closing = [...this.#flows.values()].map((flow) => closeSocket(flow.upstream));
     this.#flows.clear();
@@ -251,23 +291,41 @@ export class UdpImpairProxy {
     return flow;
   }
 
-  /** Counts, then drops or schedules one datagram. */
+  /** Counts, then drops one datagram (loss, blackout, a full queue) or sends it on through the bottleneck and the delay line. */
   #pass(flow: Flow, direction: Direction, datagram: Buffer): void {
     const counters = this.#counters[direction];
     counters.in++;
     const now = performance.now();
     flow.lastActiveAt = now;
-    const { loss, delayMs, jitterMs, reorder } = this.#impairment[direction];
+    const { loss, rate } = this.#impairment[direction];
     if (this.#blackout[direction] || (loss > 0 && this.#random() < loss)) {
       counters.dropped++;
       return;
     }
+    if (rate === null) {
+      this.#propagate(flow, direction, datagram, now);
+      return;
+    }
+    const queuedMs = this.#bottleneck[direction].enqueue(datagram.length + IP_UDP_OVERHEAD_BYTES, now, (departedAt) =>
+      this.#propagate(flow, direction, datagram, departedAt),
+    );
+    if (queuedMs === undefined) {
+      counters.dropped++;
+      counters.queueDropped++;
+    } else counters.maxQueueMs = Math.max(counters.maxQueueMs, queuedMs);
+  }
+
+  /** Delays (with jitter) a datagram that left the bottleneck at `departedAt` (its scheduled time, so late timers do not add up), or delivers it now. */
+  #propagate(flow: Flow, direction: Direction, datagram: Buffer, departedAt: number): void {
+    const { delayMs, jitterMs, reorder } = this.#impairment[direction];
     const jitter = jitterMs > 0 ? (this.#random() * 2 - 1) * jitterMs : 0;
-    let dueAt = now + Math.max(0, delayMs + jitter);
+    let dueAt = departedAt + Math.max(0, delayMs + jitter);
     if (!reorder) dueAt = Math.max(dueAt, flow.lastDueAt[direction]);
-    this.#drawn?.push(dueAt - now);
+    this.#drawn?.push(dueAt - departedAt);
     flow.lastDueAt[direction] = dueAt;
-    if (dueAt <= now) this.#deliver(flow, direction, datagram);
+    // Due already (no delay, or this process woke late): out now, unless the delay line still
+    // holds one due earlier (its timer has not fired yet), which must go first.
+    if (dueAt <= performance.now() && dueAt < this.#delayLine.nextDueAt) this.#deliver(flow, direction, datagram);
     else this.#delayLine.schedule(dueAt, direction, () => this.#deliver(flow, direction, datagram));
   }
 
@@ -278,6 +336,7 @@ export class UdpImpairProxy {
       return;
     }
     this.#counters[direction].out++;
+    this.#counters[direction].bytesOut += datagram.length;
     if (direction === 'up') flow.upstream.send(datagram, this.#target.port, this.#target.address);
     else this.#socket.send(datagram, flow.client.port, flow.client.address);
   }
@@ -302,6 +361,11 @@ class DelayLine {
   #seq = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #armedFor = Infinity;
+
+  /** When the first datagram waiting is due (Infinity: none waits). */
+  get nextDueAt(): number {
+    return this.#heap[0]?.dueAt ?? Infinity;
+  }
 
   schedule(dueAt: number, direction: Direction, run: () => void): void {
     const heap = this.#heap;
@@ -366,17 +430,133 @@ class DelayLine {
   }
 }
 
+/** One datagram in a bottleneck queue: its size on the link, when it leaves, what to do then. */
+interface Queued {
+  wireBytes: number;
+  departAt: number;
+  depart: (departedAt: number) => void;
+}
+
+/**
+ * A bottleneck link: a FIFO drop-tail queue drained at a bit rate. Each datagram's departure
+ * time is exact (when the link finishes sending it, after everything ahead of it), and one
+ * timer is armed for the next departure; a late wake-up sends every datagram already due, so
+ * timer lateness shifts datagrams by a moment but never lowers the rate. A fixed tick would
+ * quantize departures to the tick and burst at each one.
+ */
+class Bottleneck {
+  #limit: RateLimit | null;
+  readonly #queue: Queued[] = [];
+  /** When the link has sent everything accepted so far (≤ now: idle). */
+  #busyUntil = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(limit: RateLimit | null) {
+    this.#limit = limit;
+  }
+
+  /** Bytes accepted and not yet sent: what is left of the one being sent, plus those waiting. */
+  get queuedBytes(): number {
+    if (this.#limit === null) return 0;
+    return (Math.max(0, this.#busyUntil - performance.now()) * this.#limit.bitsPerSecond) / 8000;
+  }
+
+  /** Queues a datagram of `wireBytes`; returns how long it will spend in the queue (ms), or undefined when it does not fit (dropped). */
+  enqueue(wireBytes: number, now: number, depart: (departedAt: number) => void): number | undefined {
+    const limit = this.#limit;
+    if (limit === null) throw new Error('Bottleneck.enqueue without a rate');
+    const backlogBytes = (Math.max(0, this.#busyUntil - now) * limit.bitsPerSecond) / 8000;
+    const maxBytes = limit.queueBytes ?? (limit.queueMs * limit.bitsPerSecond) / 8000;
+    // A tiny tolerance: with `queueMs`, a datagram that fills the queue to the byte must fit.
+    if (backlogBytes + wireBytes > maxBytes + 1e-6) return undefined;
+    const departAt = Math.max(now, this.#busyUntil) + (wireBytes * 8000) / limit.bitsPerSecond;
+    this.#busyUntil = departAt;
+    this.#queue.push({ wireBytes, departAt, depart });
+    if (this.#queue.length === 1) this.#arm();
+    return departAt - now;
+  }
+
+  /**
+   * A new rate applies to what is queued from `now`: the datagram being sent keeps the bits
+   * already sent, the rest follow at the new rate. `null` sends everything queued at once.
+   */
+  setLimit(limit: RateLimit | null, now: number): void {
+    const old = this.#limit;
+    this.#limit = limit;
+    if (old === null || this.#queue.length === 0) {
+      this.#busyUntil = now;
+      return;
+    }
+    if (limit === null) {
+      this.#busyUntil = now;
+      this.#drain(Infinity);
+      return;
+    }
+    let t = now;
+    for (const [i, entry] of this.#queue.entries()) {
+      const bits = entry.wireBytes * 8;
+      // Only the head can be part-sent; its remaining bits are what the old rate had left to send.
+      const remainingBits = i === 0 ? Math.min(bits, (Math.max(0, entry.departAt - now) * old.bitsPerSecond) / 1000) : bits;
+      t += (remainingBits * 1000) / limit.bitsPerSecond;
+      entry.departAt = t;
+    }
+    this.#busyUntil = t;
+    this.#arm();
+  }
+
+  /** Forgets everything queued; returns how many datagrams that was. */
+  clear(): number {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#busyUntil = 0;
+    return this.#queue.splice(0).length;
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const next = this.#queue[0];
+    if (next === undefined) return;
+    // Rounded up, as in DelayLine: a datagram never leaves before its time.
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#drain(performance.now());
+      this.#arm();
+    }, Math.max(1, Math.ceil(next.departAt - performance.now())));
+  }
+
+  /** Sends every datagram due by `until`, in order, each stamped with its own departure time. */
+  #drain(until: number): void {
+    // A queue holds at most a few hundred datagrams (its limit is a fraction of a second), so shift() is cheap.
+    while (this.#queue.length > 0 && this.#queue[0]!.departAt <= until) {
+      const entry = this.#queue.shift()!;
+      entry.depart(Math.min(entry.departAt, performance.now()));
+    }
+  }
+}
+
 function before(a: { dueAt: number; seq: number }, b: { dueAt: number; seq: number }): boolean {
   return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq);
 }
 
 
 function validated(impairment: Impairment): Impairment {
-  const { loss, delayMs, jitterMs } = impairment;
+  const { loss, delayMs, jitterMs, rate } = impairment;
   if (!(loss >= 0 && loss <= 1)) throw new RangeError(`loss ${loss} is not within 0..1`);
   if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw new RangeError(`delayMs ${delayMs} is not a finite number ≥ 0`);
   if (!(jitterMs >= 0) || !Number.isFinite(jitterMs)) throw new RangeError(`jitterMs ${jitterMs} is not a finite number ≥ 0`);
-  return { ...impairment };
+  if (rate !== null) {
+    const { bitsPerSecond, queueBytes, queueMs } = rate;
+    if (!(bitsPerSecond > 0) || !Number.isFinite(bitsPerSecond)) throw new RangeError(`rate.bitsPerSecond ${bitsPerSecond} is not a finite number > 0`);
+    if ((queueBytes === undefined) === (queueMs === undefined)) throw new RangeError('rate needs exactly one of queueBytes and queueMs');
+    const limit = queueBytes ?? queueMs!;
+    if (!(limit >= 0) || !Number.isFinite(limit)) throw new RangeError(`rate.${queueBytes === undefined ? 'queueMs' : 'queueBytes'} ${limit} is not a finite number ≥ 0`);
+  }
+  return copy(impairment);
+}
+
+function copy(impairment: Impairment): Impairment {
+  return { ...impairment, rate: impairment.rate === null ? null : { ...impairment.rate } };
 }
 
 function directions(direction: Direction | 'both'): Direction[] {
@@ -384,7 +564,8 @@ function directions(direction: Direction | 'both'): Direction[] {
 }
 
 function freshCounters(): UdpProxyCounters {
-  return { up: { in: 0, out: 0, dropped: 0 }, down: { in: 0, out: 0, dropped: 0 } };
+  const zero = (): DirectionCounters => ({ in: 0, out: 0, dropped: 0, queueDropped: 0, bytesOut: 0, maxQueueMs: 0 });
+  return { up: zero(), down: zero() };
 }
 
 function closeSocket(socket: Socket): Promise<void> {
