@@ -29,7 +29,7 @@ const OVERUSE_RATIO = 0.9;
 /** While limited, one step up is tried when the estimate is this far above what the viewer gets… */
 const PROBE_RATIO = 1.15;
 /** …and no sooner than this after the previous change (the estimate needs time to follow). */
-const PROBE_INTERVAL_MS = 1500;
+const PROBE_INTERVAL_MS = 2000;
 
 export type DownlinkState = 'free' | 'limited';
 
@@ -104,9 +104,10 @@ export class ViewerDownlink {
   }
 
   /**
-   * The video budget now: none while free (or before a settled estimate); the estimate minus
-   * audio while limited, raised by one probing step when the estimate has stayed clear of
-   * what the viewer gets since the last change.
+   * The video budget now: none while free (or before a settled estimate). While limited: the
+   * estimate (minus audio) on overuse; what the viewer gets while the estimate neither falls
+   * below it nor stays clear of it; one probing step more when it has stayed clear since the
+   * last change.
    */
   private budget(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], nowMs: number): number {
     const estimate = this.estimate;
@@ -116,9 +117,11 @@ export class ViewerDownlink {
       if (estimate >= sent * OVERUSE_RATIO) return Infinity;
       this.state = 'limited';
     }
-    const budget = Math.max(0, estimate - AUDIO_RESERVE_BPS);
+    // Overuse: what is sent no longer fits; the estimate is the budget (lower layers, pauses).
+    if (estimate < sent * OVERUSE_RATIO) return Math.max(0, estimate - AUDIO_RESERVE_BPS);
     const clear = estimate >= sent * PROBE_RATIO && nowMs - this.lastChangeAt >= PROBE_INTERVAL_MS;
-    if (!clear) return budget;
+    // Neither overuse nor room to try more: hold what the viewer gets.
+    if (!clear) return Math.max(estimate, sent) - AUDIO_RESERVE_BPS;
     // Probe: room for the cheapest next step (a paused slot's lowest layer, or one layer up).
     const step = cheapestStep(slots, layersOf, nowMs);
     if (step === undefined) {
@@ -126,7 +129,7 @@ export class ViewerDownlink {
       this.state = 'free';
       return Infinity;
     }
-    return Math.max(budget, sent - AUDIO_RESERVE_BPS + step * 1.2);
+    return Math.max(estimate, sent + step * 1.2) - AUDIO_RESERVE_BPS;
   }
 
   /** The video allocated to this viewer now: the rates of the layers its slots forward (or are switching to, a keyframe away). */
