@@ -145,6 +145,12 @@ export class LocalMedia {
     this.videoOn.value = on && this.videoTrack !== null;
   }
 
+  /** The camera's capture size (also while it is off); null without a camera or before it reports one. */
+  cameraSize(): { width: number; height: number } | null {
+    const { width, height } = this.videoTrack?.getSettings() ?? {};
+    return width && height ? { width, height } : null;
+  }
+
   /** What the paths should send right now. */
   tracks(): LocalTracks {
     return { audio: this.audioOn.value ? this.audioTrack : null, video: this.videoOn.value ? this.videoTrack : null, screen: this.screenTrack };

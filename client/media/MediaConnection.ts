@@ -3,7 +3,7 @@
  * engine does not care which path is in use: publish local tracks, receive remote
  * media per participant, report stats, close.
  */
-import type { VideoSource } from '../../protocol/signaling';
+import type { RelaySlot, VideoSource } from '../../protocol/signaling';
 
 export type MediaPath = 'p2p' | 'relay';
 
@@ -15,7 +15,12 @@ export interface RemoteMedia {
   screens: ReadonlyMap<string, MediaStream>;
   /** Keyed by participant id, or `mix` for the relay's single mixed stream. */
   audios: ReadonlyMap<string, MediaStream>;
+  /** Relay only: how the relay serves each received video (by `videoKey`): its layer, or paused. */
+  relayVideo?: ReadonlyMap<string, RelayVideoState>;
 }
+
+/** How the relay serves one received video: which of the publisher's layers and why, or paused for this viewer's downlink. */
+export type RelayVideoState = Pick<RelaySlot, 'paused' | 'layer'>;
 
 export const MIX_KEY = 'mix';
 
@@ -53,10 +58,14 @@ export interface PathStats {
   jitterMs?: number;
   audioCodec?: string;
   videoCodec?: string;
-  /** Per received video (by participant id and source): resolution and frame rate. */
-  inboundVideo: { participantId: string; source: VideoSource; width: number; height: number; fps: number }[];
-  /** The camera as sent. */
+  /** Per received video (by participant id and source): resolution and frame rate, and on the relay its layer or pause. */
+  inboundVideo: ({ participantId: string; source: VideoSource; width: number; height: number; fps: number } & RelayVideoState)[];
+  /** Relay only: the relay's view of this client's downlink (`relay-downlink`), bits per second. */
+  downlink?: { estimateBps: number; videoBps: number };
+  /** The camera as sent (its largest layer when it sends several). */
   outboundVideo?: { width: number; height: number; fps: number };
+  /** Every camera layer sending now, smallest first (one entry without simulcast). */
+  outboundLayers?: { width: number; height: number; fps: number }[];
   /** The shared screen as sent, while sharing. */
   outboundScreen?: { width: number; height: number; fps: number };
   /** Received audio level (0..1) per participant, where the path knows who it is (P2P). */

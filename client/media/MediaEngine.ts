@@ -6,13 +6,14 @@
  * playback (closing the old path) only when the coordinator commits.
  */
 import { signal } from '@preact/signals';
-import type { ServerMessage, ServerMessageOf } from '../../protocol/signaling';
+import type { ServerMessage, ServerMessageOf, VideoSource } from '../../protocol/signaling';
 import type { RoomSession } from '../room/RoomSession';
 import { LocalMedia } from './LocalMedia';
 import { DISCONNECTED_COUNTS_AS_FAILED_MS, type MediaConnection, type MediaPath, type PathStats, type RemoteMedia } from './MediaConnection';
 import { P2PPath } from './P2PPath';
 import { PathLife, type PathLifeState } from './PathLife';
 import { RelayPath } from './RelayPath';
+import { videoKey, type RenderSize } from './RelayView';
 
 const STATS_INTERVAL_MS = 1000;
 /** How often a preparing path is checked for arriving media. */
@@ -67,6 +68,8 @@ export class MediaEngine {
   private topology: ServerMessageOf<'topology'> | null = null;
   /** The switch epoch whose `path-ready` was sent (one report per switch). */
   private readyReported = -1;
+  /** How large the UI shows each remote video (by `videoKey`), told to every relay connection. */
+  private renderSizes: ReadonlyMap<string, RenderSize> = new Map();
   private unsubscribe: (() => void) | null = null;
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private readyTimer: ReturnType<typeof setInterval> | null = null;
@@ -101,6 +104,21 @@ export class MediaEngine {
   async toggleScreen(): Promise<void> {
     if (this.local.screenOn.value) this.local.stopScreen();
     else await this.local.startScreen();
+  }
+
+  /**
+   * The size (device pixels) at which the UI shows a participant's camera or screen, null
+   * when it is not shown; the relay sends no larger a layer than that.
+   */
+  setRenderSize(participantId: string, source: VideoSource, size: RenderSize | null): void {
+    const key = videoKey(participantId, source);
+    const before = this.renderSizes.get(key);
+    if (size ? before?.width === size.width && before.height === size.height : !before) return;
+    const next = new Map(this.renderSizes);
+    if (size) next.set(key, size);
+    else next.delete(key);
+    this.renderSizes = next;
+    this.relay?.setRenderSizes(next);
   }
 
   close(): void {
@@ -159,6 +177,7 @@ export class MediaEngine {
         break;
       case 'relay-candidate':
       case 'relay-slots':
+      case 'relay-downlink':
         this.relay?.handle(message);
         break;
       case 'ice-servers':
@@ -205,6 +224,8 @@ export class MediaEngine {
       // The join reply carries fresh credentials: for the open connections' next ICE restart too.
       this.p2p?.setIceServers(message.iceServers);
       this.relay?.setIceServers(message.iceServers);
+      // A new socket: the relay may not have kept what this page told it on the old one.
+      this.relay?.resendView();
     }
     if (!this.topology || epoch !== this.topology.epoch || mode !== this.topology.mode) {
       this.onTopology({ type: 'topology', mode, target, epoch }, askRestart);
@@ -323,7 +344,8 @@ export class MediaEngine {
     if (this.relay) return this.relay;
     const life = this.lives.relay ?? this.startLife('relay');
     life.set('connecting', 'offering to the relay');
-    const path = new RelayPath(this.rtcConfig('relay'), this.local.tracks(), this.session.signaling);
+    const path = new RelayPath(this.rtcConfig('relay'), this.local.tracks(), this.session.signaling, this.local.cameraSize());
+    path.setRenderSizes(this.renderSizes);
     path.onRemote = (media) => this.setRemote('relay', media);
     path.onState = (state) => this.onRelayState(path, state);
     this.relay = path;

@@ -4,14 +4,33 @@
  * up, then the shared screen up, empty while not sharing) and a fixed number of recvonly
  * video slots; the server fills a slot with another participant's camera or screen and
  * says which over signaling (`relay-slots`), so joins, leaves and shares need no new
- * offer/answer round. Implements `MediaConnection`.
+ * offer/answer round. Chromium sends the camera as simulcast layers (`simulcast.ts`); the
+ * relay is told how large each slot is shown (`relay-view`), and says per slot which layer
+ * it forwards or that it paused it, and what it thinks this client's downlink carries.
+ * Implements `MediaConnection`.
  */
 import { LIMITS } from '../../protocol/limits';
-import type { IceCandidate, IceServer, ServerMessage, VideoSource } from '../../protocol/signaling';
+import type { IceCandidate, IceServer, ServerMessage, SlotView, VideoSource } from '../../protocol/signaling';
 import type { SignalingClient } from '../signaling/SignalingClient';
-import { MIX_KEY, type LocalTracks, type MediaConnection, type PathStats, type RemoteMedia } from './MediaConnection';
+import { MIX_KEY, type LocalTracks, type MediaConnection, type PathStats, type RelayVideoState, type RemoteMedia } from './MediaConnection';
 import { applyIceServers } from './iceServers';
+import { RelayView, videoKey, type RenderSize } from './RelayView';
+import { applySimulcastEncodings, canSimulcast, declareSimulcast, freshSsrcs, simulcastLayersFor } from './simulcast';
 import { inboundPackets, StatsSampler } from './StatsSampler';
+
+/** The camera's m-line in the relay offer (0-based): right after the audio one. */
+const CAMERA_M_LINE = 1;
+
+/** What a relay slot carries now. */
+interface SlotContent extends RelayVideoState {
+  participantId: string;
+  source: VideoSource;
+}
+
+/** The relay's word on a slot: its layer or pause (absent fields stay absent). */
+function stateOf(slot: RelayVideoState): RelayVideoState {
+  return { ...(slot.paused ? { paused: slot.paused } : {}), ...(slot.layer ? { layer: slot.layer } : {}) };
+}
 
 export class RelayPath implements MediaConnection {
   readonly path = 'relay' as const;
@@ -24,20 +43,35 @@ export class RelayPath implements MediaConnection {
   private readonly camera: RTCRtpTransceiver;
   private readonly screen: RTCRtpTransceiver;
   private readonly sampler = new StatsSampler('relay');
-  /** mid → the participant's source shown in that slot. */
-  private slots = new Map<string, { participantId: string; source: VideoSource }>();
+  /** mid → the participant's source shown in that slot, and how the relay serves it. */
+  private slots = new Map<string, SlotContent>();
   /** One stream per (slot, participant, source) assignment, so a reassigned slot restarts its <video>. */
   private readonly slotStreams = new Map<string, { participantId: string; source: VideoSource; stream: MediaStream }>();
   private readonly mix: MediaStream;
   private readonly pendingCandidates: IceCandidate[] = [];
   private answered = false;
   private closed = false;
+  /** Camera layers sent: chosen at connect from the capture size, kept across camera changes. */
+  private readonly layers: number;
+  private readonly captureSize: RenderSize | null;
+  private readonly view: RelayView;
+  /** How large the UI shows each received video, by `videoKey`. */
+  private renderSizes: ReadonlyMap<string, RenderSize> = new Map();
+  private downlink: PathStats['downlink'];
 
+  /**
+   * `cameraSize`: the camera's capture size (also while it is off), which decides how many
+   * simulcast layers it is sent as; null sends one.
+   */
   constructor(
     rtcConfig: RTCConfiguration,
     tracks: LocalTracks,
     private readonly signaling: SignalingClient,
+    cameraSize: RenderSize | null = null,
   ) {
+    this.captureSize = cameraSize;
+    this.layers = cameraSize && canSimulcast() ? simulcastLayersFor(cameraSize.width, cameraSize.height) : 1;
+    this.view = new RelayView((slots) => this.signaling.send({ type: 'relay-view', slots }));
     this.pc = new RTCPeerConnection({ ...rtcConfig, iceServers: rtcConfig.iceServers ?? [] });
     this.audio = this.pc.addTransceiver(tracks.audio ?? 'audio', { direction: 'sendrecv' });
     this.camera = this.pc.addTransceiver(tracks.video ?? 'video', { direction: 'sendonly' });
@@ -58,10 +92,20 @@ export class RelayPath implements MediaConnection {
     applyIceServers(this.pc, iceServers);
   }
 
-  /** Offers to the relay and applies its answer. */
+  /** Offers to the relay (the camera as simulcast layers where the browser can) and applies its answer. */
   async connect(): Promise<void> {
     const offer = await this.pc.createOffer();
-    await this.pc.setLocalDescription(offer);
+    const layered = this.withSimulcast(offer);
+    await this.pc.setLocalDescription(layered).catch(async (err: unknown) => {
+      if (layered === offer) throw err;
+      // A browser that refuses the rewritten offer still gets on the relay, with one layer.
+      console.warn(`relay: the simulcast offer was refused (${String(err)}); sending one layer`);
+      await this.pc.setLocalDescription(offer);
+    });
+    if (this.layers > 1 && this.captureSize) {
+      const set = await applySimulcastEncodings(this.camera.sender, this.layers, this.captureSize).catch(() => null);
+      if (!set) console.warn(`relay: the browser did not take ${this.layers} camera layers; sending what it sends`);
+    }
     const reply = await this.signaling.request<'relay-answer'>({ type: 'relay-offer', sdp: this.pc.localDescription!.sdp });
     if (this.closed) return;
     await this.pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
@@ -69,6 +113,19 @@ export class RelayPath implements MediaConnection {
     // Candidates can arrive before the answer: they waited here.
     for (const c of this.pendingCandidates.splice(0)) await this.pc.addIceCandidate(c).catch(() => {});
     this.emitRemote();
+    this.reportView();
+  }
+
+  /** How large the UI shows each received video (by `videoKey`); the relay is told per slot. */
+  setRenderSizes(sizes: ReadonlyMap<string, RenderSize>): void {
+    this.renderSizes = sizes;
+    this.reportView();
+  }
+
+  /** The relay may have forgotten the view (signaling came back): tell it again. */
+  resendView(): void {
+    this.view.forget();
+    this.reportView();
   }
 
   /** Relay messages from signaling. */
@@ -79,8 +136,13 @@ export class RelayPath implements MediaConnection {
       else this.pendingCandidates.push(message.candidate);
     } else if (message.type === 'relay-slots') {
       this.slots = new Map();
-      for (const { mid, participantId, source } of message.slots) if (participantId !== null) this.slots.set(mid, { participantId, source });
+      for (const slot of message.slots) {
+        if (slot.participantId !== null) this.slots.set(slot.mid, { participantId: slot.participantId, source: slot.source, ...stateOf(slot) });
+      }
       this.emitRemote();
+      this.reportView();
+    } else if (message.type === 'relay-downlink') {
+      this.downlink = { estimateBps: message.estimateBps, videoBps: message.videoBps };
     }
   }
 
@@ -107,12 +169,20 @@ export class RelayPath implements MediaConnection {
       (mid) => (mid && mid !== this.audio.mid ? this.slots.get(mid)?.participantId : undefined),
       (mid) => (mid !== undefined && (mid === this.screen.mid || this.slots.get(mid)?.source === 'screen') ? 'screen' : 'camera'),
     );
-    return { ...sample, state: this.state() };
+    // What the relay says of each slot: its layer or pause (a paused slot may have no frames to sample).
+    const inboundVideo = sample.inboundVideo.map((v) => ({ ...v, ...this.slotState(v.participantId, v.source) }));
+    for (const slot of this.slots.values()) {
+      if (slot.paused && !inboundVideo.some((v) => v.participantId === slot.participantId && v.source === slot.source)) {
+        inboundVideo.push({ participantId: slot.participantId, source: slot.source, width: 0, height: 0, fps: 0, paused: slot.paused });
+      }
+    }
+    return { ...sample, inboundVideo, state: this.state(), ...(this.downlink ? { downlink: this.downlink } : {}) };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.view.close();
     this.pc.close();
     this.onState('closed');
   }
@@ -122,9 +192,39 @@ export class RelayPath implements MediaConnection {
     return s === 'connected' || s === 'failed' || s === 'closed' || s === 'new' ? s : 'connecting';
   }
 
+  /** The offer with the camera m-section declaring the simulcast layers (as written when one layer or no cname). */
+  private withSimulcast(offer: RTCSessionDescriptionInit): RTCSessionDescriptionInit {
+    if (this.layers <= 1 || !offer.sdp || this.pc.getTransceivers()[CAMERA_M_LINE] !== this.camera) return offer;
+    const sdp = declareSimulcast(offer.sdp, CAMERA_M_LINE, freshSsrcs(this.layers));
+    return sdp ? { type: 'offer', sdp } : offer;
+  }
+
+  private slotState(participantId: string, source: VideoSource): RelayVideoState {
+    for (const slot of this.slots.values()) if (slot.participantId === participantId && slot.source === source) return stateOf(slot);
+    return {};
+  }
+
+  /** Every receiving slot with the size its participant's tile is shown at (0 × 0: not shown), once the slots have mids. */
+  private reportView(): void {
+    if (!this.answered || this.closed) return;
+    const slots: SlotView[] = [];
+    for (const transceiver of this.receivingSlots()) {
+      const shown = this.slots.get(transceiver.mid!);
+      const size = shown && this.renderSizes.get(videoKey(shown.participantId, shown.source));
+      slots.push({ mid: transceiver.mid!, width: size?.width ?? 0, height: size?.height ?? 0 });
+    }
+    this.view.update(slots);
+  }
+
+  /** The recvonly video slots (with mids once the offer is set). */
+  private receivingSlots(): RTCRtpTransceiver[] {
+    return this.pc.getTransceivers().filter((t) => t.mid && t !== this.audio && t !== this.camera && t !== this.screen);
+  }
+
   private emitRemote(): void {
     const videos = new Map<string, MediaStream>();
     const screens = new Map<string, MediaStream>();
+    const relayVideo = new Map<string, RelayVideoState>();
     for (const transceiver of this.pc.getTransceivers()) {
       const mid = transceiver.mid;
       if (!mid || transceiver === this.audio || transceiver === this.camera || transceiver === this.screen) continue;
@@ -139,7 +239,8 @@ export class RelayPath implements MediaConnection {
         this.slotStreams.set(mid, entry);
       }
       (shown.source === 'screen' ? screens : videos).set(shown.participantId, entry.stream);
+      relayVideo.set(videoKey(shown.participantId, shown.source), stateOf(shown));
     }
-    this.onRemote({ videos, screens, audios: new Map([[MIX_KEY, this.mix]]) });
+    this.onRemote({ videos, screens, audios: new Map([[MIX_KEY, this.mix]]), relayVideo });
   }
 }

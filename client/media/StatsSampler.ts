@@ -83,7 +83,7 @@ export class StatsSampler {
           if (num(s.frameWidth) > 0) {
             const sent = { width: num(s.frameWidth), height: num(s.frameHeight), fps: Math.round(num(s.framesPerSecond)) };
             if (sourceForMid(str(s.mid)) === 'screen') result.outboundScreen = sent;
-            else result.outboundVideo = sent;
+            else (result.outboundLayers ??= []).push(sent); // simulcast: one outbound-rtp per layer
           }
         } else if (s.kind === 'audio') {
           result.audioCodec ??= codec;
@@ -91,6 +91,13 @@ export class StatsSampler {
       }
     }
 
+    if (result.outboundLayers) {
+      // A layer the encoder stopped keeps its last size but has no frame rate: only moving ones count, if any.
+      const moving = result.outboundLayers.filter((l) => l.fps > 0);
+      const layers = (moving.length > 0 ? moving : result.outboundLayers).sort((a, b) => a.width * a.height - b.width * b.height);
+      result.outboundLayers = layers;
+      result.outboundVideo = layers[layers.length - 1];
+    }
     result.packetsReceived = totals.packetsReceived;
     const prev = this.previous;
     if (prev) {

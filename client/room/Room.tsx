@@ -113,7 +113,13 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
             </p>
           )}
           {inRoom && (tiles.length > 0 || engine.audioOutputs.value.length > 0) && (
-            <VideoGrid tiles={tiles} audios={engine.audioOutputs.value} prewarm={engine.prewarmVideos.value} sinkId={engine.local.speaker.value} />
+            <VideoGrid
+              tiles={tiles}
+              audios={engine.audioOutputs.value}
+              prewarm={engine.prewarmVideos.value}
+              sinkId={engine.local.speaker.value}
+              onRenderSize={(id, source, size) => engine.setRenderSize(id, source, size)}
+            />
           )}
           {inRoom && others.length === 0 && tiles.length > 0 && (
             <p class="muted share">

@@ -357,6 +357,12 @@ export class RoomSession {
         this.notice.value = 'The server is restarting; reconnecting…';
         break;
       case 'error':
+        // Not a reply (no id): a fire-and-forget message the server did not take, e.g.
+        // `relay-view` on a server that predates it. Nothing the person can act on: logged.
+        if (message.id === undefined && (message.code === 'BAD_MESSAGE' || message.code === 'UNKNOWN_MESSAGE_TYPE')) {
+          console.warn(`the server refused a message: ${message.code} (${message.message})`);
+          break;
+        }
         this.notice.value = message.message;
         break;
       default:

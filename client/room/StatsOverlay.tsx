@@ -1,73 +1,95 @@
-/** The stats overlay: the proof of which path carries the media, sampled each second. */
+/**
+ * The stats overlay: the proof of which path carries the media, sampled each second; on the
+ * relay also which layer of each camera this viewer gets and why, and the relay's estimate
+ * of this viewer's downlink.
+ */
+import type { ComponentChildren } from 'preact';
 import type { ParticipantInfo } from '../../protocol/signaling';
 import { bitrate } from '../format';
 import type { PathStats } from '../media/MediaConnection';
 
 const PATH_LABEL = { p2p: 'peer-to-peer', relay: 'server relay' } as const;
+const REASON_LABEL = { best: 'best sent', tile: 'tile size', bandwidth: 'bandwidth' } as const;
+
+type Received = PathStats['inboundVideo'][number];
+
+/** One term and its value; `stat` names the value for tests (`data-stat`), `testId` too where a test needs it. */
+function Row(props: { term: string; stat: string; testId?: string; children: ComponentChildren; attrs?: Record<string, string> }) {
+  return (
+    <>
+      <dt>{props.term}</dt>
+      <dd data-stat={props.stat} {...(props.testId ? { 'data-testid': props.testId } : {})} {...props.attrs}>
+        {props.children}
+      </dd>
+    </>
+  );
+}
+
+const picture = (v: { width: number; height: number; fps: number }) => `${v.width}×${v.height} @ ${v.fps} fps`;
+
+/** "layer 2/2 640×480 (best sent)", "paused: slow connection", or "–" before the relay says. */
+function layerText(v: Received): string {
+  if (v.paused) return 'paused: slow connection';
+  if (!v.layer) return '–';
+  return `layer ${v.layer.index + 1}/${v.layer.of} ${v.layer.width}×${v.layer.height} (${REASON_LABEL[v.layer.reason]})`;
+}
 
 export function StatsOverlay(props: { stats: PathStats | null; people: ParticipantInfo[]; recoveries?: { count: number; last: string | null } }) {
   const s = props.stats;
   const nameOf = (id: string) => props.people.find((p) => p.id === id)?.name ?? id;
+  const labelOf = (v: Received) => (v.source === 'screen' ? `${nameOf(v.participantId)} (screen)` : nameOf(v.participantId));
   return (
     <section class="stats" data-testid="stats-overlay" data-path={s?.path ?? ''} aria-label="Connection statistics">
       {!s ? (
         <p class="muted">No media connection yet.</p>
       ) : (
         <dl>
-          <dt>path</dt>
-          <dd data-stat="path">{PATH_LABEL[s.path]} ({s.state})</dd>
+          <Row term="path" stat="path">
+            {PATH_LABEL[s.path]} ({s.state})
+          </Row>
           {props.recoveries && props.recoveries.count > 0 && (
-            <>
-              <dt>recoveries</dt>
-              <dd data-stat="recoveries">{props.recoveries.count} ({props.recoveries.last})</dd>
-            </>
+            <Row term="recoveries" stat="recoveries">
+              {props.recoveries.count} ({props.recoveries.last})
+            </Row>
           )}
-          <dt>transport</dt>
-          <dd data-stat="transport">{s.transport ?? '–'}</dd>
-          <dt>candidates</dt>
-          <dd data-stat="candidates">
+          <Row term="transport" stat="transport">{s.transport ?? '–'}</Row>
+          <Row term="candidates" stat="candidates">
             {s.localCandidateType ?? '?'} → {s.remoteCandidateType ?? '?'}
-          </dd>
-          <dt>local</dt>
-          <dd data-stat="local-address">{s.localAddress ?? '–'}</dd>
-          <dt>remote</dt>
-          <dd data-stat="remote-address">{s.remoteAddress ?? '–'}</dd>
-          <dt>bitrate</dt>
-          <dd data-stat="bitrate">
+          </Row>
+          <Row term="local" stat="local-address">{s.localAddress ?? '–'}</Row>
+          <Row term="remote" stat="remote-address">{s.remoteAddress ?? '–'}</Row>
+          <Row term="bitrate" stat="bitrate">
             {s.bitrateUp === undefined || s.bitrateDown === undefined ? '–' : `↑ ${bitrate(s.bitrateUp)} ↓ ${bitrate(s.bitrateDown)}`}
-          </dd>
-          <dt>loss</dt>
-          <dd data-stat="loss">{(s.loss * 100).toFixed(1)} %</dd>
-          <dt>RTT</dt>
-          <dd data-stat="rtt">{s.rttMs !== undefined ? `${s.rttMs} ms` : '–'}</dd>
-          <dt>jitter</dt>
-          <dd data-stat="jitter">{s.jitterMs !== undefined ? `${s.jitterMs} ms` : '–'}</dd>
-          <dt>codecs</dt>
-          <dd data-stat="codecs">
-            {[s.audioCodec, s.videoCodec].filter(Boolean).join(', ') || '–'}
-          </dd>
+          </Row>
+          {s.downlink && (
+            <Row term="downlink" stat="downlink" testId="stats-downlink-estimate" attrs={{ 'data-estimate-bps': String(Math.round(s.downlink.estimateBps)), 'data-video-bps': String(Math.round(s.downlink.videoBps)) }}>
+              relay estimates {bitrate(s.downlink.estimateBps)}, sends video {bitrate(s.downlink.videoBps)}
+            </Row>
+          )}
+          <Row term="loss" stat="loss">{(s.loss * 100).toFixed(1)} %</Row>
+          <Row term="RTT" stat="rtt">{s.rttMs !== undefined ? `${s.rttMs} ms` : '–'}</Row>
+          <Row term="jitter" stat="jitter">{s.jitterMs !== undefined ? `${s.jitterMs} ms` : '–'}</Row>
+          <Row term="codecs" stat="codecs">{[s.audioCodec, s.videoCodec].filter(Boolean).join(', ') || '–'}</Row>
           {s.outboundVideo && (
-            <>
-              <dt>sending</dt>
-              <dd data-stat="outbound-video">
-                {s.outboundVideo.width}×{s.outboundVideo.height} @ {s.outboundVideo.fps} fps
-              </dd>
-            </>
+            <Row term="sending" stat="outbound-video" attrs={{ 'data-layers': String(s.outboundLayers?.length ?? 1) }}>
+              {picture(s.outboundVideo)}
+              {s.outboundLayers && s.outboundLayers.length > 1 && ` (layers ${s.outboundLayers.map((l) => `${l.width}×${l.height}`).join(', ')})`}
+            </Row>
           )}
-          {s.outboundScreen && (
-            <>
-              <dt>sharing</dt>
-              <dd data-stat="outbound-screen">
-                {s.outboundScreen.width}×{s.outboundScreen.height} @ {s.outboundScreen.fps} fps
-              </dd>
-            </>
-          )}
+          {s.outboundScreen && <Row term="sharing" stat="outbound-screen">{picture(s.outboundScreen)}</Row>}
           {s.inboundVideo.map((v) => (
             <>
-              <dt>{v.source === 'screen' ? `${nameOf(v.participantId)} (screen)` : nameOf(v.participantId)}</dt>
-              <dd data-stat="inbound-video">
-                {v.width}×{v.height} @ {v.fps} fps
-              </dd>
+              <Row term={labelOf(v)} stat="inbound-video">{picture(v)}</Row>
+              {s.path === 'relay' && (
+                <Row
+                  term="layer"
+                  stat="layer"
+                  testId="stats-layer"
+                  attrs={{ 'data-participant': nameOf(v.participantId), 'data-source': v.source, ...(v.paused ? { 'data-paused': v.paused } : {}), ...(v.layer ? { 'data-reason': v.layer.reason } : {}) }}
+                >
+                  {layerText(v)}
+                </Row>
+              )}
             </>
           ))}
         </dl>

@@ -3,22 +3,32 @@
  * each screen beside its sharer's camera. Up to four tiles share a grid whose columns
  * follow the count; beyond that, or while a screen is shared, one tile is large and the
  * others sit in a strip (`layout.ts`); clicking a tile pins it large. Remote audio plays
- * from hidden <audio> elements (one per stream, whether or not the camera is on).
+ * from hidden <audio> elements (one per stream, whether or not the camera is on). Each
+ * remote tile reports the size it is shown at (the relay sends no larger a layer), and a
+ * relay video paused for this viewer's downlink says so on its tile.
  */
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { ParticipantInfo, VideoSource } from '../../protocol/signaling';
 import type { RemoteMedia } from '../media/MediaConnection';
 import type { AudioOutput } from '../media/MediaEngine';
+import { videoKey, type RenderSize } from '../media/RelayView';
 import { chooseLayout } from './layout';
+import { useRenderSize } from './useRenderSize';
 
 export interface Tile {
   key: string;
+  participantId: string;
   name: string;
   stream: MediaStream;
   self: boolean;
   source: VideoSource;
   speaking: boolean;
+  /** The relay paused this video for this viewer: its downlink does not carry even the lowest layer. */
+  paused?: 'bandwidth';
 }
+
+/** Where a tile reports the size it is shown at (remote tiles only). */
+export type RenderSizeListener = (participantId: string, source: VideoSource, size: RenderSize | null) => void;
 
 /** What this page shows of itself: its camera preview and its shared screen (null when off). */
 export interface SelfView {
@@ -37,14 +47,20 @@ export function tilesFor(
   const tiles: Tile[] = [];
   if (self) {
     const talking = speaking.has(self.id);
-    if (selfView.camera) tiles.push({ key: 'self', name: self.name, stream: selfView.camera, self: true, source: 'camera', speaking: talking });
-    if (selfView.screen) tiles.push({ key: 'self:screen', name: self.name, stream: selfView.screen, self: true, source: 'screen', speaking: false });
+    const own = { participantId: self.id, name: self.name, self: true };
+    if (selfView.camera) tiles.push({ ...own, key: 'self', stream: selfView.camera, source: 'camera', speaking: talking });
+    if (selfView.screen) tiles.push({ ...own, key: 'self:screen', stream: selfView.screen, source: 'screen', speaking: false });
   }
+  const paused = (id: string, source: VideoSource) => {
+    const state = remote.relayVideo?.get(videoKey(id, source));
+    return state?.paused ? { paused: state.paused } : {};
+  };
   for (const p of others) {
+    const their = { participantId: p.id, name: p.name, self: false };
     const camera = remote.videos.get(p.id);
-    if (p.video && camera) tiles.push({ key: p.id, name: p.name, stream: camera, self: false, source: 'camera', speaking: speaking.has(p.id) });
+    if (p.video && camera) tiles.push({ ...their, key: p.id, stream: camera, source: 'camera', speaking: speaking.has(p.id), ...paused(p.id, 'camera') });
     const screen = remote.screens.get(p.id);
-    if (p.screen && screen) tiles.push({ key: `${p.id}:screen`, name: p.name, stream: screen, self: false, source: 'screen', speaking: false });
+    if (p.screen && screen) tiles.push({ ...their, key: `${p.id}:screen`, stream: screen, source: 'screen', speaking: false, ...paused(p.id, 'screen') });
   }
   return tiles;
 }
@@ -60,8 +76,9 @@ function columnsFor(count: number, wide: boolean): number {
   return Math.ceil(Math.sqrt(count));
 }
 
-function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; muted: boolean; sinkId?: string }) {
+function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; muted: boolean; sinkId?: string; onRenderSize?: (size: RenderSize | null) => void }) {
   const ref = useRef<HTMLVideoElement & HTMLAudioElement>(null);
+  useRenderSize(ref, props.onRenderSize);
   // The chosen speaker, for elements made before the choice and after it alike.
   useLayoutEffect(() => {
     const el = ref.current;
@@ -82,27 +99,44 @@ function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; mut
   );
 }
 
-function TileView(props: { tile: Tile; featured: boolean; pinned: boolean; onPick: () => void }) {
+/** The mark on a paused tile: the last picture stays, dimmed, under a sentence saying why. */
+function PausedMark() {
+  return (
+    <div class="tile-paused" data-testid="tile-paused" role="status">
+      <svg aria-hidden="true" viewBox="0 0 24 24" width="20" height="20">
+        <rect x="6" y="5" width="4" height="14" rx="1" fill="currentColor" />
+        <rect x="14" y="5" width="4" height="14" rx="1" fill="currentColor" />
+      </svg>
+      <span>Paused: slow connection</span>
+    </div>
+  );
+}
+
+function TileView(props: { tile: Tile; featured: boolean; pinned: boolean; onPick: () => void; onRenderSize?: RenderSizeListener | undefined }) {
   const t = props.tile;
-  const classes = ['tile', t.source, t.self ? 'self' : '', t.speaking ? 'speaking' : '', props.featured ? 'featured' : ''].filter(Boolean).join(' ');
+  const classes = ['tile', t.source, t.self ? 'self' : '', t.speaking ? 'speaking' : '', props.featured ? 'featured' : '', t.paused ? 'paused' : ''].filter(Boolean).join(' ');
+  const report = props.onRenderSize;
+  const onRenderSize = report && !t.self ? (size: RenderSize | null) => report(t.participantId, t.source, size) : undefined;
   return (
     <div
       data-testid="video-tile"
       data-participant={t.name}
       data-source={t.source}
       data-featured={props.featured ? 'true' : 'false'}
+      {...(t.paused ? { 'data-paused': t.paused } : {})}
       class={classes}
       title={props.pinned ? 'Click to unpin' : 'Click to show large'}
       onClick={props.onPick}
     >
       {/* Video elements are always muted: sound comes from the audio elements below. */}
-      <MediaElement stream={t.stream} kind="video" muted />
+      <MediaElement stream={t.stream} kind="video" muted {...(onRenderSize ? { onRenderSize } : {})} />
+      {t.paused && <PausedMark />}
       <span class="tile-name">{tileLabel(t)}</span>
     </div>
   );
 }
 
-export function VideoGrid(props: { tiles: Tile[]; audios: AudioOutput[]; prewarm: MediaStream[]; sinkId?: string }) {
+export function VideoGrid(props: { tiles: Tile[]; audios: AudioOutput[]; prewarm: MediaStream[]; sinkId?: string; onRenderSize?: RenderSizeListener }) {
   const wide = typeof window === 'undefined' || window.innerWidth > 760;
   const [pinned, setPinned] = useState<string | null>(null);
   const lastFeatured = useRef<string | null>(null);
@@ -110,7 +144,7 @@ export function VideoGrid(props: { tiles: Tile[]; audios: AudioOutput[]; prewarm
   lastFeatured.current = layout.mode === 'spotlight' ? layout.featured : null;
   const pick = (key: string) => setPinned(pinned === key ? null : key);
   const view = (t: Tile, featured: boolean) => (
-    <TileView key={t.key} tile={t} featured={featured} pinned={pinned === t.key} onPick={() => pick(t.key)} />
+    <TileView key={t.key} tile={t} featured={featured} pinned={pinned === t.key} onPick={() => pick(t.key)} onRenderSize={props.onRenderSize} />
   );
   return (
     <>

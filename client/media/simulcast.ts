@@ -1,0 +1,108 @@
+/**
+ * Simulcast toward the relay, Chromium only: the camera goes out as N layers of one picture
+ * at 1/2^(N−1) … 1/2, 1 of the capture size, lowest first, so the relay can forward each
+ * viewer the layer its tile and downlink want without re-encoding.
+ *
+ * The relay (libdatachannel) routes incoming RTP only by the SSRCs an offer declares, so
+ * rid-based simulcast (`a=simulcast` + RTP stream ids) cannot reach it. This uses libwebrtc's
+ * "legacy" simulcast instead: the offer's camera m-section declares N fresh SSRCs in an
+ * `a=ssrc-group:SIM` (RFC 5576 grouping, lowest layer first) before `setLocalDescription`,
+ * and the same SDP goes to the relay; `setParameters` then sets each layer's scale and cap.
+ * Firefox and other browsers publish one layer (the offer as the browser wrote it).
+ */
+
+/**
+ * How many layers libwebrtc actually sends for a capture size. It keeps at most as many
+ * layers as its simulcast table allows for the picture's pixel count (the legacy layer
+ * limit: 960×540 and up 3, 480×270 and up 2, below 1) and drops the TOP ones, so asking
+ * for more would lose the full-size picture. Measured in headless Chromium 156 (fake
+ * camera): 320×240 with 2 layers sends only 160×120; 640×480 with 3 sends 160×120 and
+ * 320×240 only, with 2 sends 320×240 and 640×480; 960×540 with 3 sends all three.
+ */
+export function simulcastLayersFor(width: number, height: number): number {
+  const pixels = width * height;
+  if (pixels >= 960 * 540) return 3;
+  if (pixels >= 480 * 270) return 2;
+  return 1;
+}
+
+/** Whether this browser publishes simulcast to the relay: Chromium-based browsers only. */
+export function canSimulcast(userAgent: string = navigator.userAgent): boolean {
+  // Firefox first: its UA never says Chrome, but be explicit (it keeps its one-layer path).
+  if (userAgent.includes('Firefox')) return false;
+  return /(Chrome|Chromium)\/\d+/.test(userAgent);
+}
+
+/** A nonzero 32-bit SSRC. */
+function randomSsrc(): number {
+  const [value] = crypto.getRandomValues(new Uint32Array(1));
+  return value === 0 || value === undefined ? 1 : value;
+}
+
+/**
+ * Rewrites the `mLineIndex`-th m-section (0-based) of `sdp` to declare `ssrcs` as one
+ * simulcast group, lowest layer first, each with the section's original cname and msid.
+ * Its `a=ssrc-group:FID` (RTX) and `a=ssrc:` lines go: the layers are sent without RTX
+ * (libwebrtc then retransmits on the media SSRC). Returns null when the section declares
+ * no cname to reuse (nothing to rewrite): the caller sends one layer.
+ */
+export function declareSimulcast(sdp: string, mLineIndex: number, ssrcs: readonly number[]): string | null {
+  const eol = sdp.includes('\r\n') ? '\r\n' : '\n';
+  const [session, ...sections] = sdp.split(new RegExp(`${eol}(?=m=)`));
+  const section = sections[mLineIndex];
+  if (session === undefined || section === undefined) return null;
+  const cname = /^a=ssrc:\d+ cname:(\S+)/m.exec(section)?.[1];
+  if (!cname) return null;
+  const msid = /^a=ssrc:\d+ msid:([^\r\n]+)/m.exec(section)?.[1];
+  const kept = section.split(eol).filter((line) => line !== '' && !line.startsWith('a=ssrc:') && !line.startsWith('a=ssrc-group:'));
+  const declared = [`a=ssrc-group:SIM ${ssrcs.join(' ')}`];
+  for (const ssrc of ssrcs) {
+    declared.push(`a=ssrc:${ssrc} cname:${cname}`);
+    if (msid) declared.push(`a=ssrc:${ssrc} msid:${msid}`);
+  }
+  sections[mLineIndex] = [...kept, ...declared].join(eol);
+  const last = sections.length - 1;
+  // The SDP ends with a line break; a rewritten last section must too.
+  if (mLineIndex === last && !sections[last]!.endsWith(eol)) sections[last] += eol;
+  return [session, ...sections].join(eol);
+}
+
+/** `count` distinct fresh SSRCs. */
+export function freshSsrcs(count: number, random: () => number = randomSsrc): number[] {
+  const ssrcs = new Set<number>();
+  while (ssrcs.size < count) ssrcs.add(random());
+  return [...ssrcs];
+}
+
+/**
+ * The cap of one layer, from its picture size: 150 kbit/s at 160×120, growing as pixels^0.75
+ * (400 kbit/s at 320×240, 1.2 Mbit/s at 640×480, 1.8 Mbit/s at 960×540). libwebrtc's own
+ * simulcast defaults cap 640×480 at 700 kbit/s, visibly softer than the one-layer stream P2P
+ * sends; a low layer kept small is what lets a weak viewer keep a moving picture.
+ */
+export function layerMaxBitrate(width: number, height: number): number {
+  const pixels = Math.max(1, width * height);
+  return Math.round(150_000 * (pixels / (160 * 120)) ** 0.75);
+}
+
+/**
+ * Sets the camera sender's layers after `setLocalDescription`: layer i of n is scaled down
+ * by 2^(n−1−i) and capped by `layerMaxBitrate` of its size. Resolves to the encodings set,
+ * or null when the browser did not take the simulcast offer (fewer encodings than layers).
+ */
+export async function applySimulcastEncodings(
+  sender: RTCRtpSender,
+  layers: number,
+  capture: { width: number; height: number },
+): Promise<RTCRtpEncodingParameters[] | null> {
+  const params = sender.getParameters();
+  if (params.encodings.length !== layers) return null;
+  params.encodings.forEach((encoding, i) => {
+    const scale = 2 ** (layers - 1 - i);
+    encoding.scaleResolutionDownBy = scale;
+    encoding.maxBitrate = layerMaxBitrate(capture.width / scale, capture.height / scale);
+    encoding.active = true;
+  });
+  await sender.setParameters(params);
+  return params.encodings;
+}
