@@ -326,14 +326,17 @@ export class RelayPeer implements RelayConnection {
   /**
    * Asks the publisher for a keyframe on one stream. libdatachannel's own request names the
    * last SSRC its track saw, so with simulcast the relay writes the PLI itself, naming the
-   * layer's SSRC (libwebrtc answers a PLI with a keyframe on that layer only).
+   * layer's SSRC (libwebrtc answers a PLI with a keyframe on that layer only). It goes out on
+   * the mic's track: a receive-only track sends only libdatachannel's own control messages,
+   * and every track shares the one bundled transport, where the browser routes RTCP by SSRC.
    */
   private sendPli(source: VideoSource, layer: number): void {
     const track = this.sources.get(source);
-    if (!track || !this.isConnected) return;
+    const mic = this.mic?.track;
+    if (!track || !mic || !this.isConnected) return;
     const layers = this.streamsOf(source);
     try {
-      const sent = layers.length > 1 ? track.sendMessageBinary(pliPacket(PLI_SENDER_SSRC, layers[Math.min(layer, layers.length - 1)]!.ssrc)) : track.requestKeyframe();
+      const sent = layers.length > 1 ? mic.sendMessageBinary(pliPacket(PLI_SENDER_SSRC, layers[Math.min(layer, layers.length - 1)]!.ssrc)) : track.requestKeyframe();
       if (sent) this.handlers.pliSent();
     } catch (error) {
       this.log.debug({ err: error }, 'sending a PLI failed');
