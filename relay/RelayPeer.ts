@@ -313,8 +313,10 @@ export class RelayPeer implements RelayConnection {
 
   /** RTCP from the viewer about one slot (libdatachannel routes it by SSRC, decrypted; NACKs are answered natively). */
   private onSlotRtcp(slot: VideoSlot, rtcp: Buffer): void {
-    const { rembBps } = downlinkFeedback(rtcp);
+    const { rembBps, losses } = downlinkFeedback(rtcp);
     if (rembBps !== undefined) this.handlers.downlink(rembBps);
+    // The viewer's loss on this slot's stream (its receiver report), for the allocation.
+    for (const { ssrc, fractionLost } of losses) if (ssrc === slot.output.ssrc) this.handlers.downlinkLoss(fractionLost);
     for (const ssrc of keyframeRequestTargets(rtcp)) {
       if (ssrc === slot.output.ssrc) {
         this.handlers.keyframeRequest(slot);

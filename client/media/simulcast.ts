@@ -75,14 +75,17 @@ export function freshSsrcs(count: number, random: () => number = randomSsrc): nu
 }
 
 /**
- * The cap of one layer, from its picture size: 150 kbit/s at 160×120, growing as pixels^0.75
- * (400 kbit/s at 320×240, 1.2 Mbit/s at 640×480, 1.8 Mbit/s at 960×540). libwebrtc's own
- * simulcast defaults cap 640×480 at 700 kbit/s, visibly softer than the one-layer stream P2P
- * sends; a low layer kept small is what lets a weak viewer keep a moving picture.
+ * The cap of one layer, from its picture size and whether it is the top one. The top layer:
+ * 150 kbit/s at 160×120 growing as pixels^0.75 (1.2 Mbit/s at 640×480, 1.8 Mbit/s at
+ * 960×540) — libwebrtc's own simulcast defaults cap 640×480 at 700 kbit/s, visibly softer
+ * than the one-layer stream P2P sends. The layers below exist for viewers whose downlink is
+ * tight, so they are kept lean: 90 kbit/s at 160×120 growing as pixels^0.6 (≈ 210 kbit/s at
+ * 320×240), so that three of them fit where one top layer would (a weak viewer of three
+ * cameras at 40% of the full streams keeps all three moving).
  */
-export function layerMaxBitrate(width: number, height: number): number {
-  const pixels = Math.max(1, width * height);
-  return Math.round(150_000 * (pixels / (160 * 120)) ** 0.75);
+export function layerMaxBitrate(width: number, height: number, top: boolean): number {
+  const ratio = Math.max(1, width * height) / (160 * 120);
+  return Math.round(top ? 150_000 * ratio ** 0.75 : 90_000 * ratio ** 0.6);
 }
 
 /**
@@ -100,7 +103,7 @@ export async function applySimulcastEncodings(
   params.encodings.forEach((encoding, i) => {
     const scale = 2 ** (layers - 1 - i);
     encoding.scaleResolutionDownBy = scale;
-    encoding.maxBitrate = layerMaxBitrate(capture.width / scale, capture.height / scale);
+    encoding.maxBitrate = layerMaxBitrate(capture.width / scale, capture.height / scale, i === layers - 1);
     encoding.active = true;
   });
   await sender.setParameters(params);

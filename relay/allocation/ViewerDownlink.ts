@@ -8,9 +8,11 @@
  * it says "the link carries at least this", not "at most": taken as a budget from the start
  * it would pin a viewer to whatever it first received. So the viewer starts `free` (no
  * budget but its tiles), becomes `limited` when the estimate falls below what the relay
- * sends (the browser saw its queue grow: overuse), and while limited it probes upwards one
- * step at a time whenever the estimate stays clear of what it gets; once it gets everything
- * its tiles need with room to spare it is free again.
+ * sends (the browser saw its queue grow: overuse) and the viewer loses packets (a busy
+ * CPU delays packets too, and its estimate falls with no link full: loss is what tells a
+ * full queue), or when the estimate falls far below; while limited it probes upwards one
+ * step at a time whenever the estimate stays clear of what it gets and nothing is lost;
+ * once it gets everything its tiles need with room to spare it is free again.
  */
 import type { SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
@@ -24,8 +26,13 @@ import { allocate, type LayerOffer, type SlotDemand } from './allocate';
 export const AUDIO_RESERVE_BPS = 64_000;
 /** The browser's first estimates ramp up from its initial guess: they are not read as overuse. */
 export const ESTIMATE_SETTLE_MS = 5000;
-/** An estimate this far below what the relay sends means the link is full. */
+/** An estimate this far below what the relay sends, with loss, means the link is full… */
 const OVERUSE_RATIO = 0.9;
+/** …and this far below, whatever the loss. */
+const COLLAPSE_RATIO = 0.5;
+/** Loss (the worst of a viewer's streams over the last `LOSS_WINDOW_MS`) that shows a full queue. */
+const LOSS_THRESHOLD = 0.03;
+const LOSS_WINDOW_MS = 2000;
 /** While limited, one step up is tried when the estimate is this far above what the viewer gets… */
 const PROBE_RATIO = 1.15;
 /** …and no sooner than this after the previous change (the estimate needs time to follow). */
@@ -39,6 +46,8 @@ export class ViewerDownlink {
   private firstEstimateAt: number | undefined;
   private state: DownlinkState = 'free';
   private lastChangeAt = -Infinity;
+  private worstLoss = 0;
+  private worstLossAt = -Infinity;
   private readonly views = new Map<string, { width: number; height: number }>();
 
   /** The browser's last REMB, bits per second, if it sent one. */
@@ -49,6 +58,19 @@ export class ViewerDownlink {
   /** Whether the viewer's downlink limits what it gets now. */
   get downlinkState(): DownlinkState {
     return this.state;
+  }
+
+  /** A receiver report of the viewer's: the fraction of one forwarded stream it lost. */
+  setLoss(fractionLost: number, nowMs: number): void {
+    if (fractionLost >= this.recentLoss(nowMs)) {
+      this.worstLoss = fractionLost;
+      this.worstLossAt = nowMs;
+    }
+  }
+
+  /** The worst loss the viewer reported in the last `LOSS_WINDOW_MS`. */
+  private recentLoss(nowMs: number): number {
+    return nowMs - this.worstLossAt <= LOSS_WINDOW_MS ? this.worstLoss : 0;
   }
 
   /** A new REMB from the viewer's browser. */
@@ -113,13 +135,15 @@ export class ViewerDownlink {
     const estimate = this.estimate;
     if (estimate === undefined || this.firstEstimateAt === undefined || nowMs - this.firstEstimateAt < ESTIMATE_SETTLE_MS) return Infinity;
     const sent = this.videoBps(slots, layersOf, nowMs) + AUDIO_RESERVE_BPS;
+    const lossy = this.recentLoss(nowMs) >= LOSS_THRESHOLD;
+    const overuse = (estimate < sent * OVERUSE_RATIO && lossy) || estimate < sent * COLLAPSE_RATIO;
     if (this.state === 'free') {
-      if (estimate >= sent * OVERUSE_RATIO) return Infinity;
+      if (!overuse) return Infinity;
       this.state = 'limited';
     }
     // Overuse: what is sent no longer fits; the estimate is the budget (lower layers, pauses).
-    if (estimate < sent * OVERUSE_RATIO) return Math.max(0, estimate - AUDIO_RESERVE_BPS);
-    const clear = estimate >= sent * PROBE_RATIO && nowMs - this.lastChangeAt >= PROBE_INTERVAL_MS;
+    if (overuse) return Math.max(0, estimate - AUDIO_RESERVE_BPS);
+    const clear = !lossy && estimate >= sent * PROBE_RATIO && nowMs - this.lastChangeAt >= PROBE_INTERVAL_MS;
     // Neither overuse nor room to try more: hold what the viewer gets.
     if (!clear) return Math.max(estimate, sent) - AUDIO_RESERVE_BPS;
     // Probe: room for the cheapest next step (a paused slot's lowest layer, or one layer up).

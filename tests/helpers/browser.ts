@@ -96,10 +96,13 @@ export interface Participant {
   page: Page;
 }
 
-/** A fresh participant (context + page) at a small viewport; console errors are echoed when DEBUG is set. */
-export async function newParticipant(browser: Browser, options: { initScript?: string; ignoreHTTPSErrors?: boolean } = {}): Promise<Participant> {
+/** A fresh participant (context + page), at a small viewport unless told; console errors are echoed when DEBUG is set. */
+export async function newParticipant(
+  browser: Browser,
+  options: { initScript?: string; ignoreHTTPSErrors?: boolean; viewport?: { width: number; height: number } } = {},
+): Promise<Participant> {
   const context = await browser.newContext({
-    viewport: { width: 960, height: 640 },
+    viewport: options.viewport ?? { width: 960, height: 640 },
     ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
     permissions: ['camera', 'microphone'],
   });

@@ -27,8 +27,10 @@ export async function joinAs(
   query = '',
   /** More page script to install before the page loads (e.g. the benchmarks' audio probe). */
   extraInitScript = '',
+  /** A larger window than the default 960×640 (tiles big enough for a full 640×480 layer). */
+  viewport?: { width: number; height: number },
 ): Promise<Person> {
-  const participant = await newParticipant(browser, { initScript: toneInitScript(hz) + extraInitScript });
+  const participant = await newParticipant(browser, { initScript: toneInitScript(hz) + extraInitScript, ...(viewport ? { viewport } : {}) });
   await participant.page.goto(`${baseUrl}/m/${meetingId}?name=${encodeURIComponent(name)}&video=320x240${query}`);
   await participant.page.getByTestId('leave-meeting').waitFor({ timeout: 15_000 });
   return { ...participant, name, hz };

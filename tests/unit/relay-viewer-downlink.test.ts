@@ -62,21 +62,22 @@ test('free: every camera at its top layer while the estimate keeps up (and befor
 test('a full link limits the viewer to its estimate: lower layers first, pauses only when even those do not fit, then probes back up', () => {
   const { cameras, slots, layersOf, downlink, targets } = setup();
   let now = 10_000;
-  const step = (estimate: number, ms = 250) => {
+  const step = (estimate: number, ms = 250, loss = 0) => {
     now += ms;
     feed(cameras, now);
     downlink.setEstimate(estimate, now);
+    downlink.setLoss(loss, now);
     downlink.allocate(slots, layersOf, now);
     // The slots take the target's keyframe at once here (forwardedLayer is not read by the allocation).
     return targets();
   };
   downlink.setEstimate(3_000_000, now);
   step(3_000_000, ESTIMATE_SETTLE_MS);
-  // The estimate falls below the 2.7 Mbit/s sent: limited to about 1.1 Mbit/s, every camera at its low layer.
-  assert.equal(step(1_100_000), [0, 0, 0]);
+  // The estimate falls below the 2.7 Mbit/s sent, with loss (a full queue): limited to about 1.1 Mbit/s, every camera at its low layer.
+  assert.equal(step(1_100_000, 250, 0.1), [0, 0, 0]);
   assert.is(downlink.downlinkState, 'limited');
   // Far worse: 700 kbit/s holds two low layers; the third pauses (never all three frozen).
-  assert.equal(step(700_000), [0, 0, 'paused']);
+  assert.equal(step(700_000, 250, 0.1), [0, 0, 'paused']);
   // The link is back: the estimate (which only grows over what arrives) stays clear of what is sent,
   // so the viewer probes one step at a time, each after the previous one settled.
   const seen = [targets()];
@@ -91,6 +92,24 @@ test('a full link limits the viewer to its estimate: lower layers first, pauses 
     const changes = seen[i]!.filter((t, k) => t !== seen[i - 1]![k]).length;
     assert.ok(changes <= 1, `probe ${i}: ${JSON.stringify(seen[i - 1])} -> ${JSON.stringify(seen[i])}`);
   }
+});
+
+test('an estimate that dips without loss (a busy CPU, not a full link) changes nothing; one that collapses does', () => {
+  const { cameras, slots, layersOf, downlink, targets } = setup();
+  let now = 10_000;
+  downlink.setEstimate(3_000_000, now);
+  now += ESTIMATE_SETTLE_MS;
+  feed(cameras, now);
+  downlink.setEstimate(2_200_000, now);
+  downlink.allocate(slots, layersOf, now);
+  assert.equal(targets(), [1, 1, 1]);
+  assert.is(downlink.downlinkState, 'free');
+  now += 250;
+  feed(cameras, now);
+  downlink.setEstimate(1_000_000, now);
+  downlink.allocate(slots, layersOf, now);
+  assert.is(downlink.downlinkState, 'limited');
+  assert.equal(targets(), [0, 0, 0]);
 });
 
 test('small tiles cap the layer even on a free link', () => {

@@ -76,9 +76,13 @@ test('as many layers as libwebrtc sends for the capture size, the full size alwa
   assert.is(simulcastLayersFor(640, 360), 2);
   assert.is(simulcastLayersFor(960, 540), 3);
   assert.is(simulcastLayersFor(1280, 720), 3);
-  assert.is(layerMaxBitrate(160, 120), 150_000);
-  assert.ok(Math.abs(layerMaxBitrate(320, 240) - 424_000) < 1000);
-  assert.is(layerMaxBitrate(640, 480), 1_200_000);
+  // The top layer carries the picture; the ones below stay lean for tight downlinks.
+  assert.is(layerMaxBitrate(640, 480, true), 1_200_000);
+  assert.ok(Math.abs(layerMaxBitrate(320, 240, true) - 424_000) < 1000);
+  assert.is(layerMaxBitrate(160, 120, false), 90_000);
+  assert.ok(Math.abs(layerMaxBitrate(320, 240, false) - 206_800) < 1000);
+  // Three lean 320×240 layers fit where one 640×480 top layer would.
+  assert.ok(3 * layerMaxBitrate(320, 240, false) < layerMaxBitrate(640, 480, true));
 });
 
 test('only Chromium publishes layers; Firefox keeps its one', () => {
