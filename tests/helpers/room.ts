@@ -17,7 +17,7 @@ export async function createMeeting(baseUrl: string, title: string, topology: To
   return (await api<CreatedMeeting>(baseUrl, 'POST', '/api/meetings', { title, topology })).body;
 }
 
-/** Opens the meeting link as `name` with a microphone playing `hz`, small video, and waits until joined. */
+/** Opens the meeting link as `name` with a microphone playing `hz`, small video (unless `query` sets `video=`), and waits until joined. */
 export async function joinAs(
   browser: Browser,
   baseUrl: string,
@@ -31,7 +31,9 @@ export async function joinAs(
   viewport?: { width: number; height: number },
 ): Promise<Person> {
   const participant = await newParticipant(browser, { initScript: toneInitScript(hz) + extraInitScript, ...(viewport ? { viewport } : {}) });
-  await participant.page.goto(`${baseUrl}/m/${meetingId}?name=${encodeURIComponent(name)}&video=320x240${query}`);
+  // Small video unless the query asks for a capture size of its own.
+  const video = /[?&]video=/.test(query) ? '' : '&video=320x240';
+  await participant.page.goto(`${baseUrl}/m/${meetingId}?name=${encodeURIComponent(name)}${video}${query}`);
   await participant.page.getByTestId('leave-meeting').waitFor({ timeout: 15_000 });
   return { ...participant, name, hz };
 }
