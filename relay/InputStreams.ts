@@ -15,6 +15,9 @@ export class InputStream {
   /** The picture size its last keyframe declared (0 before one). */
   width = 0;
   height = 0;
+  /** Since when it has been arriving without a second's pause (undefined while it is not). */
+  private flowingSince: number | undefined;
+  private lastPacketAt = -Infinity;
 
   constructor(
     readonly publisherId: string,
@@ -24,8 +27,19 @@ export class InputStream {
     readonly ssrc: number,
   ) {}
 
+  /**
+   * Whether it has been arriving steadily for `ms` up to `nowMs`: a layer the publisher's
+   * encoder has just (re)started — its bandwidth estimate or its CPU coming and going —
+   * is not worth a switch and a keyframe until it has lasted.
+   */
+  steadyFor(ms: number, nowMs: number): boolean {
+    return this.flowingSince !== undefined && nowMs - this.lastPacketAt <= 1000 && nowMs - this.flowingSince >= ms;
+  }
+
   /** Counts a packet of it (its RTP size and, at a keyframe, the picture size). */
   measure(packet: RtpIn, nowMs: number): void {
+    if (nowMs - this.lastPacketAt > 1000) this.flowingSince = nowMs;
+    this.lastPacketAt = nowMs;
     this.rate.add(packet.size, nowMs);
     const size = vp8KeyframeSize(packet.payload);
     if (size) {

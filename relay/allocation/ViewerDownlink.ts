@@ -33,6 +33,14 @@ const COLLAPSE_RATIO = 0.5;
 /** Loss (the worst of a viewer's streams over the last `LOSS_WINDOW_MS`) that shows a full queue. */
 const LOSS_THRESHOLD = 0.03;
 const LOSS_WINDOW_MS = 2000;
+/** A layer is offered once it has arrived steadily this long. */
+const STEADY_LAYER_MS = 2000;
+/**
+ * While limited, video gets this share of the estimate: the rest is room for keyframes (a
+ * switch, a resume or a viewer's request send one, several times a frame's size) and
+ * retransmissions, which a drop-tail queue at the estimate would drop.
+ */
+const VIDEO_SHARE_LIMITED = 0.85;
 /** While limited, one step up is tried when the estimate is this far above what the viewer gets… */
 const PROBE_RATIO = 1.15;
 /** …and no sooner than this after the previous change (the estimate needs time to follow). */
@@ -94,7 +102,8 @@ export class ViewerDownlink {
     const shown = slots.filter((slot) => slot.publisherId !== null);
     const offers = new Map<VideoSlot, { streams: InputStream[]; layers: LayerOffer[] }>();
     const demands: SlotDemand[] = shown.map((slot) => {
-      const streams = layersOf(slot).filter((s) => s.rate.bitrate(nowMs) > 0);
+      // The layers that have been arriving steadily; the one forwarded now counts while it arrives at all.
+      const streams = layersOf(slot).filter((s) => s.steadyFor(STEADY_LAYER_MS, nowMs) || (s.layer === slot.forwardedLayer && s.rate.bitrate(nowMs) > 0));
       const layers = streams.map((s, index) => ({ layer: index, bitrateBps: s.rate.bitrate(nowMs), width: s.width, height: s.height }));
       offers.set(slot, { streams, layers });
       const view = this.views.get(slot.mid);
@@ -142,7 +151,7 @@ export class ViewerDownlink {
       this.state = 'limited';
     }
     // Overuse: what is sent no longer fits; the estimate is the budget (lower layers, pauses).
-    if (overuse) return Math.max(0, estimate - AUDIO_RESERVE_BPS);
+    if (overuse) return Math.max(0, estimate * VIDEO_SHARE_LIMITED - AUDIO_RESERVE_BPS);
     const clear = !lossy && estimate >= sent * PROBE_RATIO && nowMs - this.lastChangeAt >= PROBE_INTERVAL_MS;
     // Neither overuse nor room to try more: hold what the viewer gets.
     if (!clear) return Math.max(estimate, sent) - AUDIO_RESERVE_BPS;
@@ -173,7 +182,7 @@ function cheapestStep(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) =
   let cheapest: number | undefined;
   for (const slot of slots) {
     if (slot.publisherId === null) continue;
-    const streams = layersOf(slot).filter((s) => s.rate.bitrate(nowMs) > 0);
+    const streams = layersOf(slot).filter((s) => s.steadyFor(STEADY_LAYER_MS, nowMs));
     if (streams.length === 0) continue;
     const target = slot.targetLayer;
     const at = target === 'paused' ? -1 : streams.findIndex((s) => s.layer === target);
