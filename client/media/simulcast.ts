@@ -79,14 +79,18 @@ export function freshSsrcs(count: number, random: () => number = randomSsrc): nu
  * 150 kbit/s at 160×120 growing as pixels^0.75 (1.2 Mbit/s at 640×480, 1.8 Mbit/s at
  * 960×540) — libwebrtc's own simulcast defaults cap 640×480 at 700 kbit/s, visibly softer
  * than the one-layer stream P2P sends. The layers below exist for viewers whose downlink is
- * tight, so they are kept lean: 90 kbit/s at 160×120 growing as pixels^0.6 (≈ 210 kbit/s at
- * 320×240), so that three of them fit where one top layer would (a weak viewer of three
- * cameras at 40% of the full streams keeps all three moving).
+ * tight, so they are kept lean — 55 kbit/s at 160×120 growing as pixels^0.6 (≈ 126 kbit/s at
+ * 320×240), at most `LOWER_LAYER_FPS` — so that three of them fit in well under half of what
+ * three top layers take (a weak viewer of three cameras at 40% of the full streams keeps all
+ * three moving, measured in tests/browser/weak-network.test.ts).
  */
 export function layerMaxBitrate(width: number, height: number, top: boolean): number {
   const ratio = Math.max(1, width * height) / (160 * 120);
-  return Math.round(top ? 150_000 * ratio ** 0.75 : 90_000 * ratio ** 0.6);
+  return Math.round(top ? 150_000 * ratio ** 0.75 : 55_000 * ratio ** 0.6);
 }
+
+/** The frame rate of the layers below the top: smooth enough (the issue's floor is 10 fps), and a quarter fewer bits than 20 fps. */
+export const LOWER_LAYER_FPS = 15;
 
 /**
  * Sets the camera sender's layers after `setLocalDescription`: layer i of n is scaled down
@@ -103,7 +107,9 @@ export async function applySimulcastEncodings(
   params.encodings.forEach((encoding, i) => {
     const scale = 2 ** (layers - 1 - i);
     encoding.scaleResolutionDownBy = scale;
-    encoding.maxBitrate = layerMaxBitrate(capture.width / scale, capture.height / scale, i === layers - 1);
+    const top = i === layers - 1;
+    encoding.maxBitrate = layerMaxBitrate(capture.width / scale, capture.height / scale, top);
+    if (!top) encoding.maxFramerate = LOWER_LAYER_FPS;
     encoding.active = true;
   });
   await sender.setParameters(params);

@@ -40,7 +40,7 @@ const STEADY_LAYER_MS = 2000;
  * switch, a resume or a viewer's request send one, several times a frame's size) and
  * retransmissions, which a drop-tail queue at the estimate would drop.
  */
-const VIDEO_SHARE_LIMITED = 0.85;
+const VIDEO_SHARE_LIMITED = 0.9;
 /** While limited, one step up is tried when the estimate is this far above what the viewer gets… */
 const PROBE_RATIO = 1.15;
 /** …and no sooner than this after the previous change (the estimate needs time to follow). */

@@ -73,7 +73,7 @@ test('a full link limits the viewer to its estimate: lower layers first, pauses 
   };
   downlink.setEstimate(3_000_000, now);
   step(3_000_000, ESTIMATE_SETTLE_MS);
-  // The estimate falls below the 2.7 Mbit/s sent, with loss (a full queue): limited to 85% of 1.2 Mbit/s, every camera at its low layer.
+  // The estimate falls below the 2.7 Mbit/s sent, with loss (a full queue): limited to 90% of 1.2 Mbit/s, every camera at its low layer.
   assert.equal(step(1_200_000, 250, 0.1), [0, 0, 0]);
   assert.is(downlink.downlinkState, 'limited');
   // Far worse: 800 kbit/s holds two low layers; the third pauses (never all three frozen).
