@@ -10,7 +10,7 @@
  * budget but its tiles), becomes `limited` when the estimate falls below what the relay
  * sends (the browser saw its queue grow: overuse) and the viewer loses packets (a busy
  * CPU delays packets too, and its estimate falls with no link full: loss is what tells a
- * full queue), or when the estimate falls far below; while limited it probes upwards one
+ * full queue; and an estimate also falls with what arrives, after a pause); while limited it probes upwards one
  * step at a time whenever the estimate stays clear of what it gets and nothing is lost;
  * once it gets everything its tiles need with room to spare it is free again.
  */
@@ -26,10 +26,8 @@ import { allocate, type LayerOffer, type SlotDemand } from './allocate';
 export const AUDIO_RESERVE_BPS = 64_000;
 /** The browser's first estimates ramp up from its initial guess: they are not read as overuse. */
 export const ESTIMATE_SETTLE_MS = 5000;
-/** An estimate this far below what the relay sends, with loss, means the link is full… */
+/** An estimate this far below what the relay sends, with loss, means the link is full. */
 const OVERUSE_RATIO = 0.9;
-/** …and this far below, whatever the loss. */
-const COLLAPSE_RATIO = 0.5;
 /** Loss (the worst of a viewer's streams over the last `LOSS_WINDOW_MS`) that shows a full queue. */
 const LOSS_THRESHOLD = 0.03;
 const LOSS_WINDOW_MS = 2000;
@@ -145,7 +143,7 @@ export class ViewerDownlink {
     if (estimate === undefined || this.firstEstimateAt === undefined || nowMs - this.firstEstimateAt < ESTIMATE_SETTLE_MS) return Infinity;
     const sent = this.videoBps(slots, layersOf, nowMs) + AUDIO_RESERVE_BPS;
     const lossy = this.recentLoss(nowMs) >= LOSS_THRESHOLD;
-    const overuse = (estimate < sent * OVERUSE_RATIO && lossy) || estimate < sent * COLLAPSE_RATIO;
+    const overuse = estimate < sent * OVERUSE_RATIO && lossy;
     if (this.state === 'free') {
       if (!overuse) return Infinity;
       this.state = 'limited';

@@ -94,22 +94,19 @@ test('a full link limits the viewer to its estimate: lower layers first, pauses 
   }
 });
 
-test('an estimate that dips without loss (a busy CPU, not a full link) changes nothing; one that collapses does', () => {
+test('an estimate that falls without loss (a busy CPU, or what arrives after a pause) changes nothing', () => {
   const { cameras, slots, layersOf, downlink, targets } = setup();
   let now = 10_000;
   downlink.setEstimate(3_000_000, now);
-  now += ESTIMATE_SETTLE_MS;
-  feed(cameras, now);
-  downlink.setEstimate(2_200_000, now);
-  downlink.allocate(slots, layersOf, now);
-  assert.equal(targets(), [1, 1, 1]);
-  assert.is(downlink.downlinkState, 'free');
-  now += 250;
-  feed(cameras, now);
-  downlink.setEstimate(1_250_000, now);
-  downlink.allocate(slots, layersOf, now);
-  assert.is(downlink.downlinkState, 'limited');
-  assert.equal(targets(), [0, 0, 0]);
+  for (const estimate of [2_200_000, 1_000_000, 80_000]) {
+    now += 250;
+    if (estimate === 2_200_000) now += ESTIMATE_SETTLE_MS;
+    feed(cameras, now);
+    downlink.setEstimate(estimate, now);
+    downlink.allocate(slots, layersOf, now);
+    assert.equal(targets(), [1, 1, 1], `at ${estimate}`);
+    assert.is(downlink.downlinkState, 'free');
+  }
 });
 
 test('small tiles cap the layer even on a free link', () => {
