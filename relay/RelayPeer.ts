@@ -19,7 +19,7 @@ import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-dat
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
-import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, pliPacket } from './rtcp';
+import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, nackedSequences, pliPacket } from './rtcp';
 import { SourceStreams, type InputStream } from './InputStreams';
 import { offeredMedia, type OfferedMedia } from './OfferedMedia';
 import { ABS_SEND_TIME_URI, isRtcp, MAX_RTP_BYTES, readRtp, writeRtp } from './rtpBytes';
@@ -40,8 +40,6 @@ export function releaseNativeRelay(): void {
   native?.cleanup();
 }
 
-/** Sent packets kept per slot for NACK replies (≈ 1 s of 320×240 video at fan-out rates). */
-const NACK_HISTORY = 512;
 const CNAME = 'meetmesh-relay';
 /** The sender SSRC of the relay's own PLIs (RFC 4585 §6.1: the relay receives only, any constant of its own will do). */
 const PLI_SENDER_SSRC = 1;
@@ -266,7 +264,8 @@ export class RelayPeer implements RelayConnection {
         // report it (REMB, `goog-remb` is in the answer): the per-viewer allocation's input.
         const absSendTimeId = offered.extensions.get(ABS_SEND_TIME_URI);
         if (absSendTimeId !== undefined) description.parseSdpLine(`a=extmap:${absSendTimeId} ${ABS_SEND_TIME_URI}`);
-        const track = this.addTrack(description, new stack.RtcpNackResponder(NACK_HISTORY));
+        // No media handler: the relay answers NACKs itself, within a budget (RetransmitHistory).
+        const track = this.addTrack(description);
         const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch, absSendTimeId));
         track.onMessage((message) => {
           if (isRtcp(message)) this.guard('rtcp', () => this.onSlotRtcp(slot, message));
@@ -275,9 +274,9 @@ export class RelayPeer implements RelayConnection {
       });
   }
 
-  private addTrack(description: Audio | Video, handler: MediaHandler): Track {
+  private addTrack(description: Audio | Video, handler?: MediaHandler): Track {
     const track = this.pc.addTrack(description);
-    track.setMediaHandler(handler);
+    if (handler) track.setMediaHandler(handler);
     this.tracks.push(track);
     return track;
   }
@@ -313,6 +312,11 @@ export class RelayPeer implements RelayConnection {
 
   /** RTCP from the viewer about one slot (libdatachannel routes it by SSRC, decrypted; NACKs are answered natively). */
   private onSlotRtcp(slot: VideoSlot, rtcp: Buffer): void {
+    const ssrc = slot.output.ssrc;
+    if (ssrc !== undefined) {
+      const lost = nackedSequences(rtcp, ssrc);
+      if (lost.length > 0) slot.output.resend(lost);
+    }
     const { rembBps, losses } = downlinkFeedback(rtcp);
     if (rembBps !== undefined) this.handlers.downlink(rembBps);
     // The viewer's loss on this slot's stream (its receiver report), for the allocation.

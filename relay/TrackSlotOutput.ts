@@ -6,6 +6,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Track } from 'node-datachannel';
+import { RetransmitHistory } from './RetransmitHistory';
 import { ABS_SEND_TIME_BYTES, MAX_RTP_BYTES, writeRtp } from './rtpBytes';
 import type { RtpIn } from './types';
 import { SOURCE_SWITCH_TICKS, type SlotOutput } from './VideoSlot';
@@ -20,6 +21,7 @@ export class TrackSlotOutput implements SlotOutput {
   // RFC 3550 §5.1: the stream's numbering starts at random.
   private lastSeq = randomInt(0, 0x10000);
   private lastTimestamp = randomInt(0, 0x1_0000_0000);
+  private readonly history = new RetransmitHistory();
 
   constructor(
     private readonly peer: { readonly isConnected: boolean },
@@ -46,8 +48,20 @@ export class TrackSlotOutput implements SlotOutput {
     const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
     if (isNewer(seq, this.lastSeq, 0x10000)) this.lastSeq = seq;
     if (isNewer(timestamp, this.lastTimestamp, 0x1_0000_0000)) this.lastTimestamp = timestamp;
-    const out = writeRtp(this.scratch, this.payloadType, packet.marker, seq, timestamp, this.ssrc, packet.payload, this.absSendTimeId, performance.now());
-    // libdatachannel copies the packet (into the NACK history and SRTP): the scratch is free again.
+    const now = performance.now();
+    const size = this.write(seq, timestamp, packet.marker, packet.payload, now);
+    if (size > 0) this.history.remember(seq, timestamp, packet.marker, packet.payload, size, now);
+    return size;
+  }
+
+  resend(lost: readonly number[]): void {
+    this.history.answer(lost, performance.now(), (seq, timestamp, marker, payload) => this.write(seq, timestamp, marker, payload, performance.now()));
+  }
+
+  /** Writes and sends one packet of this stream; returns its RTP size, 0 when not sent. */
+  private write(seq: number, timestamp: number, marker: boolean, payload: Buffer, nowMs: number): number {
+    const out = writeRtp(this.scratch, this.payloadType, marker, seq, timestamp, this.ssrc, payload, this.absSendTimeId, nowMs);
+    // libdatachannel copies the packet (into SRTP): the scratch is free again.
     return this.track.sendMessageBinary(out) ? out.length : 0;
   }
 }

@@ -25,6 +25,8 @@ export interface SlotOutput {
    * Returns the RTP size sent.
    */
   send(packet: RtpIn, rebase: boolean): number;
+  /** Sends again what the viewer NACKed (sequence numbers of this stream), within a retransmission budget. */
+  resend(lost: readonly number[]): void;
 }
 
 /** While waiting for a keyframe, ask again this often (the first request's keyframe may have been lost). */

@@ -99,6 +99,25 @@ export function downlinkFeedback(datagram: Uint8Array): DownlinkFeedback {
   return feedback;
 }
 
+/** RTCP packet type of transport-layer feedback (RFC 4585 §6.1), whose FMT 1 is the generic NACK. */
+const PT_RTPFB = 205;
+const FMT_NACK = 1;
+
+/** The sequence numbers a (compound) RTCP datagram NACKs for `mediaSsrc` (RFC 4585 §6.2.1: PID and a 16-bit BLP per FCI entry). */
+export function nackedSequences(datagram: Uint8Array, mediaSsrc: number): number[] {
+  const lost: number[] = [];
+  forEachRtcpPacket(datagram, (type, fmt, view, start, end) => {
+    if (type !== PT_RTPFB || fmt !== FMT_NACK || end - start < FEEDBACK_HEADER_BYTES + 4 || view.getUint32(start + 8) !== mediaSsrc >>> 0) return;
+    for (let fci = start + FEEDBACK_HEADER_BYTES; fci + 4 <= end; fci += 4) {
+      const pid = view.getUint16(fci);
+      const blp = view.getUint16(fci + 2);
+      lost.push(pid);
+      for (let bit = 0; bit < 16; bit += 1) if (blp & (1 << bit)) lost.push((pid + bit + 1) & 0xffff);
+    }
+  });
+  return lost;
+}
+
 /** A PLI (RFC 4585 §6.3.1) from `sender` asking for a keyframe on `media`. */
 export function pliPacket(sender: number, media: number): Buffer {
   const packet = Buffer.alloc(FEEDBACK_HEADER_BYTES);

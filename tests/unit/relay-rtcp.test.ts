@@ -1,7 +1,8 @@
 /** A viewer's RTCP as the relay reads it: keyframe requests (PLI/FIR by media SSRC), downlink feedback (REMB, receiver-report loss), and the per-publisher request throttle. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets } from '../../relay/rtcp';
+import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, nackedSequences } from '../../relay/rtcp';
+import { RetransmitHistory } from '../../relay/RetransmitHistory';
 
 // ---------------------------------------------------------------- reading PLI / FIR
 //
@@ -136,6 +137,38 @@ test('receiver and sender reports give the fraction lost per reported SSRC', () 
   // A report whose count promises more blocks than its length holds stops at its end.
   const short = words(header(3, 201, 7), VIEWER, SLOT_A, (64 << 24) | 10, 0, 0, 0, 0);
   assert.equal(downlinkFeedback(short).losses, [{ ssrc: SLOT_A, fractionLost: 0.25 }]);
+});
+
+// ---------------------------------------------------------------- NACKs and their budget
+
+test('a generic NACK names its PID and every BLP bit after it, for its own media SSRC only', () => {
+  // PID 1234, BLP 0x0005: 1234, 1235 (bit 0) and 1237 (bit 2).
+  assert.equal(nackedSequences(nack(SLOT_A), SLOT_A), [1234, 1235, 1237]);
+  assert.equal(nackedSequences(nack(SLOT_A), SLOT_B), []);
+  // Wraps at 65535; two FCI entries in one NACK; inside a compound datagram.
+  const two = words(header(1, 205, 4), VIEWER, SLOT_B, (65535 << 16) | 0x0001, (10 << 16) | 0);
+  assert.equal(nackedSequences(Buffer.concat([rr(SLOT_B), two, pli(SLOT_B)]), SLOT_B), [65535, 0, 10]);
+});
+
+test('NACKed packets are sent again once per round trip, and retransmissions stay within a quarter of what was sent', () => {
+  const history = new RetransmitHistory();
+  const resent: number[] = [];
+  const resend = (seq: number) => (resent.push(seq), 1000);
+  // A second of 100 packets of 1,000 bytes (800 kbit/s).
+  for (let seq = 0; seq < 100; seq += 1) history.remember(seq, seq * 3000, false, Buffer.alloc(988), 1000, seq * 10);
+  history.answer([5, 6], 1000, resend);
+  assert.equal(resent, [5, 6]);
+  history.answer([5], 1050, resend);
+  assert.equal(resent, [5, 6], 'not again within 100 ms');
+  history.answer([5], 1150, resend);
+  assert.equal(resent, [5, 6, 5]);
+  // Everything NACKed at once: only about a quarter of the second's bytes go again.
+  history.answer(Array.from({ length: 100 }, (_, i) => i), 1200, resend);
+  assert.ok(resent.length <= 3 + 26 && resent.length >= 10, `${resent.length} resent`);
+  assert.ok(history.refused > 60);
+  // Forgotten packets (older than the ring) are not sent.
+  history.answer([9999], 1300, resend);
+  assert.not.ok(resent.includes(9999));
 });
 
 // ---------------------------------------------------------------- throttling

@@ -11,7 +11,7 @@ import { InputStream } from '../../relay/InputStreams';
 import type { RtpIn } from '../../relay/types';
 import { VideoSlot, type SlotOutput } from '../../relay/VideoSlot';
 
-const output: SlotOutput = { connected: true, ssrc: 1, send: () => 100 };
+const output: SlotOutput = { connected: true, ssrc: 1, send: () => 100, resend: () => {} };
 const packet = (size: number): RtpIn => ({ ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 96, payload: Buffer.alloc(0), size });
 
 /** A publisher's camera in two layers: 300 and 900 kbit/s. */

@@ -1,0 +1,65 @@
+/**
+ * A slot's answers to its viewer's NACKs (RFC 4585 §6.2.1), with a budget. Every packet the
+ * slot sent is remembered (its header fields and the publisher's payload, which is the
+ * received packet's own Buffer: nothing is copied) in a ring of `HISTORY` entries, and a
+ * NACKed one is sent again — once per `RESEND_GAP_MS` at most, and only while the
+ * retransmissions of the last second stay under `RESEND_SHARE` of what the slot sent. A
+ * viewer behind a full queue NACKs everything it lost, again every round trip; answering
+ * all of it (libdatachannel's RtcpNackResponder does) multiplies the traffic into that very
+ * queue, and nothing gets through.
+ */
+import { RateMeter } from './allocation/RateMeter';
+
+/** Packets remembered per slot: about a second of a 640×480 layer. */
+export const HISTORY = 256;
+/** The same packet is not sent again sooner than this (about a round trip here). */
+const RESEND_GAP_MS = 100;
+/** Retransmissions take at most this share of what the slot sends. */
+const RESEND_SHARE = 0.25;
+
+/** One sent packet, as it can be written again. */
+interface Sent {
+  seq: number;
+  timestamp: number;
+  marker: boolean;
+  payload: Buffer | undefined;
+  resentAt: number;
+}
+
+export class RetransmitHistory {
+  private readonly ring: Sent[] = Array.from({ length: HISTORY }, () => ({ seq: -1, timestamp: 0, marker: false, payload: undefined, resentAt: -Infinity }));
+  private readonly sentRate = new RateMeter();
+  private readonly resentRate = new RateMeter();
+  /** Retransmissions refused for the budget (a figure for tests and counters). */
+  refused = 0;
+
+  /** Remembers a packet the slot sent (`size`: its RTP size). */
+  remember(seq: number, timestamp: number, marker: boolean, payload: Buffer, size: number, nowMs: number): void {
+    const entry = this.ring[seq % HISTORY]!;
+    entry.seq = seq;
+    entry.timestamp = timestamp;
+    entry.marker = marker;
+    entry.payload = payload;
+    entry.resentAt = -Infinity;
+    this.sentRate.add(size, nowMs);
+  }
+
+  /**
+   * For each NACKed sequence number still remembered, calls `resend` (which sends it and
+   * returns its size, 0 when not sent), within the budget.
+   */
+  answer(lost: Iterable<number>, nowMs: number, resend: (seq: number, timestamp: number, marker: boolean, payload: Buffer) => number): void {
+    for (const seq of lost) {
+      const entry = this.ring[seq % HISTORY]!;
+      if (entry.seq !== seq || !entry.payload || nowMs - entry.resentAt < RESEND_GAP_MS) continue;
+      if (this.resentRate.bitrate(nowMs) > RESEND_SHARE * this.sentRate.bitrate(nowMs)) {
+        this.refused += 1;
+        continue;
+      }
+      const size = resend(seq, entry.timestamp, entry.marker, entry.payload);
+      if (size === 0) continue;
+      entry.resentAt = nowMs;
+      this.resentRate.add(size, nowMs);
+    }
+  }
+}
