@@ -1,24 +1,27 @@
 /**
- * Adaptive relay video with real browsers on a real bottleneck: four people on the relay,
+ * `bench/weak-viewer.ts` — adaptive relay video with real browsers on a real bottleneck: four people on the relay,
  * three of them with 640×480 cameras (Chromium publishing simulcast; a fourth encoder would
  * make two cores, not the network, the limit), and Dan, who watches, reaching it only
  * through coturn (`?ice=relay`) behind a user-space drop-tail bottleneck
  * (tests/helpers/UdpImpairProxy.ts, rate plus a 150 ms queue).
- * - Slow downlink (40% of what Dan receives at full quality): Dan keeps every camera moving
- *   (a lower layer, never frozen) and hears everyone; the others keep full size; back to
- *   full size within seconds of the cap being lifted.
- * - Slow uplink (300 kbit/s from Dan): Dan's camera stays visible to everyone.
+ * Slow downlink (40% of what Dan receives at full quality): per camera at Dan and at an
+ * unconstrained viewer (Ann), frame rate, longest freeze and width; Dan's longest audio gap;
+ * what the relay did (layer switches, paused slots); the time back to full size after the
+ * cap is lifted. Issue 18's targets: every camera ≥ 10 fps at Dan, no freeze over 1 s,
+ * audio gap ≤ 100 ms, the others ≥ 90% of their frame rate at full size, full again ≤ 5 s.
+ * Run: npx tsx bench/weak-viewer.ts (about a minute). Writes bench-results/weak-viewer.{json,md}.
+ * Not yet here (issue 18): the uplink caps, P2P side by side, several cap levels, a plot.
  */
-import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
-import { audioGapProbe, longestAudioGap, pageNow } from '../helpers/audioGaps';
-import { launchBrowser } from '../helpers/browser';
-import { coturnIce, startCoturn, type Coturn, type CoturnIce } from '../helpers/coturn';
-import { badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../helpers/room';
-import { startServer, type TestServer } from '../helpers/server';
-import { UdpImpairProxy } from '../helpers/UdpImpairProxy';
-import { waitFor } from '../helpers/wait';
+import { audioGapProbe, longestAudioGap, pageNow } from '../tests/helpers/audioGaps';
+import { launchBrowser } from '../tests/helpers/browser';
+import { coturnIce, startCoturn, type Coturn, type CoturnIce } from '../tests/helpers/coturn';
+import { badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../tests/helpers/room';
+import { startServer, type TestServer } from '../tests/helpers/server';
+import { UdpImpairProxy } from '../tests/helpers/UdpImpairProxy';
+import { waitFor } from '../tests/helpers/wait';
+import { ensureClientBuilt } from './harness/run';
+import { runContext, writeResults } from './harness/results';
 
 const HZ = { Ann: 500, Ben: 700, Cat: 900, Dan: 1100 } as const;
 type Name = keyof typeof HZ;
@@ -29,6 +32,8 @@ const VIEWPORT = { width: 1600, height: 1000 };
 /** How long the relay and the browsers get to adapt to a new cap before it is measured. */
 const ADAPT_MS = 6000;
 const MEASURED_MS = 8000;
+/** How long the benchmark waits for Dan back at full size after the cap is lifted. */
+const RECOVERY_LIMIT_MS = 30_000;
 
 let coturn: Coturn;
 let ice: CoturnIce;
@@ -101,24 +106,8 @@ const others = (name: Name) => NAMES.filter((n) => n !== name);
 const cameras = (name: Name) => others(name).filter((n) => n !== 'Dan');
 const person = (name: Name) => people.get(name)!;
 
-test.before(async () => {
-  coturn = await startCoturn();
-  ice = coturnIce(coturn);
-  proxy = await UdpImpairProxy.start({ target: { address: coturn.address, port: coturn.port } });
-  server = await startServer({}, ice.parts);
-  browser = await launchBrowser();
-});
-test.after(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    await server?.dispose();
-    await proxy?.close();
-    await coturn?.stop();
-  }
-});
-
-test('four on the relay, one on a slow downlink: that one sees every camera move, the others keep full size, full again after', async () => {
+/** Four on the relay, Dan on a slow downlink: what each sees and hears, what the relay did, how long back to full size. */
+async function measureSlowDownlink(): Promise<Record<string, unknown>> {
   const meeting = await createMeeting(server.url, 'Hotel Wi-Fi', 'relay');
   const probe = audioGapProbe(Object.values(HZ));
   for (const name of NAMES) {
@@ -157,22 +146,51 @@ test('four on the relay, one on a slow downlink: that one sees every camera move
   const to = await pageNow(person('Dan').page);
   const gaps = await Promise.all(cameras('Dan').map((n) => longestAudioGap(person('Dan').page, HZ[n], from, to)));
   const detail = (await meetingDetail(server.url, meeting.id)).relay;
+  console.log(`    Dan's overlay: ${JSON.stringify(await overlayOf(person('Dan').page))}`);
   console.log(`    capped at ${Math.round((0.4 * fullBps) / 1000)} kbit/s: Dan sees ${JSON.stringify(dan)}, audio gaps ${gaps.map((g) => Math.round(g)).join('/')} ms; Ann sees ${JSON.stringify(ann)}; relay ${JSON.stringify(detail)}; proxy ${JSON.stringify(proxy.counters().down)}`);
-  for (const [name, w] of Object.entries(dan)) {
-    assert.ok(w.fps >= 10, `Dan sees ${name} at ${w.fps.toFixed(1)} fps`);
-    assert.ok(w.longestFreezeMs <= 1000, `Dan's picture of ${name} froze for ${Math.round(w.longestFreezeMs)} ms`);
-  }
-  for (const g of gaps) assert.ok(g <= 100, `Dan's longest audio gap ${Math.round(g)} ms`);
-  for (const [name, w] of Object.entries(ann)) {
-    assert.is(w.width, 640, `Ann still sees ${name} at full size`);
-    assert.ok(w.fps >= 0.9 * full[name]!.fps, `Ann sees ${name} at ${w.fps.toFixed(1)} fps (was ${full[name]!.fps.toFixed(1)})`);
-  }
+  const paused: string[] = await person('Dan').page.evaluate((who) => who.filter((n: string) => document.querySelector(`[data-testid="video-tile"][data-participant="${n}"][data-paused="bandwidth"]`) !== null), cameras('Dan'));
 
   // The cap lifted: back to full size within seconds.
   proxy.set({ rate: null }, 'down');
   const lifted = performance.now();
-  await waitFor(async () => (await widths(person('Dan').page, cameras('Dan'))).every((w) => w === 640), 15_000, 'Dan back at full size');
-  console.log(`    back to full size ${Math.round(performance.now() - lifted)} ms after the cap was lifted`);
-});
+  const back = await waitFor(async () => (await widths(person('Dan').page, cameras('Dan'))).every((w) => w === 640), RECOVERY_LIMIT_MS, 'Dan back at full size').then(() => true, () => false);
+  const backMs = back ? Math.round(performance.now() - lifted) : null;
+  console.log(back ? `    back to full size ${backMs} ms after the cap was lifted` : `    not back to full size within ${RECOVERY_LIMIT_MS / 1000} s: ${JSON.stringify(await widths(person('Dan').page, cameras('Dan')))}, overlay ${JSON.stringify(await overlayOf(person('Dan').page))}`);
+  return { fullBps: Math.round(fullBps), capBps: Math.round(0.4 * fullBps), full, dan, ann, danAudioGapsMs: gaps.map(Math.round), pausedAtDan: paused, relay: detail, proxyDown: proxy.counters().down, backToFullMs: backMs };
+}
 
-test.run();
+async function main(): Promise<void> {
+  ensureClientBuilt();
+  coturn = await startCoturn();
+  ice = coturnIce(coturn);
+  proxy = await UdpImpairProxy.start({ target: { address: coturn.address, port: coturn.port } });
+  server = await startServer({}, ice.parts);
+  browser = await launchBrowser();
+  try {
+    const slow = await measureSlowDownlink();
+    const dan = slow['dan'] as Record<string, TileWindow>;
+    const ann = slow['ann'] as Record<string, TileWindow>;
+    const rows = Object.keys(dan).map((n) => `| ${n} | ${dan[n]!.fps.toFixed(1)} | ${Math.round(dan[n]!.longestFreezeMs)} | ${dan[n]!.width} | ${ann[n]?.fps.toFixed(1) ?? '–'} | ${ann[n]?.width ?? '–'} |`);
+    writeResults('weak-viewer', { name: 'weak-viewer', ...runContext(), slowDownlink: slow }, [
+      `# Weak viewer on the relay: downlink at 40% of the full streams`,
+      '',
+      `Four Chromium on the relay, three 640×480 cameras publishing simulcast; Dan through coturn behind a ${Math.round(Number(slow['capBps']) / 1000)} kbit/s drop-tail bottleneck (150 ms queue).`,
+      `Dan's longest audio gaps: ${(slow['danAudioGapsMs'] as number[]).join(' / ')} ms; paused at Dan: ${JSON.stringify(slow['pausedAtDan'])}; back to full size ${slow['backToFullMs'] === null ? `not within ${RECOVERY_LIMIT_MS / 1000} s` : `${String(slow['backToFullMs'])} ms`} after the cap was lifted.`,
+      '',
+      '| camera | fps at Dan | longest freeze at Dan (ms) | width at Dan | fps at Ann | width at Ann |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      ...rows,
+      '',
+    ].join('\n'));
+  } finally {
+    try {
+      await browser.close();
+    } finally {
+      await server.dispose();
+      await proxy.close();
+      await coturn.stop();
+    }
+  }
+}
+
+await main();
