@@ -19,11 +19,11 @@ import type { InputStream } from '../InputStreams';
 import type { VideoSlot } from '../VideoSlot';
 import { allocate, type LayerOffer, type SlotDemand } from './allocate';
 
-/**
- * Kept for the viewer's audio before any video: the mix (Opus, ≈32–40 kbit/s with RTP, SRTP,
- * UDP and IP headers) with room for RTCP. Audio goes first.
+/*
+ * The browser's REMB estimates the streams that carry abs-send-time: the relay's video (the
+ * mix does not carry it). Its estimate is what the video may take with the audio already on
+ * the link, so audio goes first without a reserve taken out of it; video takes a share.
  */
-export const AUDIO_RESERVE_BPS = 64_000;
 /** The browser's first estimates ramp up from its initial guess: they are not read as overuse. */
 export const ESTIMATE_SETTLE_MS = 5000;
 /** An estimate this far below what the relay sends, with loss, means the link is full. */
@@ -39,8 +39,8 @@ const STEADY_LAYER_MS = 2000;
  * retransmissions, which a drop-tail queue at the estimate would drop.
  */
 const VIDEO_SHARE_LIMITED = 0.9;
-/** While limited, one step up is tried when the estimate is this far above what the viewer gets… */
-const PROBE_RATIO = 1.15;
+/** A limited viewer is given one more step while its estimate clears what it gets by this much. */
+const PROBE_RATIO = 1.05;
 /** …and no sooner than this after the previous change (the estimate needs time to follow). */
 const PROBE_INTERVAL_MS = 2000;
 
@@ -141,7 +141,7 @@ export class ViewerDownlink {
   private budget(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], nowMs: number): number {
     const estimate = this.estimate;
     if (estimate === undefined || this.firstEstimateAt === undefined || nowMs - this.firstEstimateAt < ESTIMATE_SETTLE_MS) return Infinity;
-    const sent = this.videoBps(slots, layersOf, nowMs) + AUDIO_RESERVE_BPS;
+    const sent = this.videoBps(slots, layersOf, nowMs);
     const lossy = this.recentLoss(nowMs) >= LOSS_THRESHOLD;
     const overuse = estimate < sent * OVERUSE_RATIO && lossy;
     if (this.state === 'free') {
@@ -149,10 +149,10 @@ export class ViewerDownlink {
       this.state = 'limited';
     }
     // Overuse: what is sent no longer fits; the estimate is the budget (lower layers, pauses).
-    if (overuse) return Math.max(0, estimate * VIDEO_SHARE_LIMITED - AUDIO_RESERVE_BPS);
+    if (overuse) return estimate * VIDEO_SHARE_LIMITED;
     const clear = !lossy && estimate >= sent * PROBE_RATIO && nowMs - this.lastChangeAt >= PROBE_INTERVAL_MS;
     // Neither overuse nor room to try more: hold what the viewer gets.
-    if (!clear) return Math.max(estimate, sent) - AUDIO_RESERVE_BPS;
+    if (!clear) return Math.max(estimate * VIDEO_SHARE_LIMITED, sent);
     // Probe: room for the cheapest next step (a paused slot's lowest layer, or one layer up).
     const step = cheapestStep(slots, layersOf, nowMs);
     if (step === undefined) {
@@ -160,7 +160,7 @@ export class ViewerDownlink {
       this.state = 'free';
       return Infinity;
     }
-    return Math.max(estimate, sent + step * 1.2) - AUDIO_RESERVE_BPS;
+    return Math.max(estimate * VIDEO_SHARE_LIMITED, sent + step * 1.2);
   }
 
   /** The video allocated to this viewer now: the rates of the layers its slots forward (or are switching to, a keyframe away). */
