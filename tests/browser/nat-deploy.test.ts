@@ -18,7 +18,7 @@ import type { Browser } from 'playwright-core';
 import { ROOT_DIR } from '../../coordinator/config';
 import { launchBrowser } from '../helpers/browser';
 import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../helpers/room';
-import { PEER_CONNECTION_TAP, remoteEnds } from '../helpers/selectedPair';
+import { PEER_CONNECTION_TAP, awaitRemoteEnds } from '../helpers/selectedPair';
 import { freeTcpPort, tempDir } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
@@ -157,10 +157,7 @@ test('behind 1:1 NAT: browsers reach the relay only at RELAY_ANNOUNCED_IP:RELAY_
   await assertEveryoneHearsTheOthers(group);
 
   for (const p of group) {
-    const ends = await waitFor(async () => {
-      const found = await remoteEnds(p.page);
-      return found.length > 0 ? found : undefined;
-    }, 10_000, `${p.name}'s relay connection to report its selected pair`);
+    const ends = await awaitRemoteEnds(p);
     assert.equal(ends.map((e) => `${e.candidateType} ${e.protocol} ${e.address}:${e.port}`), [`host udp ${PUBLIC}:${relayPort}`], `${p.name}'s remote end`);
   }
   // Every media datagram went through the NAT, both ways.

@@ -9,7 +9,7 @@ import { createSocket } from 'node:dgram';
 import type { Browser } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser';
 import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../helpers/room';
-import { PEER_CONNECTION_TAP, remoteEnds } from '../helpers/selectedPair';
+import { PEER_CONNECTION_TAP, awaitRemoteEnds } from '../helpers/selectedPair';
 import { startServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
@@ -55,10 +55,7 @@ test('with RELAY_PORT and RELAY_ANNOUNCED_IP, every relay connection ends at the
   await assertEveryoneHearsTheOthers(group);
 
   for (const p of group) {
-    const ends = await waitFor(async () => {
-      const found = await remoteEnds(p.page);
-      return found.length > 0 ? found : undefined;
-    }, 10_000, `${p.name}'s relay connection to report its selected pair`);
+    const ends = await awaitRemoteEnds(p);
     assert.equal(ends.map((e) => `${e.protocol} ${e.address}:${e.port}`), [`udp ${ANNOUNCED}:${relayPort}`], `${p.name}'s remote end`);
     assert.is(ends[0]!.candidateType, 'host', `${p.name} reaches the announced candidate itself, not a peer-reflexive stand-in`);
   }
@@ -84,10 +81,7 @@ test('with several media workers each binds its own port from RELAY_PORT up, and
     people.push(c, d);
     const portOf = async (p: Person): Promise<number> => {
       await badgeSays(p, 'relay');
-      const ends = await waitFor(async () => {
-        const found = await remoteEnds(p.page);
-        return found.length > 0 ? found : undefined;
-      }, 15_000, `${p.name}'s relay connection to report its selected pair`);
+      const ends = await awaitRemoteEnds(p, 15_000);
       return ends[0]!.port;
     };
     const ports = [await portOf(a), await portOf(b), await portOf(c), await portOf(d)];

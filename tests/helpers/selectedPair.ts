@@ -4,6 +4,7 @@
  * `getStats()`, the remote candidate of each connected one's selected candidate pair.
  */
 import type { Page } from 'playwright-core';
+import { waitFor } from './wait';
 
 /** Install before the page loads: keeps the page's peer connections in `window.__peerConnections`. */
 export const PEER_CONNECTION_TAP = `(() => {
@@ -43,4 +44,12 @@ export async function remoteEnds(page: Page): Promise<RemoteEnd[]> {
     }
     return ends;
   });
+}
+
+/** Waits until a peer connection of `who`'s page has a selected pair, and returns the remote ends. */
+export async function awaitRemoteEnds(who: { page: Page; name: string }, timeoutMs = 10_000): Promise<RemoteEnd[]> {
+  return waitFor(async () => {
+    const found = await remoteEnds(who.page);
+    return found.length > 0 ? found : undefined;
+  }, timeoutMs, `${who.name}'s relay connection to report its selected pair`);
 }
