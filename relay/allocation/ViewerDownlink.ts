@@ -7,23 +7,22 @@
  * A receive-side estimate only ever grows to about 1.5× what arrives (libwebrtc's AIMD), so
  * it says "the link carries at least this", not "at most": taken as a budget from the start
  * it would pin a viewer to whatever it first received. So the viewer starts `free` (no
- * budget but its tiles), becomes `limited` when the estimate falls below what the relay
- * sends (the browser saw its queue grow: overuse) and the viewer loses packets (a busy
- * CPU delays packets too, and its estimate falls with no link full: loss is what tells a
- * full queue; and an estimate also falls with what arrives, after a pause); while limited it probes upwards one
- * step at a time whenever the estimate stays clear of what it gets and nothing is lost;
- * once it gets everything its tiles need with room to spare it is free again.
+ * budget but its tiles) and becomes `limited` when the estimate falls below what the relay
+ * sends (the browser saw its queue grow: overuse) while the viewer loses packets: a busy
+ * CPU delays packets too, and an estimate also falls with what arrives after a pause, with
+ * no link full; loss is what tells a full queue. While limited it probes upwards one step
+ * at a time whenever the estimate stays clear of what it gets and nothing is lost; once it
+ * gets everything its tiles need it is free again.
+ *
+ * The REMB estimates the streams that carry abs-send-time: the relay's video (the mix does
+ * not carry it). It is what video may take with the audio already on the link, so audio
+ * goes first without a reserve taken out of it; video takes a share.
  */
 import type { SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
 import type { VideoSlot } from '../VideoSlot';
 import { allocate, type LayerOffer, type SlotDemand } from './allocate';
 
-/*
- * The browser's REMB estimates the streams that carry abs-send-time: the relay's video (the
- * mix does not carry it). Its estimate is what the video may take with the audio already on
- * the link, so audio goes first without a reserve taken out of it; video takes a share.
- */
 /** The browser's first estimates ramp up from its initial guess: they are not read as overuse. */
 export const ESTIMATE_SETTLE_MS = 5000;
 /** An estimate this far below what the relay sends, with loss, means the link is full. */
