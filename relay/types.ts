@@ -4,16 +4,13 @@
  */
 
 import { LIMITS } from '../protocol/limits';
-import type { RelaySlot, VideoSource } from '../protocol/signaling';
+import type { RelaySlot } from '../protocol/signaling';
 
 export type { VideoSource } from '../protocol/signaling';
 
-/** What an RTP packet from a participant carries: their microphone, camera or shared screen. */
-export type RelayTrack = 'audio' | VideoSource;
-
 /**
  * One RTP packet received from a participant, as the relay reads it: the header fields it
- * routes on and the payload (padding and header extensions excluded). Each transport fills
+ * routes on and the payload (padding and header extensions excluded). The relay peer fills
  * one such object per track and reuses it packet after packet, so a reader must not keep it
  * past the call (the payload Buffer may be kept: it is the packet's own).
  */
@@ -50,10 +47,10 @@ export interface PublishState {
   screen?: boolean;
 }
 
-/** Events a `MeetingRelay` emits; listeners are isolated (a throwing listener is logged, not propagated). */
 /** Why the relay closed a participant's connection: only `connection lost` was not asked for. */
 export type RelayCloseReason = 'removed' | 'replaced' | 'relay closed' | 'connection lost';
 
+/** Events a `MeetingRelay` emits; listeners are isolated (a throwing listener is logged, not propagated). */
 export interface RelayEvents {
   /** A server-side ICE candidate to send to that client (always emitted after its answer). */
   candidate: (participantId: string, candidate: IceCandidateInit) => void;

@@ -17,9 +17,10 @@ export function isVp8KeyframeStart(payload: Uint8Array): boolean {
  * with 2 bits of scaling), or undefined when the packet does not start a keyframe.
  */
 export function vp8KeyframeSize(payload: Uint8Array): { width: number; height: number } | undefined {
-  if (!isVp8KeyframeStart(payload)) return undefined;
-  const at = vp8HeaderOffset(payload)!;
-  if (at + 10 > payload.length || payload[at + 3] !== 0x9d || payload[at + 4] !== 0x01 || payload[at + 5] !== 0x2a) return undefined;
+  // One descriptor walk per packet: this runs on every received video packet.
+  const at = vp8HeaderOffset(payload);
+  if (at === undefined || at + 10 > payload.length || (payload[at]! & 0x01) !== 0) return undefined;
+  if (payload[at + 3] !== 0x9d || payload[at + 4] !== 0x01 || payload[at + 5] !== 0x2a) return undefined;
   return { width: (payload[at + 6]! | (payload[at + 7]! << 8)) & 0x3fff, height: (payload[at + 8]! | (payload[at + 9]! << 8)) & 0x3fff };
 }
 
