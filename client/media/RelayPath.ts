@@ -70,7 +70,9 @@ export class RelayPath implements MediaConnection {
     cameraSize: RenderSize | null = null,
   ) {
     this.captureSize = cameraSize;
-    this.layers = cameraSize && canSimulcast() ? simulcastLayersFor(cameraSize.width, cameraSize.height) : 1;
+    // `?layers=1` publishes one layer where simulcast would be used (what layers cost: bench/weak-viewer.ts).
+    const oneLayer = new URLSearchParams(location.search).get('layers') === '1';
+    this.layers = cameraSize && canSimulcast() && !oneLayer ? simulcastLayersFor(cameraSize.width, cameraSize.height) : 1;
     this.view = new RelayView((slots) => this.signaling.send({ type: 'relay-view', slots }));
     this.pc = new RTCPeerConnection({ ...rtcConfig, iceServers: rtcConfig.iceServers ?? [] });
     this.audio = this.pc.addTransceiver(tracks.audio ?? 'audio', { direction: 'sendrecv' });
