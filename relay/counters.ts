@@ -43,6 +43,10 @@ export const MixerFiguresSchema = Type.Object(
     /** Gauges: tick time percentiles over the recent ticks (ms). */
     tickMsP50: Count,
     tickMsP99: Count,
+    /** Gauges: time between consecutive ticks' mix packets leaving the worker, over the recent ticks (ms; steady is 20). */
+    departureMsP50: Type.Optional(Count),
+    departureMsP99: Type.Optional(Count),
+    departureMsMax: Type.Optional(Count),
     /** Gauge: the mix encoders' Opus complexity now (0..10). */
     complexity: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
   },
@@ -69,4 +73,18 @@ export function zeroMixerFigures(): MixerFigures {
 export function addTotals(into: { relay: RelayCounters; mixer: MixerFigures }, from: { relay: RelayCounters; mixer: MixerFigures }): void {
   for (const key of RELAY_TOTALS) into.relay[key] += from.relay[key];
   for (const key of MIXER_TOTALS) into.mixer[key] += from.mixer[key];
+}
+
+/**
+ * Folds the gauges of one live meeting's figures into a worker's: the relay's (counts of
+ * slots) add up, the mixer's (tick times, complexity, any timing figure added later) take
+ * the worst meeting's.
+ */
+export function foldGauges(into: { relay: RelayCounters; mixer: MixerFigures }, from: { relay: RelayCounters; mixer: MixerFigures }): void {
+  for (const key of Object.keys(from.relay) as Array<keyof RelayCounters>) {
+    if (!(RELAY_TOTALS as ReadonlyArray<string>).includes(key)) into.relay[key] += from.relay[key];
+  }
+  for (const key of Object.keys(from.mixer) as Array<keyof MixerFigures>) {
+    if (!(MIXER_TOTALS as ReadonlyArray<string>).includes(key)) into.mixer[key] = Math.max(into.mixer[key] ?? 0, from.mixer[key] ?? 0);
+  }
 }

@@ -1,8 +1,13 @@
-/** `GET /metrics`: Prometheus text exposition of meetings, participants and relayed media. */
+/**
+ * `GET /metrics`: Prometheus text exposition of the whole node: meetings, participants,
+ * relayed media, the mixers, and the CPU and memory of the coordinator and of each media
+ * worker process (`workerMetrics.ts`). The README lists every series.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { MeetingRegistry } from '../meetings/MeetingRegistry';
 import { faultCounts } from '../faults';
 import type { RelayCounterSource } from '../media/RelayCounterSource';
+import { workerMetricLines, workersCpuSeconds } from './workerMetrics';
 
 /** Registers the metrics route. */
 export async function metricsRoute(
@@ -52,18 +57,17 @@ export async function metricsRoute(
       '# HELP meetmesh_mixer_tick_ms_p99 Worst p99 mixer tick time over live meetings, in ms.',
       '# TYPE meetmesh_mixer_tick_ms_p99 gauge',
       `meetmesh_mixer_tick_ms_p99 ${mixer.tickMsP99Max}`,
-      '# HELP meetmesh_media_workers Threads running relays and mixers (0: on the main thread).',
+      // Issue 19 (mix departure jitter), added as two plain gauges: fold them into the issue 22 layout as you see fit.
+      '# HELP meetmesh_mixer_departure_ms_p99 Worst p99 time between consecutive mix packets leaving the relay (20 when steady) over live meetings, in ms.',
+      '# TYPE meetmesh_mixer_departure_ms_p99 gauge',
+      `meetmesh_mixer_departure_ms_p99 ${mixer.departureMsP99Max}`,
+      '# HELP meetmesh_mixer_departure_ms_max Longest time between consecutive mix packets leaving the relay over live meetings\' recent ticks, in ms.',
+      '# TYPE meetmesh_mixer_departure_ms_max gauge',
+      `meetmesh_mixer_departure_ms_max ${mixer.departureMsMax}`,
+      '# HELP meetmesh_media_workers Media worker processes running relays and mixers (0: on the main thread).',
       '# TYPE meetmesh_media_workers gauge',
       `meetmesh_media_workers ${media.inProcess ? 0 : media.workers.length}`,
-      '# HELP meetmesh_media_worker_meetings Relay meetings placed on each media worker.',
-      '# TYPE meetmesh_media_worker_meetings gauge',
-      ...media.workers.map((w) => `meetmesh_media_worker_meetings{worker="${w.index}"} ${w.meetings}`),
-      '# HELP meetmesh_media_worker_participants Relay connections on each media worker.',
-      '# TYPE meetmesh_media_worker_participants gauge',
-      ...media.workers.map((w) => `meetmesh_media_worker_participants{worker="${w.index}"} ${w.participants}`),
-      '# HELP meetmesh_media_worker_utilization Event-loop utilization of each media worker over the last second (0..1).',
-      '# TYPE meetmesh_media_worker_utilization gauge',
-      ...media.workers.map((w) => `meetmesh_media_worker_utilization{worker="${w.index}"} ${w.utilization.toFixed(3)}`),
+      ...workerMetricLines(media.workers),
       '# HELP meetmesh_media_worker_failures_total Media workers that died unasked (their meetings recovered on another).',
       '# TYPE meetmesh_media_worker_failures_total counter',
       `meetmesh_media_worker_failures_total ${media.failures}`,
@@ -71,16 +75,26 @@ export async function metricsRoute(
       '# TYPE meetmesh_faults_total counter',
       ...[...faultCounts()].map(([where, n]) => `meetmesh_faults_total{where="${where.replace(/["\\\n]/g, '_')}"} ${n}`),
     ];
-    // The standard process figures (the Prometheus client libraries' names): CPU of every
-    // thread, media workers included, so a load test can read the server's cost from here.
+    // The standard process figures (the Prometheus client libraries' names) are the
+    // coordinator's alone; the node's add its media worker processes, so a load test or an
+    // operator reads the whole server's cost from one series.
     const cpu = process.cpuUsage();
+    const coordinatorCpu = (cpu.user + cpu.system) / 1e6;
+    const coordinatorRss = process.memoryUsage.rss();
+    const workersRss = media.workers.reduce((sum, w) => sum + (w.figures.process?.rssBytes ?? 0), 0);
     lines.push(
-      '# HELP process_cpu_seconds_total User and system CPU time of this process (every thread), in seconds.',
+      '# HELP process_cpu_seconds_total User and system CPU time of the coordinator process (media worker processes not included), in seconds.',
       '# TYPE process_cpu_seconds_total counter',
-      `process_cpu_seconds_total ${((cpu.user + cpu.system) / 1e6).toFixed(3)}`,
-      '# HELP process_resident_memory_bytes Resident memory of this process, in bytes.',
+      `process_cpu_seconds_total ${coordinatorCpu.toFixed(3)}`,
+      '# HELP process_resident_memory_bytes Resident memory of the coordinator process, in bytes.',
       '# TYPE process_resident_memory_bytes gauge',
-      `process_resident_memory_bytes ${process.memoryUsage.rss()}`,
+      `process_resident_memory_bytes ${coordinatorRss}`,
+      '# HELP meetmesh_node_cpu_seconds_total CPU time of the whole node: the coordinator and every media worker process it had, in seconds.',
+      '# TYPE meetmesh_node_cpu_seconds_total counter',
+      `meetmesh_node_cpu_seconds_total ${(coordinatorCpu + (workersCpuSeconds(media.workers) ?? 0)).toFixed(3)}`,
+      '# HELP meetmesh_node_resident_memory_bytes Resident memory of the coordinator and its running media worker processes, in bytes.',
+      '# TYPE meetmesh_node_resident_memory_bytes gauge',
+      `meetmesh_node_resident_memory_bytes ${coordinatorRss + workersRss}`,
     );
     // Several nodes: each serves its own figures; this says which node they are of.
     lines.push(

@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import { CodedError } from '../../protocol/errors';
-import { decodeFromWorker, type FromWorker, type OfferFailure, type ToWorker } from '../../relay/worker/channel';
+import { decodeFromWorker, type FromWorker, type OfferFailure, type ToWorker, type WorkerFigures } from '../../relay/worker/channel';
+import { addTotals, foldGauges, zeroMixerFigures, zeroRelayCounters } from '../../relay/counters';
 import { MediaHost, type LogLevel } from '../../relay/worker/MediaHost';
 import { releaseNativeRelay } from '../../relay/RelayPeer';
 import type { WorkerSettings } from '../../relay/worker/mediaWorker';
@@ -61,6 +62,12 @@ interface Lane {
   /** Event-loop utilization baseline for the next sample. */
   elu: EventLoopUtilization | undefined;
   utilization: number;
+  /** Processes started for this worker so far (a restart after a death is one more). */
+  starts: number;
+  /** What the running process last reported of itself. */
+  figures: WorkerFigures | undefined;
+  /** The last figures of the processes before it, added up: what a restart must not lose. */
+  before: { relay: WorkerFigures['relay']; mixer: WorkerFigures['mixer']; cpuSeconds: number };
 }
 
 interface Link {
@@ -86,6 +93,14 @@ export interface WorkerLoad {
   participants: number;
   /** Event-loop utilization (0..1) over the last sampling interval. */
   utilization: number;
+  /** Processes started for it so far. */
+  starts: number;
+  /**
+   * Since the coordinator started, every process this worker had included (totals only
+   * grow, across restarts); gauges and resident memory are the running process's. No
+   * `process` on the main thread (its CPU and memory are the coordinator's).
+   */
+  figures: WorkerFigures;
 }
 
 export class MediaWorkers {
@@ -103,7 +118,16 @@ export class MediaWorkers {
     private readonly log: FastifyBaseLogger,
   ) {
     const count = Math.max(1, options.workers);
-    this.lanes = Array.from({ length: count }, (_, index) => ({ index, link: null, relays: new Map(), elu: undefined, utilization: 0 }));
+    this.lanes = Array.from({ length: count }, (_, index): Lane => ({
+      index,
+      link: null,
+      relays: new Map(),
+      elu: undefined,
+      utilization: 0,
+      starts: 0,
+      figures: undefined,
+      before: { relay: zeroRelayCounters(), mixer: zeroMixerFigures(), cpuSeconds: 0 },
+    }));
     this.bindAddress = relayBindAddress(options.network ?? {}, networkInterfaces());
     this.sampler = setInterval(() => this.sampleUtilization(), 1000);
     this.sampler.unref();
@@ -156,7 +180,22 @@ export class MediaWorkers {
       meetings: [...lane.relays.values()].filter((r) => !r.final).length,
       participants: [...lane.relays.values()].reduce((n, r) => n + r.participantCount, 0),
       utilization: lane.utilization,
+      starts: lane.starts,
+      figures: this.lifetimeOf(lane),
     }));
+  }
+
+  /** A worker's figures over every process it had. */
+  private lifetimeOf(lane: Lane): WorkerFigures {
+    const whole = { relay: zeroRelayCounters(), mixer: zeroMixerFigures() };
+    addTotals(whole, lane.before);
+    const now = lane.figures;
+    if (now) {
+      addTotals(whole, now);
+      foldGauges(whole, now);
+    }
+    if (this.inProcess) return whole;
+    return { ...whole, process: { cpuSeconds: lane.before.cpuSeconds + (now?.process?.cpuSeconds ?? 0), rssBytes: now?.process?.rssBytes ?? 0 } };
   }
 
   /** Kills the worker holding a meeting, as a crash would (tests and drills). */
@@ -189,13 +228,15 @@ export class MediaWorkers {
   }
 
   private start(lane: Lane): Link {
-    const onMessage = (raw: unknown): void => this.receive(lane, raw);
+    lane.starts += 1;
+    const incarnation = lane.starts;
+    const onMessage = (raw: unknown): void => this.receive(lane, raw, incarnation);
     const settings: WorkerSettings = { logLevel: this.options.logLevel };
     if (this.inProcess) return new InProcessLink(onMessage, settings);
     return new ProcessLink(settings, onMessage, (code, error) => this.died(lane, code, error));
   }
 
-  private receive(lane: Lane, raw: unknown): void {
+  private receive(lane: Lane, raw: unknown, incarnation: number): void {
     let message: FromWorker;
     try {
       message = decodeFromWorker(raw);
@@ -217,6 +258,8 @@ export class MediaWorkers {
       }
       case 'figures':
         if (message.utilization !== undefined && !lane.link?.eventLoopUtilization) lane.utilization = message.utilization;
+        // A dead process's late words are not its successor's (its last figures are in `before`).
+        if (message.worker && lane.link && incarnation === lane.starts) lane.figures = message.worker;
         for (const [meetingId, figures] of Object.entries(message.meetings)) {
           const relay = lane.relays.get(meetingId);
           if (!relay) continue;
@@ -235,12 +278,22 @@ export class MediaWorkers {
 
   private died(lane: Lane, code: number, error: Error | undefined): void {
     lane.link = null;
+    this.retire(lane);
     if (this.closing) return;
     this.failures += 1;
     this.log.error({ worker: lane.index, code, err: error, meetings: [...lane.relays.keys()] }, 'media worker died; its meetings recover on another');
     const relays = [...lane.relays.values()];
     lane.relays.clear();
     for (const relay of relays) relay.workerDied();
+  }
+
+  /** The process of a worker is gone: what it last reported stays counted. */
+  private retire(lane: Lane): void {
+    const last = lane.figures;
+    if (!last) return;
+    addTotals(lane.before, last);
+    lane.before.cpuSeconds += last.process?.cpuSeconds ?? 0;
+    lane.figures = undefined;
   }
 
   private sampleUtilization(): void {

@@ -1,5 +1,6 @@
 /** Where the HTTP layer reads what the relay forwarded for a meeting (zero when none), and the process totals. */
 import type { TopologyMode } from '../../protocol/rest';
+import type { WorkerLoad } from './MediaWorkers';
 
 export interface RelayCounters {
   packets: number;
@@ -24,12 +25,15 @@ export interface RelayCounterSource {
    * meeting was in when it was forwarded: every figure only ever grows.
    */
   totalsByMode(): RelayedByMode;
-  /** Mixer ticks and late ticks over the process lifetime (monotonic), and the worst p99 tick time over live meetings. */
-  mixerStats(): { ticks: number; lateTicks: number; tickMsP99Max: number };
+  /**
+   * Mixer ticks and late ticks over the process lifetime (monotonic), and over live meetings
+   * the worst p99 tick time and the worst p99 and max mix inter-departure interval (recent ticks).
+   */
+  mixerStats(): { ticks: number; lateTicks: number; tickMsP99Max: number; departureMsP99Max: number; departureMsMax: number };
   /** Layer changes of viewers' slots over the process lifetime (monotonic), and slots paused for bandwidth now. */
   allocationStats(): { layerSwitches: number; pausedSlots: number };
-  /** The media workers: each one's meetings, participants and event-loop utilization, and unasked deaths so far. */
-  workerStats(): { workers: Array<{ index: number; meetings: number; participants: number; utilization: number }>; failures: number; inProcess: boolean };
+  /** The media workers: each one's meetings, participants, load and lifetime figures, and unasked deaths so far. */
+  workerStats(): { workers: WorkerLoad[]; failures: number; inProcess: boolean };
 }
 
 /** Zeroed per-mode totals. */

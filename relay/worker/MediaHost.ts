@@ -7,12 +7,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { AudioMixer } from '../audio/AudioMixer';
+import { addTotals, foldGauges, zeroMixerFigures, zeroRelayCounters } from '../counters';
 import { describe } from '../log';
 import { MeetingRelay } from '../MeetingRelay';
 import { RelayError } from '../errors';
 import { MixRecorder } from '../recording/MixRecorder';
 import type { RelayLogger } from '../types';
-import type { FromWorker, MeetingFigures, ToWorker } from './channel';
+import type { FromWorker, MeetingFigures, ToWorker, WorkerFigures } from './channel';
 
 /** How often the coordinator gets every meeting's figures (counters, mixer timing, endpoints). */
 export const FIGURES_INTERVAL_MS = 250;
@@ -34,11 +35,15 @@ export class MediaHost {
   private readonly figuresTimer: NodeJS.Timeout;
   private closed = false;
   private lastElu = performance.eventLoopUtilization();
+  /** The totals of the meetings closed here (their gauges stay zero). */
+  private readonly closedTotals = { relay: zeroRelayCounters(), mixer: zeroMixerFigures() };
 
   constructor(
     private readonly post: Post,
     /** Lines below this level are dropped here rather than sent over. */
     private readonly logLevel: LogLevel = 'info',
+    /** A worker process of its own: its CPU and memory are reported with its figures. */
+    private readonly ownProcess = false,
   ) {
     this.figuresTimer = setInterval(() => this.postFigures(), FIGURES_INTERVAL_MS);
     this.figuresTimer.unref();
@@ -200,7 +205,9 @@ export class MediaHost {
     if (!m) return;
     this.stopRecording(meetingId, 'meeting over');
     // The final figures, so the coordinator's totals include the last packets.
-    this.post({ type: 'figures', meetings: { [meetingId]: figuresOf(m) } });
+    const final = figuresOf(m);
+    addTotals(this.closedTotals, final);
+    this.post({ type: 'figures', meetings: { [meetingId]: final } });
     m.relay.close();
     m.mixer.close();
     this.meetings.delete(meetingId);
@@ -211,13 +218,25 @@ export class MediaHost {
     const now = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(now, this.lastElu).utilization;
     this.lastElu = now;
-    if (this.meetings.size === 0) return;
+    // Idle too: the worker's own CPU and memory are figures of their own.
     const meetings: Record<string, MeetingFigures> = {};
     for (const [meetingId, m] of this.meetings) {
       meetings[meetingId] = figuresOf(m);
       this.postEndpoints(meetingId, m);
     }
-    this.post({ type: 'figures', meetings, utilization: Math.min(1, Math.max(0, utilization)) });
+    this.post({ type: 'figures', meetings, utilization: Math.min(1, Math.max(0, utilization)), worker: this.workerFigures(Object.values(meetings)) });
+  }
+
+  /** This worker as a whole: closed meetings' totals plus the live ones', the live gauges folded. */
+  private workerFigures(live: MeetingFigures[]): WorkerFigures {
+    const whole = { relay: { ...this.closedTotals.relay }, mixer: { ...this.closedTotals.mixer } };
+    for (const figures of live) {
+      addTotals(whole, figures);
+      foldGauges(whole, figures);
+    }
+    if (!this.ownProcess) return whole;
+    const cpu = process.cpuUsage();
+    return { ...whole, process: { cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: process.memoryUsage.rss() } };
   }
 
   private postEndpoints(meetingId: string, m: HostedMeeting): void {
@@ -259,7 +278,7 @@ function figuresOf(m: HostedMeeting): MeetingFigures {
   const recorder = m.recording?.recorder;
   return {
     relay: m.relay.counters(),
-    mixer: { ticks: c.ticks, lateTicks: c.lateTicks, tickMsP50: c.tickMsP50, tickMsP99: c.tickMsP99, concealed: c.concealed, latePackets: c.latePackets, complexity: c.complexity },
+    mixer: { ticks: c.ticks, lateTicks: c.lateTicks, tickMsP50: c.tickMsP50, tickMsP99: c.tickMsP99, concealed: c.concealed, latePackets: c.latePackets, complexity: c.complexity, departureMsP50: c.departureMsP50, departureMsP99: c.departureMsP99, departureMsMax: c.departureMsMax },
     ...(recorder ? { recording: { recordingId: m.recording!.id, durationMs: recorder.durationMs, bytes: recorder.bytes } } : {}),
   };
 }

@@ -37,6 +37,21 @@ export const MeetingFigures = Type.Object(
 );
 export type MeetingFigures = Static<typeof MeetingFigures>;
 
+/**
+ * One worker as a whole since it started: its meetings' totals (closed ones included) and
+ * the gauges of its live ones (`foldGauges`), and, in a worker process, the process's own
+ * CPU time and resident memory (absent on the main thread, where they are the coordinator's).
+ */
+export const WorkerFigures = Type.Object(
+  {
+    relay: RelayCountersSchema,
+    mixer: MixerFiguresSchema,
+    process: Type.Optional(Type.Object({ cpuSeconds: Count, rssBytes: Count }, Closed)),
+  },
+  Closed,
+);
+export type WorkerFigures = Static<typeof WorkerFigures>;
+
 /** The relay's own options for a meeting (`RelayOptions`, minus the logger). */
 const MeetingOptions = Type.Object(
   {
@@ -99,6 +114,8 @@ export const FromWorker = Type.Union([
     meetings: Type.Record(Type.String(), MeetingFigures),
     /** The worker's event-loop utilization (0..1) since its previous figures (a process's is not visible from outside). */
     utilization: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    /** The worker as a whole (absent with a closed meeting's last figures). */
+    worker: Type.Optional(WorkerFigures),
   }),
   message('log', { level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]), meetingId: Type.Optional(Id), msg: Type.String(), details: Type.Record(Type.String(), Type.Unknown()) }),
 ]);

@@ -54,7 +54,7 @@ function coordinator(): { link: Coordinator; settings: WorkerSettings } {
 }
 
 const { link, settings } = coordinator();
-const host = new MediaHost((m) => link.post(m), settings.logLevel ?? 'info');
+const host = new MediaHost((m) => link.post(m), settings.logLevel ?? 'info', true);
 link.onMessage((raw) => {
   let message;
   try {
