@@ -80,6 +80,10 @@ export const RelayCountersBody = Type.Object(
     /** Mixer tick time percentiles over the recent ticks, in ms. */
     tickMsP50: Type.Optional(Type.Number()),
     tickMsP99: Type.Optional(Type.Number()),
+    /** Time between consecutive mix packets leaving the relay (20 when steady), over the recent ticks, in ms. */
+    departureMsP50: Type.Optional(Type.Number()),
+    departureMsP99: Type.Optional(Type.Number()),
+    departureMsMax: Type.Optional(Type.Number()),
     /** The Opus complexity of the mixes now: 9, lowered while many talkers make the mixer's ticks heavy. */
     mixComplexity: Type.Optional(Type.Integer()),
   },

@@ -101,13 +101,17 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     let ticks = this.ended.mixTicks;
     let lateTicks = this.ended.lateTicks;
     let tickMsP99Max = 0;
+    let departureMsP99Max = 0;
+    let departureMsMax = 0;
     for (const m of live) {
       const c = m.counters();
       ticks += c.mixTicks ?? 0;
       lateTicks += c.lateTicks ?? 0;
       tickMsP99Max = Math.max(tickMsP99Max, c.tickMsP99 ?? 0);
+      departureMsP99Max = Math.max(departureMsP99Max, c.departureMsP99 ?? 0);
+      departureMsMax = Math.max(departureMsMax, c.departureMsMax ?? 0);
     }
-    return { ticks, lateTicks, tickMsP99Max };
+    return { ticks, lateTicks, tickMsP99Max, departureMsP99Max, departureMsMax };
   }
 
   allocationStats(): ReturnType<RelayCounterSource['allocationStats']> {

@@ -159,6 +159,9 @@ export class MeetingMedia {
       latePackets: mixer.latePackets,
       tickMsP50: now?.tickMsP50 ?? 0,
       tickMsP99: now?.tickMsP99 ?? 0,
+      departureMsP50: now?.departureMsP50 ?? 0,
+      departureMsP99: now?.departureMsP99 ?? 0,
+      departureMsMax: now?.departureMsMax ?? 0,
       ...(now?.complexity !== undefined ? { mixComplexity: now.complexity } : {}),
     };
   }

@@ -21,13 +21,14 @@
 import { FRAME_MS, FRAME_SAMPLES } from './AudioFormat';
 import { rmsLevel } from './AudioLevel';
 import { ComplexityGovernor, type Complexity } from './ComplexityGovernor';
+import { MixDepartures, type DepartureFigures } from './MixDepartures';
 import { MixEncoder } from './MixEncoder';
 import { ParticipantInput } from './ParticipantInput';
 import { TickClock } from './TickClock';
 import { TickTimings } from './TickTimings';
 
-/** Mixer health figures, cumulative since construction. */
-export interface MixerCounters {
+/** Mixer health figures, cumulative since construction (departure figures: over the recent ticks). */
+export interface MixerCounters extends DepartureFigures {
   ticks: number;
   /** Ticks that started > LATE_START_MS late, took longer than a frame, or were skipped. */
   lateTicks: number;
@@ -95,6 +96,7 @@ export class AudioMixer {
   private readonly members = new Map<string, Member>();
   private readonly clock: TickClock;
   private readonly timings = new TickTimings();
+  private readonly departures = new MixDepartures();
   private readonly governor = new ComplexityGovernor();
   private readonly pool: MixEncoder[] = [];
   private readonly fullMix = new Float32Array(FRAME_SAMPLES);
@@ -138,6 +140,7 @@ export class AudioMixer {
       tickMsP99: this.timings.percentile(99),
       encodes: this.encodeCount,
       complexity: this.governor.complexity,
+      ...this.departures.figures,
       ...sum,
     };
   }
@@ -304,6 +307,7 @@ export class AudioMixer {
   private flushOutbox(): void {
     const ids = this.outboxIds;
     const packets = this.outboxPackets;
+    if (ids.length > 0) this.departures.record(this.tickIndex, performance.now());
     for (let i = 0; i < ids.length; i++) this.deliver(ids[i]!, packets[i]!);
     ids.length = 0;
     packets.length = 0;

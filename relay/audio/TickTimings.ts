@@ -1,6 +1,6 @@
 /**
- * A rolling window of tick durations for the mixer's p50/p99, kept in a fixed ring so the
- * hot path only stores a number; percentiles are computed when someone reads them.
+ * A rolling window of tick durations (or of mix inter-departure intervals) for the mixer's
+ * percentiles, kept in a fixed ring so the hot path only stores a number; percentiles are computed when someone reads them.
  */
 
 /** How many recent ticks the percentiles cover (10 s at 20 ms). */

@@ -15,11 +15,12 @@ test('the mixer ticks every 20 ms once started, and close() stops it for good', 
   mixer.start();
   mixer.start(); // a second start must not double the rate
   await sleep(430);
-  const { ticks, tickMsP50, tickMsP99 } = mixer.counters;
+  const { ticks, tickMsP50, tickMsP99, departureMsP50, departureMsMax } = mixer.counters;
   assert.ok(ticks >= 15 && ticks <= 23, `${ticks} ticks in 430 ms`);
   assert.is(frames.length, ticks, 'one frame per tick for the one participant');
   assert.ok(levelReports >= 1, 'levels every 10 ticks');
   assert.ok(tickMsP50 > 0 && tickMsP99 >= tickMsP50);
+  assert.ok(departureMsP50 > 15 && departureMsP50 < 25 && departureMsMax >= departureMsP50, `mix departs every ${departureMsP50} ms`);
   mixer.close();
   await sleep(60);
   assert.is(mixer.counters.ticks, ticks);
