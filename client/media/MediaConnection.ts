@@ -56,6 +56,11 @@ export interface PathStats {
   loss: number;
   rttMs?: number;
   jitterMs?: number;
+  /**
+   * What the browser's jitter buffer holds the audio you hear for, since the previous sample
+   * (ms; the largest over received audio streams): `delayMs` as played, `targetMs` as aimed at.
+   */
+  audioBuffer?: { delayMs: number; targetMs: number };
   audioCodec?: string;
   videoCodec?: string;
   /** Per received video (by participant id and source): resolution and frame rate, and on the relay its layer or pause. */

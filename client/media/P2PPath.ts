@@ -187,6 +187,7 @@ export class P2PPath implements MediaConnection {
       bitrateUp: sumDefined(samples.map((s) => s.bitrateUp)),
       bitrateDown: sumDefined(samples.map((s) => s.bitrateDown)),
       loss: Math.max(...samples.map((s) => s.loss)),
+      audioBuffer: samples.map((s) => s.audioBuffer).reduce((a, b) => (!a || (b && b.delayMs > a.delayMs) ? b : a), undefined),
       inboundVideo: samples.flatMap((s) => s.inboundVideo),
       audioLevels: samples.flatMap((s) => s.audioLevels),
       packetsReceived: samples.reduce((a, s) => a + s.packetsReceived, 0),

@@ -19,8 +19,16 @@ interface Totals {
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
+/** An audio stream's jitter-buffer totals (seconds summed over emitted samples, and their count). */
+interface AudioBufferTotals {
+  delay: number;
+  target: number;
+  emitted: number;
+}
+
 export class StatsSampler {
   private previous: Totals | null = null;
+  private previousAudio = new Map<string, AudioBufferTotals>();
 
   constructor(private readonly path: MediaPath) {}
 
@@ -48,6 +56,7 @@ export class StatsSampler {
       packetsReceived: 0,
     };
 
+    const audioBuffers = new Map<string, AudioBufferTotals>();
     for (const s of byId.values()) {
       if (s.type === 'transport') {
         const pair = byId.get(String(s.selectedCandidatePairId ?? ''));
@@ -60,6 +69,7 @@ export class StatsSampler {
         if (s.kind === 'audio') {
           result.audioCodec = codec ?? result.audioCodec;
           if (typeof s.jitter === 'number') result.jitterMs = Math.round(s.jitter * 1000);
+          audioBuffers.set(s.id, { delay: num(s.jitterBufferDelay), target: num(s.jitterBufferTargetDelay), emitted: num(s.jitterBufferEmittedCount) });
           const speaker = participantForMid(str(s.mid));
           if (speaker && typeof s.audioLevel === 'number') result.audioLevels.push({ participantId: speaker, level: s.audioLevel });
         } else if (s.kind === 'video') {
@@ -109,8 +119,27 @@ export class StatsSampler {
       result.loss = received + lost > 0 ? Math.max(0, lost) / (received + lost) : 0;
     }
     this.previous = totals;
+    result.audioBuffer = audioBufferSince(this.previousAudio, audioBuffers);
+    this.previousAudio = audioBuffers;
     return result;
   }
+}
+
+/**
+ * The jitter-buffer delay and target of the audio played since the previous sample (the
+ * totals' deltas over samples emitted), the largest over streams: what you hear waits that long.
+ */
+function audioBufferSince(previous: ReadonlyMap<string, AudioBufferTotals>, now: ReadonlyMap<string, AudioBufferTotals>): PathStats['audioBuffer'] {
+  let worst: PathStats['audioBuffer'];
+  for (const [id, t] of now) {
+    const p = previous.get(id) ?? { delay: 0, target: 0, emitted: 0 };
+    const emitted = t.emitted - p.emitted;
+    if (emitted <= 0) continue;
+    const delayMs = Math.round(((t.delay - p.delay) / emitted) * 1000);
+    const targetMs = Math.round(((t.target - p.target) / emitted) * 1000);
+    if (!worst || delayMs > worst.delayMs) worst = { delayMs, targetMs };
+  }
+  return worst;
 }
 
 function describePair(pair: StatsRecord, byId: Map<string, StatsRecord>, out: PathStats): void {

@@ -69,6 +69,9 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
           <Row term="loss" stat="loss">{(s.loss * 100).toFixed(1)} %</Row>
           <Row term="RTT" stat="rtt">{s.rttMs !== undefined ? `${s.rttMs} ms` : '–'}</Row>
           <Row term="jitter" stat="jitter">{s.jitterMs !== undefined ? `${s.jitterMs} ms` : '–'}</Row>
+          <Row term="audio buffer" stat="audio-buffer" attrs={s.audioBuffer ? { 'data-delay-ms': String(s.audioBuffer.delayMs), 'data-target-ms': String(s.audioBuffer.targetMs) } : {}}>
+            {s.audioBuffer ? `${s.audioBuffer.delayMs} ms (target ${s.audioBuffer.targetMs} ms)` : '–'}
+          </Row>
           <Row term="codecs" stat="codecs">{[s.audioCodec, s.videoCodec].filter(Boolean).join(', ') || '–'}</Row>
           {s.outboundVideo && (
             <Row term="sending" stat="outbound-video" attrs={{ 'data-layers': String(s.outboundLayers?.length ?? 1) }}>
