@@ -42,6 +42,8 @@ export interface CoordinatorConfig {
    * `trustProxy`), a list trusts only those proxy addresses/CIDRs. Off by default.
    */
   trustProxy?: boolean | string[];
+  /** `ADMIN_TOKEN`: turns on the operator dashboard at `/admin` for whoever shows it (off when unset). */
+  adminToken?: string;
   /** Several nodes over Redis (`REDIS_URL`); a single process when unset. */
   cluster?: {
     redisUrl: string;
@@ -126,7 +128,7 @@ export function defaultConfig(overrides: ConfigOverrides = {}): CoordinatorConfi
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Reads PORT, HOST, DB_PATH, PUBLIC_URL, HEARTBEAT_MS, LOG_LEVEL, MEDIA_WORKERS, RELAY_PORT, RELAY_ANNOUNCED_IP, the limits and TRUST_PROXY; throws ConfigError. */
+/** Reads PORT, HOST, DB_PATH, PUBLIC_URL, HEARTBEAT_MS, LOG_LEVEL, MEDIA_WORKERS, RELAY_PORT, RELAY_ANNOUNCED_IP, the limits, TRUST_PROXY, REDIS_URL and ADMIN_TOKEN; throws ConfigError. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
   const overrides: ConfigOverrides = {};
   const port = nonEmpty(env.PORT);
@@ -190,6 +192,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Coordinator
   if (trustProxy !== undefined) overrides.trustProxy = parseTrustProxy(trustProxy);
   const redisUrl = nonEmpty(env.REDIS_URL);
   if (redisUrl !== undefined) overrides.cluster = parseCluster(redisUrl, env);
+  const adminToken = nonEmpty(env.ADMIN_TOKEN);
+  if (adminToken !== undefined) {
+    // A short token is guessed; the login is rate-limited, but a Bearer header is not.
+    if (adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters (e.g. `openssl rand -hex 16`)');
+    overrides.adminToken = adminToken;
+  }
   return defaultConfig(overrides);
 }
 

@@ -18,6 +18,8 @@ import { installErrorHandlers } from './http/errorHandler';
 import { meetingRoutes } from './http/meetingRoutes';
 import { recordingRoutes } from './http/recordingRoutes';
 import { metricsRoute } from './http/metrics';
+import { adminRoutes } from './http/adminRoutes';
+import { NodeSampler } from './admin/NodeSampler';
 import { AddressLimits } from './limits/AddressLimits';
 import { IceServerRefresh } from './media/IceServerRefresh';
 import { MediaPlane } from './media/MediaPlane';
@@ -156,6 +158,18 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
     ...(cluster ? { cluster } : {}),
   });
   await app.register(metricsRoute, { registry, relayCounters: media, ...(cluster ? { nodeId: cluster.id } : {}) });
+  // The operator dashboard: nothing of it exists (nor is sampled) without ADMIN_TOKEN.
+  const sampler = config.adminToken ? new NodeSampler(registry, media) : undefined;
+  if (config.adminToken && sampler) {
+    await app.register(adminRoutes, {
+      token: config.adminToken,
+      sampler,
+      clientDir: config.clientDir,
+      secure: config.tls !== undefined,
+      nodeId: cluster?.id ?? 'single',
+      ...(cluster ? { nodes: () => cluster.nodes() } : {}),
+    });
+  }
 
   const hub = new SessionHub();
   const sessionDeps: SessionDeps = {
@@ -216,6 +230,7 @@ export async function buildCoordinator(config: CoordinatorConfig, parts: Coordin
       if (closed) return;
       closed = true;
       iceRefresh?.close();
+      sampler?.close();
       // Several nodes: nothing is placed here any more, and this node's meetings are free
       // to move, before its people are told to reconnect.
       await cluster?.drain();

@@ -13,6 +13,7 @@ export const ERRORS = {
   MEETING_FULL: { status: 409, message: 'This meeting is full.' },
   MEETING_LOCKED: { status: 423, message: 'The host has locked this meeting: nobody new can join.' },
   HOST_TOKEN_REQUIRED: { status: 401, message: 'This needs the host credential (Authorization: Bearer <creatorToken>).' },
+  ADMIN_TOKEN_REQUIRED: { status: 401, message: 'This needs the admin token (Authorization: Bearer <ADMIN_TOKEN>, or log in at /admin).' },
   RECORDING_NOT_FOUND: { status: 404, message: 'There is no such recording.' },
   NOT_HOST: { status: 403, message: 'Only a host of the meeting can do that.' },
   FOREIGN_ORIGIN: { status: 403, message: 'Connections are accepted only from pages of this server.' },

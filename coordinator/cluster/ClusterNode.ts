@@ -123,6 +123,11 @@ export class ClusterNode implements SessionCluster, RecordMirror {
     this.deps.log.info({ nodeId: this.id, url }, 'cluster: node joined the deployment');
   }
 
+  /** Every live node of the deployment (this one included once it has announced itself). */
+  nodes(): Promise<NodeInfo[]> {
+    return this.directory.liveNodes();
+  }
+
   // ---- signaling ----
 
   /** Where a meeting this node does not hold lives; places it (by load) when nobody holds it. */
