@@ -4,8 +4,10 @@
  * Puts relay meetings under load with light clients (bench/harness/LightClient.ts: our real
  * signaling, a native DTLS-SRTP peer replaying pre-encoded Opus and VP8, nothing decoded),
  * prints a live progress line, then a summary with the server's CPU per participant. Without
- * `--url` it starts its own server (limits lifted, TURN off) and measures that process; with
- * `--url` it loads that server and reads its CPU from `/metrics` (the server must allow this
+ * `--url` it starts its own server (limits lifted, TURN off) and measures that process and
+ * its media workers from /proc; with `--url` it loads that server and reads the whole node's
+ * CPU (coordinator and media worker processes) from its `/metrics`
+ * (`meetmesh_node_cpu_seconds_total`), and says so when the server does not report it (the server must allow this
  * many sockets and joins from one address: LIMIT_SOCKETS_PER_IP, LIMIT_JOINS_PER_MIN,
  * LIMIT_CREATES_PER_MIN, MAX_PARTICIPANTS). `--talkers 0 --muted` (no `--video`) keeps idle
  * relay connections: what a warm relay connection per participant would cost.
@@ -19,6 +21,7 @@ import { readMetrics, ServerProcess } from '../bench/harness/ServerProcess';
 import { selfCpuSeconds } from '../bench/harness/cpu';
 import { sleep } from '../bench/harness/run';
 import { writeResults } from '../bench/harness/results';
+import { pct, percentile, round } from '../bench/harness/figures';
 import type { MeetingDetail } from '../protocol/rest';
 
 const USAGE = 'usage: npm run load -- --meetings M --participants N [--video] [--talkers K|all] [--muted] [--seconds S] [--url URL]';
@@ -74,31 +77,47 @@ function settingsFromArgs(argv: string[]): Settings {
   };
 }
 
+/** The series of a server's `/metrics` that counts the whole node's CPU (coordinator and media workers). */
+const NODE_CPU = 'meetmesh_node_cpu_seconds_total';
+
 /** The server under load: one we started (CPU from /proc) or one given by URL (CPU from /metrics). */
 interface Target {
   url: string;
   wsUrl: string;
-  /** CPU seconds of the server process so far (every thread). */
-  cpuSeconds(): Promise<number>;
+  /** CPU seconds of the whole server so far (coordinator and media workers); undefined when it cannot be known. */
+  cpuSeconds(): Promise<number | undefined>;
+  /** Why the CPU is not known, or what it leaves out; empty when it is whole. */
+  cpuCaveat: string;
   stop(): Promise<void>;
 }
 
 async function target(settings: Settings): Promise<Target> {
   if (settings.url) {
     const url = settings.url;
+    const metrics = await readMetrics(url).catch(() => new Map<string, number>());
+    const clustered = [...metrics.keys()].some((series) => series.startsWith('meetmesh_node_info{') && !series.includes('node="single"'));
+    const cpuCaveat = !metrics.has(NODE_CPU)
+      ? `cannot tell: ${url}/metrics has no ${NODE_CPU} (a server older than its per-worker metrics; process_cpu_seconds_total alone would leave out its media workers)`
+      : clustered
+        ? 'this node only: the server is one node of several, and meetings placed on the others are not counted'
+        : '';
     return {
       url,
       wsUrl: url.replace(/^http/, 'ws') + '/ws',
       async cpuSeconds() {
-        const cpu = (await readMetrics(url)).get('process_cpu_seconds_total');
-        if (cpu === undefined) throw new Error(`${url}/metrics has no process_cpu_seconds_total`);
-        return cpu;
+        return (await readMetrics(url).catch(() => new Map<string, number>())).get(NODE_CPU);
       },
+      cpuCaveat,
       stop: async () => {},
     };
   }
   const server = await ServerProcess.start({ env: { LIMIT_CREATES_PER_MIN: '100000' } });
-  return { url: server.url, wsUrl: server.wsUrl, cpuSeconds: async () => server.cpu().processS, stop: () => server.stop() };
+  return { url: server.url, wsUrl: server.wsUrl, cpuSeconds: async () => server.cpu().processS, cpuCaveat: '', stop: () => server.stop() };
+}
+
+/** Cores used between two CPU readings `seconds` apart; undefined when either is unknown. */
+function coresBetween(start: number | undefined, end: number | undefined, seconds: number): number | undefined {
+  return start === undefined || end === undefined ? undefined : (end - start) / seconds;
 }
 
 async function createMeeting(url: string, title: string): Promise<string> {
@@ -116,14 +135,8 @@ async function meetingDetail(url: string, id: string): Promise<MeetingDetail> {
   return (await (await fetch(`${url}/api/meetings/${id}`)).json()) as MeetingDetail;
 }
 
-/** The q-quantile (0..1) of `values`, rounded to 0.1 ms; 0 when empty. */
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const value = sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  return Math.round(value * 10) / 10;
-}
-
-const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+/** The p-th percentile (0..100) of `values`, rounded to 0.1; 0 when empty. */
+const percentileOf = (values: number[], p: number) => round(percentile([...values].sort((a, b) => a - b), p));
 
 /** One line, rewritten in place on a terminal, appended otherwise. */
 function progress(line: string): void {
@@ -150,6 +163,7 @@ async function main(): Promise<void> {
   const silence = opusTone(440, 0);
   const server = await target(settings);
   console.log(`server: ${server.url}${settings.url ? '' : ' (started for this run)'}`);
+  if (server.cpuCaveat) console.log(`server CPU: ${server.cpuCaveat}`);
   const clients: LightClient[] = [];
   const failures = new Map<string, number>();
   const fail = (why: string) => failures.set(why, (failures.get(why) ?? 0) + 1);
@@ -222,9 +236,9 @@ async function main(): Promise<void> {
       const t = totals(clients);
       const dt = (now - lastAt) / 1000;
       const connected = clients.filter((c) => c.connected).length;
-      const cores = (cpu - lastCpu) / dt;
+      const cores = coresBetween(lastCpu, cpu, dt);
       progress(
-        `[${((now - startAt) / 1000).toFixed(0)}/${settings.seconds} s] ${connected}/${total} connected · received: audio ${((t.audioIn - lastTotals.audioIn) / dt).toFixed(0)} pkt/s, video ${((t.videoIn - lastTotals.videoIn) / dt).toFixed(0)} pkt/s · server CPU ${pct(cores)} (${(cores * 100 / Math.max(1, connected)).toFixed(2)}%/participant)`,
+        `[${((now - startAt) / 1000).toFixed(0)}/${settings.seconds} s] ${connected}/${total} connected · received: audio ${((t.audioIn - lastTotals.audioIn) / dt).toFixed(0)} pkt/s, video ${((t.videoIn - lastTotals.videoIn) / dt).toFixed(0)} pkt/s · server CPU ${cores === undefined ? 'unknown' : `${pct(cores)} (${(cores * 100 / Math.max(1, connected)).toFixed(2)}%/participant)`}`,
       );
       lastCpu = cpu;
       lastAt = now;
@@ -235,7 +249,7 @@ async function main(): Promise<void> {
     probing = false;
     await probe;
     prober.close();
-    const serverCores = ((await server.cpuSeconds()) - startCpu) / seconds;
+    const serverCores = coresBetween(startCpu, await server.cpuSeconds(), seconds);
     const clientCores = (selfCpuSeconds() - startClientCpu) / seconds;
     const endTotals = totals(clients);
     const endDetails = await Promise.all(meetingIds.map((id) => meetingDetail(server.url, id)));
@@ -258,17 +272,19 @@ async function main(): Promise<void> {
       settings: { ...settings, url: settings.url ?? 'started by the run' },
       participants: { joined: clients.length, connected, wanted: total },
       joinSeconds: Math.round(joinSeconds * 10) / 10,
-      joinMsMedian: Math.round(joinTimes.sort((a, b) => a - b)[Math.floor(joinTimes.length / 2)] ?? 0),
+      joinMsMedian: Math.round(percentileOf(joinTimes, 50)),
       seconds: Math.round(seconds * 10) / 10,
-      serverCpuCores: Math.round(serverCores * 1000) / 1000,
-      serverCpuPercentPerParticipant: Math.round((serverCores * 100 * 1000) / Math.max(1, connected)) / 1000,
+      /** The whole server (coordinator and media workers); null when it cannot be known (see `serverCpuCaveat`). */
+      serverCpuCores: serverCores === undefined ? null : round(serverCores, 3),
+      serverCpuPercentPerParticipant: serverCores === undefined ? null : round((serverCores * 100) / Math.max(1, connected), 3),
+      serverCpuCaveat: server.cpuCaveat || null,
       loadClientsCpuCores: Math.round(clientCores * 1000) / 1000,
       receivedPerClientPerSecond: {
         audio: Math.round(((endTotals.audioIn - startTotals.audioIn) / Math.max(1, clients.length) / seconds) * 10) / 10,
         video: Math.round(((endTotals.videoIn - startTotals.videoIn) / Math.max(1, clients.length) / seconds) * 10) / 10,
       },
-      signalingRoundTripMs: { median: quantile(roundTrips, 0.5), p99: quantile(roundTrips, 0.99), max: quantile(roundTrips, 1) },
-      longestAudioGapMs: { median: Math.round(gaps[Math.floor(gaps.length / 2)] ?? 0), max: Math.round(gaps[gaps.length - 1] ?? 0) },
+      signalingRoundTripMs: { median: percentileOf(roundTrips, 50), p99: percentileOf(roundTrips, 99), max: percentileOf(roundTrips, 100) },
+      longestAudioGapMs: { median: Math.round(percentile(gaps, 50)), max: Math.round(percentile(gaps, 100)) },
       mixer: { ticks, lateTicks, lateShare: ticks > 0 ? Math.round((lateTicks / ticks) * 10000) / 10000 : 0, tickMsP99Max: Math.round(tickP99 * 100) / 100 },
       failures: Object.fromEntries(failures),
     };
@@ -277,7 +293,7 @@ async function main(): Promise<void> {
       '| --- | --- |',
       `| participants connected | ${connected} of ${total} (${settings.meetings} × ${settings.participants}) |`,
       `| joins | ${result.joinSeconds} s for all, median ${result.joinMsMedian} ms each |`,
-      `| server CPU | ${pct(serverCores)} of a core, ${result.serverCpuPercentPerParticipant}% per participant |`,
+      `| server CPU (coordinator and media workers) | ${serverCores === undefined ? server.cpuCaveat : `${pct(serverCores)} of a core, ${result.serverCpuPercentPerParticipant}% per participant${server.cpuCaveat ? ` (${server.cpuCaveat})` : ''}`} |`,
       `| load clients' CPU (this process) | ${pct(clientCores)} of a core${settings.url ? '' : ' (on the same machine as the server)'} |`,
       `| received per participant | audio ${result.receivedPerClientPerSecond.audio} pkt/s (50 = every mix frame), video ${result.receivedPerClientPerSecond.video} pkt/s |`,
       `| signaling round trip (WebSocket ping, 10/s) | median ${result.signalingRoundTripMs.median} ms, p99 ${result.signalingRoundTripMs.p99} ms, worst ${result.signalingRoundTripMs.max} ms |`,
