@@ -1,23 +1,30 @@
 /**
- * Mouth-to-ear delay, P2P against the relay, the same two people in one run: Alice's
- * microphone plays tone bursts (200 ms on, 800 ms off) and Bob's page finds each burst's
- * onset in what it hears (the AudioWorklet probe of harness/browserProbe.ts, 5.3 ms blocks). The
- * delay is onset heard minus onset sent, both on the shared wall clock (one browser, so
- * `timeOrigin + now` agree). Sent onsets are the times the microphone's AudioContext
- * renders them (`getOutputTimestamp`), which carries a constant offset of the fake audio
- * path: the difference relay − P2P is exact, the absolute figures are within a few ms.
+ * Mouth-to-ear delay as users hear it: the same two people (Alice talks, Bob listens) on P2P,
+ * then on the relay in meetings of 2, 3 and 6 (the others have their cameras and microphones
+ * on and say nothing; Bob hums, so he is a talker with his own mix), every camera at the default capture size (640x480), in one run.
+ * Alice's microphone plays tone bursts (200 ms on, 800 ms off) and Bob's page finds each
+ * burst's onset in what it hears (the AudioWorklet probe of harness/browserProbe.ts, 5.3 ms
+ * blocks). The delay is onset heard minus onset sent, both on the shared wall clock (one
+ * browser, so `timeOrigin + now` agree). Sent onsets are the times the microphone's
+ * AudioContext renders them (`getOutputTimestamp`), which carries a constant offset of the
+ * fake audio path: the difference relay − P2P is exact, the absolute figures are within a
+ * few ms.
  *
- * The relay adds: the client's send to the server, the mixer's jitter buffer (holds a
- * talkspurt `depth` frames before playing), the wait for the next 20 ms tick, the decode
- * and re-encode, and the path back.
+ * Also recorded per run: Bob's own jitter buffer on what he hears (inbound-rtp audio:
+ * `jitterBufferTargetDelay` and `jitterBufferDelay` over `jitterBufferEmittedCount`, deltas
+ * over the window), and on the relay the mix's inter-departure p50/p99/max and late ticks
+ * (`GET /api/meetings/:id`, the last ~10 s) and how long Alice's packets waited in the
+ * relay's jitter buffer (`inputHeldMs`).
  *
- * Writes bench-results/mouth-to-ear.{json,md}. Run: npx tsx bench/mouth-to-ear.ts [--bursts 15]
+ * Writes bench-results/mouth-to-ear.{json,md}.
+ * Run: npx tsx bench/mouth-to-ear.ts [--bursts 15] [--sizes 2,3,6]
  */
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { TopologyPreference } from '../protocol/rest';
 import { launchBrowser, newParticipant, type Participant } from '../tests/helpers/browser';
 import { toneInitScript } from '../tests/helpers/media';
-import { badgeSays, createMeeting } from '../tests/helpers/room';
+import { badgeSays, createMeeting, meetingDetail } from '../tests/helpers/room';
+import { PEER_CONNECTION_TAP } from '../tests/helpers/selectedPair';
 import { startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
 import { codeState, ensureClientBuilt, numberArg } from './harness/run';
@@ -27,33 +34,75 @@ import { HEARD_DB, levelTrace, probeInitScript, readProbe } from './harness/brow
 
 const ALICE_HZ = 900;
 const BOB_HZ = 1400;
+/** The others listen: their microphones are on and silent (a 0 Hz sine), as people who are not talking. */
+const OTHERS_HZ = 0;
 const PERIOD_MS = 1000;
 const ON_MS = 200;
 /** A heard onset belongs to a sent one when it comes within this long. */
 const MATCH_MS = 600;
 
-interface PathResult {
-  path: 'p2p' | 'relay';
-  delaysMs: number[];
-  summary: Summary;
+/** Bob's jitter buffer on the audio he hears, over the window (ms per emitted sample). */
+interface ListenerBuffer {
+  targetMs: number;
+  delayMs: number;
 }
 
-async function measurePath(browser: Browser, baseUrl: string, topology: TopologyPreference, bursts: number): Promise<PathResult> {
+interface Run {
+  path: 'p2p' | 'relay';
+  people: number;
+  delaysMs: number[];
+  summary: Summary;
+  listener: ListenerBuffer | null;
+  /** Relay only: the mix's inter-departure figures over the last ~10 s and late ticks in the window. */
+  mix?: { departureMsP50: number; departureMsP99: number; departureMsMax: number; lateTicks: number; ticks: number; inputHeldMs: number };
+}
+
+interface BufferTotals { delay: number; target: number; emitted: number }
+
+/** Bob's inbound audio jitter-buffer totals over every connected peer connection (seconds, samples). */
+function bufferTotals(page: Page): Promise<BufferTotals> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __peerConnections?: RTCPeerConnection[] }).__peerConnections ?? [];
+    const t = { delay: 0, target: 0, emitted: 0 };
+    for (const pc of pcs) {
+      if (pc.connectionState !== 'connected') continue;
+      (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+        if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
+        t.delay += Number(s.jitterBufferDelay ?? 0);
+        t.target += Number(s.jitterBufferTargetDelay ?? 0);
+        t.emitted += Number(s.jitterBufferEmittedCount ?? 0);
+      });
+    }
+    return t;
+  });
+}
+
+async function measure(browser: Browser, baseUrl: string, topology: TopologyPreference, size: number, bursts: number): Promise<Run> {
   const path = topology === 'relay' ? 'relay' : 'p2p';
-  const meeting = await createMeeting(baseUrl, `Mouth to ear ${path}`, topology);
-  const link = `${baseUrl}/m/${meeting.id}?video=320x240`;
+  const meeting = await createMeeting(baseUrl, `Mouth to ear ${path} ${size}`, topology);
+  const link = `${baseUrl}/m/${meeting.id}?`;
   const people: Participant[] = [];
   try {
     const alice = await newParticipant(browser, { initScript: toneInitScript(ALICE_HZ, { periodMs: PERIOD_MS, onMs: ON_MS }) });
     people.push(alice);
     await alice.page.goto(`${link}&name=Alice`);
-    const bob = await newParticipant(browser, { initScript: `${toneInitScript(BOB_HZ)}\n${probeInitScript({ frequencies: [ALICE_HZ], videoOf: [] })}` });
+    const bob = await newParticipant(browser, { initScript: `${PEER_CONNECTION_TAP}\n${toneInitScript(BOB_HZ)}\n${probeInitScript({ frequencies: [ALICE_HZ], videoOf: [] })}` });
     people.push(bob);
     await bob.page.goto(`${link}&name=Bob`);
-    await badgeSays({ name: 'Bob', page: bob.page, context: bob.context, hz: BOB_HZ }, path);
-    // Settle (jitter buffers adapt), then listen to `bursts` bursts.
+    for (let i = 0; i < size - 2; i++) {
+      const other = await newParticipant(browser, { initScript: toneInitScript(OTHERS_HZ) });
+      people.push(other);
+      await other.page.goto(`${link}&name=Other${i + 1}`);
+    }
+    await badgeSays({ name: 'Bob', page: bob.page, context: bob.context, hz: BOB_HZ }, path, 30_000);
+    // Settle (jitter buffers adapt, cameras ramp up), then listen to `bursts` bursts.
     const from = await bob.page.evaluate(() => performance.now() + 3000);
+    await waitFor(async () => (await bob.page.evaluate(() => performance.now())) >= from, 5000, 'settling', 250);
+    const buffersBefore = await bufferTotals(bob.page);
+    const ticksBefore = path === 'relay' ? (await meetingDetail(baseUrl, meeting.id)).relay : undefined;
     await waitFor(async () => (await bob.page.evaluate(() => performance.now())) > from + bursts * PERIOD_MS + MATCH_MS, (bursts + 8) * PERIOD_MS, `${bursts} bursts`, 250);
+    const buffersAfter = await bufferTotals(bob.page);
+    const relayAfter = path === 'relay' ? (await meetingDetail(baseUrl, meeting.id)).relay : undefined;
     const data = await readProbe(bob.page);
     const aliceOrigin = await alice.page.evaluate(() => performance.timeOrigin);
     const sent = ((await alice.page.evaluate(() => (window as unknown as { __bursts: number[] }).__bursts)) ?? []).map((t) => aliceOrigin + t);
@@ -71,8 +120,24 @@ async function measurePath(browser: Browser, baseUrl: string, topology: Topology
       const h = heard.find((t) => t >= s && t < s + MATCH_MS);
       if (h !== undefined) delaysMs.push(h - s);
     }
-    if (delaysMs.length < bursts / 2) throw new Error(`${path}: only ${delaysMs.length} of ${bursts} bursts heard`);
-    return { path, delaysMs: delaysMs.map((d) => round(d)), summary: summarize(delaysMs) };
+    if (delaysMs.length < bursts / 2) throw new Error(`${path} of ${size}: only ${delaysMs.length} of ${bursts} bursts heard`);
+    const emitted = buffersAfter.emitted - buffersBefore.emitted;
+    const listener = emitted > 0
+      ? { targetMs: round(((buffersAfter.target - buffersBefore.target) / emitted) * 1000), delayMs: round(((buffersAfter.delay - buffersBefore.delay) / emitted) * 1000) }
+      : null;
+    const run: Run = { path, people: size, delaysMs: delaysMs.map((d) => round(d)), summary: summarize(delaysMs), listener };
+    if (relayAfter) {
+      run.mix = {
+        departureMsP50: round(relayAfter.departureMsP50 ?? 0, 2),
+        departureMsP99: round(relayAfter.departureMsP99 ?? 0, 2),
+        departureMsMax: round(relayAfter.departureMsMax ?? 0, 2),
+        lateTicks: (relayAfter.lateTicks ?? 0) - (ticksBefore?.lateTicks ?? 0),
+        ticks: (relayAfter.mixTicks ?? 0) - (ticksBefore?.mixTicks ?? 0),
+        inputHeldMs: round(relayAfter.inputHeldMs ?? 0, 1),
+      };
+    }
+    console.log(`${path} of ${size}: median ${fmt(run.summary.median)} ms, listener target ${fmt(listener?.targetMs)} ms${run.mix ? `, mix departures p99 ${run.mix.departureMsP99} max ${run.mix.departureMsMax} ms` : ''}`);
+    return run;
   } finally {
     for (const p of people) await p.context.close().catch(() => {});
   }
@@ -80,24 +145,25 @@ async function measurePath(browser: Browser, baseUrl: string, topology: Topology
 
 ensureClientBuilt();
 const bursts = numberArg(process.argv, 'bursts') ?? 15;
+const sizesArg = process.argv[process.argv.indexOf('--sizes') + 1];
+const sizes = process.argv.includes('--sizes') && sizesArg ? sizesArg.split(',').map(Number) : [2, 3, 6];
 const server = await startServer();
 const browser = await launchBrowser();
-let results: PathResult[];
+const runs: Run[] = [];
 try {
-  results = [await measurePath(browser, server.url, 'auto', bursts), await measurePath(browser, server.url, 'relay', bursts)];
+  runs.push(await measure(browser, server.url, 'auto', 2, bursts));
+  for (const size of sizes) runs.push(await measure(browser, server.url, 'relay', size, bursts));
 } finally {
   await browser.close();
   await server.dispose();
 }
-const [p2p, relay] = results as [PathResult, PathResult];
-const added = (relay.summary.median ?? 0) - (p2p.summary.median ?? 0);
+const p2p = runs[0]!;
+const addedMs = (r: Run) => round((r.summary.median ?? 0) - (p2p.summary.median ?? 0));
 const table = [
-  '| path | median ms | min | max | bursts |',
-  '| --- | ---: | ---: | ---: | ---: |',
-  ...results.map((r) => `| ${r.path} | ${fmt(r.summary.median)} | ${fmt(r.summary.min)} | ${fmt(r.summary.max)} | ${r.delaysMs.length} |`),
-  '',
-  `The relay adds ${fmt(added)} ms (median against median).`,
+  '| path | people | median ms | min | max | relay adds (median) | listener jitter-buffer target / delay ms | mix departures p50 / p99 / max ms | late ticks | relay jitter buffer held ms | bursts |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...runs.map((r) => `| ${r.path} | ${r.people} | ${fmt(r.summary.median)} | ${fmt(r.summary.min)} | ${fmt(r.summary.max)} | ${r === p2p ? '–' : `+${fmt(addedMs(r))}`} | ${fmt(r.listener?.targetMs)} / ${fmt(r.listener?.delayMs)} | ${r.mix ? `${fmt(r.mix.departureMsP50, 1)} / ${fmt(r.mix.departureMsP99, 1)} / ${fmt(r.mix.departureMsMax, 1)}` : '–'} | ${r.mix ? `${r.mix.lateTicks} of ${r.mix.ticks}` : '–'} | ${r.mix ? fmt(r.mix.inputHeldMs, 1) : '–'} | ${r.delaysMs.length} |`),
 ].join('\n');
 console.log(`\n${table}`);
-const result = { name: 'mouth-to-ear', ...runContext(), code: codeState(), bursts, periodMs: PERIOD_MS, onMs: ON_MS, thresholdDb: HEARD_DB, results, relayAddsMs: round(added) };
-writeResults('mouth-to-ear', result, `# Mouth-to-ear delay, P2P and relay\n\nTone bursts from Alice's microphone to Bob's ears, onset sent to onset heard (≥ ${HEARD_DB} dB in 5.3 ms blocks).\n\n${table}\n`, false);
+const result = { name: 'mouth-to-ear', ...runContext(), code: codeState(), bursts, periodMs: PERIOD_MS, onMs: ON_MS, thresholdDb: HEARD_DB, capture: '640x480', runs, relayAddsMs: Object.fromEntries(runs.slice(1).map((r) => [r.people, addedMs(r)])) };
+writeResults('mouth-to-ear', result, `# Mouth-to-ear delay, P2P and relay of 2, 3, 6\n\nTone bursts from Alice's microphone to Bob's ears, onset sent to onset heard (≥ ${HEARD_DB} dB in 5.3 ms blocks), every camera 640x480, all browsers in one Chromium on this machine.\n\n${table}\n`, false);

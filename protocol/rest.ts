@@ -84,6 +84,8 @@ export const RelayCountersBody = Type.Object(
     departureMsP50: Type.Optional(Type.Number()),
     departureMsP99: Type.Optional(Type.Number()),
     departureMsMax: Type.Optional(Type.Number()),
+    /** How long a microphone packet waits in the relay's jitter buffer before it is mixed (average, the worst participant's), in ms. */
+    inputHeldMs: Type.Optional(Type.Number()),
     /** The Opus complexity of the mixes now: 9, lowered while many talkers make the mixer's ticks heavy. */
     mixComplexity: Type.Optional(Type.Integer()),
   },

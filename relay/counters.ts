@@ -47,6 +47,8 @@ export const MixerFiguresSchema = Type.Object(
     departureMsP50: Type.Optional(Count),
     departureMsP99: Type.Optional(Count),
     departureMsMax: Type.Optional(Count),
+    /** Gauge: how long a microphone packet waits in the relay's jitter buffer before it is mixed (ms, average, the worst participant's). */
+    inputHeldMs: Type.Optional(Count),
     /** Gauge: the mix encoders' Opus complexity now (0..10). */
     complexity: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
   },

@@ -162,6 +162,7 @@ export class MeetingMedia {
       departureMsP50: now?.departureMsP50 ?? 0,
       departureMsP99: now?.departureMsP99 ?? 0,
       departureMsMax: now?.departureMsMax ?? 0,
+      inputHeldMs: now?.inputHeldMs ?? 0,
       ...(now?.complexity !== undefined ? { mixComplexity: now.complexity } : {}),
     };
   }

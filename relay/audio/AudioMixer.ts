@@ -44,6 +44,8 @@ export interface MixerCounters extends DepartureFigures {
   decodeErrors: number;
   /** The Opus complexity the mix encoders use now (lowered while ticks are heavy, see ComplexityGovernor). */
   complexity: Complexity;
+  /** How long (ms) a microphone packet waits in the relay's jitter buffer before it is mixed, on average; the worst participant's. */
+  inputHeldMs: number;
 }
 
 /** Callbacks through which the mixer delivers its output. */
@@ -127,7 +129,9 @@ export class AudioMixer {
   /** Current counters (a snapshot; percentiles over the last 500 ticks). */
   get counters(): MixerCounters {
     const sum = { ...this.retired };
+    let inputHeldMs = 0;
     for (const m of this.members.values()) {
+      inputHeldMs = Math.max(inputHeldMs, m.input.heldMs);
       sum.decodes += m.input.stats.decodes;
       sum.concealed += m.input.stats.concealed;
       sum.decodeErrors += m.input.stats.decodeErrors;
@@ -140,6 +144,7 @@ export class AudioMixer {
       tickMsP99: this.timings.percentile(99),
       encodes: this.encodeCount,
       complexity: this.governor.complexity,
+      inputHeldMs,
       ...this.departures.figures,
       ...sum,
     };
@@ -174,9 +179,10 @@ export class AudioMixer {
   }
 
   /** One RTP packet's Opus payload from this participant's microphone track. */
-  pushPacket(id: string, sequenceNumber: number, _timestamp: number, payload: Uint8Array): void {
-    // Ordering is by sequence number; with DTX the timestamp jumps while numbers do not.
-    this.members.get(id)?.input.push(sequenceNumber, payload);
+  pushPacket(id: string, sequenceNumber: number, timestamp: number, payload: Uint8Array): void {
+    // Ordering is by sequence number (with DTX the timestamp jumps while numbers do not); the
+    // timestamp and arrival time measure the arrival jitter a talkspurt must be held for.
+    this.members.get(id)?.input.push(sequenceNumber, payload, timestamp, performance.now());
   }
 
   /** Server-side mute: a muted participant is left out of every mix and its level is 0. */
@@ -223,7 +229,7 @@ export class AudioMixer {
     // stay 20 ms apart in media time, so the RTP timestamps downstream do too.
     this.tickMediaTimeMs = started - lateMs;
     this.tickIndex += 1;
-    this.collectTalkers();
+    this.collectTalkers(started);
     this.mixAndEncode();
     const took = performance.now() - started;
     this.timings.record(took);
@@ -235,12 +241,12 @@ export class AudioMixer {
   }
 
   /** Pulls one frame from everyone and decides who is a talker this tick. */
-  private collectTalkers(): void {
+  private collectTalkers(now: number): void {
     const talkers = this.talkers;
     talkers.length = 0;
     for (const member of this.members.values()) {
       const input = member.input;
-      input.pull();
+      input.pull(now);
       member.levelEnergy += input.frameEnergy;
       member.levelSamples += FRAME_SAMPLES;
       if (input.frameIsSpeech) member.lastSpeechTick = this.tickIndex;

@@ -4,9 +4,14 @@
  * of order can be put back in order, then hands out exactly one slot per call to `pop()`:
  * the packet due, a gap to conceal, or nothing.
  *
- * Life of a talkspurt: idle → (first packet) buffering → (depth reached) playing →
- * (buffer ran dry for `maxStarved` slots: the talker went silent, e.g. Chrome's DTX)
- * idle. A packet whose slot was already played or concealed is too late and is dropped.
+ * Life of a talkspurt: idle → (first packet) buffering → (its start time, or depth
+ * reached) playing → (buffer ran dry for `maxStarved` slots: the talker went silent, e.g.
+ * Chrome's DTX) idle. A packet whose slot was already played or concealed is too late and
+ * is dropped.
+ *
+ * How long a talkspurt waits is the caller's to say (`push`'s `playAt`, from the measured
+ * arrival jitter: ArrivalJitter); without one it waits `depth` slots. Either way it starts
+ * at once when `depth` slots are already here.
  */
 import { seqAdd, seqDiff, SEQ_MASK } from './SequenceNumber';
 
@@ -29,7 +34,7 @@ export type JitterState = 'idle' | 'buffering' | 'playing';
 
 /** Tuning; the defaults suit 20 ms packets. */
 export interface JitterBufferOptions {
-  /** Slots held before a talkspurt starts playing (2 = 40 ms of reorder tolerance). */
+  /** Most slots held before a talkspurt starts playing (2 = 40 ms of reorder tolerance). */
   depth?: number;
   /** Most slots kept between the next to play and the newest; older ones are dropped as late. */
   maxSpan?: number;
@@ -69,6 +74,8 @@ export class JitterBuffer {
   private floor: number | null = null;
   private waited = 0;
   private starvedRun = 0;
+  /** When the talkspurt being buffered may start (undefined: after `depth` slots). */
+  private playAt: number | undefined;
 
   constructor(options: JitterBufferOptions = {}) {
     this.depth = Math.max(1, options.depth ?? 2);
@@ -86,12 +93,15 @@ export class JitterBuffer {
     return this.packets.size;
   }
 
-  /** Files one packet by sequence number; says whether it was kept. */
-  push(sequenceNumber: number, payload: Uint8Array): PushOutcome {
+  /**
+   * Files one packet by sequence number; says whether it was kept. `playAt` (the clock
+   * `pop` is given) is when a talkspurt this packet starts may begin playing.
+   */
+  push(sequenceNumber: number, payload: Uint8Array, playAt?: number): PushOutcome {
     const seq = sequenceNumber & SEQ_MASK;
     if (this.phase === 'idle') {
       if (this.isBehindFloor(seq)) return this.dropLate();
-      this.startTalkspurt(seq, payload);
+      this.startTalkspurt(seq, payload, playAt);
       return 'queued';
     }
     const ahead = seqDiff(seq, this.next);
@@ -104,13 +114,13 @@ export class JitterBuffer {
         return 'queued';
       }
       if (-ahead >= RESYNC_DISTANCE) {
-        this.startTalkspurt(seq, payload);
+        this.startTalkspurt(seq, payload, playAt);
         return 'queued';
       }
       return this.dropLate();
     }
     if (ahead >= RESYNC_DISTANCE) {
-      this.startTalkspurt(seq, payload);
+      this.startTalkspurt(seq, payload, playAt);
       return 'queued';
     }
     if (this.packets.has(seq)) return this.dropDuplicate();
@@ -120,14 +130,16 @@ export class JitterBuffer {
     return 'queued';
   }
 
-  /** Hands out the next slot; call once per 20 ms of audio needed. */
-  pop(): JitterSlot {
+  /** Hands out the next slot; call once per 20 ms of audio needed (`now`: the clock of `playAt`). */
+  pop(now?: number): JitterSlot {
     if (this.phase === 'idle') return EMPTY;
     if (this.phase === 'buffering') {
       this.waited += 1;
       const buffered = seqDiff(this.newest, this.next) + 1;
-      // Start once `depth` slots are covered, or after waiting that long for a lone packet.
-      if (buffered < this.depth && this.waited < this.depth) return EMPTY;
+      // Start once `depth` slots are covered, or at the talkspurt's start time, or (no start
+      // time) after waiting `depth` slots for a lone packet.
+      const due = this.playAt !== undefined && now !== undefined ? now >= this.playAt : this.waited >= this.depth;
+      if (buffered < this.depth && !due) return EMPTY;
       this.phase = 'playing';
       this.starvedRun = 0;
     }
@@ -168,7 +180,7 @@ export class JitterBuffer {
     this.starvedRun = 0;
   }
 
-  private startTalkspurt(seq: number, payload: Uint8Array): void {
+  private startTalkspurt(seq: number, payload: Uint8Array, playAt: number | undefined): void {
     // Packets of an abandoned sequence (sender restart) will never play: count them late.
     this.stats.late += this.packets.size;
     this.packets.clear();
@@ -176,6 +188,7 @@ export class JitterBuffer {
     this.next = seq;
     this.newest = seq;
     this.waited = 0;
+    this.playAt = playAt;
     this.phase = 'buffering';
   }
 

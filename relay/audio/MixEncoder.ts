@@ -10,6 +10,14 @@ import { Limiter } from './Limiter';
 
 /** 32 kbit/s mono is what Chrome sends for voice; plenty for a mix of a few talkers. */
 const MIX_BITRATE = 32_000;
+/**
+ * Chosen for delay: CELT only ('restricted_lowdelay') looks 2.5 ms ahead where 'voip'
+ * (SILK and hybrid modes) looks 6.5 ms ahead; at 32 kbit/s CELT carries a voice mix at full
+ * band. Frames stay 20 ms: browsers' packets bring 20 ms at once, so shorter mix frames
+ * would let no sample leave sooner, and would double every encode and packet (half the
+ * mixer's capacity, bench/mixer.ts).
+ */
+const MIX_APPLICATION = 'restricted_lowdelay';
 
 /** Limits and Opus-encodes 20 ms mono mixes for one receiver (or one group of receivers). */
 export class MixEncoder {
@@ -19,7 +27,7 @@ export class MixEncoder {
   private complexity: Complexity = COMPLEXITY_STEPS[0];
 
   constructor() {
-    this.encoder = new Encoder({ channels: 1, sample_rate: SAMPLE_RATE, application: 'voip' });
+    this.encoder = new Encoder({ channels: 1, sample_rate: SAMPLE_RATE, application: MIX_APPLICATION });
     this.encoder.bitrate = MIX_BITRATE;
     this.encoder.complexity = this.complexity;
   }

@@ -11,6 +11,7 @@ import { Decoder } from '@evan/opus';
 import { FRAME_SAMPLES, MAX_PACKET_SAMPLES, SAMPLE_RATE } from './AudioFormat';
 import { opusPacketSamples } from '../opus';
 import { rmsLevel } from './AudioLevel';
+import { ArrivalJitter } from './ArrivalJitter';
 import { JitterBuffer, type JitterBufferOptions } from './JitterBuffer';
 
 /** Opus packets of ≤ 2 bytes carry no audio (DTX / comfort noise, RFC 6716 §3.2.1). */
@@ -27,6 +28,12 @@ const SPEECH_LEVEL = 10 ** (-50 / 20);
 const SURPLUS_TICKS = 50;
 /** While the surplus lasts, further quiet frames are skipped every this many ticks (200 ms). */
 const SHED_INTERVAL_TICKS = 10;
+/** Arrival times kept by sequence number (a power of two above the buffer's span). */
+const ARRIVALS = 64;
+/** Weight of each played packet in the held-time average. */
+const HOLD_SMOOTHING = 0.05;
+/** A slot covers 20 ms: a talkspurt is held at most `depth` of them. */
+const SLOT_MS = 20;
 
 /** Cumulative counts for the mixer's counters. */
 export interface InputStats {
@@ -62,12 +69,28 @@ export class ParticipantInput {
   private source: FrameSource = 'none';
   private muted = false;
   private surplusTicks = 0;
+  private readonly arrivalJitter: ArrivalJitter;
+  /** When each recent packet arrived, by sequence number modulo ARRIVALS. */
+  private readonly arrivals = new Float64Array(ARRIVALS);
+  /** Average time (ms) a packet waited here between its arrival and its tick; -1 before any. */
+  private holdAverageMs = -1;
 
   constructor(
     jitterOptions: JitterBufferOptions = {},
     private readonly onDecodeError: DecodeErrorHandler = () => {},
   ) {
     this.jitter = new JitterBuffer(jitterOptions);
+    this.arrivalJitter = new ArrivalJitter(this.jitter.depth * SLOT_MS);
+  }
+
+  /** How long (ms) packets wait here before they are mixed, on average (0 before any was timed). */
+  get heldMs(): number {
+    return Math.max(0, this.holdAverageMs);
+  }
+
+  /** The spread of this talker's arrival times now (ms, p95 − p50 of transit). */
+  get arrivalSpreadMs(): number {
+    return this.arrivalJitter.spreadMs;
   }
 
   /** Whether the participant's microphone is muted (its packets are dropped). */
@@ -75,10 +98,20 @@ export class ParticipantInput {
     return this.muted;
   }
 
-  /** Queues one RTP payload; returns false when it was dropped (muted, late, duplicate). */
-  push(sequenceNumber: number, payload: Uint8Array): boolean {
+  /**
+   * Queues one RTP payload; returns false when it was dropped (muted, late, duplicate).
+   * With its RTP `timestamp` and arrival time `at` (the clock `pull` is given), a
+   * talkspurt it starts is held only as long as the measured arrival jitter needs.
+   */
+  push(sequenceNumber: number, payload: Uint8Array, timestamp?: number, at?: number): boolean {
     if (this.muted) return false;
-    return this.jitter.push(sequenceNumber, payload) === 'queued';
+    let playAt: number | undefined;
+    if (timestamp !== undefined && at !== undefined) {
+      const transit = this.arrivalJitter.record(timestamp, at);
+      this.arrivals[sequenceNumber % ARRIVALS] = at;
+      if (this.jitter.state === 'idle') playAt = at + this.arrivalJitter.holdFor(transit);
+    }
+    return this.jitter.push(sequenceNumber, payload, playAt) === 'queued';
   }
 
   /** Mutes or unmutes; on unmute everything stale is forgotten so old audio never plays. */
@@ -92,15 +125,17 @@ export class ParticipantInput {
     this.source = 'none';
   }
 
-  /** Produces this tick's frame into `frame`, pulling slots from the jitter buffer as needed. */
-  pull(): void {
+  /** Produces this tick's frame into `frame`, pulling slots from the jitter buffer as needed (`now`: the tick's time). */
+  pull(now?: number): void {
     if (this.muted) return this.silence();
     if (this.pendingLength === 0) this.source = 'none';
     while (this.pendingLength < FRAME_SAMPLES) {
-      const slot = this.jitter.pop();
+      const slot = this.jitter.pop(now);
       if (slot.kind === 'empty') break;
-      if (slot.kind === 'packet') this.decodePacket(slot.payload);
-      else this.conceal();
+      if (slot.kind === 'packet') {
+        if (now !== undefined) this.timeHold(now - this.arrivals[slot.seq % ARRIVALS]!);
+        this.decodePacket(slot.payload);
+      } else this.conceal();
     }
     const n = Math.min(this.pendingLength, FRAME_SAMPLES);
     if (n === 0) return this.silence();
@@ -146,6 +181,10 @@ export class ParticipantInput {
       this.stats.skipped += 1;
     }
     this.surplusTicks = SURPLUS_TICKS - SHED_INTERVAL_TICKS;
+  }
+
+  private timeHold(ms: number): void {
+    this.holdAverageMs = this.holdAverageMs < 0 ? ms : this.holdAverageMs + HOLD_SMOOTHING * (ms - this.holdAverageMs);
   }
 
   private silence(): void {

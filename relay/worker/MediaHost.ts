@@ -278,7 +278,7 @@ function figuresOf(m: HostedMeeting): MeetingFigures {
   const recorder = m.recording?.recorder;
   return {
     relay: m.relay.counters(),
-    mixer: { ticks: c.ticks, lateTicks: c.lateTicks, tickMsP50: c.tickMsP50, tickMsP99: c.tickMsP99, concealed: c.concealed, latePackets: c.latePackets, complexity: c.complexity, departureMsP50: c.departureMsP50, departureMsP99: c.departureMsP99, departureMsMax: c.departureMsMax },
+    mixer: { ticks: c.ticks, lateTicks: c.lateTicks, tickMsP50: c.tickMsP50, tickMsP99: c.tickMsP99, concealed: c.concealed, latePackets: c.latePackets, complexity: c.complexity, departureMsP50: c.departureMsP50, departureMsP99: c.departureMsP99, departureMsMax: c.departureMsMax, inputHeldMs: c.inputHeldMs },
     ...(recorder ? { recording: { recordingId: m.recording!.id, durationMs: recorder.durationMs, bytes: recorder.bytes } } : {}),
   };
 }
