@@ -8,8 +8,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AdminState } from '../../protocol/admin';
 import type { CreatedMeeting } from '../../protocol/rest';
+import { spawn } from 'node:child_process';
+import { ROOT_DIR } from '../../coordinator/config';
 import { startRedis, type TestRedis } from '../helpers/redis';
-import { api, startServer, type TestServer } from '../helpers/server';
+import { api, freeTcpPort, startServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const TOKEN = 'test-admin-token-0123456789abcdef';
@@ -86,6 +88,35 @@ test('the login form trades the token (in a POST body) for an HttpOnly session c
 
   const logout = await fetch(`${server.url}/admin/api/logout`, { method: 'POST', headers: { cookie } });
   assert.match(logout.headers.get('set-cookie') ?? '', /^meetmesh_admin=; .*Max-Age=0/);
+});
+
+test('the token never reaches the log, even at trace level', async () => {
+  const port = await freeTcpPort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT_DIR,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), DB_PATH: ':memory:', TURN_DISABLED: '1', MEDIA_WORKERS: '0', LOG_LEVEL: 'trace', NO_COLOR: '1', ADMIN_TOKEN: TOKEN },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${url}/api/health`).catch(() => undefined))?.ok === true, 20_000, 'the server to start', 100);
+    const post = (body: unknown) => fetch(`${url}/admin/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.is((await post({ token: TOKEN })).status, 204);
+    assert.is((await post({ token: `${TOKEN}-wrong` })).status, 401);
+    assert.is((await post({ token: TOKEN, extra: 1 })).status, 400);
+    assert.is((await fetch(`${url}/admin/api/state`, { headers: bearer(TOKEN) })).status, 200);
+    assert.is((await fetch(`${url}/admin/api/state`, { headers: bearer(`${TOKEN}-wrong`) })).status, 401);
+    await waitFor(() => log.includes('admin login refused'), 5000, 'the refused login to be logged');
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+  assert.ok(log.includes('/admin/api/state'), 'requests are logged');
+  assert.not.ok(log.includes(TOKEN), 'the token is nowhere in the log');
 });
 
 test('with several nodes over Redis, each dashboard lists the others with a link to theirs', async () => {
