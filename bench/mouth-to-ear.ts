@@ -120,7 +120,8 @@ async function measure(browser: Browser, baseUrl: string, topology: TopologyPref
       const h = heard.find((t) => t >= s && t < s + MATCH_MS);
       if (h !== undefined) delaysMs.push(h - s);
     }
-    if (delaysMs.length < bursts / 2) throw new Error(`${path} of ${size}: only ${delaysMs.length} of ${bursts} bursts heard`);
+    // Bursts not heard are reported (the machine may not carry that many browsers), not hidden.
+    if (delaysMs.length < bursts / 2) console.warn(`${path} of ${size}: only ${delaysMs.length} of ${bursts} bursts heard`);
     const emitted = buffersAfter.emitted - buffersBefore.emitted;
     const listener = emitted > 0
       ? { targetMs: round(((buffersAfter.target - buffersBefore.target) / emitted) * 1000), delayMs: round(((buffersAfter.delay - buffersBefore.delay) / emitted) * 1000) }
@@ -162,7 +163,7 @@ const addedMs = (r: Run) => round((r.summary.median ?? 0) - (p2p.summary.median 
 const table = [
   '| path | people | median ms | min | max | relay adds (median) | listener jitter-buffer target / delay ms | mix departures p50 / p99 / max ms | late ticks | relay jitter buffer held ms | bursts |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...runs.map((r) => `| ${r.path} | ${r.people} | ${fmt(r.summary.median)} | ${fmt(r.summary.min)} | ${fmt(r.summary.max)} | ${r === p2p ? '–' : `+${fmt(addedMs(r))}`} | ${fmt(r.listener?.targetMs)} / ${fmt(r.listener?.delayMs)} | ${r.mix ? `${fmt(r.mix.departureMsP50, 1)} / ${fmt(r.mix.departureMsP99, 1)} / ${fmt(r.mix.departureMsMax, 1)}` : '–'} | ${r.mix ? `${r.mix.lateTicks} of ${r.mix.ticks}` : '–'} | ${r.mix ? fmt(r.mix.inputHeldMs, 1) : '–'} | ${r.delaysMs.length} |`),
+  ...runs.map((r) => `| ${r.path} | ${r.people} | ${fmt(r.summary.median)} | ${fmt(r.summary.min)} | ${fmt(r.summary.max)} | ${r === p2p ? '–' : `+${fmt(addedMs(r))}`} | ${fmt(r.listener?.targetMs)} / ${fmt(r.listener?.delayMs)} | ${r.mix ? `${fmt(r.mix.departureMsP50, 1)} / ${fmt(r.mix.departureMsP99, 1)} / ${fmt(r.mix.departureMsMax, 1)}` : '–'} | ${r.mix ? `${r.mix.lateTicks} of ${r.mix.ticks}` : '–'} | ${r.mix ? fmt(r.mix.inputHeldMs, 1) : '–'} | ${r.delaysMs.length} of ${bursts} |`),
 ].join('\n');
 console.log(`\n${table}`);
 const result = { name: 'mouth-to-ear', ...runContext(), code: codeState(), bursts, periodMs: PERIOD_MS, onMs: ON_MS, thresholdDb: HEARD_DB, capture: '640x480', runs, relayAddsMs: Object.fromEntries(runs.slice(1).map((r) => [r.people, addedMs(r)])) };
