@@ -1,196 +1,427 @@
 /**
- * `bench/weak-viewer.ts` — adaptive relay video with real browsers on a real bottleneck: four people on the relay,
- * three of them with 640×480 cameras (Chromium publishing simulcast; a fourth encoder would
- * make two cores, not the network, the limit), and Dan, who watches, reaching it only
- * through coturn (`?ice=relay`) behind a user-space drop-tail bottleneck
- * (tests/helpers/UdpImpairProxy.ts, rate plus a 150 ms queue).
- * Slow downlink (40% of what Dan receives at full quality): per camera at Dan and at an
- * unconstrained viewer (Ann), frame rate, longest freeze and width; Dan's longest audio gap;
- * what the relay did (layer switches, paused slots); the time back to full size after the
- * cap is lifted. Issue 18's targets: every camera ≥ 10 fps at Dan, no freeze over 1 s,
- * audio gap ≤ 100 ms, the others ≥ 90% of their frame rate at full size, full again ≤ 5 s.
- * Run: npx tsx bench/weak-viewer.ts (about a minute). Writes bench-results/weak-viewer.{json,md}.
- * Not yet here (issue 18): the uplink caps, P2P side by side, several cap levels, a plot.
+ * `bench/weak-viewer.ts` — the relay and P2P side by side under the same caps, with real
+ * Chromium on a real bottleneck (issue 18, item 7).
+ *
+ * Setups (the coordinator picks the path by size: a meeting of four is on the relay, a call
+ * of two is P2P — coordinator/topology/TopologyController.ts):
+ * - relay: Ann, Ben, Cat with 640×480 cameras (Chromium publishes simulcast), Dan watching
+ *   (camera off), 1600×1000 windows so full quality is the 640-wide layer;
+ * - P2P: Ann (camera) and Dan (camera off), the same windows.
+ * In both, Dan and Ann reach the media only through coturn (`?ice=relay`), each behind a
+ * user-space drop-tail bottleneck of their own (tests/helpers/UdpImpairProxy.ts, 150 ms
+ * queue); Ben and Cat are direct.
+ *
+ * Per setup: what Dan receives at full quality (measured first, in the same run); Dan's
+ * downlink capped at 100/60/40/20% of it; then Ann's uplink at 600/300/150 kbit/s. Each
+ * cell: frame rate, width and longest freeze per camera at the capped person and at an
+ * unconstrained viewer (Ben, relay only: a call of two has no other viewer), the longest
+ * audio gap per talker, and the time back to full quality after the cap is lifted.
+ * Then what layers cost: a relay meeting of four with simulcast and one with `?layers=1`
+ * (one layer), no cap: video each publisher sends (outbound-rtp bytesSent, every layer) and
+ * the media worker processes' CPU per participant.
+ *
+ * Run: npx tsx bench/weak-viewer.ts [--only downlink,uplink,layers] [--setup relay|p2p]
+ * (the whole matrix takes about 12 minutes on two cores). Writes bench-results/weak-viewer.{json,md,svg};
+ * a full run also writes docs/bench/weak-viewer.svg.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import type { Browser, Page } from 'playwright-core';
-import { audioGapProbe, longestAudioGap, pageNow } from '../tests/helpers/audioGaps';
+import type { TopologyPreference } from '../protocol/rest';
+import { levelTrace, longestSilence, readProbe } from './harness/browserProbe';
+import { descendantPids, machineJiffies, procCpuSeconds } from './harness/cpu';
+import { describeRun, runContext, writeResult, writeResults, type BrowserRunContext } from './harness/results';
+import { codeState, codeVersion, ensureClientBuilt, ROOT } from './harness/run';
+import { overlayOf, PEER_CONNECTION_REGISTRY, sentVideo, tileStates, watchTiles, type SentVideoStream } from './harness/tileWatch';
+import {
+  weakViewerMarkdown, weakViewerSvg,
+  type DownlinkCell, type FullQuality, type LayersCost, type Setup, type Views, type WeakViewerResult,
+} from './harness/weakViewerResults';
+import { audioGapProbe, pageNow } from '../tests/helpers/audioGaps';
 import { launchBrowser } from '../tests/helpers/browser';
 import { coturnIce, startCoturn, type Coturn, type CoturnIce } from '../tests/helpers/coturn';
 import { badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../tests/helpers/room';
 import { startServer, type TestServer } from '../tests/helpers/server';
 import { UdpImpairProxy } from '../tests/helpers/UdpImpairProxy';
 import { waitFor } from '../tests/helpers/wait';
-import { ensureClientBuilt } from './harness/run';
-import { runContext, writeResults } from './harness/results';
 
 const HZ = { Ann: 500, Ben: 700, Cat: 900, Dan: 1100 } as const;
 type Name = keyof typeof HZ;
-const NAMES = Object.keys(HZ) as Name[];
 const CAPTURE = '&video=640x480';
-/** A window whose tiles (three others and oneself) are wider than 320 px, so full quality is the 640×480 layer. */
+/** Tiles wider than 320 px with four in the grid, so full quality is the 640×480 layer. */
 const VIEWPORT = { width: 1600, height: 1000 };
-/** How long the relay and the browsers get to adapt to a new cap before it is measured. */
-const ADAPT_MS = 6000;
-const MEASURED_MS = 8000;
-/** How long the benchmark waits for Dan back at full size after the cap is lifted. */
-const RECOVERY_LIMIT_MS = 30_000;
+const DOWNLINK_PERCENTS = [100, 60, 40, 20];
+const UPLINK_KBPS = [600, 300, 150];
+const QUEUE_MS = 150;
+/** How long full quality is measured (the caps' reference), once what Dan receives stopped growing (limit). */
+const FULL_MS = 4000;
+const STEADY_LIMIT_MS = 24_000;
+/** After a cap is set: the adaptation (its freezes reported apart), then the measured window. */
+const ADAPT_MS = 5000;
+const MEASURED_MS = 6000;
+/** How long a cell waits for full quality after its cap is lifted. */
+const RECOVERY_LIMIT_MS = 20_000;
+/** How long everyone gets to reach full size after joining. */
+const FULL_SIZE_LIMIT_MS = 30_000;
+/** The layers-cost window, after a warm-up. */
+const COST_WARMUP_MS = 3000;
+const COST_MS = 10_000;
 
-let coturn: Coturn;
-let ice: CoturnIce;
-let proxy: UdpImpairProxy;
-let server: TestServer;
-let browser: Browser;
-const people = new Map<Name, Person>();
+const SETUPS: Record<Setup, { members: Name[]; topology: TopologyPreference; description: string }> = {
+  relay: {
+    members: ['Ann', 'Ben', 'Cat', 'Dan'],
+    topology: 'relay',
+    description: 'four on the relay (a meeting of four always is): Ann, Ben, Cat with 640×480 cameras (Chromium simulcast), Dan camera off; Dan and Ann reach the relay only through coturn (`?ice=relay`), each behind a bottleneck of their own; Ben and Cat direct; 1600×1000 windows',
+  },
+  p2p: {
+    members: ['Ann', 'Dan'],
+    topology: 'auto',
+    description: "a call of two (P2P, the browsers' own congestion control): Ann with a 640×480 camera, Dan camera off, both through coturn (`?ice=relay`), each behind a bottleneck of their own; 1600×1000 windows",
+  },
+};
 
-/** Per tile of a page, over a window: frames per second, the longest time without a new frame, and the picture width. */
-interface TileWindow {
-  fps: number;
-  longestFreezeMs: number;
-  width: number;
+type Part = 'downlink' | 'uplink' | 'layers';
+
+/** `--only a,b` and `--setup s` from argv. */
+function choices(argv: readonly string[]): { parts: Set<Part>; setups: Setup[] } {
+  const value = (name: string) => {
+    const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    if (i < 0) return undefined;
+    return argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
+  };
+  const parts = (value('only') ?? 'downlink,uplink,layers').split(',') as Part[];
+  for (const p of parts) if (!['downlink', 'uplink', 'layers'].includes(p)) throw new Error(`--only takes downlink, uplink, layers (got ${p})`);
+  const setup = value('setup');
+  if (setup !== undefined && setup !== 'relay' && setup !== 'p2p') throw new Error(`--setup takes relay or p2p (got ${setup})`);
+  return { parts: new Set(parts), setups: setup ? [setup] : ['relay', 'p2p'] };
 }
 
-/** Watches every camera tile of `page` for `ms` (on the page's own clock): frame rate, longest freeze, width at the end. */
-async function watchTiles(page: Page, names: readonly Name[], ms: number): Promise<Record<string, TileWindow>> {
-  // No named functions inside: the page has no `__name` (the test runner's transform adds calls to it).
-  return page.evaluate(async ([who, span]) => {
-    const state = new Map(who.map((n) => [n, { first: -1, last: -1, lastChangeAt: performance.now(), longest: 0 }]));
-    const start = performance.now();
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const now = performance.now();
-        for (const n of who) {
-          const s = state.get(n)!;
-          const v = document.querySelector<HTMLVideoElement>(`[data-testid="video-tile"][data-participant="${n}"]:not([data-source="screen"]) video`);
-          const frames = v && v.videoWidth > 0 ? v.getVideoPlaybackQuality().totalVideoFrames : -1;
-          if (s.first < 0) s.first = frames;
-          if (frames !== s.last) {
-            s.longest = Math.max(s.longest, now - s.lastChangeAt);
-            s.lastChangeAt = now;
-            s.last = frames;
-          }
-        }
-        if (now - start >= span) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 20);
-    });
-    const end = performance.now();
-    return Object.fromEntries(who.map((n) => {
-      const s = state.get(n)!;
-      const width = document.querySelector<HTMLVideoElement>(`[data-testid="video-tile"][data-participant="${n}"]:not([data-source="screen"]) video`)?.videoWidth ?? 0;
-      return [n, { fps: s.first < 0 || s.last < 0 ? 0 : ((s.last - s.first) * 1000) / (end - start), longestFreezeMs: Math.max(s.longest, end - s.lastChangeAt), width }];
-    }));
-  }, [names, ms] as const);
+/** coturn, the two bottlenecks (Dan's, Ann's), the coordinator and the browser. */
+interface Lab {
+  coturn: Coturn;
+  ice: CoturnIce;
+  /** Between Dan and coturn: his downlink is capped on `down`. */
+  danLink: UdpImpairProxy;
+  /** Between Ann and coturn: her uplink is capped on `up`. */
+  annLink: UdpImpairProxy;
+  server: TestServer;
+  browser: Browser;
 }
 
-/** The widths of every camera tile of `page`. */
-function widths(page: Page, names: readonly Name[]): Promise<number[]> {
-  return page.evaluate((who) => who.map((n) => document.querySelector<HTMLVideoElement>(`[data-testid="video-tile"][data-participant="${n}"]:not([data-source="screen"]) video`)?.videoWidth ?? 0), names);
-}
+/** A meeting of some of the four, and the cameras each sees. */
+class Meeting {
+  constructor(
+    readonly id: string,
+    readonly people: ReadonlyMap<Name, Person>,
+  ) {}
 
-/** What a page's stats overlay says it gets: per camera the layer row (text, reason or pause), and the relay's estimate of its downlink. */
-function overlayOf(page: Page): Promise<{ layers: Record<string, string>; estimateBps: number; videoBps: number }> {
-  return page.evaluate(() => {
-    const layers: Record<string, string> = {};
-    for (const row of document.querySelectorAll<HTMLElement>('[data-testid="stats-layer"]')) {
-      layers[row.dataset['participant'] ?? '?'] = `${row.textContent?.trim() ?? ''}${row.dataset['paused'] ? ' [paused]' : ''}`;
-    }
-    const downlink = document.querySelector<HTMLElement>('[data-testid="stats-downlink-estimate"]');
-    return { layers, estimateBps: Number(downlink?.dataset['estimateBps'] ?? NaN), videoBps: Number(downlink?.dataset['videoBps'] ?? NaN) };
-  });
-}
-
-const others = (name: Name) => NAMES.filter((n) => n !== name);
-/** The cameras `name` sees (Dan's is off). */
-const cameras = (name: Name) => others(name).filter((n) => n !== 'Dan');
-const person = (name: Name) => people.get(name)!;
-
-/** Four on the relay, Dan on a slow downlink: what each sees and hears, what the relay did, how long back to full size. */
-async function measureSlowDownlink(): Promise<Record<string, unknown>> {
-  const meeting = await createMeeting(server.url, 'Hotel Wi-Fi', 'relay');
-  const probe = audioGapProbe(Object.values(HZ));
-  for (const name of NAMES) {
-    // Only Dan goes through coturn, behind the bottleneck.
-    ice.advertise(name === 'Dan' ? proxy.port : undefined);
-    people.set(name, await joinAs(browser, server.url, meeting.id, name, HZ[name], CAPTURE + (name === 'Dan' ? '&ice=relay' : ''), probe, VIEWPORT));
+  page(name: Name): Page {
+    return this.people.get(name)!.page;
   }
-  ice.advertise(undefined);
-  for (const name of NAMES) await badgeSays(person(name), 'relay');
-  // Dan watches: his camera off.
-  await person('Dan').page.getByTestId('toggle-camera').click();
-  await waitFor(async () => (await person('Dan').page.getByTestId('toggle-camera').getAttribute('aria-pressed')) === 'false', 10_000, "Dan's camera off");
-  // Everyone sees the three others at full size.
-  let seen: Record<string, number[]> = {};
+
+  get names(): Name[] {
+    return [...this.people.keys()];
+  }
+
+  /** The cameras `viewer` sees (Dan's is off). */
+  cameras(viewer: Name): Name[] {
+    return this.names.filter((n) => n !== viewer && n !== 'Dan');
+  }
+
+  /** Everyone leaves (the meeting ends at once) and closes. */
+  async close(): Promise<void> {
+    for (const p of this.people.values()) await p.page.getByTestId('leave-meeting').click().catch(() => undefined);
+    for (const p of this.people.values()) await p.context.close();
+  }
+}
+
+/** Opens a meeting of `members`; with `capped`, Dan and Ann join through their bottlenecks. Waits for the path, turns Dan's camera off. */
+async function openMeeting(lab: Lab, members: Name[], topology: TopologyPreference, options: { capped: boolean; query?: string }): Promise<Meeting> {
+  const meeting = await createMeeting(lab.server.url, 'Weak viewer', topology);
+  const probe = audioGapProbe(Object.values(HZ)) + PEER_CONNECTION_REGISTRY;
+  const people = new Map<Name, Person>();
+  for (const name of members) {
+    const link = !options.capped ? undefined : name === 'Dan' ? lab.danLink : name === 'Ann' ? lab.annLink : undefined;
+    lab.ice.advertise(link?.port);
+    people.set(name, await joinAs(lab.browser, lab.server.url, meeting.id, name, HZ[name], CAPTURE + (link ? '&ice=relay' : '') + (options.query ?? ''), probe, VIEWPORT));
+  }
+  lab.ice.advertise(undefined);
+  const mode = members.length > 2 || topology === 'relay' ? 'relay' : 'p2p';
+  for (const p of people.values()) await badgeSays(p, mode, 30_000);
+  const dan = people.get('Dan')!;
+  await dan.page.getByTestId('toggle-camera').click();
+  await waitFor(async () => (await dan.page.getByTestId('toggle-camera').getAttribute('aria-pressed')) === 'false', 10_000, "Dan's camera off");
+  return new Meeting(meeting.id, people);
+}
+
+/** The cameras each viewer should show: `who` maps a viewer to the cameras watched. */
+type Watchers = Partial<Record<Name, Name[]>>;
+
+/** Waits (up to a limit) until every watched camera is 640 wide; returns the widths reached: full quality for this run. */
+async function reachFullSize(meeting: Meeting, watchers: Watchers): Promise<Record<string, Record<string, number>>> {
+  let seen: Record<string, Record<string, number>> = {};
+  const read = async () => {
+    seen = Object.fromEntries(await Promise.all(Object.entries(watchers).map(async ([v, cams]) => [v, Object.fromEntries(Object.entries(await tileStates(meeting.page(v as Name), cams)).map(([n, s]) => [n, s.width]))] as const)));
+    return Object.values(seen).every((ws) => Object.values(ws).every((w) => w >= 640));
+  };
+  const full = await waitFor(read, FULL_SIZE_LIMIT_MS, 'every camera at 640 wide', 250).then(() => true, () => false);
+  if (!full) console.log(`    not every camera reached 640 wide within ${FULL_SIZE_LIMIT_MS / 1000} s: ${JSON.stringify(seen)} (these widths count as full quality)`);
+  return seen;
+}
+
+/** Watches every viewer's cameras for `ms` at once; each viewer's window on its own page clock (for the audio gaps). */
+async function watch(meeting: Meeting, watchers: Watchers, ms: number): Promise<{ views: Views; windows: Record<string, [number, number]> }> {
+  const rows = await Promise.all(Object.entries(watchers).map(async ([v, cams]) => {
+    const page = meeting.page(v as Name);
+    const from = await pageNow(page);
+    const tiles = await watchTiles(page, cams, ms);
+    return [v, tiles, [from, await pageNow(page)] as [number, number]] as const;
+  }));
+  return { views: Object.fromEntries(rows.map(([v, tiles]) => [v, tiles])), windows: Object.fromEntries(rows.map(([v, , w]) => [v, w])) };
+}
+
+/** The longest gap (ms) of each talker in what `listener` played over its page-time window. */
+async function audioGaps(meeting: Meeting, listener: Name, talkers: Name[], [from, to]: [number, number]): Promise<Record<string, number>> {
+  const data = await readProbe(meeting.page(listener));
+  return Object.fromEntries(talkers.map((t) => [t, Math.round(longestSilence(levelTrace(data, HZ[t], from, to), from, to).ms)]));
+}
+
+/** Whether every watched camera is at its full-quality width and unpaused. */
+async function atFullQuality(meeting: Meeting, watchers: Watchers, fullWidths: Record<string, Record<string, number>>): Promise<boolean> {
+  for (const [v, cams] of Object.entries(watchers)) {
+    const states = await tileStates(meeting.page(v as Name), cams);
+    if (cams.some((c) => states[c]!.paused || states[c]!.width < (fullWidths[v]?.[c] ?? 640))) return false;
+  }
+  return true;
+}
+
+/** Time (ms) until every watched camera is back at full quality, or null past the limit. */
+async function timeBackToFull(meeting: Meeting, watchers: Watchers, fullWidths: Record<string, Record<string, number>>, since: number): Promise<number | null> {
+  return waitFor(() => atFullQuality(meeting, watchers, fullWidths), RECOVERY_LIMIT_MS, 'full quality again', 100).then(() => Math.round(performance.now() - since), () => null);
+}
+
+/** Relay counters of interest: layer switches so far. */
+async function layerSwitches(lab: Lab, meeting: Meeting): Promise<number> {
+  return (await meetingDetail(lab.server.url, meeting.id)).relay.layerSwitches ?? 0;
+}
+
+/** Which of `cameras` are paused for bandwidth on `page`. */
+async function pausedOn(page: Page, cameras: Name[]): Promise<string[]> {
+  const states = await tileStates(page, cameras);
+  return cameras.filter((c) => states[c]!.paused);
+}
+
+/** Waits (up to a limit) until what Dan receives stops growing (a browser's estimate ramps up for seconds after a join): 2 s windows, steady when one grows less than 10% over the last. */
+async function waitForSteadyRate(lab: Lab): Promise<number[]> {
+  const rates: number[] = [];
+  let last = lab.danLink.counters().down;
+  let at = performance.now();
   await waitFor(async () => {
-    seen = Object.fromEntries(await Promise.all(NAMES.map(async (name) => [name, await widths(person(name).page, cameras(name))] as const)));
-    return Object.values(seen).every((ws) => ws.every((w) => w === 640));
-  }, 30_000, 'every camera at 640 wide everywhere').catch(async (error: unknown) => {
-    throw new Error(`${String(error)}: widths ${JSON.stringify(seen)}; relay ${JSON.stringify((await meetingDetail(server.url, meeting.id)).relay)}; overlays ${JSON.stringify(await Promise.all(NAMES.map((n) => overlayOf(person(n).page))))}`);
-  });
+    if (performance.now() - at < 2000) return false;
+    const now = lab.danLink.counters().down;
+    rates.push(Math.round(((now.bytesOut - last.bytesOut + 28 * (now.out - last.out)) * 8) / ((performance.now() - at) / 1000)));
+    last = now;
+    at = performance.now();
+    return rates.length >= 2 && rates.at(-1)! < 1.1 * rates.at(-2)!;
+  }, STEADY_LIMIT_MS, "Dan's downlink rate to stop growing", 100).catch(() => console.log(`    Dan's rate still growing after ${STEADY_LIMIT_MS / 1000} s: ${rates.join(', ')} bit/s`));
+  return rates;
+}
 
-  // What Dan receives at full quality, through the proxy.
-  proxy.resetCounters();
-  const before = performance.now();
-  const full = await watchTiles(person('Ann').page, cameras('Ann'), 3000);
-  const fullBps = (proxy.counters().down.bytesOut * 8 * 1000) / (performance.now() - before);
-  console.log(`    full: Dan receives ${Math.round(fullBps / 1000)} kbit/s; Ann sees ${JSON.stringify(full)}`);
+/** Full quality: what Dan receives and Ann sends through their bottlenecks, and what every viewer sees. */
+async function measureFull(lab: Lab, meeting: Meeting, watchers: Watchers): Promise<FullQuality> {
+  await waitForSteadyRate(lab);
+  lab.danLink.resetCounters();
+  lab.annLink.resetCounters();
+  const start = performance.now();
+  const { views } = await watch(meeting, watchers, FULL_MS);
+  const seconds = (performance.now() - start) / 1000;
+  // The bottleneck counts payload + 28 bytes per datagram: the cap is set in the same terms.
+  const rate = (c: { bytesOut: number; out: number }) => Math.round(((c.bytesOut + 28 * c.out) * 8) / seconds);
+  return { downBps: rate(lab.danLink.counters().down), upBps: rate(lab.annLink.counters().up), views };
+}
 
-  // The slow downlink: 40% of that, drop-tail with a 150 ms queue.
-  proxy.set({ rate: { bitsPerSecond: 0.4 * fullBps, queueMs: 150 } }, 'down');
-  await waitFor(async () => (await meetingDetail(server.url, meeting.id)).relay.layerSwitches! > 0, ADAPT_MS * 2, 'the relay to lower what Dan gets');
-  const settle = performance.now();
-  await waitFor(() => performance.now() - settle >= ADAPT_MS, ADAPT_MS + 1000, 'the adaptation to settle');
-  const from = await pageNow(person('Dan').page);
-  const [dan, ann] = await Promise.all([watchTiles(person('Dan').page, cameras('Dan'), MEASURED_MS), watchTiles(person('Ann').page, cameras('Ann'), MEASURED_MS)]);
-  const to = await pageNow(person('Dan').page);
-  const gaps = await Promise.all(cameras('Dan').map((n) => longestAudioGap(person('Dan').page, HZ[n], from, to)));
-  const detail = (await meetingDetail(server.url, meeting.id)).relay;
-  console.log(`    Dan's overlay: ${JSON.stringify(await overlayOf(person('Dan').page))}`);
-  console.log(`    capped at ${Math.round((0.4 * fullBps) / 1000)} kbit/s: Dan sees ${JSON.stringify(dan)}, audio gaps ${gaps.map((g) => Math.round(g)).join('/')} ms; Ann sees ${JSON.stringify(ann)}; relay ${JSON.stringify(detail)}; proxy ${JSON.stringify(proxy.counters().down)}`);
-  const paused: string[] = await person('Dan').page.evaluate((who) => who.filter((n: string) => document.querySelector(`[data-testid="video-tile"][data-participant="${n}"][data-paused="bandwidth"]`) !== null), cameras('Dan'));
+/** One cap: set it, watch the adaptation and the measured window, lift it, time the way back. */
+async function runCell(
+  lab: Lab, setup: Setup, meeting: Meeting, link: UdpImpairProxy, direction: 'up' | 'down', capBps: number,
+  watchers: Watchers, listeners: Array<[Name, Name[]]>, fullWidths: Record<string, Record<string, number>>, cappedViewer: Name,
+): Promise<Omit<DownlinkCell, 'percent' | 'freshMeeting'>> {
+  const switchesBefore = setup === 'relay' ? await layerSwitches(lab, meeting) : 0;
+  const startedAtFull = await atFullQuality(meeting, watchers, fullWidths);
+  link.resetCounters();
+  link.set({ rate: { bitsPerSecond: capBps, queueMs: QUEUE_MS } }, direction);
+  const adapting = await watch(meeting, watchers, ADAPT_MS);
+  const machineBefore = machineJiffies();
+  const measured = await watch(meeting, watchers, MEASURED_MS);
+  const machineBusyCores = busyCores(machineBefore, machineJiffies());
+  const audioGapsMs = Object.fromEntries(await Promise.all(listeners.map(async ([listener, talkers]) => [listener, await audioGaps(meeting, listener, talkers, measured.windows[listener]!)] as const)));
+  const relay = setup === 'relay'
+    ? { layerSwitches: (await layerSwitches(lab, meeting)) - switchesBefore, pausedAtEnd: await pausedOn(meeting.page(cappedViewer), meeting.cameras(cappedViewer)), overlay: await overlayOf(meeting.page(cappedViewer)) }
+    : undefined;
+  const counters = link.counters()[direction];
+  link.set({ rate: null }, direction);
+  const backToFullMs = await timeBackToFull(meeting, watchers, fullWidths, performance.now());
+  return { setup, capBps: Math.round(capBps), startedAtFull, machineBusyCores, adapting: adapting.views, measured: measured.views, audioGapsMs, backToFullMs, bottleneck: { queueDropped: counters.queueDropped, maxQueueMs: Math.round(counters.maxQueueMs) }, ...(relay ? { relay } : {}) };
+}
 
-  // The cap lifted: back to full size within seconds.
-  proxy.set({ rate: null }, 'down');
-  const lifted = performance.now();
-  const back = await waitFor(async () => (await widths(person('Dan').page, cameras('Dan'))).every((w) => w === 640), RECOVERY_LIMIT_MS, 'Dan back at full size').then(() => true, () => false);
-  const backMs = back ? Math.round(performance.now() - lifted) : null;
-  console.log(back ? `    back to full size ${backMs} ms after the cap was lifted` : `    not back to full size within ${RECOVERY_LIMIT_MS / 1000} s: ${JSON.stringify(await widths(person('Dan').page, cameras('Dan')))}, overlay ${JSON.stringify(await overlayOf(person('Dan').page))}`);
-  return { fullBps: Math.round(fullBps), capBps: Math.round(0.4 * fullBps), full, dan, ann, danAudioGapsMs: gaps.map(Math.round), pausedAtDan: paused, relay: detail, proxyDown: proxy.counters().down, backToFullMs: backMs };
+/** One cap of the matrix: Dan's downlink at a share of his full rate, or Ann's uplink at a rate. */
+type CapSpec = { kind: 'downlink'; percent: number } | { kind: 'uplink'; kbps: number };
+
+/**
+ * One setup: full quality, then each downlink cap on Dan, then each uplink cap on Ann. Each
+ * cell starts from full quality: when the previous one did not get back to it within the
+ * limit, the next runs in a fresh meeting (`freshMeeting`), so no cell inherits another's
+ * state.
+ */
+async function runSetup(lab: Lab, setup: Setup, parts: Set<Part>, result: WeakViewerResult): Promise<void> {
+  console.log(`\n${setup}: ${SETUPS[setup].description}`);
+  const open = () => openMeeting(lab, SETUPS[setup].members, SETUPS[setup].topology, { capped: true });
+  let meeting = await open();
+  try {
+    const all: Watchers = Object.fromEntries(meeting.names.map((v) => [v, meeting.cameras(v)]));
+    const fullWidths = await reachFullSize(meeting, all);
+    const full = await measureFull(lab, meeting, all);
+    result.full[setup] = full;
+    console.log(`  full: Dan receives ${Math.round(full.downBps / 1000)} kbit/s, Ann sends ${Math.round(full.upBps / 1000)} kbit/s; ${JSON.stringify(full.views)}`);
+    const caps: CapSpec[] = [
+      ...(parts.has('downlink') ? DOWNLINK_PERCENTS.map((percent) => ({ kind: 'downlink' as const, percent })) : []),
+      ...(parts.has('uplink') ? UPLINK_KBPS.map((kbps) => ({ kind: 'uplink' as const, kbps })) : []),
+    ];
+    for (const cap of caps) {
+      const freshMeeting = !(await atFullQuality(meeting, all, fullWidths));
+      if (freshMeeting) {
+        await meeting.close();
+        meeting = await open();
+        await reachFullSize(meeting, all);
+        await waitForSteadyRate(lab);
+      }
+      if (cap.kind === 'downlink') {
+        // Dan, and Ben where there is a Ben (a call of two has no other viewer); each hears every other.
+        const watchers: Watchers = setup === 'relay' ? { Dan: meeting.cameras('Dan'), Ben: meeting.cameras('Ben') } : { Dan: meeting.cameras('Dan') };
+        const listeners: Array<[Name, Name[]]> = Object.keys(watchers).map((v) => [v as Name, meeting.names.filter((n) => n !== v)]);
+        const cell = await runCell(lab, setup, meeting, lab.danLink, 'down', (full.downBps * cap.percent) / 100, watchers, listeners, fullWidths, 'Dan');
+        result.downlink.push({ percent: cap.percent, freshMeeting, ...cell });
+        console.log(`  downlink ${cap.percent}% (${Math.round(cell.capBps / 1000)} kbit/s${freshMeeting ? ', fresh meeting' : ''}): Dan ${JSON.stringify(cell.measured['Dan'])}, gaps ${JSON.stringify(cell.audioGapsMs)}; Ben ${JSON.stringify(cell.measured['Ben'] ?? null)}; back ${cell.backToFullMs} ms; machine ${cell.machineBusyCores}; ${JSON.stringify(cell.relay ?? {})}`);
+      } else {
+        // Ann's camera at every viewer; Ann's voice at every listener.
+        const viewers = meeting.names.filter((n) => n !== 'Ann');
+        const watchers: Watchers = Object.fromEntries(viewers.map((v) => [v, ['Ann']]));
+        const listeners: Array<[Name, Name[]]> = viewers.map((v) => [v, ['Ann']]);
+        const cell = await runCell(lab, setup, meeting, lab.annLink, 'up', cap.kbps * 1000, watchers, listeners, fullWidths, 'Dan');
+        result.uplink.push({ kbps: cap.kbps, freshMeeting, ...cell });
+        console.log(`  uplink ${cap.kbps} kbit/s${freshMeeting ? ' (fresh meeting)' : ''}: ${JSON.stringify(cell.measured)}, gaps ${JSON.stringify(cell.audioGapsMs)}; back ${cell.backToFullMs} ms; machine ${cell.machineBusyCores}; switches ${cell.relay?.layerSwitches ?? '–'}`);
+      }
+    }
+  } finally {
+    await meeting.close();
+  }
+}
+
+/** The machine's busy cores between two /proc/stat readings (everything: the browsers, coturn, the server, other programs). */
+function busyCores(a: { busy: number; total: number }, b: { busy: number; total: number }): number {
+  return Math.round(((b.busy - a.busy) / Math.max(1, b.total - a.total)) * cpus().length * 100) / 100;
+}
+
+/** CPU seconds of the coordinator's media worker processes (the relay and the mixer) alive now. */
+function mediaWorkerCpuSeconds(): number {
+  let total = 0;
+  for (const pid of descendantPids(process.pid)) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('mediaWorker')) total += procCpuSeconds(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+/** Video each publisher sent over a window, per stream (SSRC), from two outbound-rtp readings. */
+function sentBetween(before: SentVideoStream[], after: SentVideoStream[], seconds: number): LayersCost['publishers'][string] {
+  const streams = after.map((s) => {
+    const was = before.find((b) => b.ssrc === s.ssrc)?.bytesSent ?? 0;
+    return { width: s.width, fps: Math.round(s.fps), kbps: Math.round(((s.bytesSent - was) * 8) / seconds / 1000) };
+  }).filter((s) => s.kbps > 0 || s.width > 0).sort((a, b) => a.width - b.width);
+  return { kbps: streams.reduce((sum, s) => sum + s.kbps, 0), streams };
+}
+
+/** A relay meeting of four with no cap, everyone direct, publishing simulcast or one layer: what it costs. */
+async function measureLayersCost(lab: Lab, layers: LayersCost['layers']): Promise<LayersCost> {
+  const meeting = await openMeeting(lab, SETUPS.relay.members, 'relay', { capped: false, query: layers === 'one' ? '&layers=1' : '' });
+  try {
+    await reachFullSize(meeting, Object.fromEntries(meeting.names.map((v) => [v, meeting.cameras(v)])));
+    await watch(meeting, { Ben: meeting.cameras('Ben') }, COST_WARMUP_MS);
+    const publishers = meeting.cameras('Dan');
+    const sent0 = await Promise.all(publishers.map((p) => sentVideo(meeting.page(p))));
+    const cpu0 = mediaWorkerCpuSeconds();
+    const machine0 = machineJiffies();
+    const start = performance.now();
+    const { views } = await watch(meeting, { Ben: meeting.cameras('Ben') }, COST_MS);
+    const sent1 = await Promise.all(publishers.map((p) => sentVideo(meeting.page(p))));
+    const seconds = (performance.now() - start) / 1000;
+    const relayCores = (mediaWorkerCpuSeconds() - cpu0) / seconds;
+    const machineCores = busyCores(machine0, machineJiffies());
+    return {
+      layers,
+      seconds: Math.round(seconds * 10) / 10,
+      publishers: Object.fromEntries(publishers.map((p, i) => [p, sentBetween(sent0[i]!, sent1[i]!, seconds)])),
+      relayCores: Math.round(relayCores * 10_000) / 10_000,
+      relayCoresPerParticipant: Math.round((relayCores / meeting.names.length) * 10_000) / 10_000,
+      machineCores,
+      seenByBen: views['Ben'] ?? {},
+    };
+  } finally {
+    await meeting.close();
+  }
 }
 
 async function main(): Promise<void> {
+  const { parts, setups } = choices(process.argv.slice(2));
   ensureClientBuilt();
-  coturn = await startCoturn();
-  ice = coturnIce(coturn);
-  proxy = await UdpImpairProxy.start({ target: { address: coturn.address, port: coturn.port } });
-  server = await startServer({}, ice.parts);
-  browser = await launchBrowser();
+  const loadStart = loadavg();
+  const code = codeState();
+  const coturn = await startCoturn();
+  const ice = coturnIce(coturn);
+  const danLink = await UdpImpairProxy.start({ target: { address: coturn.address, port: coturn.port } });
+  const annLink = await UdpImpairProxy.start({ target: { address: coturn.address, port: coturn.port } });
+  const server = await startServer({}, ice.parts);
+  const browser = await launchBrowser();
+  const lab: Lab = { coturn, ice, danLink, annLink, server, browser };
+  const result: WeakViewerResult = {
+    setups: Object.fromEntries(setups.map((s) => [s, SETUPS[s].description])) as Record<Setup, string>,
+    timing: { queueMs: QUEUE_MS, fullMs: FULL_MS, adaptMs: ADAPT_MS, measuredMs: MEASURED_MS, recoveryLimitMs: RECOVERY_LIMIT_MS, costMs: COST_MS },
+    full: {},
+    downlink: [],
+    uplink: [],
+    layersCost: [],
+  };
+  const started = performance.now();
   try {
-    const slow = await measureSlowDownlink();
-    const dan = slow['dan'] as Record<string, TileWindow>;
-    const ann = slow['ann'] as Record<string, TileWindow>;
-    const rows = Object.keys(dan).map((n) => `| ${n} | ${dan[n]!.fps.toFixed(1)} | ${Math.round(dan[n]!.longestFreezeMs)} | ${dan[n]!.width} | ${ann[n]?.fps.toFixed(1) ?? '–'} | ${ann[n]?.width ?? '–'} |`);
-    writeResults('weak-viewer', { name: 'weak-viewer', ...runContext(), slowDownlink: slow }, [
-      `# Weak viewer on the relay: downlink at 40% of the full streams`,
-      '',
-      `Four Chromium on the relay, three 640×480 cameras publishing simulcast; Dan through coturn behind a ${Math.round(Number(slow['capBps']) / 1000)} kbit/s drop-tail bottleneck (150 ms queue).`,
-      `Dan's longest audio gaps: ${(slow['danAudioGapsMs'] as number[]).join(' / ')} ms; paused at Dan: ${JSON.stringify(slow['pausedAtDan'])}; back to full size ${slow['backToFullMs'] === null ? `not within ${RECOVERY_LIMIT_MS / 1000} s` : `${String(slow['backToFullMs'])} ms`} after the cap was lifted.`,
-      '',
-      '| camera | fps at Dan | longest freeze at Dan (ms) | width at Dan | fps at Ann | width at Ann |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
-      ...rows,
-      '',
-    ].join('\n'));
+    if (parts.has('downlink') || parts.has('uplink')) for (const setup of setups) await runSetup(lab, setup, parts, result);
+    if (parts.has('layers')) {
+      for (const layers of ['simulcast', 'one'] as const) {
+        const cost = await measureLayersCost(lab, layers);
+        result.layersCost.push(cost);
+        console.log(`\nlayers ${layers}: ${JSON.stringify(cost)}`);
+      }
+    }
   } finally {
     try {
       await browser.close();
     } finally {
       await server.dispose();
-      await proxy.close();
+      await danLink.close();
+      await annLink.close();
       await coturn.stop();
     }
   }
+  const context: BrowserRunContext = { ...runContext(), chromium: browser.version(), code, loadAverage: { start: loadStart, end: loadavg() } };
+  const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+  const header = `${describeRun(context, codeVersion())}, Chromium ${context.chromium}; load average ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start; ${minutes} min${parts.size < 3 || setups.length < 2 ? ` (a subset: ${[...parts].join(', ')} on ${setups.join(', ')})` : ''}.`;
+  writeResults('weak-viewer', { name: 'weak-viewer', ...context, parts: [...parts], ...result }, weakViewerMarkdown(result, header));
+  const svg = weakViewerSvg(result, context.date.slice(0, 10));
+  console.log(`plot: ${writeResult('weak-viewer.svg', svg)}`);
+  // The documented plot is the whole matrix's only.
+  if (parts.size === 3 && setups.length === 2) writeFileSync(join(ROOT, 'docs', 'bench', 'weak-viewer.svg'), svg);
 }
 
 await main();

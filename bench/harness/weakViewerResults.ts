@@ -1,0 +1,158 @@
+/**
+ * The weak-viewer benchmark's results (bench/weak-viewer.ts): their shape, the Markdown
+ * table people read and the SVG plot (frame rate per cap level, relay beside P2P).
+ */
+import { lineChart, type ChartSeries } from './lineChart';
+import type { TileWindow } from './tileWatch';
+
+export type Setup = 'relay' | 'p2p';
+
+/** Per viewer, per camera it watches. */
+export type Views = Record<string, Record<string, TileWindow>>;
+
+/** What each setup received at full quality, before any cap: the figures every cap is a share of. */
+export interface FullQuality {
+  /** What the capped viewer (Dan) received through his bottleneck, bit/s (payload + 28 bytes per datagram). */
+  downBps: number;
+  /** What the capped publisher (Ann) sent through her bottleneck, bit/s. */
+  upBps: number;
+  /** Every viewer's cameras over the window. */
+  views: Views;
+}
+
+/** One cap on one setup: adapting (the first seconds after the cap), measured (after them), and the way back. */
+interface Cell {
+  setup: Setup;
+  capBps: number;
+  /** Whether the cell ran in a fresh meeting (the previous cell did not get back to full quality within the limit). */
+  freshMeeting: boolean;
+  /** Whether every watched camera was at full quality when the cap was set. */
+  startedAtFull: boolean;
+  /** The machine's busy cores (of 2) in the measured window: near 2 means the figures are CPU-bound, not network-bound. */
+  machineBusyCores: number;
+  /** The first `adaptMs` after the cap was set. */
+  adapting: Views;
+  /** The following `measuredMs`: the cell's figures. */
+  measured: Views;
+  /** Longest audio gap (ms) in the measured window, per listener, per talker. */
+  audioGapsMs: Record<string, Record<string, number>>;
+  /** Time (ms) from lifting the cap until every watched camera was back at its full-quality width and unpaused; null: not within the limit. */
+  backToFullMs: number | null;
+  /** The bottleneck's counters over the cell (cap set → lifted). */
+  bottleneck: { queueDropped: number; maxQueueMs: number };
+  /** Relay only: layer switches in the cell, cameras paused at the end, the capped person's overlay at the end. */
+  relay?: { layerSwitches: number; pausedAtEnd: string[]; overlay: unknown };
+}
+
+/** Dan's downlink capped at `percent` of what he received at full quality. */
+export interface DownlinkCell extends Cell {
+  percent: number;
+}
+
+/** Ann's uplink capped at `kbps`. */
+export interface UplinkCell extends Cell {
+  kbps: number;
+}
+
+/** What one meeting of four on the relay costs with simulcast layers or with one layer (`?layers=1`). */
+export interface LayersCost {
+  layers: 'simulcast' | 'one';
+  seconds: number;
+  /** Per publisher: video sent (outbound-rtp bytesSent, every layer), and each stream. */
+  publishers: Record<string, { kbps: number; streams: Array<{ width: number; fps: number; kbps: number }> }>;
+  /** CPU of the media worker processes (the relay and mixer), in cores; per participant = / 4. */
+  relayCores: number;
+  relayCoresPerParticipant: number;
+  /** The whole machine's busy cores in the window (4 Chromium, coturn and the rest share 2 cores). */
+  machineCores: number;
+  /** What the unconstrained viewer (Ben) saw meanwhile. */
+  seenByBen: Record<string, TileWindow>;
+}
+
+export interface WeakViewerResult {
+  setups: Record<Setup, string>;
+  timing: { queueMs: number; fullMs: number; adaptMs: number; measuredMs: number; recoveryLimitMs: number; costMs: number };
+  full: Partial<Record<Setup, FullQuality>>;
+  downlink: DownlinkCell[];
+  uplink: UplinkCell[];
+  layersCost: LayersCost[];
+}
+
+const min = (xs: number[]) => (xs.length === 0 ? NaN : Math.min(...xs));
+const f1 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(1));
+/** "fps / width / freeze" of each camera, e.g. "Ann 14.9/320/144". */
+const camerasText = (tiles: Record<string, TileWindow> | undefined) =>
+  tiles ? Object.entries(tiles).map(([n, t]) => `${n} ${f1(t.fps)}/${t.width}/${t.longestFreezeMs}`).join(', ') : '–';
+const gapsText = (gaps: Record<string, number> | undefined) => (gaps ? Object.entries(gaps).map(([n, g]) => `${n} ${Math.round(g)}`).join(', ') : '–');
+const backText = (ms: number | null, limitMs: number) => (ms === null ? `> ${limitMs / 1000} s` : `${(ms / 1000).toFixed(1)} s`);
+const SETUP_NAME: Record<Setup, string> = { relay: 'relay (4)', p2p: 'P2P (2)' };
+
+/** The lowest frame rate of any camera a viewer watched in a cell's measured window. */
+export function lowestFps(views: Views, viewer: string): number {
+  return min(Object.values(views[viewer] ?? {}).map((t) => t.fps));
+}
+
+/** The Markdown table: the setups, then one row per cell. */
+export function weakViewerMarkdown(result: WeakViewerResult, header: string): string {
+  const t = result.timing;
+  const lines = [
+    '# Weak viewer: the relay and P2P under the same caps (issue 18, item 7)',
+    '',
+    header,
+    '',
+    ...Object.entries(result.setups).map(([s, d]) => `- **${SETUP_NAME[s as Setup]}**: ${d}`),
+    `- Caps: a user-space bottleneck (rate counting payload + 28 bytes, drop-tail, ${t.queueMs} ms queue) between one person and coturn. Downlink caps are shares of what Dan received at full quality in the same run (each setup its own full rate); uplink caps are on Ann, everyone else unconstrained.`,
+    `- Each cell: ${t.adaptMs / 1000} s to adapt, then ${t.measuredMs / 1000} s measured; "back" = from lifting the cap until every watched camera is at its full-quality width again and unpaused (limit ${t.recoveryLimitMs / 1000} s); a cell whose predecessor did not get back runs in a fresh meeting, so every cell starts from full quality. Camera figures read fps/width/longest freeze (ms). "Machine busy": cores of 2 busy in the measured window (4 Chromium, coturn, the server and anything else on the machine).`,
+    '',
+    '## Full quality (no cap)',
+    '',
+    '| setup | Dan receives | Ann sends | what Dan sees | what Ben sees |',
+    '| --- | ---: | ---: | --- | --- |',
+    ...Object.entries(result.full).map(([s, f]) => `| ${SETUP_NAME[s as Setup]} | ${Math.round(f.downBps / 1000)} kbit/s | ${Math.round(f.upBps / 1000)} kbit/s | ${camerasText(f.views['Dan'])} | ${camerasText(f.views['Ben'])} |`),
+    '',
+    '## Slow downlink: Dan capped',
+    '',
+    '| setup | cap | Dan sees (measured) | Dan: longest freeze while adapting | Dan hears (longest gap, ms) | Ben sees (unconstrained) | Ben hears | back | machine busy |',
+    '| --- | ---: | --- | ---: | --- | --- | --- | ---: | ---: |',
+    ...result.downlink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.percent}% = ${Math.round(c.capBps / 1000)} kbit/s | ${camerasText(c.measured['Dan'])} | ${Math.max(0, ...Object.values(c.adapting['Dan'] ?? {}).map((w) => w.longestFreezeMs))} | ${gapsText(c.audioGapsMs['Dan'])} | ${c.setup === 'p2p' ? 'no other viewer in a call of two' : camerasText(c.measured['Ben'])} | ${gapsText(c.audioGapsMs['Ben'])} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} |`),
+    '',
+    "## Slow uplink: Ann capped (her camera at every viewer)",
+    '',
+    "| setup | cap | Ann's camera at each viewer (measured) | longest freeze while adapting | Ann heard (longest gap, ms) | back | machine busy |",
+    '| --- | ---: | --- | ---: | --- | ---: | ---: |',
+    ...result.uplink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.kbps} kbit/s | ${Object.entries(c.measured).map(([v, tiles]) => `${v}: ${f1(tiles['Ann']?.fps)}/${tiles['Ann']?.width ?? 0}/${tiles['Ann']?.longestFreezeMs ?? '–'}`).join(', ')} | ${Math.max(0, ...Object.values(c.adapting).map((tiles) => tiles['Ann']?.longestFreezeMs ?? 0))} | ${Object.entries(c.audioGapsMs).map(([v, g]) => `${v} ${Math.round(g['Ann'] ?? NaN)}`).join(', ')} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} |`),
+    '',
+    '## What layers cost (four on the relay, no cap, everyone direct)',
+    '',
+    '| layers | video each publisher sends (kbit/s; streams width@fps) | relay CPU (media workers) | per participant | machine busy | Ben sees |',
+    '| --- | --- | ---: | ---: | ---: | --- |',
+    ...result.layersCost.map((c) => `| ${c.layers === 'one' ? 'one (`?layers=1`)' : 'simulcast'} | ${Object.entries(c.publishers).map(([n, p]) => `${n} ${Math.round(p.kbps)} (${p.streams.map((s) => `${s.width}@${s.fps}: ${Math.round(s.kbps)}`).join(' + ')})`).join('; ')} | ${(c.relayCores * 100).toFixed(1)}% | ${(c.relayCoresPerParticipant * 100).toFixed(2)}% | ${(c.machineCores * 100).toFixed(0)}% of 200% | ${camerasText(c.seenByBen)} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** Two charts side by side in one SVG. */
+function sideBySide(left: string, right: string): string {
+  const inner = (svg: string, x: number) => svg.replace('<svg xmlns="http://www.w3.org/2000/svg"', `<svg x="${x}"`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="1520" height="420" viewBox="0 0 1520 420">\n${inner(left, 0)}${inner(right, 760)}</svg>\n`;
+}
+
+/** The plot: the lowest camera frame rate at the capped viewer per downlink cap, and Ann's camera at its slowest viewer per uplink cap; relay beside P2P. */
+export function weakViewerSvg(result: WeakViewerResult, subtitle: string): string {
+  const downSeries = (['relay', 'p2p'] as const).flatMap((s): ChartSeries[] => {
+    const cells = result.downlink.filter((c) => c.setup === s);
+    if (cells.length === 0) return [];
+    const series: ChartSeries[] = [{ label: `${SETUP_NAME[s]}: Dan, slowest camera`, points: cells.map((c) => [c.percent, lowestFps(c.measured, 'Dan')]) }];
+    if (s === 'relay') series.push({ label: `${SETUP_NAME[s]}: Ben (unconstrained), slowest camera`, points: cells.map((c) => [c.percent, lowestFps(c.measured, 'Ben')]) });
+    return series;
+  });
+  const upSeries = (['relay', 'p2p'] as const).flatMap((s): ChartSeries[] => {
+    const cells = result.uplink.filter((c) => c.setup === s);
+    if (cells.length === 0) return [];
+    return [{ label: `${SETUP_NAME[s]}: Ann's camera at her slowest viewer`, points: cells.map((c) => [c.kbps, min(Object.values(c.measured).map((tiles) => tiles['Ann']?.fps ?? 0))]) }];
+  });
+  const down = lineChart({ title: `Slow downlink: fps at the capped viewer (${subtitle})`, xLabel: "cap (% of the full streams)", yLabel: 'frames per second', series: downSeries, limit: { y: 10, label: 'target ≥ 10 fps' } });
+  const up = lineChart({ title: 'Slow uplink: fps of the capped publisher', xLabel: 'cap on Ann’s uplink (kbit/s)', yLabel: 'frames per second', series: upSeries, limit: { y: 10, label: 'target ≥ 10 fps' } });
+  return sideBySide(down, up);
+}
