@@ -3,7 +3,10 @@
  * renders: remote media, the active path and its stats. It follows the coordinator's
  * topology messages make-before-break: when told to prepare a path it brings it up while
  * the old one keeps playing, reports `path-ready` once media arrives on it, and switches
- * playback (closing the old path) only when the coordinator commits.
+ * playback (closing the old path) only when the coordinator commits. A switch to the relay
+ * that commits on its timeout finds some members not yet on the relay: each keeps playing
+ * P2P until its relay carries media, and keeps P2P open (and its peers' P2P audio audible)
+ * until every peer said it plays the relay too (`handOverToRelay`).
  */
 import { signal } from '@preact/signals';
 import type { ServerMessage, ServerMessageOf, VideoSource } from '../../protocol/signaling';
@@ -23,6 +26,8 @@ const RELAY_RETRY_MS = 2000;
 const P2P_CONNECT_TIMEOUT_MS = 12_000;
 /** A P2P path that worked gets longer to heal (ICE restarts) before the meeting moves to the relay. */
 const P2P_HEAL_TIMEOUT_MS = 20_000;
+/** After a committed switch to the relay, P2P stays at most this long for peers that cannot play the relay yet. */
+const P2P_HANDOVER_MAX_MS = 60_000;
 /** About -34 dBFS: speech, not background noise. */
 const SPEAKING_LEVEL = 0.02;
 const EMPTY: RemoteMedia = { videos: new Map(), audios: new Map(), screens: new Map() };
@@ -73,6 +78,8 @@ export class MediaEngine {
   private unsubscribe: (() => void) | null = null;
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private readyTimer: ReturnType<typeof setInterval> | null = null;
+  /** A committed switch to the relay handing over from P2P (see handOverToRelay). */
+  private handover: { timer: ReturnType<typeof setInterval> } | null = null;
   private closed = false;
 
   constructor(private readonly session: RoomSession) {
@@ -252,15 +259,64 @@ export class MediaEngine {
       const p2p = this.ensureP2P();
       for (const p of this.session.others.value) p2p.addPeer(p.id, askRestart);
     }
-    if (message.mode !== 'switching' || this.activePath.value === null) {
+    const settled = message.mode !== 'switching';
+    if (settled && target === 'relay' && this.activePath.value === 'p2p' && this.p2p) {
+      // Committed, perhaps on its timeout before this page's relay carried media: P2P plays
+      // until the relay does, and stays for the peers that still need it.
+      this.handOverToRelay();
+    } else if (settled || this.activePath.value === null) {
       // Settled (commit), or nothing plays yet (a newcomer): play the target now.
       this.activate(target);
     }
-    if (message.mode === 'switching') this.watchReady();
-    else {
-      if (target === 'relay') this.closeP2P();
-      else this.closeRelay();
-    }
+    if (!settled) this.watchReady();
+    else if (target === 'p2p') {
+      this.stopHandover();
+      this.closeRelay();
+    } else if (!this.handover) this.closeP2P();
+  }
+
+  /**
+   * After a committed switch to the relay: play P2P until the relay carries media, then play
+   * the relay and say so to every P2P peer; close P2P once every peer said the same (or is
+   * gone), or after P2P_HANDOVER_MAX_MS. Meanwhile the audio of peers not yet on the relay
+   * stays audible on P2P (the relay's mix cannot carry them), so a pair who talked on P2P
+   * keeps hearing each other whoever's relay comes up first.
+   */
+  private handOverToRelay(): void {
+    if (this.handover) return;
+    const started = Date.now();
+    let playing = false;
+    let busy = false;
+    const step = async (): Promise<void> => {
+      if (busy || this.handover !== handover) return;
+      busy = true;
+      try {
+        const p2p = this.p2p;
+        if (this.topology?.target !== 'relay' || !p2p) return this.stopHandover();
+        if (!playing && this.relay && (await this.relay.carriesMedia()) && this.handover === handover) {
+          playing = true;
+          console.info('relay carries media: playing it, P2P stays for peers not on the relay yet');
+          this.activate('relay');
+          p2p.announceRelayPlaying();
+        }
+        if (playing && this.handover === handover && (p2p.neededByNobody() || Date.now() - started > P2P_HANDOVER_MAX_MS)) {
+          this.stopHandover();
+          this.closeP2P();
+        }
+      } finally {
+        busy = false;
+      }
+    };
+    const handover = { timer: setInterval(() => void step(), READY_POLL_MS) };
+    this.handover = handover;
+    void step();
+  }
+
+  private stopHandover(): void {
+    if (!this.handover) return;
+    clearInterval(this.handover.timer);
+    this.handover = null;
+    this.updateOutputs();
   }
 
   /** While switching: report `path-ready` once the prepared path carries media. */
@@ -300,6 +356,8 @@ export class MediaEngine {
       onChat: (from, m) => this.session.receivePeerChat(from, m),
       onRestart: (why) => this.lives.p2p?.set('reconnecting', why),
       onChatAcked: (id) => this.session.chatDelivered(id),
+      // Its P2P audio goes quiet here: the relay's mix carries it now.
+      onPeerOnRelay: () => this.updateOutputs(),
     });
     path.onRemote = (media) => this.setRemote('p2p', media);
     const life = this.startLife('p2p');
@@ -407,6 +465,8 @@ export class MediaEngine {
   }
 
   private closeP2P(): void {
+    if (this.handover) clearInterval(this.handover.timer);
+    this.handover = null;
     this.endLife('p2p');
     this.p2p?.close();
     this.p2p = null;
@@ -443,8 +503,10 @@ export class MediaEngine {
     const active = this.activePath.value;
     const outputs: AudioOutput[] = [];
     const prewarm: MediaStream[] = [];
+    // Handing over to the relay: a P2P peer not on the relay yet is heard on P2P still.
+    const heardOnP2P = (peerId: string) => this.handover !== null && active === 'relay' && !(this.p2p?.peerOnRelay(peerId) ?? true);
     for (const path of ['p2p', 'relay'] as const) {
-      for (const [key, stream] of this.lastRemote[path].audios) outputs.push({ key: `${path}:${key}`, stream, audible: path === active });
+      for (const [key, stream] of this.lastRemote[path].audios) outputs.push({ key: `${path}:${key}`, stream, audible: path === active || (path === 'p2p' && heardOnP2P(key)) });
       if (path !== active) prewarm.push(...this.lastRemote[path].videos.values(), ...this.lastRemote[path].screens.values());
     }
     this.audioOutputs.value = outputs;

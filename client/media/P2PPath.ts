@@ -25,6 +25,8 @@ export interface P2PPathOptions {
   onRestart: (why: string) => void;
   /** Every peer confirmed chat line `id` (or left): it needs no resend. */
   onChatAcked: (id: string) => void;
+  /** A peer says it plays the relay now (after a switch that committed before it could). */
+  onPeerOnRelay?: (remoteId: string) => void;
 }
 
 /** A restarted connection not up after this long is restarted again. */
@@ -51,6 +53,8 @@ export class P2PPath implements MediaConnection {
   private readonly screens = new Map<string, MediaStream>();
   /** Chat line id → peers that have not confirmed it yet. */
   private readonly awaitingAck = new Map<string, Set<string>>();
+  /** Peers that said they play the relay now (`relay-playing`). */
+  private readonly onRelay = new Set<string>();
   private tracks: LocalTracks;
   private closed = false;
 
@@ -88,6 +92,7 @@ export class P2PPath implements MediaConnection {
       entry.peer.close();
     }
     this.peers.delete(remoteId);
+    this.onRelay.delete(remoteId);
     // Someone who left needs no resend.
     for (const id of [...this.awaitingAck.keys()]) this.acked(id, remoteId);
     const hadScreen = this.screens.delete(remoteId);
@@ -122,6 +127,21 @@ export class P2PPath implements MediaConnection {
       return; // a late signal of a replaced connection
     }
     this.peers.get(from)?.peer.signal(data);
+  }
+
+  /** Tells every peer this page plays the relay now; false unless every data channel took it. */
+  announceRelayPlaying(): boolean {
+    return [...this.peers.values()].map((e) => e.peer.send({ kind: 'relay-playing' })).every(Boolean);
+  }
+
+  /** Whether `remoteId` said it plays the relay now. */
+  peerOnRelay(remoteId: string): boolean {
+    return this.onRelay.has(remoteId);
+  }
+
+  /** Whether no peer needs this path any more: each said it plays the relay, or is not connected. */
+  neededByNobody(): boolean {
+    return [...this.peers].every(([id, e]) => this.onRelay.has(id) || e.peer.connection?.connectionState !== 'connected');
   }
 
   /** The participants this path has a connection for. */
@@ -244,6 +264,11 @@ export class P2PPath implements MediaConnection {
       data: (message: PeerDataMessage) => {
         if (message.kind === 'chat-ack') {
           this.acked(message.id, remoteId);
+          return;
+        }
+        if (message.kind === 'relay-playing') {
+          this.onRelay.add(remoteId);
+          this.options.onPeerOnRelay?.(remoteId);
           return;
         }
         // The channel is bound to this peer: the receiver names the sender from the meeting's list.
