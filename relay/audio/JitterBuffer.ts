@@ -6,8 +6,9 @@
  *
  * Life of a talkspurt: idle → (first packet) buffering → (its start time, or depth
  * reached) playing → (buffer ran dry for `maxStarved` slots: the talker went silent, e.g.
- * Chrome's DTX) idle. A packet whose slot was already played or concealed is too late and
- * is dropped.
+ * Chrome's DTX) idle. A packet whose slot was already played or declared lost is too late
+ * and is dropped; one that comes after its slot was concealed for lack of it still plays, a
+ * frame later: the buffer grows by what the network needs, and only then.
  *
  * How long a talkspurt waits is the caller's to say (`push`'s `playAt`, from the measured
  * arrival jitter: ArrivalJitter); without one it waits `depth` slots. Either way it starts
@@ -21,7 +22,7 @@ export type JitterSlot =
   | { readonly kind: 'packet'; readonly seq: number; readonly payload: Uint8Array }
   /** The packet due is missing but later ones are here: it is lost, conceal it. */
   | { readonly kind: 'lost'; readonly seq: number }
-  /** Mid-talkspurt and nothing buffered (late or lost packets, or the talker stopped). */
+  /** Mid-talkspurt and nothing buffered (a late or lost packet, or the talker stopped): conceal, the slot still waits. */
   | { readonly kind: 'starved'; readonly seq: number }
   /** Idle or still pre-buffering: nothing to play and nothing to conceal. */
   | { readonly kind: 'empty' };
@@ -159,9 +160,10 @@ export class JitterBuffer {
       return { kind: 'lost', seq };
     }
     if (this.starvedRun < this.maxStarved) {
-      // The slot is spent (concealed): its packet, if it still comes, will be late.
+      // Concealed, but the slot waits for its packet: one that is merely late still plays,
+      // a frame later (the buffer grows by what the network needs); one that is lost is
+      // declared so when a later packet comes.
       this.starvedRun += 1;
-      this.next = seqAdd(seq, 1);
       this.stats.starved += 1;
       return { kind: 'starved', seq };
     }

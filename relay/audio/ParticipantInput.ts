@@ -21,11 +21,17 @@ const DTX_MAX_BYTES = 2;
 const SPEECH_LEVEL = 10 ** (-50 / 20);
 
 /**
- * Ticks the buffer must hold more than its depth before one quiet frame is skipped (1 s).
- * After a network burst the surplus would otherwise stay as latency for as long as the
- * sender never pauses (Chrome without DTX sends a packet every 20 ms, silence or not).
+ * Ticks the buffer must have held more than it needs before one quiet frame is skipped (1 s).
+ * After a network burst, or a talkspurt that started with more wait than its jitter needs,
+ * the surplus would otherwise stay as latency for as long as the sender never pauses
+ * (Chrome without DTX sends a packet every 20 ms, silence or not). Timed (packets with
+ * arrival times): more than it needs = every packet played over that time waited at least
+ * a frame plus SHED_MARGIN_MS, so playing one frame earlier leaves none of them late.
+ * Untimed: more packets waiting than the buffer's depth.
  */
 const SURPLUS_TICKS = 50;
+/** Slack kept beyond one frame before a timed buffer counts as holding a frame too many (tick timer jitter). */
+const SHED_MARGIN_MS = 2;
 /** While the surplus lasts, further quiet frames are skipped every this many ticks (200 ms). */
 const SHED_INTERVAL_TICKS = 10;
 /** Arrival times kept by sequence number (a power of two above the buffer's span). */
@@ -164,11 +170,12 @@ export class ParticipantInput {
 
   /**
    * Skips one 20 ms frame during a quiet moment when the buffer has held surplus packets
-   * for a while. The packet is still decoded (Opus state stays continuous) but not played:
-   * dropping 20 ms of silence is inaudible, unlike speeding up speech.
+   * for a while. The packet is still decoded (Opus state stays continuous) but not played
+   * when it is quiet too: dropping 20 ms of silence is inaudible, unlike speeding up speech.
    */
   private shedSurplus(): void {
-    if (this.jitter.state !== 'playing' || this.jitter.size <= this.jitter.depth) {
+    const timed = this.holdAverageMs >= 0;
+    if (this.jitter.state !== 'playing' || this.jitter.size === 0 || (!timed && this.jitter.size <= this.jitter.depth)) {
       this.surplusTicks = 0;
       return;
     }
@@ -177,14 +184,22 @@ export class ParticipantInput {
     const slot = this.jitter.pop();
     if (slot.kind === 'packet') {
       this.decodePacket(slot.payload);
-      this.pendingLength = 0;
-      this.stats.skipped += 1;
+      // Skipped only when quiet too; speech (an onset) stays pending and plays next tick.
+      let energy = 0;
+      const n = Math.min(this.pendingLength, FRAME_SAMPLES);
+      for (let i = 0; i < n; i++) energy += this.pending[i]! * this.pending[i]!;
+      if (this.source !== 'packet' || rmsLevel(energy, FRAME_SAMPLES) < SPEECH_LEVEL) {
+        this.pendingLength = 0;
+        this.stats.skipped += 1;
+      }
     }
     this.surplusTicks = SURPLUS_TICKS - SHED_INTERVAL_TICKS;
   }
 
   private timeHold(ms: number): void {
     this.holdAverageMs = this.holdAverageMs < 0 ? ms : this.holdAverageMs + HOLD_SMOOTHING * (ms - this.holdAverageMs);
+    // A packet that needed (nearly) all its wait: no frame to spare yet.
+    if (ms < SLOT_MS + SHED_MARGIN_MS) this.surplusTicks = 0;
   }
 
   private silence(): void {

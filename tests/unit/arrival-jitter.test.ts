@@ -68,6 +68,27 @@ test('a jittery talker is held for its jitter, so its late packets are still on 
   assert.ok(input.jitter.stats.late + concealedMidSpurt <= 0.02 * played, `${input.jitter.stats.late} late, ${concealedMidSpurt} concealed mid-talkspurt, of ${played}`);
 });
 
+test('a talker who never pauses (no DTX) sheds the wait it started with, in its quiet frames, without losing a packet', () => {
+  // Tone bursts (200 ms of every second) with encoded silence between, a packet every 20 ms:
+  // one talkspurt for the whole run, started before any jitter was known (held the most).
+  const encoder = new Encoder({ channels: 1, sample_rate: 48000, application: 'voip' });
+  const tone = new ToneGenerator(440, 8000);
+  const quiet = new Int16Array(960);
+  const input = new ParticipantInput();
+  const heldAt: number[] = [];
+  for (let tick = 0; tick < 500; tick++) {
+    const now = tick * FRAME_MS + 7;
+    const pcm = tick % 50 < 10 ? tone.next() : quiet;
+    input.push(tick, encoder.encode(pcm), tick * 960, tick * FRAME_MS + 5);
+    input.pull(now);
+    if (tick === 20 || tick === 499) heldAt.push(input.heldMs);
+  }
+  assert.ok(heldAt[0]! > 20, `held ${heldAt[0]} ms at first (nothing known yet)`);
+  assert.ok(heldAt[1]! < 10, `held ${heldAt[1]} ms after 10 s`);
+  assert.is(input.jitter.stats.late, 0);
+  assert.is(input.stats.concealed, 0);
+});
+
 test('until a second of arrivals is known, a talkspurt is held the most', () => {
   const jitter = new ArrivalJitter(40);
   assert.is(jitter.holdFor(jitter.record(0, 100)), 40);

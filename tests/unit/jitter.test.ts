@@ -82,7 +82,7 @@ test('sequence numbers wrap from 65535 to 0 without loss or reordering', () => {
 test('after a silent (DTX) pause the next talkspurt plays, not mistaken for late packets', () => {
   const buffer = new JitterBuffer();
   const talk = play(buffer, [[10], [11], [], [], [], [], []]);
-  assert.equal(talk, ['-', 'p10', 'p11', 's12', 's13', 's14', '-']);
+  assert.equal(talk, ['-', 'p10', 'p11', 's12', 's12', 's12', '-']);
   assert.is(buffer.state, 'idle');
   // With DTX the sender skips no sequence numbers: the next packet is 12.
   const resume = play(buffer, [[12], [13], [14]]);
@@ -90,11 +90,20 @@ test('after a silent (DTX) pause the next talkspurt plays, not mistaken for late
   assert.is(buffer.stats.late, 0);
 });
 
-test('a packet delayed past the starved slots it belonged to is late, not replayed', () => {
+test('a packet that comes after its slot was concealed plays a frame later: the buffer grows', () => {
   const buffer = new JitterBuffer();
-  const slots = play(buffer, [[0], [1], [], [], [2, 3, 4]]);
-  assert.equal(slots, ['-', 'p0', 'p1', 's2', 'p3']);
-  assert.is(buffer.stats.late, 1);
+  const slots = play(buffer, [[0], [1], [], [], [2], [3], [4]]);
+  assert.equal(slots, ['-', 'p0', 'p1', 's2', 'p2', 'p3', 'p4']);
+  assert.is(buffer.stats.late, 0);
+  assert.is(buffer.stats.lost, 0);
+});
+
+test('a packet that never comes is declared lost once a later one is here, after its concealment', () => {
+  const buffer = new JitterBuffer();
+  const slots = play(buffer, [[0], [1], [], [], [3], [4]]);
+  assert.equal(slots, ['-', 'p0', 'p1', 's2', 'l2', 'p3']);
+  assert.is(describe(buffer.pop()), 'p4');
+  assert.is(buffer.push(2, payload(2)), 'late', 'declared lost: too late now');
 });
 
 test('a burst after a network stall is trimmed so latency stays bounded', () => {
