@@ -379,7 +379,7 @@ export class MeetingRelay {
   private allocate(viewer: Participant, now: number): void {
     const peer = viewer.peer;
     if (!peer || peer.isClosed) return;
-    this.stats.layerSwitches += viewer.downlink.allocate(peer.slots, this.layersOf, now);
+    this.stats.layerSwitches += viewer.downlink.allocate(peer.slots, this.layersOf, peer.downlinkMeter, now);
   }
 
   /** Emits the viewer's slot table (whose layer each slot gets) when it changed. */

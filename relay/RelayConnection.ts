@@ -2,6 +2,7 @@
  * What `MeetingRelay` needs of one participant's connection (`RelayPeer`, on node-datachannel),
  * and the life it follows.
  */
+import type { DownlinkMeter } from './allocation/DownlinkMeter';
 import type { InputStream } from './InputStreams';
 import type { IceCandidateInit, RelayLogger, RtpIn, VideoSource } from './types';
 import type { VideoSlot } from './VideoSlot';
@@ -35,6 +36,8 @@ export interface RelayConnection {
   readonly slots: readonly VideoSlot[];
   /** Whether `close()` ran or the connection was lost. */
   readonly isClosed: boolean;
+  /** What its slots send the client and what the client loses of it (and the probe of its link). */
+  readonly downlinkMeter: DownlinkMeter;
   /** The UDP host endpoints its ICE sockets are bound to: where a client's TURN relay sends to reach us. */
   localUdpEndpoints(): Array<{ address: string; port: number }>;
   /** Applies the client's offer and returns the answer SDP; offers are applied one at a time. */

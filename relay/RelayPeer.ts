@@ -16,6 +16,7 @@ import { randomInt } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type NodeDataChannel from 'node-datachannel';
 import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-datachannel';
+import { DownlinkMeter } from './allocation/DownlinkMeter';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
@@ -93,6 +94,8 @@ export class RelayPeer implements RelayConnection {
   private readonly streams = new Map<VideoSource, SourceStreams>();
   /** Outgoing packets are written here, then copied by libdatachannel (one send at a time). */
   private readonly scratch = Buffer.alloc(MAX_RTP_BYTES);
+  /** What this connection's slots send the client, and what it loses of it. */
+  readonly downlinkMeter = new DownlinkMeter();
   private rejectNegotiation: ((error: RelayError) => void) | undefined;
 
   constructor(
@@ -266,7 +269,7 @@ export class RelayPeer implements RelayConnection {
         if (absSendTimeId !== undefined) description.parseSdpLine(`a=extmap:${absSendTimeId} ${ABS_SEND_TIME_URI}`);
         // No media handler: the relay answers NACKs itself, within a budget (RetransmitHistory).
         const track = this.addTrack(description);
-        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch, absSendTimeId));
+        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch, this.downlinkMeter, absSendTimeId));
         track.onMessage((message) => {
           if (isRtcp(message)) this.guard('rtcp', () => this.onSlotRtcp(slot, message));
         });

@@ -24,10 +24,12 @@ interface Sent {
   marker: boolean;
   payload: Buffer | undefined;
   resentAt: number;
+  /** The viewer has NACKed it (it was lost once, however often it is asked for again). */
+  nacked: boolean;
 }
 
 export class RetransmitHistory {
-  private readonly ring: Sent[] = Array.from({ length: HISTORY }, () => ({ seq: -1, timestamp: 0, marker: false, payload: undefined, resentAt: -Infinity }));
+  private readonly ring: Sent[] = Array.from({ length: HISTORY }, () => ({ seq: -1, timestamp: 0, marker: false, payload: undefined, resentAt: -Infinity, nacked: false }));
   private readonly sentRate = new RateMeter();
   private readonly resentRate = new RateMeter();
   /** Retransmissions refused for the budget (a figure for tests and counters). */
@@ -41,17 +43,25 @@ export class RetransmitHistory {
     entry.marker = marker;
     entry.payload = payload;
     entry.resentAt = -Infinity;
+    entry.nacked = false;
     this.sentRate.add(size, nowMs);
   }
 
   /**
    * For each NACKed sequence number still remembered, calls `resend` (which sends it and
-   * returns its size, 0 when not sent), within the budget.
+   * returns its size, 0 when not sent), within the budget. Returns how many of them were
+   * NACKed for the first time (the packets the viewer lost, for its downlink's loss).
    */
-  answer(lost: Iterable<number>, nowMs: number, resend: (seq: number, timestamp: number, marker: boolean, payload: Buffer) => number): void {
+  answer(lost: Iterable<number>, nowMs: number, resend: (seq: number, timestamp: number, marker: boolean, payload: Buffer) => number): number {
+    let firstTime = 0;
     for (const seq of lost) {
       const entry = this.ring[seq % HISTORY]!;
-      if (entry.seq !== seq || !entry.payload || nowMs - entry.resentAt < RESEND_GAP_MS) continue;
+      if (entry.seq !== seq || !entry.payload) continue;
+      if (!entry.nacked) {
+        entry.nacked = true;
+        firstTime += 1;
+      }
+      if (nowMs - entry.resentAt < RESEND_GAP_MS) continue;
       if (this.resentRate.bitrate(nowMs) > RESEND_SHARE * this.sentRate.bitrate(nowMs)) {
         this.refused += 1;
         continue;
@@ -61,5 +71,6 @@ export class RetransmitHistory {
       entry.resentAt = nowMs;
       this.resentRate.add(size, nowMs);
     }
+    return firstTime;
   }
 }

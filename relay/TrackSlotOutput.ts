@@ -6,6 +6,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Track } from 'node-datachannel';
+import type { DownlinkMeter } from './allocation/DownlinkMeter';
 import { RetransmitHistory } from './RetransmitHistory';
 import { ABS_SEND_TIME_BYTES, MAX_RTP_BYTES, writeRtp } from './rtpBytes';
 import type { RtpIn } from './types';
@@ -29,6 +30,8 @@ export class TrackSlotOutput implements SlotOutput {
     readonly ssrc: number,
     private readonly payloadType: number,
     private readonly scratch: Buffer,
+    /** What the viewer's connection sends and loses (shared by its slots). */
+    private readonly meter: DownlinkMeter,
     /** The abs-send-time extension's ID the viewer negotiated, if it did. */
     private readonly absSendTimeId?: number,
   ) {}
@@ -50,12 +53,24 @@ export class TrackSlotOutput implements SlotOutput {
     if (isNewer(timestamp, this.lastTimestamp, 0x1_0000_0000)) this.lastTimestamp = timestamp;
     const now = performance.now();
     const size = this.write(seq, timestamp, packet.marker, packet.payload, now);
-    if (size > 0) this.history.remember(seq, timestamp, packet.marker, packet.payload, size, now);
+    if (size === 0) return 0;
+    this.history.remember(seq, timestamp, packet.marker, packet.payload, size, now);
+    this.meter.sent(size, true, now);
+    // A probe of the viewer's link: the same packet again (see DownlinkMeter).
+    for (let copies = this.meter.duplicates(size); copies > 0; copies -= 1) {
+      if (this.write(seq, timestamp, packet.marker, packet.payload, now) > 0) this.meter.sent(size, false, now);
+    }
     return size;
   }
 
   resend(lost: readonly number[]): void {
-    this.history.answer(lost, performance.now(), (seq, timestamp, marker, payload) => this.write(seq, timestamp, marker, payload, performance.now()));
+    const now = performance.now();
+    const firstTime = this.history.answer(lost, now, (seq, timestamp, marker, payload) => {
+      const size = this.write(seq, timestamp, marker, payload, performance.now());
+      if (size > 0) this.meter.sent(size, false, now);
+      return size;
+    });
+    this.meter.nacked(firstTime, now);
   }
 
   /** Writes and sends one packet of this stream; returns its RTP size, 0 when not sent. */

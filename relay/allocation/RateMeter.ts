@@ -17,13 +17,17 @@ export class RateMeter {
     this.bytes[this.lastBucket % BUCKETS]! += size;
   }
 
-  /** Bits per second over the last second up to `nowMs` (the nine full buckets before now's, and now's so far). */
-  bitrate(nowMs: number): number {
+  /**
+   * Bits per second over the last `windowMs` (at most a second, in whole buckets) up to
+   * `nowMs`: the full buckets before now's, and now's so far.
+   */
+  bitrate(nowMs: number, windowMs = BUCKETS * BUCKET_MS): number {
     this.advance(nowMs);
+    const buckets = Math.max(1, Math.min(BUCKETS, Math.round(windowMs / BUCKET_MS)));
     let total = 0;
-    for (const b of this.bytes) total += b;
-    const windowMs = (BUCKETS - 1) * BUCKET_MS + (nowMs - this.lastBucket * BUCKET_MS);
-    return (total * 8 * 1000) / windowMs;
+    for (let i = 0; i < buckets; i += 1) total += this.bytes[(this.lastBucket - i + BUCKETS * 2) % BUCKETS]!;
+    const spanMs = (buckets - 1) * BUCKET_MS + (nowMs - this.lastBucket * BUCKET_MS);
+    return (total * 8 * 1000) / spanMs;
   }
 
   /** Moves to `nowMs`'s bucket, emptying the buckets passed on the way (all of them after a silence of a second). */

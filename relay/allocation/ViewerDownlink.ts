@@ -1,47 +1,55 @@
 /**
  * What the relay knows of one viewer's downlink — its browser's own estimate (REMB), the
- * size it renders each slot at — and the allocation that follows: each slot's layer, or a
- * pause, through `allocate`. Slots stay the relay's (it assigns them); this only sets the
- * layer each one forwards.
+ * loss it reports (NACKs and receiver reports, DownlinkMeter), the size it renders each
+ * slot at — and the allocation that follows: each slot's layer, or a pause, through
+ * `allocate`. Slots stay the relay's (it assigns them); this only sets the layer each one
+ * forwards.
  *
- * A receive-side estimate only ever grows to about 1.5× what arrives (libwebrtc's AIMD), so
- * it says "the link carries at least this", not "at most": taken as a budget from the start
- * it would pin a viewer to whatever it first received. So the viewer starts `free` (no
- * budget but its tiles) and becomes `limited` when the estimate falls below what the relay
- * sends (the browser saw its queue grow: overuse) while the viewer loses packets: a busy
- * CPU delays packets too, and an estimate also falls with what arrives after a pause, with
- * no link full; loss is what tells a full queue. While limited it probes upwards one step
- * at a time whenever the estimate stays clear of what it gets and nothing is lost; once it
- * gets everything its tiles need it is free again.
+ * A receive-side estimate only ever grows to about 1.5× what arrives, and after an overuse
+ * it climbs back by a few percent a second (libwebrtc's AIMD): it says "the link carries at
+ * least this", and a relay that followed it down would starve the viewer for good (fewer
+ * layers, less arriving, a lower estimate). So the viewer starts `free` (no budget but its
+ * tiles) and becomes `limited` when the estimate falls below what the relay sends (the
+ * browser saw its queue grow) while the viewer loses packets — a busy CPU delays packets
+ * too, loss is what tells a full queue. Limited, its budget is what got through when it
+ * lost (sent × (1 − loss)), lowered again on new loss; it is raised only by a probe: the
+ * slots send duplicates worth the next step for half a second, and when nothing is lost
+ * and the estimate does not fall, the step is taken (a layer up, or a paused camera back).
+ * A failed probe waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`). Once the
+ * viewer gets everything its tiles need it is free again.
  *
- * The REMB estimates the streams that carry abs-send-time: the relay's video (the mix does
- * not carry it). It is what video may take with the audio already on the link, so audio
- * goes first without a reserve taken out of it; video takes a share.
+ * Video only: the mix is small and goes first, the link's queue serves it alongside.
  */
 import type { SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
 import type { VideoSlot } from '../VideoSlot';
 import { allocate, type LayerOffer, type SlotDemand } from './allocate';
+import type { DownlinkMeter } from './DownlinkMeter';
 
 /** The browser's first estimates ramp up from its initial guess: they are not read as overuse. */
 export const ESTIMATE_SETTLE_MS = 5000;
 /** An estimate this far below what the relay sends, with loss, means the link is full. */
 const OVERUSE_RATIO = 0.9;
-/** Loss (the worst of a viewer's streams over the last `LOSS_WINDOW_MS`) that shows a full queue. */
-const LOSS_THRESHOLD = 0.03;
+/** Loss (NACKed share of the last second's packets, or a receiver report's) that shows a full queue. */
+const LOSS_THRESHOLD = 0.05;
+/** A probe fails on any loss above this (a queue filling up, before it overflows much). */
+const PROBE_LOSS_LIMIT = 0.02;
+/** Receiver reports count for this long. */
 const LOSS_WINDOW_MS = 2000;
 /** A layer is offered once it has arrived steadily this long. */
 const STEADY_LAYER_MS = 2000;
-/**
- * While limited, video gets this share of the estimate: the rest is room for keyframes (a
- * switch, a resume or a viewer's request send one, several times a frame's size) and
- * retransmissions, which a drop-tail queue at the estimate would drop.
- */
-const VIDEO_SHARE_LIMITED = 0.9;
-/** A limited viewer is given one more step while its estimate clears what it gets by this much. */
-const PROBE_RATIO = 1.05;
-/** …and no sooner than this after the previous change (the estimate needs time to follow). */
-const PROBE_INTERVAL_MS = 2000;
+/** The budget after a loss: this share of what got through (room for keyframes and retransmissions). */
+const BUDGET_SHARE = 0.9;
+/** The budget is lowered at most once per this (the loss of the last second must be new). */
+const DECREASE_INTERVAL_MS = 1000;
+/** How long a probe runs; it asks for this much more than the step (the step's keyframes). */
+export const PROBE_MS = 500;
+const PROBE_MARGIN = 1.2;
+/** A probe that ends with the estimate below this share of the one it started at failed (the browser saw its queue grow). */
+const PROBE_ESTIMATE_DROP = 0.97;
+/** After a successful probe (or a change), the next waits this long; after failures, twice as long each time up to the max. */
+export const PROBE_INTERVAL_MS = 1000;
+export const MAX_PROBE_BACKOFF_MS = 4000;
 
 export type DownlinkState = 'free' | 'limited';
 
@@ -50,7 +58,12 @@ export class ViewerDownlink {
   private estimate: number | undefined;
   private firstEstimateAt: number | undefined;
   private state: DownlinkState = 'free';
-  private lastChangeAt = -Infinity;
+  /** While limited: the video the link carries, as far as the relay knows. */
+  private capacity = Infinity;
+  private lastDecreaseAt = -Infinity;
+  private probe: { startedAt: number; targetBps: number; estimateAtStart: number } | undefined;
+  private probeBackoffMs = PROBE_INTERVAL_MS;
+  private nextProbeAt = -Infinity;
   private worstLoss = 0;
   private worstLossAt = -Infinity;
   private readonly views = new Map<string, { width: number; height: number }>();
@@ -67,14 +80,14 @@ export class ViewerDownlink {
 
   /** A receiver report of the viewer's: the fraction of one forwarded stream it lost. */
   setLoss(fractionLost: number, nowMs: number): void {
-    if (fractionLost >= this.recentLoss(nowMs)) {
+    if (fractionLost >= this.recentReportedLoss(nowMs)) {
       this.worstLoss = fractionLost;
       this.worstLossAt = nowMs;
     }
   }
 
-  /** The worst loss the viewer reported in the last `LOSS_WINDOW_MS`. */
-  private recentLoss(nowMs: number): number {
+  /** The worst loss the viewer's receiver reports gave in the last `LOSS_WINDOW_MS`. */
+  private recentReportedLoss(nowMs: number): number {
     return nowMs - this.worstLossAt <= LOSS_WINDOW_MS ? this.worstLoss : 0;
   }
 
@@ -93,16 +106,17 @@ export class ViewerDownlink {
   /**
    * Allocates the viewer's downlink over its filled slots: sets each slot's target layer
    * (or pause) and returns how many changed. `layersOf` gives the streams of the source a
-   * slot shows; only layers the publisher is sending now are offered.
+   * slot shows; only layers the publisher is sending now are offered. `meter` is what the
+   * viewer's connection sends and loses (its probe is started and stopped here).
    */
-  allocate(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], nowMs: number): number {
+  allocate(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, nowMs: number): number {
     const shown = slots.filter((slot) => slot.publisherId !== null);
-    const offers = new Map<VideoSlot, { streams: InputStream[]; layers: LayerOffer[] }>();
+    const offers = new Map<VideoSlot, InputStream[]>();
     const demands: SlotDemand[] = shown.map((slot) => {
       // The layers that have been arriving steadily; the one forwarded now counts while it arrives at all.
       const streams = layersOf(slot).filter((s) => s.steadyFor(STEADY_LAYER_MS, nowMs) || (s.layer === slot.forwardedLayer && s.rate.bitrate(nowMs) > 0));
-      const layers = streams.map((s, index) => ({ layer: index, bitrateBps: s.rate.bitrate(nowMs), width: s.width, height: s.height }));
-      offers.set(slot, { streams, layers });
+      const layers: LayerOffer[] = streams.map((s, index) => ({ layer: index, bitrateBps: s.rate.bitrate(nowMs), width: s.width, height: s.height }));
+      offers.set(slot, streams);
       const view = this.views.get(slot.mid);
       const target = slot.targetLayer;
       const current = target === 'paused' ? undefined : streams.findIndex((s) => s.layer === target);
@@ -115,51 +129,79 @@ export class ViewerDownlink {
         ...(current !== undefined && current >= 0 ? { current } : {}),
       };
     });
-    const budget = this.budget(slots, layersOf, nowMs);
+    const budget = this.budget(slots, layersOf, meter, nowMs);
     let changed = 0;
     allocate(budget, demands).forEach((result, i) => {
       const slot = shown[i]!;
-      const { streams } = offers.get(slot)!;
+      const streams = offers.get(slot)!;
       // A source sending nothing yet keeps its target (its first packets start it).
       if (streams.length === 0) return;
       const target = result.layer === 'paused' ? 'paused' : streams[result.layer]!.layer;
       if (slot.setTarget(target, result.reason)) changed += 1;
     });
-    if (changed > 0) this.lastChangeAt = nowMs;
-    // Everything the tiles need arrives with room to spare: nothing limits this viewer now.
-    if (this.state === 'limited' && changed === 0 && budget === Infinity) this.state = 'free';
+    // A change moves what is sent: the next probe measures from where it settles.
+    if (changed > 0) this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + PROBE_INTERVAL_MS);
     return changed;
   }
 
   /**
-   * The video budget now: none while free (or before a settled estimate). While limited: the
-   * estimate (minus audio) on overuse; what the viewer gets while the estimate neither falls
-   * below it nor stays clear of it; one probing step more when it has stayed clear since the
-   * last change.
+   * The video budget now (see the file comment): none while free; while limited, what the
+   * link carried when it last lost packets, raised by the probes that passed.
    */
-  private budget(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], nowMs: number): number {
+  private budget(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, nowMs: number): number {
     const estimate = this.estimate;
-    if (estimate === undefined || this.firstEstimateAt === undefined || nowMs - this.firstEstimateAt < ESTIMATE_SETTLE_MS) return Infinity;
-    const sent = this.videoBps(slots, layersOf, nowMs);
-    const lossy = this.recentLoss(nowMs) >= LOSS_THRESHOLD;
-    const overuse = estimate < sent * OVERUSE_RATIO && lossy;
+    const settled = estimate !== undefined && this.firstEstimateAt !== undefined && nowMs - this.firstEstimateAt >= ESTIMATE_SETTLE_MS;
+    const sent = meter.sentBps(nowMs);
+    const loss = Math.max(meter.lossFraction(nowMs), this.recentReportedLoss(nowMs));
+    // What got through; the browser's estimate after an overuse (85% of what arrived) when
+    // lower: the window may still hold what was sent before the queue filled.
+    const throughput = sent * (1 - loss);
+    const delivered = Math.min(throughput, Math.max(estimate ?? throughput, throughput / 2)) * BUDGET_SHARE;
     if (this.state === 'free') {
-      if (!overuse) return Infinity;
+      if (!settled || loss < LOSS_THRESHOLD || estimate >= sent * OVERUSE_RATIO) return Infinity;
       this.state = 'limited';
+      this.capacity = delivered;
+      this.lastDecreaseAt = nowMs;
+      this.probeBackoffMs = PROBE_INTERVAL_MS;
+      this.nextProbeAt = nowMs + PROBE_INTERVAL_MS;
+      return this.capacity;
     }
-    // Overuse: what is sent no longer fits; the estimate is the budget (lower layers, pauses).
-    if (overuse) return estimate * VIDEO_SHARE_LIMITED;
-    const clear = !lossy && estimate >= sent * PROBE_RATIO && nowMs - this.lastChangeAt >= PROBE_INTERVAL_MS;
-    // Neither overuse nor room to try more: hold what the viewer gets.
-    if (!clear) return Math.max(estimate * VIDEO_SHARE_LIMITED, sent);
-    // Probe: room for the cheapest next step (a paused slot's lowest layer, or one layer up).
-    const step = cheapestStep(slots, layersOf, nowMs);
-    if (step === undefined) {
-      // Nothing left to raise: every slot has what its tile needs.
-      this.state = 'free';
-      return Infinity;
+    if (this.probe) {
+      const failed = loss > PROBE_LOSS_LIMIT || (estimate !== undefined && estimate < this.probe.estimateAtStart * PROBE_ESTIMATE_DROP);
+      if (failed || nowMs - this.probe.startedAt >= PROBE_MS) {
+        meter.stopProbe();
+        if (failed) {
+          this.probeBackoffMs = Math.min(MAX_PROBE_BACKOFF_MS, this.probeBackoffMs * 2);
+          // Its own duplicates overflowed the queue: what was sent before it did fit. Loss
+          // that outlasts the probe's window is the link's, and lowers the budget then.
+          this.lastDecreaseAt = nowMs;
+        } else {
+          this.capacity = Math.max(this.capacity, this.probe.targetBps);
+          this.probeBackoffMs = PROBE_INTERVAL_MS;
+        }
+        this.nextProbeAt = nowMs + this.probeBackoffMs;
+        this.probe = undefined;
+      }
     }
-    return Math.max(estimate * VIDEO_SHARE_LIMITED, sent + step * 1.2);
+    if (loss >= LOSS_THRESHOLD && nowMs - this.lastDecreaseAt >= DECREASE_INTERVAL_MS) {
+      this.capacity = Math.min(this.capacity, delivered);
+      this.lastDecreaseAt = nowMs;
+      this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + this.probeBackoffMs);
+    }
+    if (!this.probe && loss <= PROBE_LOSS_LIMIT && nowMs >= this.nextProbeAt) {
+      const step = cheapestStep(slots, layersOf, nowMs);
+      if (step === undefined) {
+        // Nothing left to raise: every slot has what its tile needs.
+        this.state = 'free';
+        this.capacity = Infinity;
+        return Infinity;
+      }
+      const planned = this.videoBps(slots, layersOf, nowMs);
+      const targetBps = planned + step * PROBE_MARGIN;
+      this.probe = { startedAt: nowMs, targetBps, estimateAtStart: estimate ?? 0 };
+      meter.startProbe(sent > 0 ? (targetBps - sent) / sent : 0);
+    }
+    return this.capacity;
   }
 
   /** The video allocated to this viewer now: the rates of the layers its slots forward (or are switching to, a keyframe away). */

@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { DownlinkMeter } from '../../relay/allocation/DownlinkMeter';
 import { TrackSlotOutput } from '../../relay/TrackSlotOutput';
 import { absSendTime, isRtcp, readRtp, writeRtp } from '../../relay/rtpBytes';
 import type { RtpIn } from '../../relay/types';
@@ -77,7 +78,7 @@ function recordingSlot() {
       return true;
     },
   };
-  return { output: new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400)), sent };
+  return { output: new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400), new DownlinkMeter()), sent };
 }
 
 function packet(ssrc: number, seq: number, ts: number): RtpIn {
