@@ -6,12 +6,15 @@
  */
 import { RateMeter } from './allocation/RateMeter';
 import type { RtpIn, VideoSource } from './types';
+import { ReceptionStats } from './uplink/ReceptionStats';
 import { vp8KeyframeSize } from './vp8';
 
 /** One incoming RTP stream of a publisher, and what the relay measures of it. */
 export class InputStream {
   /** Its rate over the last second (for the allocation). */
   readonly rate = new RateMeter();
+  /** What arrives of it and what is lost, for the relay's receiver reports to the publisher. */
+  readonly reception = new ReceptionStats();
   /** The picture size its last keyframe declared (0 before one). */
   width = 0;
   height = 0;
@@ -41,6 +44,7 @@ export class InputStream {
     if (nowMs - this.lastPacketAt > 1000) this.flowingSince = nowMs;
     this.lastPacketAt = nowMs;
     this.rate.add(packet.size, nowMs);
+    this.reception.receive(packet.sequenceNumber, packet.timestamp, nowMs);
     const size = vp8KeyframeSize(packet.payload);
     if (size) {
       this.width = size.width;
@@ -65,16 +69,21 @@ export class SourceStreams {
     ssrcs.forEach((ssrc, layer) => this.bySsrc.set(ssrc, new InputStream(publisherId, source, layer, ssrc)));
   }
 
-  /**
-   * The stream a packet with this SSRC belongs to. An offer that declared none (allowed by
-   * RFC 8843) gets its first SSRC learned as layer 0, and a later one replaces it (the
-   * sender restarted its stream); with declared SSRCs an unknown one is undefined.
-   */
   /** Its streams, lowest layer first. */
   layers(): InputStream[] {
     return [...this.bySsrc.values()].sort((a, b) => a.layer - b.layer);
   }
 
+  /** The stream of this SSRC if it is one of this source's (never learns one). */
+  known(ssrc: number): InputStream | undefined {
+    return this.bySsrc.get(ssrc);
+  }
+
+  /**
+   * The stream a packet with this SSRC belongs to. An offer that declared none (allowed by
+   * RFC 8843) gets its first SSRC learned as layer 0, and a later one replaces it (the
+   * sender restarted its stream); with declared SSRCs an unknown one is undefined.
+   */
   lookup(ssrc: number): InputStream | undefined {
     const known = this.bySsrc.get(ssrc);
     if (known || this.declared) return known;

@@ -48,6 +48,8 @@ export type {
 const ALLOCATION_INTERVAL_MS = 250;
 /** Every this many allocation runs, each viewer's downlink is reported (about once a second). */
 const DOWNLINK_REPORT_TICKS = 4;
+/** Every this many, each publisher gets the relay's reception reports (twice a second: libwebrtc's loss-based control reacts per report). */
+const RECEPTION_REPORT_TICKS = 2;
 
 /** Candidates kept for a participant whose offer has not arrived yet (a bound, not a quota). */
 const MAX_EARLY_CANDIDATES = 64;
@@ -361,14 +363,19 @@ export class MeetingRelay {
   private readonly layersOf = (slot: VideoSlot): readonly InputStream[] =>
     (slot.publisherId === null ? undefined : this.participants.get(slot.publisherId)?.peer?.streamsOf(slot.source)) ?? [];
 
-  /** Every viewer's allocation, its slot table if that changed, and (every second) its downlink report. */
+  /**
+   * Every viewer's allocation, its slot table if that changed, and (every second) its
+   * downlink report; every publisher's reception reports (twice a second).
+   */
   private allocateAll(): void {
     if (this.closed) return;
     const now = performance.now();
     const report = ++this.allocationTicks % DOWNLINK_REPORT_TICKS === 0;
+    const receptionReports = this.allocationTicks % RECEPTION_REPORT_TICKS === 0;
     for (const viewer of this.participants.values()) {
       const peer = viewer.peer;
       if (!peer || peer.isClosed || !viewer.answered) continue;
+      if (receptionReports) peer.sendReceptionReports(now);
       this.allocate(viewer, now);
       this.emitTable(viewer);
       const estimate = viewer.downlink.estimateBps;

@@ -46,6 +46,8 @@ export interface RelayConnection {
   addCandidate(candidate: IceCandidateInit): Promise<void>;
   /** Sends one Opus frame of this participant's mix; returns its RTP size, or 0 when not sent. */
   sendAudio(opus: Buffer, mediaTimeMs?: number): number;
+  /** Sends the client the relay's receiver reports on its video (and its uplink estimate, REMB, while limited). */
+  sendReceptionReports(nowMs: number): void;
   /** Asks the client's camera (or screen) for a keyframe on one layer (default the lowest), coalesced per stream. */
   requestKeyframe(source?: VideoSource, layer?: number): void;
   /** The streams the client sends of a source, lowest layer first (empty before its offer). */

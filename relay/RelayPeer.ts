@@ -20,11 +20,12 @@ import { DownlinkMeter } from './allocation/DownlinkMeter';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
-import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, nackedSequences, pliPacket } from './rtcp';
+import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, nackedSequences, pliPacket, receiverReport, rembPacket, senderReports, type ReportBlock } from './rtcp';
 import { SourceStreams, type InputStream } from './InputStreams';
 import { offeredMedia, type OfferedMedia } from './OfferedMedia';
 import { ABS_SEND_TIME_URI, isRtcp, MAX_RTP_BYTES, readRtp, writeRtp } from './rtpBytes';
 import { TrackSlotOutput } from './TrackSlotOutput';
+import { UplinkEstimate } from './uplink/UplinkEstimate';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RtpIn, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
 
@@ -42,8 +43,8 @@ export function releaseNativeRelay(): void {
 }
 
 const CNAME = 'meetmesh-relay';
-/** The sender SSRC of the relay's own PLIs (RFC 4585 §6.1: the relay receives only, any constant of its own will do). */
-const PLI_SENDER_SSRC = 1;
+/** The sender SSRC of the relay's own feedback to publishers (PLIs, receiver reports, REMB; RFC 4585 §6.1: any constant of its own will do). */
+const FEEDBACK_SENDER_SSRC = 1;
 /** Signalled remote candidates given to libjuice, of its 30 (ICE_MAX_CANDIDATES_COUNT): the rest stay for peer-reflexive ones. */
 const SIGNALLED_CANDIDATES_MAX = 12;
 /** Opus as the relay sends it: mono mix, in-band FEC welcome (no `stereo=1`: a mic encoder would honour it). */
@@ -96,6 +97,8 @@ export class RelayPeer implements RelayConnection {
   private readonly scratch = Buffer.alloc(MAX_RTP_BYTES);
   /** What this connection's slots send the client, and what it loses of it. */
   readonly downlinkMeter = new DownlinkMeter();
+  /** The client's uplink as the relay sees it: the ceiling its REMB tells the browser. */
+  readonly uplink = new UplinkEstimate();
   private rejectNegotiation: ((error: RelayError) => void) | undefined;
 
   constructor(
@@ -248,7 +251,10 @@ export class RelayPeer implements RelayConnection {
       if (!offered || offered.payloadType === undefined) continue;
       const description = new stack.Video(offered.mid, 'RecvOnly');
       description.addVP8Codec(offered.payloadType);
-      const track = this.addTrack(description, new stack.RtcpReceivingSession());
+      // No media handler: libdatachannel's receiver reports follow one sequence per m-line,
+      // which simulcast layers make nonsense of; the relay reports per SSRC itself
+      // (`sendReceptionReports`) and writes its own keyframe requests.
+      const track = this.addTrack(description);
       this.sources.set(source, track);
       const streams = new SourceStreams(this.id, source, offered.ssrcs);
       this.streams.set(source, streams);
@@ -301,6 +307,11 @@ export class RelayPeer implements RelayConnection {
   private tapVideo(track: Track, streams: SourceStreams): void {
     const view = emptyRtpIn(this.scratch);
     track.onMessage((message) => {
+      if (isRtcp(message)) {
+        // The publisher's sender reports: their times go back in the relay's reports (round-trip time).
+        for (const { ssrc, ntpMiddle } of senderReports(message)) streams.known(ssrc)?.reception.senderReport(ntpMiddle, performance.now());
+        return;
+      }
       if (!readRtp(message, view)) return;
       const stream = streams.lookup(view.ssrc);
       if (!stream) return;
@@ -333,22 +344,56 @@ export class RelayPeer implements RelayConnection {
   }
 
   /**
-   * Asks the publisher for a keyframe on one stream. libdatachannel's own request names the
-   * last SSRC its track saw, so with simulcast the relay writes the PLI itself, naming the
-   * layer's SSRC (libwebrtc answers a PLI with a keyframe on that layer only). It goes out on
+   * Asks the publisher for a keyframe on one stream: a PLI naming the layer's SSRC (libwebrtc
+   * answers a PLI with a keyframe on that layer only). It goes out on
    * the mic's track: a receive-only track sends only libdatachannel's own control messages,
    * and every track shares the one bundled transport, where the browser routes RTCP by SSRC.
    */
   private sendPli(source: VideoSource, layer: number): void {
-    const track = this.sources.get(source);
     const mic = this.mic?.track;
-    if (!track || !mic || !this.isConnected) return;
+    if (!mic || !this.isConnected) return;
     const layers = this.streamsOf(source);
+    const stream = layers[Math.min(layer, layers.length - 1)];
+    if (!stream) return;
     try {
-      const sent = layers.length > 1 ? mic.sendMessageBinary(pliPacket(PLI_SENDER_SSRC, layers[Math.min(layer, layers.length - 1)]!.ssrc)) : track.requestKeyframe();
-      if (sent) this.handlers.pliSent();
+      if (mic.sendMessageBinary(pliPacket(FEEDBACK_SENDER_SSRC, stream.ssrc))) this.handlers.pliSent();
     } catch (error) {
       this.log.debug({ err: error }, 'sending a PLI failed');
+    }
+  }
+
+  /**
+   * Tells the publisher what reaches the relay of its video: a receiver report per stream
+   * (loss, jitter, round-trip time) and, while its uplink is limited, the relay's estimate
+   * as REMB (UplinkEstimate), in one compound packet on the mic's track (see `sendPli`).
+   */
+  sendReceptionReports(nowMs: number): void {
+    const mic = this.mic?.track;
+    if (!mic || this.life.state !== 'connected' || !mic.isOpen()) return;
+    const blocks: ReportBlock[] = [];
+    const ssrcs: number[] = [];
+    let expected = 0;
+    let lost = 0;
+    let arrivingBps = 0;
+    for (const streams of this.streams.values()) {
+      for (const stream of streams.layers()) {
+        const report = stream.reception.report(stream.ssrc, nowMs);
+        if (!report) continue;
+        blocks.push(report.block);
+        ssrcs.push(stream.ssrc);
+        expected += report.expected;
+        lost += report.lost;
+        arrivingBps += stream.rate.bitrate(nowMs);
+      }
+    }
+    if (blocks.length === 0) return;
+    const ceiling = this.uplink.update(expected, lost, arrivingBps, nowMs);
+    const packets = [receiverReport(FEEDBACK_SENDER_SSRC, blocks)];
+    if (ceiling !== undefined) packets.push(rembPacket(FEEDBACK_SENDER_SSRC, ceiling, ssrcs));
+    try {
+      mic.sendMessageBinary(Buffer.concat(packets));
+    } catch (error) {
+      this.log.debug({ err: error }, 'sending reception reports failed');
     }
   }
 

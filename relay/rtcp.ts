@@ -169,3 +169,70 @@ export class KeyframeThrottle {
     this.send();
   }
 }
+
+/** One report block of a receiver report (RFC 3550 §6.4.1), about one stream the relay receives. */
+export interface ReportBlock {
+  ssrc: number;
+  /** Lost since the previous report, as a fraction of what was expected (0..1). */
+  fractionLost: number;
+  /** Lost since the stream began (negative with duplicates: clamped to 0). */
+  cumulativeLost: number;
+  /** Extended highest sequence number received (cycles in the upper 16 bits). */
+  highestSequence: number;
+  /** Interarrival jitter, in RTP timestamp units. */
+  jitter: number;
+  /** The middle 32 bits of the NTP time of the sender's last SR (0: none yet). */
+  lastSenderReport: number;
+  /** Since that SR, in units of 1/65536 s (0: none yet). */
+  delaySinceLastSenderReport: number;
+}
+
+/** A receiver report from `sender` (the relay's own SSRC) with up to 31 report blocks (RFC 3550 §6.4.2). */
+export function receiverReport(sender: number, blocks: readonly ReportBlock[]): Buffer {
+  const count = Math.min(31, blocks.length);
+  const packet = Buffer.alloc(8 + count * REPORT_BLOCK_BYTES);
+  packet.writeUInt32BE(((2 << 30) | (count << 24) | (PT_RR << 16) | (packet.length / 4 - 1)) >>> 0, 0);
+  packet.writeUInt32BE(sender >>> 0, 4);
+  for (let i = 0; i < count; i += 1) {
+    const block = blocks[i]!;
+    const at = 8 + i * REPORT_BLOCK_BYTES;
+    packet.writeUInt32BE(block.ssrc >>> 0, at);
+    packet.writeUInt8(Math.min(255, Math.max(0, Math.floor(block.fractionLost * 256))), at + 4);
+    // 24-bit signed cumulative loss, clamped to what it can hold.
+    packet.writeUIntBE(Math.min(0x7fffff, Math.max(0, Math.round(block.cumulativeLost))), at + 5, 3);
+    packet.writeUInt32BE(block.highestSequence >>> 0, at + 8);
+    packet.writeUInt32BE(Math.min(0xffffffff, Math.max(0, Math.round(block.jitter))) >>> 0, at + 12);
+    packet.writeUInt32BE(block.lastSenderReport >>> 0, at + 16);
+    packet.writeUInt32BE(Math.min(0xffffffff, Math.max(0, Math.round(block.delaySinceLastSenderReport))) >>> 0, at + 20);
+  }
+  return packet;
+}
+
+/** A REMB (draft-alvestrand-rmcat-remb-03) from `sender`: the relay's estimate for the streams `ssrcs`, in bits per second. */
+export function rembPacket(sender: number, bitrateBps: number, ssrcs: readonly number[]): Buffer {
+  const count = Math.min(255, ssrcs.length);
+  const packet = Buffer.alloc(FEEDBACK_HEADER_BYTES + 8 + count * 4);
+  packet.writeUInt32BE(((2 << 30) | (FMT_AFB << 24) | (PT_PSFB << 16) | (packet.length / 4 - 1)) >>> 0, 0);
+  packet.writeUInt32BE(sender >>> 0, 4);
+  // Media SSRC unused (0); then "REMB", the count, exponent and 18-bit mantissa.
+  packet.writeUInt32BE(REMB_ID, 12);
+  let mantissa = Math.max(0, Math.floor(bitrateBps));
+  let exponent = 0;
+  while (mantissa > 0x3ffff) {
+    mantissa >>>= 1;
+    exponent += 1;
+  }
+  packet.writeUInt32BE(((count << 24) | (exponent << 18) | mantissa) >>> 0, 16);
+  for (let i = 0; i < count; i += 1) packet.writeUInt32BE(ssrcs[i]! >>> 0, 20 + i * 4);
+  return packet;
+}
+
+/** The sender reports in a publisher's (compound) RTCP datagram: each one's SSRC and the middle 32 bits of its NTP time (for the LSR of the relay's reports). */
+export function senderReports(datagram: Uint8Array): Array<{ ssrc: number; ntpMiddle: number }> {
+  const reports: Array<{ ssrc: number; ntpMiddle: number }> = [];
+  forEachRtcpPacket(datagram, (type, _fmt, view, start, end) => {
+    if (type !== PT_SR || end - start < 28) return;
+    reports.push({ ssrc: view.getUint32(start + 4), ntpMiddle: ((view.getUint32(start + 8) << 16) | (view.getUint32(start + 12) >>> 16)) >>> 0 });
+  });
+  return reports;
+}

@@ -1,7 +1,7 @@
 /** A viewer's RTCP as the relay reads it: keyframe requests (PLI/FIR by media SSRC), downlink feedback (REMB, receiver-report loss), and the per-publisher request throttle. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, nackedSequences } from '../../relay/rtcp';
+import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, nackedSequences, receiverReport, rembPacket, senderReports } from '../../relay/rtcp';
 import { RetransmitHistory } from '../../relay/RetransmitHistory';
 
 // ---------------------------------------------------------------- reading PLI / FIR
@@ -140,6 +140,32 @@ test('receiver and sender reports give the fraction lost per reported SSRC', () 
 });
 
 // ---------------------------------------------------------------- NACKs and their budget
+
+test("the relay's own receiver report and REMB read back as a browser would parse them", () => {
+  const rr = receiverReport(1, [
+    { ssrc: 0xdeadbeef, fractionLost: 0.25, cumulativeLost: 7, highestSequence: 0x1_0005, jitter: 90, lastSenderReport: 0x12345678, delaySinceLastSenderReport: 65536 },
+    { ssrc: 42, fractionLost: 0, cumulativeLost: -3, highestSequence: 9, jitter: 0, lastSenderReport: 0, delaySinceLastSenderReport: 0 },
+  ]);
+  const remb = rembPacket(1, 1_234_567, [0xdeadbeef, 42]);
+  const feedback = downlinkFeedback(Buffer.concat([rr, remb]));
+  assert.equal(feedback.losses, [{ ssrc: 0xdeadbeef, fractionLost: 0.25 }, { ssrc: 42, fractionLost: 0 }]);
+  // 18-bit mantissa: the value keeps its top 18 bits.
+  assert.ok(Math.abs(feedback.rembBps! - 1_234_567) / 1_234_567 < 1e-4, String(feedback.rembBps));
+  assert.is(rr.readUInt32BE(8 + 8), 0x1_0005);
+  assert.is(rr.readUIntBE(8 + 24 + 5, 3), 0, 'negative cumulative loss is sent as 0');
+  // The REMB names the streams it applies to.
+  assert.is(remb[16], 2);
+  assert.is(remb.readUInt32BE(20), 0xdeadbeef);
+});
+
+test("a sender report's NTP middle bits are read for the LSR field", () => {
+  const sr = Buffer.alloc(28);
+  sr.writeUInt32BE(((2 << 30) | (200 << 16) | 6) >>> 0, 0);
+  sr.writeUInt32BE(0xabc, 4);
+  sr.writeUInt32BE(0x11223344, 8);
+  sr.writeUInt32BE(0x55667788, 12);
+  assert.equal(senderReports(sr), [{ ssrc: 0xabc, ntpMiddle: 0x33445566 }]);
+});
 
 test('a generic NACK names its PID and every BLP bit after it, for its own media SSRC only', () => {
   // PID 1234, BLP 0x0005: 1234, 1235 (bit 0) and 1237 (bit 2).
