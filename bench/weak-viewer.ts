@@ -36,7 +36,7 @@ import { codeState, codeVersion, ensureClientBuilt, ROOT } from './harness/run';
 import { overlayOf, PEER_CONNECTION_REGISTRY, sentVideo, tileStates, watchTiles, type SentVideoStream } from './harness/tileWatch';
 import {
   weakViewerMarkdown, weakViewerSvg,
-  type DownlinkCell, type FullQuality, type LayersCost, type Setup, type Views, type WeakViewerResult,
+  type DownlinkCell, type FreshStart, type FullQuality, type LayersCost, type Setup, type Views, type WeakViewerResult,
 } from './harness/weakViewerResults';
 import { audioGapProbe, pageNow } from '../tests/helpers/audioGaps';
 import { launchBrowser } from '../tests/helpers/browser';
@@ -62,6 +62,9 @@ const ADAPT_MS = 5000;
 const MEASURED_MS = 6000;
 /** How long a cell waits for full quality after its cap is lifted. */
 const RECOVERY_LIMIT_MS = 20_000;
+/** Full quality, checked over one window: full width, unpaused, at least this share of the full frame rate. */
+const FULL_CHECK_MS = 1000;
+const FULL_FPS_SHARE = 0.7;
 /** How long everyone gets to reach full size after joining. */
 const FULL_SIZE_LIMIT_MS = 30_000;
 /** The layers-cost window, after a warm-up. */
@@ -109,12 +112,32 @@ interface Lab {
   browser: Browser;
 }
 
-/** A meeting of some of the four, and the cameras each sees. */
+/** How a meeting is joined: through the bottlenecks or direct, with more query (e.g. `&layers=1`). */
+interface JoinOptions {
+  capped: boolean;
+  query?: string;
+}
+
+/** A meeting of some of the four: who is in it, the cameras each sees; people join, leave and rejoin. */
 class Meeting {
-  constructor(
+  private readonly people = new Map<Name, Person>();
+  private readonly probe = audioGapProbe(Object.values(HZ)) + PEER_CONNECTION_REGISTRY;
+
+  private constructor(
+    private readonly lab: Lab,
     readonly id: string,
-    readonly people: ReadonlyMap<Name, Person>,
+    private readonly mode: 'relay' | 'p2p',
+    private readonly options: JoinOptions,
   ) {}
+
+  /** Opens a meeting of `members`: each joins (Dan and Ann through their bottlenecks when `capped`), the path settles, Dan's camera goes off. */
+  static async open(lab: Lab, members: Name[], topology: TopologyPreference, options: JoinOptions): Promise<Meeting> {
+    const created = await createMeeting(lab.server.url, 'Weak viewer', topology);
+    const meeting = new Meeting(lab, created.id, members.length > 2 || topology === 'relay' ? 'relay' : 'p2p', options);
+    for (const name of members) await meeting.join(name);
+    for (const name of members) await badgeSays(meeting.people.get(name)!, meeting.mode, 30_000);
+    return meeting;
+  }
 
   page(name: Name): Page {
     return this.people.get(name)!.page;
@@ -129,30 +152,43 @@ class Meeting {
     return this.names.filter((n) => n !== viewer && n !== 'Dan');
   }
 
+  /** `name` leaves and joins again as a new participant (fresh connections, fresh estimates). */
+  async rejoin(name: Name): Promise<void> {
+    await this.leave(name);
+    await this.join(name);
+    await badgeSays(this.people.get(name)!, this.mode, 30_000);
+  }
+
   /** Everyone leaves (the meeting ends at once) and closes. */
   async close(): Promise<void> {
-    for (const p of this.people.values()) await p.page.getByTestId('leave-meeting').click().catch(() => undefined);
-    for (const p of this.people.values()) await p.context.close();
+    for (const name of this.names) await this.leave(name);
   }
-}
 
-/** Opens a meeting of `members`; with `capped`, Dan and Ann join through their bottlenecks. Waits for the path, turns Dan's camera off. */
-async function openMeeting(lab: Lab, members: Name[], topology: TopologyPreference, options: { capped: boolean; query?: string }): Promise<Meeting> {
-  const meeting = await createMeeting(lab.server.url, 'Weak viewer', topology);
-  const probe = audioGapProbe(Object.values(HZ)) + PEER_CONNECTION_REGISTRY;
-  const people = new Map<Name, Person>();
-  for (const name of members) {
-    const link = !options.capped ? undefined : name === 'Dan' ? lab.danLink : name === 'Ann' ? lab.annLink : undefined;
-    lab.ice.advertise(link?.port);
-    people.set(name, await joinAs(lab.browser, lab.server.url, meeting.id, name, HZ[name], CAPTURE + (link ? '&ice=relay' : '') + (options.query ?? ''), probe, VIEWPORT));
+  private async join(name: Name): Promise<void> {
+    const link = !this.options.capped ? undefined : name === 'Dan' ? this.lab.danLink : name === 'Ann' ? this.lab.annLink : undefined;
+    // TURN credentials and URL are handed out at join: only this person gets the bottleneck's port.
+    this.lab.ice.advertise(link?.port);
+    try {
+      const query = CAPTURE + (link ? '&ice=relay' : '') + (this.options.query ?? '');
+      this.people.set(name, await joinAs(this.lab.browser, this.lab.server.url, this.id, name, HZ[name], query, this.probe, VIEWPORT));
+    } finally {
+      this.lab.ice.advertise(undefined);
+    }
+    if (name === 'Dan') {
+      // Dan watches.
+      const page = this.page('Dan');
+      await page.getByTestId('toggle-camera').click();
+      await waitFor(async () => (await page.getByTestId('toggle-camera').getAttribute('aria-pressed')) === 'false', 10_000, "Dan's camera off");
+    }
   }
-  lab.ice.advertise(undefined);
-  const mode = members.length > 2 || topology === 'relay' ? 'relay' : 'p2p';
-  for (const p of people.values()) await badgeSays(p, mode, 30_000);
-  const dan = people.get('Dan')!;
-  await dan.page.getByTestId('toggle-camera').click();
-  await waitFor(async () => (await dan.page.getByTestId('toggle-camera').getAttribute('aria-pressed')) === 'false', 10_000, "Dan's camera off");
-  return new Meeting(meeting.id, people);
+
+  private async leave(name: Name): Promise<void> {
+    const person = this.people.get(name);
+    if (!person) return;
+    this.people.delete(name);
+    await person.page.getByTestId('leave-meeting').click().catch(() => undefined);
+    await person.context.close();
+  }
 }
 
 /** The cameras each viewer should show: `who` maps a viewer to the cameras watched. */
@@ -187,18 +223,30 @@ async function audioGaps(meeting: Meeting, listener: Name, talkers: Name[], [fro
   return Object.fromEntries(talkers.map((t) => [t, Math.round(longestSilence(levelTrace(data, HZ[t], from, to), from, to).ms)]));
 }
 
-/** Whether every watched camera is at its full-quality width and unpaused. */
-async function atFullQuality(meeting: Meeting, watchers: Watchers, fullWidths: Record<string, Record<string, number>>): Promise<boolean> {
+/**
+ * Whether every watched camera is at full quality: over one second, at least its full-quality
+ * width, unpaused, and moving at ≥ 70% of its full-quality frame rate (a frozen picture keeps
+ * its width).
+ */
+async function atFullQuality(meeting: Meeting, watchers: Watchers, reference: Views): Promise<boolean> {
+  const { views } = await watch(meeting, watchers, FULL_CHECK_MS);
   for (const [v, cams] of Object.entries(watchers)) {
     const states = await tileStates(meeting.page(v as Name), cams);
-    if (cams.some((c) => states[c]!.paused || states[c]!.width < (fullWidths[v]?.[c] ?? 640))) return false;
+    for (const c of cams) {
+      const ref = reference[v]?.[c];
+      const seen = views[v]![c]!;
+      if (states[c]!.paused || seen.width < (ref?.width ?? 640) || seen.fps < FULL_FPS_SHARE * (ref?.fps ?? 15)) return false;
+    }
   }
   return true;
 }
 
-/** Time (ms) until every watched camera is back at full quality, or null past the limit. */
-async function timeBackToFull(meeting: Meeting, watchers: Watchers, fullWidths: Record<string, Record<string, number>>, since: number): Promise<number | null> {
-  return waitFor(() => atFullQuality(meeting, watchers, fullWidths), RECOVERY_LIMIT_MS, 'full quality again', 100).then(() => Math.round(performance.now() - since), () => null);
+/** Time (ms) from `since` to the end of the first second at full quality, or null past the limit. */
+async function timeBackToFull(meeting: Meeting, watchers: Watchers, reference: Views, since: number): Promise<number | null> {
+  while (performance.now() - since < RECOVERY_LIMIT_MS) {
+    if (await atFullQuality(meeting, watchers, reference)) return Math.round(performance.now() - since);
+  }
+  return null;
 }
 
 /** Relay counters of interest: layer switches so far. */
@@ -244,10 +292,9 @@ async function measureFull(lab: Lab, meeting: Meeting, watchers: Watchers): Prom
 /** One cap: set it, watch the adaptation and the measured window, lift it, time the way back. */
 async function runCell(
   lab: Lab, setup: Setup, meeting: Meeting, link: UdpImpairProxy, direction: 'up' | 'down', capBps: number,
-  watchers: Watchers, listeners: Array<[Name, Name[]]>, fullWidths: Record<string, Record<string, number>>, cappedViewer: Name,
-): Promise<Omit<DownlinkCell, 'percent' | 'freshMeeting'>> {
+  watchers: Watchers, listeners: Array<[Name, Name[]]>, reference: Views, cappedViewer: Name,
+): Promise<Omit<DownlinkCell, 'percent' | 'freshStart' | 'startedAtFull'>> {
   const switchesBefore = setup === 'relay' ? await layerSwitches(lab, meeting) : 0;
-  const startedAtFull = await atFullQuality(meeting, watchers, fullWidths);
   link.resetCounters();
   link.set({ rate: { bitsPerSecond: capBps, queueMs: QUEUE_MS } }, direction);
   const adapting = await watch(meeting, watchers, ADAPT_MS);
@@ -260,8 +307,8 @@ async function runCell(
     : undefined;
   const counters = link.counters()[direction];
   link.set({ rate: null }, direction);
-  const backToFullMs = await timeBackToFull(meeting, watchers, fullWidths, performance.now());
-  return { setup, capBps: Math.round(capBps), startedAtFull, machineBusyCores, adapting: adapting.views, measured: measured.views, audioGapsMs, backToFullMs, bottleneck: { queueDropped: counters.queueDropped, maxQueueMs: Math.round(counters.maxQueueMs) }, ...(relay ? { relay } : {}) };
+  const backToFullMs = await timeBackToFull(meeting, watchers, reference, performance.now());
+  return { setup, capBps: Math.round(capBps), machineBusyCores, adapting: adapting.views, measured: measured.views, audioGapsMs, backToFullMs, bottleneck: { queueDropped: counters.queueDropped, maxQueueMs: Math.round(counters.maxQueueMs) }, ...(relay ? { relay } : {}) };
 }
 
 /** One cap of the matrix: Dan's downlink at a share of his full rate, or Ann's uplink at a rate. */
@@ -270,16 +317,17 @@ type CapSpec = { kind: 'downlink'; percent: number } | { kind: 'uplink'; kbps: n
 /**
  * One setup: full quality, then each downlink cap on Dan, then each uplink cap on Ann. Each
  * cell starts from full quality: when the previous one did not get back to it within the
- * limit, the next runs in a fresh meeting (`freshMeeting`), so no cell inherits another's
- * state.
+ * limit, its capped person rejoins (fresh connections and estimates), and if even that does
+ * not bring full quality back, the cell runs in a new meeting (`freshStart`); no cell
+ * inherits another's state.
  */
 async function runSetup(lab: Lab, setup: Setup, parts: Set<Part>, result: WeakViewerResult): Promise<void> {
   console.log(`\n${setup}: ${SETUPS[setup].description}`);
-  const open = () => openMeeting(lab, SETUPS[setup].members, SETUPS[setup].topology, { capped: true });
+  const open = () => Meeting.open(lab, SETUPS[setup].members, SETUPS[setup].topology, { capped: true });
   let meeting = await open();
   try {
     const all: Watchers = Object.fromEntries(meeting.names.map((v) => [v, meeting.cameras(v)]));
-    const fullWidths = await reachFullSize(meeting, all);
+    await reachFullSize(meeting, all);
     const full = await measureFull(lab, meeting, all);
     result.full[setup] = full;
     console.log(`  full: Dan receives ${Math.round(full.downBps / 1000)} kbit/s, Ann sends ${Math.round(full.upBps / 1000)} kbit/s; ${JSON.stringify(full.views)}`);
@@ -287,29 +335,43 @@ async function runSetup(lab: Lab, setup: Setup, parts: Set<Part>, result: WeakVi
       ...(parts.has('downlink') ? DOWNLINK_PERCENTS.map((percent) => ({ kind: 'downlink' as const, percent })) : []),
       ...(parts.has('uplink') ? UPLINK_KBPS.map((kbps) => ({ kind: 'uplink' as const, kbps })) : []),
     ];
+    let lastCapped: Name | null = null;
     for (const cap of caps) {
-      const freshMeeting = !(await atFullQuality(meeting, all, fullWidths));
-      if (freshMeeting) {
-        await meeting.close();
-        meeting = await open();
+      // Full quality first: the previous cell's capped person rejoins, or, failing that, a new meeting.
+      let freshStart: FreshStart = null;
+      let startedAtFull = await atFullQuality(meeting, all, full.views);
+      if (!startedAtFull && lastCapped) {
+        freshStart = `${lastCapped} rejoined`;
+        await meeting.rejoin(lastCapped);
         await reachFullSize(meeting, all);
         await waitForSteadyRate(lab);
+        startedAtFull = await atFullQuality(meeting, all, full.views);
+        if (!startedAtFull) {
+          freshStart = 'new meeting';
+          await meeting.close();
+          meeting = await open();
+          await reachFullSize(meeting, all);
+          await waitForSteadyRate(lab);
+          startedAtFull = await atFullQuality(meeting, all, full.views);
+        }
+        console.log(`  (${freshStart} before the next cell${startedAtFull ? '' : '; still not at full quality'})`);
       }
+      lastCapped = cap.kind === 'downlink' ? 'Dan' : 'Ann';
       if (cap.kind === 'downlink') {
         // Dan, and Ben where there is a Ben (a call of two has no other viewer); each hears every other.
         const watchers: Watchers = setup === 'relay' ? { Dan: meeting.cameras('Dan'), Ben: meeting.cameras('Ben') } : { Dan: meeting.cameras('Dan') };
         const listeners: Array<[Name, Name[]]> = Object.keys(watchers).map((v) => [v as Name, meeting.names.filter((n) => n !== v)]);
-        const cell = await runCell(lab, setup, meeting, lab.danLink, 'down', (full.downBps * cap.percent) / 100, watchers, listeners, fullWidths, 'Dan');
-        result.downlink.push({ percent: cap.percent, freshMeeting, ...cell });
-        console.log(`  downlink ${cap.percent}% (${Math.round(cell.capBps / 1000)} kbit/s${freshMeeting ? ', fresh meeting' : ''}): Dan ${JSON.stringify(cell.measured['Dan'])}, gaps ${JSON.stringify(cell.audioGapsMs)}; Ben ${JSON.stringify(cell.measured['Ben'] ?? null)}; back ${cell.backToFullMs} ms; machine ${cell.machineBusyCores}; ${JSON.stringify(cell.relay ?? {})}`);
+        const cell = await runCell(lab, setup, meeting, lab.danLink, 'down', (full.downBps * cap.percent) / 100, watchers, listeners, full.views, 'Dan');
+        result.downlink.push({ percent: cap.percent, freshStart, startedAtFull, ...cell });
+        console.log(`  downlink ${cap.percent}% (${Math.round(cell.capBps / 1000)} kbit/s${freshStart ? `, ${freshStart}` : ''}): Dan ${JSON.stringify(cell.measured['Dan'])}, gaps ${JSON.stringify(cell.audioGapsMs)}; Ben ${JSON.stringify(cell.measured['Ben'] ?? null)}; back ${cell.backToFullMs} ms; machine ${cell.machineBusyCores}; ${JSON.stringify(cell.relay ?? {})}`);
       } else {
         // Ann's camera at every viewer; Ann's voice at every listener.
         const viewers = meeting.names.filter((n) => n !== 'Ann');
         const watchers: Watchers = Object.fromEntries(viewers.map((v) => [v, ['Ann']]));
         const listeners: Array<[Name, Name[]]> = viewers.map((v) => [v, ['Ann']]);
-        const cell = await runCell(lab, setup, meeting, lab.annLink, 'up', cap.kbps * 1000, watchers, listeners, fullWidths, 'Dan');
-        result.uplink.push({ kbps: cap.kbps, freshMeeting, ...cell });
-        console.log(`  uplink ${cap.kbps} kbit/s${freshMeeting ? ' (fresh meeting)' : ''}: ${JSON.stringify(cell.measured)}, gaps ${JSON.stringify(cell.audioGapsMs)}; back ${cell.backToFullMs} ms; machine ${cell.machineBusyCores}; switches ${cell.relay?.layerSwitches ?? '–'}`);
+        const cell = await runCell(lab, setup, meeting, lab.annLink, 'up', cap.kbps * 1000, watchers, listeners, full.views, 'Dan');
+        result.uplink.push({ kbps: cap.kbps, freshStart, startedAtFull, ...cell });
+        console.log(`  uplink ${cap.kbps} kbit/s${freshStart ? ` (${freshStart})` : ''}: ${JSON.stringify(cell.measured)}, gaps ${JSON.stringify(cell.audioGapsMs)}; back ${cell.backToFullMs} ms; machine ${cell.machineBusyCores}; switches ${cell.relay?.layerSwitches ?? '–'}`);
       }
     }
   } finally {
@@ -346,7 +408,7 @@ function sentBetween(before: SentVideoStream[], after: SentVideoStream[], second
 
 /** A relay meeting of four with no cap, everyone direct, publishing simulcast or one layer: what it costs. */
 async function measureLayersCost(lab: Lab, layers: LayersCost['layers']): Promise<LayersCost> {
-  const meeting = await openMeeting(lab, SETUPS.relay.members, 'relay', { capped: false, query: layers === 'one' ? '&layers=1' : '' });
+  const meeting = await Meeting.open(lab, SETUPS.relay.members, 'relay', { capped: false, query: layers === 'one' ? '&layers=1' : '' });
   try {
     await reachFullSize(meeting, Object.fromEntries(meeting.names.map((v) => [v, meeting.cameras(v)])));
     await watch(meeting, { Ben: meeting.cameras('Ben') }, COST_WARMUP_MS);

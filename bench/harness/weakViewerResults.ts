@@ -7,6 +7,9 @@ import type { TileWindow } from './tileWatch';
 
 export type Setup = 'relay' | 'p2p';
 
+/** How a cell started from full quality when its predecessor did not get back: its capped person rejoined, or a new meeting. */
+export type FreshStart = null | `${string} rejoined` | 'new meeting';
+
 /** Per viewer, per camera it watches. */
 export type Views = Record<string, Record<string, TileWindow>>;
 
@@ -24,8 +27,8 @@ export interface FullQuality {
 interface Cell {
   setup: Setup;
   capBps: number;
-  /** Whether the cell ran in a fresh meeting (the previous cell did not get back to full quality within the limit). */
-  freshMeeting: boolean;
+  /** How the cell got to full quality when the previous one did not get back within the limit; null: it had. */
+  freshStart: FreshStart;
   /** Whether every watched camera was at full quality when the cap was set. */
   startedAtFull: boolean;
   /** The machine's busy cores (of 2) in the measured window: near 2 means the figures are CPU-bound, not network-bound. */
@@ -36,7 +39,7 @@ interface Cell {
   measured: Views;
   /** Longest audio gap (ms) in the measured window, per listener, per talker. */
   audioGapsMs: Record<string, Record<string, number>>;
-  /** Time (ms) from lifting the cap until every watched camera was back at its full-quality width and unpaused; null: not within the limit. */
+  /** Time (ms) from lifting the cap to the end of the first second at full quality (full width, unpaused, ≥ 70% of the full frame rate); null: not within the limit. */
   backToFullMs: number | null;
   /** The bottleneck's counters over the cell (cap set → lifted). */
   bottleneck: { queueDropped: number; maxQueueMs: number };
@@ -102,7 +105,7 @@ export function weakViewerMarkdown(result: WeakViewerResult, header: string): st
     '',
     ...Object.entries(result.setups).map(([s, d]) => `- **${SETUP_NAME[s as Setup]}**: ${d}`),
     `- Caps: a user-space bottleneck (rate counting payload + 28 bytes, drop-tail, ${t.queueMs} ms queue) between one person and coturn. Downlink caps are shares of what Dan received at full quality in the same run (each setup its own full rate); uplink caps are on Ann, everyone else unconstrained.`,
-    `- Each cell: ${t.adaptMs / 1000} s to adapt, then ${t.measuredMs / 1000} s measured; "back" = from lifting the cap until every watched camera is at its full-quality width again and unpaused (limit ${t.recoveryLimitMs / 1000} s); a cell whose predecessor did not get back runs in a fresh meeting, so every cell starts from full quality. Camera figures read fps/width/longest freeze (ms). "Machine busy": cores of 2 busy in the measured window (4 Chromium, coturn, the server and anything else on the machine).`,
+    `- Each cell: ${t.adaptMs / 1000} s to adapt, then ${t.measuredMs / 1000} s measured; "back" = from lifting the cap to the end of the first second in which every watched camera is at its full-quality width, unpaused and at ≥ 70% of its full-quality frame rate (limit ${t.recoveryLimitMs / 1000} s); when a cell did not get back, its capped person rejoins before the next (or, failing that, a new meeting starts), so every cell starts from full quality. Camera figures read fps/width/longest freeze (ms). "Machine busy": cores of 2 busy in the measured window (4 Chromium, coturn, the server and anything else on the machine).`,
     '',
     '## Full quality (no cap)',
     '',
@@ -114,13 +117,13 @@ export function weakViewerMarkdown(result: WeakViewerResult, header: string): st
     '',
     '| setup | cap | Dan sees (measured) | Dan: longest freeze while adapting | Dan hears (longest gap, ms) | Ben sees (unconstrained) | Ben hears | back | machine busy |',
     '| --- | ---: | --- | ---: | --- | --- | --- | ---: | ---: |',
-    ...result.downlink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.percent}% = ${Math.round(c.capBps / 1000)} kbit/s | ${camerasText(c.measured['Dan'])} | ${Math.max(0, ...Object.values(c.adapting['Dan'] ?? {}).map((w) => w.longestFreezeMs))} | ${gapsText(c.audioGapsMs['Dan'])} | ${c.setup === 'p2p' ? 'no other viewer in a call of two' : camerasText(c.measured['Ben'])} | ${gapsText(c.audioGapsMs['Ben'])} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} |`),
+    ...result.downlink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.percent}% = ${Math.round(c.capBps / 1000)} kbit/s${c.freshStart ? ` (${c.freshStart} first)` : ''} | ${camerasText(c.measured['Dan'])} | ${Math.max(0, ...Object.values(c.adapting['Dan'] ?? {}).map((w) => w.longestFreezeMs))} | ${gapsText(c.audioGapsMs['Dan'])} | ${c.setup === 'p2p' ? 'no other viewer in a call of two' : camerasText(c.measured['Ben'])} | ${gapsText(c.audioGapsMs['Ben'])} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} |`),
     '',
     "## Slow uplink: Ann capped (her camera at every viewer)",
     '',
     "| setup | cap | Ann's camera at each viewer (measured) | longest freeze while adapting | Ann heard (longest gap, ms) | back | machine busy |",
     '| --- | ---: | --- | ---: | --- | ---: | ---: |',
-    ...result.uplink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.kbps} kbit/s | ${Object.entries(c.measured).map(([v, tiles]) => `${v}: ${f1(tiles['Ann']?.fps)}/${tiles['Ann']?.width ?? 0}/${tiles['Ann']?.longestFreezeMs ?? '–'}`).join(', ')} | ${Math.max(0, ...Object.values(c.adapting).map((tiles) => tiles['Ann']?.longestFreezeMs ?? 0))} | ${Object.entries(c.audioGapsMs).map(([v, g]) => `${v} ${Math.round(g['Ann'] ?? NaN)}`).join(', ')} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} |`),
+    ...result.uplink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.kbps} kbit/s${c.freshStart ? ` (${c.freshStart} first)` : ''} | ${Object.entries(c.measured).map(([v, tiles]) => `${v}: ${f1(tiles['Ann']?.fps)}/${tiles['Ann']?.width ?? 0}/${tiles['Ann']?.longestFreezeMs ?? '–'}`).join(', ')} | ${Math.max(0, ...Object.values(c.adapting).map((tiles) => tiles['Ann']?.longestFreezeMs ?? 0))} | ${Object.entries(c.audioGapsMs).map(([v, g]) => `${v} ${Math.round(g['Ann'] ?? NaN)}`).join(', ')} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} |`),
     '',
     '## What layers cost (four on the relay, no cap, everyone direct)',
     '',
