@@ -3,7 +3,14 @@
  * own frequency, and the page can measure which frequencies it hears in its remote audio
  * and whether its remote videos are decoding new frames.
  */
-import type { Page } from 'playwright-core';
+
+/**
+ * What the probes need of a page: to run a function in it. A Playwright page is one; a
+ * Puppeteer page (Firefox, tests/helpers/firefox.ts) is wrapped into one.
+ */
+export interface ScriptedPage {
+  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
+}
 
 /** Tone bursts instead of a steady tone: on for `onMs` every `periodMs`. */
 export interface ToneBursts {
@@ -60,7 +67,7 @@ export function toneInitScript(hz: number, bursts?: ToneBursts): string {
  * Levels (dB, from an AnalyserNode) at each frequency in everything the page lets the user
  * hear from its remote audio elements right now. Analysers are attached once per element.
  */
-export async function toneLevels(page: Page, frequencies: number[]): Promise<number[]> {
+export async function toneLevels(page: ScriptedPage, frequencies: number[]): Promise<number[]> {
   return page.evaluate((freqs) => {
     type Probe = { el: HTMLMediaElement; stream: MediaStream; analyser: AnalyserNode };
     const w = window as unknown as { __probe?: { ctx: AudioContext; probes: Probe[] } };
@@ -108,7 +115,7 @@ export const ABSENT_DB = -65;
  * paths settle, spreads energy over the whole analyser window for ~200 ms and reads as a
  * few dB at every frequency; a real leak is there in most readings.
  */
-export async function assertTonesAbsent(page: Page, frequencies: number[], what: string): Promise<void> {
+export async function assertTonesAbsent(page: ScriptedPage, frequencies: number[], what: string): Promise<void> {
   const loudest = async (): Promise<number> => Math.max(...(await toneLevels(page, frequencies)));
   const settleBy = Date.now() + 3000;
   let level = await loudest();
@@ -128,15 +135,17 @@ export async function assertTonesAbsent(page: Page, frequencies: number[], what:
 }
 
 /**
- * Total decoded frames of the video in `name`'s camera tile, or screen tile with
- * `source: 'screen'` (0 when there is no such tile or its video has no size yet).
+ * Total frames of the video in `name`'s camera tile, or screen tile with `source: 'screen'`
+ * (0 when there is no such tile or its video has no size yet): decoded frames in Chromium,
+ * painted frames in Firefox (whose `totalVideoFrames` stays 0 for a MediaStream).
  */
-export async function framesOf(page: Page, name: string, source: 'camera' | 'screen' = 'camera'): Promise<number> {
+export async function framesOf(page: ScriptedPage, name: string, source: 'camera' | 'screen' = 'camera'): Promise<number> {
   return page.evaluate(([n, src]) => {
     // A camera tile is any tile of that person that is not a screen (older pages had no data-source).
     const kind = src === 'screen' ? '[data-source="screen"]' : ':not([data-source="screen"])';
     const video = document.querySelector<HTMLVideoElement>(`[data-testid="video-tile"][data-participant="${n}"]${kind} video`);
     if (!video || video.videoWidth === 0) return 0;
-    return video.getVideoPlaybackQuality().totalVideoFrames;
+    const decoded = video.getVideoPlaybackQuality().totalVideoFrames;
+    return decoded > 0 ? decoded : ((video as HTMLVideoElement & { mozPaintedFrames?: number }).mozPaintedFrames ?? 0);
   }, [name, source] as const);
 }

@@ -3,13 +3,21 @@ import type { Browser } from 'playwright-core';
 import type { CreatedMeeting, MeetingDetail, MeetingEventRecord, TopologyPreference } from '../../protocol/rest';
 import { newParticipant, type Participant } from './browser';
 import * as assert from 'uvu/assert';
-import { assertTonesAbsent, framesOf, HEARD_DB, toneInitScript, toneLevels } from './media';
+import { assertTonesAbsent, framesOf, HEARD_DB, toneInitScript, toneLevels, type ScriptedPage } from './media';
 import { waitFor } from './wait';
 import { api } from './server';
 
 export interface Person extends Participant {
   name: string;
   hz: number;
+}
+
+/** Someone in a meeting as the checks below see them, in Chromium (a Person) or Firefox (tests/helpers/firefox.ts). */
+export interface Member {
+  name: string;
+  /** The tone their microphone plays. */
+  hz: number;
+  page: ScriptedPage;
 }
 
 /** Creates a meeting over the REST API. */
@@ -46,7 +54,7 @@ export async function joinGroup(browser: Browser, meetingId: string, members: Ar
 }
 
 /** Waits until every listener hears every other person's tone (to time a recovery; see below for the full check). */
-export async function waitUntilEveryoneHearsTheOthers(group: Person[], timeoutMs = 20_000): Promise<void> {
+export async function waitUntilEveryoneHearsTheOthers(group: Member[], timeoutMs = 20_000): Promise<void> {
   for (const listener of group) {
     const others = group.filter((p) => p !== listener);
     await waitFor(async () => (await toneLevels(listener.page, others.map((p) => p.hz))).every((l) => l > HEARD_DB), timeoutMs,
@@ -55,13 +63,13 @@ export async function waitUntilEveryoneHearsTheOthers(group: Person[], timeoutMs
 }
 
 /** Every listener hears every other person's tone and never its own. */
-export async function assertEveryoneHearsTheOthers(group: Person[], timeoutMs = 20_000): Promise<void> {
+export async function assertEveryoneHearsTheOthers(group: Member[], timeoutMs = 20_000): Promise<void> {
   await waitUntilEveryoneHearsTheOthers(group, timeoutMs);
   for (const listener of group) await assertTonesAbsent(listener.page, [listener.hz], `${listener.name} must not hear their own voice`);
 }
 
 /** Every viewer decodes every other person's video, with frames advancing. */
-export async function assertEveryoneSeesTheOthers(group: Person[]): Promise<void> {
+export async function assertEveryoneSeesTheOthers(group: Member[]): Promise<void> {
   for (const viewer of group) {
     for (const other of group.filter((p) => p !== viewer)) {
       const first = await waitFor(() => framesOf(viewer.page, other.name), 20_000, `${viewer.name} to decode ${other.name}'s video`);
@@ -71,8 +79,10 @@ export async function assertEveryoneSeesTheOthers(group: Person[]): Promise<void
 }
 
 /** Waits until `p`'s topology badge says `mode`. */
-export async function badgeSays(p: Person, mode: 'p2p' | 'relay' | 'switching' | 'waiting', timeoutMs = 20_000): Promise<void> {
-  await waitFor(async () => (await p.page.getByTestId('topology-badge').getAttribute('data-mode')) === mode, timeoutMs, `${p.name}'s badge to say ${mode}`);
+export async function badgeSays(p: Member | Person, mode: 'p2p' | 'relay' | 'switching' | 'waiting', timeoutMs = 20_000): Promise<void> {
+  const page: ScriptedPage = p.page;
+  const shown = () => page.evaluate(() => document.querySelector('[data-testid="topology-badge"]')?.getAttribute('data-mode'), undefined);
+  await waitFor(async () => (await shown()) === mode, timeoutMs, `${p.name}'s badge to say ${mode}`);
 }
 
 /** `GET /api/meetings/:id` of a server. */
