@@ -23,13 +23,14 @@ interface Sent {
   timestamp: number;
   marker: boolean;
   payload: Buffer | undefined;
+  sentAt: number;
   resentAt: number;
   /** The viewer has NACKed it (it was lost once, however often it is asked for again). */
   nacked: boolean;
 }
 
 export class RetransmitHistory {
-  private readonly ring: Sent[] = Array.from({ length: HISTORY }, () => ({ seq: -1, timestamp: 0, marker: false, payload: undefined, resentAt: -Infinity, nacked: false }));
+  private readonly ring: Sent[] = Array.from({ length: HISTORY }, () => ({ seq: -1, timestamp: 0, marker: false, payload: undefined, sentAt: -Infinity, resentAt: -Infinity, nacked: false }));
   private readonly sentRate = new RateMeter();
   private readonly resentRate = new RateMeter();
   /** Retransmissions refused for the budget (a figure for tests and counters). */
@@ -42,6 +43,7 @@ export class RetransmitHistory {
     entry.timestamp = timestamp;
     entry.marker = marker;
     entry.payload = payload;
+    entry.sentAt = nowMs;
     entry.resentAt = -Infinity;
     entry.nacked = false;
     this.sentRate.add(size, nowMs);
@@ -49,17 +51,16 @@ export class RetransmitHistory {
 
   /**
    * For each NACKed sequence number still remembered, calls `resend` (which sends it and
-   * returns its size, 0 when not sent), within the budget. Returns how many of them were
-   * NACKed for the first time (the packets the viewer lost, for its downlink's loss).
+   * returns its size, 0 when not sent), within the budget. `lostOnce` hears, once per
+   * packet, when each NACKed packet was first sent (the viewer's loss, by send time).
    */
-  answer(lost: Iterable<number>, nowMs: number, resend: (seq: number, timestamp: number, marker: boolean, payload: Buffer) => number): number {
-    let firstTime = 0;
+  answer(lost: Iterable<number>, nowMs: number, resend: (seq: number, timestamp: number, marker: boolean, payload: Buffer) => number, lostOnce?: (sentAtMs: number) => void): void {
     for (const seq of lost) {
       const entry = this.ring[seq % HISTORY]!;
       if (entry.seq !== seq || !entry.payload) continue;
       if (!entry.nacked) {
         entry.nacked = true;
-        firstTime += 1;
+        lostOnce?.(entry.sentAt);
       }
       if (nowMs - entry.resentAt < RESEND_GAP_MS) continue;
       if (this.resentRate.bitrate(nowMs) > RESEND_SHARE * this.sentRate.bitrate(nowMs)) {
@@ -71,6 +72,5 @@ export class RetransmitHistory {
       entry.resentAt = nowMs;
       this.resentRate.add(size, nowMs);
     }
-    return firstTime;
   }
 }

@@ -65,12 +65,16 @@ export class TrackSlotOutput implements SlotOutput {
 
   resend(lost: readonly number[]): void {
     const now = performance.now();
-    const firstTime = this.history.answer(lost, now, (seq, timestamp, marker, payload) => {
-      const size = this.write(seq, timestamp, marker, payload, performance.now());
-      if (size > 0) this.meter.sent(size, false, now);
-      return size;
-    });
-    this.meter.nacked(firstTime, now);
+    this.history.answer(
+      lost,
+      now,
+      (seq, timestamp, marker, payload) => {
+        const size = this.write(seq, timestamp, marker, payload, performance.now());
+        if (size > 0) this.meter.sent(size, false, now);
+        return size;
+      },
+      (sentAtMs) => this.meter.lost(sentAtMs),
+    );
   }
 
   /** Writes and sends one packet of this stream; returns its RTP size, 0 when not sent. */

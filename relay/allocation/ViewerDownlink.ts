@@ -153,10 +153,9 @@ export class ViewerDownlink {
     const settled = estimate !== undefined && this.firstEstimateAt !== undefined && nowMs - this.firstEstimateAt >= ESTIMATE_SETTLE_MS;
     const sent = meter.sentBps(nowMs);
     const loss = Math.max(meter.lossFraction(nowMs), this.recentReportedLoss(nowMs));
-    // What got through; the browser's estimate after an overuse (85% of what arrived) when
-    // lower: the window may still hold what was sent before the queue filled.
-    const throughput = sent * (1 - loss);
-    const delivered = Math.min(throughput, Math.max(estimate ?? throughput, throughput / 2)) * BUDGET_SHARE;
+    // What got through (not the estimate: after an overuse it is far below, and stays there).
+    const delivered = sent * (1 - loss) * BUDGET_SHARE;
+    if (process.env['RELAY_DOWNLINK_TRACE']) console.error(`downlink t=${Math.round(nowMs)} ${this.state} sent=${Math.round(sent / 1000)} loss=${loss.toFixed(2)} est=${Math.round((estimate ?? 0) / 1000)} cap=${Math.round(this.capacity / 1000)} probe=${this.probe ? Math.round(this.probe.targetBps / 1000) : '-'}`);
     if (this.state === 'free') {
       if (!settled || loss < LOSS_THRESHOLD || estimate >= sent * OVERUSE_RATIO) return Infinity;
       this.state = 'limited';
