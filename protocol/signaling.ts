@@ -133,6 +133,22 @@ export const RelaySlot = Type.Object(
 export type RelaySlot = Static<typeof RelaySlot>;
 
 /** How large a client shows one relay slot (device pixels; 0 × 0 when not shown), so the relay sends no bigger a layer. */
+/**
+ * The relay's view of one viewer's downlink: its browser's estimate (REMB), the video the
+ * relay sends it, what it loses of that, and — while its link limits what it gets — the
+ * budget the relay keeps its video to.
+ */
+export const DownlinkReport = Type.Object(
+  {
+    estimateBps: Type.Number({ minimum: 0 }),
+    videoBps: Type.Number({ minimum: 0 }),
+    lossPercent: Type.Number({ minimum: 0, maximum: 100 }),
+    limitBps: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type DownlinkReport = Static<typeof DownlinkReport>;
+
 export const SlotView = Type.Object(
   { mid: Type.String({ maxLength: 32 }), width: Type.Integer({ minimum: 0, maximum: 16384 }), height: Type.Integer({ minimum: 0, maximum: 16384 }) },
   Closed,
@@ -265,11 +281,8 @@ export const ServerMessage = Type.Union([
   message('relay-candidate', { candidate: IceCandidate }),
   /** Which participant's camera or screen each of this client's relay video slots (by `mid`) carries now. */
   message('relay-slots', { slots: Type.Array(RelaySlot) }),
-  /**
-   * The relay's view of this client's downlink, about once a second: the browser's own
-   * estimate of what reaches it (REMB), and what the relay sends it for video now.
-   */
-  message('relay-downlink', { estimateBps: Type.Number({ minimum: 0 }), videoBps: Type.Number({ minimum: 0 }) }),
+  /** The relay's view of this client's downlink, about once a second (DownlinkReport). */
+  message('relay-downlink', { report: DownlinkReport }),
   message('speakers', { levels: Type.Record(Type.String(), Type.Number()) }),
   /** A host turned your microphone off. */
   message('muted-by-host', { by: Type.String() }),

@@ -378,8 +378,8 @@ export class MeetingRelay {
       if (receptionReports) peer.sendReceptionReports(now);
       this.allocate(viewer, now);
       this.emitTable(viewer);
-      const estimate = viewer.downlink.estimateBps;
-      if (report && estimate !== undefined) this.events.emit('downlink', viewer.id, estimate, viewer.downlink.videoBps(peer.slots, this.layersOf, now));
+      const downlink = report ? viewer.downlink.report(peer.downlinkMeter, now) : undefined;
+      if (downlink) this.events.emit('downlink', viewer.id, downlink);
     }
   }
 

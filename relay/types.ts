@@ -4,7 +4,7 @@
  */
 
 import { LIMITS } from '../protocol/limits';
-import type { RelaySlot } from '../protocol/signaling';
+import type { DownlinkReport, RelaySlot } from '../protocol/signaling';
 
 export type { VideoSource } from '../protocol/signaling';
 
@@ -62,8 +62,8 @@ export interface RelayEvents {
   mediaFlowing: (participantId: string) => void;
   /** That participant's connection is gone (removed, failed, or the relay closed). */
   closed: (participantId: string, reason: RelayCloseReason) => void;
-  /** About once a second per viewer with an estimate: its browser's REMB and the video bitrate the relay sends it. */
-  downlink: (participantId: string, estimateBps: number, videoBps: number) => void;
+  /** About once a second per viewer with an estimate: the relay's view of its downlink. */
+  downlink: (participantId: string, report: DownlinkReport) => void;
 }
 
 /**

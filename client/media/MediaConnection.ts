@@ -3,7 +3,7 @@
  * engine does not care which path is in use: publish local tracks, receive remote
  * media per participant, report stats, close.
  */
-import type { RelaySlot, VideoSource } from '../../protocol/signaling';
+import type { DownlinkReport, RelaySlot, VideoSource } from '../../protocol/signaling';
 
 export type MediaPath = 'p2p' | 'relay';
 
@@ -66,7 +66,7 @@ export interface PathStats {
   /** Per received video (by participant id and source): resolution and frame rate, and on the relay its layer or pause. */
   inboundVideo: ({ participantId: string; source: VideoSource; width: number; height: number; fps: number } & RelayVideoState)[];
   /** Relay only: the relay's view of this client's downlink (`relay-downlink`), bits per second. */
-  downlink?: { estimateBps: number; videoBps: number };
+  downlink?: DownlinkReport;
   /** The camera as sent (its largest layer when it sends several). */
   outboundVideo?: { width: number; height: number; fps: number };
   /** Every camera layer sending now, smallest first (one entry without simulcast). */

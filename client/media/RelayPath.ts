@@ -144,7 +144,7 @@ export class RelayPath implements MediaConnection {
       this.emitRemote();
       this.reportView();
     } else if (message.type === 'relay-downlink') {
-      this.downlink = { estimateBps: message.estimateBps, videoBps: message.videoBps };
+      this.downlink = message.report;
     }
   }
 

@@ -62,8 +62,19 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
             {s.bitrateUp === undefined || s.bitrateDown === undefined ? '–' : `↑ ${bitrate(s.bitrateUp)} ↓ ${bitrate(s.bitrateDown)}`}
           </Row>
           {s.downlink && (
-            <Row term="downlink" stat="downlink" testId="stats-downlink-estimate" attrs={{ 'data-estimate-bps': String(Math.round(s.downlink.estimateBps)), 'data-video-bps': String(Math.round(s.downlink.videoBps)) }}>
-              relay estimates {bitrate(s.downlink.estimateBps)}, sends video {bitrate(s.downlink.videoBps)}
+            <Row
+              term="downlink"
+              stat="downlink"
+              testId="stats-downlink-estimate"
+              attrs={{
+                'data-estimate-bps': String(Math.round(s.downlink.estimateBps)),
+                'data-video-bps': String(Math.round(s.downlink.videoBps)),
+                'data-loss-percent': String(s.downlink.lossPercent),
+                ...(s.downlink.limitBps !== undefined ? { 'data-limit-bps': String(Math.round(s.downlink.limitBps)) } : {}),
+              }}
+            >
+              relay sends video {bitrate(s.downlink.videoBps)}
+              {s.downlink.limitBps !== undefined ? `, limited to ${bitrate(s.downlink.limitBps)} by this link` : ''} ({s.downlink.lossPercent} % lost; browser estimates {bitrate(s.downlink.estimateBps)})
             </Row>
           )}
           <Row term="loss" stat="loss">{(s.loss * 100).toFixed(1)} %</Row>

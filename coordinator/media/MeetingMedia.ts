@@ -274,7 +274,7 @@ export class MeetingMedia {
     const relay: RemoteRelay = this.workers.open(meetingId, { hostAddresses: this.options.relayHostAddresses }, {
       candidate: guarded('relay candidate', (id, candidate) => this.meeting.participant(id)?.send({ type: 'relay-candidate', candidate })),
       slots: guarded('relay slots', (id, slots) => this.meeting.participant(id)?.send({ type: 'relay-slots', slots })),
-      downlink: guarded('relay downlink', (id, estimateBps, videoBps) => this.meeting.participant(id)?.send({ type: 'relay-downlink', estimateBps, videoBps })),
+      downlink: guarded('relay downlink', (id, report) => this.meeting.participant(id)?.send({ type: 'relay-downlink', report })),
       closed: guarded('relay closed', (id, reason) => {
         // The connection failed (not removed by us): tell the client, which offers again.
         if (reason === 'connection lost') this.tellRelayClosed(id, reason, 'The relay lost its connection to you.');

@@ -4,7 +4,7 @@
  * the figures it reports a few times a second are kept here for counters and `/metrics`.
  */
 import { CodedError } from '../../protocol/errors';
-import type { IceCandidate } from '../../protocol/signaling';
+import type { DownlinkReport, IceCandidate } from '../../protocol/signaling';
 import { zeroMixerFigures, zeroRelayCounters } from '../../relay/counters';
 import type { SlotAssignment, SlotView, PublishState, RelayCloseReason } from '../../relay/types';
 import type { FromWorker, MeetingFigures, ToWorker } from '../../relay/worker/channel';
@@ -13,7 +13,7 @@ import type { FromWorker, MeetingFigures, ToWorker } from '../../relay/worker/ch
 export interface RelayHandlers {
   candidate(participantId: string, candidate: IceCandidate): void;
   slots(participantId: string, slots: SlotAssignment[]): void;
-  downlink(participantId: string, estimateBps: number, videoBps: number): void;
+  downlink(participantId: string, report: DownlinkReport): void;
   closed(participantId: string, reason: RelayCloseReason): void;
   levels(levels: Record<string, number>): void;
   recordingEnded(recordingId: string, reason: string, durationMs: number, bytes: number): void;
@@ -134,7 +134,7 @@ export class RemoteRelay {
         if (!this.closed) this.handlers.slots(message.participantId, message.slots);
         return;
       case 'downlink':
-        if (!this.closed) this.handlers.downlink(message.participantId, message.estimateBps, message.videoBps);
+        if (!this.closed) this.handlers.downlink(message.participantId, message.report);
         return;
       case 'closed':
         // Replaced: the participant's new connection is already on its way.

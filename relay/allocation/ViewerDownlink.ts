@@ -20,7 +20,7 @@
  *
  * Video only: the mix is small and goes first, the link's queue serves it alongside.
  */
-import type { SlotView } from '../../protocol/signaling';
+import type { DownlinkReport, SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
 import type { VideoSlot } from '../VideoSlot';
 import { allocate, type LayerOffer, type SlotDemand } from './allocate';
@@ -201,6 +201,18 @@ export class ViewerDownlink {
       meter.startProbe(sent > 0 ? (targetBps - sent) / sent : 0);
     }
     return this.capacity;
+  }
+
+  /** What the viewer is told of its downlink (undefined before its browser's first estimate). */
+  report(meter: DownlinkMeter, nowMs: number): DownlinkReport | undefined {
+    if (this.estimate === undefined) return undefined;
+    const limited = this.state === 'limited' && Number.isFinite(this.capacity);
+    return {
+      estimateBps: Math.round(this.estimate),
+      videoBps: Math.round(meter.sentBps(nowMs)),
+      lossPercent: Math.round(Math.max(meter.lossFraction(nowMs), this.recentReportedLoss(nowMs)) * 1000) / 10,
+      ...(limited ? { limitBps: Math.round(this.capacity) } : {}),
+    };
   }
 
   /** The video allocated to this viewer now: the rates of the layers its slots forward (or are switching to, a keyframe away). */

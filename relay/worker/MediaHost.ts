@@ -145,7 +145,7 @@ export class MediaHost {
     });
     relay.on('slots', (participantId, slots) => this.post({ type: 'slots', meetingId, participantId, slots }));
     relay.on('closed', (participantId, reason) => this.post({ type: 'closed', meetingId, participantId, reason }));
-    relay.on('downlink', (participantId, estimateBps, videoBps) => this.post({ type: 'downlink', meetingId, participantId, estimateBps, videoBps }));
+    relay.on('downlink', (participantId, report) => this.post({ type: 'downlink', meetingId, participantId, report }));
     this.meetings.set(meetingId, hosted);
     mixer.start();
     logger.info({}, 'relay started');

@@ -9,7 +9,7 @@ import { Type, type Static, type TObject, type TSchema, type TUnion } from '@sin
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { MixerFiguresSchema, RelayCountersSchema } from '../counters';
 import { RELAY_ERROR_CODES } from '../errors';
-import { RelaySlot, SlotView } from '../../protocol/signaling';
+import { DownlinkReport, RelaySlot, SlotView } from '../../protocol/signaling';
 
 const Closed = { additionalProperties: false } as const;
 const Id = Type.String({ minLength: 1, maxLength: 64 });
@@ -99,8 +99,8 @@ export const FromWorker = Type.Union([
   message('offer-failed', { requestId: Type.Integer({ minimum: 0 }), code: OfferFailure, message: Type.String() }),
   message('candidate', { meetingId: Id, participantId: Id, candidate: Candidate }),
   message('slots', { meetingId: Id, participantId: Id, slots: Type.Array(RelaySlot) }),
-  /** A viewer's downlink as its browser estimates it (REMB) and the video the relay sends it. */
-  message('downlink', { meetingId: Id, participantId: Id, estimateBps: Count, videoBps: Count }),
+  /** The relay's view of a viewer's downlink. */
+  message('downlink', { meetingId: Id, participantId: Id, report: DownlinkReport }),
   /** A participant's relay connection closed; only `connection lost` was not asked for. */
   message('closed', { meetingId: Id, participantId: Id, reason: Type.Union([Type.Literal('removed'), Type.Literal('replaced'), Type.Literal('relay closed'), Type.Literal('connection lost')]) }),
   /** Audio levels (about every 200 ms), already rounded for the `speakers` message. */
