@@ -15,7 +15,8 @@
  * lost (sent × (1 − loss)), lowered again on new loss; it is raised only by a probe: the
  * slots send duplicates worth the next step for half a second, and when nothing is lost
  * and the estimate does not fall, the step is taken (a layer up, or a paused camera back).
- * A failed probe waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`). Once the
+ * A failed probe waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`); after one
+ * that passed, the next tries everything the tiles need at once. Once the
  * viewer gets everything its tiles need it is free again.
  *
  * Video only: the mix is small and goes first, the link's queue serves it alongside.
@@ -49,7 +50,7 @@ const PROBE_MARGIN = 1.2;
 const PROBE_ESTIMATE_DROP = 0.97;
 /** After a successful probe (or a change), the next waits this long; after failures, twice as long each time up to the max. */
 export const PROBE_INTERVAL_MS = 1000;
-export const MAX_PROBE_BACKOFF_MS = 4000;
+export const MAX_PROBE_BACKOFF_MS = 3000;
 
 export type DownlinkState = 'free' | 'limited';
 
@@ -63,6 +64,7 @@ export class ViewerDownlink {
   private lastDecreaseAt = -Infinity;
   private probe: { startedAt: number; targetBps: number; estimateAtStart: number } | undefined;
   private probeBackoffMs = PROBE_INTERVAL_MS;
+  private lastProbePassed = false;
   private nextProbeAt = -Infinity;
   private worstLoss = 0;
   private worstLossAt = -Infinity;
@@ -162,6 +164,7 @@ export class ViewerDownlink {
       this.capacity = delivered;
       this.lastDecreaseAt = nowMs;
       this.probeBackoffMs = PROBE_INTERVAL_MS;
+      this.lastProbePassed = false;
       this.nextProbeAt = nowMs + PROBE_INTERVAL_MS;
       return this.capacity;
     }
@@ -169,6 +172,7 @@ export class ViewerDownlink {
       const failed = loss > PROBE_LOSS_LIMIT || (estimate !== undefined && estimate < this.probe.estimateAtStart * PROBE_ESTIMATE_DROP);
       if (failed || nowMs - this.probe.startedAt >= PROBE_MS) {
         meter.stopProbe();
+        this.lastProbePassed = !failed;
         if (failed) {
           this.probeBackoffMs = Math.min(MAX_PROBE_BACKOFF_MS, this.probeBackoffMs * 2);
           // Its own duplicates overflowed the queue: what was sent before it did fit. Loss
@@ -188,13 +192,16 @@ export class ViewerDownlink {
       this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + this.probeBackoffMs);
     }
     if (!this.probe && loss <= PROBE_LOSS_LIMIT && nowMs >= this.nextProbeAt) {
-      const step = cheapestStep(slots, layersOf, nowMs);
-      if (step === undefined) {
+      const more = steps(slots, layersOf, nowMs);
+      if (more === undefined) {
         // Nothing left to raise: every slot has what its tile needs.
         this.state = 'free';
         this.capacity = Infinity;
         return Infinity;
       }
+      // After a step that passed, try everything at once (a link back to full gets there in
+      // one probe, not one per layer); after a failure, one step.
+      const step = this.lastProbePassed ? more.all : more.cheapest;
       const planned = this.videoBps(slots, layersOf, nowMs);
       const targetBps = planned + step * PROBE_MARGIN;
       this.probe = { startedAt: nowMs, targetBps, estimateAtStart: estimate ?? 0 };
@@ -227,9 +234,14 @@ export class ViewerDownlink {
   }
 }
 
-/** The cheapest way to give a viewer more: a paused slot's lowest layer, or one layer up on a slot below its source's top. */
-function cheapestStep(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], nowMs: number): number | undefined {
+/**
+ * What giving a viewer more costs: the cheapest step (a paused slot's lowest layer, or one
+ * layer up on a slot below its source's top), and all of them (every slot at its source's
+ * top); undefined when no slot can get more.
+ */
+function steps(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], nowMs: number): { cheapest: number; all: number } | undefined {
   let cheapest: number | undefined;
+  let all = 0;
   for (const slot of slots) {
     if (slot.publisherId === null) continue;
     const streams = layersOf(slot).filter((s) => s.steadyFor(STEADY_LAYER_MS, nowMs));
@@ -238,8 +250,10 @@ function cheapestStep(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) =
     const at = target === 'paused' ? -1 : streams.findIndex((s) => s.layer === target);
     const next = streams[at + 1];
     if (!next) continue;
-    const step = next.rate.bitrate(nowMs) - (at >= 0 ? streams[at]!.rate.bitrate(nowMs) : 0);
+    const now = at >= 0 ? streams[at]!.rate.bitrate(nowMs) : 0;
+    const step = next.rate.bitrate(nowMs) - now;
     cheapest = cheapest === undefined ? step : Math.min(cheapest, step);
+    all += streams.at(-1)!.rate.bitrate(nowMs) - now;
   }
-  return cheapest;
+  return cheapest === undefined ? undefined : { cheapest, all };
 }
