@@ -157,7 +157,6 @@ export class ViewerDownlink {
     const loss = Math.max(meter.lossFraction(nowMs), this.recentReportedLoss(nowMs));
     // What got through (not the estimate: after an overuse it is far below, and stays there).
     const delivered = sent * (1 - loss) * BUDGET_SHARE;
-    if (process.env['RELAY_DOWNLINK_TRACE']) console.error(`downlink t=${Math.round(nowMs)} ${this.state} sent=${Math.round(sent / 1000)} loss=${loss.toFixed(2)} est=${Math.round((estimate ?? 0) / 1000)} cap=${Math.round(this.capacity / 1000)} probe=${this.probe ? Math.round(this.probe.targetBps / 1000) : '-'}`);
     if (this.state === 'free') {
       if (!settled || loss < LOSS_THRESHOLD || estimate >= sent * OVERUSE_RATIO) return Infinity;
       this.state = 'limited';
