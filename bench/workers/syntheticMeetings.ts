@@ -9,7 +9,7 @@ import { Encoder } from '@evan/opus';
 import { FRAME_MS, SAMPLE_RATE } from '../../relay/audio/AudioFormat';
 import { AudioMixer } from '../../relay/audio/AudioMixer';
 import { ToneGenerator } from '../../relay/audio/tones';
-import { raiseOwnPriority } from '../../relay/worker/priority';
+import { raiseOwnPriority, useRealtimeScheduling } from '../../relay/worker/priority';
 
 /** What the parent asks for (the process's second argument). */
 export interface SyntheticJob {
@@ -19,6 +19,8 @@ export interface SyntheticJob {
   measureMs: number;
   /** Ask for this nice value first (a media worker's, relay/worker/priority.ts); absent: leave it. */
   nice?: number;
+  /** Run every thread SCHED_RR (relay/worker/priority.ts useRealtimeScheduling). */
+  realtime?: boolean;
 }
 
 /** One meeting's mixer over the measured stretch. */
@@ -40,6 +42,7 @@ export interface SyntheticReport {
 
 const job = JSON.parse(process.argv[3] ?? '{}') as SyntheticJob;
 if (job.nice !== undefined) raiseOwnPriority(job.nice);
+if (job.realtime) useRealtimeScheduling();
 
 // A second of pre-encoded packets per voice (as a browser's Opus encoder would send).
 const voices = Array.from({ length: job.size }, (_, v) => {

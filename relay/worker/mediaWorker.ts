@@ -4,10 +4,11 @@
  * addon serves one JavaScript thread per process); every message in is validated, and a bad
  * one is logged back and dropped, never acted on.
  */
+import { performance } from 'node:perf_hooks';
 import { releaseNativeRelay } from '../RelayPeer';
 import { decodeToWorker, type FromWorker } from './channel';
 import { MediaHost, type LogLevel } from './MediaHost';
-import { MEDIA_WORKER_NICE, raiseOwnPriority } from './priority';
+import { applyWorkerScheduling, RealtimeGuard } from './priority';
 
 /** What the coordinator tells a worker at start (the second argument of the process). */
 export interface WorkerSettings {
@@ -56,10 +57,17 @@ function coordinator(): { link: Coordinator; settings: WorkerSettings } {
 
 const { link, settings } = coordinator();
 // First, so the threads libdatachannel starts later inherit it: the mix leaves on time on a busy machine.
-const priority = raiseOwnPriority(MEDIA_WORKER_NICE);
-if (priority.refused !== undefined) {
-  link.post({ type: 'log', level: 'info', msg: `media worker runs at nice ${priority.nice}: raising its priority was refused (grant CAP_SYS_NICE for steadier mix timing)`, details: { error: priority.refused } });
+const scheduling = applyWorkerScheduling(process.env.MEDIA_WORKER_REALTIME !== '0');
+if (scheduling.kind !== 'realtime') {
+  link.post({ type: 'log', level: 'info', msg: `media worker scheduling: ${scheduling.kind === 'nice' ? `nice ${scheduling.nice}` : 'ordinary'} (grant CAP_SYS_NICE for real-time mix timing)`, details: { why: scheduling.why ?? '' } });
 }
+const realtimeGuard = new RealtimeGuard(scheduling, (why) => link.post({ type: 'log', level: 'warn', msg: `media worker left real-time scheduling: ${why}`, details: {} }));
+let lastElu = performance.eventLoopUtilization();
+setInterval(() => {
+  const now = performance.eventLoopUtilization();
+  realtimeGuard.observe(performance.eventLoopUtilization(now, lastElu).utilization);
+  lastElu = now;
+}, 1000).unref();
 const host = new MediaHost((m) => link.post(m), settings.logLevel ?? 'info', true);
 link.onMessage((raw) => {
   let message;
