@@ -8,6 +8,10 @@ export interface ChartSeries {
   color: string;
 }
 
+const HEIGHT = 180;
+/** The drawing's width: the box's, less its padding. */
+const widthOf = (element: HTMLElement) => Math.max(280, element.clientWidth - 16);
+
 const PALETTE = ['#2563eb', '#16a34a', '#dc2626', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];
 
 /** The n-th series colour. */
@@ -35,15 +39,15 @@ export function Chart(props: {
     const format = props.format;
     const chart = new uPlot({
       title: props.title,
-      width: Math.max(280, element.clientWidth),
-      height: 180,
+      width: widthOf(element),
+      height: HEIGHT,
       series: [{}, ...props.series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, points: { show: false } }))],
-      axes: [{}, { size: 70, ...(format ? { values: (_u: uPlot, ticks: number[]) => ticks.map(format) } : {}) }],
+      axes: [{}, { size: 90, ...(format ? { values: (_u: uPlot, ticks: number[]) => ticks.map(format) } : {}) }],
       scales: { y: { range: (_u: uPlot, _min: number, max: number) => [0, max > 0 ? max * 1.1 : 1] } },
       legend: { live: false },
     }, props.data, element);
     plot.current = chart;
-    const resize = new ResizeObserver(() => chart.setSize({ width: Math.max(280, element.clientWidth), height: 180 }));
+    const resize = new ResizeObserver(() => chart.setSize({ width: widthOf(element), height: HEIGHT }));
     resize.observe(element);
     return () => {
       resize.disconnect();

@@ -73,7 +73,7 @@ export function Dashboard(props: { state: AdminState; samples: AdminSample[]; on
             </tr>
             {state.workers.map((w) => (
               <tr key={w.index} data-testid="admin-worker" data-worker={w.index}>
-                <td>{w.index}{w.cpuCores === null ? ' (main thread)' : ''}</td>
+                <td>{w.index}{w.cpuCores === null ? ' (main thread)' : w.starts === 0 ? ' (not started yet)' : ''}</td>
                 <td>{w.meetings}</td>
                 <td>{w.participants}</td>
                 <td>{percent(w.cpuCores)}</td>
