@@ -8,7 +8,7 @@
  * out over consecutive losses, exactly like `opus_decode(dec, NULL, 0, ...)`.
  */
 import { Decoder } from '@evan/opus';
-import { FRAME_SAMPLES, MAX_PACKET_SAMPLES, SAMPLE_RATE } from './AudioFormat';
+import { FRAME_MS, FRAME_SAMPLES, MAX_PACKET_SAMPLES, SAMPLE_RATE } from './AudioFormat';
 import { opusPacketSamples } from '../opus';
 import { rmsLevel } from './AudioLevel';
 import { ArrivalJitter } from './ArrivalJitter';
@@ -38,8 +38,6 @@ const SHED_INTERVAL_TICKS = 10;
 const ARRIVALS = 64;
 /** Weight of each played packet in the held-time average. */
 const HOLD_SMOOTHING = 0.05;
-/** A slot covers 20 ms: a talkspurt is held at most `depth` of them. */
-const SLOT_MS = 20;
 
 /** Cumulative counts for the mixer's counters. */
 export interface InputStats {
@@ -86,7 +84,8 @@ export class ParticipantInput {
     private readonly onDecodeError: DecodeErrorHandler = () => {},
   ) {
     this.jitter = new JitterBuffer(jitterOptions);
-    this.arrivalJitter = new ArrivalJitter(this.jitter.depth * SLOT_MS);
+    // A talkspurt is held at most `depth` frames.
+    this.arrivalJitter = new ArrivalJitter(this.jitter.depth * FRAME_MS);
   }
 
   /** How long (ms) packets wait here before they are mixed, on average (0 before any was timed). */
@@ -199,7 +198,7 @@ export class ParticipantInput {
   private timeHold(ms: number): void {
     this.holdAverageMs = this.holdAverageMs < 0 ? ms : this.holdAverageMs + HOLD_SMOOTHING * (ms - this.holdAverageMs);
     // A packet that needed (nearly) all its wait: no frame to spare yet.
-    if (ms < SLOT_MS + SHED_MARGIN_MS) this.surplusTicks = 0;
+    if (ms < FRAME_MS + SHED_MARGIN_MS) this.surplusTicks = 0;
   }
 
   private silence(): void {
