@@ -33,12 +33,16 @@ interface Cell {
   startedAtFull: boolean;
   /** The machine's busy cores (of 2) in the measured window: near 2 means the figures are CPU-bound, not network-bound. */
   machineBusyCores: number;
+  /** Of those, cores used by programs outside the benchmark (other work on the machine): well above 0 means the cell was disturbed. */
+  otherCores: number;
   /** The first `adaptMs` after the cap was set. */
   adapting: Views;
   /** The following `measuredMs`: the cell's figures. */
   measured: Views;
   /** Longest audio gap (ms) in the measured window, per listener, per talker. */
   audioGapsMs: Record<string, Record<string, number>>;
+  /** Per listener: how far its audio clock fell behind its page clock in the measured window (ms); a gap this explains is the machine's, not the network's. */
+  audioClockSlipMs: Record<string, number>;
   /** Time (ms) from lifting the cap to the end of the first second at full quality (full width, unpaused, ≥ 70% of the full frame rate); null: not within the limit. */
   backToFullMs: number | null;
   /** The bottleneck's counters over the cell (cap set → lifted). */
@@ -68,6 +72,8 @@ export interface LayersCost {
   relayCoresPerParticipant: number;
   /** The whole machine's busy cores in the window (4 Chromium, coturn and the rest share 2 cores). */
   machineCores: number;
+  /** Of those, cores used by programs outside the benchmark. */
+  otherCores: number;
   /** What the unconstrained viewer (Ben) saw meanwhile. */
   seenByBen: Record<string, TileWindow>;
 }
@@ -87,6 +93,8 @@ const f1 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–
 const camerasText = (tiles: Record<string, TileWindow> | undefined) =>
   tiles ? Object.entries(tiles).map(([n, t]) => `${n} ${f1(t.fps)}/${t.width}/${t.longestFreezeMs}`).join(', ') : '–';
 const gapsText = (gaps: Record<string, number> | undefined) => (gaps ? Object.entries(gaps).map(([n, g]) => `${n} ${Math.round(g)}`).join(', ') : '–');
+/** " (clock slip N)" when the listener's audio clock fell behind by 20 ms or more. */
+const slipText = (slip: number | undefined) => (slip !== undefined && Math.abs(slip) >= 20 ? ` (clock slip ${Math.round(slip)})` : '');
 const backText = (ms: number | null, limitMs: number) => (ms === null ? `> ${limitMs / 1000} s` : `${(ms / 1000).toFixed(1)} s`);
 const SETUP_NAME: Record<Setup, string> = { relay: 'relay (4)', p2p: 'P2P (2)' };
 
@@ -105,7 +113,7 @@ export function weakViewerMarkdown(result: WeakViewerResult, header: string): st
     '',
     ...Object.entries(result.setups).map(([s, d]) => `- **${SETUP_NAME[s as Setup]}**: ${d}`),
     `- Caps: a user-space bottleneck (rate counting payload + 28 bytes, drop-tail, ${t.queueMs} ms queue) between one person and coturn. Downlink caps are shares of what Dan received at full quality in the same run (each setup its own full rate); uplink caps are on Ann, everyone else unconstrained.`,
-    `- Each cell: ${t.adaptMs / 1000} s to adapt, then ${t.measuredMs / 1000} s measured; "back" = from lifting the cap to the end of the first second in which every watched camera is at its full-quality width, unpaused and at ≥ 70% of its full-quality frame rate (limit ${t.recoveryLimitMs / 1000} s); when a cell did not get back, its capped person rejoins before the next (or, failing that, a new meeting starts), so every cell starts from full quality. Camera figures read fps/width/longest freeze (ms). "Machine busy": cores of 2 busy in the measured window (4 Chromium, coturn, the server and anything else on the machine).`,
+    `- Each cell: ${t.adaptMs / 1000} s to adapt, then ${t.measuredMs / 1000} s measured; "back" = from lifting the cap to the end of the first second in which every watched camera is at its full-quality width, unpaused and at ≥ 70% of its full-quality frame rate (limit ${t.recoveryLimitMs / 1000} s); when a cell did not get back, its capped person rejoins before the next (or, failing that, a new meeting starts), so every cell starts from full quality. Camera figures read fps/width/longest freeze (ms). Audio: the longest gap of each talker (ms); "clock slip" = how far that listener's audio clock fell behind meanwhile (the machine starving the page's audio, not the network). "Machine busy": cores of 2 busy in the measured window (the browsers, coturn, the server and anything else on the machine); "others": of those, programs outside this benchmark (other work disturbing the figures).`,
     '',
     '## Full quality (no cap)',
     '',
@@ -115,21 +123,21 @@ export function weakViewerMarkdown(result: WeakViewerResult, header: string): st
     '',
     '## Slow downlink: Dan capped',
     '',
-    '| setup | cap | Dan sees (measured) | Dan: longest freeze while adapting | Dan hears (longest gap, ms) | Ben sees (unconstrained) | Ben hears | back | machine busy |',
+    '| setup | cap | Dan sees (measured) | Dan: longest freeze while adapting | Dan hears (longest gap, ms) | Ben sees (unconstrained) | Ben hears | back | machine busy (others) |',
     '| --- | ---: | --- | ---: | --- | --- | --- | ---: | ---: |',
-    ...result.downlink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.percent}% = ${Math.round(c.capBps / 1000)} kbit/s${c.freshStart ? ` (${c.freshStart} first)` : ''} | ${camerasText(c.measured['Dan'])} | ${Math.max(0, ...Object.values(c.adapting['Dan'] ?? {}).map((w) => w.longestFreezeMs))} | ${gapsText(c.audioGapsMs['Dan'])} | ${c.setup === 'p2p' ? 'no other viewer in a call of two' : camerasText(c.measured['Ben'])} | ${gapsText(c.audioGapsMs['Ben'])} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} |`),
+    ...result.downlink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.percent}% = ${Math.round(c.capBps / 1000)} kbit/s${c.freshStart ? ` (${c.freshStart} first)` : ''} | ${camerasText(c.measured['Dan'])} | ${Math.max(0, ...Object.values(c.adapting['Dan'] ?? {}).map((w) => w.longestFreezeMs))} | ${gapsText(c.audioGapsMs['Dan'])}${slipText(c.audioClockSlipMs['Dan'])} | ${c.setup === 'p2p' ? 'no other viewer in a call of two' : camerasText(c.measured['Ben'])} | ${gapsText(c.audioGapsMs['Ben'])}${slipText(c.audioClockSlipMs['Ben'])} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} (${c.otherCores}) |`),
     '',
     "## Slow uplink: Ann capped (her camera at every viewer)",
     '',
-    "| setup | cap | Ann's camera at each viewer (measured) | longest freeze while adapting | Ann heard (longest gap, ms) | back | machine busy |",
+    "| setup | cap | Ann's camera at each viewer (measured) | longest freeze while adapting | Ann heard (longest gap, ms) | back | machine busy (others) |",
     '| --- | ---: | --- | ---: | --- | ---: | ---: |',
-    ...result.uplink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.kbps} kbit/s${c.freshStart ? ` (${c.freshStart} first)` : ''} | ${Object.entries(c.measured).map(([v, tiles]) => `${v}: ${f1(tiles['Ann']?.fps)}/${tiles['Ann']?.width ?? 0}/${tiles['Ann']?.longestFreezeMs ?? '–'}`).join(', ')} | ${Math.max(0, ...Object.values(c.adapting).map((tiles) => tiles['Ann']?.longestFreezeMs ?? 0))} | ${Object.entries(c.audioGapsMs).map(([v, g]) => `${v} ${Math.round(g['Ann'] ?? NaN)}`).join(', ')} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} |`),
+    ...result.uplink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.kbps} kbit/s${c.freshStart ? ` (${c.freshStart} first)` : ''} | ${Object.entries(c.measured).map(([v, tiles]) => `${v}: ${f1(tiles['Ann']?.fps)}/${tiles['Ann']?.width ?? 0}/${tiles['Ann']?.longestFreezeMs ?? '–'}`).join(', ')} | ${Math.max(0, ...Object.values(c.adapting).map((tiles) => tiles['Ann']?.longestFreezeMs ?? 0))} | ${Object.entries(c.audioGapsMs).map(([v, g]) => `${v} ${Math.round(g['Ann'] ?? NaN)}${slipText(c.audioClockSlipMs[v])}`).join(', ')} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} (${c.otherCores}) |`),
     '',
     '## What layers cost (four on the relay, no cap, everyone direct)',
     '',
-    '| layers | video each publisher sends (kbit/s; streams width@fps) | relay CPU (media workers) | per participant | machine busy | Ben sees |',
+    '| layers | video each publisher sends (kbit/s; streams width@fps) | relay CPU (media workers) | per participant | machine busy (others) | Ben sees |',
     '| --- | --- | ---: | ---: | ---: | --- |',
-    ...result.layersCost.map((c) => `| ${c.layers === 'one' ? 'one (`?layers=1`)' : 'simulcast'} | ${Object.entries(c.publishers).map(([n, p]) => `${n} ${Math.round(p.kbps)} (${p.streams.map((s) => `${s.width}@${s.fps}: ${Math.round(s.kbps)}`).join(' + ')})`).join('; ')} | ${(c.relayCores * 100).toFixed(1)}% | ${(c.relayCoresPerParticipant * 100).toFixed(2)}% | ${(c.machineCores * 100).toFixed(0)}% of 200% | ${camerasText(c.seenByBen)} |`),
+    ...result.layersCost.map((c) => `| ${c.layers === 'one' ? 'one (`?layers=1`)' : 'simulcast'} | ${Object.entries(c.publishers).map(([n, p]) => `${n} ${Math.round(p.kbps)} (${p.streams.map((s) => `${s.width}@${s.fps}: ${Math.round(s.kbps)}`).join(' + ')})`).join('; ')} | ${(c.relayCores * 100).toFixed(1)}% | ${(c.relayCoresPerParticipant * 100).toFixed(2)}% | ${c.machineCores} (${c.otherCores}) | ${camerasText(c.seenByBen)} |`),
     '',
   ];
   return lines.join('\n');
