@@ -274,7 +274,7 @@ export class MeetingRelay {
       pliSent: () => {
         this.stats.plisSent += 1;
       },
-      downlink: (estimateBps) => participant.downlink.setEstimate(estimateBps, performance.now()),
+      downlink: (estimateBps) => participant.downlink.setEstimate(estimateBps),
       downlinkLoss: (fractionLost) => participant.downlink.setLoss(fractionLost, performance.now()),
     };
     const peer = new RelayPeer(id, this.options, handlers, log);

@@ -27,8 +27,6 @@ import type { VideoSlot } from '../VideoSlot';
 import { allocate, type LayerOffer, type SlotDemand } from './allocate';
 import type { DownlinkMeter } from './DownlinkMeter';
 
-/** The browser's first estimates ramp up from its initial guess: they are not read as overuse. */
-export const ESTIMATE_SETTLE_MS = 5000;
 /** An estimate this far below what the relay sends, with loss, means the link is full. */
 const OVERUSE_RATIO = 0.9;
 /** Loss (NACKed share of the last second's packets, or a receiver report's) that shows a full queue. */
@@ -39,8 +37,10 @@ const PROBE_LOSS_LIMIT = 0.02;
 const LOSS_WINDOW_MS = 2000;
 /** A layer is offered once it has arrived steadily this long. */
 const STEADY_LAYER_MS = 2000;
-/** The budget after a loss: this share of what got through (room for keyframes and retransmissions). */
+/** The budget after a loss: this share of what got through (room for keyframes and retransmissions)… */
 const BUDGET_SHARE = 0.9;
+/** …taking what got through as at least this share of what was sent. */
+const MIN_DECREASE_SHARE = 0.5;
 /** The budget is lowered at most once per this (the loss of the last second must be new). */
 const DECREASE_INTERVAL_MS = 1000;
 /** How long a probe runs; it asks for this much more than the step (the step's keyframes). */
@@ -57,7 +57,6 @@ export type DownlinkState = 'free' | 'limited';
 export class ViewerDownlink {
   /** The browser's last REMB, bits per second; undefined until it sends one. */
   private estimate: number | undefined;
-  private firstEstimateAt: number | undefined;
   private state: DownlinkState = 'free';
   /** While limited: the video the link carries, as far as the relay knows. */
   private capacity = Infinity;
@@ -94,9 +93,8 @@ export class ViewerDownlink {
   }
 
   /** A new REMB from the viewer's browser. */
-  setEstimate(bps: number, nowMs: number): void {
+  setEstimate(bps: number): void {
     this.estimate = bps;
-    this.firstEstimateAt ??= nowMs;
   }
 
   /** The sizes the viewer renders its slots at (replaces the previous ones). */
@@ -152,13 +150,16 @@ export class ViewerDownlink {
    */
   private budget(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, nowMs: number): number {
     const estimate = this.estimate;
-    const settled = estimate !== undefined && this.firstEstimateAt !== undefined && nowMs - this.firstEstimateAt >= ESTIMATE_SETTLE_MS;
     const sent = meter.sentBps(nowMs);
     const loss = Math.max(meter.lossFraction(nowMs), this.recentReportedLoss(nowMs));
-    // What got through (not the estimate: after an overuse it is far below, and stays there).
-    const delivered = sent * (1 - loss) * BUDGET_SHARE;
+    // What got through (not the estimate: after an overuse it is far below, and stays there),
+    // but no less than half of what was sent: behind a full queue the NACKs of
+    // retransmissions and keyframe bursts make loss read higher than the link's share, and
+    // 1 − loss near 0 would cut to nothing. Halving per second converges as fast.
+    const delivered = Math.max(sent * (1 - loss), sent * MIN_DECREASE_SHARE) * BUDGET_SHARE;
     if (this.state === 'free') {
-      if (!settled || loss < LOSS_THRESHOLD || estimate >= sent * OVERUSE_RATIO) return Infinity;
+      // A browser that sends no estimate is read by its loss alone.
+      if (loss < LOSS_THRESHOLD || (estimate !== undefined && estimate >= sent * OVERUSE_RATIO)) return Infinity;
       this.state = 'limited';
       this.capacity = delivered;
       this.lastDecreaseAt = nowMs;
