@@ -22,7 +22,7 @@ export const FEEDBACK_DELAY_MS = 300;
 /** Fewer packets than this in the window tell nothing about loss. */
 const MIN_PACKETS_FOR_LOSS = 10;
 /** A probe sends a packet at most this many more times. */
-const MAX_COPIES = 2;
+export const MAX_PROBE_COPIES = 2;
 
 export class DownlinkMeter {
   private readonly bytes = new Float64Array(BUCKETS);
@@ -71,13 +71,13 @@ export class DownlinkMeter {
     this.probeCredit = 0;
   }
 
-  /** How many more times the packet of `size` bytes just sent goes out, as probe (at most `MAX_COPIES`). */
+  /** How many more times the packet of `size` bytes just sent goes out, as probe (at most `MAX_PROBE_COPIES`). */
   duplicates(size: number): number {
     if (this.probeShare === 0 || size === 0) return 0;
     this.probeCredit += size * this.probeShare;
-    const copies = Math.min(MAX_COPIES, Math.floor(this.probeCredit / size));
+    const copies = Math.min(MAX_PROBE_COPIES, Math.floor(this.probeCredit / size));
     // Credit a packet could not take is not carried over into a burst later.
-    this.probeCredit = copies === MAX_COPIES ? 0 : this.probeCredit - copies * size;
+    this.probeCredit = copies === MAX_PROBE_COPIES ? 0 : this.probeCredit - copies * size;
     return copies;
   }
 

@@ -25,7 +25,7 @@ import type { DownlinkReport, SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
 import type { VideoSlot } from '../VideoSlot';
 import { allocate, type LayerOffer, type SlotDemand } from './allocate';
-import type { DownlinkMeter } from './DownlinkMeter';
+import { FEEDBACK_DELAY_MS, MAX_PROBE_COPIES, type DownlinkMeter } from './DownlinkMeter';
 
 /** An estimate this far below what the relay sends, with loss, means the link is full. */
 const OVERUSE_RATIO = 0.9;
@@ -47,7 +47,7 @@ const DECREASE_INTERVAL_MS = 1000;
 export const PROBE_MS = 500;
 const PROBE_MARGIN = 1.2;
 /** A probe that ends with the estimate below this share of the one it started at failed (the browser saw its queue grow). */
-const PROBE_ESTIMATE_DROP = 0.97;
+const PROBE_ESTIMATE_DROP = 0.9;
 /** After a successful probe (or a change), the next waits this long; after failures, twice as long each time up to the max. */
 export const PROBE_INTERVAL_MS = 1000;
 export const MAX_PROBE_BACKOFF_MS = 3000;
@@ -169,8 +169,11 @@ export class ViewerDownlink {
       return this.capacity;
     }
     if (this.probe) {
+      const elapsed = nowMs - this.probe.startedAt;
+      if (elapsed >= PROBE_MS) meter.stopProbe();
       const failed = loss > PROBE_LOSS_LIMIT || (estimate !== undefined && estimate < this.probe.estimateAtStart * PROBE_ESTIMATE_DROP);
-      if (failed || nowMs - this.probe.startedAt >= PROBE_MS) {
+      // Judged once the NACKs for its last duplicates' originals are in the meter's window.
+      if (failed || elapsed >= PROBE_MS + FEEDBACK_DELAY_MS) {
         meter.stopProbe();
         this.lastProbePassed = !failed;
         if (failed) {
@@ -203,7 +206,8 @@ export class ViewerDownlink {
       // one probe, not one per layer); after a failure, one step.
       const step = this.lastProbePassed ? more.all : more.cheapest;
       const planned = this.videoBps(slots, layersOf, nowMs);
-      const targetBps = planned + step * PROBE_MARGIN;
+      // Duplicates can multiply what is sent by at most 1 + MAX_PROBE_COPIES: a probe tests no more.
+      const targetBps = Math.min(planned + step * PROBE_MARGIN, sent > 0 ? sent * (1 + MAX_PROBE_COPIES) : Infinity);
       this.probe = { startedAt: nowMs, targetBps, estimateAtStart: estimate ?? 0 };
       meter.startProbe(sent > 0 ? (targetBps - sent) / sent : 0);
     }
