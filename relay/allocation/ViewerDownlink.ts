@@ -12,7 +12,8 @@
  * tiles) and becomes `limited` when the estimate falls below what the relay sends (the
  * browser saw its queue grow) while the viewer loses packets — a busy CPU delays packets
  * too, loss is what tells a full queue. Limited, its budget is what got through when it
- * lost (sent × (1 − loss)), lowered again on new loss; it is raised only by a probe: the
+ * lost (sent × (1 − loss), at least half of sent), lowered again on new loss; it is raised
+ * only by a probe: the
  * slots send duplicates worth the next step for half a second, and when nothing is lost
  * and the estimate does not fall, the step is taken (a layer up, or a paused camera back).
  * A failed probe waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`); after one
@@ -29,7 +30,7 @@ import { FEEDBACK_DELAY_MS, MAX_PROBE_COPIES, type DownlinkMeter } from './Downl
 
 /** An estimate this far below what the relay sends, with loss, means the link is full. */
 const OVERUSE_RATIO = 0.9;
-/** Loss (NACKed share of the last second's packets, or a receiver report's) that shows a full queue. */
+/** Loss (the NACKed share of the meter's window, or a receiver report's) that shows a full queue. */
 const LOSS_THRESHOLD = 0.05;
 /** A probe fails on any loss above this (a queue filling up, before it overflows much). */
 const PROBE_LOSS_LIMIT = 0.02;
