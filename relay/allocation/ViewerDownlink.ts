@@ -51,7 +51,11 @@ const PROBE_MARGIN = 1.2;
 const PROBE_ESTIMATE_DROP = 0.9;
 /** After a successful probe (or a change), the next waits this long; after failures, twice as long each time up to the max. */
 export const PROBE_INTERVAL_MS = 1000;
-export const MAX_PROBE_BACKOFF_MS = 3000;
+export const MAX_PROBE_BACKOFF_MS = 4000;
+/** Loss this soon after a probe passed undoes it. */
+const PROBE_AFTERMATH_MS = 2000;
+/** Below this much video sent, a probe cannot be made of duplicates. */
+const MIN_PROBE_BASE_BPS = 50_000;
 
 export type DownlinkState = 'free' | 'limited';
 
@@ -65,6 +69,7 @@ export class ViewerDownlink {
   private probe: { startedAt: number; targetBps: number; estimateAtStart: number } | undefined;
   private probeBackoffMs = PROBE_INTERVAL_MS;
   private lastProbePassed = false;
+  private lastProbeEndAt = -Infinity;
   private nextProbeAt = -Infinity;
   private worstLoss = 0;
   private worstLossAt = -Infinity;
@@ -187,12 +192,19 @@ export class ViewerDownlink {
           this.probeBackoffMs = PROBE_INTERVAL_MS;
         }
         this.nextProbeAt = nowMs + this.probeBackoffMs;
+        this.lastProbeEndAt = nowMs;
         this.probe = undefined;
       }
     }
     if (loss >= LOSS_THRESHOLD && nowMs - this.lastDecreaseAt >= DECREASE_INTERVAL_MS) {
       this.capacity = Math.min(this.capacity, delivered);
       this.lastDecreaseAt = nowMs;
+      // Loss soon after a probe passed: the step it took did not fit after all (a resumed
+      // camera, whose probe had nothing to duplicate, shows it only now). Wait longer.
+      if (this.lastProbePassed && nowMs - this.lastProbeEndAt <= PROBE_AFTERMATH_MS) {
+        this.lastProbePassed = false;
+        this.probeBackoffMs = Math.min(MAX_PROBE_BACKOFF_MS, this.probeBackoffMs * 2);
+      }
       this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + this.probeBackoffMs);
     }
     if (!this.probe && loss <= PROBE_LOSS_LIMIT && nowMs >= this.nextProbeAt) {
@@ -203,14 +215,17 @@ export class ViewerDownlink {
         this.capacity = Infinity;
         return Infinity;
       }
-      // After a step that passed, try everything at once (a link back to full gets there in
-      // one probe, not one per layer); after a failure, one step.
-      const step = this.lastProbePassed ? more.all : more.cheapest;
+      // With (almost) nothing sent there is nothing to duplicate: the probe is the cheapest
+      // step itself (a paused camera back), judged by what follows. Otherwise, after a step
+      // that passed, try everything at once (a link back to full gets there in one probe, not
+      // one per layer); after a failure, one step. Duplicates multiply what is sent by at
+      // most 1 + MAX_PROBE_COPIES: a probe tests no more.
+      const duplicable = sent >= MIN_PROBE_BASE_BPS;
+      const step = duplicable && this.lastProbePassed ? more.all : more.cheapest;
       const planned = this.videoBps(slots, layersOf, nowMs);
-      // Duplicates can multiply what is sent by at most 1 + MAX_PROBE_COPIES: a probe tests no more.
-      const targetBps = Math.min(planned + step * PROBE_MARGIN, sent > 0 ? sent * (1 + MAX_PROBE_COPIES) : Infinity);
+      const targetBps = duplicable ? Math.min(planned + step * PROBE_MARGIN, sent * (1 + MAX_PROBE_COPIES)) : planned + step * PROBE_MARGIN;
       this.probe = { startedAt: nowMs, targetBps, estimateAtStart: estimate ?? 0 };
-      meter.startProbe(sent > 0 ? (targetBps - sent) / sent : 0);
+      meter.startProbe(duplicable ? (targetBps - sent) / sent : 0);
     }
     return this.capacity;
   }

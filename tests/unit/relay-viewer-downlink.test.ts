@@ -35,9 +35,9 @@ function feed(cameras: InputStream[][], now: number): void {
 }
 
 /**
- * Runs the viewer for `ms` on a link of `capacityBps`: every 10 ms each slot sends its target
- * layer's packet (and the probe's duplicates); what goes over the capacity in that 10 ms is
- * lost and NACKed. The browser's estimate follows what arrives (at most 1.5× of it), and
+ * Runs the viewer for `ms` on a link of `capacityBps` behind a 150 ms drop-tail queue: every
+ * 10 ms each slot sends its target layer's packet (and the probe's duplicates); what the
+ * queue cannot hold is lost and NACKed. The browser's estimate follows what arrives (at most 1.5× of it), and
  * falls to 85% of it when the link overflows. The allocation runs every 250 ms.
  */
 function run(world: ReturnType<typeof setup>, capacityBps: number, ms: number, estimateOf?: (arrivingBps: number, overflow: boolean) => number): void {
@@ -57,16 +57,23 @@ function run(world: ReturnType<typeof setup>, capacityBps: number, ms: number, e
       for (let c = 0; c < copies; c += 1) meter.sent(size, false, now);
       bytes += size * copies;
     }
+    // A drop-tail queue of 150 ms in front of the link: what does not fit in it is lost,
+    // duplicates and originals alike (a packet's worth per slot's packet).
     const room = capacityBps / 8 / 100;
-    if (bytes > room) {
-      // The share over the room is lost, duplicates and originals alike (a packet's worth per slot's packet).
-      lost = ((bytes - room) / bytes) * slots.filter((s) => s.targetLayer !== 'paused').length;
+    const queueLimit = room * 15;
+    world.backlog += bytes;
+    if (world.backlog > queueLimit) {
+      const dropped = world.backlog - queueLimit;
+      lost = bytes > 0 ? (Math.min(dropped, bytes) / bytes) * slots.filter((s) => s.targetLayer !== 'paused').length : 0;
+      world.backlog = queueLimit;
+      world.overflow = true;
     }
+    const out = Math.min(world.backlog, room);
+    world.backlog -= out;
     // Each loss is NACKed (once) for the packet sent now.
     world.lossCarry += lost;
     for (; world.lossCarry >= 1; world.lossCarry -= 1) meter.lost(now);
-    world.arrived += Math.min(bytes, room);
-    if (bytes > room) world.overflow = true;
+    world.arrived += out;
     if ((now - world.start) % 250 === 0) {
       feed(cameras, now);
       const arrivingBps = (world.arrived * 8 * 1000) / 250;
@@ -92,7 +99,7 @@ function setup() {
   const downlink = new ViewerDownlink();
   const meter = new DownlinkMeter();
   const targets = () => slots.map((s) => s.targetLayer);
-  return { cameras, slots, layersOf, downlink, meter, targets, start: 10_000, now: 10_000, estimate: 1_000_000, arrived: 0, overflow: false, lossCarry: 0 };
+  return { cameras, slots, layersOf, downlink, meter, targets, start: 10_000, now: 10_000, estimate: 1_000_000, arrived: 0, overflow: false, lossCarry: 0, backlog: 0 };
 }
 
 test('free: every camera at its top layer while the link carries it, whatever the estimate says without loss', () => {
@@ -144,6 +151,26 @@ test('the link back: a probe raises the viewer one step, the next everything at 
   // The first probe within the longest backoff, a step, then everything (about 1.5 s each).
   assert.ok(world.now - lifted <= MAX_PROBE_BACKOFF_MS + 2 * 1500 + 500, `free after ${world.now - lifted} ms: ${history.join(' -> ')}`);
   assert.equal(history, ['[0,0,0]', '[1,0,0]', '[1,1,1]']);
+});
+
+test('from everything paused, cameras come back one at a time: a probe with nothing to duplicate never takes everything', () => {
+  const world = setup();
+  run(world, 3_500_000, 1000);
+  // A link that holds not even one camera: paused, but for a camera tried again now and then.
+  let tried = 0;
+  for (let i = 0; i < 60; i += 1) {
+    run(world, 150_000, 250);
+    if (world.targets().some((t) => t !== 'paused')) tried += 1;
+  }
+  assert.ok(tried <= 20, `a camera back ${tried} of 60 ticks on a link that cannot hold one`);
+  run(world, 150_000, 5000);
+  const seen = new Set<string>();
+  for (let i = 0; i < 60; i += 1) {
+    run(world, 700_000, 250);
+    seen.add(JSON.stringify(world.targets()));
+  }
+  assert.ok([...seen].every((t) => !t.includes('1')), `never a top layer on a 700 kbit/s link: ${[...seen].join(' ')}`);
+  assert.equal(world.targets().filter((t) => t === 0).length, 2, JSON.stringify(world.targets()));
 });
 
 test('an estimate that falls without loss (a busy CPU, or what arrives after a pause) changes nothing', () => {
