@@ -57,7 +57,7 @@ export async function metricsRoute(
       '# HELP meetmesh_mixer_tick_ms_p99 Worst p99 mixer tick time over live meetings, in ms.',
       '# TYPE meetmesh_mixer_tick_ms_p99 gauge',
       `meetmesh_mixer_tick_ms_p99 ${mixer.tickMsP99Max}`,
-      // Issue 19 (mix departure jitter), added as two plain gauges: fold them into the issue 22 layout as you see fit.
+      // The node's worst meeting; each worker's worst is in the per-worker rows (workerMetrics.ts).
       '# HELP meetmesh_mixer_departure_ms_p99 Worst p99 time between consecutive mix packets leaving the relay (20 when steady) over live meetings, in ms.',
       '# TYPE meetmesh_mixer_departure_ms_p99 gauge',
       `meetmesh_mixer_departure_ms_p99 ${mixer.departureMsP99Max}`,

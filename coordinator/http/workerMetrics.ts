@@ -1,9 +1,9 @@
 /**
  * The per-media-worker series of `/metrics`, one table: each row is a metric family with a
  * `worker` label, read from the worker's `WorkerLoad` (its figures over every process it
- * had, so counters hold across restarts). A figure the workers report (e.g. a mixer timing
- * gauge added to `MixerFiguresSchema`, which `foldGauges` already carries per worker) is
- * exported by adding one row here.
+ * had, so counters hold across restarts). A figure the workers report (a mixer timing
+ * gauge added to `MixerFiguresSchema`, which `foldGauges` already carries per worker, as
+ * issue 19's mix departure figures were) is exported by adding one row here.
  */
 import type { WorkerLoad } from '../media/MediaWorkers';
 
@@ -30,6 +30,8 @@ export const WORKER_METRICS: readonly WorkerMetric[] = [
   { name: 'meetmesh_media_worker_mixer_ticks_total', type: 'counter', help: "Audio mixer ticks (20 ms) on each media worker, every meeting's.", value: (w) => w.figures.mixer.ticks },
   { name: 'meetmesh_media_worker_mixer_late_ticks_total', type: 'counter', help: 'Mixer ticks that missed their deadline on each media worker.', value: (w) => w.figures.mixer.lateTicks },
   { name: 'meetmesh_media_worker_mixer_tick_ms_p99', type: 'gauge', help: "Worst p99 mixer tick time of each media worker's live meetings, in ms.", value: (w) => w.figures.mixer.tickMsP99 },
+  { name: 'meetmesh_media_worker_mixer_departure_ms_p99', type: 'gauge', help: "Worst p99 time between consecutive mix packets leaving each media worker (20 when steady) over its live meetings, in ms.", value: (w) => w.figures.mixer.departureMsP99 ?? 0 },
+  { name: 'meetmesh_media_worker_mixer_departure_ms_max', type: 'gauge', help: "Longest time between consecutive mix packets leaving each media worker over its live meetings' recent ticks, in ms.", value: (w) => w.figures.mixer.departureMsMax ?? 0 },
 ];
 
 /** The exposition lines of every row for every worker (a row no worker reports is left out). */
