@@ -8,24 +8,27 @@
  * - no ceiling (no REMB) until the uplink loses packets: a healthy publisher is left alone;
  * - loss of `DECREASE_LOSS` or more in a report interval: the ceiling drops to
  *   `DECREASE_SHARE` of what arrived (the queue drains, keyframes fit again);
- * - loss below `INCREASE_LOSS`: it climbs `INCREASE_PER_SECOND`, never above
- *   `HEADROOM` × what arrives (an unused ceiling says nothing), and goes away once it is
- *   far above what the browser sends at full quality.
+ * - loss below `INCREASE_LOSS`, `HOLD_MS` after the last cut: it climbs
+ *   `INCREASE_PER_SECOND` — above what arrives too: with simulcast the browser turns a layer
+ *   back on only once its ceiling has room for it, so a ceiling held near what arrives would
+ *   keep the top layer off for good — and goes away once it is `RELEASE_RATIO` × what
+ *   arrives and at least `RELEASE_MIN_BPS` (the browser's own control takes over).
  */
 
 const DECREASE_LOSS = 0.1;
 const INCREASE_LOSS = 0.02;
 const DECREASE_SHARE = 0.85;
 const INCREASE_PER_SECOND = 0.08;
-const HEADROOM = 1.5;
-/** A ceiling above this is no ceiling (more than a 720p camera and a screen ask for). */
-const NO_LIMIT_BPS = 5_000_000;
+const HOLD_MS = 3000;
+const RELEASE_RATIO = 4;
+const RELEASE_MIN_BPS = 1_500_000;
 /** Fewer packets than this in an interval tell nothing about loss. */
 const MIN_PACKETS = 10;
 
 export class UplinkEstimate {
   private ceiling: number | undefined;
   private lastAt: number | undefined;
+  private lastCutAt = -Infinity;
 
   /** The ceiling to send now (bits per second), or undefined when the uplink is not limited. */
   get bitrateBps(): number | undefined {
@@ -44,10 +47,10 @@ export class UplinkEstimate {
     if (loss >= DECREASE_LOSS) {
       const lowered = arrivingBps * DECREASE_SHARE;
       this.ceiling = this.ceiling === undefined ? lowered : Math.min(this.ceiling, lowered);
-    } else if (loss < INCREASE_LOSS && this.ceiling !== undefined) {
-      const raised = this.ceiling * (1 + INCREASE_PER_SECOND * elapsedS);
-      this.ceiling = Math.min(raised, Math.max(this.ceiling, arrivingBps * HEADROOM));
-      if (this.ceiling >= NO_LIMIT_BPS) this.ceiling = undefined;
+      this.lastCutAt = nowMs;
+    } else if (loss < INCREASE_LOSS && this.ceiling !== undefined && nowMs - this.lastCutAt >= HOLD_MS) {
+      this.ceiling *= 1 + INCREASE_PER_SECOND * elapsedS;
+      if (this.ceiling >= RELEASE_MIN_BPS && this.ceiling >= arrivingBps * RELEASE_RATIO) this.ceiling = undefined;
     }
     return this.ceiling;
   }
