@@ -5,7 +5,7 @@
  * the watched tiles), so a test can hold a call to "no gap over 100 ms". Works in Chromium
  * and Firefox pages alike.
  */
-import { levelTrace, longestFreeze, longestSilence, probeInitScript, type ProbeData } from '../../bench/harness/browserProbe';
+import { clockSlip, levelTrace, longestFreeze, longestSilence, probeInitScript, type ProbeData } from '../../bench/harness/browserProbe';
 import type { ScriptedPage } from './media';
 
 /** The page script to install (via `joinAs(..., extraInitScript)`) on a listener; `videoOf`: whose camera tiles to watch too. */
@@ -33,4 +33,12 @@ export async function longestAudioGap(page: ScriptedPage, hz: number, from: numb
 export async function longestVideoFreeze(page: ScriptedPage, name: string, from: number, to: number): Promise<number> {
   const data = await readProbe(page);
   return longestFreeze(data.video[name]?.frames ?? [], from, to).ms;
+}
+
+/**
+ * How far the page's audio clock fell behind its page clock over [from, to] (ms): audio the
+ * machine did not render in time (a starved audio thread), which reads as a gap in every voice.
+ */
+export async function audioClockSlip(page: ScriptedPage, from: number, to: number): Promise<number> {
+  return clockSlip(await readProbe(page), from, to);
 }
