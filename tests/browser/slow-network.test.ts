@@ -1,0 +1,153 @@
+/**
+ * The relay on a slow network, in Chromium: four people on the relay, three with cameras
+ * that go out as two simulcast layers (480×270 and 240×135: the smallest capture libwebrtc
+ * sends two layers of, two shared cores), one person at a time reaching the relay only
+ * through Debian's coturn (`?ice=relay`) behind a user-space drop-tail bottleneck
+ * (tests/helpers/UdpImpairProxy.ts, a rate and a 150 ms queue).
+ * - Slow downlink: Dan, who watches, gets 40% of what the three cameras need. Every camera
+ *   keeps moving for him (lower layers, or a pause marked on the tile — not a frozen
+ *   picture), the others keep full size, and he is back to full size once the cap is lifted.
+ * - Slow uplink: Ann sends through 250 kbit/s. Her camera keeps moving for everyone (the
+ *   relay's receiver reports and REMB bring her browser's rate down so keyframes fit), and
+ *   she is back to full size for them once the cap is lifted.
+ * What is asserted is what a user sees (frames decoded, picture sizes, the pause mark); the
+ * frame rates the issue targets are measured by bench/weak-viewer.ts.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser } from '../helpers/browser';
+import { coturnIce, startCoturn, type Coturn, type CoturnIce } from '../helpers/coturn';
+import { badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../helpers/room';
+import { startServer, type TestServer } from '../helpers/server';
+import { UdpImpairProxy } from '../helpers/UdpImpairProxy';
+import { waitFor } from '../helpers/wait';
+
+const HZ = { Ann: 500, Ben: 700, Cat: 900, Dan: 1100 } as const;
+type Name = keyof typeof HZ;
+const NAMES = Object.keys(HZ) as Name[];
+const CAPTURE = '&video=480x270';
+const FULL_WIDTH = 480;
+/** Wide enough that every tile is wider than the low layer: full quality is the top one. */
+const VIEWPORT = { width: 1280, height: 800 };
+
+let coturn: Coturn;
+let ice: CoturnIce;
+let proxy: UdpImpairProxy;
+let server: TestServer;
+let browser: Browser;
+const people: Person[] = [];
+
+test.before(async () => {
+  coturn = await startCoturn();
+  ice = coturnIce(coturn);
+  proxy = await UdpImpairProxy.start({ target: { address: coturn.address, port: coturn.port } });
+  server = await startServer({}, ice.parts);
+  browser = await launchBrowser();
+});
+test.after(async () => {
+  for (const p of people.splice(0)) await p.context.close();
+  await browser?.close();
+  await server?.dispose();
+  await proxy?.close();
+  await coturn?.stop();
+});
+
+const cameraVideo = (name: string) => `[data-testid="video-tile"][data-participant="${name}"]:not([data-source="screen"]) video`;
+
+/** Per camera shown on `page`: decoded frames and picture width (-1 when its tile has no picture). */
+function cameras(page: Page, names: readonly string[]): Promise<Array<{ frames: number; width: number }>> {
+  return page.evaluate(
+    ([who, selector]) =>
+      who.map((n) => {
+        const v = document.querySelector<HTMLVideoElement>(selector.replace('%', n));
+        return v && v.videoWidth > 0 ? { frames: v.getVideoPlaybackQuality().totalVideoFrames, width: v.videoWidth } : { frames: -1, width: -1 };
+      }),
+    [names, cameraVideo('%')] as const,
+  );
+}
+
+/**
+ * Waits until, over one window of `windowMs`, every camera in `names` on `page` decoded
+ * new frames or is marked paused for bandwidth (a pause says so; a frozen picture does not).
+ */
+async function everyCameraMovesOrSaysPaused(page: Page, names: readonly string[], windowMs: number, timeoutMs: number): Promise<void> {
+  let last = '';
+  await waitFor(async () => {
+    const before = await cameras(page, names);
+    await page.waitForTimeout(windowMs);
+    const after = await cameras(page, names);
+    const paused = await page.evaluate((who) => who.map((n) => document.querySelector(`[data-testid="video-tile"][data-participant="${n}"][data-paused="bandwidth"]`) !== null), names);
+    last = JSON.stringify({ before, after, paused });
+    return names.every((_, i) => paused[i] || (before[i]!.frames >= 0 && after[i]!.frames > before[i]!.frames));
+  }, timeoutMs, `every camera moving (or marked paused) on one page`).catch((error: unknown) => {
+    throw new Error(`${String(error)}: ${last}`);
+  });
+}
+
+async function widthsAre(page: Page, names: readonly string[], width: number, timeoutMs: number, what: string): Promise<void> {
+  let seen: unknown;
+  await waitFor(async () => {
+    const now = await cameras(page, names);
+    seen = now;
+    return now.every((c) => c.width === width);
+  }, timeoutMs, what).catch((error: unknown) => {
+    throw new Error(`${String(error)}: ${JSON.stringify(seen)}`);
+  });
+}
+
+const person = (name: Name) => people.find((p) => p.name === name)!;
+const camerasAt = (name: Name) => NAMES.filter((n) => n !== name && n !== 'Dan');
+
+/** Four on the relay, `through` behind the bottleneck; Dan's camera off (he watches). */
+async function joinFour(title: string, through: Name): Promise<string> {
+  for (const p of people.splice(0)) await p.context.close();
+  const meeting = await createMeeting(server.url, title, 'relay');
+  for (const name of NAMES) {
+    ice.advertise(name === through ? proxy.port : undefined);
+    people.push(await joinAs(browser, server.url, meeting.id, name, HZ[name], CAPTURE + (name === through ? '&ice=relay' : ''), undefined, VIEWPORT));
+  }
+  ice.advertise(undefined);
+  for (const name of NAMES) await badgeSays(person(name), 'relay', 30_000);
+  await person('Dan').page.getByTestId('toggle-camera').click();
+  for (const name of NAMES) await widthsAre(person(name).page, camerasAt(name), FULL_WIDTH, 40_000, `${name} sees every camera at full size`);
+  return meeting.id;
+}
+
+test('slow downlink: every camera keeps moving for the weak viewer, the others keep full size, full size again after', async () => {
+  const meetingId = await joinFour('Hotel Wi-Fi', 'Dan');
+  // What Dan receives at full size, through the proxy.
+  proxy.resetCounters();
+  const started = performance.now();
+  await person('Dan').page.waitForTimeout(3000);
+  const fullBps = (proxy.counters().down.bytesOut * 8 * 1000) / (performance.now() - started);
+  proxy.set({ rate: { bitsPerSecond: 0.4 * fullBps, queueMs: 150 } }, 'down');
+  // The relay lowers what Dan gets…
+  await waitFor(async () => ((await meetingDetail(server.url, meetingId)).relay.layerSwitches ?? 0) > 0, 20_000, 'the relay to lower what Dan gets');
+  await widthsAre(person('Dan').page, camerasAt('Dan'), 240, 20_000, 'Dan gets the low layers').catch(() => {
+    // …or pauses one of them (said on its tile): checked next.
+  });
+  // …and every camera moves for him (or says it is paused), while Ann still gets full size.
+  await everyCameraMovesOrSaysPaused(person('Dan').page, camerasAt('Dan'), 2000, 20_000);
+  const ann = await cameras(person('Ann').page, camerasAt('Ann'));
+  assert.ok(ann.every((c) => c.width === FULL_WIDTH), `Ann keeps full size: ${JSON.stringify(ann)}`);
+  await everyCameraMovesOrSaysPaused(person('Ann').page, camerasAt('Ann'), 1000, 10_000);
+  // The cap lifted: Dan back at full size.
+  proxy.set({ rate: null }, 'down');
+  await widthsAre(person('Dan').page, camerasAt('Dan'), FULL_WIDTH, 30_000, 'Dan back at full size');
+});
+
+test('slow uplink: the publisher stays visible to everyone, full size again after', async () => {
+  await joinFour('Train', 'Ann');
+  proxy.set({ rate: { bitsPerSecond: 250_000, queueMs: 150 } }, 'up');
+  // Past the first seconds (the browser has to learn its uplink), Ann's camera moves for everyone.
+  for (const name of ['Ben', 'Cat', 'Dan'] as const) await everyCameraMovesOrSaysPaused(person(name).page, ['Ann'], 2000, 30_000);
+  for (const name of ['Ben', 'Cat', 'Dan'] as const) {
+    const paused = await person(name).page.locator('[data-testid="video-tile"][data-participant="Ann"][data-paused="bandwidth"]').count();
+    assert.is(paused, 0, `${name} sees Ann (her uplink is slow, not ${name}'s downlink)`);
+  }
+  proxy.set({ rate: null }, 'up');
+  for (const name of ['Ben', 'Cat', 'Dan'] as const) await widthsAre(person(name).page, ['Ann'], FULL_WIDTH, 40_000, `${name} sees Ann at full size again`);
+});
+
+test.run();
