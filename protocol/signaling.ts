@@ -134,16 +134,19 @@ export type RelaySlot = Static<typeof RelaySlot>;
 
 /** How large a client shows one relay slot (device pixels; 0 × 0 when not shown), so the relay sends no bigger a layer. */
 /**
- * The relay's view of one viewer's downlink: its browser's estimate (REMB), the video the
- * relay sends it, what it loses of that, and — while its link limits what it gets — the
- * budget the relay keeps its video to.
+ * The relay's view of one participant's link: as a viewer, its browser's estimate (REMB;
+ * absent from a browser that sends none), the video the relay sends it, what it loses of
+ * that, and — while its downlink limits what it gets — the budget the relay keeps its video
+ * to; as a publisher, while its uplink loses packets, the ceiling the relay asks its browser
+ * to send under (REMB).
  */
 export const DownlinkReport = Type.Object(
   {
-    estimateBps: Type.Number({ minimum: 0 }),
+    estimateBps: Type.Optional(Type.Number({ minimum: 0 })),
     videoBps: Type.Number({ minimum: 0 }),
     lossPercent: Type.Number({ minimum: 0, maximum: 100 }),
     limitBps: Type.Optional(Type.Number({ minimum: 0 })),
+    uplinkLimitBps: Type.Optional(Type.Number({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

@@ -378,8 +378,10 @@ export class MeetingRelay {
       if (receptionReports) peer.sendReceptionReports(now);
       this.allocate(viewer, now);
       this.emitTable(viewer);
-      const downlink = report ? viewer.downlink.report(peer.downlinkMeter, now) : undefined;
-      if (downlink) this.events.emit('downlink', viewer.id, downlink);
+      if (report) {
+        const uplinkLimitBps = peer.uplink.bitrateBps;
+        this.events.emit('downlink', viewer.id, { ...viewer.downlink.report(peer.downlinkMeter, now), ...(uplinkLimitBps !== undefined ? { uplinkLimitBps: Math.round(uplinkLimitBps) } : {}) });
+      }
     }
   }
 

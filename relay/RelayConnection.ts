@@ -4,6 +4,7 @@
  */
 import type { DownlinkMeter } from './allocation/DownlinkMeter';
 import type { InputStream } from './InputStreams';
+import type { UplinkEstimate } from './uplink/UplinkEstimate';
 import type { IceCandidateInit, RelayLogger, RtpIn, VideoSource } from './types';
 import type { VideoSlot } from './VideoSlot';
 
@@ -38,6 +39,8 @@ export interface RelayConnection {
   readonly isClosed: boolean;
   /** What its slots send the client and what the client loses of it (and the probe of its link). */
   readonly downlinkMeter: DownlinkMeter;
+  /** The client's uplink as the relay sees it (the REMB ceiling it asks the browser to keep under). */
+  readonly uplink: UplinkEstimate;
   /** The UDP host endpoints its ICE sockets are bound to: where a client's TURN relay sends to reach us. */
   localUdpEndpoints(): Array<{ address: string; port: number }>;
   /** Applies the client's offer and returns the answer SDP; offers are applied one at a time. */

@@ -62,7 +62,7 @@ export interface RelayEvents {
   mediaFlowing: (participantId: string) => void;
   /** That participant's connection is gone (removed, failed, or the relay closed). */
   closed: (participantId: string, reason: RelayCloseReason) => void;
-  /** About once a second per viewer with an estimate: the relay's view of its downlink. */
+  /** About once a second per participant: the relay's view of its link (DownlinkReport). */
   downlink: (participantId: string, report: DownlinkReport) => void;
 }
 

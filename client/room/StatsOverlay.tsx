@@ -67,14 +67,20 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
               stat="downlink"
               testId="stats-downlink-estimate"
               attrs={{
-                'data-estimate-bps': String(Math.round(s.downlink.estimateBps)),
+                ...(s.downlink.estimateBps !== undefined ? { 'data-estimate-bps': String(Math.round(s.downlink.estimateBps)) } : {}),
                 'data-video-bps': String(Math.round(s.downlink.videoBps)),
                 'data-loss-percent': String(s.downlink.lossPercent),
                 ...(s.downlink.limitBps !== undefined ? { 'data-limit-bps': String(Math.round(s.downlink.limitBps)) } : {}),
               }}
             >
               relay sends video {bitrate(s.downlink.videoBps)}
-              {s.downlink.limitBps !== undefined ? `, limited to ${bitrate(s.downlink.limitBps)} by this link` : ''} ({s.downlink.lossPercent} % lost; browser estimates {bitrate(s.downlink.estimateBps)})
+              {s.downlink.limitBps !== undefined ? `, limited to ${bitrate(s.downlink.limitBps)} by this link` : ''} ({s.downlink.lossPercent} % lost
+              {s.downlink.estimateBps !== undefined ? `; browser estimates ${bitrate(s.downlink.estimateBps)}` : ''})
+            </Row>
+          )}
+          {s.downlink?.uplinkLimitBps !== undefined && (
+            <Row term="uplink" stat="uplink-limit" testId="stats-uplink-limit" attrs={{ 'data-uplink-limit-bps': String(Math.round(s.downlink.uplinkLimitBps)) }}>
+              your uplink loses packets: the relay asks for at most {bitrate(s.downlink.uplinkLimitBps)}
             </Row>
           )}
           <Row term="loss" stat="loss">{(s.loss * 100).toFixed(1)} %</Row>

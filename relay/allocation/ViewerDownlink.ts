@@ -230,12 +230,11 @@ export class ViewerDownlink {
     return this.capacity;
   }
 
-  /** What the viewer is told of its downlink (undefined before its browser's first estimate). */
-  report(meter: DownlinkMeter, nowMs: number): DownlinkReport | undefined {
-    if (this.estimate === undefined) return undefined;
+  /** What the viewer is told of its downlink. */
+  report(meter: DownlinkMeter, nowMs: number): DownlinkReport {
     const limited = this.state === 'limited' && Number.isFinite(this.capacity);
     return {
-      estimateBps: Math.round(this.estimate),
+      ...(this.estimate !== undefined ? { estimateBps: Math.round(this.estimate) } : {}),
       videoBps: Math.round(meter.sentBps(nowMs)),
       lossPercent: Math.round(Math.max(meter.lossFraction(nowMs), this.recentReportedLoss(nowMs)) * 1000) / 10,
       ...(limited ? { limitBps: Math.round(this.capacity) } : {}),

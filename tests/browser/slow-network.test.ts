@@ -147,7 +147,12 @@ test('slow uplink: the publisher stays visible to everyone, full size again afte
     assert.is(paused, 0, `${name} sees Ann (her uplink is slow, not ${name}'s downlink)`);
   }
   proxy.set({ rate: null }, 'up');
-  for (const name of ['Ben', 'Cat', 'Dan'] as const) await widthsAre(person(name).page, ['Ann'], FULL_WIDTH, 40_000, `${name} sees Ann at full size again`);
+  for (const name of ['Ben', 'Cat', 'Dan'] as const) {
+    await widthsAre(person(name).page, ['Ann'], FULL_WIDTH, 40_000, `${name} sees Ann at full size again`).catch(async (error: unknown) => {
+      const overlay = await person('Ann').page.getByTestId('stats-overlay').innerText().catch(() => '');
+      throw new Error(`${String(error)}; Ann's overlay: ${overlay.replace(/\s+/g, ' ')}`);
+    });
+  }
 });
 
 test.run();
