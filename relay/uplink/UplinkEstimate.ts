@@ -22,6 +22,8 @@ const INCREASE_PER_SECOND = 0.08;
 const HOLD_MS = 3000;
 const RELEASE_RATIO = 4;
 const RELEASE_MIN_BPS = 1_500_000;
+/** The ceiling never goes below this: the lowest layer and the voice fit (a cut read while a layer restarts can be tiny). */
+const MIN_CEILING_BPS = 100_000;
 /** Fewer packets than this in an interval tell nothing about loss. */
 const MIN_PACKETS = 10;
 
@@ -42,10 +44,11 @@ export class UplinkEstimate {
   update(expected: number, lost: number, arrivingBps: number, nowMs: number): number | undefined {
     const elapsedS = this.lastAt === undefined ? 0 : Math.min(2, (nowMs - this.lastAt) / 1000);
     this.lastAt = nowMs;
-    if (expected < MIN_PACKETS) return this.ceiling;
-    const loss = lost / expected;
+    // Too few packets to tell loss: no cut, but no reason to hold back either (a ceiling
+    // that left the browser one small layer would otherwise never climb again).
+    const loss = expected < MIN_PACKETS ? 0 : lost / expected;
     if (loss >= DECREASE_LOSS) {
-      const lowered = arrivingBps * DECREASE_SHARE;
+      const lowered = Math.max(MIN_CEILING_BPS, arrivingBps * DECREASE_SHARE);
       this.ceiling = this.ceiling === undefined ? lowered : Math.min(this.ceiling, lowered);
       this.lastCutAt = nowMs;
     } else if (loss < INCREASE_LOSS && this.ceiling !== undefined && nowMs - this.lastCutAt >= HOLD_MS) {

@@ -61,9 +61,14 @@ test('uplink: no ceiling while nothing is lost; on loss 85% of what arrived; hel
   assert.ok(released);
 });
 
-test('uplink: intervals with too few packets change nothing', () => {
+test('uplink: intervals with too few packets cut nothing but let the ceiling climb; it never goes below 100 kbit/s', () => {
   const uplink = new UplinkEstimate();
   assert.is(uplink.update(5, 5, 10_000, 0), undefined);
+  assert.is(uplink.update(100, 50, 40_000, 500), 100_000, 'a cut read while little arrives stops at the floor');
+  let ceiling = 0;
+  // The browser sends a few packets a report (one small layer): the ceiling still climbs.
+  for (let t = 4000; t <= 10_000; t += 500) ceiling = uplink.update(6, 0, 30_000, t)!;
+  assert.ok(ceiling > 140_000, String(ceiling));
 });
 
 test.run();
