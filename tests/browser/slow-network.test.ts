@@ -69,9 +69,10 @@ function cameras(page: Page, names: readonly string[]): Promise<Array<{ frames: 
 
 /**
  * Waits until, over one window of `windowMs`, every camera in `names` on `page` decoded
- * new frames or is marked paused for bandwidth (a pause says so; a frozen picture does not).
+ * new frames or — when `pausedCounts` — is marked paused for bandwidth (a pause says so; a
+ * frozen picture does not).
  */
-async function everyCameraMovesOrSaysPaused(page: Page, names: readonly string[], windowMs: number, timeoutMs: number): Promise<void> {
+async function everyCameraMoves(page: Page, names: readonly string[], windowMs: number, timeoutMs: number, pausedCounts: boolean): Promise<void> {
   let last = '';
   await waitFor(async () => {
     const before = await cameras(page, names);
@@ -79,8 +80,8 @@ async function everyCameraMovesOrSaysPaused(page: Page, names: readonly string[]
     const after = await cameras(page, names);
     const paused = await page.evaluate((who) => who.map((n) => document.querySelector(`[data-testid="video-tile"][data-participant="${n}"][data-paused="bandwidth"]`) !== null), names);
     last = JSON.stringify({ before, after, paused });
-    return names.every((_, i) => paused[i] || (before[i]!.frames >= 0 && after[i]!.frames > before[i]!.frames));
-  }, timeoutMs, `every camera moving (or marked paused) on one page`).catch((error: unknown) => {
+    return names.every((_, i) => (pausedCounts && paused[i]) || (!paused[i] && before[i]!.frames >= 0 && after[i]!.frames > before[i]!.frames));
+  }, timeoutMs, pausedCounts ? 'every camera moving (or marked paused) on one page' : 'every camera moving, none paused, on one page').catch((error: unknown) => {
     throw new Error(`${String(error)}: ${last}`);
   });
 }
@@ -128,10 +129,10 @@ test('slow downlink: every camera keeps moving for the weak viewer, the others k
     // …or pauses one of them (said on its tile): checked next.
   });
   // …and every camera moves for him (or says it is paused), while Ann still gets full size.
-  await everyCameraMovesOrSaysPaused(person('Dan').page, camerasAt('Dan'), 2000, 20_000);
+  await everyCameraMoves(person('Dan').page, camerasAt('Dan'), 2000, 20_000, true);
   const ann = await cameras(person('Ann').page, camerasAt('Ann'));
   assert.ok(ann.every((c) => c.width === FULL_WIDTH), `Ann keeps full size: ${JSON.stringify(ann)}`);
-  await everyCameraMovesOrSaysPaused(person('Ann').page, camerasAt('Ann'), 1000, 10_000);
+  await everyCameraMoves(person('Ann').page, camerasAt('Ann'), 1000, 20_000, false);
   // The cap lifted: Dan back at full size.
   proxy.set({ rate: null }, 'down');
   await widthsAre(person('Dan').page, camerasAt('Dan'), FULL_WIDTH, 30_000, 'Dan back at full size');
@@ -140,12 +141,11 @@ test('slow downlink: every camera keeps moving for the weak viewer, the others k
 test('slow uplink: the publisher stays visible to everyone, full size again after', async () => {
   await joinFour('Train', 'Ann');
   proxy.set({ rate: { bitsPerSecond: 250_000, queueMs: 150 } }, 'up');
-  // Past the first seconds (the browser has to learn its uplink), Ann's camera moves for everyone.
-  for (const name of ['Ben', 'Cat', 'Dan'] as const) await everyCameraMovesOrSaysPaused(person(name).page, ['Ann'], 2000, 30_000);
-  for (const name of ['Ben', 'Cat', 'Dan'] as const) {
-    const paused = await person(name).page.locator('[data-testid="video-tile"][data-participant="Ann"][data-paused="bandwidth"]').count();
-    assert.is(paused, 0, `${name} sees Ann (her uplink is slow, not ${name}'s downlink)`);
-  }
+  // Past the first seconds (the browser has to learn its uplink), Ann's camera moves for
+  // everyone, never paused: her uplink is slow, not their downlinks. (A viewer on this
+  // saturated machine can lose packets on loopback and be limited for a moment: the
+  // relay cannot tell a starved machine from a full link. It must come back by itself.)
+  for (const name of ['Ben', 'Cat', 'Dan'] as const) await everyCameraMoves(person(name).page, ['Ann'], 2000, 30_000, false);
   proxy.set({ rate: null }, 'up');
   for (const name of ['Ben', 'Cat', 'Dan'] as const) {
     await widthsAre(person(name).page, ['Ann'], FULL_WIDTH, 40_000, `${name} sees Ann at full size again`).catch(async (error: unknown) => {
