@@ -76,7 +76,6 @@ export class RelayPeer implements RelayConnection {
   /** Held so they live: a Track the script drops is destroyed, and its m-line with it. */
   private readonly tracks: Track[] = [];
   private mic: { track: Track; payloadType: number; ssrc: number } | undefined;
-  private readonly sources = new Map<VideoSource, Track>();
   private videoSlots: VideoSlot[] = [];
   private negotiated = false;
   private remoteDescriptionSet = false;
@@ -255,7 +254,6 @@ export class RelayPeer implements RelayConnection {
       // which simulcast layers make nonsense of; the relay reports per SSRC itself
       // (`sendReceptionReports`) and writes its own keyframe requests.
       const track = this.addTrack(description);
-      this.sources.set(source, track);
       const streams = new SourceStreams(this.id, source, offered.ssrcs);
       this.streams.set(source, streams);
       this.tapVideo(track, streams);

@@ -75,11 +75,6 @@ export class ViewerDownlink {
   private worstLossAt = -Infinity;
   private readonly views = new Map<string, { width: number; height: number }>();
 
-  /** The browser's last REMB, bits per second, if it sent one. */
-  get estimateBps(): number | undefined {
-    return this.estimate;
-  }
-
   /** Whether the viewer's downlink limits what it gets now. */
   get downlinkState(): DownlinkState {
     return this.state;
