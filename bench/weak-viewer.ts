@@ -20,7 +20,7 @@
  * (one layer), no cap: video each publisher sends (outbound-rtp bytesSent, every layer) and
  * the media worker processes' CPU per participant.
  *
- * Run: npx tsx bench/weak-viewer.ts [--only downlink,uplink,layers] [--setup relay|p2p]
+ * Run: npx tsx bench/weak-viewer.ts [--only downlink,uplink,layers] [--setup relay|p2p] [--percents 40] [--kbps 300]
  * (the whole matrix takes about 15 minutes on two cores). Writes bench-results/weak-viewer.{json,md,svg}
  * and docs/bench/weak-viewer.{json,svg} (kept in git); a subset writes bench-results/weak-viewer-subset.{json,md,svg}.
  */
@@ -86,8 +86,8 @@ const SETUPS: Record<Setup, { members: Name[]; topology: TopologyPreference; des
 
 type Part = 'downlink' | 'uplink' | 'layers';
 
-/** `--only a,b` and `--setup s` from argv. */
-function choices(argv: readonly string[]): { parts: Set<Part>; setups: Setup[] } {
+/** `--only a,b`, `--setup s`, `--percents 40,20` and `--kbps 300` from argv. */
+function choices(argv: readonly string[]): { parts: Set<Part>; setups: Setup[]; percents: number[]; kbps: number[] } {
   const value = (name: string) => {
     const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
     if (i < 0) return undefined;
@@ -97,7 +97,12 @@ function choices(argv: readonly string[]): { parts: Set<Part>; setups: Setup[] }
   for (const p of parts) if (!['downlink', 'uplink', 'layers'].includes(p)) throw new Error(`--only takes downlink, uplink, layers (got ${p})`);
   const setup = value('setup');
   if (setup !== undefined && setup !== 'relay' && setup !== 'p2p') throw new Error(`--setup takes relay or p2p (got ${setup})`);
-  return { parts: new Set(parts), setups: setup ? [setup] : ['relay', 'p2p'] };
+  const numbers = (name: string, all: number[]) => {
+    const list = value(name)?.split(',').map(Number) ?? all;
+    for (const n of list) if (!all.includes(n)) throw new Error(`--${name} takes some of ${all.join(',')} (got ${n})`);
+    return list;
+  };
+  return { parts: new Set(parts), setups: setup ? [setup] : ['relay', 'p2p'], percents: numbers('percents', DOWNLINK_PERCENTS), kbps: numbers('kbps', UPLINK_KBPS) };
 }
 
 /** coturn, the two bottlenecks (Dan's, Ann's), the coordinator and the browser. */
@@ -327,7 +332,7 @@ type CapSpec = { kind: 'downlink'; percent: number } | { kind: 'uplink'; kbps: n
  * not bring full quality back, the cell runs in a new meeting (`freshStart`); no cell
  * inherits another's state.
  */
-async function runSetup(lab: Lab, setup: Setup, parts: Set<Part>, result: WeakViewerResult): Promise<void> {
+async function runSetup(lab: Lab, setup: Setup, { parts, percents, kbps }: ReturnType<typeof choices>, result: WeakViewerResult): Promise<void> {
   console.log(`\n${setup}: ${SETUPS[setup].description}`);
   const open = () => Meeting.open(lab, SETUPS[setup].members, SETUPS[setup].topology, { capped: true });
   let meeting = await open();
@@ -338,8 +343,8 @@ async function runSetup(lab: Lab, setup: Setup, parts: Set<Part>, result: WeakVi
     result.full[setup] = full;
     console.log(`  full: Dan receives ${Math.round(full.downBps / 1000)} kbit/s, Ann sends ${Math.round(full.upBps / 1000)} kbit/s; ${JSON.stringify(full.views)}`);
     const caps: CapSpec[] = [
-      ...(parts.has('downlink') ? DOWNLINK_PERCENTS.map((percent) => ({ kind: 'downlink' as const, percent })) : []),
-      ...(parts.has('uplink') ? UPLINK_KBPS.map((kbps) => ({ kind: 'uplink' as const, kbps })) : []),
+      ...(parts.has('downlink') ? percents.map((percent) => ({ kind: 'downlink' as const, percent })) : []),
+      ...(parts.has('uplink') ? kbps.map((rate) => ({ kind: 'uplink' as const, kbps: rate })) : []),
     ];
     let lastCapped: Name | null = null;
     for (const cap of caps) {
@@ -462,7 +467,8 @@ async function measureLayersCost(lab: Lab, layers: LayersCost['layers']): Promis
 }
 
 async function main(): Promise<void> {
-  const { parts, setups } = choices(process.argv.slice(2));
+  const chosen = choices(process.argv.slice(2));
+  const { parts, setups, percents, kbps } = chosen;
   ensureClientBuilt();
   const loadStart = loadavg();
   const code = codeState();
@@ -483,7 +489,7 @@ async function main(): Promise<void> {
   };
   const started = performance.now();
   try {
-    if (parts.has('downlink') || parts.has('uplink')) for (const setup of setups) await runSetup(lab, setup, parts, result);
+    if (parts.has('downlink') || parts.has('uplink')) for (const setup of setups) await runSetup(lab, setup, chosen, result);
     if (parts.has('layers')) {
       for (const layers of ['simulcast', 'one'] as const) {
         const cost = await measureLayersCost(lab, layers);
@@ -503,9 +509,9 @@ async function main(): Promise<void> {
   }
   const context: BrowserRunContext = { ...runContext(), chromium: browser.version(), code, loadAverage: { start: loadStart, end: loadavg() } };
   const minutes = ((performance.now() - started) / 60_000).toFixed(1);
-  const header = `${describeRun(context, codeVersion())}, Chromium ${context.chromium}; load average ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start; ${minutes} min${parts.size < 3 || setups.length < 2 ? ` (a subset: ${[...parts].join(', ')} on ${setups.join(', ')})` : ''}.`;
+  const header = `${describeRun(context, codeVersion())}, Chromium ${context.chromium}; load average ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start; ${minutes} min${parts.size < 3 || setups.length < 2 || percents.length < DOWNLINK_PERCENTS.length || kbps.length < UPLINK_KBPS.length ? ` (a subset: ${[...parts].join(', ')} on ${setups.join(', ')}, downlink ${percents.join('/')}%, uplink ${kbps.join('/')} kbit/s)` : ''}.`;
   // A subset never overwrites the whole matrix's results (nor the documented plot).
-  const whole = parts.size === 3 && setups.length === 2;
+  const whole = parts.size === 3 && setups.length === 2 && percents.length === DOWNLINK_PERCENTS.length && kbps.length === UPLINK_KBPS.length;
   const name = whole ? 'weak-viewer' : 'weak-viewer-subset';
   writeResults(name, { name: 'weak-viewer', ...context, parts: [...parts], ...result }, weakViewerMarkdown(result, header));
   const svg = weakViewerSvg(result, context.date.slice(0, 10));

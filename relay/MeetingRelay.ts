@@ -389,6 +389,7 @@ export class MeetingRelay {
     const peer = viewer.peer;
     if (!peer || peer.isClosed) return;
     this.stats.layerSwitches += viewer.downlink.allocate(peer.slots, this.layersOf, peer.downlinkMeter, now);
+    peer.downlinkPacer.setRate(viewer.downlink.pacingBps);
   }
 
   /** Emits the viewer's slot table (whose layer each slot gets) when it changed. */
@@ -488,7 +489,7 @@ export class MeetingRelay {
         videoSeen: { camera: false, screen: false },
         mediaFlowing: false,
         lastSlots: undefined,
-        downlink: new ViewerDownlink(),
+        downlink: new ViewerDownlink((details, msg) => this.log.debug({ participant: participantId, ...details }, msg)),
         sourceKeys: { camera: sourceKey(participantId, 'camera'), screen: sourceKey(participantId, 'screen') },
       };
       this.participants.set(participantId, participant);

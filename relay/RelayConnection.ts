@@ -3,6 +3,7 @@
  * and the life it follows.
  */
 import type { DownlinkMeter } from './allocation/DownlinkMeter';
+import type { DownlinkPacer } from './allocation/DownlinkPacer';
 import type { InputStream } from './InputStreams';
 import type { UplinkEstimate } from './uplink/UplinkEstimate';
 import type { IceCandidateInit, RelayLogger, RtpIn, VideoSource } from './types';
@@ -39,6 +40,8 @@ export interface RelayConnection {
   readonly isClosed: boolean;
   /** What its slots send the client and what the client loses of it (and the probe of its link). */
   readonly downlinkMeter: DownlinkMeter;
+  /** When its slots' packets go out: at a pace while the client's downlink is limited. */
+  readonly downlinkPacer: DownlinkPacer;
   /** The client's uplink as the relay sees it (the REMB ceiling it asks the browser to keep under). */
   readonly uplink: UplinkEstimate;
   /** The UDP host endpoints its ICE sockets are bound to: where a client's TURN relay sends to reach us. */

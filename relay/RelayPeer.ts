@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import type NodeDataChannel from 'node-datachannel';
 import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-datachannel';
 import { DownlinkMeter } from './allocation/DownlinkMeter';
+import { DownlinkPacer } from './allocation/DownlinkPacer';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
@@ -96,6 +97,8 @@ export class RelayPeer implements RelayConnection {
   private readonly scratch = Buffer.alloc(MAX_RTP_BYTES);
   /** What this connection's slots send the client, and what it loses of it. */
   readonly downlinkMeter = new DownlinkMeter();
+  /** When this connection's slots' packets go out. */
+  readonly downlinkPacer = new DownlinkPacer();
   /** The client's uplink as the relay sees it: the ceiling its REMB tells the browser. */
   readonly uplink = new UplinkEstimate();
   private rejectNegotiation: ((error: RelayError) => void) | undefined;
@@ -213,6 +216,7 @@ export class RelayPeer implements RelayConnection {
   }
 
   private shutdown(): void {
+    this.downlinkPacer.close();
     for (const throttle of this.keyframes.values()) throttle.close();
     this.rejectNegotiation?.(RelayError.participantClosed(this.id));
     this.rejectNegotiation = undefined;
@@ -273,7 +277,7 @@ export class RelayPeer implements RelayConnection {
         if (absSendTimeId !== undefined) description.parseSdpLine(`a=extmap:${absSendTimeId} ${ABS_SEND_TIME_URI}`);
         // No media handler: the relay answers NACKs itself, within a budget (RetransmitHistory).
         const track = this.addTrack(description);
-        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch, this.downlinkMeter, absSendTimeId));
+        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch, this.downlinkMeter, this.downlinkPacer, absSendTimeId));
         track.onMessage((message) => {
           if (isRtcp(message)) this.guard('rtcp', () => this.onSlotRtcp(slot, message));
         });

@@ -7,6 +7,7 @@
 import { randomInt } from 'node:crypto';
 import type { Track } from 'node-datachannel';
 import type { DownlinkMeter } from './allocation/DownlinkMeter';
+import type { DownlinkPacer } from './allocation/DownlinkPacer';
 import { RetransmitHistory } from './RetransmitHistory';
 import { ABS_SEND_TIME_BYTES, MAX_RTP_BYTES, writeRtp } from './rtpBytes';
 import type { RtpIn } from './types';
@@ -32,6 +33,8 @@ export class TrackSlotOutput implements SlotOutput {
     private readonly scratch: Buffer,
     /** What the viewer's connection sends and loses (shared by its slots). */
     private readonly meter: DownlinkMeter,
+    /** When the viewer's packets go out (shared by its slots). */
+    private readonly pacer: DownlinkPacer,
     /** The abs-send-time extension's ID the viewer negotiated, if it did. */
     private readonly absSendTimeId?: number,
   ) {}
@@ -51,30 +54,42 @@ export class TrackSlotOutput implements SlotOutput {
     const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
     if (isNewer(seq, this.lastSeq, 0x10000)) this.lastSeq = seq;
     if (isNewer(timestamp, this.lastTimestamp, 0x1_0000_0000)) this.lastTimestamp = timestamp;
-    const now = performance.now();
-    const size = this.write(seq, timestamp, packet.marker, packet.payload, now);
-    if (size === 0) return 0;
-    this.history.remember(seq, timestamp, packet.marker, packet.payload, size, now);
-    this.meter.sent(size, true, now);
-    // A probe of the viewer's link: the same packet again (see DownlinkMeter).
-    for (let copies = this.meter.duplicates(size); copies > 0; copies -= 1) {
-      if (this.write(seq, timestamp, packet.marker, packet.payload, now) > 0) this.meter.sent(size, false, now);
-    }
+    const payload = packet.payload;
+    const marker = packet.marker;
+    const size = payload.length + 12 + extension;
+    this.pacer.send(size, 'media', () => this.transmit(seq, timestamp, marker, payload));
     return size;
   }
 
   resend(lost: readonly number[]): void {
-    const now = performance.now();
     this.history.answer(
       lost,
-      now,
+      performance.now(),
       (seq, timestamp, marker, payload) => {
-        const size = this.write(seq, timestamp, marker, payload, performance.now());
-        if (size > 0) this.meter.sent(size, false, now);
+        const size = payload.length + 12 + (this.absSendTimeId === undefined ? 0 : ABS_SEND_TIME_BYTES);
+        this.pacer.send(size, 'resend', () => {
+          const sent = this.write(seq, timestamp, marker, payload, performance.now());
+          if (sent > 0) this.meter.sent(sent, false, performance.now());
+        });
         return size;
       },
       (sentAtMs) => this.meter.lost(sentAtMs),
     );
+  }
+
+  /** Sends a packet of the stream at its turn (see DownlinkPacer) and remembers it for NACKs. */
+  private transmit(seq: number, timestamp: number, marker: boolean, payload: Buffer): void {
+    const now = performance.now();
+    const size = this.write(seq, timestamp, marker, payload, now);
+    if (size === 0) return;
+    this.history.remember(seq, timestamp, marker, payload, size, now);
+    this.meter.sent(size, true, now);
+    // A probe of the viewer's link: the same packet again, paced like the rest (see DownlinkMeter).
+    for (let copies = this.meter.duplicates(size); copies > 0; copies -= 1) {
+      this.pacer.send(size, 'media', () => {
+        if (this.write(seq, timestamp, marker, payload, performance.now()) > 0) this.meter.sent(size, false, performance.now());
+      });
+    }
   }
 
   /** Writes and sends one packet of this stream; returns its RTP size, 0 when not sent. */

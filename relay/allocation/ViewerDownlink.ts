@@ -56,6 +56,11 @@ export const MAX_PROBE_BACKOFF_MS = 4000;
 const PROBE_AFTERMATH_MS = 2000;
 /** Below this much video sent, a probe cannot be made of duplicates. */
 const MIN_PROBE_BASE_BPS = 50_000;
+/** A limited viewer's video is paced this much above its budget (DownlinkPacer): keyframes spread out, the average still fits. */
+export const PACING_FACTOR = 1.25;
+
+/** Where the controller says what it decided (the relay's debug log). */
+export type DownlinkLog = (details: Record<string, number | string | boolean>, msg: string) => void;
 
 export type DownlinkState = 'free' | 'limited';
 
@@ -66,7 +71,7 @@ export class ViewerDownlink {
   /** While limited: the video the link carries, as far as the relay knows. */
   private capacity = Infinity;
   private lastDecreaseAt = -Infinity;
-  private probe: { startedAt: number; targetBps: number; estimateAtStart: number } | undefined;
+  private probe: { startedAt: number; targetBps: number; estimateAtStart: number; duplicable: boolean } | undefined;
   private probeBackoffMs = PROBE_INTERVAL_MS;
   private lastProbePassed = false;
   private lastProbeEndAt = -Infinity;
@@ -75,9 +80,20 @@ export class ViewerDownlink {
   private worstLossAt = -Infinity;
   private readonly views = new Map<string, { width: number; height: number }>();
 
+  constructor(private readonly log: DownlinkLog = () => {}) {}
+
   /** Whether the viewer's downlink limits what it gets now. */
   get downlinkState(): DownlinkState {
     return this.state;
+  }
+
+  /**
+   * The pace of the viewer's video (DownlinkPacer): none while free; while limited a little
+   * above its budget, or above a running probe's target.
+   */
+  get pacingBps(): number {
+    if (this.state === 'free') return Infinity;
+    return Math.max(this.capacity, this.probe?.targetBps ?? 0) * PACING_FACTOR;
   }
 
   /** A receiver report of the viewer's: the fraction of one forwarded stream it lost. */
@@ -167,12 +183,17 @@ export class ViewerDownlink {
       this.probeBackoffMs = PROBE_INTERVAL_MS;
       this.lastProbePassed = false;
       this.nextProbeAt = nowMs + PROBE_INTERVAL_MS;
+      this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), estimateBps: Math.round(estimate ?? -1) }, 'downlink limited');
       return this.capacity;
     }
     if (this.probe) {
       const elapsed = nowMs - this.probe.startedAt;
       if (elapsed >= PROBE_MS) meter.stopProbe();
-      const failed = loss > PROBE_LOSS_LIMIT || (estimate !== undefined && estimate < this.probe.estimateAtStart * PROBE_ESTIMATE_DROP);
+      // A probe of duplicates is also failed by a falling estimate (the browser saw its queue
+      // grow). Not a resume: while (almost) no video arrived the estimate was stale or
+      // decaying, and it says nothing of the link.
+      const estimateFell = this.probe.duplicable && estimate !== undefined && estimate < this.probe.estimateAtStart * PROBE_ESTIMATE_DROP;
+      const failed = loss > PROBE_LOSS_LIMIT || estimateFell;
       // Judged once the NACKs for its last duplicates' originals are in the meter's window.
       if (failed || elapsed >= PROBE_MS + FEEDBACK_DELAY_MS) {
         meter.stopProbe();
@@ -188,12 +209,14 @@ export class ViewerDownlink {
         }
         this.nextProbeAt = nowMs + this.probeBackoffMs;
         this.lastProbeEndAt = nowMs;
+        this.log({ targetBps: Math.round(this.probe.targetBps), capacityBps: Math.round(this.capacity), loss: round(loss), estimateFell, duplicable: this.probe.duplicable }, failed ? 'downlink probe failed' : 'downlink probe passed');
         this.probe = undefined;
       }
     }
     if (loss >= LOSS_THRESHOLD && nowMs - this.lastDecreaseAt >= DECREASE_INTERVAL_MS) {
       this.capacity = Math.min(this.capacity, delivered);
       this.lastDecreaseAt = nowMs;
+      this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss) }, 'downlink budget lowered');
       // Loss soon after a probe passed: the step it took did not fit after all (a resumed
       // camera, whose probe had nothing to duplicate, shows it only now). Wait longer.
       if (this.lastProbePassed && nowMs - this.lastProbeEndAt <= PROBE_AFTERMATH_MS) {
@@ -208,6 +231,7 @@ export class ViewerDownlink {
         // Nothing left to raise: every slot has what its tile needs.
         this.state = 'free';
         this.capacity = Infinity;
+        this.log({}, 'downlink free');
         return Infinity;
       }
       // With (almost) nothing sent there is nothing to duplicate: the probe is the cheapest
@@ -219,7 +243,7 @@ export class ViewerDownlink {
       const step = duplicable && this.lastProbePassed ? more.all : more.cheapest;
       const planned = this.videoBps(slots, layersOf, nowMs);
       const targetBps = duplicable ? Math.min(planned + step * PROBE_MARGIN, sent * (1 + MAX_PROBE_COPIES)) : planned + step * PROBE_MARGIN;
-      this.probe = { startedAt: nowMs, targetBps, estimateAtStart: estimate ?? 0 };
+      this.probe = { startedAt: nowMs, targetBps, estimateAtStart: estimate ?? 0, duplicable };
       meter.startProbe(duplicable ? (targetBps - sent) / sent : 0);
     }
     return this.capacity;
@@ -247,6 +271,8 @@ export class ViewerDownlink {
     return total;
   }
 }
+
+const round = (fraction: number): number => Math.round(fraction * 1000) / 1000;
 
 /**
  * What giving a viewer more costs: the cheapest step (a paused slot's lowest layer, or one

@@ -70,7 +70,7 @@ function cameras(page: Page, names: readonly string[]): Promise<Array<{ frames: 
 /**
  * Waits until, over one window of `windowMs`, every camera in `names` on `page` decoded
  * new frames or — when `pausedCounts` — is marked paused for bandwidth (a pause says so; a
- * frozen picture does not).
+ * frozen picture does not), and at least one of them moved.
  */
 async function everyCameraMoves(page: Page, names: readonly string[], windowMs: number, timeoutMs: number, pausedCounts: boolean): Promise<void> {
   let last = '';
@@ -80,7 +80,9 @@ async function everyCameraMoves(page: Page, names: readonly string[], windowMs: 
     const after = await cameras(page, names);
     const paused = await page.evaluate((who) => who.map((n) => document.querySelector(`[data-testid="video-tile"][data-participant="${n}"][data-paused="bandwidth"]`) !== null), names);
     last = JSON.stringify({ before, after, paused });
-    return names.every((_, i) => (pausedCounts && paused[i]) || (!paused[i] && before[i]!.frames >= 0 && after[i]!.frames > before[i]!.frames));
+    const moved = names.map((_, i) => !paused[i] && before[i]!.frames >= 0 && after[i]!.frames > before[i]!.frames);
+    // Paused everything is not "keeps moving": at least one camera must.
+    return names.every((_, i) => (pausedCounts && paused[i]) || moved[i]) && moved.some(Boolean);
   }, timeoutMs, pausedCounts ? 'every camera moving (or marked paused) on one page' : 'every camera moving, none paused, on one page').catch((error: unknown) => {
     throw new Error(`${String(error)}: ${last}`);
   });

@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { DownlinkPacer } from '../../relay/allocation/DownlinkPacer';
 import { DownlinkMeter } from '../../relay/allocation/DownlinkMeter';
 import { TrackSlotOutput } from '../../relay/TrackSlotOutput';
 import { absSendTime, isRtcp, readRtp, writeRtp } from '../../relay/rtpBytes';
@@ -78,7 +79,7 @@ function recordingSlot() {
       return true;
     },
   };
-  return { output: new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400), new DownlinkMeter()), sent };
+  return { output: new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400), new DownlinkMeter(), new DownlinkPacer()), sent };
 }
 
 function packet(ssrc: number, seq: number, ts: number): RtpIn {

@@ -1,0 +1,109 @@
+/**
+ * The pace at which one viewer's video leaves the relay. A free viewer's packets go out as
+ * they come. A limited one's (ViewerDownlink) are spread at a little above its budget: a
+ * keyframe — ten times a frame's size, and after a layer switch one per camera at once —
+ * sent in one burst overflows the queue in front of a slow link, is lost, asked for again
+ * and lost again, and the picture freezes; spread over a few hundred milliseconds it fits,
+ * and the mix (on its own track, never paced) does not wait behind it in that queue.
+ *
+ * Retransmissions go before queued media (a picture waits for them). Nothing is dropped:
+ * when the queue holds more than `QUEUE_LIMIT_MS` of sending at the paced rate, it drains
+ * faster (libwebrtc's pacer does the same), so a budget set too low costs delay, not video.
+ */
+
+/** How often a non-empty queue is served. */
+const TICK_MS = 5;
+/** What may go out at once after a quiet moment: this much sending… */
+const BURST_MS = 10;
+/** …and never less than two full packets. */
+const MIN_BURST_BYTES = 2 * 1200;
+/** The queue is drained within about this long, whatever the rate. */
+export const QUEUE_LIMIT_MS = 400;
+
+export type PacedKind = 'resend' | 'media';
+
+interface Queued {
+  size: number;
+  transmit: () => void;
+}
+
+export class DownlinkPacer {
+  private rateBps = Infinity;
+  private readonly resends: Queued[] = [];
+  private readonly media: Queued[] = [];
+  private queuedBytes = 0;
+  /** Bytes that may go out now (negative: sent ahead of the pace). */
+  private credit = MIN_BURST_BYTES;
+  private creditAt = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  /** `now`: the clock (a test's own). */
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /** The pace, bits per second; Infinity sends everything as it comes (what is queued goes at once). */
+  setRate(bps: number): void {
+    this.rateBps = bps > 0 ? bps : Infinity;
+    if (this.rateBps === Infinity) this.serve();
+  }
+
+  get pacedBps(): number {
+    return this.rateBps;
+  }
+
+  /** Bytes waiting to go out. */
+  get queued(): number {
+    return this.queuedBytes;
+  }
+
+  /** Sends a packet of `size` bytes now or at its turn: `transmit` writes it. */
+  send(size: number, kind: PacedKind, transmit: () => void): void {
+    if (this.closed) return;
+    if (this.rateBps === Infinity) {
+      transmit();
+      return;
+    }
+    this.refill(this.now());
+    if (this.queuedBytes === 0 && this.credit > 0) {
+      this.credit -= size;
+      transmit();
+      return;
+    }
+    (kind === 'resend' ? this.resends : this.media).push({ size, transmit });
+    this.queuedBytes += size;
+    this.timer ??= setInterval(() => this.serve(), TICK_MS);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.resends.length = 0;
+    this.media.length = 0;
+    this.queuedBytes = 0;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Sends what the pace allows now (everything, when not pacing); its timer calls it every `TICK_MS`. */
+  serve(): void {
+    this.refill(this.now());
+    while (this.queuedBytes > 0 && (this.rateBps === Infinity || this.credit > 0)) {
+      const next = (this.resends.length > 0 ? this.resends : this.media).shift()!;
+      this.queuedBytes -= next.size;
+      this.credit -= next.size;
+      next.transmit();
+    }
+    if (this.queuedBytes === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** Adds the credit earned since the last refill, at the pace or faster to drain a long queue. */
+  private refill(nowMs: number): void {
+    const elapsed = Math.max(0, nowMs - this.creditAt);
+    this.creditAt = nowMs;
+    if (this.rateBps === Infinity) return;
+    const bytesPerMs = Math.max(this.rateBps / 8000, this.queuedBytes / QUEUE_LIMIT_MS);
+    this.credit = Math.min(this.credit + elapsed * bytesPerMs, Math.max(MIN_BURST_BYTES, bytesPerMs * BURST_MS));
+  }
+}
