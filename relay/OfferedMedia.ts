@@ -20,6 +20,8 @@ export interface OfferedMedia {
   ssrcs: number[];
   /** The header extensions it offers: URI → ID (RFC 8285 `a=extmap`). */
   extensions: Map<string, number>;
+  /** The RTCP feedback it offers for that codec (`a=rtcp-fb:<pt>` or `:*`), e.g. `nack pli`, `transport-cc`. */
+  feedback: Set<string>;
 }
 
 /** The m-lines of an SDP offer, in order. */
@@ -31,13 +33,15 @@ export function offeredMedia(sdp: string): OfferedMedia[] {
       const kind = section.startsWith('m=audio') ? 'audio' : 'video';
       const codec = kind === 'audio' ? 'opus' : 'VP8';
       const rtpmap = new RegExp(`^a=rtpmap:(\\d+) ${codec}/`, 'im').exec(section);
+      const payloadType = rtpmap ? Number(rtpmap[1]) : undefined;
       return {
         kind,
         mid: /^a=mid:(\S+)/m.exec(section)?.[1] ?? '',
         direction: (/^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(section)?.[1] ?? 'sendrecv') as OfferedMedia['direction'],
-        payloadType: rtpmap ? Number(rtpmap[1]) : undefined,
+        payloadType,
         ssrcs: declaredSsrcs(section),
         extensions: new Map([...section.matchAll(/^a=extmap:(\d+)(?:\/\w+)? (\S+)/gm)].map((m) => [m[2]!, Number(m[1])])),
+        feedback: new Set([...section.matchAll(/^a=rtcp-fb:(\d+|\*) ([^\r\n]+?)\s*$/gm)].filter((m) => m[1] === '*' || Number(m[1]) === payloadType).map((m) => m[2]!)),
       };
     });
 }

@@ -24,8 +24,9 @@ import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerH
 import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, nackedSequences, pliPacket, receiverReport, rembPacket, senderReports, type ReportBlock } from './rtcp';
 import { SourceStreams, type InputStream } from './InputStreams';
 import { offeredMedia, type OfferedMedia } from './OfferedMedia';
-import { ABS_SEND_TIME_URI, isRtcp, MAX_RTP_BYTES, readRtp, writeRtp } from './rtpBytes';
+import { ABS_SEND_TIME_URI, isRtcp, MAX_RTP_BYTES, readExtension16, readRtp, TRANSPORT_CC_URI, writeRtp } from './rtpBytes';
 import { TrackSlotOutput } from './TrackSlotOutput';
+import { TransportFeedback } from './uplink/TransportFeedback';
 import { UplinkEstimate } from './uplink/UplinkEstimate';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RtpIn, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
@@ -50,6 +51,21 @@ const FEEDBACK_SENDER_SSRC = 1;
 const SIGNALLED_CANDIDATES_MAX = 12;
 /** Opus as the relay sends it: mono mix, in-band FEC welcome (no `stereo=1`: a mic encoder would honour it). */
 const OPUS_FMTP = 'minptime=10;useinbandfec=1';
+/** How often a publisher gets transport-wide feedback (libwebrtc's receivers send it every 50–250 ms, 100 by default). */
+const TRANSPORT_FEEDBACK_INTERVAL_MS = 50;
+
+/**
+ * The transport-wide sequence number's extension ID on an m-line the client sends on, when
+ * its offer takes transport-wide feedback for the codec; the answer then carries both (the
+ * browser runs its send-side estimator on the relay's feedback, see TransportFeedback).
+ */
+function answerTransportCc(description: Audio | Video, offered: OfferedMedia): number | undefined {
+  const id = offered.extensions.get(TRANSPORT_CC_URI);
+  if (id === undefined || offered.payloadType === undefined || !offered.feedback.has('transport-cc')) return undefined;
+  description.parseSdpLine(`a=extmap:${id} ${TRANSPORT_CC_URI}`);
+  description.parseSdpLine(`a=rtcp-fb:${offered.payloadType} transport-cc`);
+  return id;
+}
 
 /** A packet view to be filled by `readRtp` (its payload is replaced by each packet's). */
 function emptyRtpIn(payload: Buffer): RtpIn {
@@ -101,6 +117,9 @@ export class RelayPeer implements RelayConnection {
   readonly downlinkPacer = new DownlinkPacer();
   /** The client's uplink as the relay sees it: the ceiling its REMB tells the browser. */
   readonly uplink = new UplinkEstimate();
+  /** When the client's packets arrive, for its send-side estimator (when negotiated). */
+  private readonly transportFeedback = new TransportFeedback();
+  private transportFeedbackTimer: NodeJS.Timeout | undefined;
   private rejectNegotiation: ((error: RelayError) => void) | undefined;
 
   constructor(
@@ -217,6 +236,7 @@ export class RelayPeer implements RelayConnection {
 
   private shutdown(): void {
     this.downlinkPacer.close();
+    clearInterval(this.transportFeedbackTimer);
     for (const throttle of this.keyframes.values()) throttle.close();
     this.rejectNegotiation?.(RelayError.participantClosed(this.id));
     this.rejectNegotiation = undefined;
@@ -246,21 +266,29 @@ export class RelayPeer implements RelayConnection {
     const micDescription = new stack.Audio(audio.mid, 'SendRecv');
     micDescription.addOpusCodec(audio.payloadType, OPUS_FMTP);
     micDescription.addSSRC(micSsrc, CNAME, 'relay', 'mix');
+    const micTransportCc = answerTransportCc(micDescription, audio);
     const micTrack = this.addTrack(micDescription, new stack.RtcpReceivingSession());
     this.mic = { track: micTrack, payloadType: audio.payloadType, ssrc: micSsrc };
-    this.tapAudio(micTrack);
+    this.tapAudio(micTrack, micTransportCc);
+    let transportCc = micTransportCc !== undefined;
 
     for (const [source, offered] of [['camera', camera], ['screen', screen]] as const) {
       if (!offered || offered.payloadType === undefined) continue;
       const description = new stack.Video(offered.mid, 'RecvOnly');
       description.addVP8Codec(offered.payloadType);
+      const transportCcId = answerTransportCc(description, offered);
+      transportCc ||= transportCcId !== undefined;
       // No media handler: libdatachannel's receiver reports follow one sequence per m-line,
       // which simulcast layers make nonsense of; the relay reports per SSRC itself
       // (`sendReceptionReports`) and writes its own keyframe requests.
       const track = this.addTrack(description);
       const streams = new SourceStreams(this.id, source, offered.ssrcs);
       this.streams.set(source, streams);
-      this.tapVideo(track, streams);
+      this.tapVideo(track, streams, transportCcId);
+    }
+    if (transportCc) {
+      this.transportFeedbackTimer = setInterval(() => this.guard('transport feedback', () => this.sendTransportFeedback()), TRANSPORT_FEEDBACK_INTERVAL_MS);
+      this.transportFeedbackTimer.unref();
     }
 
     this.videoSlots = videos
@@ -293,10 +321,11 @@ export class RelayPeer implements RelayConnection {
   }
 
   /** Hands the client's mic RTP to the relay; one packet view per track, reused (nothing allocated but the payload view). */
-  private tapAudio(track: Track): void {
+  private tapAudio(track: Track, transportCcId: number | undefined): void {
     const view = emptyRtpIn(this.scratch);
     track.onMessage((message) => {
       if (!readRtp(message, view)) return;
+      if (transportCcId !== undefined) this.recordTransportSequence(message, view.ssrc, transportCcId);
       try {
         this.handlers.audio(view);
       } catch (error) {
@@ -306,7 +335,7 @@ export class RelayPeer implements RelayConnection {
   }
 
   /** Hands the client's camera or screen RTP to the relay with the stream (layer) its SSRC is; unknown SSRCs are dropped here. */
-  private tapVideo(track: Track, streams: SourceStreams): void {
+  private tapVideo(track: Track, streams: SourceStreams, transportCcId: number | undefined): void {
     const view = emptyRtpIn(this.scratch);
     track.onMessage((message) => {
       if (isRtcp(message)) {
@@ -315,6 +344,8 @@ export class RelayPeer implements RelayConnection {
         return;
       }
       if (!readRtp(message, view)) return;
+      // Every packet counts for the estimator, padding-only probes and unknown SSRCs too.
+      if (transportCcId !== undefined) this.recordTransportSequence(message, view.ssrc, transportCcId);
       const stream = streams.lookup(view.ssrc);
       if (!stream) return;
       stream.measure(view, performance.now());
@@ -396,6 +427,25 @@ export class RelayPeer implements RelayConnection {
       mic.sendMessageBinary(Buffer.concat(packets));
     } catch (error) {
       this.log.debug({ err: error }, 'sending reception reports failed');
+    }
+  }
+
+  private recordTransportSequence(packet: Buffer, ssrc: number, extensionId: number): void {
+    const sequence = readExtension16(packet, extensionId);
+    if (sequence !== undefined) this.transportFeedback.record(sequence, ssrc, performance.now());
+  }
+
+  /** Transport-wide feedback for what arrived since the last (on the mic's track, see `sendPli`). */
+  private sendTransportFeedback(): void {
+    const mic = this.mic?.track;
+    if (!mic || this.life.state !== 'connected' || !mic.isOpen() || !this.transportFeedback.pending) return;
+    for (const packet of this.transportFeedback.feedback(FEEDBACK_SENDER_SSRC)) {
+      try {
+        mic.sendMessageBinary(packet);
+      } catch (error) {
+        this.log.debug({ err: error }, 'sending transport feedback failed');
+        return;
+      }
     }
   }
 

@@ -236,3 +236,93 @@ export function senderReports(datagram: Uint8Array): Array<{ ssrc: number; ntpMi
   });
   return reports;
 }
+
+/** Transport-layer feedback FMT of transport-wide congestion control (draft-holmer-rmcat-transport-wide-cc-extensions-01 §3.1). */
+const FMT_TRANSPORT_CC = 15;
+/** Receive deltas are in units of 250 µs; the reference time in units of 64 ms (256 deltas). */
+export const TRANSPORT_CC_TICKS_PER_REFERENCE = 256;
+/** The most packets one run-length chunk counts (13 bits). */
+const MAX_RUN_LENGTH = 0x1fff;
+
+/** One transport-wide feedback packet's content: the receive delta (250 µs units) of each sequence number from `baseSequence` on, undefined for one not received. */
+export interface TransportFeedbackContent {
+  baseSequence: number;
+  /** 64 ms units (24 bits); the first received packet's delta counts from it. */
+  referenceTime: number;
+  /** Incremented (mod 256) for each feedback packet sent, so the sender can tell lost feedback. */
+  feedbackCount: number;
+  /** Per sequence number: its delta from the previous received one (the first: from the reference time); at most 16 bits signed. */
+  deltas: ReadonlyArray<number | undefined>;
+}
+
+/** Packet status symbols (§3.1.1): not received, received with a 1-byte delta, with a 2-byte delta. */
+const enum Status { NotReceived = 0, SmallDelta = 1, LargeDelta = 2 }
+
+const statusOf = (delta: number | undefined): Status => (delta === undefined ? Status.NotReceived : delta >= 0 && delta <= 0xff ? Status.SmallDelta : Status.LargeDelta);
+
+/**
+ * The packet status chunks (16-bit words) for `symbols`, greedily: a run-length chunk where a
+ * run covers at least what one status vector would, else a 1-bit vector (14 symbols, none a
+ * large delta) or a 2-bit one (7). A vector's unused tail is "not received" and beyond the
+ * status count, where the reader stops.
+ */
+function statusChunks(symbols: readonly Status[]): number[] {
+  const chunks: number[] = [];
+  for (let i = 0; i < symbols.length; ) {
+    const first = symbols[i]!;
+    let run = 1;
+    while (i + run < symbols.length && symbols[i + run] === first && run < MAX_RUN_LENGTH) run += 1;
+    const rest = symbols.length - i;
+    const oneBit = symbols.slice(i, i + 14).every((s) => s !== Status.LargeDelta);
+    const vectorCovers = Math.min(rest, oneBit ? 14 : 7);
+    if (run >= vectorCovers) {
+      chunks.push((first << 13) | run);
+      i += run;
+    } else if (oneBit) {
+      let chunk = 0x8000;
+      for (let k = 0; k < vectorCovers; k += 1) chunk |= symbols[i + k]! << (13 - k);
+      chunks.push(chunk);
+      i += vectorCovers;
+    } else {
+      let chunk = 0xc000;
+      for (let k = 0; k < vectorCovers; k += 1) chunk |= symbols[i + k]! << (12 - 2 * k);
+      chunks.push(chunk);
+      i += vectorCovers;
+    }
+  }
+  return chunks;
+}
+
+/**
+ * A transport-wide congestion control feedback packet (RTPFB, FMT 15) from `sender` about
+ * the packets of the transport that carries `media`: base sequence, status count, reference
+ * time, feedback count, the status chunks, the receive deltas, zero padding to 32 bits.
+ * Throws a RangeError on a delta that does not fit 16 bits signed (the caller splits there).
+ */
+export function transportFeedbackPacket(sender: number, media: number, content: TransportFeedbackContent): Buffer {
+  const { deltas } = content;
+  if (deltas.length === 0 || deltas.length > 0xffff) throw new RangeError(`status count ${deltas.length}`);
+  const symbols = deltas.map(statusOf);
+  const chunks = statusChunks(symbols);
+  let deltaBytes = 0;
+  for (const [i, delta] of deltas.entries()) {
+    if (delta === undefined) continue;
+    if (delta < -0x8000 || delta > 0x7fff || !Number.isInteger(delta)) throw new RangeError(`receive delta ${delta}`);
+    deltaBytes += symbols[i] === Status.SmallDelta ? 1 : 2;
+  }
+  const unpadded = FEEDBACK_HEADER_BYTES + 8 + chunks.length * 2 + deltaBytes;
+  const packet = Buffer.alloc(Math.ceil(unpadded / 4) * 4);
+  packet.writeUInt32BE(((2 << 30) | (FMT_TRANSPORT_CC << 24) | (PT_RTPFB << 16) | (packet.length / 4 - 1)) >>> 0, 0);
+  packet.writeUInt32BE(sender >>> 0, 4);
+  packet.writeUInt32BE(media >>> 0, 8);
+  packet.writeUInt16BE(content.baseSequence & 0xffff, 12);
+  packet.writeUInt16BE(deltas.length, 14);
+  packet.writeUInt32BE((((content.referenceTime & 0xffffff) << 8) | (content.feedbackCount & 0xff)) >>> 0, 16);
+  let at = 20;
+  for (const chunk of chunks) at = packet.writeUInt16BE(chunk, at);
+  for (const [i, delta] of deltas.entries()) {
+    if (delta === undefined) continue;
+    at = symbols[i] === Status.SmallDelta ? packet.writeUInt8(delta, at) : packet.writeInt16BE(delta, at);
+  }
+  return packet;
+}

@@ -73,3 +73,48 @@ export function writeRtp(
   out.set(payload, offset);
   return out.subarray(0, offset + payload.length);
 }
+
+/** The transport-wide sequence number header extension's URI (draft-holmer-rmcat-transport-wide-cc-extensions-01 §2). */
+export const TRANSPORT_CC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
+
+/**
+ * The 16-bit value of header extension element `id` in an RTP packet (RFC 8285: the one-byte
+ * form, profile 0xBEDE, or the two-byte form, 0x100X), or undefined when the packet has no
+ * such element of at least two bytes or its extension block is malformed.
+ */
+export function readExtension16(packet: Uint8Array, id: number): number | undefined {
+  if (packet.length < 12 || !(packet[0]! & 0x10)) return undefined;
+  const block = 12 + 4 * (packet[0]! & 0x0f);
+  if (block + 4 > packet.length) return undefined;
+  const profile = (packet[block]! << 8) | packet[block + 1]!;
+  const end = block + 4 + 4 * ((packet[block + 2]! << 8) | packet[block + 3]!);
+  if (end > packet.length) return undefined;
+  const oneByte = profile === 0xbede;
+  if (!oneByte && (profile & 0xfff0) !== 0x1000) return undefined;
+  for (let at = block + 4; at < end; ) {
+    const first = packet[at]!;
+    // Padding bytes (ID 0) may sit between elements in both forms.
+    if (first === 0) {
+      at += 1;
+      continue;
+    }
+    let elementId: number;
+    let length: number;
+    if (oneByte) {
+      elementId = first >> 4;
+      // ID 15 ends the block (RFC 8285 §4.2).
+      if (elementId === 15) return undefined;
+      length = (first & 0x0f) + 1;
+      at += 1;
+    } else {
+      if (at + 2 > end) return undefined;
+      elementId = first;
+      length = packet[at + 1]!;
+      at += 2;
+    }
+    if (at + length > end) return undefined;
+    if (elementId === id) return length >= 2 ? (packet[at]! << 8) | packet[at + 1]! : undefined;
+    at += length;
+  }
+  return undefined;
+}
