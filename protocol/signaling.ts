@@ -137,8 +137,8 @@ export type RelaySlot = Static<typeof RelaySlot>;
  * The relay's view of one participant's link: as a viewer, its browser's estimate (REMB;
  * absent from a browser that sends none), the video the relay sends it, what it loses of
  * that, and — while its downlink limits what it gets — the budget the relay keeps its video
- * to; as a publisher, while its uplink loses packets, the ceiling the relay asks its browser
- * to send under (REMB).
+ * to; as a publisher, the video of it that reaches the relay and the share lost on the way
+ * (its browser sets its own rate from the relay's transport-wide feedback).
  */
 export const DownlinkReport = Type.Object(
   {
@@ -146,7 +146,7 @@ export const DownlinkReport = Type.Object(
     videoBps: Type.Number({ minimum: 0 }),
     lossPercent: Type.Number({ minimum: 0, maximum: 100 }),
     limitBps: Type.Optional(Type.Number({ minimum: 0 })),
-    uplinkLimitBps: Type.Optional(Type.Number({ minimum: 0 })),
+    uplink: Type.Optional(Type.Object({ videoBps: Type.Number({ minimum: 0 }), lossPercent: Type.Number({ minimum: 0, maximum: 100 }) }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );

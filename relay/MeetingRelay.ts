@@ -379,8 +379,8 @@ export class MeetingRelay {
       this.allocate(viewer, now);
       this.emitTable(viewer);
       if (report) {
-        const uplinkLimitBps = peer.uplink.bitrateBps;
-        this.events.emit('downlink', viewer.id, { ...viewer.downlink.report(peer.downlinkMeter, now), ...(uplinkLimitBps !== undefined ? { uplinkLimitBps: Math.round(uplinkLimitBps) } : {}) });
+        const uplink = peer.uplink;
+        this.events.emit('downlink', viewer.id, { ...viewer.downlink.report(peer.downlinkMeter, now), ...(uplink ? { uplink } : {}) });
       }
     }
   }

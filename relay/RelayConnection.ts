@@ -2,10 +2,10 @@
  * What `MeetingRelay` needs of one participant's connection (`RelayPeer`, on node-datachannel),
  * and the life it follows.
  */
+import type { DownlinkReport } from '../protocol/signaling';
 import type { DownlinkMeter } from './allocation/DownlinkMeter';
 import type { DownlinkPacer } from './allocation/DownlinkPacer';
 import type { InputStream } from './InputStreams';
-import type { UplinkEstimate } from './uplink/UplinkEstimate';
 import type { IceCandidateInit, RelayLogger, RtpIn, VideoSource } from './types';
 import type { VideoSlot } from './VideoSlot';
 
@@ -42,8 +42,8 @@ export interface RelayConnection {
   readonly downlinkMeter: DownlinkMeter;
   /** When its slots' packets go out: at a pace while the client's downlink is limited. */
   readonly downlinkPacer: DownlinkPacer;
-  /** The client's uplink as the relay sees it (the REMB ceiling it asks the browser to keep under). */
-  readonly uplink: UplinkEstimate;
+  /** The client's video as it reaches the relay (its last reception report's interval), undefined before any. */
+  readonly uplink: DownlinkReport['uplink'];
   /** The UDP host endpoints its ICE sockets are bound to: where a client's TURN relay sends to reach us. */
   localUdpEndpoints(): Array<{ address: string; port: number }>;
   /** Applies the client's offer and returns the answer SDP; offers are applied one at a time. */
@@ -52,7 +52,7 @@ export interface RelayConnection {
   addCandidate(candidate: IceCandidateInit): Promise<void>;
   /** Sends one Opus frame of this participant's mix; returns its RTP size, or 0 when not sent. */
   sendAudio(opus: Buffer, mediaTimeMs?: number): number;
-  /** Sends the client the relay's receiver reports on its video (and its uplink estimate, REMB, while limited). */
+  /** Sends the client the relay's receiver reports on its video. */
   sendReceptionReports(nowMs: number): void;
   /** Asks the client's camera (or screen) for a keyframe on one layer (default the lowest), coalesced per stream. */
   requestKeyframe(source?: VideoSource, layer?: number): void;

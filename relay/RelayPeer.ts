@@ -21,13 +21,13 @@ import { DownlinkPacer } from './allocation/DownlinkPacer';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
-import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, nackedSequences, pliPacket, receiverReport, rembPacket, senderReports, type ReportBlock } from './rtcp';
+import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, nackedSequences, pliPacket, receiverReport, senderReports, type ReportBlock } from './rtcp';
 import { SourceStreams, type InputStream } from './InputStreams';
 import { offeredMedia, type OfferedMedia } from './OfferedMedia';
 import { ABS_SEND_TIME_URI, isRtcp, MAX_RTP_BYTES, readExtension16, readRtp, TRANSPORT_CC_URI, writeRtp } from './rtpBytes';
 import { TrackSlotOutput } from './TrackSlotOutput';
 import { TransportFeedback } from './uplink/TransportFeedback';
-import { UplinkEstimate } from './uplink/UplinkEstimate';
+import type { DownlinkReport } from '../protocol/signaling';
 import type { IceCandidateInit, RelayLogger, RelayOptions, RtpIn, VideoSource } from './types';
 import { VideoSlot } from './VideoSlot';
 
@@ -45,7 +45,7 @@ export function releaseNativeRelay(): void {
 }
 
 const CNAME = 'meetmesh-relay';
-/** The sender SSRC of the relay's own feedback to publishers (PLIs, receiver reports, REMB; RFC 4585 §6.1: any constant of its own will do). */
+/** The sender SSRC of the relay's own feedback to publishers (PLIs, receiver reports, transport-wide feedback; RFC 4585 §6.1: any constant of its own will do). */
 const FEEDBACK_SENDER_SSRC = 1;
 /** Signalled remote candidates given to libjuice, of its 30 (ICE_MAX_CANDIDATES_COUNT): the rest stay for peer-reflexive ones. */
 const SIGNALLED_CANDIDATES_MAX = 12;
@@ -115,8 +115,8 @@ export class RelayPeer implements RelayConnection {
   readonly downlinkMeter = new DownlinkMeter();
   /** When this connection's slots' packets go out. */
   readonly downlinkPacer = new DownlinkPacer();
-  /** The client's uplink as the relay sees it: the ceiling its REMB tells the browser. */
-  readonly uplink = new UplinkEstimate();
+  /** The client's video as it reaches the relay, per reception report interval. */
+  private uplinkReport: DownlinkReport['uplink'];
   /** When the client's packets arrive, for its send-side estimator (when negotiated). */
   private readonly transportFeedback = new TransportFeedback();
   private transportFeedbackTimer: NodeJS.Timeout | undefined;
@@ -143,6 +143,10 @@ export class RelayPeer implements RelayConnection {
     this.pc = new (nativeStack().PeerConnection)(`relay-${id}`, { iceServers: [], ...portConfig(options) });
     this.pc.onLocalCandidate((candidate, mid) => this.guard('ice candidate', () => this.onLocalCandidate(candidate, mid)));
     this.pc.onStateChange((state) => this.guard('connection state', () => this.life.follow(state, () => this.handlers.connected(), () => this.lose())));
+  }
+
+  get uplink(): DownlinkReport['uplink'] {
+    return this.uplinkReport;
   }
 
   get slots(): readonly VideoSlot[] {
@@ -348,6 +352,12 @@ export class RelayPeer implements RelayConnection {
       if (transportCcId !== undefined) this.recordTransportSequence(message, view.ssrc, transportCcId);
       const stream = streams.lookup(view.ssrc);
       if (!stream) return;
+      if (view.payload.length === 0) {
+        // Padding only (the browser's estimator probing, on the SSRC of a layer it may have
+        // stopped): counted as received for the reports, never as a layer that still flows.
+        stream.reception.receive(view.sequenceNumber, view.timestamp, performance.now());
+        return;
+      }
       stream.measure(view, performance.now());
       try {
         this.handlers.video(stream, view);
@@ -397,14 +407,14 @@ export class RelayPeer implements RelayConnection {
 
   /**
    * Tells the publisher what reaches the relay of its video: a receiver report per stream
-   * (loss, jitter, round-trip time) and, while its uplink is limited, the relay's estimate
-   * as REMB (UplinkEstimate), in one compound packet on the mic's track (see `sendPli`).
+   * (loss, jitter, round-trip time), on the mic's track (see `sendPli`). Its rate is the
+   * browser's own, from the relay's transport-wide feedback (README "Feedback to each
+   * publisher": a REMB ceiling of the relay's is no longer needed).
    */
   sendReceptionReports(nowMs: number): void {
     const mic = this.mic?.track;
     if (!mic || this.life.state !== 'connected' || !mic.isOpen()) return;
     const blocks: ReportBlock[] = [];
-    const ssrcs: number[] = [];
     let expected = 0;
     let lost = 0;
     let arrivingBps = 0;
@@ -413,18 +423,15 @@ export class RelayPeer implements RelayConnection {
         const report = stream.reception.report(stream.ssrc, nowMs);
         if (!report) continue;
         blocks.push(report.block);
-        ssrcs.push(stream.ssrc);
         expected += report.expected;
         lost += report.lost;
         arrivingBps += stream.rate.bitrate(nowMs);
       }
     }
     if (blocks.length === 0) return;
-    const ceiling = this.uplink.update(expected, lost, arrivingBps, nowMs);
-    const packets = [receiverReport(FEEDBACK_SENDER_SSRC, blocks)];
-    if (ceiling !== undefined) packets.push(rembPacket(FEEDBACK_SENDER_SSRC, ceiling, ssrcs));
+    this.uplinkReport = { videoBps: Math.round(arrivingBps), lossPercent: expected > 0 ? Math.round((1000 * lost) / expected) / 10 : 0 };
     try {
-      mic.sendMessageBinary(Buffer.concat(packets));
+      mic.sendMessageBinary(receiverReport(FEEDBACK_SENDER_SSRC, blocks));
     } catch (error) {
       this.log.debug({ err: error }, 'sending reception reports failed');
     }

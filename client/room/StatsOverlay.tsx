@@ -78,9 +78,9 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
               {s.downlink.estimateBps !== undefined ? `; browser estimates ${bitrate(s.downlink.estimateBps)}` : ''})
             </Row>
           )}
-          {s.downlink?.uplinkLimitBps !== undefined && (
-            <Row term="uplink" stat="uplink-limit" testId="stats-uplink-limit" attrs={{ 'data-uplink-limit-bps': String(Math.round(s.downlink.uplinkLimitBps)) }}>
-              your uplink loses packets: the relay asks for at most {bitrate(s.downlink.uplinkLimitBps)}
+          {s.downlink?.uplink !== undefined && (
+            <Row term="uplink" stat="uplink" testId="stats-uplink" attrs={{ 'data-video-bps': String(s.downlink.uplink.videoBps), 'data-loss-percent': String(s.downlink.uplink.lossPercent) }}>
+              your video reaches the relay at {bitrate(s.downlink.uplink.videoBps)} ({s.downlink.uplink.lossPercent} % lost)
             </Row>
           )}
           <Row term="loss" stat="loss">{(s.loss * 100).toFixed(1)} %</Row>

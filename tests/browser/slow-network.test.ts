@@ -7,9 +7,10 @@
  * - Slow downlink: Dan, who watches, gets 40% of what the three cameras need. Every camera
  *   keeps moving for him (lower layers, or a pause marked on the tile — not a frozen
  *   picture), the others keep full size, and he is back to full size once the cap is lifted.
- * - Slow uplink: Ann sends through 250 kbit/s. Her camera keeps moving for everyone (the
- *   relay's receiver reports and REMB bring her browser's rate down so keyframes fit), and
- *   she is back to full size for them once the cap is lifted.
+ * - Slow uplink: Ann sends through 250 kbit/s. Her browser runs its send-side estimator on
+ *   the relay's transport-wide feedback (it reports an available outgoing bitrate, which
+ *   settles below the cap), her camera keeps moving for everyone, and she is back to full
+ *   size for them once the cap is lifted.
  * What is asserted is what a user sees (frames decoded, picture sizes, the pause mark); the
  * frame rates the issue targets are measured by bench/weak-viewer.ts.
  */
@@ -19,6 +20,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser';
 import { coturnIce, startCoturn, type Coturn, type CoturnIce } from '../helpers/coturn';
 import { badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../helpers/room';
+import { availableOutgoingBitrates, PEER_CONNECTION_TAP } from '../helpers/selectedPair';
 import { startServer, type TestServer } from '../helpers/server';
 import { UdpImpairProxy } from '../helpers/UdpImpairProxy';
 import { waitFor } from '../helpers/wait';
@@ -108,7 +110,7 @@ async function joinFour(title: string, through: Name): Promise<string> {
   const meeting = await createMeeting(server.url, title, 'relay');
   for (const name of NAMES) {
     ice.advertise(name === through ? proxy.port : undefined);
-    people.push(await joinAs(browser, server.url, meeting.id, name, HZ[name], CAPTURE + (name === through ? '&ice=relay' : ''), undefined, VIEWPORT));
+    people.push(await joinAs(browser, server.url, meeting.id, name, HZ[name], CAPTURE + (name === through ? '&ice=relay' : ''), name === through ? PEER_CONNECTION_TAP : undefined, VIEWPORT));
   }
   ice.advertise(undefined);
   for (const name of NAMES) await badgeSays(person(name), 'relay', 30_000);
@@ -143,9 +145,20 @@ test('slow downlink: every camera keeps moving for the weak viewer, the others k
   await widthsAre(person('Dan').page, camerasAt('Dan'), FULL_WIDTH, 60_000, 'Dan back at full size');
 });
 
-test('slow uplink: the publisher stays visible to everyone, full size again after', async () => {
+test('slow uplink: the publisher\'s browser estimates its uplink below the cap and stays visible to everyone, full size again after', async () => {
   await joinFour('Train', 'Ann');
-  proxy.set({ rate: { bitsPerSecond: 250_000, queueMs: 150 } }, 'up');
+  const capBps = 250_000;
+  proxy.set({ rate: { bitsPerSecond: capBps, queueMs: 150 } }, 'up');
+  // Her browser estimates its uplink from the relay's transport-wide feedback (Chromium
+  // reports an available outgoing bitrate only then), and the estimate comes down under the
+  // cap and stays there: three readings in a row, a second apart.
+  const estimates: Array<number | undefined> = [];
+  await waitFor(async () => {
+    estimates.push((await availableOutgoingBitrates(person('Ann').page))[0]);
+    return estimates.length >= 3 && estimates.slice(-3).every((bps) => bps !== undefined && bps < capBps);
+  }, 30_000, "Ann's send-side estimate to settle below the cap", 1000).catch((error: unknown) => {
+    throw new Error(`${String(error)}: ${JSON.stringify(estimates)}`);
+  });
   // Past the first seconds (the browser has to learn its uplink), Ann's camera moves for
   // everyone, never paused: her uplink is slow, not their downlinks. (A viewer on this
   // saturated machine can lose packets on loopback and be limited for a moment: the

@@ -53,3 +53,28 @@ export async function awaitRemoteEnds(who: { page: Page; name: string }, timeout
     return found.length > 0 ? found : undefined;
   }, timeoutMs, `${who.name}'s relay connection to report its selected pair`);
 }
+
+/**
+ * The browser's send-side bandwidth estimate (bits per second) on each connected peer
+ * connection of `page`: `availableOutgoingBitrate` of its selected candidate pair, which
+ * Chromium reports only while its send-side estimator runs (transport-wide feedback
+ * negotiated); undefined for a connection without one.
+ */
+export async function availableOutgoingBitrates(page: Page): Promise<Array<number | undefined>> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __peerConnections?: RTCPeerConnection[] }).__peerConnections ?? [];
+    const estimates: Array<number | undefined> = [];
+    for (const pc of pcs) {
+      if (pc.connectionState !== 'connected') continue;
+      const stats = await pc.getStats();
+      const byId = new Map<string, Record<string, unknown>>();
+      stats.forEach((s: Record<string, unknown>) => byId.set(String(s.id), s));
+      for (const s of byId.values()) {
+        if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
+        const bps = byId.get(String(s.selectedCandidatePairId))?.availableOutgoingBitrate;
+        estimates.push(typeof bps === 'number' ? bps : undefined);
+      }
+    }
+    return estimates;
+  });
+}
