@@ -270,6 +270,9 @@ export class MeetingRelay {
       lost: () => this.dropParticipant(id, 'connection lost'),
       audio: (packet) => this.onAudio(participant, packet),
       video: (stream, packet) => this.onVideo(participant, stream, packet),
+      videoPadding: (stream, packet) => {
+        for (const slot of this.viewersOf.get(participant.sourceKeys[stream.source]) ?? []) slot.skip(packet, stream);
+      },
       keyframeRequest: (slot) => this.onKeyframeRequest(slot),
       pliSent: () => {
         this.stats.plisSent += 1;

@@ -21,6 +21,8 @@ export interface RelayPeerHandlers {
   audio(packet: RtpIn): void;
   /** An RTP packet arrived from the client's camera or screen, on `stream` (a view reused per packet). */
   video(stream: InputStream, packet: RtpIn): void;
+  /** A padding-only packet arrived on `stream` (the browser's estimator probing): no picture, but a sequence number. */
+  videoPadding(stream: InputStream, packet: RtpIn): void;
   /** The client asked for a keyframe on one of its slots. */
   keyframeRequest(slot: VideoSlot): void;
   /** A keyframe request (PLI) went to this client's camera or screen. */

@@ -356,6 +356,7 @@ export class RelayPeer implements RelayConnection {
         // Padding only (the browser's estimator probing, on the SSRC of a layer it may have
         // stopped): counted as received for the reports, never as a layer that still flows.
         stream.reception.receive(view.sequenceNumber, view.timestamp, performance.now());
+        this.handlers.videoPadding(stream, view);
         return;
       }
       stream.measure(view, performance.now());

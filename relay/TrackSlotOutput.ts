@@ -77,6 +77,14 @@ export class TrackSlotOutput implements SlotOutput {
     );
   }
 
+  skip(packet: RtpIn): void {
+    // Only a packet beyond what was sent leaves a gap to close. (A late packet from before
+    // a skip would now be numbered one too low, as a duplicate: reordering around padding
+    // is rare on a publisher's uplink, and mediasoup's exact bookkeeping was not worth it.)
+    const seq = (packet.sequenceNumber + this.seqOffset) & 0xffff;
+    if (isNewer(seq, this.lastSeq, 0x10000)) this.seqOffset = (this.seqOffset - 1) & 0xffff;
+  }
+
   /** Sends a packet of the stream at its turn (see DownlinkPacer) and remembers it for NACKs. */
   private transmit(seq: number, timestamp: number, marker: boolean, payload: Buffer): void {
     const now = performance.now();

@@ -27,6 +27,11 @@ export interface SlotOutput {
   send(packet: RtpIn, rebase: boolean): number;
   /** Sends again what the viewer NACKed (sequence numbers of this stream), within a retransmission budget. */
   resend(lost: readonly number[]): void;
+  /**
+   * A packet of the forwarded stream that is not sent (padding only): the next ones are
+   * numbered to close its gap, which the viewer would count as loss (and NACK).
+   */
+  skip(packet: RtpIn): void;
 }
 
 /** While waiting for a keyframe, ask again this often (the first request's keyframe may have been lost). */
@@ -131,6 +136,14 @@ export class VideoSlot {
     this.forwarding = stream;
     // The stream's numbers continue right after the previous one's (RFC 3550 §5.1).
     return this.output.send(packet, true);
+  }
+
+  /**
+   * A packet of the shown publisher's that carries no picture (padding: its browser's
+   * estimator probing the uplink): never sent, and not left as a hole in the numbering.
+   */
+  skip(packet: RtpIn, stream: InputStream): void {
+    if (stream === this.forwarding && this.target !== 'paused') this.output.skip(packet);
   }
 
   /** The slot as the client sees it, with the layer it gets (`layers`: the source's layers now). */

@@ -102,6 +102,19 @@ test('a slot sends on its own SSRC and payload type, and a new source continues 
   assert.is((ts[4]! - ts[3]!) >>> 0, 3000);
 });
 
+test('padding skipped on the way leaves no hole in the numbering the viewer sees', () => {
+  const { output, sent } = recordingSlot();
+  output.send(packet(1, 100, 1000), true);
+  output.send(packet(1, 101, 1000), false);
+  // The publisher's estimator probes: two padding-only packets, not forwarded.
+  output.skip(packet(1, 102, 1000));
+  output.skip(packet(1, 103, 1000));
+  output.send(packet(1, 104, 4000), false);
+  output.send(packet(1, 105, 4000), false);
+  const seqs = sent.map((p) => p.sequenceNumber);
+  for (let i = 1; i < seqs.length; i++) assert.is(seqs[i], (seqs[i - 1]! + 1) & 0xffff, `sequence ${seqs.join(',')}`);
+});
+
 test('a reordered packet keeps its place; the next source continues after the highest sent', () => {
   const { output, sent } = recordingSlot();
   output.send(packet(1, 10, 1000), true);

@@ -13,7 +13,7 @@ import { InputStream } from '../../relay/InputStreams';
 import type { RtpIn } from '../../relay/types';
 import { VideoSlot, type SlotOutput } from '../../relay/VideoSlot';
 
-const output: SlotOutput = { connected: true, ssrc: 1, send: () => 100, resend: () => {} };
+const output: SlotOutput = { connected: true, ssrc: 1, send: () => 100, resend: () => {}, skip: () => {} };
 const packet = (size: number): RtpIn => ({ ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 96, payload: Buffer.alloc(0), size });
 const RATES = [300_000, 900_000];
 
