@@ -278,7 +278,6 @@ export class MeetingRelay {
         this.stats.plisSent += 1;
       },
       downlink: (estimateBps) => participant.downlink.setEstimate(estimateBps),
-      downlinkLoss: (fractionLost) => participant.downlink.setLoss(fractionLost, performance.now()),
     };
     const peer = new RelayPeer(id, this.options, handlers, log);
     participant.peer = peer;

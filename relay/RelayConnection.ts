@@ -29,8 +29,6 @@ export interface RelayPeerHandlers {
   pliSent(): void;
   /** The client's browser estimated its downlink (REMB), bits per second. */
   downlink(estimateBps: number): void;
-  /** The client reported the fraction (0..1) of a forwarded stream it lost since its previous report. */
-  downlinkLoss(fractionLost: number): void;
 }
 
 /** One participant's connection to the relay. */

@@ -21,7 +21,7 @@ import { DownlinkPacer } from './allocation/DownlinkPacer';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
-import { downlinkFeedback, KeyframeThrottle, keyframeRequestTargets, nackedSequences, pliPacket, receiverReport, senderReports, type ReportBlock } from './rtcp';
+import { KeyframeThrottle, keyframeRequestTargets, nackedSequences, pliPacket, receiverReport, rembBps, senderReports, type ReportBlock } from './rtcp';
 import { SourceStreams, type InputStream } from './InputStreams';
 import { offeredMedia, type OfferedMedia } from './OfferedMedia';
 import { ABS_SEND_TIME_URI, isRtcp, MAX_RTP_BYTES, readExtension16, readRtp, TRANSPORT_CC_URI, writeRtp } from './rtpBytes';
@@ -375,10 +375,8 @@ export class RelayPeer implements RelayConnection {
       const lost = nackedSequences(rtcp, ssrc);
       if (lost.length > 0) slot.output.resend(lost);
     }
-    const { rembBps, losses } = downlinkFeedback(rtcp);
-    if (rembBps !== undefined) this.handlers.downlink(rembBps);
-    // The viewer's loss on this slot's stream (its receiver report), for the allocation.
-    for (const { ssrc, fractionLost } of losses) if (ssrc === slot.output.ssrc) this.handlers.downlinkLoss(fractionLost);
+    const estimate = rembBps(rtcp);
+    if (estimate !== undefined) this.handlers.downlink(estimate);
     for (const ssrc of keyframeRequestTargets(rtcp)) {
       if (ssrc === slot.output.ssrc) {
         this.handlers.keyframeRequest(slot);

@@ -67,36 +67,21 @@ const PT_SR = 200;
 const PT_RR = 201;
 const REPORT_BLOCK_BYTES = 24;
 
-/** What a viewer's RTCP says about its downlink. */
-export interface DownlinkFeedback {
-  /** The browser's receive-side estimate of everything the relay sends it (REMB), bits per second. */
-  rembBps: number | undefined;
-  /** Per media SSRC the viewer receives: the fraction lost since its previous report (0..1). */
-  losses: Array<{ ssrc: number; fractionLost: number }>;
-}
-
 /**
- * Reads REMB (the last one, if several) and the report blocks of sender/receiver reports
- * from a viewer's decrypted compound RTCP datagram.
+ * The viewer's receive-side estimate of everything the relay sends it (REMB), bits per
+ * second: the last one of a decrypted compound RTCP datagram, undefined when it has none.
+ * (Its receiver reports' loss is not read: it counts the packets a publisher's uplink lost
+ * too, which the relay never sent — the viewer's own loss is what it NACKs, DownlinkMeter.)
  */
-export function downlinkFeedback(datagram: Uint8Array): DownlinkFeedback {
-  const feedback: DownlinkFeedback = { rembBps: undefined, losses: [] };
+export function rembBps(datagram: Uint8Array): number | undefined {
+  let bps: number | undefined;
   forEachRtcpPacket(datagram, (type, fmt, view, start, end) => {
-    if (type === PT_PSFB && fmt === FMT_AFB && end - start >= FEEDBACK_HEADER_BYTES + 8 && view.getUint32(start + 12) === REMB_ID) {
-      // Num SSRC (8 bits), BR Exp (6 bits), BR Mantissa (18 bits).
-      const word = view.getUint32(start + 16);
-      const exponent = (word >>> 18) & 0x3f;
-      const mantissa = word & 0x3ffff;
-      feedback.rembBps = mantissa * 2 ** exponent;
-    } else if (type === PT_RR || type === PT_SR) {
-      // Report blocks follow the reporter's SSRC (RR) or its sender info (SR, 20 more bytes).
-      let block = start + (type === PT_RR ? 8 : 28);
-      for (let i = 0; i < fmt && block + REPORT_BLOCK_BYTES <= end; i += 1, block += REPORT_BLOCK_BYTES) {
-        feedback.losses.push({ ssrc: view.getUint32(block), fractionLost: view.getUint8(block + 4) / 256 });
-      }
-    }
+    if (type !== PT_PSFB || fmt !== FMT_AFB || end - start < FEEDBACK_HEADER_BYTES + 8 || view.getUint32(start + 12) !== REMB_ID) return;
+    // Num SSRC (8 bits), BR Exp (6 bits), BR Mantissa (18 bits).
+    const word = view.getUint32(start + 16);
+    bps = (word & 0x3ffff) * 2 ** ((word >>> 18) & 0x3f);
   });
-  return feedback;
+  return bps;
 }
 
 /** RTCP packet type of transport-layer feedback (RFC 4585 §6.1), whose FMT 1 is the generic NACK. */
@@ -205,25 +190,6 @@ export function receiverReport(sender: number, blocks: readonly ReportBlock[]): 
     packet.writeUInt32BE(block.lastSenderReport >>> 0, at + 16);
     packet.writeUInt32BE(Math.min(0xffffffff, Math.max(0, Math.round(block.delaySinceLastSenderReport))) >>> 0, at + 20);
   }
-  return packet;
-}
-
-/** A REMB (draft-alvestrand-rmcat-remb-03) from `sender`: the relay's estimate for the streams `ssrcs`, in bits per second. */
-export function rembPacket(sender: number, bitrateBps: number, ssrcs: readonly number[]): Buffer {
-  const count = Math.min(255, ssrcs.length);
-  const packet = Buffer.alloc(FEEDBACK_HEADER_BYTES + 8 + count * 4);
-  packet.writeUInt32BE(((2 << 30) | (FMT_AFB << 24) | (PT_PSFB << 16) | (packet.length / 4 - 1)) >>> 0, 0);
-  packet.writeUInt32BE(sender >>> 0, 4);
-  // Media SSRC unused (0); then "REMB", the count, exponent and 18-bit mantissa.
-  packet.writeUInt32BE(REMB_ID, 12);
-  let mantissa = Math.max(0, Math.floor(bitrateBps));
-  let exponent = 0;
-  while (mantissa > 0x3ffff) {
-    mantissa >>>= 1;
-    exponent += 1;
-  }
-  packet.writeUInt32BE(((count << 24) | (exponent << 18) | mantissa) >>> 0, 16);
-  for (let i = 0; i < count; i += 1) packet.writeUInt32BE(ssrcs[i]! >>> 0, 20 + i * 4);
   return packet;
 }
 

@@ -1,6 +1,6 @@
 /**
  * What the relay knows of one viewer's downlink — its browser's own estimate (REMB), the
- * loss it reports (NACKs and receiver reports, DownlinkMeter), the size it renders each
+ * loss it reports (its NACKs, DownlinkMeter), the size it renders each
  * slot at — and the allocation that follows: each slot's layer, or a pause, through
  * `allocate`. Slots stay the relay's (it assigns them); this only sets the layer each one
  * forwards.
@@ -30,12 +30,10 @@ import { FEEDBACK_DELAY_MS, MAX_PROBE_COPIES, type DownlinkMeter } from './Downl
 
 /** An estimate this far below what the relay sends, with loss, means the link is full. */
 const OVERUSE_RATIO = 0.9;
-/** Loss (the NACKed share of the meter's window, or a receiver report's) that shows a full queue. */
+/** Loss (the NACKed share of the meter's window) that shows a full queue. */
 const LOSS_THRESHOLD = 0.05;
 /** A probe fails on any loss above this (a queue filling up, before it overflows much). */
 const PROBE_LOSS_LIMIT = 0.02;
-/** Receiver reports count for this long. */
-const LOSS_WINDOW_MS = 2000;
 /** A layer is offered once it has arrived steadily this long. */
 const STEADY_LAYER_MS = 2000;
 /** The budget after a loss: this share of what got through (room for keyframes and retransmissions)… */
@@ -76,8 +74,6 @@ export class ViewerDownlink {
   private lastProbePassed = false;
   private lastProbeEndAt = -Infinity;
   private nextProbeAt = -Infinity;
-  private worstLoss = 0;
-  private worstLossAt = -Infinity;
   private readonly views = new Map<string, { width: number; height: number }>();
 
   constructor(private readonly log: DownlinkLog = () => {}) {}
@@ -94,19 +90,6 @@ export class ViewerDownlink {
   get pacingBps(): number {
     if (this.state === 'free') return Infinity;
     return Math.max(this.capacity, this.probe?.targetBps ?? 0) * PACING_FACTOR;
-  }
-
-  /** A receiver report of the viewer's: the fraction of one forwarded stream it lost. */
-  setLoss(fractionLost: number, nowMs: number): void {
-    if (fractionLost >= this.recentReportedLoss(nowMs)) {
-      this.worstLoss = fractionLost;
-      this.worstLossAt = nowMs;
-    }
-  }
-
-  /** The worst loss the viewer's receiver reports gave in the last `LOSS_WINDOW_MS`. */
-  private recentReportedLoss(nowMs: number): number {
-    return nowMs - this.worstLossAt <= LOSS_WINDOW_MS ? this.worstLoss : 0;
   }
 
   /** A new REMB from the viewer's browser. */
@@ -168,7 +151,7 @@ export class ViewerDownlink {
   private budget(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, nowMs: number): number {
     const estimate = this.estimate;
     const sent = meter.sentBps(nowMs);
-    const loss = Math.max(meter.lossFraction(nowMs), this.recentReportedLoss(nowMs));
+    const loss = meter.lossFraction(nowMs);
     // What got through (not the estimate: after an overuse it is far below, and stays there),
     // but no less than half of what was sent: behind a full queue the NACKs of
     // retransmissions and keyframe bursts make loss read higher than the link's share, and
@@ -255,7 +238,7 @@ export class ViewerDownlink {
     return {
       ...(this.estimate !== undefined ? { estimateBps: Math.round(this.estimate) } : {}),
       videoBps: Math.round(meter.sentBps(nowMs)),
-      lossPercent: Math.round(Math.max(meter.lossFraction(nowMs), this.recentReportedLoss(nowMs)) * 1000) / 10,
+      lossPercent: Math.round(meter.lossFraction(nowMs) * 1000) / 10,
       ...(limited ? { limitBps: Math.round(this.capacity) } : {}),
     };
   }
