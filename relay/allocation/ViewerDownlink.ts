@@ -47,9 +47,15 @@ export const PROBE_MS = 500;
 const PROBE_MARGIN = 1.2;
 /** A probe that ends with the estimate below this share of the one it started at failed (the browser saw its queue grow). */
 const PROBE_ESTIMATE_DROP = 0.9;
-/** After a successful probe (or a change), the next waits this long; after failures, twice as long each time up to the max. */
-export const PROBE_INTERVAL_MS = 1000;
-export const MAX_PROBE_BACKOFF_MS = 4000;
+/**
+ * After a successful probe the next waits this long; after failures, twice as long each
+ * time up to the max (short: a link that is back should be used within seconds — issue 18
+ * asks full quality ≤ 5 s after a cap is lifted; the pacer keeps a failed probe's harm small).
+ */
+export const PROBE_INTERVAL_MS = 500;
+export const MAX_PROBE_BACKOFF_MS = 2000;
+/** After a change of layers the next probe waits this long (the new layers start at their keyframes); after becoming limited, twice. */
+const SETTLE_MS = 500;
 /** Loss this soon after a probe passed undoes it. */
 const PROBE_AFTERMATH_MS = 2000;
 /** Below this much video sent, a probe cannot be made of duplicates. */
@@ -140,7 +146,7 @@ export class ViewerDownlink {
       if (slot.setTarget(target, result.reason)) changed += 1;
     });
     // A change moves what is sent: the next probe measures from where it settles.
-    if (changed > 0) this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + PROBE_INTERVAL_MS);
+    if (changed > 0) this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + SETTLE_MS);
     return changed;
   }
 
@@ -165,7 +171,7 @@ export class ViewerDownlink {
       this.lastDecreaseAt = nowMs;
       this.probeBackoffMs = PROBE_INTERVAL_MS;
       this.lastProbePassed = false;
-      this.nextProbeAt = nowMs + PROBE_INTERVAL_MS;
+      this.nextProbeAt = nowMs + 2 * SETTLE_MS;
       this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), estimateBps: Math.round(estimate ?? -1) }, 'downlink limited');
       return this.capacity;
     }
