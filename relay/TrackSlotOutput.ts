@@ -10,18 +10,15 @@ import type { DownlinkMeter } from './allocation/DownlinkMeter';
 import type { DownlinkPacer } from './allocation/DownlinkPacer';
 import { RetransmitHistory } from './RetransmitHistory';
 import { ABS_SEND_TIME_BYTES, MAX_RTP_BYTES, writeRtp } from './rtpBytes';
+import { isNewer, SlotNumbering } from './SlotNumbering';
 import type { RtpIn } from './types';
 import { SOURCE_SWITCH_TICKS, type SlotOutput } from './VideoSlot';
 
-/** Whether `a` comes after `b` in a wrapping space of `modulus` (serial number arithmetic). */
-const isNewer = (a: number, b: number, modulus: number): boolean => a !== b && (a - b + modulus) % modulus < modulus / 2;
-
 /** A slot's sending stream (see the file comment). */
 export class TrackSlotOutput implements SlotOutput {
-  private seqOffset = 0;
-  private timestampOffset = 0;
   // RFC 3550 §5.1: the stream's numbering starts at random.
-  private lastSeq = randomInt(0, 0x10000);
+  private readonly numbering = new SlotNumbering(randomInt(0, 0x10000));
+  private timestampOffset = 0;
   private lastTimestamp = randomInt(0, 0x1_0000_0000);
   private readonly history = new RetransmitHistory();
 
@@ -47,12 +44,11 @@ export class TrackSlotOutput implements SlotOutput {
     const extension = this.absSendTimeId === undefined ? 0 : ABS_SEND_TIME_BYTES;
     if (packet.payload.length + 12 + extension > MAX_RTP_BYTES) return 0;
     if (rebase) {
-      this.seqOffset = (this.lastSeq + 1 - packet.sequenceNumber) & 0xffff;
+      this.numbering.rebase(packet.sequenceNumber);
       this.timestampOffset = (this.lastTimestamp + SOURCE_SWITCH_TICKS - packet.timestamp) >>> 0;
     }
-    const seq = (packet.sequenceNumber + this.seqOffset) & 0xffff;
+    const seq = this.numbering.map(packet.sequenceNumber);
     const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;
-    if (isNewer(seq, this.lastSeq, 0x10000)) this.lastSeq = seq;
     if (isNewer(timestamp, this.lastTimestamp, 0x1_0000_0000)) this.lastTimestamp = timestamp;
     const payload = packet.payload;
     const marker = packet.marker;
@@ -78,11 +74,7 @@ export class TrackSlotOutput implements SlotOutput {
   }
 
   skip(packet: RtpIn): void {
-    // Only a packet beyond what was sent leaves a gap to close. (A late packet from before
-    // a skip would now be numbered one too low, as a duplicate: reordering around padding
-    // is rare on a publisher's uplink, and mediasoup's exact bookkeeping was not worth it.)
-    const seq = (packet.sequenceNumber + this.seqOffset) & 0xffff;
-    if (isNewer(seq, this.lastSeq, 0x10000)) this.seqOffset = (this.seqOffset - 1) & 0xffff;
+    this.numbering.skip(packet.sequenceNumber);
   }
 
   /** Sends a packet of the stream at its turn (see DownlinkPacer) and remembers it for NACKs. */
