@@ -65,6 +65,9 @@ export const RelayCountersBody = Type.Object(
     bytesReceived: Type.Optional(Type.Integer()),
     /** Keyframe requests viewers sent (forwarded to the publisher, coalesced). */
     keyframeRequests: Type.Optional(Type.Integer()),
+    /** Packets lost on publishers' uplinks that the relay asked for again (NACK), and those that then came. */
+    packetsAskedAgain: Type.Optional(Type.Integer()),
+    packetsRecovered: Type.Optional(Type.Integer()),
     /** Now: viewer slots the relay forwards into (its forwarding index), as many as the live viewers' shown cameras and screens. */
     forwardingEntries: Type.Optional(Type.Integer()),
     /** Layer changes (or pauses) of viewers' slots made by the per-viewer allocation, since the meeting began. */

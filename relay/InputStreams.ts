@@ -6,6 +6,7 @@
  */
 import { RateMeter } from './allocation/RateMeter';
 import type { RtpIn, VideoSource } from './types';
+import { MissingPackets } from './uplink/MissingPackets';
 import { ReceptionStats } from './uplink/ReceptionStats';
 import { vp8KeyframeSize } from './vp8';
 
@@ -15,6 +16,8 @@ export class InputStream {
   readonly rate = new RateMeter();
   /** What arrives of it and what is lost, for the relay's receiver reports to the publisher. */
   readonly reception = new ReceptionStats();
+  /** What of it did not arrive, to be asked for again. */
+  readonly missing = new MissingPackets();
   /** The picture size its last keyframe declared (0 before one). */
   width = 0;
   height = 0;
@@ -39,12 +42,19 @@ export class InputStream {
     return this.flowingSince !== undefined && nowMs - this.lastPacketAt <= 1000 && nowMs - this.flowingSince >= ms;
   }
 
+  /** Counts a padding-only packet of it: received (for the reports and gaps), but no picture and no layer flowing. */
+  measurePadding(packet: RtpIn, nowMs: number): void {
+    this.reception.receive(packet.sequenceNumber, packet.timestamp, nowMs);
+    this.missing.arrived(packet.sequenceNumber, nowMs);
+  }
+
   /** Counts a packet of it (its RTP size and, at a keyframe, the picture size). */
   measure(packet: RtpIn, nowMs: number): void {
     if (nowMs - this.lastPacketAt > 1000) this.flowingSince = nowMs;
     this.lastPacketAt = nowMs;
     this.rate.add(packet.size, nowMs);
     this.reception.receive(packet.sequenceNumber, packet.timestamp, nowMs);
+    this.missing.arrived(packet.sequenceNumber, nowMs);
     const size = vp8KeyframeSize(packet.payload);
     if (size) {
       this.width = size.width;

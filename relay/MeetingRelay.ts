@@ -277,6 +277,10 @@ export class MeetingRelay {
       pliSent: () => {
         this.stats.plisSent += 1;
       },
+      uplinkRepair: (asked, recovered) => {
+        this.stats.packetsAskedAgain += asked;
+        this.stats.packetsRecovered += recovered;
+      },
       downlink: (estimateBps) => participant.downlink.setEstimate(estimateBps),
     };
     const peer = new RelayPeer(id, this.options, handlers, log);

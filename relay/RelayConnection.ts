@@ -27,6 +27,8 @@ export interface RelayPeerHandlers {
   keyframeRequest(slot: VideoSlot): void;
   /** A keyframe request (PLI) went to this client's camera or screen. */
   pliSent(): void;
+  /** Packets of the client's video the relay asked for again (NACK), and asked-for packets that came. */
+  uplinkRepair(asked: number, recovered: number): void;
   /** The client's browser estimated its downlink (REMB), bits per second. */
   downlink(estimateBps: number): void;
 }

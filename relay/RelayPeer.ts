@@ -21,7 +21,7 @@ import { DownlinkPacer } from './allocation/DownlinkPacer';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
-import { KeyframeThrottle, keyframeRequestTargets, nackedSequences, pliPacket, receiverReport, rembBps, senderReports, type ReportBlock } from './rtcp';
+import { KeyframeThrottle, keyframeRequestTargets, nackedSequences, nackPacket, pliPacket, receiverReport, rembBps, senderReports, type ReportBlock } from './rtcp';
 import { SourceStreams, type InputStream } from './InputStreams';
 import { offeredMedia, type OfferedMedia } from './OfferedMedia';
 import { ABS_SEND_TIME_URI, isRtcp, MAX_RTP_BYTES, readExtension16, readRtp, TRANSPORT_CC_URI, writeRtp } from './rtpBytes';
@@ -355,11 +355,13 @@ export class RelayPeer implements RelayConnection {
       if (view.payload.length === 0) {
         // Padding only (the browser's estimator probing, on the SSRC of a layer it may have
         // stopped): counted as received for the reports, never as a layer that still flows.
-        stream.reception.receive(view.sequenceNumber, view.timestamp, performance.now());
+        stream.measurePadding(view, performance.now());
+        this.askAgain(stream);
         this.handlers.videoPadding(stream, view);
         return;
       }
       stream.measure(view, performance.now());
+      this.askAgain(stream);
       try {
         this.handlers.video(stream, view);
       } catch (error) {
@@ -401,6 +403,20 @@ export class RelayPeer implements RelayConnection {
       if (mic.sendMessageBinary(pliPacket(FEEDBACK_SENDER_SSRC, stream.ssrc))) this.handlers.pliSent();
     } catch (error) {
       this.log.debug({ err: error }, 'sending a PLI failed');
+    }
+  }
+
+  /** NACKs the packets of the publisher's stream that are missing and due (MissingPackets), on the mic's track (see `sendPli`). */
+  private askAgain(stream: InputStream): void {
+    const seqs = stream.missing.due(performance.now());
+    const { asked, recovered } = stream.missing.takeCounts();
+    if (asked > 0 || recovered > 0) this.handlers.uplinkRepair(asked, recovered);
+    const mic = this.mic?.track;
+    if (seqs.length === 0 || !mic || !this.isConnected) return;
+    try {
+      mic.sendMessageBinary(nackPacket(FEEDBACK_SENDER_SSRC, stream.ssrc, seqs));
+    } catch (error) {
+      this.log.debug({ err: error }, 'sending a NACK failed');
     }
   }
 

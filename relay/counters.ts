@@ -20,6 +20,9 @@ export const RelayCountersSchema = Type.Object(
     bytesReceived: Count,
     /** Keyframe requests (PLI) sent to publishers. */
     plisSent: Count,
+    /** Packets lost on publishers' uplinks that the relay asked for again (NACK), and those that came. */
+    packetsAskedAgain: Count,
+    packetsRecovered: Count,
     /** Keyframe requests (PLI/FIR) received from viewers and routed to a publisher. */
     keyframeRequestsReceived: Count,
     /** Changes of the layer (or pause) a viewer's slot forwards, made by the per-viewer allocation. */
@@ -57,13 +60,13 @@ export const MixerFiguresSchema = Type.Object(
 export type MixerFigures = Static<typeof MixerFiguresSchema>;
 
 /** The relay counters that only grow (summed over a meeting's relays). */
-const RELAY_TOTALS = ['packetsForwarded', 'bytesForwarded', 'packetsReceived', 'bytesReceived', 'plisSent', 'keyframeRequestsReceived', 'layerSwitches'] as const satisfies ReadonlyArray<keyof RelayCounters>;
+const RELAY_TOTALS = ['packetsForwarded', 'bytesForwarded', 'packetsReceived', 'bytesReceived', 'plisSent', 'packetsAskedAgain', 'packetsRecovered', 'keyframeRequestsReceived', 'layerSwitches'] as const satisfies ReadonlyArray<keyof RelayCounters>;
 /** The mixer figures that only grow. */
 const MIXER_TOTALS = ['ticks', 'lateTicks', 'concealed', 'latePackets'] as const satisfies ReadonlyArray<keyof MixerFigures>;
 
 /** Relay counters of a relay that has forwarded nothing. */
 export function zeroRelayCounters(): RelayCounters {
-  return { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, keyframeRequestsReceived: 0, layerSwitches: 0, forwardingEntries: 0, pausedSlots: 0 };
+  return { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, packetsAskedAgain: 0, packetsRecovered: 0, keyframeRequestsReceived: 0, layerSwitches: 0, forwardingEntries: 0, pausedSlots: 0 };
 }
 
 /** Mixer figures of a mixer that has not ticked. */

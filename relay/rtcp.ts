@@ -103,6 +103,29 @@ export function nackedSequences(datagram: Uint8Array, mediaSsrc: number): number
   return lost;
 }
 
+/**
+ * A generic NACK (RFC 4585 §6.2.1) from `sender` for the packets `seqs` of `media`, in
+ * sequence order: one FCI entry (PID, and a bitmask of the 16 after it) per run.
+ */
+export function nackPacket(sender: number, media: number, seqs: readonly number[]): Buffer {
+  const entries: Array<[number, number]> = [];
+  for (const seq of seqs) {
+    const last = entries.at(-1);
+    const after = last ? (seq - last[0]) & 0xffff : 0;
+    if (last && after >= 1 && after <= 16) last[1] |= 1 << (after - 1);
+    else entries.push([seq & 0xffff, 0]);
+  }
+  const packet = Buffer.alloc(FEEDBACK_HEADER_BYTES + entries.length * 4);
+  packet.writeUInt32BE(((2 << 30) | (FMT_NACK << 24) | (PT_RTPFB << 16) | (packet.length / 4 - 1)) >>> 0, 0);
+  packet.writeUInt32BE(sender >>> 0, 4);
+  packet.writeUInt32BE(media >>> 0, 8);
+  entries.forEach(([pid, blp], i) => {
+    packet.writeUInt16BE(pid, FEEDBACK_HEADER_BYTES + i * 4);
+    packet.writeUInt16BE(blp, FEEDBACK_HEADER_BYTES + i * 4 + 2);
+  });
+  return packet;
+}
+
 /** A PLI (RFC 4585 §6.3.1) from `sender` asking for a keyframe on `media`. */
 export function pliPacket(sender: number, media: number): Buffer {
   const packet = Buffer.alloc(FEEDBACK_HEADER_BYTES);

@@ -149,6 +149,8 @@ export class MeetingMedia {
       packetsReceived: relay.packetsReceived,
       bytesReceived: relay.bytesReceived,
       keyframeRequests: relay.plisSent,
+      packetsAskedAgain: relay.packetsAskedAgain,
+      packetsRecovered: relay.packetsRecovered,
       forwardingEntries: this.relay?.figures.relay.forwardingEntries ?? 0,
       layerSwitches: relay.layerSwitches,
       pausedSlots: this.relay?.figures.relay.pausedSlots ?? 0,
