@@ -395,7 +395,7 @@ export class MeetingRelay {
     const peer = viewer.peer;
     if (!peer || peer.isClosed) return;
     this.stats.layerSwitches += viewer.downlink.allocate(peer.slots, this.layersOf, peer.downlinkMeter, now);
-    peer.downlinkPacer.setRate(viewer.downlink.pacingBps);
+    peer.downlinkPacer.setRate(viewer.downlink.pacingBps(peer.downlinkMeter, now));
   }
 
   /** Emits the viewer's slot table (whose layer each slot gets) when it changed. */

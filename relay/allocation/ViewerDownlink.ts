@@ -45,6 +45,9 @@ const DECREASE_INTERVAL_MS = 1000;
 /** How long a probe runs; it asks for this much more than the step (the step's keyframes). */
 export const PROBE_MS = 500;
 const PROBE_MARGIN = 1.2;
+/** How far above the budget a probe reaches: after a failed one (or the first), and after one that passed. */
+const PROBE_GROWTH_AFTER_FAILURE = 1.25;
+const PROBE_GROWTH_AFTER_PASS = 2;
 /** A probe that ends with the estimate below this share of the one it started at failed (the browser saw its queue grow). */
 const PROBE_ESTIMATE_DROP = 0.9;
 /**
@@ -62,6 +65,14 @@ const PROBE_AFTERMATH_MS = 2000;
 const MIN_PROBE_BASE_BPS = 50_000;
 /** A limited viewer's video is paced this much above its budget (DownlinkPacer): keyframes spread out, the average still fits. */
 export const PACING_FACTOR = 1.25;
+/**
+ * A free viewer's bursts — a layer switch's keyframes, several at once — are spread at this
+ * multiple of what it gets (libwebrtc paces at 2.5× its target), and never slower than the
+ * floor: sent at once they overran even unconstrained viewers (loss spikes seen at every
+ * viewer when one weak viewer's layers went back up).
+ */
+const FREE_PACING_FACTOR = 2.5;
+const MIN_FREE_PACING_BPS = 2_000_000;
 
 /** Where the controller says what it decided (the relay's debug log). */
 export type DownlinkLog = (details: Record<string, number | string | boolean>, msg: string) => void;
@@ -90,11 +101,11 @@ export class ViewerDownlink {
   }
 
   /**
-   * The pace of the viewer's video (DownlinkPacer): none while free; while limited a little
-   * above its budget, or above a running probe's target.
+   * The pace of the viewer's video (DownlinkPacer): while free, well above what it gets
+   * (only bursts wait); while limited, a little above its budget, or a running probe's target.
    */
-  get pacingBps(): number {
-    if (this.state === 'free') return Infinity;
+  pacingBps(meter: DownlinkMeter, nowMs: number): number {
+    if (this.state === 'free') return Math.max(MIN_FREE_PACING_BPS, FREE_PACING_FACTOR * Math.max(meter.sentBps(nowMs), this.estimate ?? 0));
     return Math.max(this.capacity, this.probe?.targetBps ?? 0) * PACING_FACTOR;
   }
 
@@ -226,12 +237,17 @@ export class ViewerDownlink {
       // With (almost) nothing sent there is nothing to duplicate: the probe is the cheapest
       // step itself (a paused camera back), judged by what follows. Otherwise, after a step
       // that passed, try everything at once (a link back to full gets there in one probe, not
-      // one per layer); after a failure, one step. Duplicates multiply what is sent by at
-      // most 1 + MAX_PROBE_COPIES: a probe tests no more.
+      // one per layer); after a failure, one step. Either way no more than a share above the
+      // budget — a quarter after a failure, double after a pass: a step bigger than that
+      // (a top layer is ten times the one below) is reached over several probes, each of
+      // which raises the budget, instead of one that overflows a link still full and costs
+      // the pictures it carries their packets. Duplicates multiply what is sent by at most
+      // 1 + MAX_PROBE_COPIES: a probe tests no more.
       const duplicable = sent >= MIN_PROBE_BASE_BPS;
       const step = duplicable && this.lastProbePassed ? more.all : more.cheapest;
       const planned = this.videoBps(slots, layersOf, nowMs);
-      const targetBps = duplicable ? Math.min(planned + step * PROBE_MARGIN, sent * (1 + MAX_PROBE_COPIES)) : planned + step * PROBE_MARGIN;
+      const reach = Math.max(this.capacity, planned) * (this.lastProbePassed ? PROBE_GROWTH_AFTER_PASS : PROBE_GROWTH_AFTER_FAILURE);
+      const targetBps = duplicable ? Math.min(planned + step * PROBE_MARGIN, reach, sent * (1 + MAX_PROBE_COPIES)) : planned + step * PROBE_MARGIN;
       this.probe = { startedAt: nowMs, targetBps, estimateAtStart: estimate ?? 0, duplicable };
       meter.startProbe(duplicable ? (targetBps - sent) / sent : 0);
     }

@@ -182,6 +182,18 @@ test('an estimate that falls without loss (a busy CPU, or what arrives after a p
   assert.is(world.downlink.downlinkState, 'free');
 });
 
+test('the pace: a free viewer well above what it gets (only bursts wait), a limited one a quarter above its budget', () => {
+  const world = setup();
+  run(world, 3_500_000, 3000);
+  const free = world.downlink.pacingBps(world.meter, world.now);
+  assert.ok(free >= 2_000_000 && free >= 2.5 * world.meter.sentBps(world.now), `free: ${free}`);
+  run(world, 1_200_000, 4000);
+  assert.is(world.downlink.downlinkState, 'limited');
+  const limited = world.downlink.pacingBps(world.meter, world.now);
+  const budget = world.downlink.report(world.meter, world.now).limitBps!;
+  assert.ok(limited >= budget * 1.25 - 1 && limited <= 2 * budget * 1.25, `limited: ${limited} for a budget of ${budget}`);
+});
+
 test('small tiles cap the layer even on a free link', () => {
   const { cameras, slots, layersOf, downlink, meter, targets } = setup();
   for (const layers of cameras) {
