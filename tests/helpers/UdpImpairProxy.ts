@@ -24,6 +24,14 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { prng } from './prng';
 
+/**
+ * The proxy's sockets hold 4 MiB (as far as net.core.rmem_max allows): it runs in the test's
+ * own event loop, which a saturated machine stalls for tens of milliseconds, and the
+ * kernel's default 208 KiB overflowed then — hundreds of datagrams dropped per run that no
+ * cap asked for (seen in `ss -m`), read by the relay as the link's loss.
+ */
+const SOCKET_BUFFERS = { recvBufferSize: 4 * 1024 * 1024, sendBufferSize: 4 * 1024 * 1024 };
+
 /** The way a datagram travels: `up` from a client to the target, `down` from the target back. */
 export type Direction = 'up' | 'down';
 
@@ -124,7 +132,7 @@ export class UdpImpairProxy {
   /** Binds the proxy; resolves once it listens. */
   static async start(options: UdpImpairProxyOptions): Promise<UdpImpairProxy> {
     const host = options.host ?? '127.0.0.1';
-    const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+    const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', ...SOCKET_BUFFERS });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(options.port ?? 0, host, () => {
@@ -270,7 +278,7 @@ export class UdpImpairProxy {
     const key = `${from.address}|${from.port}`;
     const existing = this.#flows.get(key);
     if (existing !== undefined) return existing;
-    const upstream = createSocket(isIP(this.#target.address) === 6 ? 'udp6' : 'udp4');
+    const upstream = createSocket({ type: isIP(this.#target.address) === 6 ? 'udp6' : 'udp4', ...SOCKET_BUFFERS });
     const flow: Flow = {
       key,
       client: { address: from.address, port: from.port },
