@@ -89,6 +89,8 @@ export class ViewerDownlink {
   private probe: { startedAt: number; targetBps: number; estimateAtStart: number; duplicable: boolean } | undefined;
   private probeBackoffMs = PROBE_INTERVAL_MS;
   private lastProbePassed = false;
+  /** The budget before the last probe that passed raised it. */
+  private capacityBeforeProbe = 0;
   private lastProbeEndAt = -Infinity;
   private nextProbeAt = -Infinity;
   private readonly views = new Map<string, { width: number; height: number }>();
@@ -204,6 +206,7 @@ export class ViewerDownlink {
           // that outlasts the probe's window is the link's, and lowers the budget then.
           this.lastDecreaseAt = nowMs;
         } else {
+          this.capacityBeforeProbe = this.capacity;
           this.capacity = Math.max(this.capacity, this.probe.targetBps);
           this.probeBackoffMs = PROBE_INTERVAL_MS;
         }
@@ -214,12 +217,16 @@ export class ViewerDownlink {
       }
     }
     if (loss >= LOSS_THRESHOLD && nowMs - this.lastDecreaseAt >= DECREASE_INTERVAL_MS) {
-      this.capacity = Math.min(this.capacity, delivered);
-      this.lastDecreaseAt = nowMs;
-      this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss) }, 'downlink budget lowered');
       // Loss soon after a probe passed: the step it took did not fit after all (a resumed
-      // camera, whose probe had nothing to duplicate, shows it only now). Wait longer.
-      if (this.lastProbePassed && nowMs - this.lastProbeEndAt <= PROBE_AFTERMATH_MS) {
+      // camera, whose probe had nothing to duplicate, shows it only now) — back to the
+      // budget before it, which did fit (what got through while a new layer's keyframes
+      // overflow the queue says little), and wait longer. Loss that outlasts it lowers the
+      // budget again a second later.
+      const aftermath = this.lastProbePassed && nowMs - this.lastProbeEndAt <= PROBE_AFTERMATH_MS;
+      this.capacity = Math.min(this.capacity, aftermath ? Math.max(delivered, this.capacityBeforeProbe) : delivered);
+      this.lastDecreaseAt = nowMs;
+      this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), aftermath }, 'downlink budget lowered');
+      if (aftermath) {
         this.lastProbePassed = false;
         this.probeBackoffMs = Math.min(MAX_PROBE_BACKOFF_MS, this.probeBackoffMs * 2);
       }
