@@ -24,11 +24,11 @@ export interface RemoteEnd {
   protocol: string;
 }
 
-/** The remote ends of every connected peer connection on `page` (through `getStats()`). */
-export async function remoteEnds(page: Page): Promise<RemoteEnd[]> {
+/** What each connected peer connection on `page` reports of its selected pair (through `getStats()`). */
+async function selectedPairs(page: Page): Promise<Array<{ remote: RemoteEnd | undefined; availableOutgoingBitrate: number | undefined }>> {
   return page.evaluate(async () => {
     const pcs = (window as unknown as { __peerConnections?: RTCPeerConnection[] }).__peerConnections ?? [];
-    const ends: Array<{ address: string; port: number; candidateType: string; protocol: string }> = [];
+    const pairs: Array<{ remote: { address: string; port: number; candidateType: string; protocol: string } | undefined; availableOutgoingBitrate: number | undefined }> = [];
     for (const pc of pcs) {
       if (pc.connectionState !== 'connected') continue;
       const stats = await pc.getStats();
@@ -38,12 +38,20 @@ export async function remoteEnds(page: Page): Promise<RemoteEnd[]> {
         if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
         const pair = byId.get(String(s.selectedCandidatePairId));
         const remote = pair && byId.get(String(pair.remoteCandidateId));
-        if (!remote) continue;
-        ends.push({ address: String(remote.address || remote.ip || ""), port: Number(remote.port), candidateType: String(remote.candidateType), protocol: String(remote.protocol) });
+        const bps = pair?.availableOutgoingBitrate;
+        pairs.push({
+          remote: remote && { address: String(remote.address || remote.ip || ''), port: Number(remote.port), candidateType: String(remote.candidateType), protocol: String(remote.protocol) },
+          availableOutgoingBitrate: typeof bps === 'number' ? bps : undefined,
+        });
       }
     }
-    return ends;
+    return pairs;
   });
+}
+
+/** The remote ends of every connected peer connection on `page`. */
+export async function remoteEnds(page: Page): Promise<RemoteEnd[]> {
+  return (await selectedPairs(page)).flatMap((pair) => (pair.remote ? [pair.remote] : []));
 }
 
 /** Waits until a peer connection of `who`'s page has a selected pair, and returns the remote ends. */
@@ -61,20 +69,5 @@ export async function awaitRemoteEnds(who: { page: Page; name: string }, timeout
  * negotiated); undefined for a connection without one.
  */
 export async function availableOutgoingBitrates(page: Page): Promise<Array<number | undefined>> {
-  return page.evaluate(async () => {
-    const pcs = (window as unknown as { __peerConnections?: RTCPeerConnection[] }).__peerConnections ?? [];
-    const estimates: Array<number | undefined> = [];
-    for (const pc of pcs) {
-      if (pc.connectionState !== 'connected') continue;
-      const stats = await pc.getStats();
-      const byId = new Map<string, Record<string, unknown>>();
-      stats.forEach((s: Record<string, unknown>) => byId.set(String(s.id), s));
-      for (const s of byId.values()) {
-        if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
-        const bps = byId.get(String(s.selectedCandidatePairId))?.availableOutgoingBitrate;
-        estimates.push(typeof bps === 'number' ? bps : undefined);
-      }
-    }
-    return estimates;
-  });
+  return (await selectedPairs(page)).map((pair) => pair.availableOutgoingBitrate);
 }
