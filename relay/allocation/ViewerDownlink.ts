@@ -13,14 +13,15 @@
  * browser saw its queue grow) while the viewer loses packets — a busy CPU delays packets
  * too, loss is what tells a full queue. Limited, its budget is what got through when it
  * lost (sent × (1 − loss), at least half of sent), lowered again on new loss; it is raised
- * only by a probe: the
- * slots send duplicates worth the next step for half a second, and when nothing is lost
- * and the estimate does not fall, the step is taken (a layer up, or a paused camera back).
- * A failed probe waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`); after one
- * that passed, the next tries everything the tiles need at once. Once the
- * viewer gets everything its tiles need it is free again.
+ * only by a probe: the slots send duplicates worth the next step for half a second (no more
+ * than a quarter above the budget after a failure, twice it after a pass), and when nothing
+ * is lost and the estimate does not fall, the budget takes the probe's rate (a layer up, a
+ * paused camera back, or a step toward one). A failed probe waits longer before the next
+ * (up to `MAX_PROBE_BACKOFF_MS`); after one that passed, the next tries everything the
+ * tiles need at once. Once the viewer gets everything its tiles need it is free again.
  *
- * Video only: the mix is small and goes first, the link's queue serves it alongside.
+ * Video only: the mix is small and goes first, its own track unpaced; the viewer's video is
+ * paced (`pacingBps`, DownlinkPacer) so that it never fills the link's queue in a burst.
  */
 import type { DownlinkReport, SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
@@ -64,7 +65,7 @@ const PROBE_AFTERMATH_MS = 2000;
 /** Below this much video sent, a probe cannot be made of duplicates. */
 const MIN_PROBE_BASE_BPS = 50_000;
 /** A limited viewer's video is paced this much above its budget (DownlinkPacer): keyframes spread out, the average still fits. */
-export const PACING_FACTOR = 1.25;
+const PACING_FACTOR = 1.25;
 /**
  * A free viewer's bursts — a layer switch's keyframes, several at once — are spread at this
  * multiple of what it gets (libwebrtc paces at 2.5× its target), and never slower than the
