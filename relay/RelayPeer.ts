@@ -409,8 +409,6 @@ export class RelayPeer implements RelayConnection {
   /** NACKs the packets of the publisher's stream that are missing and due (MissingPackets), on the mic's track (see `sendPli`). */
   private askAgain(stream: InputStream): void {
     const seqs = stream.missing.due(performance.now());
-    const { asked, recovered } = stream.missing.takeCounts();
-    if (asked > 0 || recovered > 0) this.handlers.uplinkRepair(asked, recovered);
     const mic = this.mic?.track;
     if (seqs.length === 0 || !mic || !this.isConnected) return;
     try {
@@ -435,6 +433,9 @@ export class RelayPeer implements RelayConnection {
     let arrivingBps = 0;
     for (const streams of this.streams.values()) {
       for (const stream of streams.layers()) {
+        // What was asked for again and came, counted here twice a second rather than per packet.
+        const { asked, recovered } = stream.missing.takeCounts();
+        if (asked > 0 || recovered > 0) this.handlers.uplinkRepair(asked, recovered);
         const report = stream.reception.report(stream.ssrc, nowMs);
         if (!report) continue;
         blocks.push(report.block);

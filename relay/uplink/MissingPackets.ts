@@ -20,6 +20,8 @@ const GIVE_UP_MS = 1000;
 /** The list is looked through at most this often (it is asked on every packet). */
 const CHECK_MS = 20;
 
+const NONE: readonly number[] = [];
+
 interface Missing {
   since: number;
   askedAt: number;
@@ -70,10 +72,10 @@ export class MissingPackets {
   }
 
   /** The sequence numbers to ask for now (each counted as asked); a new gap is due at once. */
-  due(nowMs: number): number[] {
+  due(nowMs: number): readonly number[] {
+    // Called on every packet: nothing is allocated unless something is due.
+    if (this.missing.size === 0 || (!this.newGap && nowMs - this.checkedAt < CHECK_MS)) return NONE;
     const seqs: number[] = [];
-    if (this.missing.size === 0) return seqs;
-    if (!this.newGap && nowMs - this.checkedAt < CHECK_MS) return seqs;
     this.checkedAt = nowMs;
     this.newGap = false;
     for (const [seq, entry] of this.missing) {
