@@ -138,6 +138,28 @@ async function meetingDetail(url: string, id: string): Promise<MeetingDetail> {
 /** The p-th percentile (0..100) of `values`, rounded to 0.1; 0 when empty. */
 const percentileOf = (values: number[], p: number) => round(percentile([...values].sort((a, b) => a - b), p));
 
+/** How much of the run one reading of a meeting's departure figures covers (its last 500 ticks of 20 ms). */
+const DEPARTURE_WINDOW_MS = 10_000;
+
+/** Every meeting's worst mix inter-departure p99 and max over the readings of the run. */
+class DepartureSamples {
+  private readonly p99 = new Map<string, number>();
+  private readonly max = new Map<string, number>();
+
+  add(details: MeetingDetail[]): void {
+    for (const d of details) {
+      this.p99.set(d.id, Math.max(this.p99.get(d.id) ?? 0, d.relay.departureMsP99 ?? 0));
+      this.max.set(d.id, Math.max(this.max.get(d.id) ?? 0, d.relay.departureMsMax ?? 0));
+    }
+  }
+
+  get figures(): { worstP99: number; worstMax: number; medianP99: number; medianMax: number } {
+    const p99 = [...this.p99.values()];
+    const max = [...this.max.values()];
+    return { worstP99: round(Math.max(0, ...p99), 1), worstMax: round(Math.max(0, ...max), 1), medianP99: percentileOf(p99, 50), medianMax: percentileOf(max, 50) };
+  }
+}
+
 /** One line, rewritten in place on a terminal, appended otherwise. */
 function progress(line: string): void {
   if (process.stdout.isTTY) process.stdout.write(`\r${line.padEnd(process.stdout.columns - 1)}`);
@@ -229,9 +251,16 @@ async function main(): Promise<void> {
     let lastCpu = startCpu;
     let lastAt = startAt;
     let lastTotals = startTotals;
+    // Each meeting's departure figures cover its last 500 ticks (10 s): read them every 10 s.
+    const departures = new DepartureSamples();
+    let departuresReadAt = startAt;
     while (performance.now() - startAt < settings.seconds * 1000) {
       await sleep(1000);
       const now = performance.now();
+      if (now - departuresReadAt >= DEPARTURE_WINDOW_MS) {
+        departuresReadAt = now;
+        departures.add(await Promise.all(meetingIds.map((id) => meetingDetail(server.url, id))));
+      }
       const cpu = await server.cpuSeconds();
       const t = totals(clients);
       const dt = (now - lastAt) / 1000;
@@ -286,6 +315,7 @@ async function main(): Promise<void> {
       signalingRoundTripMs: { median: percentileOf(roundTrips, 50), p99: percentileOf(roundTrips, 99), max: percentileOf(roundTrips, 100) },
       longestAudioGapMs: { median: Math.round(percentile(gaps, 50)), max: Math.round(percentile(gaps, 100)) },
       mixer: { ticks, lateTicks, lateShare: ticks > 0 ? Math.round((lateTicks / ticks) * 10000) / 10000 : 0, tickMsP99Max: Math.round(tickP99 * 100) / 100 },
+      departures: departures.figures,
       failures: Object.fromEntries(failures),
     };
     const table = [
@@ -299,6 +329,7 @@ async function main(): Promise<void> {
       `| signaling round trip (WebSocket ping, 10/s) | median ${result.signalingRoundTripMs.median} ms, p99 ${result.signalingRoundTripMs.p99} ms, worst ${result.signalingRoundTripMs.max} ms |`,
       `| longest audio gap a participant had | median ${result.longestAudioGapMs.median} ms, worst ${result.longestAudioGapMs.max} ms |`,
       `| mixer | ${ticks} ticks, ${(100 * result.mixer.lateShare).toFixed(2)}% late, p99 ${result.mixer.tickMsP99Max} ms |`,
+      `| mix inter-departure (every 10 s, per meeting) | worst meeting p99 ${result.departures.worstP99} ms, max ${result.departures.worstMax} ms; median meeting p99 ${result.departures.medianP99} ms, max ${result.departures.medianMax} ms |`,
       `| failures | ${failures.size === 0 ? 'none' : [...failures].map(([why, n]) => `${n}× ${why}`).join('; ')} |`,
     ].join('\n');
     console.log(`\n${table}\n`);
