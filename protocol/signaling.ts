@@ -134,15 +134,17 @@ export type RelaySlot = Static<typeof RelaySlot>;
 
 /** How large a client shows one relay slot (device pixels; 0 × 0 when not shown), so the relay sends no bigger a layer. */
 /**
- * The relay's view of one participant's link: as a viewer, its browser's estimate (REMB;
- * absent from a browser that sends none), the video the relay sends it, what it loses of
- * that, and — while its downlink limits what it gets — the budget the relay keeps its video
- * to; as a publisher, the video of it that reaches the relay and the share lost on the way
- * (its browser sets its own rate from the relay's transport-wide feedback).
+ * The relay's view of one participant's link: as a viewer, the video the relay sends it,
+ * what of it reached the viewer and how long it queued on the way (from the browser's
+ * transport-wide feedback; absent from a browser that sends none), what it loses, and —
+ * while its downlink limits what it gets — the budget the relay keeps its video to; as a
+ * publisher, the video of it that reaches the relay and the share lost on the way (its
+ * browser sets its own rate from the relay's transport-wide feedback).
  */
 export const DownlinkReport = Type.Object(
   {
     estimateBps: Type.Optional(Type.Number({ minimum: 0 })),
+    queueMs: Type.Optional(Type.Number({ minimum: 0 })),
     videoBps: Type.Number({ minimum: 0 }),
     lossPercent: Type.Number({ minimum: 0, maximum: 100 }),
     limitBps: Type.Optional(Type.Number({ minimum: 0 })),

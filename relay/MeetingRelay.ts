@@ -281,7 +281,10 @@ export class MeetingRelay {
         this.stats.packetsAskedAgain += asked;
         this.stats.packetsRecovered += recovered;
       },
-      downlink: (estimateBps) => participant.downlink.setEstimate(estimateBps),
+      // A running probe is judged on every feedback: one that fills the queue stops at once.
+      downlinkFeedback: () => {
+        if (participant.downlink.probing) this.allocate(participant, performance.now());
+      },
     };
     const peer = new RelayPeer(id, this.options, handlers, log);
     participant.peer = peer;
@@ -386,7 +389,9 @@ export class MeetingRelay {
       this.emitTable(viewer);
       if (report) {
         const uplink = peer.uplink;
-        this.events.emit('downlink', viewer.id, { ...viewer.downlink.report(peer.downlinkMeter, now), ...(uplink ? { uplink } : {}) });
+        const rep = viewer.downlink.report(peer.downlinkMeter, peer.downlinkDelivery, now);
+        this.log.debug({ participant: viewer.id, tmpFeedbacks: peer.downlinkDelivery.samples, ...rep }, 'downlink report');
+        this.events.emit('downlink', viewer.id, { ...rep, ...(uplink ? { uplink } : {}) });
       }
     }
   }
@@ -394,7 +399,7 @@ export class MeetingRelay {
   private allocate(viewer: Participant, now: number): void {
     const peer = viewer.peer;
     if (!peer || peer.isClosed) return;
-    this.stats.layerSwitches += viewer.downlink.allocate(peer.slots, this.layersOf, peer.downlinkMeter, now);
+    this.stats.layerSwitches += viewer.downlink.allocate(peer.slots, this.layersOf, peer.downlinkMeter, peer.downlinkDelivery, now);
     peer.downlinkPacer.setRate(viewer.downlink.pacingBps(peer.downlinkMeter, now));
   }
 

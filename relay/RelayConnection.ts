@@ -3,6 +3,7 @@
  * and the life it follows.
  */
 import type { DownlinkReport } from '../protocol/signaling';
+import type { DownlinkDelivery } from './allocation/DownlinkDelivery';
 import type { DownlinkMeter } from './allocation/DownlinkMeter';
 import type { DownlinkPacer } from './allocation/DownlinkPacer';
 import type { InputStream } from './InputStreams';
@@ -29,8 +30,8 @@ export interface RelayPeerHandlers {
   pliSent(): void;
   /** Packets of the client's video the relay asked for again (NACK), and asked-for packets that came. */
   uplinkRepair(asked: number, recovered: number): void;
-  /** The client's browser estimated its downlink (REMB), bits per second. */
-  downlink(estimateBps: number): void;
+  /** The client's browser reported when the relay's packets reached it (transport-wide feedback, in `downlinkDelivery`). */
+  downlinkFeedback(): void;
 }
 
 /** One participant's connection to the relay. */
@@ -44,6 +45,8 @@ export interface RelayConnection {
   readonly downlinkMeter: DownlinkMeter;
   /** When its slots' packets go out: at a pace while the client's downlink is limited. */
   readonly downlinkPacer: DownlinkPacer;
+  /** When its slots' packets reached the client, from its transport-wide feedback. */
+  readonly downlinkDelivery: DownlinkDelivery;
   /** The client's video as it reaches the relay (its last reception report's interval), undefined before any. */
   readonly uplink: DownlinkReport['uplink'];
   /** The UDP host endpoints its ICE sockets are bound to: where a client's TURN relay sends to reach us. */

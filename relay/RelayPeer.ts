@@ -16,15 +16,16 @@ import { randomInt } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type NodeDataChannel from 'node-datachannel';
 import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-datachannel';
+import { DownlinkDelivery } from './allocation/DownlinkDelivery';
 import { DownlinkMeter } from './allocation/DownlinkMeter';
 import { DownlinkPacer } from './allocation/DownlinkPacer';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
-import { KeyframeThrottle, keyframeRequestTargets, nackedSequences, nackPacket, pliPacket, receiverReport, rembBps, senderReports, type ReportBlock } from './rtcp';
+import { KeyframeThrottle, keyframeRequestTargets, nackedSequences, nackPacket, pliPacket, receiverReport, senderReports, type ReportBlock } from './rtcp';
 import { SourceStreams, type InputStream } from './InputStreams';
 import { offeredMedia, type OfferedMedia } from './OfferedMedia';
-import { ABS_SEND_TIME_URI, isRtcp, MAX_RTP_BYTES, readExtension16, readRtp, TRANSPORT_CC_URI, writeRtp } from './rtpBytes';
+import { isRtcp, MAX_RTP_BYTES, readExtension16, readRtp, TRANSPORT_CC_URI, writeRtp } from './rtpBytes';
 import { TrackSlotOutput } from './TrackSlotOutput';
 import { TransportFeedback } from './uplink/TransportFeedback';
 import type { DownlinkReport } from '../protocol/signaling';
@@ -115,6 +116,7 @@ export class RelayPeer implements RelayConnection {
   readonly downlinkMeter = new DownlinkMeter();
   /** When this connection's slots' packets go out. */
   readonly downlinkPacer = new DownlinkPacer();
+  readonly downlinkDelivery = new DownlinkDelivery();
   /** The client's video as it reaches the relay, per reception report interval. */
   private uplinkReport: DownlinkReport['uplink'];
   /** When the client's packets arrive, for its send-side estimator (when negotiated). */
@@ -303,13 +305,12 @@ export class RelayPeer implements RelayConnection {
         description.addVP8Codec(offered.payloadType!);
         const ssrc = randomInt(1, 0xffff_ffff);
         description.addSSRC(ssrc, CNAME, `slot-${offered.mid}`, `slot-${offered.mid}`);
-        // abs-send-time on what the relay sends lets the browser estimate its downlink and
-        // report it (REMB, `goog-remb` is in the answer): the per-viewer allocation's input.
-        const absSendTimeId = offered.extensions.get(ABS_SEND_TIME_URI);
-        if (absSendTimeId !== undefined) description.parseSdpLine(`a=extmap:${absSendTimeId} ${ABS_SEND_TIME_URI}`);
+        // Transport-wide sequence numbers on what the relay sends: the browser reports when
+        // each arrived (DownlinkDelivery), the per-viewer allocation's input.
+        const transportCcId = answerTransportCc(description, offered);
         // No media handler: the relay answers NACKs itself, within a budget (RetransmitHistory).
         const track = this.addTrack(description);
-        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch, this.downlinkMeter, this.downlinkPacer, absSendTimeId));
+        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch, this.downlinkMeter, this.downlinkPacer, this.downlinkDelivery, transportCcId));
         track.onMessage((message) => {
           if (isRtcp(message)) this.guard('rtcp', () => this.onSlotRtcp(slot, message));
         });
@@ -377,8 +378,7 @@ export class RelayPeer implements RelayConnection {
       const lost = nackedSequences(rtcp, ssrc);
       if (lost.length > 0) slot.output.resend(lost);
     }
-    const estimate = rembBps(rtcp);
-    if (estimate !== undefined) this.handlers.downlink(estimate);
+    if (this.downlinkDelivery.onFeedback(rtcp, performance.now())) this.handlers.downlinkFeedback();
     for (const ssrc of keyframeRequestTargets(rtcp)) {
       if (ssrc === slot.output.ssrc) {
         this.handlers.keyframeRequest(slot);

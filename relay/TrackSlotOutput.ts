@@ -6,10 +6,11 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Track } from 'node-datachannel';
+import type { DownlinkDelivery } from './allocation/DownlinkDelivery';
 import type { DownlinkMeter } from './allocation/DownlinkMeter';
 import type { DownlinkPacer } from './allocation/DownlinkPacer';
 import { RetransmitHistory } from './RetransmitHistory';
-import { ABS_SEND_TIME_BYTES, MAX_RTP_BYTES, writeRtp } from './rtpBytes';
+import { MAX_RTP_BYTES, TRANSPORT_CC_BYTES, writeRtp } from './rtpBytes';
 import { isNewer, SlotNumbering } from './SlotNumbering';
 import type { RtpIn } from './types';
 import { SOURCE_SWITCH_TICKS, type SlotOutput } from './VideoSlot';
@@ -32,17 +33,23 @@ export class TrackSlotOutput implements SlotOutput {
     private readonly meter: DownlinkMeter,
     /** When the viewer's packets go out (shared by its slots). */
     private readonly pacer: DownlinkPacer,
-    /** The abs-send-time extension's ID the viewer negotiated, if it did. */
-    private readonly absSendTimeId?: number,
+    /** The viewer's transport-wide feedback: each packet is numbered there as it leaves, when the viewer negotiated the extension (its ID). */
+    private readonly delivery: DownlinkDelivery,
+    private readonly transportCcId?: number,
   ) {}
+
+  /** RTP header and extension bytes around a payload. */
+  private get overhead(): number {
+    return 12 + (this.transportCcId === undefined ? 0 : TRANSPORT_CC_BYTES);
+  }
 
   get connected(): boolean {
     return this.peer.isConnected && this.track.isOpen();
   }
 
   send(packet: RtpIn, rebase: boolean): number {
-    const extension = this.absSendTimeId === undefined ? 0 : ABS_SEND_TIME_BYTES;
-    if (packet.payload.length + 12 + extension > MAX_RTP_BYTES) return 0;
+    const size = packet.payload.length + this.overhead;
+    if (size > MAX_RTP_BYTES) return 0;
     if (rebase) {
       this.numbering.rebase(packet.sequenceNumber);
       this.timestampOffset = (this.lastTimestamp + SOURCE_SWITCH_TICKS - packet.timestamp) >>> 0;
@@ -52,7 +59,6 @@ export class TrackSlotOutput implements SlotOutput {
     if (isNewer(timestamp, this.lastTimestamp, 0x1_0000_0000)) this.lastTimestamp = timestamp;
     const payload = packet.payload;
     const marker = packet.marker;
-    const size = payload.length + 12 + extension;
     this.pacer.send(size, 'media', () => this.transmit(seq, timestamp, marker, payload));
     return size;
   }
@@ -62,7 +68,7 @@ export class TrackSlotOutput implements SlotOutput {
       lost,
       performance.now(),
       (seq, timestamp, marker, payload) => {
-        const size = payload.length + 12 + (this.absSendTimeId === undefined ? 0 : ABS_SEND_TIME_BYTES);
+        const size = payload.length + this.overhead;
         this.pacer.send(size, 'resend', () => {
           const sent = this.write(seq, timestamp, marker, payload, performance.now());
           if (sent > 0) this.meter.sent(sent, false, performance.now());
@@ -85,16 +91,19 @@ export class TrackSlotOutput implements SlotOutput {
     this.history.remember(seq, timestamp, marker, payload, size, now);
     this.meter.sent(size, true, now);
     // A probe of the viewer's link: the same packet again, paced like the rest (see DownlinkMeter).
+    // Not numbered for transport-wide feedback: the browser drops the copy as a replay before it records an arrival (DownlinkDelivery).
     for (let copies = this.meter.duplicates(size); copies > 0; copies -= 1) {
       this.pacer.send(size, 'media', () => {
-        if (this.write(seq, timestamp, marker, payload, performance.now()) > 0) this.meter.sent(size, false, performance.now());
+        if (this.write(seq, timestamp, marker, payload, performance.now(), false) > 0) this.meter.sent(size, false, performance.now());
       });
     }
   }
 
-  /** Writes and sends one packet of this stream; returns its RTP size, 0 when not sent. */
-  private write(seq: number, timestamp: number, marker: boolean, payload: Buffer, nowMs: number): number {
-    const out = writeRtp(this.scratch, this.payloadType, marker, seq, timestamp, this.ssrc, payload, this.absSendTimeId, nowMs);
+  /** Writes and sends one packet of this stream (`numbered`: with a transport-wide sequence number; the same size without); returns its RTP size, 0 when not sent. */
+  private write(seq: number, timestamp: number, marker: boolean, payload: Buffer, nowMs: number, numbered = true): number {
+    const transportCcId = this.transportCcId;
+    const transportSequence = transportCcId === undefined ? 0 : numbered ? this.delivery.stamp(payload.length + this.overhead, nowMs) : -1;
+    const out = writeRtp(this.scratch, this.payloadType, marker, seq, timestamp, this.ssrc, payload, transportCcId, transportSequence);
     // libdatachannel copies the packet (into SRTP): the scratch is free again.
     return this.track.sendMessageBinary(out) ? out.length : 0;
   }

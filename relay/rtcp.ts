@@ -5,8 +5,8 @@
  * - keyframe requests: a PLI or FIR names the *media* SSRC of the slot it wants a keyframe on
  *   (Chrome sets the *sender* SSRC to one of its own outgoing streams), and the relay turns
  *   it into a request to whichever publisher that slot shows now;
- * - downlink feedback: the browser's REMB (its estimate of what reaches it) and the loss in
- *   its receiver reports, for the per-viewer allocation.
+ * - downlink feedback for the per-viewer allocation: what it NACKs, and its transport-wide
+ *   feedback (when each packet the relay sent it arrived, `readTransportFeedback`).
  */
 
 
@@ -58,31 +58,10 @@ export function keyframeRequestTargets(datagram: Uint8Array): number[] {
   return targets;
 }
 
-/** PSFB FMT of application-layer feedback, which REMB is (RFC 4585 §6.4, draft-alvestrand-rmcat-remb-03 §2.2). */
-const FMT_AFB = 15;
-/** "REMB" in ASCII: the FCI's unique identifier. */
-const REMB_ID = 0x52454d42;
 /** Receiver report (RFC 3550 §6.4.2) and sender report (§6.4.1) packet types. */
 const PT_SR = 200;
 const PT_RR = 201;
 const REPORT_BLOCK_BYTES = 24;
-
-/**
- * The viewer's receive-side estimate of everything the relay sends it (REMB), bits per
- * second: the last one of a decrypted compound RTCP datagram, undefined when it has none.
- * (Its receiver reports' loss is not read: it counts the packets a publisher's uplink lost
- * too, which the relay never sent — the viewer's own loss is what it NACKs, DownlinkMeter.)
- */
-export function rembBps(datagram: Uint8Array): number | undefined {
-  let bps: number | undefined;
-  forEachRtcpPacket(datagram, (type, fmt, view, start, end) => {
-    if (type !== PT_PSFB || fmt !== FMT_AFB || end - start < FEEDBACK_HEADER_BYTES + 8 || view.getUint32(start + 12) !== REMB_ID) return;
-    // Num SSRC (8 bits), BR Exp (6 bits), BR Mantissa (18 bits).
-    const word = view.getUint32(start + 16);
-    bps = (word & 0x3ffff) * 2 ** ((word >>> 18) & 0x3f);
-  });
-  return bps;
-}
 
 /** RTCP packet type of transport-layer feedback (RFC 4585 §6.1), whose FMT 1 is the generic NACK. */
 const PT_RTPFB = 205;
@@ -314,4 +293,64 @@ export function transportFeedbackPacket(sender: number, media: number, content: 
     at = symbols[i] === Status.SmallDelta ? packet.writeUInt8(delta, at) : packet.writeInt16BE(delta, at);
   }
   return packet;
+}
+
+/** Status symbols in a scratch array, one per packet of a feedback packet (its status count is 16 bits). */
+const feedbackSymbols = new Uint8Array(0x10000);
+
+/**
+ * Reads the transport-wide feedback packets (RTPFB, FMT 15) of a decrypted compound RTCP
+ * datagram: `visit` gets each reported sequence number with its arrival time in ms on the
+ * viewer's clock (the reference time, 64 ms units, plus the receive deltas, 250 µs units;
+ * the 24-bit reference is read unsigned: it wraps after 12 days, beyond any connection the
+ * relay compares), or NaN for a packet reported not received. A malformed packet (reserved
+ * symbol, chunks or deltas running past its end) is read no further. Returns how many
+ * feedback packets the datagram held.
+ */
+export function readTransportFeedback(datagram: Uint8Array, visit: (sequence: number, arrivalMs: number) => void): number {
+  let packets = 0;
+  forEachRtcpPacket(datagram, (type, fmt, view, start, end) => {
+    if (type !== PT_RTPFB || fmt !== FMT_TRANSPORT_CC || end - start < FEEDBACK_HEADER_BYTES + 8) return;
+    packets += 1;
+    const base = view.getUint16(start + 12);
+    const count = view.getUint16(start + 14);
+    const referenceMs = (view.getUint32(start + 16) >>> 8) * 64;
+    let at = start + 20;
+    let read = 0;
+    while (read < count) {
+      if (at + 2 > end) return;
+      const chunk = view.getUint16(at);
+      at += 2;
+      if (!(chunk & 0x8000)) {
+        const symbol = (chunk >> 13) & 0x3;
+        const run = Math.min(chunk & 0x1fff, count - read);
+        if (symbol === 3) return;
+        feedbackSymbols.fill(symbol, read, read + run);
+        read += run;
+      } else if (!(chunk & 0x4000)) {
+        for (let k = 0; k < 14 && read < count; k += 1) feedbackSymbols[read++] = (chunk >> (13 - k)) & 0x1;
+      } else {
+        for (let k = 0; k < 7 && read < count; k += 1) {
+          const symbol = (chunk >> (12 - 2 * k)) & 0x3;
+          if (symbol === 3) return;
+          feedbackSymbols[read++] = symbol;
+        }
+      }
+    }
+    let arrivalMs = referenceMs;
+    for (let i = 0; i < count; i += 1) {
+      const sequence = (base + i) & 0xffff;
+      const symbol = feedbackSymbols[i]!;
+      if (symbol === Status.NotReceived) {
+        visit(sequence, NaN);
+        continue;
+      }
+      const bytes = symbol === Status.SmallDelta ? 1 : 2;
+      if (at + bytes > end) return;
+      arrivalMs += (bytes === 1 ? view.getUint8(at) : view.getInt16(at)) / 4;
+      at += bytes;
+      visit(sequence, arrivalMs);
+    }
+  });
+  return packets;
 }

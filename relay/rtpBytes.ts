@@ -32,43 +32,37 @@ export function readRtp(packet: Buffer, view: RtpIn): boolean {
   return true;
 }
 
-/** The abs-send-time header extension's URI (webrtc.org's, as browsers offer it). */
-export const ABS_SEND_TIME_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time';
-/** Bytes the abs-send-time extension adds to a packet: the one-byte header (4) and one element (1 + 3). */
-export const ABS_SEND_TIME_BYTES = 8;
-
-/**
- * abs-send-time for a send at `ms` (any monotonic clock): seconds in 6.18 fixed point,
- * wrapping every 64 s, as the receiver's bandwidth estimator reads it.
- */
-export function absSendTime(ms: number): number {
-  return Math.round((ms * (1 << 18)) / 1000) & 0xffffff;
-}
+/** Bytes the transport-wide sequence number adds to a packet: the one-byte extension header (4), one element (1 + 2) and a byte of padding. */
+export const TRANSPORT_CC_BYTES = 8;
 
 /**
  * Writes a 12-byte RTP header (no CSRC, no padding) and `payload` into `out` (which must hold
- * both); with `absSendTimeId` (1..14) the header carries the abs-send-time extension of
- * `sentAtMs` (RFC 8285 one-byte form). Returns the packet, a view of `out`.
+ * both); with `transportCcId` (1..14) the header carries the transport-wide sequence number
+ * `transportSequence` (RFC 8285 one-byte form), or, when that is negative, an extension of
+ * padding only (the same size, no number). Returns the packet, a view of `out`.
  */
 export function writeRtp(
   out: Buffer, payloadType: number, marker: boolean, seq: number, timestamp: number, ssrc: number, payload: Uint8Array,
-  absSendTimeId?: number, sentAtMs = 0,
+  transportCcId?: number, transportSequence = 0,
 ): Buffer {
-  out[0] = absSendTimeId === undefined ? 0x80 : 0x90;
+  out[0] = transportCcId === undefined ? 0x80 : 0x90;
   out[1] = (marker ? 0x80 : 0) | payloadType;
   out.writeUInt16BE(seq & 0xffff, 2);
   out.writeUInt32BE(timestamp >>> 0, 4);
   out.writeUInt32BE(ssrc >>> 0, 8);
   let offset = 12;
-  if (absSendTimeId !== undefined) {
-    // RFC 8285 §4.2: 0xBEDE, length 1 word; element ID/length-1 (3 bytes follow).
+  if (transportCcId !== undefined) {
+    // RFC 8285 §4.2: 0xBEDE, length 1 word; element ID/length-1 (2 bytes follow), then padding.
     out.writeUInt32BE(0xbede0001, 12);
-    out[16] = (absSendTimeId << 4) | 2;
-    const time = absSendTime(sentAtMs);
-    out[17] = time >> 16;
-    out[18] = (time >> 8) & 0xff;
-    out[19] = time & 0xff;
-    offset = 12 + ABS_SEND_TIME_BYTES;
+    if (transportSequence < 0) {
+      out.writeUInt32BE(0, 16);
+    } else {
+      out[16] = (transportCcId << 4) | 1;
+      out[17] = (transportSequence >> 8) & 0xff;
+      out[18] = transportSequence & 0xff;
+      out[19] = 0;
+    }
+    offset = 12 + TRANSPORT_CC_BYTES;
   }
   out.set(payload, offset);
   return out.subarray(0, offset + payload.length);

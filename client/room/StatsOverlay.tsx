@@ -70,12 +70,13 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
                 ...(s.downlink.estimateBps !== undefined ? { 'data-estimate-bps': String(Math.round(s.downlink.estimateBps)) } : {}),
                 'data-video-bps': String(Math.round(s.downlink.videoBps)),
                 'data-loss-percent': String(s.downlink.lossPercent),
+                ...(s.downlink.queueMs !== undefined ? { 'data-queue-ms': String(s.downlink.queueMs) } : {}),
                 ...(s.downlink.limitBps !== undefined ? { 'data-limit-bps': String(Math.round(s.downlink.limitBps)) } : {}),
               }}
             >
               relay sends video {bitrate(s.downlink.videoBps)}
               {s.downlink.limitBps !== undefined ? `, limited to ${bitrate(s.downlink.limitBps)} by this link` : ''} ({s.downlink.lossPercent} % lost
-              {s.downlink.estimateBps !== undefined ? `; browser estimates ${bitrate(s.downlink.estimateBps)}` : ''})
+              {s.downlink.estimateBps !== undefined ? `; reaches you at ${bitrate(s.downlink.estimateBps)}, queued ${s.downlink.queueMs ?? 0} ms` : ''})
             </Row>
           )}
           {s.downlink?.uplink !== undefined && (

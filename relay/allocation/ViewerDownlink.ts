@@ -1,24 +1,27 @@
 /**
- * What the relay knows of one viewer's downlink — its browser's own estimate (REMB), the
- * loss it reports (its NACKs, DownlinkMeter), the size it renders each
- * slot at — and the allocation that follows: each slot's layer, or a pause, through
- * `allocate`. Slots stay the relay's (it assigns them); this only sets the layer each one
- * forwards.
+ * What the relay knows of one viewer's downlink — when its packets arrived and how long they
+ * queued (the browser's transport-wide feedback, DownlinkDelivery), what it NACKs
+ * (DownlinkMeter), the size it renders each slot at — and the allocation that follows: each
+ * slot's layer, or a pause, through `allocate`. Slots stay the relay's (it assigns them);
+ * this only sets the layer each one forwards.
  *
- * A receive-side estimate only ever grows to about 1.5× what arrives, and after an overuse
- * it climbs back by a few percent a second (libwebrtc's AIMD): it says "the link carries at
- * least this", and a relay that followed it down would starve the viewer for good (fewer
- * layers, less arriving, a lower estimate). So the viewer starts `free` (no budget but its
- * tiles) and becomes `limited` when the estimate falls below what the relay sends (the
- * browser saw its queue grow) while the viewer loses packets — a busy CPU delays packets
- * too, loss is what tells a full queue. Limited, its budget is what got through when it
- * lost (sent × (1 − loss), at least half of sent), lowered again on new loss; it is raised
- * only by a probe: the slots send duplicates worth the next step for half a second (no more
- * than a quarter above the budget after a failure, twice it after a pass), and when nothing
- * is lost and the estimate does not fall, the budget takes the probe's rate (a layer up, a
- * paused camera back, or a step toward one). A failed probe waits longer before the next
- * (up to `MAX_PROBE_BACKOFF_MS`); after one that passed, the next tries everything the
- * tiles need at once. Once the viewer gets everything its tiles need it is free again.
+ * The viewer starts `free` (no budget but its tiles) and becomes `limited` when it loses
+ * packets behind a queue (loss alone may be a busy machine dropping datagrams, not the
+ * link; a queue alone may be the browser's busy machine stamping arrivals late). Limited,
+ * its budget is what got through (sent × (1 − loss), at least half of sent), lowered again
+ * on new loss;
+ * it is raised only by a probe: the slots send duplicates worth the next step for half a
+ * second (no more than a quarter above the budget after a failure, twice it after a pass).
+ * A probe fails as soon as the feedback shows packets lost, or the queue growing while its
+ * packets arrive slower than they were sent (a browser on a busy machine stamps arrivals
+ * late, even a second late, but not slow) — within a feedback interval, before the queue
+ * overflows — and then what it did deliver (the rate its packets arrived at) raises the
+ * budget if that is more; one that passes gives the
+ * budget its rate (a layer up, a paused camera back, or a step toward one). A failed probe
+ * waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`); after one that passed, the
+ * next tries everything the tiles need at once. Once the viewer gets everything its tiles
+ * need it is free again. A browser that sends no transport-wide feedback is judged by its
+ * NACKs alone.
  *
  * Video only: the mix is small and goes first, its own track unpaced; the viewer's video is
  * paced (`pacingBps`, DownlinkPacer) so that it never fills the link's queue in a burst.
@@ -27,14 +30,21 @@ import type { DownlinkReport, SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
 import type { VideoSlot } from '../VideoSlot';
 import { allocate, type LayerOffer, type SlotDemand } from './allocate';
+import type { DownlinkDelivery } from './DownlinkDelivery';
 import { FEEDBACK_DELAY_MS, MAX_PROBE_COPIES, type DownlinkMeter } from './DownlinkMeter';
 
-/** An estimate this far below what the relay sends, with loss, means the link is full. */
-const OVERUSE_RATIO = 0.9;
-/** Loss (the NACKed share of the meter's window) that shows a full queue. */
+/** Loss (the NACKed share of the meter's window) that shows a full queue… */
 const LOSS_THRESHOLD = 0.05;
-/** A probe fails on any loss above this (a queue filling up, before it overflows much). */
+/** …when a queue of at least this much came with it in the last `QUEUE_EVIDENCE_MS` (or the loss is this heavy). */
+const LOSS_QUEUE_MS = 30;
+const QUEUE_EVIDENCE_MS = 1000;
+const HEAVY_LOSS = 0.2;
+/** A probe fails on any loss above this (a queue filling up, before it overflows much)… */
 const PROBE_LOSS_LIMIT = 0.02;
+/** …or on its queue growing this much over the queue when it started. */
+const PROBE_QUEUE_RISE_MS = 25;
+/** Packets that arrive slower than this share of their sending rate went through a full link. */
+const PROBE_SATURATED_SHARE = 0.95;
 /** A layer is offered once it has arrived steadily this long. */
 const STEADY_LAYER_MS = 2000;
 /** The budget after a loss: this share of what got through (room for keyframes and retransmissions)… */
@@ -47,17 +57,17 @@ const DECREASE_INTERVAL_MS = 1000;
 export const PROBE_MS = 500;
 const PROBE_MARGIN = 1.2;
 /** How far above the budget a probe reaches: after a failed one (or the first), and after one that passed. */
-const PROBE_GROWTH_AFTER_FAILURE = 1.25;
+const PROBE_GROWTH_AFTER_FAILURE = 1.5;
 const PROBE_GROWTH_AFTER_PASS = 2;
-/** A probe that ends with the estimate below this share of the one it started at failed (the browser saw its queue grow). */
-const PROBE_ESTIMATE_DROP = 0.9;
 /**
  * After a successful probe the next waits this long; after failures, twice as long each
  * time up to the max (short: a link that is back should be used within seconds — issue 18
  * asks full quality ≤ 5 s after a cap is lifted; the pacer keeps a failed probe's harm small).
  */
 export const PROBE_INTERVAL_MS = 500;
-export const MAX_PROBE_BACKOFF_MS = 2000;
+export const MAX_PROBE_BACKOFF_MS = 1000;
+/** A step that passed and then lost packets (a resumed camera, whose probe had nothing to test) is tried again less often: each try costs pictures. */
+const MAX_AFTERMATH_BACKOFF_MS = 2000;
 /** After a change of layers the next probe waits this long (the new layers start at their keyframes); after becoming limited, twice. */
 const SETTLE_MS = 500;
 /** Loss this soon after a probe passed undoes it. */
@@ -81,13 +91,21 @@ export type DownlinkLog = (details: Record<string, number | string | boolean>, m
 export type DownlinkState = 'free' | 'limited';
 
 export class ViewerDownlink {
-  /** The browser's last REMB, bits per second; undefined until it sends one. */
-  private estimate: number | undefined;
   private state: DownlinkState = 'free';
   /** While limited: the video the link carries, as far as the relay knows. */
   private capacity = Infinity;
   private lastDecreaseAt = -Infinity;
-  private probe: { startedAt: number; targetBps: number; estimateAtStart: number; duplicable: boolean } | undefined;
+  private probe: {
+    startedAt: number;
+    targetBps: number;
+    duplicable: boolean;
+    /** The transport-wide numbers of its packets: from, and (once it stopped sending duplicates) up to. */
+    fromSequence: number;
+    toSequence: number | undefined;
+    queueAtStart: number;
+    /** What the link carries per byte of its numbered packets: 1 + the duplicates' share. */
+    copyFactor: number;
+  } | undefined;
   private probeBackoffMs = PROBE_INTERVAL_MS;
   private lastProbePassed = false;
   /** The budget before the last probe that passed raised it. */
@@ -95,6 +113,8 @@ export class ViewerDownlink {
   private lastProbeEndAt = -Infinity;
   private nextProbeAt = -Infinity;
   private readonly views = new Map<string, { width: number; height: number }>();
+  /** The first packet of the current report's interval (what reached the viewer since the last report). */
+  private reportFromSequence = 0;
 
   constructor(private readonly log: DownlinkLog = () => {}) {}
 
@@ -103,18 +123,18 @@ export class ViewerDownlink {
     return this.state;
   }
 
+  /** Whether a probe of the viewer's link is running (its feedback should be judged as it comes). */
+  get probing(): boolean {
+    return this.probe !== undefined;
+  }
+
   /**
    * The pace of the viewer's video (DownlinkPacer): while free, well above what it gets
    * (only bursts wait); while limited, a little above its budget, or a running probe's target.
    */
   pacingBps(meter: DownlinkMeter, nowMs: number): number {
-    if (this.state === 'free') return Math.max(MIN_FREE_PACING_BPS, FREE_PACING_FACTOR * Math.max(meter.sentBps(nowMs), this.estimate ?? 0));
+    if (this.state === 'free') return Math.max(MIN_FREE_PACING_BPS, FREE_PACING_FACTOR * meter.sentBps(nowMs));
     return Math.max(this.capacity, this.probe?.targetBps ?? 0) * PACING_FACTOR;
-  }
-
-  /** A new REMB from the viewer's browser. */
-  setEstimate(bps: number): void {
-    this.estimate = bps;
   }
 
   /** The sizes the viewer renders its slots at (replaces the previous ones). */
@@ -127,9 +147,10 @@ export class ViewerDownlink {
    * Allocates the viewer's downlink over its filled slots: sets each slot's target layer
    * (or pause) and returns how many changed. `layersOf` gives the streams of the source a
    * slot shows; only layers the publisher is sending now are offered. `meter` is what the
-   * viewer's connection sends and loses (its probe is started and stopped here).
+   * viewer's connection sends and loses (its probe is started and stopped here), `delivery`
+   * when and how it arrived.
    */
-  allocate(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, nowMs: number): number {
+  allocate(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, delivery: DownlinkDelivery, nowMs: number): number {
     const shown = slots.filter((slot) => slot.publisherId !== null);
     const offers = new Map<VideoSlot, InputStream[]>();
     const demands: SlotDemand[] = shown.map((slot) => {
@@ -149,7 +170,7 @@ export class ViewerDownlink {
         ...(current !== undefined && current >= 0 ? { current } : {}),
       };
     });
-    const budget = this.budget(slots, layersOf, meter, nowMs);
+    const budget = this.budget(slots, layersOf, meter, delivery, nowMs);
     let changed = 0;
     allocate(budget, demands).forEach((result, i) => {
       const slot = shown[i]!;
@@ -166,58 +187,31 @@ export class ViewerDownlink {
 
   /**
    * The video budget now (see the file comment): none while free; while limited, what the
-   * link carried when it last lost packets, raised by the probes that passed.
+   * link carried when it last lost packets (or queued them), raised by the probes that passed.
    */
-  private budget(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, nowMs: number): number {
-    const estimate = this.estimate;
+  private budget(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, delivery: DownlinkDelivery, nowMs: number): number {
     const sent = meter.sentBps(nowMs);
     const loss = meter.lossFraction(nowMs);
-    // What got through (not the estimate: after an overuse it is far below, and stays there),
-    // but no less than half of what was sent: behind a full queue the NACKs of
-    // retransmissions and keyframe bursts make loss read higher than the link's share, and
-    // 1 − loss near 0 would cut to nothing. Halving per second converges as fast.
+    const fed = delivery.hasFeedback;
+    // Loss behind a queue is the link's; without feedback, loss is all there is to go by.
+    const queuedLoss = loss >= LOSS_THRESHOLD && (!fed || loss >= HEAVY_LOSS || delivery.peakQueueMs(nowMs - QUEUE_EVIDENCE_MS) >= LOSS_QUEUE_MS);
+    // What got through, but no less than half of what was sent: behind a full queue the
+    // NACKs of retransmissions and keyframe bursts make loss read higher than the link's
+    // share, and 1 − loss near 0 would cut to nothing. Halving per second converges as fast.
     const delivered = Math.max(sent * (1 - loss), sent * MIN_DECREASE_SHARE) * BUDGET_SHARE;
     if (this.state === 'free') {
-      // A browser that sends no estimate is read by its loss alone.
-      if (loss < LOSS_THRESHOLD || (estimate !== undefined && estimate >= sent * OVERUSE_RATIO)) return Infinity;
+      if (!queuedLoss) return Infinity;
       this.state = 'limited';
       this.capacity = delivered;
       this.lastDecreaseAt = nowMs;
       this.probeBackoffMs = PROBE_INTERVAL_MS;
       this.lastProbePassed = false;
       this.nextProbeAt = nowMs + 2 * SETTLE_MS;
-      this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), estimateBps: Math.round(estimate ?? -1) }, 'downlink limited');
+      this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), queueMs: Math.round(delivery.queueMs) }, 'downlink limited');
       return this.capacity;
     }
-    if (this.probe) {
-      const elapsed = nowMs - this.probe.startedAt;
-      if (elapsed >= PROBE_MS) meter.stopProbe();
-      // A probe of duplicates is also failed by a falling estimate (the browser saw its queue
-      // grow). Not a resume: while (almost) no video arrived the estimate was stale or
-      // decaying, and it says nothing of the link.
-      const estimateFell = this.probe.duplicable && estimate !== undefined && estimate < this.probe.estimateAtStart * PROBE_ESTIMATE_DROP;
-      const failed = loss > PROBE_LOSS_LIMIT || estimateFell;
-      // Judged once the NACKs for its last duplicates' originals are in the meter's window.
-      if (failed || elapsed >= PROBE_MS + FEEDBACK_DELAY_MS) {
-        meter.stopProbe();
-        this.lastProbePassed = !failed;
-        if (failed) {
-          this.probeBackoffMs = Math.min(MAX_PROBE_BACKOFF_MS, this.probeBackoffMs * 2);
-          // Its own duplicates overflowed the queue: what was sent before it did fit. Loss
-          // that outlasts the probe's window is the link's, and lowers the budget then.
-          this.lastDecreaseAt = nowMs;
-        } else {
-          this.capacityBeforeProbe = this.capacity;
-          this.capacity = Math.max(this.capacity, this.probe.targetBps);
-          this.probeBackoffMs = PROBE_INTERVAL_MS;
-        }
-        this.nextProbeAt = nowMs + this.probeBackoffMs;
-        this.lastProbeEndAt = nowMs;
-        this.log({ targetBps: Math.round(this.probe.targetBps), capacityBps: Math.round(this.capacity), loss: round(loss), estimateFell, duplicable: this.probe.duplicable }, failed ? 'downlink probe failed' : 'downlink probe passed');
-        this.probe = undefined;
-      }
-    }
-    if (loss >= LOSS_THRESHOLD && nowMs - this.lastDecreaseAt >= DECREASE_INTERVAL_MS) {
+    if (this.probe) this.judgeProbe(this.probe, meter, delivery, loss, nowMs);
+    if (queuedLoss && nowMs - this.lastDecreaseAt >= DECREASE_INTERVAL_MS) {
       // Loss soon after a probe passed: the step it took did not fit after all (a resumed
       // camera, whose probe had nothing to duplicate, shows it only now) — back to the
       // budget before it, which did fit (what got through while a new layer's keyframes
@@ -226,10 +220,10 @@ export class ViewerDownlink {
       const aftermath = this.lastProbePassed && nowMs - this.lastProbeEndAt <= PROBE_AFTERMATH_MS;
       this.capacity = Math.min(this.capacity, aftermath ? Math.max(delivered, this.capacityBeforeProbe) : delivered);
       this.lastDecreaseAt = nowMs;
-      this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), aftermath }, 'downlink budget lowered');
+      this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), queueMs: Math.round(delivery.queueMs), aftermath }, 'downlink budget lowered');
       if (aftermath) {
         this.lastProbePassed = false;
-        this.probeBackoffMs = Math.min(MAX_PROBE_BACKOFF_MS, this.probeBackoffMs * 2);
+        this.probeBackoffMs = Math.min(MAX_AFTERMATH_BACKOFF_MS, this.probeBackoffMs * 2);
       }
       this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + this.probeBackoffMs);
     }
@@ -248,25 +242,82 @@ export class ViewerDownlink {
       // one per layer); after a failure, one step. Either way no more than a share above the
       // budget — a quarter after a failure, double after a pass: a step bigger than that
       // (a top layer is ten times the one below) is reached over several probes, each of
-      // which raises the budget, instead of one that overflows a link still full and costs
-      // the pictures it carries their packets. Duplicates multiply what is sent by at most
-      // 1 + MAX_PROBE_COPIES: a probe tests no more.
+      // which raises the budget, instead of one that overflows a link still full. Duplicates
+      // multiply what is sent by at most 1 + MAX_PROBE_COPIES: a probe tests no more, and one
+      // that would test no more than the budget waits for more to be sent.
       const duplicable = sent >= MIN_PROBE_BASE_BPS;
       const step = duplicable && this.lastProbePassed ? more.all : more.cheapest;
       const planned = this.videoBps(slots, layersOf, nowMs);
       const reach = Math.max(this.capacity, planned) * (this.lastProbePassed ? PROBE_GROWTH_AFTER_PASS : PROBE_GROWTH_AFTER_FAILURE);
       const targetBps = duplicable ? Math.min(planned + step * PROBE_MARGIN, reach, sent * (1 + MAX_PROBE_COPIES)) : planned + step * PROBE_MARGIN;
-      this.probe = { startedAt: nowMs, targetBps, estimateAtStart: estimate ?? 0, duplicable };
-      meter.startProbe(duplicable ? (targetBps - sent) / sent : 0);
+      if (duplicable && targetBps <= this.capacity) {
+        this.nextProbeAt = nowMs + SETTLE_MS;
+      } else {
+        const share = duplicable ? (targetBps - sent) / sent : 0;
+        this.probe = { startedAt: nowMs, targetBps, duplicable, fromSequence: delivery.nextSequence, toSequence: undefined, queueAtStart: delivery.queueMs, copyFactor: 1 + share };
+        meter.startProbe(share);
+      }
     }
     return this.capacity;
   }
 
-  /** What the viewer is told of its downlink. */
-  report(meter: DownlinkMeter, nowMs: number): DownlinkReport {
+  /**
+   * Ends a running probe once it is judged: failed as soon as the viewer's feedback shows its
+   * queue growing or packets lost; passed once every packet it sent is reported (or, without
+   * transport-wide feedback, once the NACKs of its last duplicates' originals could be in).
+   */
+  private judgeProbe(probe: NonNullable<ViewerDownlink['probe']>, meter: DownlinkMeter, delivery: DownlinkDelivery, loss: number, nowMs: number): void {
+    const elapsed = nowMs - probe.startedAt;
+    if (elapsed >= PROBE_MS && probe.toSequence === undefined) {
+      meter.stopProbe();
+      probe.toSequence = delivery.nextSequence;
+    }
+    const span = delivery.span(probe.fromSequence, probe.toSequence ?? delivery.nextSequence);
+    const reported = span.received + span.lost;
+    const transportLoss = reported >= 10 ? span.lost / reported : 0;
+    // A resume (nothing to duplicate) is judged by loss only: the queue of a link that
+    // carried (almost) nothing says nothing of what it carries.
+    const queueRise = probe.duplicable && delivery.lastFeedbackAt > probe.startedAt ? delivery.queueMs - probe.queueAtStart : 0;
+    const slowed = span.deliveredBps !== undefined && span.sentBps !== undefined && span.deliveredBps < span.sentBps * PROBE_SATURATED_SHARE;
+    const lost = loss > PROBE_LOSS_LIMIT || transportLoss > PROBE_LOSS_LIMIT;
+    const failed = lost || (queueRise > PROBE_QUEUE_RISE_MS && slowed);
+    // Its duplicates carry no transport-wide number (DownlinkDelivery): the link carried them too.
+    const linkDeliveredBps = span.deliveredBps === undefined ? undefined : span.deliveredBps * probe.copyFactor;
+    const allReported = delivery.hasFeedback && probe.toSequence !== undefined && reported >= span.sent * 0.95;
+    if (!failed && !allReported && elapsed < PROBE_MS + FEEDBACK_DELAY_MS) return;
+    meter.stopProbe();
+    this.lastProbePassed = !failed;
+    const before = this.capacity;
+    if (failed) {
+      this.probeBackoffMs = Math.max(this.probeBackoffMs, Math.min(MAX_PROBE_BACKOFF_MS, this.probeBackoffMs * 2));
+      // Its own duplicates filled the queue: what was sent before it did fit, and what the
+      // probe's packets did deliver (the link's rate, when they queued) fits too. Loss that
+      // outlasts the probe is the link's, and lowers the budget then.
+      if (linkDeliveredBps !== undefined) this.capacity = Math.max(this.capacity, Math.min(probe.targetBps, linkDeliveredBps * BUDGET_SHARE));
+      this.lastDecreaseAt = nowMs;
+    } else {
+      this.capacityBeforeProbe = this.capacity;
+      // Nothing queued: the link carried all it was sent, the pace's bursts included.
+      this.capacity = Math.max(this.capacity, probe.targetBps, linkDeliveredBps ?? 0);
+      // A resume tested nothing (what follows it does): its backoff stays until a probe of duplicates passes.
+      if (probe.duplicable) this.probeBackoffMs = PROBE_INTERVAL_MS;
+    }
+    this.nextProbeAt = nowMs + (failed ? this.probeBackoffMs : PROBE_INTERVAL_MS);
+    this.lastProbeEndAt = nowMs;
+    this.log({
+      targetBps: Math.round(probe.targetBps), capacityBps: Math.round(this.capacity), raisedBy: Math.round(this.capacity - before), deliveredBps: Math.round(linkDeliveredBps ?? -1), sentBps: Math.round((span.sentBps ?? -1) * probe.copyFactor),
+      loss: round(loss), transportLoss: round(transportLoss), queueRiseMs: Math.round(queueRise), elapsedMs: Math.round(elapsed), duplicable: probe.duplicable,
+    }, failed ? 'downlink probe failed' : 'downlink probe passed');
+    this.probe = undefined;
+  }
+
+  /** What the viewer is told of its downlink (what reached it: since the last report). */
+  report(meter: DownlinkMeter, delivery: DownlinkDelivery, nowMs: number): DownlinkReport {
     const limited = this.state === 'limited' && Number.isFinite(this.capacity);
+    const reached = delivery.span(this.reportFromSequence, delivery.nextSequence).deliveredBps;
+    this.reportFromSequence = delivery.nextSequence;
     return {
-      ...(this.estimate !== undefined ? { estimateBps: Math.round(this.estimate) } : {}),
+      ...(reached !== undefined ? { estimateBps: Math.round(reached), queueMs: Math.round(delivery.queueMs) } : {}),
       videoBps: Math.round(meter.sentBps(nowMs)),
       lossPercent: Math.round(meter.lossFraction(nowMs) * 1000) / 10,
       ...(limited ? { limitBps: Math.round(this.capacity) } : {}),

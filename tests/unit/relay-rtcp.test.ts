@@ -1,7 +1,7 @@
 /** A viewer's RTCP as the relay reads it: keyframe requests (PLI/FIR by media SSRC), downlink feedback (REMB, receiver-report loss), and the per-publisher request throttle. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KeyframeThrottle, keyframeRequestTargets, nackedSequences, receiverReport, rembBps, senderReports } from '../../relay/rtcp';
+import { KeyframeThrottle, keyframeRequestTargets, nackedSequences, readTransportFeedback, receiverReport, senderReports, transportFeedbackPacket } from '../../relay/rtcp';
 import { RetransmitHistory } from '../../relay/RetransmitHistory';
 
 // ---------------------------------------------------------------- reading PLI / FIR
@@ -114,16 +114,26 @@ test('a truncated or garbage datagram yields the requests framed before the dama
 
 // ---------------------------------------------------------------- downlink feedback
 
-test("REMB gives the viewer's estimate: mantissa × 2^exponent bits per second", () => {
-  // 5000 × 2^10 = 5,120,000 bit/s (the remb() above).
-  assert.is(rembBps(remb(SLOT_A)), 5000 * 1024);
-  // 262,143 (the largest 18-bit mantissa) × 2^3 = 2,097,144 bit/s; the last REMB of a datagram wins.
-  const other = words(header(15, 206, 5), VIEWER, 0, 0x52454d42, (1 << 24) | (3 << 18) | 0x3ffff, SLOT_B);
-  assert.is(rembBps(Buffer.concat([rr(SLOT_A), remb(SLOT_A), sdes(), other])), 0x3ffff * 8);
-  assert.is(rembBps(Buffer.concat([rr(SLOT_A), pli(SLOT_A)])), undefined, 'no REMB, no estimate');
-  // Application-layer feedback that is not REMB (another identifier) is no estimate.
-  const notRemb = words(header(15, 206, 5), VIEWER, 0, 0x41424344, (1 << 24) | (10 << 18) | 5000, SLOT_A);
-  assert.is(rembBps(notRemb), undefined);
+test('transport-wide feedback reads back as each sequence number with its arrival time, or NaN when lost', () => {
+  // Arrivals in 250 µs ticks from a reference of 1000 × 64 ms: small, large and negative deltas, a loss, across the wrap.
+  const deltas = [4, undefined, 300, 1, -8, 0];
+  const packet = transportFeedbackPacket(VIEWER, SLOT_A, { baseSequence: 65_534, referenceTime: 1000, feedbackCount: 7, deltas });
+  const seen: Array<[number, number]> = [];
+  assert.is(readTransportFeedback(Buffer.concat([rr(SLOT_A), packet, sdes()]), (sequence, arrivalMs) => seen.push([sequence, arrivalMs])), 1);
+  const base = 1000 * 64;
+  assert.equal(seen, [[65_534, base + 1], [65_535, NaN], [0, base + 1 + 75], [1, base + 76.25], [2, base + 74.25], [3, base + 74.25]]);
+  assert.is(readTransportFeedback(Buffer.concat([rr(SLOT_A), pli(SLOT_A)]), () => assert.unreachable('no feedback')), 0);
+});
+
+test('transport-wide feedback: a run of a thousand, and a packet cut short, read no further than they hold', () => {
+  const run = Array.from({ length: 1000 }, () => 1);
+  let n = 0;
+  readTransportFeedback(transportFeedbackPacket(VIEWER, SLOT_A, { baseSequence: 5, referenceTime: 0, feedbackCount: 0, deltas: run }), () => (n += 1));
+  assert.is(n, 1000);
+  const cut = transportFeedbackPacket(VIEWER, SLOT_A, { baseSequence: 5, referenceTime: 0, feedbackCount: 0, deltas: [1, 1, 1, 1] });
+  // Its length field says 8 more bytes than the datagram holds: not framed, nothing read.
+  cut.writeUInt16BE(cut.readUInt16BE(2) + 2, 2);
+  readTransportFeedback(cut, () => assert.unreachable('a packet running past the datagram'));
 });
 
 // ---------------------------------------------------------------- NACKs and their budget

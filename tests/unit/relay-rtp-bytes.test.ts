@@ -6,9 +6,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DownlinkPacer } from '../../relay/allocation/DownlinkPacer';
+import { DownlinkDelivery } from '../../relay/allocation/DownlinkDelivery';
 import { DownlinkMeter } from '../../relay/allocation/DownlinkMeter';
 import { TrackSlotOutput } from '../../relay/TrackSlotOutput';
-import { absSendTime, isRtcp, readRtp, writeRtp } from '../../relay/rtpBytes';
+import { isRtcp, readExtension16, readRtp, TRANSPORT_CC_BYTES, writeRtp } from '../../relay/rtpBytes';
 import type { RtpIn } from '../../relay/types';
 import { SOURCE_SWITCH_TICKS } from '../../relay/VideoSlot';
 
@@ -26,20 +27,23 @@ test('writeRtp then readRtp gives back every field and the payload', () => {
   );
 });
 
-test('writeRtp with abs-send-time: a one-byte extension (RFC 8285) holding the send time in 6.18 fixed point', () => {
+test('writeRtp with a transport-wide sequence number: a one-byte extension (RFC 8285) that readExtension16 reads back', () => {
   const out = Buffer.alloc(100);
-  const packet = writeRtp(out, 96, false, 1, 2, 3, Buffer.from([9, 8]), 3, 1500);
-  assert.is(packet.length, 12 + 8 + 2);
+  const packet = writeRtp(out, 96, false, 1, 2, 3, Buffer.from([9, 8]), 3, 0xbeef);
+  assert.is(packet.length, 12 + TRANSPORT_CC_BYTES + 2);
   assert.is(packet[0], 0x90, 'X bit set');
   assert.is(packet.readUInt32BE(12), 0xbede0001);
-  assert.is(packet[16], (3 << 4) | 2, 'ID 3, 3 bytes');
-  // 1.5 s = 1.5 × 2^18 = 393,216.
-  assert.is((packet[17]! << 16) | (packet[18]! << 8) | packet[19]!, 393_216);
+  assert.is(packet[16], (3 << 4) | 1, 'ID 3, 2 bytes');
+  assert.is(readExtension16(packet, 3), 0xbeef);
   const v = view();
   assert.ok(readRtp(packet, v));
   assert.equal([...v.payload], [9, 8], 'the payload follows the extension');
-  // It wraps every 64 s: 64 s + 250 ms reads as 250 ms.
-  assert.is(absSendTime(64_250), absSendTime(250));
+  // No number: the same size, an extension of padding only.
+  const unnumbered = writeRtp(Buffer.alloc(100), 96, false, 1, 2, 3, Buffer.from([9, 8]), 3, -1);
+  assert.is(unnumbered.length, packet.length);
+  assert.is(readExtension16(unnumbered, 3), undefined);
+  assert.ok(readRtp(unnumbered, v));
+  assert.equal([...v.payload], [9, 8]);
 });
 
 test('readRtp skips CSRCs and the header extension, and drops padding', () => {
@@ -79,7 +83,7 @@ function recordingSlot() {
       return true;
     },
   };
-  return { output: new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400), new DownlinkMeter(), new DownlinkPacer()), sent };
+  return { output: new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400), new DownlinkMeter(), new DownlinkPacer(), new DownlinkDelivery()), sent };
 }
 
 function packet(ssrc: number, seq: number, ts: number): RtpIn {

@@ -1,15 +1,18 @@
 /**
- * One viewer's downlink over time (relay/allocation/ViewerDownlink.ts): free until its
- * browser's estimate falls and it loses packets, then limited to what got through (lower
- * layers, then pauses), raised only by probes that pass, free again when its tiles have all
- * they need. Streams are fed synthetic packets at known rates on a fake clock, and the
- * viewer's link is a small model: whatever is sent above its capacity is lost (and NACKed).
+ * One viewer's downlink over time (relay/allocation/ViewerDownlink.ts): free until it loses
+ * packets behind a queue, then limited to what got through (lower layers, then pauses),
+ * raised only by probes that pass (or by what a failed one delivered), free again when its
+ * tiles have all they need. Streams are fed synthetic packets at known rates on a fake
+ * clock, and the viewer's link is a small model: a drop-tail queue drained at its capacity,
+ * reported on in real transport-wide feedback packets.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { DownlinkDelivery } from '../../relay/allocation/DownlinkDelivery';
 import { DownlinkMeter } from '../../relay/allocation/DownlinkMeter';
 import { MAX_PROBE_BACKOFF_MS, ViewerDownlink } from '../../relay/allocation/ViewerDownlink';
 import { InputStream } from '../../relay/InputStreams';
+import { TRANSPORT_CC_TICKS_PER_REFERENCE, transportFeedbackPacket } from '../../relay/rtcp';
 import type { RtpIn } from '../../relay/types';
 import { VideoSlot, type SlotOutput } from '../../relay/VideoSlot';
 
@@ -36,58 +39,79 @@ function feed(cameras: InputStream[][], now: number): void {
 
 /**
  * Runs the viewer for `ms` on a link of `capacityBps` behind a 150 ms drop-tail queue: every
- * 10 ms each slot sends its target layer's packet (and the probe's duplicates); what the
- * queue cannot hold is lost and NACKed. The browser's estimate follows what arrives (at most 1.5× of it), and
- * falls to 85% of it when the link overflows. The allocation runs every 250 ms.
+ * 10 ms each slot sends its target layer's packet (and the probe's duplicates), each numbered
+ * for transport-wide feedback; what the queue cannot hold is lost and NACKed, the rest
+ * arrives when the queue has drained to it (plus 20 ms of path), and the browser reports
+ * arrivals and losses every 50 ms (real feedback packets). `dropShare` of the packets is lost
+ * before the queue (a busy machine dropping datagrams). The allocation runs every 250 ms and
+ * on every feedback while it probes.
  */
-function run(world: ReturnType<typeof setup>, capacityBps: number, ms: number, estimateOf?: (arrivingBps: number, overflow: boolean) => number): void {
-  const { cameras, slots, layersOf, downlink, meter } = world;
+function run(world: ReturnType<typeof setup>, capacityBps: number, ms: number, dropShare = 0): void {
+  const { cameras, slots, layersOf, downlink, meter, delivery } = world;
   const end = world.now + ms;
+  const room = capacityBps / 8 / 100;
+  const queueLimit = room * 15;
   for (; world.now < end; world.now += 10) {
     const now = world.now;
-    let bytes = 0;
-    let lost = 0;
+    traceNow.at = now;
+    const offer = (size: number, original: boolean) => {
+      meter.sent(size, original, now);
+      // A duplicate carries no transport-wide number (the browser drops it as a replay).
+      const sequence = original ? delivery.stamp(size, now) : undefined;
+      world.dropCarry += dropShare;
+      const dropped = world.dropCarry >= 1 || world.backlog + size > queueLimit;
+      if (world.dropCarry >= 1) world.dropCarry -= 1;
+      if (dropped) {
+        // Each lost original is NACKed (a lost duplicate is not: its original arrived).
+        if (original) meter.lost(now);
+        if (sequence !== undefined) world.reports.push([sequence, NaN]);
+        return;
+      }
+      world.backlog += size;
+      if (sequence !== undefined) world.reports.push([sequence, now + 20 + (world.backlog / room) * 10]);
+    };
     for (const slot of slots) {
       const target = slot.targetLayer;
       if (target === 'paused') continue;
       const size = RATES[target]! / 8 / 100;
-      meter.sent(size, true, now);
-      bytes += size;
-      const copies = meter.duplicates(size);
-      for (let c = 0; c < copies; c += 1) meter.sent(size, false, now);
-      bytes += size * copies;
+      offer(size, true);
+      for (let c = meter.duplicates(size); c > 0; c -= 1) offer(size, false);
     }
-    // A drop-tail queue of 150 ms in front of the link: what does not fit in it is lost,
-    // duplicates and originals alike (a packet's worth per slot's packet).
-    const room = capacityBps / 8 / 100;
-    const queueLimit = room * 15;
-    world.backlog += bytes;
-    if (world.backlog > queueLimit) {
-      const dropped = world.backlog - queueLimit;
-      lost = bytes > 0 ? (Math.min(dropped, bytes) / bytes) * slots.filter((s) => s.targetLayer !== 'paused').length : 0;
-      world.backlog = queueLimit;
-      world.overflow = true;
+    world.backlog = Math.max(0, world.backlog - room);
+    feed(cameras, now);
+    if ((now - world.start) % 50 === 0) {
+      const feedback = feedbackOf(world, now);
+      if (feedback && delivery.onFeedback(feedback, now) && downlink.probing) downlink.allocate(slots, layersOf, meter, delivery, now);
     }
-    const out = Math.min(world.backlog, room);
-    world.backlog -= out;
-    // Each loss is NACKed (once) for the packet sent now.
-    world.lossCarry += lost;
-    for (; world.lossCarry >= 1; world.lossCarry -= 1) meter.lost(now);
-    world.arrived += out;
     if ((now - world.start) % 250 === 0) {
-      feed(cameras, now);
-      const arrivingBps = (world.arrived * 8 * 1000) / 250;
-      const overflow = world.overflow;
-      const estimate = estimateOf ? estimateOf(arrivingBps, overflow) : overflow ? arrivingBps * 0.85 : Math.min(arrivingBps * 1.5, world.estimate * 1.05);
-      world.estimate = estimate;
-      downlink.setEstimate(estimate);
-      downlink.allocate(slots, layersOf, meter, now);
-      world.arrived = 0;
-      world.overflow = false;
+      downlink.allocate(slots, layersOf, meter, delivery, now);
     }
   }
 }
 
+/** The browser's feedback on every packet that arrived by `now` (and the lost ones before them), in 250 µs units. */
+function feedbackOf(world: ReturnType<typeof setup>, now: number): Buffer | undefined {
+  let n = 0;
+  while (n < world.reports.length && !(world.reports[n]![1] > now)) n += 1;
+  const due = world.reports.splice(0, n);
+  const firstArrival = due.find(([, at]) => !Number.isNaN(at));
+  if (!firstArrival) {
+    world.reports.unshift(...due);
+    return undefined;
+  }
+  const referenceTime = Math.floor((firstArrival[1] * 4) / TRANSPORT_CC_TICKS_PER_REFERENCE);
+  let previous = referenceTime * TRANSPORT_CC_TICKS_PER_REFERENCE;
+  const deltas = due.map(([, at]) => {
+    if (Number.isNaN(at)) return undefined;
+    const ticks = Math.round(at * 4);
+    const delta = ticks - previous;
+    previous = ticks;
+    return delta;
+  });
+  return transportFeedbackPacket(0x1, 0x2, { baseSequence: due[0]![0], referenceTime, feedbackCount: world.feedbackCount++ & 0xff, deltas });
+}
+
+const traceNow = { at: 0 };
 function setup() {
   const cameras = [camera('ann'), camera('ben'), camera('cat')];
   const slots = cameras.map((layers, i) => {
@@ -96,15 +120,16 @@ function setup() {
     return slot;
   });
   const layersOf = (slot: VideoSlot) => cameras.find((c) => c[0]!.publisherId === slot.publisherId)!;
-  const downlink = new ViewerDownlink();
+  const downlink = new ViewerDownlink(process.env['TRACE'] ? (details, msg) => console.log(traceNow.at, msg, JSON.stringify(details)) : undefined);
   const meter = new DownlinkMeter();
+  const delivery = new DownlinkDelivery();
   const targets = () => slots.map((s) => s.targetLayer);
-  return { cameras, slots, layersOf, downlink, meter, targets, start: 10_000, now: 10_000, estimate: 1_000_000, arrived: 0, overflow: false, lossCarry: 0, backlog: 0 };
+  const reports: Array<[sequence: number, arrivalMs: number]> = [];
+  return { cameras, slots, layersOf, downlink, meter, delivery, targets, start: 10_000, now: 10_000, backlog: 0, dropCarry: 0, reports, feedbackCount: 0 };
 }
 
-test('free: every camera at its top layer while the link carries it, whatever the estimate says without loss', () => {
+test('free: every camera at its top layer while the link carries it', () => {
   const world = setup();
-  // The browser's first guess is far below what is sent: not overuse yet, and no loss.
   run(world, 3_500_000, 3000);
   assert.equal(world.targets(), [1, 1, 1]);
   assert.is(world.downlink.downlinkState, 'free');
@@ -145,6 +170,7 @@ test('the link back: a probe raises the viewer one step, the next everything at 
     run(world, 3_500_000, 250);
     const now = JSON.stringify(world.targets());
     if (now !== history.at(-1)) history.push(now);
+    if (process.env['TRACE']) console.log(world.now - lifted, now);
   }
   assert.equal(world.targets(), [1, 1, 1], history.join(' -> '));
   assert.is(world.downlink.downlinkState, 'free');
@@ -174,10 +200,10 @@ test('from everything paused, cameras come back one at a time: a probe with noth
   assert.equal(world.targets().filter((t) => t === 0).length, 2, JSON.stringify(world.targets()));
 });
 
-test('an estimate that falls without loss (a busy CPU, or what arrives after a pause) changes nothing', () => {
+test('loss without a queue (datagrams dropped by a busy machine, not by the link) changes nothing', () => {
   const world = setup();
   run(world, 3_500_000, 1000);
-  run(world, 3_500_000, 5000, () => 80_000);
+  run(world, 3_500_000, 5000, 0.08);
   assert.equal(world.targets(), [1, 1, 1]);
   assert.is(world.downlink.downlinkState, 'free');
 });
@@ -190,19 +216,19 @@ test('the pace: a free viewer well above what it gets (only bursts wait), a limi
   run(world, 1_200_000, 4000);
   assert.is(world.downlink.downlinkState, 'limited');
   const limited = world.downlink.pacingBps(world.meter, world.now);
-  const budget = world.downlink.report(world.meter, world.now).limitBps!;
+  const budget = world.downlink.report(world.meter, world.delivery, world.now).limitBps!;
   assert.ok(limited >= budget * 1.25 - 1 && limited <= 2 * budget * 1.25, `limited: ${limited} for a budget of ${budget}`);
 });
 
 test('small tiles cap the layer even on a free link', () => {
-  const { cameras, slots, layersOf, downlink, meter, targets } = setup();
+  const { cameras, slots, layersOf, downlink, meter, delivery, targets } = setup();
   for (const layers of cameras) {
     layers[0]!.width = 320; layers[0]!.height = 240;
     layers[1]!.width = 640; layers[1]!.height = 480;
   }
   feed(cameras, 10_000);
   downlink.setViews([{ mid: '3', width: 640, height: 480 }, { mid: '4', width: 200, height: 150 }, { mid: '5', width: 0, height: 0 }]);
-  downlink.allocate(slots, layersOf, meter, 10_000);
+  downlink.allocate(slots, layersOf, meter, delivery, 10_000);
   assert.equal(targets(), [1, 0, 0]);
 });
 
