@@ -389,9 +389,10 @@ export class MeetingRelay {
       this.emitTable(viewer);
       if (report) {
         const uplink = peer.uplink;
-        const rep = viewer.downlink.report(peer.downlinkMeter, peer.downlinkDelivery, now);
-        this.log.debug({ participant: viewer.id, tmpFeedbacks: peer.downlinkDelivery.samples, ...rep }, 'downlink report');
-        this.events.emit('downlink', viewer.id, { ...rep, ...(uplink ? { uplink } : {}) });
+        const downlink = viewer.downlink.report(peer.downlinkMeter, peer.downlinkDelivery, now);
+        // The debug trace of decisions (ViewerDownlink) reads better with what they were made on.
+        this.log.debug({ participant: viewer.id, feedbacks: peer.downlinkDelivery.feedbacks, ...downlink }, 'downlink report');
+        this.events.emit('downlink', viewer.id, { ...downlink, ...(uplink ? { uplink } : {}) });
       }
     }
   }

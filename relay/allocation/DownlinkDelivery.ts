@@ -53,9 +53,14 @@ export class DownlinkDelivery {
   /** Each feedback's smallest queueing delay and when it came, newest at `sampleAt - 1`. */
   private readonly queueSamples = new Float64Array(QUEUE_SAMPLES);
   private readonly queueSampleTimes = new Float64Array(QUEUE_SAMPLES).fill(-Infinity);
-  samples = 0;
+  private samples = 0;
   private feedbackMin = Infinity;
   private feedbackReceived = 0;
+
+  /** Feedback packets read that reported an arrival. */
+  get feedbacks(): number {
+    return this.samples;
+  }
 
   /** The transport-wide sequence number the next packet gets. */
   get nextSequence(): number {
