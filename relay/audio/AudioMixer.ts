@@ -23,14 +23,14 @@ import { rmsLevel } from './AudioLevel';
 import { ComplexityGovernor, type Complexity } from './ComplexityGovernor';
 import { MixDepartures, type DepartureFigures } from './MixDepartures';
 import { MixEncoder } from './MixEncoder';
+import { sharedMixScheduler, type MixScheduler, type ScheduledMix } from './MixScheduler';
 import { ParticipantInput } from './ParticipantInput';
-import { TickClock } from './TickClock';
 import { TickTimings } from './TickTimings';
 
 /** Mixer health figures, cumulative since construction (departure figures: over the recent ticks). */
 export interface MixerCounters extends DepartureFigures {
   ticks: number;
-  /** Ticks that started > LATE_START_MS late, took longer than a frame, or were skipped. */
+  /** Ticks whose pass started > LATE_START_MS late, that took longer than a frame, that started over a frame after their deadline (an overrun pass), or that were skipped. */
   lateTicks: number;
   tickMsP50: number;
   tickMsP99: number;
@@ -65,6 +65,8 @@ export interface AudioMixerOptions {
    * marker and the timestamp of its place in time (OpusPacketizer).
    */
   dtx?: boolean;
+  /** The clock that runs this mixer's ticks, in one pass with the other mixers on it (default: the process's, `sharedMixScheduler()`). */
+  scheduler?: MixScheduler;
 }
 
 /** Silent frames still sent before a stream goes quiet (lets the receiver's decoder fade out on real frames). */
@@ -76,7 +78,7 @@ export const DTX_KEEPALIVE_FRAMES = 20;
 const TALKER_HANGOVER_TICKS = 15; // 300 ms: keeps word gaps from toggling encoders
 /** Levels are reported every this many ticks (200 ms). */
 const LEVEL_INTERVAL_TICKS = 10;
-/** A clocked tick that starts later than this counts as late. */
+/** A tick whose pass starts later than this counts as late. */
 const LATE_START_MS = 10;
 /** Spare encoders kept for the next talker (creating one costs ~0.05 ms, but allocates). */
 const ENCODER_POOL_SIZE = 4;
@@ -94,9 +96,12 @@ interface Member {
 }
 
 /** Mixes N participants into N−1 mixes with one shared mix for all non-talkers. */
-export class AudioMixer {
+export class AudioMixer implements ScheduledMix {
   private readonly members = new Map<string, Member>();
-  private readonly clock: TickClock;
+  private readonly scheduler: MixScheduler;
+  /** The scheduler's skipped passes when this mixer joined it (null: not started), and those skipped while it was in it. */
+  private skippedAtStart: number | null = null;
+  private skippedTicks = 0;
   private readonly timings = new TickTimings();
   private readonly departures = new MixDepartures();
   private readonly governor = new ComplexityGovernor();
@@ -123,7 +128,7 @@ export class AudioMixer {
 
   constructor(private readonly options: AudioMixerOptions = {}) {
     this.dtx = options.dtx ?? true;
-    this.clock = new TickClock(FRAME_MS, (lateMs) => this.runTick(lateMs));
+    this.scheduler = options.scheduler ?? sharedMixScheduler();
   }
 
   /** Current counters (a snapshot; percentiles over the last 500 ticks). */
@@ -139,7 +144,7 @@ export class AudioMixer {
     }
     return {
       ticks: this.tickIndex,
-      lateTicks: this.lateTickCount + this.clock.skipped,
+      lateTicks: this.lateTickCount + this.skipped,
       tickMsP50: this.timings.percentile(50),
       tickMsP99: this.timings.percentile(99),
       encodes: this.encodeCount,
@@ -198,22 +203,30 @@ export class AudioMixer {
     this.fullMixTap = tap;
   }
 
-  /** Starts the 20 ms clock (drift-corrected; see TickClock for stalls and catch-up). */
+  /** Joins the scheduler's 20 ms passes (drift-corrected; see MixScheduler and TickClock for stalls and catch-up). No-op when started. */
   start(): void {
-    if (this.closed) return;
-    this.clock.start();
+    if (this.closed || this.skippedAtStart !== null) return;
+    this.skippedAtStart = this.scheduler.skipped;
+    this.scheduler.add(this);
   }
 
   /** One mix step; tests and benchmarks call it directly without the clock. */
   tick(): void {
-    this.runTick(0);
+    this.runTick(performance.now(), 0);
   }
 
-  /** Idempotent; stops the clock, frees encoders/decoders. */
+  /** The scheduler's call: this mixer's tick of the pass due at `deadline`. */
+  runScheduledTick(deadline: number, passLateMs: number): void {
+    this.runTick(deadline, passLateMs);
+  }
+
+  /** Idempotent; leaves the scheduler, frees encoders/decoders. */
   close(): void {
     if (this.closed) return;
+    this.skippedTicks = this.skipped;
+    this.skippedAtStart = null;
     this.closed = true;
-    this.clock.stop();
+    this.scheduler.remove(this);
     for (const id of [...this.members.keys()]) this.removeParticipant(id);
     this.pool.length = 0;
     this.talkers.length = 0;
@@ -222,19 +235,26 @@ export class AudioMixer {
     this.listenerEncoder = null;
   }
 
-  private runTick(lateMs: number): void {
+  /** Ticks skipped while in the scheduler (it fell too far behind to catch up). */
+  private get skipped(): number {
+    return this.skippedAtStart === null ? this.skippedTicks : this.skippedTicks + this.scheduler.skipped - this.skippedAtStart;
+  }
+
+  private runTick(deadline: number, passLateMs: number): void {
     if (this.closed) return;
     const started = performance.now();
     // The tick's place on the 20 ms schedule (not when it ran): catch-up ticks after a stall
     // stay 20 ms apart in media time, so the RTP timestamps downstream do too.
-    this.tickMediaTimeMs = started - lateMs;
+    this.tickMediaTimeMs = deadline;
     this.tickIndex += 1;
     this.collectTalkers(started);
     this.mixAndEncode();
     const took = performance.now() - started;
     this.timings.record(took);
     this.governor.record(took);
-    if (lateMs > LATE_START_MS || took > FRAME_MS) this.lateTickCount += 1;
+    // A steady place late in the pass is not lateness; a late pass, or one so long that this tick
+    // started after the next deadline, is.
+    if (passLateMs > LATE_START_MS || took > FRAME_MS || started - deadline > FRAME_MS) this.lateTickCount += 1;
     // Out of the timed critical path: sending (SRTP and a syscall per packet) and the levels.
     this.flushOutbox();
     if (this.tickIndex % LEVEL_INTERVAL_TICKS === 0) this.emitLevels();
