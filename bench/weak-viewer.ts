@@ -228,7 +228,7 @@ async function watch(meeting: Meeting, watchers: Watchers, ms: number): Promise<
  * slip explains is the machine's (the audio render thread starved), not the network's.
  */
 async function audioGaps(meeting: Meeting, listener: Name, talkers: Name[], [from, to]: [number, number]): Promise<{ gaps: Record<string, number>; clockSlipMs: number }> {
-  const data = await readProbe(meeting.page(listener));
+  const data = await readProbe(meeting.page(listener), [from, to]);
   return { gaps: Object.fromEntries(talkers.map((t) => [t, Math.round(longestSilence(levelTrace(data, HZ[t], from, to), from, to).ms)])), clockSlipMs: clockSlip(data, from, to) };
 }
 

@@ -376,12 +376,22 @@ export function probeInitScript(options: ProbeOptions): string {
 ${PAGE_PEER_CONNECTIONS}${PAGE_MEDIA_ELEMENT_HOOKS}${PAGE_LONG_TASKS}${PAGE_SIGNALING}${PAGE_AUDIO_CONTEXT}${PAGE_AUDIO_TAPS}${PAGE_AUDIO_ELEMENTS}${PAGE_VIDEO_FRAMES}${PAGE_SCAN}})();`;
 }
 
-/** Reads everything the probe collected so far. */
-export async function readProbe(page: Page): Promise<ProbeData> {
-  return page.evaluate(() => {
-    const p = (window as unknown as { __benchProbe: unknown }).__benchProbe;
-    return JSON.parse(JSON.stringify(p)) as never;
-  });
+/** Reads what the probe collected so far: everything, or only what lies near a window [from, to] (page time). */
+export async function readProbe(page: Page, around?: [from: number, to: number]): Promise<ProbeData> {
+  return page.evaluate((window_) => {
+    const p = (window as unknown as { __benchProbe: ProbeData }).__benchProbe;
+    if (!window_) return JSON.parse(JSON.stringify(p)) as never;
+    // Only what lies within 10 s of the window: a whole run's audio blocks, copied out of a
+    // busy page at once, stall it (and the machine) for a second.
+    const [from, to] = [window_[0] - 10_000, window_[1] + 10_000];
+    const clock = p.clock.filter(([t]) => t >= from && t <= to);
+    const rate = p.sampleRate || 48_000;
+    const frames = clock.map(([, frame]) => frame);
+    const [first, last] = frames.length > 0 ? [Math.min(...frames) - 10 * rate, Math.max(...frames) + 10 * rate] : [-Infinity, Infinity];
+    const audio = p.audio.map((a) => ({ ...a, rows: a.rows.filter((r) => r[0]! >= first && r[0]! <= last) }));
+    const video = Object.fromEntries(Object.entries(p.video).map(([k, v]) => [k, { frames: v.frames.filter((t) => t >= from && t <= to), changes: v.changes }]));
+    return JSON.parse(JSON.stringify({ ...p, clock, audio, video })) as never;
+  }, around ?? null);
 }
 
 /** A cheap look at the probe for sequencing (not for timing): signals, and whether media arrived. */
