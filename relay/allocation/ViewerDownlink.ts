@@ -11,7 +11,7 @@
  * its budget is what got through (sent × (1 − loss), at least half of sent), lowered again
  * on new loss;
  * it is raised only by a probe: the slots send duplicates worth the next step for half a
- * second (no more than a quarter above the budget after a failure, twice it after a pass).
+ * second (no more than half again the budget after a failure, twice it after a pass).
  * A probe fails as soon as the feedback shows packets lost, or the queue growing while its
  * packets arrive slower than they were sent (a browser on a busy machine stamps arrivals
  * late, even a second late, but not slow) — within a feedback interval, before the queue
@@ -74,8 +74,13 @@ const SETTLE_MS = 500;
 const PROBE_AFTERMATH_MS = 2000;
 /** Below this much video sent, a probe cannot be made of duplicates. */
 const MIN_PROBE_BASE_BPS = 50_000;
-/** A limited viewer's video is paced this much above its budget (DownlinkPacer): keyframes spread out, the average still fits. */
-const PACING_FACTOR = 1.25;
+/**
+ * A limited viewer's video is paced at what the link carried (its budget is a share of that,
+ * DownlinkPacer): keyframes spread out, the average fits with room, and a burst never goes
+ * faster than the link (paced at 1.25× the budget, bursts of three cameras' keyframes and
+ * their retransmissions overflowed the 150 ms queue of a capped link, seen in weak-viewer).
+ */
+const PACING_FACTOR = 1 / BUDGET_SHARE;
 /**
  * A free viewer's bursts — a layer switch's keyframes, several at once — are spread at this
  * multiple of what it gets (libwebrtc paces at 2.5× its target), and never slower than the
@@ -130,7 +135,7 @@ export class ViewerDownlink {
 
   /**
    * The pace of the viewer's video (DownlinkPacer): while free, well above what it gets
-   * (only bursts wait); while limited, a little above its budget, or a running probe's target.
+   * (only bursts wait); while limited, at what its link carried, or a running probe's target.
    */
   pacingBps(meter: DownlinkMeter, nowMs: number): number {
     if (this.state === 'free') return Math.max(MIN_FREE_PACING_BPS, FREE_PACING_FACTOR * meter.sentBps(nowMs));
@@ -240,7 +245,7 @@ export class ViewerDownlink {
       // step itself (a paused camera back), judged by what follows. Otherwise, after a step
       // that passed, try everything at once (a link back to full gets there in one probe, not
       // one per layer); after a failure, one step. Either way no more than a share above the
-      // budget — a quarter after a failure, double after a pass: a step bigger than that
+      // budget — half again after a failure, double after a pass: a step bigger than that
       // (a top layer is ten times the one below) is reached over several probes, each of
       // which raises the budget, instead of one that overflows a link still full. Duplicates
       // multiply what is sent by at most 1 + MAX_PROBE_COPIES: a probe tests no more, and one
@@ -281,8 +286,10 @@ export class ViewerDownlink {
     const slowed = span.deliveredBps !== undefined && span.sentBps !== undefined && span.deliveredBps < span.sentBps * PROBE_SATURATED_SHARE;
     const lost = loss > PROBE_LOSS_LIMIT || transportLoss > PROBE_LOSS_LIMIT;
     const failed = lost || (queueRise > PROBE_QUEUE_RISE_MS && slowed);
-    // Its duplicates carry no transport-wide number (DownlinkDelivery): the link carried them too.
-    const linkDeliveredBps = span.deliveredBps === undefined ? undefined : span.deliveredBps * probe.copyFactor;
+    // Its duplicates carry no transport-wide number (DownlinkDelivery): the link carried them
+    // too. Never more than was sent: a browser that stalls stamps a burst of late arrivals
+    // close together, which reads as a link faster than the relay sent (seen: 7.7 Mbit/s).
+    const linkDeliveredBps = span.deliveredBps === undefined || span.sentBps === undefined ? undefined : Math.min(span.deliveredBps, span.sentBps) * probe.copyFactor;
     const allReported = delivery.hasFeedback && probe.toSequence !== undefined && reported >= span.sent * 0.95;
     if (!failed && !allReported && elapsed < PROBE_MS + FEEDBACK_DELAY_MS) return;
     meter.stopProbe();
