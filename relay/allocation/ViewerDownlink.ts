@@ -11,7 +11,7 @@
  * its budget is what got through (sent × (1 − loss), at least half of sent), lowered again
  * on new loss;
  * it is raised only by a probe: the slots send duplicates worth the next step for half a
- * second (no more than half again the budget after a failure, twice it after a pass).
+ * second (no more than half again the budget).
  * A probe fails as soon as the feedback shows packets lost, or the queue growing while its
  * packets arrive slower than they were sent (a browser on a busy machine stamps arrivals
  * late, even a second late, but not slow) — within a feedback interval, before the queue
@@ -56,9 +56,12 @@ const DECREASE_INTERVAL_MS = 1000;
 /** How long a probe runs; it asks for this much more than the step (the step's keyframes). */
 export const PROBE_MS = 500;
 const PROBE_MARGIN = 1.2;
-/** How far above the budget a probe reaches: after a failed one (or the first), and after one that passed. */
-const PROBE_GROWTH_AFTER_FAILURE = 1.5;
-const PROBE_GROWTH_AFTER_PASS = 2;
+/**
+ * How far above the budget (or what is planned) a probe reaches. Twice was too far: on a
+ * link still full, its duplicates overflowed a 150 ms queue before the feedback showed it
+ * growing (two thirds of a window lost in weak-viewer, the budget cut to a third).
+ */
+const PROBE_GROWTH = 1.5;
 /**
  * After a successful probe the next waits this long; after failures, twice as long each
  * time up to the max (short: a link that is back should be used within seconds — issue 18
@@ -245,7 +248,7 @@ export class ViewerDownlink {
       // step itself (a paused camera back), judged by what follows. Otherwise, after a step
       // that passed, try everything at once (a link back to full gets there in one probe, not
       // one per layer); after a failure, one step. Either way no more than a share above the
-      // budget — half again after a failure, double after a pass: a step bigger than that
+      // budget — half again: a step bigger than that
       // (a top layer is ten times the one below) is reached over several probes, each of
       // which raises the budget, instead of one that overflows a link still full. Duplicates
       // multiply what is sent by at most 1 + MAX_PROBE_COPIES: a probe tests no more, and one
@@ -253,7 +256,7 @@ export class ViewerDownlink {
       const duplicable = sent >= MIN_PROBE_BASE_BPS;
       const step = duplicable && this.lastProbePassed ? more.all : more.cheapest;
       const planned = this.videoBps(slots, layersOf, nowMs);
-      const reach = Math.max(this.capacity, planned) * (this.lastProbePassed ? PROBE_GROWTH_AFTER_PASS : PROBE_GROWTH_AFTER_FAILURE);
+      const reach = Math.max(this.capacity, planned) * PROBE_GROWTH;
       const targetBps = duplicable ? Math.min(planned + step * PROBE_MARGIN, reach, sent * (1 + MAX_PROBE_COPIES)) : planned + step * PROBE_MARGIN;
       if (duplicable && targetBps <= this.capacity) {
         this.nextProbeAt = nowMs + SETTLE_MS;
@@ -285,13 +288,17 @@ export class ViewerDownlink {
     const queueRise = probe.duplicable && delivery.lastFeedbackAt > probe.startedAt ? delivery.queueMs - probe.queueAtStart : 0;
     const slowed = span.deliveredBps !== undefined && span.sentBps !== undefined && span.deliveredBps < span.sentBps * PROBE_SATURATED_SHARE;
     const lost = loss > PROBE_LOSS_LIMIT || transportLoss > PROBE_LOSS_LIMIT;
-    const failed = lost || (queueRise > PROBE_QUEUE_RISE_MS && slowed);
+    const allReported = delivery.hasFeedback && probe.toSequence !== undefined && reported >= span.sent * 0.95;
+    // Feedback that comes (it did before) but not on the probe's packets in time: they are
+    // stuck somewhere, which no probe may pass.
+    const timedOut = elapsed >= PROBE_MS + FEEDBACK_DELAY_MS;
+    const unreported = timedOut && delivery.hasFeedback && !allReported;
+    const failed = lost || unreported || (queueRise > PROBE_QUEUE_RISE_MS && slowed);
     // Its duplicates carry no transport-wide number (DownlinkDelivery): the link carried them
     // too. Never more than was sent: a browser that stalls stamps a burst of late arrivals
     // close together, which reads as a link faster than the relay sent (seen: 7.7 Mbit/s).
     const linkDeliveredBps = span.deliveredBps === undefined || span.sentBps === undefined ? undefined : Math.min(span.deliveredBps, span.sentBps) * probe.copyFactor;
-    const allReported = delivery.hasFeedback && probe.toSequence !== undefined && reported >= span.sent * 0.95;
-    if (!failed && !allReported && elapsed < PROBE_MS + FEEDBACK_DELAY_MS) return;
+    if (!failed && !allReported && !timedOut) return;
     meter.stopProbe();
     this.lastProbePassed = !failed;
     const before = this.capacity;
@@ -313,7 +320,7 @@ export class ViewerDownlink {
     this.lastProbeEndAt = nowMs;
     this.log({
       targetBps: Math.round(probe.targetBps), capacityBps: Math.round(this.capacity), raisedBy: Math.round(this.capacity - before), deliveredBps: Math.round(linkDeliveredBps ?? -1), sentBps: Math.round((span.sentBps ?? -1) * probe.copyFactor),
-      loss: round(loss), transportLoss: round(transportLoss), queueRiseMs: Math.round(queueRise), elapsedMs: Math.round(elapsed), duplicable: probe.duplicable,
+      loss: round(loss), transportLoss: round(transportLoss), unreported, queueRiseMs: Math.round(queueRise), elapsedMs: Math.round(elapsed), duplicable: probe.duplicable,
     }, failed ? 'downlink probe failed' : 'downlink probe passed');
     this.probe = undefined;
   }
