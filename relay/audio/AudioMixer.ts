@@ -23,14 +23,15 @@ import { rmsLevel } from './AudioLevel';
 import { ComplexityGovernor, type Complexity } from './ComplexityGovernor';
 import { MixDepartures, type DepartureFigures } from './MixDepartures';
 import { MixEncoder } from './MixEncoder';
-import { sharedMixScheduler, type MixScheduler, type ScheduledMix } from './MixScheduler';
+import { sharedMixPhases, type MixPhases } from './MixPhases';
 import { ParticipantInput } from './ParticipantInput';
+import { TickClock } from './TickClock';
 import { TickTimings } from './TickTimings';
 
 /** Mixer health figures, cumulative since construction (departure figures: over the recent ticks). */
 export interface MixerCounters extends DepartureFigures {
   ticks: number;
-  /** Ticks whose pass started > LATE_START_MS late, that took longer than a frame, that started over a frame after their deadline (an overrun pass), or that were skipped. */
+  /** Ticks that started > LATE_START_MS late, took longer than a frame, or were skipped. */
   lateTicks: number;
   tickMsP50: number;
   tickMsP99: number;
@@ -65,8 +66,8 @@ export interface AudioMixerOptions {
    * marker and the timestamp of its place in time (OpusPacketizer).
    */
   dtx?: boolean;
-  /** The clock that runs this mixer's ticks, in one pass with the other mixers on it (default: the process's, `sharedMixScheduler()`). */
-  scheduler?: MixScheduler;
+  /** Where the mixer's ticks may fall in the period, apart from other mixers' (default: the process's, `sharedMixPhases()`). */
+  phases?: MixPhases;
 }
 
 /** Silent frames still sent before a stream goes quiet (lets the receiver's decoder fade out on real frames). */
@@ -78,7 +79,7 @@ export const DTX_KEEPALIVE_FRAMES = 20;
 const TALKER_HANGOVER_TICKS = 15; // 300 ms: keeps word gaps from toggling encoders
 /** Levels are reported every this many ticks (200 ms). */
 const LEVEL_INTERVAL_TICKS = 10;
-/** A tick whose pass starts later than this counts as late. */
+/** A clocked tick that starts later than this counts as late. */
 const LATE_START_MS = 10;
 /** Spare encoders kept for the next talker (creating one costs ~0.05 ms, but allocates). */
 const ENCODER_POOL_SIZE = 4;
@@ -96,12 +97,12 @@ interface Member {
 }
 
 /** Mixes N participants into N−1 mixes with one shared mix for all non-talkers. */
-export class AudioMixer implements ScheduledMix {
+export class AudioMixer {
   private readonly members = new Map<string, Member>();
-  private readonly scheduler: MixScheduler;
-  /** The scheduler's skipped passes when this mixer joined it (null: not started), and those skipped while it was in it. */
-  private skippedAtStart: number | null = null;
-  private skippedTicks = 0;
+  private readonly clock: TickClock;
+  private readonly phases: MixPhases;
+  /** The phase of the period this mixer ticks at while started (see MixPhases). */
+  private phase: number | null = null;
   private readonly timings = new TickTimings();
   private readonly departures = new MixDepartures();
   private readonly governor = new ComplexityGovernor();
@@ -128,7 +129,8 @@ export class AudioMixer implements ScheduledMix {
 
   constructor(private readonly options: AudioMixerOptions = {}) {
     this.dtx = options.dtx ?? true;
-    this.scheduler = options.scheduler ?? sharedMixScheduler();
+    this.clock = new TickClock(FRAME_MS, (lateMs) => this.runTick(lateMs));
+    this.phases = options.phases ?? sharedMixPhases();
   }
 
   /** Current counters (a snapshot; percentiles over the last 500 ticks). */
@@ -144,7 +146,7 @@ export class AudioMixer implements ScheduledMix {
     }
     return {
       ticks: this.tickIndex,
-      lateTicks: this.lateTickCount + this.skipped,
+      lateTicks: this.lateTickCount + this.clock.skipped,
       tickMsP50: this.timings.percentile(50),
       tickMsP99: this.timings.percentile(99),
       encodes: this.encodeCount,
@@ -203,30 +205,25 @@ export class AudioMixer implements ScheduledMix {
     this.fullMixTap = tap;
   }
 
-  /** Joins the scheduler's 20 ms passes (drift-corrected; see MixScheduler and TickClock for stalls and catch-up). No-op when started. */
+  /** Starts the 20 ms clock at a phase apart from the other mixers' (drift-corrected; see TickClock for stalls and catch-up). No-op when started. */
   start(): void {
-    if (this.closed || this.skippedAtStart !== null) return;
-    this.skippedAtStart = this.scheduler.skipped;
-    this.scheduler.add(this);
+    if (this.closed || this.phase !== null) return;
+    this.phase = this.phases.take();
+    this.clock.start({ epoch: this.phases.epoch, phaseMs: this.phase });
   }
 
   /** One mix step; tests and benchmarks call it directly without the clock. */
   tick(): void {
-    this.runTick(performance.now(), 0);
+    this.runTick(0);
   }
 
-  /** The scheduler's call: this mixer's tick of the pass due at `deadline`. */
-  runScheduledTick(deadline: number, passLateMs: number): void {
-    this.runTick(deadline, passLateMs);
-  }
-
-  /** Idempotent; leaves the scheduler, frees encoders/decoders. */
+  /** Idempotent; stops the clock, frees encoders/decoders. */
   close(): void {
     if (this.closed) return;
-    this.skippedTicks = this.skipped;
-    this.skippedAtStart = null;
     this.closed = true;
-    this.scheduler.remove(this);
+    this.clock.stop();
+    if (this.phase !== null) this.phases.release(this.phase);
+    this.phase = null;
     for (const id of [...this.members.keys()]) this.removeParticipant(id);
     this.pool.length = 0;
     this.talkers.length = 0;
@@ -235,26 +232,19 @@ export class AudioMixer implements ScheduledMix {
     this.listenerEncoder = null;
   }
 
-  /** Ticks skipped while in the scheduler (it fell too far behind to catch up). */
-  private get skipped(): number {
-    return this.skippedAtStart === null ? this.skippedTicks : this.skippedTicks + this.scheduler.skipped - this.skippedAtStart;
-  }
-
-  private runTick(deadline: number, passLateMs: number): void {
+  private runTick(lateMs: number): void {
     if (this.closed) return;
     const started = performance.now();
     // The tick's place on the 20 ms schedule (not when it ran): catch-up ticks after a stall
     // stay 20 ms apart in media time, so the RTP timestamps downstream do too.
-    this.tickMediaTimeMs = deadline;
+    this.tickMediaTimeMs = started - lateMs;
     this.tickIndex += 1;
     this.collectTalkers(started);
     this.mixAndEncode();
     const took = performance.now() - started;
     this.timings.record(took);
     this.governor.record(took);
-    // A steady place late in the pass is not lateness; a late pass, or one so long that this tick
-    // started after the next deadline, is.
-    if (passLateMs > LATE_START_MS || took > FRAME_MS || started - deadline > FRAME_MS) this.lateTickCount += 1;
+    if (lateMs > LATE_START_MS || took > FRAME_MS) this.lateTickCount += 1;
     // Out of the timed critical path: sending (SRTP and a syscall per packet) and the levels.
     this.flushOutbox();
     if (this.tickIndex % LEVEL_INTERVAL_TICKS === 0) this.emitLevels();

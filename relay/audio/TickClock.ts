@@ -1,9 +1,11 @@
 /**
- * A steady periodic clock on top of setTimeout. Each deadline is computed from the start
- * time (origin + n·period), never from the previous callback, so timer jitter does not
- * accumulate into drift. After a stall (GC pause, busy event loop) it runs the missed ticks
- * back to back, up to `maxCatchUp`, so downstream audio stays continuous; if it fell further
- * behind than that it skips the rest and restarts the schedule from now.
+ * A steady periodic clock on top of setTimeout. Each deadline is computed from the origin
+ * (origin + n·period), never from the previous callback, so timer jitter does not
+ * accumulate into drift. The origin is the start time, or the last `epoch + phase + k·period`
+ * before it when started at a phase (MixPhases spreads mixers' ticks over the period).
+ * After a stall (GC pause, busy event loop) it runs the missed ticks back to back, up to
+ * `maxCatchUp`, so downstream audio stays continuous; if it fell further behind than that it
+ * skips the rest and restarts the schedule from now (at the same phase).
  */
 
 /** Called for each tick with how late (ms) it started relative to its deadline. */
@@ -15,6 +17,12 @@ export interface TickClockOptions {
   maxCatchUp?: number;
   /** Time source in ms (tests may inject one). */
   now?: () => number;
+}
+
+/** Where in the period a clock ticks: at `epoch + phaseMs + k·period` (ms, performance.now()). */
+export interface TickPhase {
+  epoch: number;
+  phaseMs: number;
 }
 
 /** Drift-corrected interval timer with bounded catch-up. */
@@ -42,11 +50,20 @@ export class TickClock {
     return this.running;
   }
 
-  /** Starts ticking; the first tick is one period from now. No-op when running. */
-  start(): void {
+  /** When the next tick is due (ms); meaningful while running. */
+  get nextDeadline(): number {
+    return this.origin + this.n * this.periodMs;
+  }
+
+  /**
+   * Starts ticking: the first tick is one period from now, or at the first time after now that
+   * is `phase` into the period. No-op when running.
+   */
+  start(phase?: TickPhase): void {
     if (this.running) return;
     this.running = true;
-    this.origin = this.now();
+    const now = this.now();
+    this.origin = phase === undefined ? now : now - mod(now - phase.epoch - phase.phaseMs, this.periodMs);
     this.n = 1;
     this.schedule();
   }
@@ -85,4 +102,9 @@ export class TickClock {
     }
     if (this.running) this.schedule();
   }
+}
+
+/** `a` modulo `m`, in [0, m) also for negative `a`. */
+function mod(a: number, m: number): number {
+  return ((a % m) + m) % m;
 }

@@ -7,7 +7,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import { AudioMixer } from '../audio/AudioMixer';
-import { sharedMixScheduler } from '../audio/MixScheduler';
 import { addTotals, foldGauges, zeroMixerFigures, zeroRelayCounters } from '../counters';
 import { describe } from '../log';
 import { MeetingRelay } from '../MeetingRelay';
@@ -46,11 +45,7 @@ export class MediaHost {
     /** A worker process of its own: its CPU and memory are reported with its figures. */
     private readonly ownProcess = false,
   ) {
-    // Gathering and posting every meeting's figures takes milliseconds: in the slack after a
-    // mix pass, never in front of one (MixScheduler).
-    this.figuresTimer = setInterval(() => sharedMixScheduler().afterNextPass(() => {
-      if (!this.closed) this.postFigures();
-    }), FIGURES_INTERVAL_MS);
+    this.figuresTimer = setInterval(() => this.postFigures(), FIGURES_INTERVAL_MS);
     this.figuresTimer.unref();
   }
 
