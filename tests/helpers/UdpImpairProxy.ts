@@ -21,6 +21,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
+import { getPriority, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { prng } from './prng';
 
@@ -31,6 +32,24 @@ import { prng } from './prng';
  * cap asked for (seen in `ss -m`), read by the relay as the link's loss.
  */
 const SOCKET_BUFFERS = { recvBufferSize: 4 * 1024 * 1024, sendBufferSize: 4 * 1024 * 1024 };
+
+/**
+ * The process that hosts a proxy runs at nice −10 (where allowed), as coturn does in the
+ * tests: the proxy stands for a network link, and a link does not stop while the browsers it
+ * serves keep the machine's cores busy. At the default priority the host's event loop stalled
+ * for up to a second (weak-viewer: packets 300–850 ms late, far past a 150 ms queue), then
+ * read the waiting datagrams all at once, and its bottleneck dropped what did not fit — loss
+ * no cap asked for.
+ */
+const PROXY_HOST_NICE = -10;
+
+function raiseHostPriority(): void {
+  try {
+    if (getPriority() > PROXY_HOST_NICE) setPriority(PROXY_HOST_NICE);
+  } catch {
+    // Not root and no CAP_SYS_NICE: the proxy runs at the priority it was given.
+  }
+}
 
 /** The way a datagram travels: `up` from a client to the target, `down` from the target back. */
 export type Direction = 'up' | 'down';
@@ -131,6 +150,7 @@ export class UdpImpairProxy {
 
   /** Binds the proxy; resolves once it listens. */
   static async start(options: UdpImpairProxyOptions): Promise<UdpImpairProxy> {
+    raiseHostPriority();
     const host = options.host ?? '127.0.0.1';
     const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', ...SOCKET_BUFFERS });
     await new Promise<void>((resolve, reject) => {
