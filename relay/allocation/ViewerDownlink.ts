@@ -53,8 +53,8 @@ const BUDGET_SHARE = 0.9;
 const MIN_DECREASE_SHARE = 0.5;
 /** The budget is lowered at most once per this (the loss of the last second must be new). */
 const DECREASE_INTERVAL_MS = 1000;
-/** How long a probe runs; it asks for this much more than the step (the step's keyframes). */
-export const PROBE_MS = 500;
+/** How long a probe runs (with transport-wide feedback, 350 ms of packets show a queue growing and the rate they arrive at); it asks for this much more than the step (the step's keyframes). */
+export const PROBE_MS = 350;
 const PROBE_MARGIN = 1.2;
 /**
  * How far above the budget (or what is planned) a probe reaches. Twice was too far: on a
