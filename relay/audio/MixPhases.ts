@@ -8,7 +8,7 @@
  * time"): with phases set by start times, ticks (≈ 0.4 ms each) land on top of one another,
  * and the order in which colliding timers run changes with every millisecond of timer
  * jitter, so a meeting's departure wanders by the ticks that happened to come due just
- * before it (a third of the departures that left more than 22 ms after the previous one).
+ * before it (about 40% of the departures that left more than 22 ms after the previous one).
  * Running every mixer in one pass instead fixes the order, but a meeting late in the pass
  * then waits for every tick before it and for any stall during them, which was no better.
  * Spread phases keep each tick short and alone.
