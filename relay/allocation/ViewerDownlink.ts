@@ -287,7 +287,9 @@ export class ViewerDownlink {
     // carried (almost) nothing says nothing of what it carries.
     const queueRise = probe.duplicable && delivery.lastFeedbackAt > probe.startedAt ? delivery.queueMs - probe.queueAtStart : 0;
     const slowed = span.deliveredBps !== undefined && span.sentBps !== undefined && span.deliveredBps < span.sentBps * PROBE_SATURATED_SHARE;
-    const lost = loss > PROBE_LOSS_LIMIT || transportLoss > PROBE_LOSS_LIMIT;
+    // With feedback, its own packets tell; the NACKed share (a window that ended 300 ms ago)
+    // would still be of packets sent before it, and fail it at its start for their loss.
+    const lost = delivery.hasFeedback ? transportLoss > PROBE_LOSS_LIMIT : loss > PROBE_LOSS_LIMIT;
     const allReported = delivery.hasFeedback && probe.toSequence !== undefined && reported >= span.sent * 0.95;
     // Feedback that comes (it did before) but not on the probe's packets in time: they are
     // stuck somewhere, which no probe may pass.
