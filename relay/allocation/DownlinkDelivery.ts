@@ -13,9 +13,9 @@
  * A probe's duplicates carry no number: the browser's SRTP replay check drops a second copy
  * before anything records its arrival, so it would read as lost. They still take their
  * share of the link, so the originals around them arrive late and slow just the same.
- * The allocation judges its probes by these (ViewerDownlink): a queue that grows fails a
- * probe within a feedback interval, before it overflows and pictures lose packets, and what
- * the probe delivered says how much the link does carry.
+ * The allocation judges its probes by these (ViewerDownlink): a queue that grows while the
+ * probe's packets arrive slower than they left fails it within a feedback interval, before
+ * the queue overflows and pictures lose packets.
  */
 import { readTransportFeedback } from '../rtcp';
 

@@ -9,15 +9,12 @@
  * packets behind a queue (loss alone may be a busy machine dropping datagrams, not the
  * link; a queue alone may be the browser's busy machine stamping arrivals late). Limited,
  * its budget is what got through (sent × (1 − loss), at least half of sent), lowered again
- * on new loss;
- * it is raised only by a probe: the slots send duplicates worth the next step for half a
- * second (no more than half again the budget).
- * A probe fails as soon as the feedback shows packets lost, or the queue growing while its
- * packets arrive slower than they were sent (a browser on a busy machine stamps arrivals
- * late, even a second late, but not slow) — within a feedback interval, before the queue
- * overflows — and then what it did deliver (the rate its packets arrived at) raises the
- * budget if that is more; one that passes gives the
- * budget its rate (a layer up, a paused camera back, or a step toward one). A failed probe
+ * on new loss; it is raised only by a probe: the slots send duplicates worth the next step
+ * for 350 ms (no more than half again the budget). A probe fails as soon as the feedback
+ * shows its packets lost, or the queue growing while they arrive slower than they were sent
+ * (a browser on a busy machine stamps arrivals late, even a second late, but not slow) —
+ * within a feedback interval, before the queue overflows; one that passes gives the budget
+ * its rate (a layer up, a paused camera back, or a step toward one). A failed probe
  * waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`); after one that passed, the
  * next tries everything the tiles need at once. Once the viewer gets everything its tiles
  * need it is free again. A browser that sends no transport-wide feedback is judged by its
@@ -111,8 +108,6 @@ export class ViewerDownlink {
     fromSequence: number;
     toSequence: number | undefined;
     queueAtStart: number;
-    /** What the link carries per byte of its numbered packets: 1 + the duplicates' share. */
-    copyFactor: number;
   } | undefined;
   private probeBackoffMs = PROBE_INTERVAL_MS;
   private lastProbePassed = false;
@@ -262,7 +257,7 @@ export class ViewerDownlink {
         this.nextProbeAt = nowMs + SETTLE_MS;
       } else {
         const share = duplicable ? (targetBps - sent) / sent : 0;
-        this.probe = { startedAt: nowMs, targetBps, duplicable, fromSequence: delivery.nextSequence, toSequence: undefined, queueAtStart: delivery.queueMs, copyFactor: 1 + share };
+        this.probe = { startedAt: nowMs, targetBps, duplicable, fromSequence: delivery.nextSequence, toSequence: undefined, queueAtStart: delivery.queueMs };
         meter.startProbe(share);
       }
     }
@@ -296,32 +291,28 @@ export class ViewerDownlink {
     const timedOut = elapsed >= PROBE_MS + FEEDBACK_DELAY_MS;
     const unreported = timedOut && delivery.hasFeedback && !allReported;
     const failed = lost || unreported || (queueRise > PROBE_QUEUE_RISE_MS && slowed);
-    // Its duplicates carry no transport-wide number (DownlinkDelivery): the link carried them
-    // too. Never more than was sent: a browser that stalls stamps a burst of late arrivals
-    // close together, which reads as a link faster than the relay sent (seen: 7.7 Mbit/s).
-    const linkDeliveredBps = span.deliveredBps === undefined || span.sentBps === undefined ? undefined : Math.min(span.deliveredBps, span.sentBps) * probe.copyFactor;
     if (!failed && !allReported && !timedOut) return;
     meter.stopProbe();
     this.lastProbePassed = !failed;
     const before = this.capacity;
     if (failed) {
       this.probeBackoffMs = Math.max(this.probeBackoffMs, Math.min(MAX_PROBE_BACKOFF_MS, this.probeBackoffMs * 2));
-      // Its own duplicates filled the queue: what was sent before it did fit, and what the
-      // probe's packets did deliver (the link's rate, when they queued) fits too. Loss that
+      // Its own duplicates filled the queue: what was sent before it did fit. (What its packets
+      // delivered is not taken as the link's rate: a browser that stalls stamps a burst of late
+      // arrivals close together, which read as more than a capped link carries — 546 kbit/s
+      // through 442 — and the budget raised on it cost every camera its frames.) Loss that
       // outlasts the probe is the link's, and lowers the budget then.
-      if (linkDeliveredBps !== undefined) this.capacity = Math.max(this.capacity, Math.min(probe.targetBps, linkDeliveredBps * BUDGET_SHARE));
       this.lastDecreaseAt = nowMs;
     } else {
       this.capacityBeforeProbe = this.capacity;
-      // Nothing queued: the link carried all it was sent, the pace's bursts included.
-      this.capacity = Math.max(this.capacity, probe.targetBps, linkDeliveredBps ?? 0);
+      this.capacity = Math.max(this.capacity, probe.targetBps);
       // A resume tested nothing (what follows it does): its backoff stays until a probe of duplicates passes.
       if (probe.duplicable) this.probeBackoffMs = PROBE_INTERVAL_MS;
     }
     this.nextProbeAt = nowMs + (failed ? this.probeBackoffMs : PROBE_INTERVAL_MS);
     this.lastProbeEndAt = nowMs;
     this.log({
-      targetBps: Math.round(probe.targetBps), capacityBps: Math.round(this.capacity), raisedBy: Math.round(this.capacity - before), deliveredBps: Math.round(linkDeliveredBps ?? -1), sentBps: Math.round((span.sentBps ?? -1) * probe.copyFactor),
+      targetBps: Math.round(probe.targetBps), capacityBps: Math.round(this.capacity), raisedBy: Math.round(this.capacity - before), deliveredBps: Math.round(span.deliveredBps ?? -1), sentBps: Math.round(span.sentBps ?? -1),
       loss: round(loss), transportLoss: round(transportLoss), unreported, queueRiseMs: Math.round(queueRise), elapsedMs: Math.round(elapsed), duplicable: probe.duplicable,
     }, failed ? 'downlink probe failed' : 'downlink probe passed');
     this.probe = undefined;
