@@ -34,6 +34,8 @@ export class MediaHost {
   private readonly meetings = new Map<string, HostedMeeting>();
   private readonly figuresTimer: NodeJS.Timeout;
   private closed = false;
+  /** A round of figures is being gathered (postFigures). */
+  private gathering = false;
   private lastElu = performance.eventLoopUtilization();
   /** The totals of the meetings closed here (their gauges stay zero). */
   private readonly closedTotals = { relay: zeroRelayCounters(), mixer: zeroMixerFigures() };
@@ -214,16 +216,45 @@ export class MediaHost {
     this.loggerFor(meetingId).info({}, 'relay stopped');
   }
 
+  /**
+   * Gathers every meeting's figures, one meeting per turn of the event loop, then posts them
+   * together. In one go it took ≈ 2 ms every 250 ms (20 meetings; up to 4 ms), in which the
+   * mix ticks that came due waited; this way a due tick waits for one meeting's at most.
+   */
   private postFigures(): void {
+    if (this.gathering) return;
+    this.gathering = true;
+    const ids = [...this.meetings.keys()];
+    const meetings: Record<string, MeetingFigures> = {};
+    const gather = (i: number): void => {
+      if (this.closed) {
+        this.gathering = false;
+        return;
+      }
+      const meetingId = ids[i];
+      if (meetingId === undefined) {
+        this.gathering = false;
+        this.postGathered(meetings);
+        return;
+      }
+      const m = this.meetings.get(meetingId);
+      if (m) {
+        meetings[meetingId] = figuresOf(m);
+        this.postEndpoints(meetingId, m);
+      }
+      setImmediate(gather, i + 1);
+    };
+    gather(0);
+  }
+
+  private postGathered(gathered: Record<string, MeetingFigures>): void {
     const now = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(now, this.lastElu).utilization;
     this.lastElu = now;
-    // Idle too: the worker's own CPU and memory are figures of their own.
+    // Idle too: the worker's own CPU and memory are figures of their own. A meeting closed
+    // meanwhile has posted its final figures and joined the closed totals.
     const meetings: Record<string, MeetingFigures> = {};
-    for (const [meetingId, m] of this.meetings) {
-      meetings[meetingId] = figuresOf(m);
-      this.postEndpoints(meetingId, m);
-    }
+    for (const [meetingId, figures] of Object.entries(gathered)) if (this.meetings.has(meetingId)) meetings[meetingId] = figures;
     this.post({ type: 'figures', meetings, utilization: Math.min(1, Math.max(0, utilization)), worker: this.workerFigures(Object.values(meetings)) });
   }
 
