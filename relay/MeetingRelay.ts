@@ -44,7 +44,7 @@ export type {
   VideoSource,
 } from './types';
 
-/** How often every viewer's allocation runs (REMB arrives about 5 times a second). */
+/** How often every viewer's allocation runs (and on each transport-wide feedback while a probe runs). */
 const ALLOCATION_INTERVAL_MS = 250;
 /** Every this many allocation runs, each viewer's downlink is reported (about once a second). */
 const DOWNLINK_REPORT_TICKS = 4;

@@ -116,6 +116,7 @@ export class RelayPeer implements RelayConnection {
   readonly downlinkMeter = new DownlinkMeter();
   /** When this connection's slots' packets go out. */
   readonly downlinkPacer = new DownlinkPacer();
+  /** When this connection's slots' packets reached the client (its transport-wide feedback). */
   readonly downlinkDelivery = new DownlinkDelivery();
   /** The client's video as it reaches the relay, per reception report interval. */
   private uplinkReport: DownlinkReport['uplink'];

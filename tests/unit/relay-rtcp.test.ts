@@ -1,4 +1,4 @@
-/** A viewer's RTCP as the relay reads it: keyframe requests (PLI/FIR by media SSRC), downlink feedback (REMB, receiver-report loss), and the per-publisher request throttle. */
+/** A viewer's RTCP as the relay reads it: keyframe requests (PLI/FIR by media SSRC), downlink feedback (transport-wide feedback, NACKs), and the per-publisher request throttle. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KeyframeThrottle, keyframeRequestTargets, nackedSequences, readTransportFeedback, receiverReport, senderReports, transportFeedbackPacket } from '../../relay/rtcp';
