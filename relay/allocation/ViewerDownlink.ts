@@ -190,7 +190,7 @@ export class ViewerDownlink {
 
   /**
    * The video budget now (see the file comment): none while free; while limited, what the
-   * link carried when it last lost packets (or queued them), raised by the probes that passed.
+   * link carried when it last lost packets behind a queue, raised by the probes that passed.
    */
   private budget(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, delivery: DownlinkDelivery, nowMs: number): number {
     const sent = meter.sentBps(nowMs);
@@ -242,10 +242,10 @@ export class ViewerDownlink {
       // With (almost) nothing sent there is nothing to duplicate: the probe is the cheapest
       // step itself (a paused camera back), judged by what follows. Otherwise, after a step
       // that passed, try everything at once (a link back to full gets there in one probe, not
-      // one per layer); after a failure, one step. Either way no more than a share above the
-      // budget — half again: a step bigger than that
-      // (a top layer is ten times the one below) is reached over several probes, each of
-      // which raises the budget, instead of one that overflows a link still full. Duplicates
+      // one per layer); after a failure, one step. Either way no more than half again the
+      // budget: a step bigger than that (a top layer is ten times the one below) is reached
+      // over several probes, each of which raises the budget, instead of one that overflows
+      // a link still full. Duplicates
       // multiply what is sent by at most 1 + MAX_PROBE_COPIES: a probe tests no more, and one
       // that would test no more than the budget waits for more to be sent.
       const duplicable = sent >= MIN_PROBE_BASE_BPS;
@@ -266,8 +266,10 @@ export class ViewerDownlink {
 
   /**
    * Ends a running probe once it is judged: failed as soon as the viewer's feedback shows its
-   * queue growing or packets lost; passed once every packet it sent is reported (or, without
-   * transport-wide feedback, once the NACKs of its last duplicates' originals could be in).
+   * packets lost, or its queue growing while they arrive slower than they left, or when they
+   * are not reported in time; passed once every packet it sent is reported without that (or,
+   * without transport-wide feedback, once the NACKs of its last duplicates' originals could
+   * be in).
    */
   private judgeProbe(probe: NonNullable<ViewerDownlink['probe']>, meter: DownlinkMeter, delivery: DownlinkDelivery, loss: number, nowMs: number): void {
     const elapsed = nowMs - probe.startedAt;
