@@ -21,8 +21,8 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { getPriority, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { raiseOwnPriority } from '../../relay/worker/priority';
 import { prng } from './prng';
 
 /**
@@ -42,14 +42,6 @@ const SOCKET_BUFFERS = { recvBufferSize: 4 * 1024 * 1024, sendBufferSize: 4 * 10
  * no cap asked for.
  */
 const PROXY_HOST_NICE = -10;
-
-function raiseHostPriority(): void {
-  try {
-    if (getPriority() > PROXY_HOST_NICE) setPriority(PROXY_HOST_NICE);
-  } catch {
-    // Not root and no CAP_SYS_NICE: the proxy runs at the priority it was given.
-  }
-}
 
 /** The way a datagram travels: `up` from a client to the target, `down` from the target back. */
 export type Direction = 'up' | 'down';
@@ -150,7 +142,8 @@ export class UdpImpairProxy {
 
   /** Binds the proxy; resolves once it listens. */
   static async start(options: UdpImpairProxyOptions): Promise<UdpImpairProxy> {
-    raiseHostPriority();
+    // Every thread of the host (the relay's own helper; refused without CAP_SYS_NICE: it runs as given).
+    raiseOwnPriority(PROXY_HOST_NICE);
     const host = options.host ?? '127.0.0.1';
     const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', ...SOCKET_BUFFERS });
     await new Promise<void>((resolve, reject) => {
