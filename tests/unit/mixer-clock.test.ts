@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AudioMixer } from '../../relay/audio/AudioMixer';
-import { TickClock } from '../../relay/audio/TickClock';
+import { EARLY_MS, TickClock } from '../../relay/audio/TickClock';
 import { waitFor } from '../helpers/wait';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -58,6 +58,28 @@ test('after a long stall the clock skips ahead instead of bursting stale audio',
   now = 1020;
   await sleep(40);
   assert.is(lateness.length, 2);
+  assert.is(lateness[1], 0);
+  clock.stop();
+});
+
+test('a timer that comes due a fraction of a millisecond early runs its tick; one that comes a whole millisecond early waits', async () => {
+  // Node arms timers from a clock it reads once per loop turn, in whole milliseconds: they
+  // often come due just before the deadline, and waiting again costs at least a millisecond.
+  let now = 0;
+  let reads = 0;
+  const lateness: number[] = [];
+  const clock = new TickClock(20, (late) => lateness.push(late), { now: () => (reads++, now) });
+  clock.start();
+  now = 20 - EARLY_MS / 2;
+  await waitFor(() => lateness.length === 1, 2000, 'the first tick');
+  assert.equal(lateness, [-EARLY_MS / 2]);
+  now = 40 - 2 * EARLY_MS;
+  const readsBefore = reads;
+  // The timer fires (it reads the clock) and re-arms, more than once, without a tick.
+  await waitFor(() => reads >= readsBefore + 4, 2000, 'the timer to come due and re-arm');
+  assert.is(lateness.length, 1);
+  now = 40;
+  await waitFor(() => lateness.length === 2, 2000, 'the second tick, on time');
   assert.is(lateness[1], 0);
   clock.stop();
 });
