@@ -281,9 +281,10 @@ export class MeetingRelay {
         this.stats.packetsAskedAgain += asked;
         this.stats.packetsRecovered += recovered;
       },
-      // A running probe is judged on every feedback: one that fills the queue stops at once.
+      // A running probe is judged on every feedback (one that fills the queue stops at once), and a due one starts on it.
       downlinkFeedback: () => {
-        if (participant.downlink.probing) this.allocate(participant, performance.now());
+        const now = performance.now();
+        if (participant.downlink.wantsFeedback(now)) this.allocate(participant, now);
       },
     };
     const peer = new RelayPeer(id, this.options, handlers, log);

@@ -16,7 +16,8 @@
  * within a feedback interval, before the queue overflows; one that passes gives the budget
  * its rate (a layer up, a paused camera back, or a step toward one). A failed probe
  * waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`); after one that passed, the
- * next tries everything the tiles need at once. Once the viewer gets everything its tiles
+ * next follows as soon as the layers it allowed have settled, and tries everything the tiles
+ * need at once (within half again). Once the viewer gets everything its tiles
  * need it is free again. A browser that sends no transport-wide feedback is judged by its
  * NACKs alone.
  *
@@ -60,16 +61,23 @@ const PROBE_MARGIN = 1.2;
  */
 const PROBE_GROWTH = 1.5;
 /**
- * After a successful probe the next waits this long; after failures, twice as long each
- * time up to the max (short: a link that is back should be used within seconds — issue 18
- * asks full quality ≤ 5 s after a cap is lifted; the pacer keeps a failed probe's harm small).
+ * After a failed probe the next waits this long, twice as long after each failure in a row
+ * up to the max (short: a link that is back should be used within seconds — issue 18 asks
+ * full quality ≤ 5 s after a cap is lifted; the pacer keeps a failed probe's harm small).
+ * After one that passed the next starts as soon as the layers it allowed have settled.
  */
-export const PROBE_INTERVAL_MS = 500;
+const PROBE_BACKOFF_MS = 500;
 export const MAX_PROBE_BACKOFF_MS = 1000;
 /** A step that passed and then lost packets (a resumed camera, whose probe had nothing to test) is tried again less often: each try costs pictures. */
 const MAX_AFTERMATH_BACKOFF_MS = 2000;
-/** After a change of layers the next probe waits this long (the new layers start at their keyframes); after becoming limited, twice. */
-const SETTLE_MS = 500;
+/**
+ * After a change of layers the next probe waits this long: the new layers start at their
+ * keyframes, which the relay asks for at once and which come within a round trip and a
+ * frame or two (a probe that starts while they are paced out still counts them as sent).
+ */
+const SETTLE_MS = 300;
+/** After becoming limited the first probe waits this long: the loss that limited the viewer is still in the queue. */
+const LIMITED_SETTLE_MS = 1000;
 /** Loss this soon after a probe passed undoes it. */
 const PROBE_AFTERMATH_MS = 2000;
 /** Below this much video sent, a probe cannot be made of duplicates. */
@@ -109,7 +117,7 @@ export class ViewerDownlink {
     toSequence: number | undefined;
     queueAtStart: number;
   } | undefined;
-  private probeBackoffMs = PROBE_INTERVAL_MS;
+  private probeBackoffMs = PROBE_BACKOFF_MS;
   private lastProbePassed = false;
   /** The budget before the last probe that passed raised it. */
   private capacityBeforeProbe = 0;
@@ -129,6 +137,15 @@ export class ViewerDownlink {
   /** Whether a probe of the viewer's link is running (its feedback should be judged as it comes). */
   get probing(): boolean {
     return this.probe !== undefined;
+  }
+
+  /**
+   * Whether the viewer's next feedback should run its allocation: while a probe runs (to
+   * judge it as soon as it shows), and when the next one is due (to start it then, on a
+   * fresh reading of the queue, rather than at the next allocation round).
+   */
+  wantsFeedback(nowMs: number): boolean {
+    return this.probe !== undefined || (this.state === 'limited' && nowMs >= this.nextProbeAt);
   }
 
   /**
@@ -207,9 +224,9 @@ export class ViewerDownlink {
       this.state = 'limited';
       this.capacity = delivered;
       this.lastDecreaseAt = nowMs;
-      this.probeBackoffMs = PROBE_INTERVAL_MS;
+      this.probeBackoffMs = PROBE_BACKOFF_MS;
       this.lastProbePassed = false;
-      this.nextProbeAt = nowMs + 2 * SETTLE_MS;
+      this.nextProbeAt = nowMs + LIMITED_SETTLE_MS;
       this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), queueMs: Math.round(delivery.queueMs) }, 'downlink limited');
       return this.capacity;
     }
@@ -309,9 +326,11 @@ export class ViewerDownlink {
       this.capacityBeforeProbe = this.capacity;
       this.capacity = Math.max(this.capacity, probe.targetBps);
       // A resume tested nothing (what follows it does): its backoff stays until a probe of duplicates passes.
-      if (probe.duplicable) this.probeBackoffMs = PROBE_INTERVAL_MS;
+      if (probe.duplicable) this.probeBackoffMs = PROBE_BACKOFF_MS;
     }
-    this.nextProbeAt = nowMs + (failed ? this.probeBackoffMs : PROBE_INTERVAL_MS);
+    // After a pass of duplicates the next probe follows once the layers it allowed have
+    // settled (allocate); a resume is judged by the loss that follows it, which takes longer.
+    this.nextProbeAt = failed ? nowMs + this.probeBackoffMs : probe.duplicable ? nowMs : nowMs + PROBE_BACKOFF_MS;
     this.lastProbeEndAt = nowMs;
     this.log({
       targetBps: Math.round(probe.targetBps), capacityBps: Math.round(this.capacity), raisedBy: Math.round(this.capacity - before), deliveredBps: Math.round(span.deliveredBps ?? -1), sentBps: Math.round(span.sentBps ?? -1),
