@@ -233,29 +233,39 @@ async function audioGaps(meeting: Meeting, listener: Name, talkers: Name[], [fro
 }
 
 /**
- * Whether every watched camera is at full quality: over one second, at least its full-quality
- * width, unpaused, and moving at ≥ 70% of its full-quality frame rate (a frozen picture keeps
- * its width).
+ * What keeps the watched cameras from full quality over one second: each camera below its
+ * full-quality width, paused, or moving at < 70% of its full-quality frame rate (a frozen
+ * picture keeps its width), as "viewer←camera why"; none: at full quality.
  */
-async function atFullQuality(meeting: Meeting, watchers: Watchers, reference: Views): Promise<boolean> {
+async function shortOfFull(meeting: Meeting, watchers: Watchers, reference: Views): Promise<string[]> {
   const { views } = await watch(meeting, watchers, FULL_CHECK_MS);
+  const short: string[] = [];
   for (const [v, cams] of Object.entries(watchers)) {
     const states = await tileStates(meeting.page(v as Name), cams);
     for (const c of cams) {
       const ref = reference[v]?.[c];
       const seen = views[v]![c]!;
-      if (states[c]!.paused || seen.width < (ref?.width ?? 640) || seen.fps < FULL_FPS_SHARE * (ref?.fps ?? 15)) return false;
+      const why = states[c]!.paused ? 'paused' : seen.width < (ref?.width ?? 640) ? `${seen.width} wide` : seen.fps < FULL_FPS_SHARE * (ref?.fps ?? 15) ? `${seen.fps} fps` : undefined;
+      if (why) short.push(`${v}←${c} ${why}`);
     }
   }
-  return true;
+  return short;
 }
 
-/** Time (ms) from `since` to the end of the first second at full quality, or null past the limit. */
-async function timeBackToFull(meeting: Meeting, watchers: Watchers, reference: Views, since: number): Promise<number | null> {
+async function atFullQuality(meeting: Meeting, watchers: Watchers, reference: Views): Promise<boolean> {
+  return (await shortOfFull(meeting, watchers, reference)).length === 0;
+}
+
+/** Time (ms) from `since` to the end of the first second at full quality (null past the limit), and what held it back each second before. */
+async function timeBackToFull(meeting: Meeting, watchers: Watchers, reference: Views, since: number): Promise<{ ms: number | null; heldBy: string[] }> {
+  const heldBy: string[] = [];
   while (performance.now() - since < RECOVERY_LIMIT_MS) {
-    if (await atFullQuality(meeting, watchers, reference)) return Math.round(performance.now() - since);
+    const short = await shortOfFull(meeting, watchers, reference);
+    const at = Math.round(performance.now() - since);
+    if (short.length === 0) return { ms: at, heldBy };
+    heldBy.push(`${(at / 1000).toFixed(1)} s ${short.join(', ')}`);
   }
-  return null;
+  return { ms: null, heldBy };
 }
 
 /** Relay counters of interest: layer switches so far. */
@@ -318,8 +328,8 @@ async function runCell(
     : undefined;
   const counters = link.counters()[direction];
   link.set({ rate: null }, direction);
-  const backToFullMs = await timeBackToFull(meeting, watchers, reference, performance.now());
-  return { setup, capBps: Math.round(capBps), machineBusyCores: machine.busyCores, otherCores: machine.otherCores, adapting: adapting.views, measured: measured.views, audioGapsMs, audioClockSlipMs, backToFullMs, bottleneck: { queueDropped: counters.queueDropped, maxQueueMs: Math.round(counters.maxQueueMs) }, ...(relay ? { relay } : {}) };
+  const back = await timeBackToFull(meeting, watchers, reference, performance.now());
+  return { setup, capBps: Math.round(capBps), machineBusyCores: machine.busyCores, otherCores: machine.otherCores, adapting: adapting.views, measured: measured.views, audioGapsMs, audioClockSlipMs, backToFullMs: back.ms, backHeldBy: back.heldBy, bottleneck: { queueDropped: counters.queueDropped, maxQueueMs: Math.round(counters.maxQueueMs) }, ...(relay ? { relay } : {}) };
 }
 
 /** One cap of the matrix: Dan's downlink at a share of his full rate, or Ann's uplink at a rate. */
@@ -374,7 +384,7 @@ async function runSetup(lab: Lab, setup: Setup, { parts, percents, kbps }: Retur
         const listeners: Array<[Name, Name[]]> = Object.keys(watchers).map((v) => [v as Name, meeting.names.filter((n) => n !== v)]);
         const cell = await runCell(lab, setup, meeting, lab.danLink, 'down', (full.downBps * cap.percent) / 100, watchers, listeners, full.views, 'Dan');
         result.downlink.push({ percent: cap.percent, freshStart, startedAtFull, ...cell });
-        console.log(`  downlink ${cap.percent}% (${Math.round(cell.capBps / 1000)} kbit/s${freshStart ? `, ${freshStart}` : ''}): Dan ${JSON.stringify(cell.measured['Dan'])}, gaps ${JSON.stringify(cell.audioGapsMs)} (clock slip ${JSON.stringify(cell.audioClockSlipMs)}); Ben ${JSON.stringify(cell.measured['Ben'] ?? null)}; back ${cell.backToFullMs} ms; machine ${cell.machineBusyCores} (others ${cell.otherCores}); ${JSON.stringify(cell.relay ?? {})}`);
+        console.log(`  downlink ${cap.percent}% (${Math.round(cell.capBps / 1000)} kbit/s${freshStart ? `, ${freshStart}` : ''}): Dan ${JSON.stringify(cell.measured['Dan'])}, gaps ${JSON.stringify(cell.audioGapsMs)} (clock slip ${JSON.stringify(cell.audioClockSlipMs)}); Ben ${JSON.stringify(cell.measured['Ben'] ?? null)}; back ${cell.backToFullMs} ms (${cell.backHeldBy.join('; ') || 'at once'}); machine ${cell.machineBusyCores} (others ${cell.otherCores}); ${JSON.stringify(cell.relay ?? {})}`);
       } else {
         // Ann's camera at every viewer; Ann's voice at every listener.
         const viewers = meeting.names.filter((n) => n !== 'Ann');
@@ -382,7 +392,7 @@ async function runSetup(lab: Lab, setup: Setup, { parts, percents, kbps }: Retur
         const listeners: Array<[Name, Name[]]> = viewers.map((v) => [v, ['Ann']]);
         const cell = await runCell(lab, setup, meeting, lab.annLink, 'up', cap.kbps * 1000, watchers, listeners, full.views, 'Dan');
         result.uplink.push({ kbps: cap.kbps, freshStart, startedAtFull, ...cell });
-        console.log(`  uplink ${cap.kbps} kbit/s${freshStart ? ` (${freshStart})` : ''}: ${JSON.stringify(cell.measured)}, gaps ${JSON.stringify(cell.audioGapsMs)} (clock slip ${JSON.stringify(cell.audioClockSlipMs)}); back ${cell.backToFullMs} ms; machine ${cell.machineBusyCores} (others ${cell.otherCores}); switches ${cell.relay?.layerSwitches ?? '–'}`);
+        console.log(`  uplink ${cap.kbps} kbit/s${freshStart ? ` (${freshStart})` : ''}: ${JSON.stringify(cell.measured)}, gaps ${JSON.stringify(cell.audioGapsMs)} (clock slip ${JSON.stringify(cell.audioClockSlipMs)}); back ${cell.backToFullMs} ms (${cell.backHeldBy.join('; ') || 'at once'}); machine ${cell.machineBusyCores} (others ${cell.otherCores}); switches ${cell.relay?.layerSwitches ?? '–'}`);
       }
     }
   } finally {

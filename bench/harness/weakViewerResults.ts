@@ -45,6 +45,8 @@ interface Cell {
   audioClockSlipMs: Record<string, number>;
   /** Time (ms) from lifting the cap to the end of the first second at full quality (full width, unpaused, ≥ 70% of the full frame rate); null: not within the limit. */
   backToFullMs: number | null;
+  /** What was still short of full quality at the end of each one-second check after the lift ("2.1 s Dan←Cat paused"): where the way back waited. */
+  backHeldBy: string[];
   /** The bottleneck's counters over the cell (cap set → lifted). */
   bottleneck: { queueDropped: number; maxQueueMs: number };
   /** Relay only: layer switches in the cell, cameras paused at the end, the capped person's overlay at the end. */

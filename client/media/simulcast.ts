@@ -79,14 +79,17 @@ export function freshSsrcs(count: number, random: () => number = randomSsrc): nu
  * 150 kbit/s at 160×120 growing as pixels^0.75 (1.2 Mbit/s at 640×480, 1.8 Mbit/s at
  * 960×540) — libwebrtc's own simulcast defaults cap 640×480 at 700 kbit/s, visibly softer
  * than the one-layer stream P2P sends. The layers below exist for viewers whose downlink is
- * tight, so they are kept lean — 55 kbit/s at 160×120 growing as pixels^0.6 (≈ 126 kbit/s at
- * 320×240), at most `LOWER_LAYER_FPS` — so that three of them fit in well under half of what
- * three top layers take (a weak viewer of three cameras at 40% of the full streams keeps all
- * three moving, measured in tests/browser/weak-network.test.ts).
+ * tight, so they are kept lean — 45 kbit/s at 160×120 growing as pixels^0.6 (≈ 103 kbit/s at
+ * 320×240, as lean as Proton Meet's 180p layer), at most `LOWER_LAYER_FPS` — so that three of
+ * them, with the mix and the packets' headers, fit in well under half of what three top
+ * layers take even when a camera's picture compresses well (the fake camera's top layer uses
+ * ≈ 390 of its 1,200 kbit/s: at 126 kbit/s, three low layers and the mix needed ≈ 480 of a
+ * weak viewer's 434–509 at 40%, and one camera of three was paused whenever the cap was
+ * under ≈ 500; bench/weak-viewer.ts).
  */
 export function layerMaxBitrate(width: number, height: number, top: boolean): number {
   const ratio = Math.max(1, width * height) / (160 * 120);
-  return Math.round(top ? 150_000 * ratio ** 0.75 : 55_000 * ratio ** 0.6);
+  return Math.round(top ? 150_000 * ratio ** 0.75 : 45_000 * ratio ** 0.6);
 }
 
 /** The frame rate of the layers below the top: smooth enough (the issue's floor is 10 fps), and a quarter fewer bits than 20 fps. */

@@ -79,8 +79,8 @@ test('as many layers as libwebrtc sends for the capture size, the full size alwa
   // The top layer carries the picture; the ones below stay lean for tight downlinks.
   assert.is(layerMaxBitrate(640, 480, true), 1_200_000);
   assert.ok(Math.abs(layerMaxBitrate(320, 240, true) - 424_000) < 1000);
-  assert.is(layerMaxBitrate(160, 120, false), 55_000);
-  assert.ok(Math.abs(layerMaxBitrate(320, 240, false) - 126_400) < 1000);
+  assert.is(layerMaxBitrate(160, 120, false), 45_000);
+  assert.ok(Math.abs(layerMaxBitrate(320, 240, false) - 103_400) < 1000);
   // Three lean 320×240 layers take well under 40% of three 640×480 top layers.
   assert.ok(3 * layerMaxBitrate(320, 240, false) < 0.4 * 3 * layerMaxBitrate(640, 480, true));
 });
