@@ -24,6 +24,7 @@ import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
 import { KeyframeThrottle, keyframeRequestTargets, nackedSequences, nackPacket, pliPacket, receiverReport, senderReports, type ReportBlock } from './rtcp';
 import { SourceStreams, type InputStream } from './InputStreams';
+import { SlotNumbering } from './SlotNumbering';
 import { offeredMedia, type OfferedMedia } from './OfferedMedia';
 import { isRtcp, MAX_RTP_BYTES, readExtension16, readRtp, TRANSPORT_CC_URI, writeRtp } from './rtpBytes';
 import { TrackSlotOutput } from './TrackSlotOutput';
@@ -326,12 +327,25 @@ export class RelayPeer implements RelayConnection {
     return track;
   }
 
-  /** Hands the client's mic RTP to the relay; one packet view per track, reused (nothing allocated but the payload view). */
+  /**
+   * Hands the client's mic RTP to the relay; one packet view per track, reused (nothing
+   * allocated but the payload view). Padding-only packets — the browser's estimator probing
+   * on the mic when it sends no camera — count for the estimator and go no further, and the
+   * mic's numbering toward the mixer closes their gaps: the mixer's jitter buffer plays a
+   * slot per sequence number, so each would have become 20 ms of concealment in the talker's
+   * voice, and that much more delay until the buffer shed it.
+   */
   private tapAudio(track: Track, transportCcId: number | undefined): void {
     const view = emptyRtpIn(this.scratch);
+    const numbering = new SlotNumbering(0);
     track.onMessage((message) => {
       if (!readRtp(message, view)) return;
       if (transportCcId !== undefined) this.recordTransportSequence(message, view.ssrc, transportCcId);
+      if (view.payload.length === 0) {
+        numbering.skip(view.sequenceNumber);
+        return;
+      }
+      view.sequenceNumber = numbering.map(view.sequenceNumber);
       try {
         this.handlers.audio(view);
       } catch (error) {

@@ -6,6 +6,7 @@
  * loss. Skips are remembered by the source's number: a packet that arrives late — one the
  * relay asked the publisher to send again, or one reordered — gets the number it would have
  * had, not one that collides with a packet sent since (mediasoup's SeqManager does the same).
+ * A mic's packets toward the mixer are numbered the same way, less its padding.
  */
 
 /** Whether `a` comes after `b` in a wrapping space of `modulus` (serial number arithmetic). */

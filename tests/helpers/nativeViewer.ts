@@ -1,7 +1,7 @@
 /**
  * A relay viewer on node-datachannel (libdatachannel) in the test process, for what a browser
- * does not let a test do: choose the SSRC its camera is announced under and write its own
- * RTCP. Its offer has the browser's relay layout — audio sendrecv, camera sendonly (announced,
+ * does not let a test do: choose the SSRC its camera is announced under, write its own
+ * RTCP, and send RTP of its making on its mic. Its offer has the browser's relay layout — audio sendrecv, camera sendonly (announced,
  * nothing sent), `VIDEO_SLOTS` recvonly videos — and it counts, per slot, the RTP received and
  * the VP8 keyframes starting in it, without decoding. The relay must run in the same process
  * (node-datachannel serves one JavaScript thread): `releaseNativeRelay()` ends both, once every
@@ -39,7 +39,10 @@ export class NativeViewer {
   /** Each local ICE candidate, for the test to hand to the relay. */
   onCandidate: (candidate: IceCandidateInit) => void = () => {};
 
+  /** The SSRC its mic is announced under: its camera's plus one. */
+  readonly micSsrc: number;
   private readonly pc: PeerConnection;
+  private readonly mic: Track;
   /** Held so they live: a Track the script drops is destroyed, and its m-line with it. */
   private readonly tracks: Track[] = [];
   private readonly slots = new Map<string, { track: Track; reception: SlotReception }>();
@@ -49,11 +52,15 @@ export class NativeViewer {
 
   constructor(name: string, readonly cameraSsrc: number) {
     keptUntilCleanup.push(this);
+    this.micSsrc = (cameraSsrc + 1) >>> 0;
     // Loopback only, like the relay the tests run.
     this.pc = new nodeDataChannel.PeerConnection(name, { iceServers: [], bindAddress: '127.0.0.1' });
     const audio = new nodeDataChannel.Audio('0', 'SendRecv');
     audio.addOpusCodec(OPUS_TYPE);
-    this.tracks.push(this.pc.addTrack(audio));
+    // Declared (the relay routes incoming RTP by the SSRCs an offer declares), for `sendMic`.
+    audio.addSSRC(this.micSsrc, name, 'viewer', 'mic');
+    this.mic = this.pc.addTrack(audio);
+    this.tracks.push(this.mic);
     const camera = new nodeDataChannel.Video('1', 'SendOnly');
     camera.addVP8Codec(VP8_TYPE);
     camera.addSSRC(cameraSsrc, name, 'viewer', 'camera');
@@ -135,6 +142,24 @@ export class NativeViewer {
     pli.writeUInt32BE(this.cameraSsrc, 4);
     pli.writeUInt32BE(media, 8);
     return slot.track.sendMessageBinary(pli);
+  }
+
+  /**
+   * Sends one Opus RTP packet on the mic (`payload` empty: a padding-only packet, as a
+   * browser's estimator sends when it has no camera to probe on). Returns whether
+   * libdatachannel sent it.
+   */
+  sendMic(sequenceNumber: number, timestamp: number, payload: Uint8Array): boolean {
+    const padding = payload.length === 0 ? 4 : 0;
+    const packet = Buffer.alloc(12 + payload.length + padding);
+    packet[0] = padding > 0 ? 0xa0 : 0x80; // V=2, P when padded
+    packet[1] = OPUS_TYPE;
+    packet.writeUInt16BE(sequenceNumber & 0xffff, 2);
+    packet.writeUInt32BE(timestamp >>> 0, 4);
+    packet.writeUInt32BE(this.micSsrc, 8);
+    packet.set(payload, 12);
+    if (padding > 0) packet[packet.length - 1] = padding;
+    return this.mic.sendMessageBinary(packet);
   }
 
   /** Closes the connection; idempotent. */

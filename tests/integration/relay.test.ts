@@ -28,6 +28,8 @@ class ForwardingSink implements AudioSink {
   readonly muted = new Set<string>();
   readonly removed: string[] = [];
   readonly pushed = new Map<string, number>();
+  /** Per participant: the sequence number and payload size of every packet pushed. */
+  readonly packets = new Map<string, Array<[seq: number, bytes: number]>>();
   duplicates = 0;
   private readonly seen = new Map<string, Set<number>>();
 
@@ -43,6 +45,8 @@ class ForwardingSink implements AudioSink {
 
   pushPacket(id: string, seq: number, _timestamp: number, payload: Uint8Array): void {
     this.pushed.set(id, (this.pushed.get(id) ?? 0) + 1);
+    if (!this.packets.has(id)) this.packets.set(id, []);
+    this.packets.get(id)!.push([seq, payload.length]);
     const seen = this.seen.get(id);
     if (seen?.has(seq)) this.duplicates += 1;
     seen?.add(seq);
@@ -386,6 +390,46 @@ test('a viewer keyframe request sent under its own camera SSRC (as Chrome does) 
     assert.ok(meeting.relay.counters().plisSent > before.plisSent, 'the relay asked alice');
   } finally {
     viewer.close();
+    meeting.close();
+  }
+});
+
+test("a mic's padding-only packets (a browser's estimator probing with no camera on) never reach the mixer, nor leave a gap in what it plays", async () => {
+  const meeting = new TestMeeting('m-mic-padding');
+  const talker = new NativeViewer('talker', 0x5eed_0100);
+  try {
+    meeting.relay.on('candidate', (pid, candidate) => {
+      if (pid === 'talker') talker.addCandidate(candidate);
+    });
+    talker.onCandidate = (candidate) => {
+      meeting.relay.addCandidate('talker', candidate).catch((error: unknown) => console.error('addCandidate', error));
+    };
+    talker.accept(await meeting.relay.handleOffer('talker', await talker.offer()));
+    // A minimal Opus frame (TOC: CELT fullband 20 ms, one frame) and a few bytes of it.
+    const frame = Uint8Array.of(0xfc, 0xff, 0xfe, 0x01);
+    const pushed = () => meeting.sink.packets.get('talker') ?? [];
+    // Until the connection carries media: frames from sequence 1000 on, 20 ms of timestamp apart.
+    let seq = 1000;
+    await waitFor(() => {
+      talker.sendMic(seq, seq * 960, frame);
+      seq += 1;
+      return pushed().length > 0;
+    }, CONNECT_MS, "the talker's mic at the mixer", 20);
+    // Then frames with padding-only packets between them, as Chromium's probes come.
+    const before = pushed().length;
+    let frames = 0;
+    for (let i = 0; i < 30; i += 1) {
+      if (i % 3 === 1) talker.sendMic(seq++, (seq - 1) * 960, new Uint8Array(0));
+      talker.sendMic(seq++, (seq - 1) * 960, frame);
+      frames += 1;
+    }
+    await waitFor(() => pushed().length >= before + frames, CONNECT_MS, 'every frame at the mixer');
+    const all = pushed();
+    assert.ok(all.every(([, bytes]) => bytes > 0), 'no empty payload reaches the mixer');
+    // Consecutive numbers: the mixer's jitter buffer plays one slot per number, and a gap would be 20 ms of concealment.
+    assert.ok(all.every(([s], i) => i === 0 || s === ((all[i - 1]![0] + 1) & 0xffff)), JSON.stringify(all.map(([s]) => s)));
+  } finally {
+    talker.close();
     meeting.close();
   }
 });
