@@ -7,28 +7,20 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
-import { launchBrowser, newParticipant, type Participant } from '../helpers/browser';
+import { newParticipant, type Participant } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { startRedis } from '../helpers/redis';
-import { badgeSays, createMeeting, joinAs, type Person } from '../helpers/room';
-import { startServer, type TestServer } from '../helpers/server';
+import { badgeSays, createMeeting, joinAs } from '../helpers/room';
+import { startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const TOKEN = 'browser-admin-token-0123456789abcdef';
-let server: TestServer;
-let browser: Browser;
+const suite = browserSuite(test, () => startServer({ adminToken: TOKEN }));
+/** The operator's page: it lives from test to test (the second logs in where the first was refused), so it is none of `suite.people`. */
 let admin: Participant;
-const people: Person[] = [];
 
 test.before(async () => {
-  server = await startServer({ adminToken: TOKEN });
-  browser = await launchBrowser();
-  admin = await newParticipant(browser, { viewport: { width: 1200, height: 900 } });
-});
-test.after(async () => {
-  for (const p of people) await p.context.close().catch(() => {});
-  await browser.close();
-  await server.dispose();
+  admin = await newParticipant(suite.browser, { viewport: { width: 1200, height: 900 } });
 });
 
 /** The meeting's row on the dashboard: its mode and relay bitrate (bit/s). */
@@ -40,7 +32,7 @@ async function row(meetingId: string): Promise<{ mode: string; bitrate: number }
 
 test('without the token: a login form, nothing else, and the API refuses the page', async () => {
   const { page } = admin;
-  await page.goto(`${server.url}/admin`);
+  await page.goto(`${suite.server.url}/admin`);
   await page.getByTestId('admin-login').waitFor({ timeout: 10_000 });
   assert.is(await page.getByTestId('admin-meetings').count(), 0, 'no meetings shown');
   const status = await page.evaluate(async () => (await fetch('/admin/api/state')).status);
@@ -58,19 +50,19 @@ test('with the token: a meeting shows on P2P, then on the relay with a rising bi
   await page.getByTestId('admin-token').fill(TOKEN);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByTestId('admin-meetings').waitFor({ timeout: 10_000 });
-  assert.is(page.url(), `${server.url}/admin`, 'the address is still the bare page');
+  assert.is(page.url(), `${suite.server.url}/admin`, 'the address is still the bare page');
 
-  const meeting = await createMeeting(server.url, 'Watched from /admin');
-  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
-  people.push(ann, ben);
+  const meeting = await createMeeting(suite.server.url, 'Watched from /admin');
+  const ann = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100);
+  suite.people.push(ann, ben);
   await badgeSays(ann, 'p2p');
   await waitFor(async () => (await row(meeting.id))?.mode === 'p2p', 10_000, 'the meeting on P2P on the dashboard');
   const onP2p = (await row(meeting.id))!.bitrate;
   assert.is(onP2p, 0, 'nothing relayed on P2P');
 
-  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
-  people.push(cat);
+  const cat = await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900);
+  suite.people.push(cat);
   for (const p of [ann, ben, cat]) await badgeSays(p, 'relay');
   // Every bitrate the row showed, from P2P on.
   const seen: number[] = [onP2p];
@@ -102,7 +94,7 @@ test("with two nodes, each dashboard lists the other and links to it; the link o
   const cluster = (nodeId: string) => ({ adminToken: TOKEN, mediaWorkers: 0, cluster: { redisUrl: redis.url, nodeId, heartbeatMs: 200, nodeTtlMs: 800 } });
   const a = await startServer(cluster('node-a'));
   const b = await startServer(cluster('node-b'));
-  const viewer = await newParticipant(browser, { viewport: { width: 1200, height: 900 } });
+  const viewer = await newParticipant(suite.browser, { viewport: { width: 1200, height: 900 } });
   try {
     const { page } = viewer;
     await page.goto(`${a.url}/admin`);

@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser, Page } from 'playwright-core';
-import { launchBrowser } from '../helpers/browser';
+import type { Page } from 'playwright-core';
+import { browserSuite } from '../helpers/browserSuite';
 import { ABSENT_DB, assertTonesAbsent, framesOf, HEARD_DB, toneLevels } from '../helpers/media';
 import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, type Person } from '../helpers/room';
-import { startServer, type TestServer } from '../helpers/server';
+import { startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 /** The second microphone's tone: far from every person's own. */
@@ -104,21 +104,7 @@ const secondDevicesScript = `(() => {
   };
 })();`;
 
-let server: TestServer;
-let browser: Browser;
-const people: Person[] = [];
-
-test.before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close();
-});
-test.after(async () => {
-  await browser.close();
-  await server.dispose();
-});
+const suite = browserSuite(test, () => startServer());
 
 async function negotiations(p: Person): Promise<{ connections: number; descriptions: number }> {
   return p.page.evaluate(() => (window as unknown as { __negotiation: { connections: number; descriptions: number } }).__negotiation);
@@ -159,10 +145,10 @@ async function tileColor(page: Page, name: string): Promise<[number, number, num
 const isRed = (c: [number, number, number] | null): boolean => c !== null && c[0] > 150 && c[1] < 90 && c[2] < 90;
 
 test('in a P2P call, switching the microphone: the other hears the new one and not the old, on the same connection', async () => {
-  const meeting = await createMeeting(server.url, 'Mic switch');
-  const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700, '', secondDevicesScript);
-  const bob = await joinAs(browser, server.url, meeting.id, 'Bob', 1500, '', secondDevicesScript);
-  people.push(alice, bob);
+  const meeting = await createMeeting(suite.server.url, 'Mic switch');
+  const alice = await joinAs(suite.browser, suite.server.url, meeting.id, 'Alice', 700, '', secondDevicesScript);
+  const bob = await joinAs(suite.browser, suite.server.url, meeting.id, 'Bob', 1500, '', secondDevicesScript);
+  suite.people.push(alice, bob);
   await badgeSays(alice, 'p2p');
   await assertEveryoneHearsTheOthers([alice, bob]);
   const before = await negotiations(alice);
@@ -184,10 +170,10 @@ test('in a P2P call, switching the microphone: the other hears the new one and n
 });
 
 test('in a relay meeting, switching the camera: the other sees the new camera, video keeps moving; a muted microphone switched stays muted', async () => {
-  const meeting = await createMeeting(server.url, 'Camera switch', 'relay');
-  const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700, '', secondDevicesScript);
-  const bob = await joinAs(browser, server.url, meeting.id, 'Bob', 1500, '', secondDevicesScript);
-  people.push(alice, bob);
+  const meeting = await createMeeting(suite.server.url, 'Camera switch', 'relay');
+  const alice = await joinAs(suite.browser, suite.server.url, meeting.id, 'Alice', 700, '', secondDevicesScript);
+  const bob = await joinAs(suite.browser, suite.server.url, meeting.id, 'Bob', 1500, '', secondDevicesScript);
+  suite.people.push(alice, bob);
   await badgeSays(bob, 'relay');
   await assertEveryoneSeesTheOthers([alice, bob]);
   assert.not.ok(isRed(await tileColor(bob.page, 'Alice')), "Alice's fake camera is not red");
@@ -223,10 +209,10 @@ test('in a relay meeting, switching the camera: the other sees the new camera, v
 });
 
 test('an unplugged microphone falls back to the other one, with a notice, and the other still hears', async () => {
-  const meeting = await createMeeting(server.url, 'Unplug');
-  const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700, '', secondDevicesScript);
-  const bob = await joinAs(browser, server.url, meeting.id, 'Bob', 1500, '', secondDevicesScript);
-  people.push(alice, bob);
+  const meeting = await createMeeting(suite.server.url, 'Unplug');
+  const alice = await joinAs(suite.browser, suite.server.url, meeting.id, 'Alice', 700, '', secondDevicesScript);
+  const bob = await joinAs(suite.browser, suite.server.url, meeting.id, 'Bob', 1500, '', secondDevicesScript);
+  suite.people.push(alice, bob);
   await badgeSays(alice, 'p2p');
   await openDevices(alice);
   await alice.page.getByTestId('select-microphone').selectOption('second-mic');

@@ -5,40 +5,26 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
-import { launchBrowser, newParticipant } from '../helpers/browser';
+import { newParticipant } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { ABSENT_DB, toneInitScript, toneLevels } from '../helpers/media';
 import { assertChatShownOnce, assertEveryoneHearsTheOthers, waitUntilEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, meetingEvents, sendChat, type Person } from '../helpers/room';
 import { impairedSignaling } from '../helpers/impair';
-import { api, freeTcpPort, spawnServerProcess, startServer, tempDbPath, type TestServer } from '../helpers/server';
+import { api, freeTcpPort, spawnServerProcess, startServer, tempDbPath } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
-let server: TestServer;
-let browser: Browser;
-const people: Person[] = [];
-
-test.before(async () => {
-  // Media in two worker threads, as a multi-core deployment runs it (and so a worker can die).
-  server = await startServer({ departureGraceMs: 20_000, mediaWorkers: 2 });
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close().catch(() => {});
-});
-test.after(async () => {
-  await browser.close();
-  await server.dispose();
-});
+// Media in two worker threads, as a multi-core deployment runs it (and so a worker can die).
+const suite = browserSuite(test, () => startServer({ departureGraceMs: 20_000, mediaWorkers: 2 }));
 
 const detail = meetingDetail;
 const events = meetingEvents;
 
 /** Two people in a new P2P meeting who hear each other; Ann's page may be opened from another base URL (a proxy). */
-async function pairInP2P(title: string, annBase = server.url): Promise<{ meetingId: string; ann: Person; ben: Person }> {
-  const meeting = await createMeeting(server.url, title);
-  const ann = await joinAs(browser, annBase, meeting.id, 'Ann', 600);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
-  people.push(ann, ben);
+async function pairInP2P(title: string, annBase = suite.server.url): Promise<{ meetingId: string; ann: Person; ben: Person }> {
+  const meeting = await createMeeting(suite.server.url, title);
+  const ann = await joinAs(suite.browser, annBase, meeting.id, 'Ann', 600);
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100);
+  suite.people.push(ann, ben);
   await badgeSays(ann, 'p2p');
   await assertEveryoneHearsTheOthers([ann, ben]);
   return { meetingId: meeting.id, ann, ben };
@@ -46,9 +32,9 @@ async function pairInP2P(title: string, annBase = server.url): Promise<{ meeting
 
 test('the only person reloads: the meeting goes on, with the same participant and the creator rights', async () => {
   // Created in the lobby, so this browser holds the creator credential.
-  const ann: Person = { ...(await newParticipant(browser, { initScript: toneInitScript(600) })), name: 'Ann', hz: 600 };
-  people.push(ann);
-  await ann.page.goto(server.url + '/');
+  const ann: Person = { ...(await newParticipant(suite.browser, { initScript: toneInitScript(600) })), name: 'Ann', hz: 600 };
+  suite.people.push(ann);
+  await ann.page.goto(suite.server.url + '/');
   await ann.page.getByTestId('display-name').fill('Ann');
   await ann.page.getByTestId('meeting-title').fill('Alone');
   await ann.page.getByTestId('create-meeting').click();
@@ -57,10 +43,10 @@ test('the only person reloads: the meeting goes on, with the same participant an
   await ann.page.reload();
   await ann.page.getByTestId('leave-meeting').waitFor();
   await ann.page.getByTestId('cancel-meeting').waitFor({ timeout: 10_000 });
-  const d = await detail(server.url, meeting.id);
+  const d = await detail(suite.server.url, meeting.id);
   assert.is(d.state, 'open');
   assert.equal(d.participants.map((p) => p.name), ['Ann']);
-  const types = (await events(server.url, meeting.id)).map((e) => e.type);
+  const types = (await events(suite.server.url, meeting.id)).map((e) => e.type);
   assert.ok(types.includes('dropped') && types.includes('resumed'), types.join());
   assert.not.ok(types.includes('left'), 'a reload is not a leave');
   assert.not.ok(types.includes('ended'));
@@ -71,16 +57,16 @@ test('one of two reloads: no leave for the other, chat history kept, and they ta
   const meeting = { id: meetingId };
   await sendChat(ann, 'before the reload');
   await assertChatShownOnce(ben, 'before the reload');
-  const benId = (await detail(server.url, meeting.id)).participants.find((p) => p.name === 'Ben')!.id;
+  const benId = (await detail(suite.server.url, meeting.id)).participants.find((p) => p.name === 'Ben')!.id;
 
   await ben.page.reload();
   await ben.page.getByTestId('leave-meeting').waitFor();
   await badgeSays(ben, 'p2p');
   await assertEveryoneHearsTheOthers([ann, ben]);
   await assertEveryoneSeesTheOthers([ann, ben]);
-  assert.is((await detail(server.url, meeting.id)).participants.find((p) => p.name === 'Ben')?.id, benId, 'the same participant');
+  assert.is((await detail(suite.server.url, meeting.id)).participants.find((p) => p.name === 'Ben')?.id, benId, 'the same participant');
   await assertChatShownOnce(ben, 'before the reload'); // the reloaded page kept its chat, once
-  const types = (await events(server.url, meeting.id)).map((e) => e.type);
+  const types = (await events(suite.server.url, meeting.id)).map((e) => e.type);
   assert.not.ok(types.includes('left'), types.join());
   // The leave button is still an explicit leave: the other is told at once.
   await ben.page.getByTestId('leave-meeting').click();
@@ -88,45 +74,45 @@ test('one of two reloads: no leave for the other, chat history kept, and they ta
 });
 
 test('the relay drops a connection: the client is told, connects again, and the record says so', async () => {
-  const meeting = await createMeeting(server.url, 'Relay heal', 'relay');
-  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
-  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
+  const meeting = await createMeeting(suite.server.url, 'Relay heal', 'relay');
+  const ann = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100);
+  const cat = await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900);
   const group = [ann, ben, cat];
-  people.push(...group);
+  suite.people.push(...group);
   await assertEveryoneHearsTheOthers(group);
-  const benId = (await detail(server.url, meeting.id)).participants.find((p) => p.name === 'Ben')!.id;
-  assert.ok(server.coordinator.media.dropRelayConnection(meeting.id, benId));
+  const benId = (await detail(suite.server.url, meeting.id)).participants.find((p) => p.name === 'Ben')!.id;
+  assert.ok(suite.server.coordinator.media.dropRelayConnection(meeting.id, benId));
   await waitFor(async () => (await ben.page.getByTestId('stats-overlay').innerText()).includes('recovered'), 20_000, "Ben's overlay to show the recovery");
   await assertEveryoneHearsTheOthers(group);
   await assertEveryoneSeesTheOthers(group);
-  const recoveries = (await events(server.url, meeting.id)).filter((e) => e.type === 'media-recovery').map((e) => e.detail?.phase);
+  const recoveries = (await events(suite.server.url, meeting.id)).filter((e) => e.type === 'media-recovery').map((e) => e.detail?.phase);
   assert.ok(recoveries.includes('relay-closed') && recoveries.includes('recovered'), recoveries.join());
 });
 
 test('a media worker dies: its meeting is placed on a live worker and everyone hears and sees everyone again', async () => {
-  const meeting = await createMeeting(server.url, 'Worker crash', 'relay');
+  const meeting = await createMeeting(suite.server.url, 'Worker crash', 'relay');
   const group = [
-    await joinAs(browser, server.url, meeting.id, 'Ann', 600),
-    await joinAs(browser, server.url, meeting.id, 'Ben', 1100),
-    await joinAs(browser, server.url, meeting.id, 'Cat', 1900),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900),
   ];
-  people.push(...group);
+  suite.people.push(...group);
   await assertEveryoneHearsTheOthers(group);
-  const failuresBefore = server.coordinator.media.workers.failures;
-  assert.ok(await server.coordinator.media.workers.crashWorkerOf(meeting.id), 'the meeting was on a worker thread');
-  assert.is(server.coordinator.media.workers.failures, failuresBefore + 1);
+  const failuresBefore = suite.server.coordinator.media.workers.failures;
+  assert.ok(await suite.server.coordinator.media.workers.crashWorkerOf(meeting.id), 'the meeting was on a worker thread');
+  assert.is(suite.server.coordinator.media.workers.failures, failuresBefore + 1);
   await waitFor(async () => (await group[0]!.page.getByTestId('stats-overlay').innerText()).includes('recovered'), 20_000, "Ann's overlay to show the recovery");
   await assertEveryoneHearsTheOthers(group);
   await assertEveryoneSeesTheOthers(group);
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (await fetch(`${suite.server.url}/metrics`)).text();
   assert.match(metrics, /meetmesh_media_worker_failures_total [1-9]/);
-  const recoveries = (await events(server.url, meeting.id)).filter((e) => e.type === 'media-recovery');
+  const recoveries = (await events(suite.server.url, meeting.id)).filter((e) => e.type === 'media-recovery');
   assert.ok(recoveries.some((e) => e.detail?.reason === 'media worker failed'), JSON.stringify(recoveries));
 });
 
 test('a 4 s signaling blackout: "Reconnecting…", back by itself, media never stopped, chat sent meanwhile arrives once', async () => {
-  const net = await impairedSignaling(server);
+  const net = await impairedSignaling(suite.server);
   try {
     const { meetingId, ann, ben } = await pairInP2P('Wifi hiccup', net.url);
     const meeting = { id: meetingId };
@@ -143,7 +129,7 @@ test('a 4 s signaling blackout: "Reconnecting…", back by itself, media never s
     await ann.page.getByTestId('room-notice').waitFor({ state: 'detached', timeout: 15_000 });
     await assertChatShownOnce(ben, 'typed during the blackout');
     await assertChatShownOnce(ann, 'sent while Ann was away');
-    const types = (await events(server.url, meeting.id)).map((e) => e.type);
+    const types = (await events(suite.server.url, meeting.id)).map((e) => e.type);
     assert.ok(types.includes('resumed'), types.join());
     assert.not.ok(types.includes('left'), 'nobody left');
     await assertEveryoneHearsTheOthers([ann, ben]);
@@ -161,11 +147,11 @@ test('a server killed with SIGKILL and started again: everyone is back in media 
     await waitFor(async () => (await api(base, 'GET', '/api/health')).status === 200, 30_000, 'the server to start');
     const meeting = await createMeeting(base, 'Restart');
     const group = [
-      await joinAs(browser, base, meeting.id, 'Ann', 600),
-      await joinAs(browser, base, meeting.id, 'Ben', 1100),
-      await joinAs(browser, base, meeting.id, 'Cat', 1900),
+      await joinAs(suite.browser, base, meeting.id, 'Ann', 600),
+      await joinAs(suite.browser, base, meeting.id, 'Ben', 1100),
+      await joinAs(suite.browser, base, meeting.id, 'Cat', 1900),
     ];
-    people.push(...group);
+    suite.people.push(...group);
     for (const p of group) await badgeSays(p, 'relay');
     await assertEveryoneHearsTheOthers(group);
 

@@ -5,39 +5,25 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
-import { launchBrowser, newParticipant } from '../helpers/browser';
+import { newParticipant } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { ABSENT_DB, HEARD_DB, toneLevels } from '../helpers/media';
 import { assertEveryoneHearsTheOthers, badgeSays, createMeeting, joinAs, type Person } from '../helpers/room';
-import { startServer, type TestServer } from '../helpers/server';
+import { startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
-let server: TestServer;
-let browser: Browser;
-const people: Person[] = [];
-
-test.before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close().catch(() => {});
-});
-test.after(async () => {
-  await browser.close();
-  await server.dispose();
-});
+const suite = browserSuite(test, () => startServer());
 
 const item = (viewer: Person, name: string) => viewer.page.locator(`[data-testid="participant-item"][data-participant="${name}"]`);
 
 /** Three people on the relay; the host came in through the host link. */
 async function hostedMeeting(title: string): Promise<[Person, Person, Person]> {
-  const meeting = await createMeeting(server.url, title, 'relay');
+  const meeting = await createMeeting(suite.server.url, title, 'relay');
   const fragment = meeting.hostLink.slice(meeting.hostLink.indexOf('#'));
-  const host = await joinAs(browser, server.url, meeting.id, 'Hana', 600, fragment);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
-  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
-  people.push(host, ben, cat);
+  const host = await joinAs(suite.browser, suite.server.url, meeting.id, 'Hana', 600, fragment);
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100);
+  const cat = await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900);
+  suite.people.push(host, ben, cat);
   for (const p of [host, ben, cat]) await badgeSays(p, 'relay');
   assert.not.ok(host.page.url().includes('#host='), 'the credential leaves the address bar');
   return [host, ben, cat];
@@ -77,9 +63,9 @@ test('a locked meeting turns newcomers away with a notice; unlocked, they get in
   const lock = host.page.getByTestId('lock-meeting');
   await lock.click();
   await waitFor(async () => (await lock.getAttribute('aria-pressed')) === 'true', 5000, 'the lock to show pressed');
-  const late = await newParticipant(browser);
+  const late = await newParticipant(suite.browser);
   try {
-    await late.page.goto(`${server.url}/m/${meetingId}?name=Dan&video=320x240`);
+    await late.page.goto(`${suite.server.url}/m/${meetingId}?name=Dan&video=320x240`);
     await waitFor(async () => (await late.page.getByTestId('room-notice').innerText().catch(() => '')).includes('locked'), 15_000, 'Dan to be told the meeting is locked');
     assert.is(await late.page.getByTestId('leave-meeting').count(), 0);
     await lock.click();

@@ -6,31 +6,19 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
 import type { CreatedMeeting } from '../../protocol/rest';
-import { launchBrowser, newParticipant, type Participant } from '../helpers/browser';
+import { newParticipant, type Participant } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { createMeeting, joinAs } from '../helpers/room';
-import { freeTcpPort, startServer, type TestServer } from '../helpers/server';
+import { freeTcpPort, startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { TestSocket } from '../helpers/wsClient';
 
-let server: TestServer;
-let browser: Browser;
 let publicUrl: string;
-const open: Participant[] = [];
-
-test.before(async () => {
+const suite = browserSuite(test, async () => {
   const port = await freeTcpPort();
   publicUrl = `http://localhost:${port}`;
-  server = await startServer({ port, publicUrl });
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of open.splice(0)) await p.context.close();
-});
-test.after(async () => {
-  await browser?.close();
-  await server?.dispose();
+  return startServer({ port, publicUrl });
 });
 
 async function clipboardOf(p: Participant): Promise<string> {
@@ -38,10 +26,10 @@ async function clipboardOf(p: Participant): Promise<string> {
 }
 
 test('the meeting link a participant is handed is built on PUBLIC_URL, whatever address the socket came to', async () => {
-  const meeting = await createMeeting(server.url, 'Linked');
-  const socket = await TestSocket.connect(server.wsUrl);
+  const meeting = await createMeeting(suite.server.url, 'Linked');
+  const socket = await TestSocket.connect(suite.server.wsUrl);
   try {
-    assert.match(server.wsUrl, /^ws:\/\/127\.0\.0\.1:/);
+    assert.match(suite.server.wsUrl, /^ws:\/\/127\.0\.0\.1:/);
     const joined = await socket.join(meeting.id, 'Ann');
     assert.is(joined.link, `${publicUrl}/m/${meeting.id}`);
     assert.is(meeting.link, joined.link);
@@ -53,13 +41,13 @@ test('the meeting link a participant is handed is built on PUBLIC_URL, whatever 
 test('copy-link copies the meeting link and says "Link copied"; only the host also gets the host link', async () => {
   const meeting: CreatedMeeting = await createMeeting(publicUrl, 'Invite');
   // The host opens the host link, as the creator's browser would after creating.
-  const host = await newParticipant(browser);
-  open.push(host);
+  const host = await newParticipant(suite.browser);
+  suite.people.push(host);
   await host.context.grantPermissions(['camera', 'microphone', 'clipboard-read', 'clipboard-write'], { origin: publicUrl });
   await host.page.goto(`${publicUrl}/m/${meeting.id}?name=Hana&video=320x240#host=${encodeURIComponent(meeting.creatorToken)}`);
   await host.page.getByTestId('leave-meeting').waitFor({ timeout: 15_000 });
-  const guest = await joinAs(browser, publicUrl, meeting.id, 'Gus', 800);
-  open.push(guest);
+  const guest = await joinAs(suite.browser, publicUrl, meeting.id, 'Gus', 800);
+  suite.people.push(guest);
   await guest.context.grantPermissions(['camera', 'microphone', 'clipboard-read', 'clipboard-write'], { origin: publicUrl });
 
   for (const p of [host, guest]) {

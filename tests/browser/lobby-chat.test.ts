@@ -1,30 +1,18 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
-import { launchBrowser, newParticipant, type Participant } from '../helpers/browser';
-import { startServer, type TestServer } from '../helpers/server';
+import { newParticipant } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
+import { startServer } from '../helpers/server';
 
-let server: TestServer;
-let browser: Browser;
-const people: Participant[] = [];
-
-test.before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-test.after(async () => {
-  for (const p of people) await p.context.close();
-  await browser.close();
-  await server.dispose();
-});
+const suite = browserSuite(test, () => startServer());
 
 test('two people: create from the lobby, join from the list, chat both ways, creator cancels', async () => {
-  const alice = await newParticipant(browser);
-  const bob = await newParticipant(browser);
-  people.push(alice, bob);
+  const alice = await newParticipant(suite.browser);
+  const bob = await newParticipant(suite.browser);
+  suite.people.push(alice, bob);
 
   // Alice creates a meeting from the lobby.
-  await alice.page.goto(server.url + '/');
+  await alice.page.goto(suite.server.url + '/');
   await alice.page.getByTestId('display-name').fill('Alice');
   await alice.page.getByTestId('meeting-title').fill('Design review');
   await alice.page.getByTestId('create-meeting').click();
@@ -35,7 +23,7 @@ test('two people: create from the lobby, join from the list, chat both ways, cre
   assert.is(await badge.getAttribute('data-mode'), 'waiting');
 
   // Bob finds it in the live list and joins.
-  await bob.page.goto(server.url + '/');
+  await bob.page.goto(suite.server.url + '/');
   await bob.page.getByTestId('display-name').fill('Bob');
   const item = bob.page.locator(`[data-testid="meeting-item"][data-meeting-id="${meetingId}"]`);
   await item.waitFor();
@@ -75,14 +63,14 @@ test('two people: create from the lobby, join from the list, chat both ways, cre
   await alice.page.getByTestId('room-notice').waitFor();
 
   // The meeting is gone from the list.
-  await bob.page.goto(server.url + '/');
+  await bob.page.goto(suite.server.url + '/');
   await bob.page.getByTestId('meeting-list').getByText('No meetings right now').waitFor();
 });
 
 test('a link to an unknown meeting says so', async () => {
-  const carol = await newParticipant(browser);
-  people.push(carol);
-  await carol.page.goto(`${server.url}/m/no-such-meeting?name=Carol`);
+  const carol = await newParticipant(suite.browser);
+  suite.people.push(carol);
+  await carol.page.goto(`${suite.server.url}/m/no-such-meeting?name=Carol`);
   const notice = carol.page.getByTestId('room-notice');
   await notice.waitFor();
   assert.match(await notice.innerText(), 'does not exist');

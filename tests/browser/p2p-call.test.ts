@@ -1,35 +1,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
 import type { MeetingDetail } from '../../protocol/rest';
-import { launchBrowser } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { ABSENT_DB, assertTonesAbsent, HEARD_DB, toneLevels } from '../helpers/media';
-import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs, type Person } from '../helpers/room';
-import { api, startServer, type TestServer } from '../helpers/server';
+import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs } from '../helpers/room';
+import { api, startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
-let server: TestServer;
-let browser: Browser;
-const people: Person[] = [];
-
-test.before(async () => {
-  server = await startServer({}, {}, { turn: true });
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close();
-});
-test.after(async () => {
-  await browser.close();
-  await server.dispose();
-});
+const suite = browserSuite(test, () => startServer({}, {}, { turn: true }));
 
 test('two people connect directly: each sees and hears the other, chat goes peer-to-peer, the server relays nothing', async () => {
-  const meeting = await createMeeting(server.url, 'Pair');
-  const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700);
-  const bob = await joinAs(browser, server.url, meeting.id, 'Bob', 1500);
-  people.push(alice, bob);
-  const live = server.coordinator.registry.get(meeting.id)!;
+  const meeting = await createMeeting(suite.server.url, 'Pair');
+  const alice = await joinAs(suite.browser, suite.server.url, meeting.id, 'Alice', 700);
+  const bob = await joinAs(suite.browser, suite.server.url, meeting.id, 'Bob', 1500);
+  suite.people.push(alice, bob);
+  const live = suite.server.coordinator.registry.get(meeting.id)!;
   let chatsThroughServer = 0;
   const originalChat = live.chat.bind(live);
   live.chat = (...args) => {
@@ -70,19 +55,19 @@ test('two people connect directly: each sees and hears the other, chat goes peer
   assert.is(await bob.page.getByTestId('chat-message').filter({ hasText: 'direct line' }).count(), 1);
   assert.is(chatsThroughServer, 0, 'P2P chat never passes through the server');
 
-  const detail = (await api<MeetingDetail>(server.url, 'GET', `/api/meetings/${meeting.id}`)).body;
+  const detail = (await api<MeetingDetail>(suite.server.url, 'GET', `/api/meetings/${meeting.id}`)).body;
   assert.is(detail.mode, 'p2p');
   assert.is(detail.relay.packets, 0);
   assert.is(detail.relay.bytes, 0);
-  const metrics = await (await fetch(server.url + '/metrics')).text();
+  const metrics = await (await fetch(suite.server.url + '/metrics')).text();
   assert.match(metrics, /^meetmesh_relay_bytes_total\{mode="p2p"\} 0$/m);
 });
 
 test('camera and microphone toggle: the tile goes and comes back, the tone stops and comes back', async () => {
-  const meeting = await createMeeting(server.url, 'Toggles');
-  const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700);
-  const bob = await joinAs(browser, server.url, meeting.id, 'Bob', 1500);
-  people.push(alice, bob);
+  const meeting = await createMeeting(suite.server.url, 'Toggles');
+  const alice = await joinAs(suite.browser, suite.server.url, meeting.id, 'Alice', 700);
+  const bob = await joinAs(suite.browser, suite.server.url, meeting.id, 'Bob', 1500);
+  suite.people.push(alice, bob);
   await assertEveryoneSeesTheOthers([bob, alice]);
   await assertEveryoneHearsTheOthers([alice, bob]);
 
@@ -107,10 +92,10 @@ test('camera and microphone toggle: the tile goes and comes back, the tone stops
 });
 
 test('forced through the bundled TURN server, the call still connects and says so', async () => {
-  const meeting = await createMeeting(server.url, 'Via TURN');
-  const alice = await joinAs(browser, server.url, meeting.id, 'Alice', 700, '&ice=relay');
-  const bob = await joinAs(browser, server.url, meeting.id, 'Bob', 1500, '&ice=relay');
-  people.push(alice, bob);
+  const meeting = await createMeeting(suite.server.url, 'Via TURN');
+  const alice = await joinAs(suite.browser, suite.server.url, meeting.id, 'Alice', 700, '&ice=relay');
+  const bob = await joinAs(suite.browser, suite.server.url, meeting.id, 'Bob', 1500, '&ice=relay');
+  suite.people.push(alice, bob);
   const badge = alice.page.getByTestId('topology-badge');
   await waitFor(async () => (await badge.innerText()).includes('via TURN'), 20_000, 'the badge to say via TURN');
   const overlay = await alice.page.getByTestId('stats-overlay').innerText();
@@ -120,11 +105,11 @@ test('forced through the bundled TURN server, the call still connects and says s
 });
 
 test('the TURN server refuses a wrong credential', async () => {
-  const good = server.coordinator.ice!.iceServersFor('probe');
+  const good = suite.server.coordinator.ice!.iceServersFor('probe');
   const bad = good.map((s) => (s.credential ? { ...s, credential: 'wrong' + s.credential } : s));
-  const page = await browser.newPage();
+  const page = await suite.browser.newPage();
   try {
-    await page.goto(server.url + '/');
+    await page.goto(suite.server.url + '/');
     const gather = (iceServers: typeof good) =>
       page.evaluate(async (servers) => {
         const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy: 'relay' });

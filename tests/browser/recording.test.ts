@@ -5,38 +5,23 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
 import type { RecordingInfo } from '../../protocol/rest';
 import { toneAmplitude } from '../../relay/audio/tones';
-import { launchBrowser } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { decodeOggOpus } from '../helpers/ogg';
-import { assertEveryoneHearsTheOthers, badgeSays, createMeeting, joinAs, type Person } from '../helpers/room';
-import { api, startServer, type TestServer } from '../helpers/server';
+import { assertEveryoneHearsTheOthers, badgeSays, createMeeting, joinAs } from '../helpers/room';
+import { api, startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const HOLD_MS = 1500;
-let server: TestServer;
-let browser: Browser;
-const people: Person[] = [];
-
-test.before(async () => {
-  server = await startServer({ p2pHoldMs: HOLD_MS });
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close().catch(() => {});
-});
-test.after(async () => {
-  await browser.close();
-  await server.dispose();
-});
+const suite = browserSuite(test, () => startServer({ p2pHoldMs: HOLD_MS }));
 
 test('a host records a P2P meeting: it moves to the relay meanwhile, everyone sees it, and the file holds both voices', async () => {
-  const meeting = await createMeeting(server.url, 'Recorded');
+  const meeting = await createMeeting(suite.server.url, 'Recorded');
   const fragment = meeting.hostLink.slice(meeting.hostLink.indexOf('#'));
-  const host = await joinAs(browser, server.url, meeting.id, 'Hana', 700, fragment);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1500);
-  people.push(host, ben);
+  const host = await joinAs(suite.browser, suite.server.url, meeting.id, 'Hana', 700, fragment);
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1500);
+  suite.people.push(host, ben);
   await badgeSays(host, 'p2p');
   assert.is(await ben.page.getByTestId('toggle-recording').count(), 0, 'only hosts can record');
 
@@ -55,19 +40,19 @@ test('a host records a P2P meeting: it moves to the relay meanwhile, everyone se
   await badgeSays(host, 'p2p', HOLD_MS + 20_000);
 
   const path = `/api/meetings/${meeting.id}/recordings`;
-  assert.is((await api(server.url, 'GET', path)).status, 401, 'no credential');
-  const wrong = await api<{ error: { code: string } }>(server.url, 'GET', path, undefined, { authorization: 'Bearer not-the-host' });
+  assert.is((await api(suite.server.url, 'GET', path)).status, 401, 'no credential');
+  const wrong = await api<{ error: { code: string } }>(suite.server.url, 'GET', path, undefined, { authorization: 'Bearer not-the-host' });
   assert.equal([wrong.status, wrong.body.error.code], [403, 'NOT_HOST']);
   const auth = { authorization: `Bearer ${meeting.creatorToken}` };
   const list = await waitFor(async () => {
-    const { body } = await api<RecordingInfo[]>(server.url, 'GET', path, undefined, auth);
+    const { body } = await api<RecordingInfo[]>(suite.server.url, 'GET', path, undefined, auth);
     return body.length === 1 && body[0]!.bytes > 0 ? body : undefined;
   }, 5000, 'the finished recording to be listed');
   const [recording] = list;
   assert.ok(recording!.durationMs >= 3500, `about four seconds recorded (${recording!.durationMs} ms)`);
 
-  assert.is((await fetch(server.url + recording!.url)).status, 401, 'the file needs the credential too');
-  const response = await fetch(server.url + recording!.url, { headers: auth });
+  assert.is((await fetch(suite.server.url + recording!.url)).status, 401, 'the file needs the credential too');
+  const response = await fetch(suite.server.url + recording!.url, { headers: auth });
   assert.is(response.status, 200);
   assert.match(response.headers.get('content-type') ?? '', 'audio/ogg');
   const pcm = decodeOggOpus(new Uint8Array(await response.arrayBuffer()));

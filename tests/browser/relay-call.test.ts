@@ -1,41 +1,26 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
 import type { MeetingDetail } from '../../protocol/rest';
-import { launchBrowser } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { assertTonesAbsent, framesOf } from '../helpers/media';
-import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs, type Person } from '../helpers/room';
-import { api, startServer, type TestServer } from '../helpers/server';
+import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, createMeeting, joinAs } from '../helpers/room';
+import { api, startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
-let server: TestServer;
-let browser: Browser;
-const people: Person[] = [];
-
-test.before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close();
-});
-test.after(async () => {
-  await browser.close();
-  await server.dispose();
-});
+const suite = browserSuite(test, () => startServer());
 
 async function relayCounters(id: string): Promise<MeetingDetail['relay']> {
-  return (await api<MeetingDetail>(server.url, 'GET', `/api/meetings/${id}`)).body.relay;
+  return (await api<MeetingDetail>(suite.server.url, 'GET', `/api/meetings/${id}`)).body.relay;
 }
 
 test('three people in a relay meeting: each hears the two others and not themself, sees them, and chats', async () => {
-  const meeting = await createMeeting(server.url, 'Trio', 'relay');
+  const meeting = await createMeeting(suite.server.url, 'Trio', 'relay');
   const group = [
-    await joinAs(browser, server.url, meeting.id, 'Ann', 600),
-    await joinAs(browser, server.url, meeting.id, 'Ben', 1100),
-    await joinAs(browser, server.url, meeting.id, 'Cat', 1900),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900),
   ];
-  people.push(...group);
+  suite.people.push(...group);
 
   for (const p of group) {
     const badge = p.page.getByTestId('topology-badge');
@@ -70,24 +55,24 @@ test('three people in a relay meeting: each hears the two others and not themsel
 });
 
 test('four people in a relay meeting: everyone hears the three others and sees them', async () => {
-  const meeting = await createMeeting(server.url, 'Quartet', 'relay');
+  const meeting = await createMeeting(suite.server.url, 'Quartet', 'relay');
   const group = [
-    await joinAs(browser, server.url, meeting.id, 'Ann', 600),
-    await joinAs(browser, server.url, meeting.id, 'Ben', 1100),
-    await joinAs(browser, server.url, meeting.id, 'Cat', 1900),
-    await joinAs(browser, server.url, meeting.id, 'Dan', 2700),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Dan', 2700),
   ];
-  people.push(...group);
+  suite.people.push(...group);
   await assertEveryoneSeesTheOthers(group);
   await assertEveryoneHearsTheOthers(group);
 });
 
 test('two relay meetings at once stay sealed from each other, and one ending leaves the other running', async () => {
-  const one = await createMeeting(server.url, 'One', 'relay');
-  const two = await createMeeting(server.url, 'Two', 'relay');
-  const a = [await joinAs(browser, server.url, one.id, 'Ann', 600), await joinAs(browser, server.url, one.id, 'Ben', 1100)];
-  const b = [await joinAs(browser, server.url, two.id, 'Xia', 1900), await joinAs(browser, server.url, two.id, 'Yuri', 2700)];
-  people.push(...a, ...b);
+  const one = await createMeeting(suite.server.url, 'One', 'relay');
+  const two = await createMeeting(suite.server.url, 'Two', 'relay');
+  const a = [await joinAs(suite.browser, suite.server.url, one.id, 'Ann', 600), await joinAs(suite.browser, suite.server.url, one.id, 'Ben', 1100)];
+  const b = [await joinAs(suite.browser, suite.server.url, two.id, 'Xia', 1900), await joinAs(suite.browser, suite.server.url, two.id, 'Yuri', 2700)];
+  suite.people.push(...a, ...b);
   await assertEveryoneHearsTheOthers(a);
   await assertEveryoneHearsTheOthers(b);
   await assertEveryoneSeesTheOthers(a);
@@ -111,7 +96,7 @@ test('two relay meetings at once stay sealed from each other, and one ending lea
 
   // Meeting one ends; meeting two keeps going.
   for (const p of a) await p.page.getByTestId('leave-meeting').click();
-  await waitFor(async () => (await api<MeetingDetail>(server.url, 'GET', `/api/meetings/${one.id}`)).body.state === 'ended', 5000, 'meeting one to end');
+  await waitFor(async () => (await api<MeetingDetail>(suite.server.url, 'GET', `/api/meetings/${one.id}`)).body.state === 'ended', 5000, 'meeting one to end');
   const frames = await framesOf(b[0]!.page, 'Yuri');
   await waitFor(async () => (await framesOf(b[0]!.page, 'Yuri')) > frames + 10, 5000, 'video in meeting two to keep flowing');
   await assertEveryoneHearsTheOthers(b, 5000);

@@ -6,19 +6,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSocket } from 'node:dgram';
-import type { Browser } from 'playwright-core';
-import { launchBrowser } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../helpers/room';
 import { PEER_CONNECTION_TAP, awaitRemoteEnds } from '../helpers/selectedPair';
-import { startServer, type TestServer } from '../helpers/server';
+import { startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const ANNOUNCED = '127.0.0.2';
 
-let server: TestServer;
-let browser: Browser;
 let relayPort: number;
-const people: Person[] = [];
 
 /** A UDP port free on every address right now (the relay binds it a moment later). */
 async function freeUdpPort(): Promise<number> {
@@ -29,27 +25,19 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-test.before(async () => {
+const suite = browserSuite(test, async () => {
   relayPort = await freeUdpPort();
-  server = await startServer({ mediaWorkers: 1, relayNetwork: { udpPort: relayPort, announcedIp: ANNOUNCED } });
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close();
-});
-test.after(async () => {
-  await browser?.close();
-  await server?.dispose();
+  return startServer({ mediaWorkers: 1, relayNetwork: { udpPort: relayPort, announcedIp: ANNOUNCED } });
 });
 
 test('with RELAY_PORT and RELAY_ANNOUNCED_IP, every relay connection ends at the announced address and the one port, and the meeting works', async () => {
-  const meeting = await createMeeting(server.url, 'One port', 'relay');
+  const meeting = await createMeeting(suite.server.url, 'One port', 'relay');
   const group = [
-    await joinAs(browser, server.url, meeting.id, 'Ann', 600, '', PEER_CONNECTION_TAP),
-    await joinAs(browser, server.url, meeting.id, 'Ben', 1100, '', PEER_CONNECTION_TAP),
-    await joinAs(browser, server.url, meeting.id, 'Cat', 1900, '', PEER_CONNECTION_TAP),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600, '', PEER_CONNECTION_TAP),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100, '', PEER_CONNECTION_TAP),
+    await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900, '', PEER_CONNECTION_TAP),
   ];
-  people.push(...group);
+  suite.people.push(...group);
   for (const p of group) await badgeSays(p, 'relay');
   await assertEveryoneSeesTheOthers(group);
   await assertEveryoneHearsTheOthers(group);
@@ -62,7 +50,7 @@ test('with RELAY_PORT and RELAY_ANNOUNCED_IP, every relay connection ends at the
   // The stats overlay shows the same: the proof a user can read.
   const overlay = group[0]!.page.getByTestId('stats-overlay');
   await waitFor(async () => (await overlay.innerText()).includes(`${ANNOUNCED}:${relayPort}`), 10_000, 'the overlay to show the announced address and port');
-  assert.ok((await meetingDetail(server.url, meeting.id)).relay.packets > 0);
+  assert.ok((await meetingDetail(suite.server.url, meeting.id)).relay.packets > 0);
 });
 
 test('with several media workers each binds its own port from RELAY_PORT up, and every connection on a worker shares it', async () => {
@@ -72,13 +60,13 @@ test('with several media workers each binds its own port from RELAY_PORT up, and
     // Meetings go to the least-loaded worker: the second meeting lands on the other one.
     const first = await createMeeting(two.url, 'Worker one', 'relay');
     const second = await createMeeting(two.url, 'Worker two', 'relay');
-    const a = await joinAs(browser, two.url, first.id, 'Ann', 600, '', PEER_CONNECTION_TAP);
-    const b = await joinAs(browser, two.url, first.id, 'Ben', 1100, '', PEER_CONNECTION_TAP);
-    people.push(a, b);
+    const a = await joinAs(suite.browser, two.url, first.id, 'Ann', 600, '', PEER_CONNECTION_TAP);
+    const b = await joinAs(suite.browser, two.url, first.id, 'Ben', 1100, '', PEER_CONNECTION_TAP);
+    suite.people.push(a, b);
     await badgeSays(a, 'relay');
-    const c = await joinAs(browser, two.url, second.id, 'Cat', 1900, '', PEER_CONNECTION_TAP);
-    const d = await joinAs(browser, two.url, second.id, 'Dan', 2700, '', PEER_CONNECTION_TAP);
-    people.push(c, d);
+    const c = await joinAs(suite.browser, two.url, second.id, 'Cat', 1900, '', PEER_CONNECTION_TAP);
+    const d = await joinAs(suite.browser, two.url, second.id, 'Dan', 2700, '', PEER_CONNECTION_TAP);
+    suite.people.push(c, d);
     const portOf = async (p: Person): Promise<number> => {
       await badgeSays(p, 'relay');
       const ends = await awaitRemoteEnds(p, 15_000);
@@ -91,7 +79,7 @@ test('with several media workers each binds its own port from RELAY_PORT up, and
     await assertEveryoneSeesTheOthers([a, b]);
     await assertEveryoneSeesTheOthers([c, d]);
   } finally {
-    for (const p of people.splice(0)) await p.context.close();
+    for (const p of suite.people.splice(0)) await p.context.close();
     await two.dispose();
   }
 });

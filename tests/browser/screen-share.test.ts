@@ -6,35 +6,20 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
-import { launchBrowser } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { framesOf } from '../helpers/media';
 import { badgeSays, createMeeting, joinAs, meetingDetail, meetingEvents, type Person } from '../helpers/room';
-import { startServer, type TestServer } from '../helpers/server';
+import { startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const HOLD_MS = 1500;
 /** Keeps the fake screen small: three pages encode and decode on two cores. */
 const SMALL_SCREEN = '&screen=640x360';
-let server: TestServer;
-let browser: Browser;
-const people: Person[] = [];
-
-test.before(async () => {
-  server = await startServer({ p2pHoldMs: HOLD_MS });
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close().catch(() => {});
-});
-test.after(async () => {
-  await browser.close();
-  await server.dispose();
-});
+const suite = browserSuite(test, () => startServer({ p2pHoldMs: HOLD_MS }));
 
 async function join(meetingId: string, name: string, hz: number): Promise<Person> {
-  const p = await joinAs(browser, server.url, meetingId, name, hz, SMALL_SCREEN);
-  people.push(p);
+  const p = await joinAs(suite.browser, suite.server.url, meetingId, name, hz, SMALL_SCREEN);
+  suite.people.push(p);
   return p;
 }
 
@@ -55,7 +40,7 @@ async function assertSeesScreen(viewer: Person, sharer: Person, timeoutMs = 20_0
     const tiles = await viewer.page.locator('[data-testid="video-tile"]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-participant')}/${e.getAttribute('data-source')}`));
     const overlay = await viewer.page.getByTestId('stats-overlay').innerText().catch(() => 'no overlay');
     const sharerOverlay = await sharer.page.getByTestId('stats-overlay').innerText().catch(() => 'no overlay');
-    const detail = await meetingDetail(server.url, (await viewer.page.url()).split('/m/')[1]?.split(/[?#]/)[0] ?? '');
+    const detail = await meetingDetail(suite.server.url, (await viewer.page.url()).split('/m/')[1]?.split(/[?#]/)[0] ?? '');
     throw new Error(`${String(err)}\n  tiles: ${tiles.join(', ')}\n  overlay: ${JSON.stringify(overlay)}\n  sharer's overlay: ${JSON.stringify(sharerOverlay)}\n  meeting: ${JSON.stringify(detail)}`);
   });
   await waitFor(async () => (await framesOf(viewer.page, sharer.name, 'screen')) > first + 3, 10_000, `${sharer.name}'s screen on ${viewer.name}'s page to advance`);
@@ -78,11 +63,11 @@ async function stopFromBrowserBar(sharer: Person): Promise<void> {
 }
 
 async function shareEvents(meetingId: string): Promise<string[]> {
-  return (await meetingEvents(server.url, meetingId)).filter((e) => e.type.startsWith('screen-share')).map((e) => `${e.type} ${e.participant}`);
+  return (await meetingEvents(suite.server.url, meetingId)).filter((e) => e.type.startsWith('screen-share')).map((e) => `${e.type} ${e.participant}`);
 }
 
 test('P2P: a shared screen is its own large tile at the other, beside the camera; the browser\'s Stop sharing removes it', async () => {
-  const meeting = await createMeeting(server.url, 'Screen P2P');
+  const meeting = await createMeeting(suite.server.url, 'Screen P2P');
   const ann = await join(meeting.id, 'Ann', 600);
   const ben = await join(meeting.id, 'Ben', 1100);
   await badgeSays(ann, 'p2p');
@@ -91,7 +76,7 @@ test('P2P: a shared screen is its own large tile at the other, beside the camera
   await startSharing(ann);
   await assertSeesScreen(ben, ann);
   assert.is(await ann.page.locator('[data-testid="video-tile"][data-source="screen"]').count(), 1, 'Ann sees her own screen tile');
-  assert.is((await meetingDetail(server.url, meeting.id)).relay.packets, 0, 'the screen went peer to peer');
+  assert.is((await meetingDetail(suite.server.url, meeting.id)).relay.packets, 0, 'the screen went peer to peer');
 
   await stopFromBrowserBar(ann);
   await screenTile(ben, ann).waitFor({ state: 'detached', timeout: 10_000 });
@@ -101,7 +86,7 @@ test('P2P: a shared screen is its own large tile at the other, beside the camera
 });
 
 test('relay: with three people the screen is forwarded to both others; stopping removes it for both', async () => {
-  const meeting = await createMeeting(server.url, 'Screen relay');
+  const meeting = await createMeeting(suite.server.url, 'Screen relay');
   const ann = await join(meeting.id, 'Ann', 600);
   const ben = await join(meeting.id, 'Ben', 1100);
   const cat = await join(meeting.id, 'Cat', 1900);
@@ -117,7 +102,7 @@ test('relay: with three people the screen is forwarded to both others; stopping 
 });
 
 test('a switch carries the share: shared on P2P, still shown on the relay when a third joins, and back on P2P', async () => {
-  const meeting = await createMeeting(server.url, 'Screen switch');
+  const meeting = await createMeeting(suite.server.url, 'Screen switch');
   const ann = await join(meeting.id, 'Ann', 600);
   const ben = await join(meeting.id, 'Ben', 1100);
   await badgeSays(ben, 'p2p');

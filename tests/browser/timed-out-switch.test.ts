@@ -8,13 +8,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
 import { audioGapProbe, longestAudioGap, pageNow } from '../helpers/audioGaps';
-import { launchBrowser, newParticipant } from '../helpers/browser';
+import { newParticipant } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { toneInitScript, toneLevels, HEARD_DB } from '../helpers/media';
 import { assertEveryoneHearsTheOthers, badgeSays, createMeeting, joinAs, meetingEvents, type Person } from '../helpers/room';
 import { PEER_CONNECTION_TAP } from '../helpers/selectedPair';
-import { startServer, type TestServer } from '../helpers/server';
+import { startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const SWITCH_TIMEOUT_MS = 3000;
@@ -28,25 +28,11 @@ const HZ = { Ann: 600, Ben: 1100, Cat: 1700 } as const;
  */
 const MAX_GAP_MS = 250;
 
-let server: TestServer;
-let browser: Browser;
-const people: Person[] = [];
-
-test.before(async () => {
-  server = await startServer({ switchTimeoutMs: SWITCH_TIMEOUT_MS });
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close().catch(() => {});
-});
-test.after(async () => {
-  await browser.close();
-  await server.dispose();
-});
+const suite = browserSuite(test, () => startServer({ switchTimeoutMs: SWITCH_TIMEOUT_MS }));
 
 /** Joins as Ann with her relay held back until `release()`: each relay offer is answered RELAY_FAILED on her socket. */
 async function annWithRelayHeld(meetingId: string): Promise<{ ann: Person; release: () => void; refused: () => number }> {
-  const participant = await newParticipant(browser, { initScript: `${toneInitScript(HZ.Ann)}\n${audioGapProbe([HZ.Ben])}\n${PEER_CONNECTION_TAP}` });
+  const participant = await newParticipant(suite.browser, { initScript: `${toneInitScript(HZ.Ann)}\n${audioGapProbe([HZ.Ben])}\n${PEER_CONNECTION_TAP}` });
   let held = true;
   let refused = 0;
   await participant.context.routeWebSocket(/\/ws$/, (ws) => {
@@ -64,7 +50,7 @@ async function annWithRelayHeld(meetingId: string): Promise<{ ann: Person; relea
       coordinator.send(message);
     });
   });
-  await participant.page.goto(`${server.url}/m/${meetingId}?name=Ann&video=320x240`);
+  await participant.page.goto(`${suite.server.url}/m/${meetingId}?name=Ann&video=320x240`);
   await participant.page.getByTestId('leave-meeting').waitFor({ timeout: 15_000 });
   return { ann: { ...participant, name: 'Ann', hz: HZ.Ann }, release: () => { held = false; }, refused: () => refused };
 }
@@ -73,19 +59,19 @@ async function annWithRelayHeld(meetingId: string): Promise<{ ann: Person; relea
 const openConnections = (p: Person) => p.page.evaluate(() => ((window as unknown as { __peerConnections?: RTCPeerConnection[] }).__peerConnections ?? []).filter((pc) => pc.connectionState !== 'closed').length);
 
 test('a switch that commits on its timeout: the P2P pair keeps hearing each other until the relay carries them', async () => {
-  const meeting = await createMeeting(server.url, 'Timed-out switch');
+  const meeting = await createMeeting(suite.server.url, 'Timed-out switch');
   const { ann, release, refused } = await annWithRelayHeld(meeting.id);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', HZ.Ben, '', `${audioGapProbe([HZ.Ann])}\n${PEER_CONNECTION_TAP}`);
-  people.push(ann, ben);
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', HZ.Ben, '', `${audioGapProbe([HZ.Ann])}\n${PEER_CONNECTION_TAP}`);
+  suite.people.push(ann, ben);
   await badgeSays(ann, 'p2p');
   await assertEveryoneHearsTheOthers([ann, ben]);
   const from = { ann: await pageNow(ann.page), ben: await pageNow(ben.page) };
 
-  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', HZ.Cat);
-  people.push(cat);
+  const cat = await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', HZ.Cat);
+  suite.people.push(cat);
   // Committed without Ann, on the timeout.
   for (const p of [ann, ben, cat]) await badgeSays(p, 'relay', SWITCH_TIMEOUT_MS + 15_000);
-  const [toRelay] = (await meetingEvents(server.url, meeting.id)).filter((e) => e.type === 'mode-switched');
+  const [toRelay] = (await meetingEvents(suite.server.url, meeting.id)).filter((e) => e.type === 'mode-switched');
   assert.match(String(toRelay?.detail?.reason), /committed after/, 'the switch committed on its timeout');
   assert.ok(refused() > 0, "Ann's relay was refused");
   const heldUntil = Date.now() + HELD_AFTER_COMMIT_MS;

@@ -1,44 +1,29 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
-import { launchBrowser } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { framesOf } from '../helpers/media';
-import { assertChatShownOnce, assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, meetingEvents, sendChat, type Person } from '../helpers/room';
-import { startServer, type TestServer } from '../helpers/server';
+import { assertChatShownOnce, assertEveryoneHearsTheOthers, assertEveryoneSeesTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, meetingEvents, sendChat } from '../helpers/room';
+import { startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const HOLD_MS = 1500;
-let server: TestServer;
-let browser: Browser;
-const people: Person[] = [];
+const suite = browserSuite(test, () => startServer({ p2pHoldMs: HOLD_MS }));
 
-test.before(async () => {
-  server = await startServer({ p2pHoldMs: HOLD_MS });
-  browser = await launchBrowser();
-});
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close().catch(() => {});
-});
-test.after(async () => {
-  await browser.close();
-  await server.dispose();
-});
-
-const detail = (id: string) => meetingDetail(server.url, id);
-const switches = async (id: string) => (await meetingEvents(server.url, id)).filter((e) => e.type === 'mode-switched');
+const detail = (id: string) => meetingDetail(suite.server.url, id);
+const switches = async (id: string) => (await meetingEvents(suite.server.url, id)).filter((e) => e.type === 'mode-switched');
 
 test('two → P2P; a third joins → everyone on the relay; back to two → P2P after the hold time', async () => {
-  const meeting = await createMeeting(server.url, 'Switching');
-  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
-  people.push(ann, ben);
+  const meeting = await createMeeting(suite.server.url, 'Switching');
+  const ann = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100);
+  suite.people.push(ann, ben);
   await badgeSays(ann, 'p2p');
   await badgeSays(ben, 'p2p');
   await assertEveryoneHearsTheOthers([ann, ben]);
   assert.is((await detail(meeting.id)).relay.packets, 0, 'nothing relayed while P2P');
 
-  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
-  people.push(cat);
+  const cat = await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900);
+  suite.people.push(cat);
   for (const p of [ann, ben, cat]) await badgeSays(p, 'relay');
   assert.is((await detail(meeting.id)).mode, 'relay');
   await assertEveryoneHearsTheOthers([ann, ben, cat]);
@@ -67,14 +52,14 @@ test('two → P2P; a third joins → everyone on the relay; back to two → P2P 
 });
 
 test('chat sent by everyone during a switch arrives exactly once everywhere', async () => {
-  const meeting = await createMeeting(server.url, 'Chatty switch');
-  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
-  people.push(ann, ben);
+  const meeting = await createMeeting(suite.server.url, 'Chatty switch');
+  const ann = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100);
+  suite.people.push(ann, ben);
   await badgeSays(ann, 'p2p');
   await badgeSays(ben, 'p2p');
-  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
-  people.push(cat);
+  const cat = await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900);
+  suite.people.push(cat);
   const group = [ann, ben, cat];
   // Send right away, while the switch to the relay is under way, and again after it.
   await Promise.all(group.map((p) => sendChat(p, `during from ${p.name}`)));
@@ -88,12 +73,12 @@ test('chat sent by everyone during a switch arrives exactly once everywhere', as
 });
 
 test('a tab closed in the middle of a switch: the others converge and keep talking', async () => {
-  const meeting = await createMeeting(server.url, 'Crash');
-  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
-  people.push(ann, ben);
+  const meeting = await createMeeting(suite.server.url, 'Crash');
+  const ann = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100);
+  suite.people.push(ann, ben);
   await badgeSays(ann, 'p2p');
-  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
+  const cat = await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900);
   // Cat's tab dies as soon as the switch starts.
   await waitFor(async () => (await detail(meeting.id)).mode !== 'p2p', 5000, 'the switch to start');
   await cat.context.close();
@@ -106,11 +91,11 @@ test('a tab closed in the middle of a switch: the others converge and keep talki
 });
 
 test('a rejoin within the hold time does not switch twice', async () => {
-  const meeting = await createMeeting(server.url, 'Reload');
-  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600);
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100);
-  const cat = await joinAs(browser, server.url, meeting.id, 'Cat', 1900);
-  people.push(ann, ben, cat);
+  const meeting = await createMeeting(suite.server.url, 'Reload');
+  const ann = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600);
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100);
+  const cat = await joinAs(suite.browser, suite.server.url, meeting.id, 'Cat', 1900);
+  suite.people.push(ann, ben, cat);
   for (const p of [ann, ben, cat]) await badgeSays(p, 'relay');
   const before = (await switches(meeting.id)).length;
   await cat.page.reload();
@@ -126,10 +111,10 @@ test('a rejoin within the hold time does not switch twice', async () => {
 
 test('when two people cannot connect directly, the meeting moves to the relay and stays there', async () => {
   // No STUN/TURN from this server and `ice=relay-p2p` (TURN only, on the P2P path): no direct route exists.
-  const meeting = await createMeeting(server.url, 'Blocked');
-  const ann = await joinAs(browser, server.url, meeting.id, 'Ann', 600, '&ice=relay-p2p');
-  const ben = await joinAs(browser, server.url, meeting.id, 'Ben', 1100, '&ice=relay-p2p');
-  people.push(ann, ben);
+  const meeting = await createMeeting(suite.server.url, 'Blocked');
+  const ann = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ann', 600, '&ice=relay-p2p');
+  const ben = await joinAs(suite.browser, suite.server.url, meeting.id, 'Ben', 1100, '&ice=relay-p2p');
+  suite.people.push(ann, ben);
   await badgeSays(ann, 'relay', 40_000);
   await badgeSays(ben, 'relay');
   await assertEveryoneHearsTheOthers([ann, ben]);
