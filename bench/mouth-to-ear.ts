@@ -13,7 +13,7 @@
  * Also recorded per run: Bob's own jitter buffer on what he hears (inbound-rtp audio:
  * `jitterBufferTargetDelay` and `jitterBufferDelay` over `jitterBufferEmittedCount`, deltas
  * over the window), and on the relay the mix's inter-departure p50/p99/max and late ticks
- *  (`GET /api/meetings/:id`, the last ~10 s) and how long packets waited in the
+ * (`GET /api/meetings/:id`, the last ~10 s) and how long packets waited in the
  * relay's jitter buffer (`inputHeldMs`: the worst participant's, which may be Bob's).
  *
  * Writes bench-results/mouth-to-ear.{json,md}.
