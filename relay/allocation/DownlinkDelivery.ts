@@ -93,6 +93,23 @@ export class DownlinkDelivery {
     return peak;
   }
 
+  /**
+   * The smallest feedback queueing delay since `sinceMs`: a queue that stood the whole time
+   * (every feedback's packets waited at least this long). 0 when fewer than `minSamples`
+   * feedbacks came since.
+   */
+  lowestQueueMs(sinceMs: number, minSamples: number): number {
+    let lowest = Infinity;
+    let count = 0;
+    for (let k = 1; k <= Math.min(this.samples, QUEUE_SAMPLES); k += 1) {
+      const i = (this.samples - k) % QUEUE_SAMPLES;
+      if (this.queueSampleTimes[i]! < sinceMs) break;
+      lowest = Math.min(lowest, this.queueSamples[i]!);
+      count += 1;
+    }
+    return count >= minSamples ? lowest : 0;
+  }
+
   /** Numbers a packet of `size` bytes that goes out now; returns its transport-wide sequence number. */
   stamp(size: number, nowMs: number): number {
     const sequence = this.sequence;

@@ -1,7 +1,7 @@
 /**
  * The pace at which one viewer's video leaves the relay (the rate is ViewerDownlink's). A
  * free viewer's is 2.5× what it gets: its packets go out as they come, only bursts wait. A
- * limited one's are spread at what its link carried (a ninth above its budget): a
+ * limited one's are spread at its budget (a tenth below what its link carried): a
  * keyframe — ten times a frame's size, and after a layer switch one per camera at once —
  * sent in one burst overflows the queue in front of a slow link, is lost, asked for again
  * and lost again, and the picture freezes; spread over a few hundred milliseconds it fits,

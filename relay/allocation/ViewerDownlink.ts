@@ -9,7 +9,9 @@
  * packets behind a queue (loss alone may be a busy machine dropping datagrams, not the
  * link; a queue alone may be the browser's busy machine stamping arrivals late). Limited,
  * its budget is what got through (sent × (1 − loss), at least half of sent), lowered again
- * on new loss; it is raised only by a probe: the slots send duplicates worth the next step
+ * on new loss, or to what the link delivered when a queue stands for a second without loss
+ * (a deep buffer fills for seconds before it drops anything); it is raised only by a probe
+ * (never while a queue stands): the slots send duplicates worth the next step
  * for 350 ms (no more than half again the budget). A probe fails as soon as the feedback
  * shows its packets lost, or the queue growing while they arrive slower than they were sent
  * (a browser on a busy machine stamps arrivals late, even a second late, but not slow) —
@@ -22,7 +24,8 @@
  * NACKs alone.
  *
  * Video only: the mix is small and goes first, its own track unpaced; the viewer's video is
- * paced (`pacingBps`, DownlinkPacer) so that it never fills the link's queue in a burst.
+ * paced (`pacingBps`, DownlinkPacer: a limited viewer's at its budget) so that it never fills
+ * the link's queue in a burst, and what goes beyond the budget waits at the relay.
  */
 import type { DownlinkReport, SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
@@ -83,12 +86,24 @@ const PROBE_AFTERMATH_MS = 2000;
 /** Below this much video sent, a probe cannot be made of duplicates. */
 const MIN_PROBE_BASE_BPS = 50_000;
 /**
- * A limited viewer's video is paced at what the link carried (its budget is a share of that,
- * DownlinkPacer): keyframes spread out, the average fits with room, and a burst never goes
- * faster than the link (paced at 1.25× the budget, bursts of three cameras' keyframes and
- * their retransmissions overflowed the 150 ms queue of a capped link, seen in weak-viewer).
+ * A limited viewer's video is paced at its budget (DownlinkPacer), a tenth below what its
+ * link carried: keyframes spread out, and what the slots send beyond the budget
+ * (retransmissions, keyframes asked for after a loss) waits at the relay, not in the queue
+ * in front of the link, where the mix would wait behind it. Paced at what the link carried
+ * (the budget ÷ 0.9), the bottleneck's 150 ms queue stood at 100–150 ms for seconds in
+ * weak-viewer, every burst overflowed it and the mix behind it lost up to 436 ms; at 1.25×
+ * the budget, bursts of three cameras' keyframes and their retransmissions overflowed it.
  */
-const PACING_FACTOR = 1 / BUDGET_SHARE;
+const PACING_FACTOR = 1;
+/**
+ * A queue this long (ms) in every feedback of the last `QUEUE_EVIDENCE_MS` (at least
+ * `STANDING_SAMPLES` of them) while the viewer is limited means its video is sent faster than
+ * its link carries, without loss yet: the budget goes down to what the link delivered (a
+ * busy browser stamping arrivals late makes one feedback's packets late, not every one for
+ * a second, and then they arrive bunched — faster than sent — which does not count).
+ */
+const STANDING_QUEUE_MS = 60;
+const STANDING_SAMPLES = 4;
 /**
  * A free viewer's bursts — a layer switch's keyframes, several at once — are spread at this
  * multiple of what it gets (libwebrtc paces at 2.5× its target), and never slower than the
@@ -126,6 +141,9 @@ export class ViewerDownlink {
   private readonly views = new Map<string, { width: number; height: number }>();
   /** The first packet of the current report's interval (what reached the viewer since the last report). */
   private reportFromSequence = 0;
+  /** The packets sent in the last whole second (transport-wide numbers), and where the current second started. */
+  private lastSecond = { from: 0, to: 0 };
+  private secondStart = { at: -Infinity, sequence: 0 };
 
   constructor(private readonly log: DownlinkLog = () => {}) {}
 
@@ -230,7 +248,22 @@ export class ViewerDownlink {
       this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), queueMs: Math.round(delivery.queueMs) }, 'downlink limited');
       return this.capacity;
     }
+    if (nowMs - this.secondStart.at >= 1000) {
+      this.lastSecond = { from: this.secondStart.sequence, to: delivery.nextSequence };
+      this.secondStart = { at: nowMs, sequence: delivery.nextSequence };
+    }
     if (this.probe) this.judgeProbe(this.probe, meter, delivery, loss, nowMs);
+    const standingQueue = !this.probe && delivery.lowestQueueMs(nowMs - QUEUE_EVIDENCE_MS, STANDING_SAMPLES) >= STANDING_QUEUE_MS;
+    if (standingQueue && !queuedLoss && nowMs - this.lastDecreaseAt >= DECREASE_INTERVAL_MS) {
+      // The link carries less than is sent (no loss yet): down to what it delivered, so the queue drains.
+      const { deliveredBps, sentBps: spanSentBps } = delivery.span(this.lastSecond.from, this.lastSecond.to);
+      if (deliveredBps !== undefined && spanSentBps !== undefined && deliveredBps <= spanSentBps && deliveredBps * BUDGET_SHARE < this.capacity) {
+        this.capacity = deliveredBps * BUDGET_SHARE;
+        this.lastDecreaseAt = nowMs;
+        this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + this.probeBackoffMs);
+        this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(spanSentBps), deliveredBps: Math.round(deliveredBps), queueMs: Math.round(delivery.queueMs) }, 'downlink budget lowered on a standing queue');
+      }
+    }
     if (queuedLoss && nowMs - this.lastDecreaseAt >= DECREASE_INTERVAL_MS) {
       // Loss soon after a probe passed: the step it took did not fit after all (a resumed
       // camera, whose probe had nothing to duplicate, shows it only now) — back to the
@@ -247,7 +280,10 @@ export class ViewerDownlink {
       }
       this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + this.probeBackoffMs);
     }
-    if (!this.probe && loss <= PROBE_LOSS_LIMIT && nowMs >= this.nextProbeAt) {
+    // No probe while a queue stands: its packets would wait behind it, and their rise over a
+    // draining queue would not show. (With nothing sent for a second, no queue is left.)
+    const queued = delivery.lastFeedbackAt >= nowMs - QUEUE_EVIDENCE_MS ? delivery.queueMs : 0;
+    if (!this.probe && loss <= PROBE_LOSS_LIMIT && nowMs >= this.nextProbeAt && queued < STANDING_QUEUE_MS) {
       const more = steps(slots, layersOf, nowMs);
       if (more === undefined) {
         // Nothing left to raise: every slot has what its tile needs.
