@@ -86,16 +86,6 @@ const PROBE_AFTERMATH_MS = 2000;
 /** Below this much video sent, a probe cannot be made of duplicates. */
 const MIN_PROBE_BASE_BPS = 50_000;
 /**
- * A limited viewer's video is paced at its budget (DownlinkPacer), a tenth below what its
- * link carried: keyframes spread out, and what the slots send beyond the budget
- * (retransmissions, keyframes asked for after a loss) waits at the relay, not in the queue
- * in front of the link, where the mix would wait behind it. Paced at what the link carried
- * (the budget ÷ 0.9), the bottleneck's 150 ms queue stood at 100–150 ms for seconds in
- * weak-viewer, every burst overflowed it and the mix behind it lost up to 436 ms; at 1.25×
- * the budget, bursts of three cameras' keyframes and their retransmissions overflowed it.
- */
-const PACING_FACTOR = 1;
-/**
  * A queue this long (ms) in every feedback of the last `QUEUE_EVIDENCE_MS` (at least
  * `STANDING_SAMPLES` of them) while the viewer is limited means its video is sent faster than
  * its link carries, without loss yet: the budget goes down to what the link delivered (a
@@ -168,11 +158,17 @@ export class ViewerDownlink {
 
   /**
    * The pace of the viewer's video (DownlinkPacer): while free, well above what it gets
-   * (only bursts wait); while limited, at what its link carried, or a running probe's target.
+   * (only bursts wait); while limited, at its budget (a tenth below what its link carried),
+   * or a running probe's target. What the slots send beyond the budget (retransmissions,
+   * keyframes asked for after a loss) then waits at the relay, not in the queue in front of
+   * the link, where the mix would wait behind it: paced at what the link carried (the
+   * budget ÷ 0.9), that 150 ms queue stood at 100–150 ms for seconds in weak-viewer, every
+   * burst overflowed it and the mix behind it lost up to 436 ms; at 1.25× the budget, bursts
+   * of three cameras' keyframes and their retransmissions overflowed it.
    */
   pacingBps(meter: DownlinkMeter, nowMs: number): number {
     if (this.state === 'free') return Math.max(MIN_FREE_PACING_BPS, FREE_PACING_FACTOR * meter.sentBps(nowMs));
-    return Math.max(this.capacity, this.probe?.targetBps ?? 0) * PACING_FACTOR;
+    return Math.max(this.capacity, this.probe?.targetBps ?? 0);
   }
 
   /** The sizes the viewer renders its slots at (replaces the previous ones). */
@@ -282,8 +278,8 @@ export class ViewerDownlink {
     }
     // No probe while a queue stands: its packets would wait behind it, and their rise over a
     // draining queue would not show. (With nothing sent for a second, no queue is left.)
-    const queued = delivery.lastFeedbackAt >= nowMs - QUEUE_EVIDENCE_MS ? delivery.queueMs : 0;
-    if (!this.probe && loss <= PROBE_LOSS_LIMIT && nowMs >= this.nextProbeAt && queued < STANDING_QUEUE_MS) {
+    const queueNow = delivery.lastFeedbackAt >= nowMs - QUEUE_EVIDENCE_MS ? delivery.queueMs : 0;
+    if (!this.probe && loss <= PROBE_LOSS_LIMIT && nowMs >= this.nextProbeAt && queueNow < STANDING_QUEUE_MS) {
       const more = steps(slots, layersOf, nowMs);
       if (more === undefined) {
         // Nothing left to raise: every slot has what its tile needs.
