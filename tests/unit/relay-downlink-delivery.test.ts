@@ -42,6 +42,20 @@ test('the queue: one-way delay above the smallest seen, read as the smallest of 
   assert.is(delivery.lastFeedbackAt, 260);
 });
 
+test('a standing queue: the smallest queue of every feedback in a stretch, once enough of them came', () => {
+  const delivery = new DownlinkDelivery();
+  // Four feedbacks 100 ms apart, 5 packets each: the first on an empty path, then 70, 90 and 80 ms queued.
+  const queues = [0, 70, 90, 80];
+  queues.forEach((queue, f) => {
+    const sent = Array.from({ length: 5 }, (_, i) => f * 100 + i * 10);
+    sent.forEach((t) => delivery.stamp(1000, t));
+    delivery.onFeedback(feedback(f * 5, sent.map((t) => t + 20 + queue + OFFSET), f), f * 100 + 150);
+  });
+  assert.is(delivery.lowestQueueMs(0, 4), 0, 'the empty path counts');
+  assert.is(delivery.lowestQueueMs(200, 3), 70, 'the queue stood at 70 ms or more since');
+  assert.is(delivery.lowestQueueMs(200, 4), 0, 'too few feedbacks to tell');
+});
+
 test('a span delivered: its bytes over the time they took to arrive; a link slower than the send shows its own rate', () => {
   const delivery = new DownlinkDelivery();
   // 21 packets of 1250 bytes sent 1 ms apart (10 Mbit/s) arrive 2 ms apart: a 5 Mbit/s link.
