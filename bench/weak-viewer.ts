@@ -33,7 +33,7 @@ import { clockSlip, levelTrace, longestSilence, readProbe } from './harness/brow
 import { descendantPids, machineJiffies, procCpuSeconds } from './harness/cpu';
 import { describeRun, runContext, writeResult, writeResults, type BrowserRunContext } from './harness/results';
 import { codeState, codeVersion, ensureClientBuilt, ROOT } from './harness/run';
-import { overlayOf, PEER_CONNECTION_REGISTRY, sentVideo, tileStates, watchTiles, type SentVideoStream } from './harness/tileWatch';
+import { overlayOf, PEER_CONNECTION_REGISTRY, receivedVideo, sentVideo, tileStates, watchTiles, type ReceivedVideoStream, type SentVideoStream } from './harness/tileWatch';
 import {
   weakViewerMarkdown, weakViewerSvg,
   type DownlinkCell, type FreshStart, type FullQuality, type LayersCost, type Setup, type Views, type WeakViewerResult,
@@ -256,16 +256,39 @@ async function atFullQuality(meeting: Meeting, watchers: Watchers, reference: Vi
   return (await shortOfFull(meeting, watchers, reference)).length === 0;
 }
 
-/** Time (ms) from `since` to the end of the first second at full quality (null past the limit), and what held it back each second before. */
+/**
+ * Time (ms) from `since` to the end of the first second at full quality (null past the limit),
+ * and what held it back each second before: the cameras short of full, and what each viewer
+ * that was short received meanwhile (its inbound video streams' counters over that second),
+ * to tell a picture the relay did not send from one the browser did not decode.
+ */
 async function timeBackToFull(meeting: Meeting, watchers: Watchers, reference: Views, since: number): Promise<{ ms: number | null; heldBy: string[] }> {
   const heldBy: string[] = [];
+  const viewers = Object.keys(watchers) as Name[];
+  let before = await Promise.all(viewers.map((v) => receivedVideo(meeting.page(v))));
   while (performance.now() - since < RECOVERY_LIMIT_MS) {
     const short = await shortOfFull(meeting, watchers, reference);
     const at = Math.round(performance.now() - since);
     if (short.length === 0) return { ms: at, heldBy };
-    heldBy.push(`${(at / 1000).toFixed(1)} s ${short.join(', ')}`);
+    const after = await Promise.all(viewers.map((v) => receivedVideo(meeting.page(v))));
+    const received = viewers.filter((v) => short.some((s) => s.startsWith(`${v}←`))).map((v) => `${v} got ${receivedText(before[viewers.indexOf(v)]!, after[viewers.indexOf(v)]!)}`);
+    heldBy.push(`${(at / 1000).toFixed(1)} s ${short.join(', ')} [${received.join('; ')}]`);
+    before = after;
   }
   return { ms: null, heldBy };
+}
+
+/** A viewer's received video streams over a stretch: per stream that got packets, its width and what changed ("640: rcv 14 dec 14 drop 0 key 0 lost 0 nack 0 pli 0"). */
+function receivedText(before: ReceivedVideoStream[], after: ReceivedVideoStream[]): string {
+  return after
+    .map((now) => {
+      const was = before.find((b) => b.mid === now.mid);
+      const d = (k: keyof Omit<ReceivedVideoStream, 'mid' | 'width'>) => now[k] - (was?.[k] ?? 0);
+      if (d('packetsReceived') === 0) return undefined;
+      return `${now.width}: rcv ${d('framesReceived')} dec ${d('framesDecoded')} drop ${d('framesDropped')} key ${d('keyFramesDecoded')} lost ${d('packetsLost')} nack ${d('nackCount')} pli ${d('pliCount')}`;
+    })
+    .filter((t) => t !== undefined)
+    .join(', ');
 }
 
 /** Relay counters of interest: layer switches so far. */
@@ -519,7 +542,7 @@ async function main(): Promise<void> {
   }
   const context: BrowserRunContext = { ...runContext(), chromium: browser.version(), code, loadAverage: { start: loadStart, end: loadavg() } };
   const minutes = ((performance.now() - started) / 60_000).toFixed(1);
-  const header = `${describeRun(context, codeVersion())}, Chromium ${context.chromium}; load average ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start; ${minutes} min${parts.size < 3 || setups.length < 2 || percents.length < DOWNLINK_PERCENTS.length || kbps.length < UPLINK_KBPS.length ? ` (a subset: ${[...parts].join(', ')} on ${setups.join(', ')}, downlink ${percents.join('/')}%, uplink ${kbps.join('/')} kbit/s)` : ''}.`;
+  const header = `${describeRun(context, codeVersion())}, Chromium ${context.chromium}; load average ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start; ${minutes} min${parts.size < 3 || setups.length < 2 || percents.length < DOWNLINK_PERCENTS.length || kbps.length < UPLINK_KBPS.length ? ` (a subset: ${[...parts].join(', ')} on ${setups.join(', ')}${parts.has('downlink') ? `, downlink ${percents.join('/')}%` : ''}${parts.has('uplink') ? `, uplink ${kbps.join('/')} kbit/s` : ''})` : ''}.`;
   // A subset never overwrites the whole matrix's results (nor the documented plot).
   const whole = parts.size === 3 && setups.length === 2 && percents.length === DOWNLINK_PERCENTS.length && kbps.length === UPLINK_KBPS.length;
   const name = whole ? 'weak-viewer' : 'weak-viewer-subset';

@@ -106,3 +106,40 @@ export function sentVideo(page: Page): Promise<SentVideoStream[]> {
     return out;
   });
 }
+
+/** One received video stream's counters so far (inbound-rtp), by its m-line. */
+export interface ReceivedVideoStream {
+  mid: string;
+  width: number;
+  framesReceived: number;
+  framesDecoded: number;
+  framesDropped: number;
+  keyFramesDecoded: number;
+  packetsReceived: number;
+  packetsLost: number;
+  nackCount: number;
+  pliCount: number;
+}
+
+/** Every inbound-rtp video stream of the page's open peer connections (needs `PEER_CONNECTION_REGISTRY`). */
+export function receivedVideo(page: Page): Promise<ReceivedVideoStream[]> {
+  return page.evaluate(async () => {
+    const list = (window as unknown as { __benchPcList?: RTCPeerConnection[] }).__benchPcList ?? [];
+    const out: ReceivedVideoStream[] = [];
+    // No helper functions in here: the bundler's name-keeping wrapper does not exist in the page.
+    for (const pc of list) {
+      if (pc.connectionState === 'closed') continue;
+      const report = await pc.getStats();
+      report.forEach((s: Record<string, unknown>) => {
+        if (s['type'] !== 'inbound-rtp' || s['kind'] !== 'video') return;
+        out.push({
+          mid: String(s['mid'] ?? '?'), width: Number(s['frameWidth'] ?? 0), framesReceived: Number(s['framesReceived'] ?? 0), framesDecoded: Number(s['framesDecoded'] ?? 0),
+          framesDropped: Number(s['framesDropped'] ?? 0), keyFramesDecoded: Number(s['keyFramesDecoded'] ?? 0), packetsReceived: Number(s['packetsReceived'] ?? 0),
+          packetsLost: Number(s['packetsLost'] ?? 0), nackCount: Number(s['nackCount'] ?? 0), pliCount: Number(s['pliCount'] ?? 0),
+        });
+      });
+    }
+    return out;
+  });
+}
+
