@@ -82,6 +82,27 @@ export const PEER_CONNECTION_REGISTRY = `(() => {
   };
 })();`;
 
+/** A video stats record of the page's peer connections: its fields as getStats() gives them. */
+type StatsRecord = Record<string, string | number | undefined>;
+
+/** Every `type` (outbound-rtp or inbound-rtp) video record of the page's open peer connections (needs `PEER_CONNECTION_REGISTRY`). */
+function videoStats(page: Page, type: 'outbound-rtp' | 'inbound-rtp'): Promise<StatsRecord[]> {
+  return page.evaluate(async (wanted) => {
+    const list = (window as unknown as { __benchPcList?: RTCPeerConnection[] }).__benchPcList ?? [];
+    const out: Array<Record<string, string | number | undefined>> = [];
+    for (const pc of list) {
+      if (pc.connectionState === 'closed') continue;
+      const report = await pc.getStats();
+      report.forEach((s: Record<string, string | number | undefined>) => {
+        if (s['type'] === wanted && s['kind'] === 'video') out.push({ ...s });
+      });
+    }
+    return out;
+  }, type);
+}
+
+const num = (s: StatsRecord, key: string): number => Number(s[key] ?? 0);
+
 /** One sent video stream (a simulcast layer or the one camera stream): its SSRC, bytes so far, and what it carries now. */
 export interface SentVideoStream {
   ssrc: number;
@@ -91,20 +112,8 @@ export interface SentVideoStream {
 }
 
 /** Every outbound-rtp video stream of the page's open peer connections (needs `PEER_CONNECTION_REGISTRY`). */
-export function sentVideo(page: Page): Promise<SentVideoStream[]> {
-  return page.evaluate(async () => {
-    const list = (window as unknown as { __benchPcList?: RTCPeerConnection[] }).__benchPcList ?? [];
-    const out: Array<{ ssrc: number; bytesSent: number; width: number; fps: number }> = [];
-    for (const pc of list) {
-      if (pc.connectionState === 'closed') continue;
-      const report = await pc.getStats();
-      report.forEach((s: Record<string, unknown>) => {
-        if (s['type'] !== 'outbound-rtp' || s['kind'] !== 'video') return;
-        out.push({ ssrc: Number(s['ssrc']), bytesSent: Number(s['bytesSent'] ?? 0), width: Number(s['frameWidth'] ?? 0), fps: Number(s['framesPerSecond'] ?? 0) });
-      });
-    }
-    return out;
-  });
+export async function sentVideo(page: Page): Promise<SentVideoStream[]> {
+  return (await videoStats(page, 'outbound-rtp')).map((s) => ({ ssrc: num(s, 'ssrc'), bytesSent: num(s, 'bytesSent'), width: num(s, 'frameWidth'), fps: num(s, 'framesPerSecond') }));
 }
 
 /** One received video stream's counters so far (inbound-rtp), by its m-line. */
@@ -122,24 +131,9 @@ export interface ReceivedVideoStream {
 }
 
 /** Every inbound-rtp video stream of the page's open peer connections (needs `PEER_CONNECTION_REGISTRY`). */
-export function receivedVideo(page: Page): Promise<ReceivedVideoStream[]> {
-  return page.evaluate(async () => {
-    const list = (window as unknown as { __benchPcList?: RTCPeerConnection[] }).__benchPcList ?? [];
-    const out: ReceivedVideoStream[] = [];
-    // No helper functions in here: the bundler's name-keeping wrapper does not exist in the page.
-    for (const pc of list) {
-      if (pc.connectionState === 'closed') continue;
-      const report = await pc.getStats();
-      report.forEach((s: Record<string, unknown>) => {
-        if (s['type'] !== 'inbound-rtp' || s['kind'] !== 'video') return;
-        out.push({
-          mid: String(s['mid'] ?? '?'), width: Number(s['frameWidth'] ?? 0), framesReceived: Number(s['framesReceived'] ?? 0), framesDecoded: Number(s['framesDecoded'] ?? 0),
-          framesDropped: Number(s['framesDropped'] ?? 0), keyFramesDecoded: Number(s['keyFramesDecoded'] ?? 0), packetsReceived: Number(s['packetsReceived'] ?? 0),
-          packetsLost: Number(s['packetsLost'] ?? 0), nackCount: Number(s['nackCount'] ?? 0), pliCount: Number(s['pliCount'] ?? 0),
-        });
-      });
-    }
-    return out;
-  });
+export async function receivedVideo(page: Page): Promise<ReceivedVideoStream[]> {
+  return (await videoStats(page, 'inbound-rtp')).map((s) => ({
+    mid: String(s['mid'] ?? '?'), width: num(s, 'frameWidth'), framesReceived: num(s, 'framesReceived'), framesDecoded: num(s, 'framesDecoded'), framesDropped: num(s, 'framesDropped'),
+    keyFramesDecoded: num(s, 'keyFramesDecoded'), packetsReceived: num(s, 'packetsReceived'), packetsLost: num(s, 'packetsLost'), nackCount: num(s, 'nackCount'), pliCount: num(s, 'pliCount'),
+  }));
 }
-

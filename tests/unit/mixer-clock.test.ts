@@ -40,7 +40,7 @@ test('after a short stall the clock runs the missed ticks back to back', async (
   const clock = new TickClock(20, (late) => lateness.push(late), { now: () => now });
   clock.start();
   now = 100; // 80 ms past the first deadline: four ticks overdue plus the one due now
-  await sleep(40);
+  await waitFor(() => lateness.length >= 5, 2000, 'the overdue ticks');
   assert.equal(lateness, [80, 60, 40, 20, 0]);
   assert.is(clock.skipped, 0);
   clock.stop();
@@ -52,11 +52,11 @@ test('after a long stall the clock skips ahead instead of bursting stale audio',
   const clock = new TickClock(20, (late) => lateness.push(late), { now: () => now });
   clock.start();
   now = 1000;
-  await sleep(40);
+  await waitFor(() => lateness.length >= 1, 2000, 'the tick after the stall');
   assert.is(lateness.length, 1, 'one tick, on the new schedule');
   assert.is(clock.skipped, 49);
   now = 1020;
-  await sleep(40);
+  await waitFor(() => lateness.length >= 2, 2000, 'the next tick');
   assert.is(lateness.length, 2);
   assert.is(lateness[1], 0);
   clock.stop();
