@@ -278,14 +278,14 @@ async function timeBackToFull(meeting: Meeting, watchers: Watchers, reference: V
   return { ms: null, heldBy };
 }
 
-/** A viewer's received video streams over a stretch: per stream that got packets, its width and what changed ("640: rcv 14 dec 14 drop 0 key 0 lost 0 nack 0 pli 0"). */
+/** A viewer's received video streams over a stretch: per stream that got packets, its width and what changed ("640: pkt 90 rcv 14 dec 14 drop 0 key 0 lost 0 nack 0 pli 0"). */
 function receivedText(before: ReceivedVideoStream[], after: ReceivedVideoStream[]): string {
   return after
     .map((now) => {
       const was = before.find((b) => b.mid === now.mid);
       const d = (k: keyof Omit<ReceivedVideoStream, 'mid' | 'width'>) => now[k] - (was?.[k] ?? 0);
       if (d('packetsReceived') === 0) return undefined;
-      return `${now.width}: rcv ${d('framesReceived')} dec ${d('framesDecoded')} drop ${d('framesDropped')} key ${d('keyFramesDecoded')} lost ${d('packetsLost')} nack ${d('nackCount')} pli ${d('pliCount')}`;
+      return `${now.width}: pkt ${d('packetsReceived')} rcv ${d('framesReceived')} dec ${d('framesDecoded')} drop ${d('framesDropped')} key ${d('keyFramesDecoded')} lost ${d('packetsLost')} nack ${d('nackCount')} pli ${d('pliCount')}`;
     })
     .filter((t) => t !== undefined)
     .join(', ');

@@ -23,6 +23,8 @@ interface Sent {
   timestamp: number;
   marker: boolean;
   payload: Buffer | undefined;
+  /** How the payload's VP8 picture IDs were shifted when it was sent (Vp8PictureIds): the same again. */
+  idShift: number;
   sentAt: number;
   resentAt: number;
   /** The viewer has NACKed it (it was lost once, however often it is asked for again). */
@@ -30,19 +32,20 @@ interface Sent {
 }
 
 export class RetransmitHistory {
-  private readonly ring: Sent[] = Array.from({ length: HISTORY }, () => ({ seq: -1, timestamp: 0, marker: false, payload: undefined, sentAt: -Infinity, resentAt: -Infinity, nacked: false }));
+  private readonly ring: Sent[] = Array.from({ length: HISTORY }, () => ({ seq: -1, timestamp: 0, marker: false, payload: undefined, idShift: 0, sentAt: -Infinity, resentAt: -Infinity, nacked: false }));
   private readonly sentRate = new RateMeter();
   private readonly resentRate = new RateMeter();
   /** Retransmissions refused for the budget (a figure for tests and counters). */
   refused = 0;
 
   /** Remembers a packet the slot sent (`size`: its RTP size). */
-  remember(seq: number, timestamp: number, marker: boolean, payload: Buffer, size: number, nowMs: number): void {
+  remember(seq: number, timestamp: number, marker: boolean, payload: Buffer, idShift: number, size: number, nowMs: number): void {
     const entry = this.ring[seq % HISTORY]!;
     entry.seq = seq;
     entry.timestamp = timestamp;
     entry.marker = marker;
     entry.payload = payload;
+    entry.idShift = idShift;
     entry.sentAt = nowMs;
     entry.resentAt = -Infinity;
     entry.nacked = false;
@@ -54,7 +57,7 @@ export class RetransmitHistory {
    * returns its size, 0 when not sent), within the budget. `lostOnce` hears, once per
    * packet, when each NACKed packet was first sent (the viewer's loss, by send time).
    */
-  answer(lost: Iterable<number>, nowMs: number, resend: (seq: number, timestamp: number, marker: boolean, payload: Buffer) => number, lostOnce?: (sentAtMs: number) => void): void {
+  answer(lost: Iterable<number>, nowMs: number, resend: (seq: number, timestamp: number, marker: boolean, payload: Buffer, idShift: number) => number, lostOnce?: (sentAtMs: number) => void): void {
     for (const seq of lost) {
       const entry = this.ring[seq % HISTORY]!;
       if (entry.seq !== seq || !entry.payload) continue;
@@ -67,7 +70,7 @@ export class RetransmitHistory {
         this.refused += 1;
         continue;
       }
-      const size = resend(seq, entry.timestamp, entry.marker, entry.payload);
+      const size = resend(seq, entry.timestamp, entry.marker, entry.payload, entry.idShift);
       if (size === 0) continue;
       entry.resentAt = nowMs;
       this.resentRate.add(size, nowMs);

@@ -1,8 +1,8 @@
 /**
  * A video slot's sending stream on node-datachannel: a local `SendOnly` video track of the
  * viewer's connection, with its own SSRC and numbering. The publisher's packets are renumbered
- * onto it (sequence numbers and timestamps continue across a change of source), so the viewer
- * sees one steady stream per slot whichever camera it shows.
+ * onto it (sequence numbers, timestamps and VP8 picture IDs continue across a change of
+ * source or layer), so the viewer sees one steady stream per slot whichever camera it shows.
  */
 import { randomInt } from 'node:crypto';
 import type { Track } from 'node-datachannel';
@@ -12,6 +12,7 @@ import type { DownlinkPacer } from './allocation/DownlinkPacer';
 import { RetransmitHistory } from './RetransmitHistory';
 import { MAX_RTP_BYTES, TRANSPORT_CC_BYTES, writeRtp } from './rtpBytes';
 import { isNewer, SlotNumbering } from './SlotNumbering';
+import { Vp8PictureIds } from './Vp8PictureIds';
 import type { RtpIn } from './types';
 import { SOURCE_SWITCH_TICKS, type SlotOutput } from './VideoSlot';
 
@@ -21,6 +22,7 @@ export class TrackSlotOutput implements SlotOutput {
   private readonly numbering = new SlotNumbering(randomInt(0, 0x10000));
   private timestampOffset = 0;
   private lastTimestamp = randomInt(0, 0x1_0000_0000);
+  private readonly pictureIds = new Vp8PictureIds();
   private readonly history = new RetransmitHistory();
 
   constructor(
@@ -52,6 +54,7 @@ export class TrackSlotOutput implements SlotOutput {
     if (size > MAX_RTP_BYTES) return 0;
     if (rebase) {
       this.numbering.rebase(packet.sequenceNumber);
+      this.pictureIds.rebase();
       this.timestampOffset = (this.lastTimestamp + SOURCE_SWITCH_TICKS - packet.timestamp) >>> 0;
     }
     const seq = this.numbering.map(packet.sequenceNumber);
@@ -59,7 +62,8 @@ export class TrackSlotOutput implements SlotOutput {
     if (isNewer(timestamp, this.lastTimestamp, 0x1_0000_0000)) this.lastTimestamp = timestamp;
     const payload = packet.payload;
     const marker = packet.marker;
-    this.pacer.send(size, 'media', () => this.transmit(seq, timestamp, marker, payload));
+    const idShift = this.pictureIds.map(payload);
+    this.pacer.send(size, 'media', () => this.transmit(seq, timestamp, marker, payload, idShift));
     return size;
   }
 
@@ -67,10 +71,10 @@ export class TrackSlotOutput implements SlotOutput {
     this.history.answer(
       lost,
       performance.now(),
-      (seq, timestamp, marker, payload) => {
+      (seq, timestamp, marker, payload, idShift) => {
         const size = payload.length + this.overhead;
         this.pacer.send(size, 'resend', () => {
-          const sent = this.write(seq, timestamp, marker, payload, performance.now());
+          const sent = this.write(seq, timestamp, marker, payload, idShift, performance.now());
           if (sent > 0) this.meter.sent(sent, false, performance.now());
         });
         return size;
@@ -84,26 +88,27 @@ export class TrackSlotOutput implements SlotOutput {
   }
 
   /** Sends a packet of the stream at its turn (see DownlinkPacer) and remembers it for NACKs. */
-  private transmit(seq: number, timestamp: number, marker: boolean, payload: Buffer): void {
+  private transmit(seq: number, timestamp: number, marker: boolean, payload: Buffer, idShift: number): void {
     const now = performance.now();
-    const size = this.write(seq, timestamp, marker, payload, now);
+    const size = this.write(seq, timestamp, marker, payload, idShift, now);
     if (size === 0) return;
-    this.history.remember(seq, timestamp, marker, payload, size, now);
+    this.history.remember(seq, timestamp, marker, payload, idShift, size, now);
     this.meter.sent(size, true, now);
     // A probe of the viewer's link: the same packet again, paced like the rest (see DownlinkMeter).
     // Not numbered for transport-wide feedback: the browser drops the copy as a replay before it records an arrival (DownlinkDelivery).
     for (let copies = this.meter.duplicates(size); copies > 0; copies -= 1) {
       this.pacer.send(size, 'media', () => {
-        if (this.write(seq, timestamp, marker, payload, performance.now(), false) > 0) this.meter.sent(size, false, performance.now());
+        if (this.write(seq, timestamp, marker, payload, idShift, performance.now(), false) > 0) this.meter.sent(size, false, performance.now());
       });
     }
   }
 
-  /** Writes and sends one packet of this stream (`numbered`: with a transport-wide sequence number; the same size without); returns its RTP size, 0 when not sent. */
-  private write(seq: number, timestamp: number, marker: boolean, payload: Buffer, nowMs: number, numbered = true): number {
+  /** Writes and sends one packet of this stream (`idShift`: its VP8 picture IDs' shift; `numbered`: with a transport-wide sequence number, the same size without); returns its RTP size, 0 when not sent. */
+  private write(seq: number, timestamp: number, marker: boolean, payload: Buffer, idShift: number, nowMs: number, numbered = true): number {
     const transportCcId = this.transportCcId;
     const transportSequence = transportCcId === undefined ? 0 : numbered ? this.delivery.stamp(payload.length + this.overhead, nowMs) : -1;
     const out = writeRtp(this.scratch, this.payloadType, marker, seq, timestamp, this.ssrc, payload, transportCcId, transportSequence);
+    Vp8PictureIds.write(out, out.length - payload.length, idShift);
     // libdatachannel copies the packet (into SRTP): the scratch is free again.
     return this.track.sendMessageBinary(out) ? out.length : 0;
   }

@@ -178,7 +178,7 @@ test('NACKed packets are sent again once per round trip, and retransmissions sta
   const resent: number[] = [];
   const resend = (seq: number) => (resent.push(seq), 1000);
   // A second of 100 packets of 1,000 bytes (800 kbit/s).
-  for (let seq = 0; seq < 100; seq += 1) history.remember(seq, seq * 3000, false, Buffer.alloc(988), 1000, seq * 10);
+  for (let seq = 0; seq < 100; seq += 1) history.remember(seq, seq * 3000, false, Buffer.alloc(988), 0, 1000, seq * 10);
   history.answer([5, 6], 1000, resend);
   assert.equal(resent, [5, 6]);
   history.answer([5], 1050, resend);

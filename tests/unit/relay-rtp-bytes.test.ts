@@ -1,7 +1,8 @@
 /**
  * Raw RTP as the node-datachannel relay reads and writes it (relay/rtpBytes.ts), and a slot's
  * numbering across a change of source (TrackSlotOutput): the viewer must see one stream
- * continue, not a jump it would take for massive loss.
+ * continue, not a jump it would take for massive loss — its sequence numbers, timestamps
+ * and VP8 picture IDs (Vp8PictureIds) alike.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -128,6 +129,52 @@ test('a reordered packet keeps its place; the next source continues after the hi
   const seqs = sent.map((p) => p.sequenceNumber);
   assert.is((seqs[2]! - seqs[0]!) & 0xffff, 1);
   assert.is((seqs[3]! - seqs[1]!) & 0xffff, 1);
+});
+
+/**
+ * A VP8 packet as Chromium sends it: payload descriptor with X, I (15-bit picture ID), L
+ * (TL0PICIDX), T (TID 0, Y) and K (KEYIDX), then two payload bytes.
+ */
+function vp8(ssrc: number, seq: number, ts: number, pictureId: number, tl0: number, keyIdx: number): RtpIn {
+  const payload = Buffer.from([0x90, 0xf0, 0x80 | (pictureId >> 8), pictureId & 0xff, tl0, 0x20 | keyIdx, 0xab, 0xcd]);
+  return { ssrc, sequenceNumber: seq, timestamp: ts, marker: false, payloadType: 120, payload, size: 12 + payload.length };
+}
+
+const vp8Ids = (p: RtpIn) => ({ pictureId: ((p.payload[2]! & 0x7f) << 8) | p.payload[3]!, tl0: p.payload[4]!, keyIdx: p.payload[5]! & 0x1f });
+
+test('VP8 picture IDs, TL0PICIDX and KEYIDX continue across a change of source; the rest of the payload is the publisher\'s', () => {
+  const { output, sent } = recordingSlot();
+  output.send(vp8(1, 10, 1000, 32_766, 255, 31), true);
+  output.send(vp8(1, 11, 4000, 32_767, 0, 31), false); // both wrap
+  // Another layer (or publisher), its own counters far behind: the viewer sees them go on by one.
+  output.send(vp8(2, 500, 9000, 1200, 90, 3), true);
+  output.send(vp8(2, 501, 12_000, 1201, 91, 4), false);
+  assert.equal(sent.map(vp8Ids), [
+    { pictureId: 32_766, tl0: 255, keyIdx: 31 },
+    { pictureId: 32_767, tl0: 0, keyIdx: 31 },
+    { pictureId: 0, tl0: 1, keyIdx: 0 },
+    { pictureId: 1, tl0: 2, keyIdx: 1 },
+  ]);
+  assert.ok(sent.every((p) => p.payload[0] === 0x90 && p.payload[1] === 0xf0 && (p.payload[5]! & 0xe0) === 0x20 && p.payload[6] === 0xab && p.payload[7] === 0xcd));
+});
+
+test('a retransmission carries the picture IDs it was first sent with, even after a change of source', () => {
+  const track = { isOpen: () => true, sendMessageBinary: (buffer: Buffer) => (sent.push(Buffer.from(buffer)), true) };
+  const sent: Buffer[] = [];
+  const output = new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400), new DownlinkMeter(), new DownlinkPacer(), new DownlinkDelivery());
+  output.send(vp8(1, 10, 1000, 7000, 40, 0), true);
+  output.send(vp8(2, 300, 4000, 100, 200, 0), true);
+  output.send(vp8(2, 301, 7000, 101, 201, 0), false);
+  const first = view();
+  readRtp(sent[0]!, first);
+  output.resend([first.sequenceNumber]);
+  const again = view();
+  readRtp(sent.at(-1)!, again);
+  assert.is(sent.length, 4);
+  assert.equal(vp8Ids(again), vp8Ids(first));
+  const switched = view();
+  readRtp(sent[1]!, switched);
+  assert.equal(vp8Ids(switched), { pictureId: 7001, tl0: 41, keyIdx: 1 });
 });
 
 test.run();

@@ -1,0 +1,143 @@
+/**
+ * A slot's VP8 picture IDs, TL0PICIDX and KEYIDX (RFC 7741 §4.2) across a change of source,
+ * continued the way its sequence numbers and timestamps are (TrackSlotOutput). Each
+ * simulcast layer, and each publisher, counts these on its own; a viewer's slot that moves
+ * from one to another would otherwise jump back or ahead in them. The receiver keys its
+ * decoding state on them: libwebrtc's VP8 reference finder keeps what it learnt of recent
+ * TL0PICIDX values, and a layer whose numbers run into the previous layer's takes its
+ * frames for ones already seen and drops them — the picture froze after the keyframe, with
+ * no packet lost, until the viewer asked for another keyframe, for seconds at a time
+ * (weak-viewer, after the way back to the top layers). mediasoup's VP8 encoding context and
+ * LiveKit's VP8 munger rewrite the same fields for the same reason.
+ *
+ * The shift is fixed on a source's first packet that carries each field and kept until the
+ * next source: every packet of that source (a late or retransmitted one included) gets the
+ * same. `map` runs when a packet is numbered, `write` when it is written out (the pacer may
+ * hold it in between, and a NACK may ask for it again after a change of source), so the
+ * shift travels with the packet as one number.
+ */
+import { isNewer } from './SlotNumbering';
+
+const PICTURE_ID_SPACE = 0x8000;
+const TL0_SPACE = 0x100;
+const KEY_IDX_SPACE = 0x20;
+
+/** Where a VP8 payload descriptor keeps the fields (byte offsets, -1: absent; `pictureIdBits` 7 or 15). */
+interface Fields {
+  pictureIdAt: number;
+  pictureIdBits: number;
+  tl0At: number;
+  keyIdxAt: number;
+}
+
+/** One reusable result: the per-packet path allocates nothing. */
+const fields: Fields = { pictureIdAt: -1, pictureIdBits: 0, tl0At: -1, keyIdxAt: -1 };
+
+/** Finds the descriptor's fields in `payload` from `at` (into the shared `fields`); false when it has none or is cut off. */
+function readFields(payload: Uint8Array, at: number): boolean {
+  fields.pictureIdAt = -1;
+  fields.tl0At = -1;
+  fields.keyIdxAt = -1;
+  const first = payload[at];
+  if (first === undefined || (first & 0x80) === 0) return false;
+  const ext = payload[at + 1];
+  if (ext === undefined) return false;
+  let offset = at + 2;
+  if (ext & 0x80) {
+    const picture = payload[offset];
+    if (picture === undefined) return false;
+    fields.pictureIdAt = offset;
+    fields.pictureIdBits = picture & 0x80 ? 15 : 7;
+    offset += picture & 0x80 ? 2 : 1;
+  }
+  if (ext & 0x40) fields.tl0At = offset++;
+  // TID/Y/KEYIDX: present with T or K; KEYIDX means something only with K.
+  if (ext & 0x30) {
+    if (ext & 0x10) fields.keyIdxAt = offset;
+    offset += 1;
+  }
+  return offset <= payload.length;
+}
+
+function readPictureId(payload: Uint8Array, at: number, bits: number): number {
+  return bits === 15 ? ((payload[at]! & 0x7f) << 8) | payload[at + 1]! : payload[at]! & 0x7f;
+}
+
+/** The shifts of one source, packed into one number (picture ID: bits 0–14, TL0PICIDX: 15–22, KEYIDX: 23–27). */
+const pack = (pictureId: number, tl0: number, keyIdx: number): number => pictureId | (tl0 << 15) | (keyIdx << 23);
+
+export class Vp8PictureIds {
+  private pictureIdShift = 0;
+  private tl0Shift = 0;
+  private keyIdxShift = 0;
+  /** The newest values given out (-1: none yet). */
+  private newestPictureId = -1;
+  private newestTl0 = -1;
+  private newestKeyIdx = -1;
+  /** Which shifts the next source still has to fix (on its first packet carrying that field). */
+  private pictureIdPending = false;
+  private tl0Pending = false;
+  private keyIdxPending = false;
+
+  /** The next packet starts a new source: its fields continue right after the newest given out. */
+  rebase(): void {
+    this.pictureIdPending = this.tl0Pending = this.keyIdxPending = true;
+  }
+
+  /** Reads a packet's fields as it is numbered; returns the shift to `write` it with. */
+  map(payload: Uint8Array): number {
+    if (!readFields(payload, 0)) return this.packed();
+    if (fields.pictureIdAt >= 0) {
+      const id = readPictureId(payload, fields.pictureIdAt, fields.pictureIdBits);
+      if (this.pictureIdPending) {
+        this.pictureIdPending = false;
+        this.pictureIdShift = this.newestPictureId < 0 ? 0 : (this.newestPictureId + 1 - id + PICTURE_ID_SPACE) % PICTURE_ID_SPACE;
+      }
+      const out = (id + this.pictureIdShift) % PICTURE_ID_SPACE;
+      if (this.newestPictureId < 0 || isNewer(out, this.newestPictureId, PICTURE_ID_SPACE)) this.newestPictureId = out;
+    }
+    if (fields.tl0At >= 0) {
+      const tl0 = payload[fields.tl0At]!;
+      if (this.tl0Pending) {
+        this.tl0Pending = false;
+        this.tl0Shift = this.newestTl0 < 0 ? 0 : (this.newestTl0 + 1 - tl0 + TL0_SPACE) % TL0_SPACE;
+      }
+      const out = (tl0 + this.tl0Shift) % TL0_SPACE;
+      if (this.newestTl0 < 0 || isNewer(out, this.newestTl0, TL0_SPACE)) this.newestTl0 = out;
+    }
+    if (fields.keyIdxAt >= 0) {
+      const keyIdx = payload[fields.keyIdxAt]! & 0x1f;
+      if (this.keyIdxPending) {
+        this.keyIdxPending = false;
+        this.keyIdxShift = this.newestKeyIdx < 0 ? 0 : (this.newestKeyIdx + 1 - keyIdx + KEY_IDX_SPACE) % KEY_IDX_SPACE;
+      }
+      const out = (keyIdx + this.keyIdxShift) % KEY_IDX_SPACE;
+      if (this.newestKeyIdx < 0 || isNewer(out, this.newestKeyIdx, KEY_IDX_SPACE)) this.newestKeyIdx = out;
+    }
+    return this.packed();
+  }
+
+  private packed(): number {
+    return pack(this.pictureIdShift, this.tl0Shift, this.keyIdxShift);
+  }
+
+  /** Rewrites the fields of the VP8 payload written at `at` in `out` by `shift` (from `map`). */
+  static write(out: Buffer, at: number, shift: number): void {
+    if (shift === 0 || !readFields(out, at)) return;
+    if (fields.pictureIdAt >= 0) {
+      const space = fields.pictureIdBits === 15 ? PICTURE_ID_SPACE : 0x80;
+      const id = (readPictureId(out, fields.pictureIdAt, fields.pictureIdBits) + (shift & 0x7fff)) % space;
+      if (fields.pictureIdBits === 15) {
+        out[fields.pictureIdAt] = 0x80 | (id >> 8);
+        out[fields.pictureIdAt + 1] = id & 0xff;
+      } else {
+        out[fields.pictureIdAt] = id;
+      }
+    }
+    if (fields.tl0At >= 0) out[fields.tl0At] = (out[fields.tl0At]! + ((shift >> 15) & 0xff)) & 0xff;
+    if (fields.keyIdxAt >= 0) {
+      const byte = out[fields.keyIdxAt]!;
+      out[fields.keyIdxAt] = (byte & 0xe0) | (((byte & 0x1f) + ((shift >> 23) & 0x1f)) & 0x1f);
+    }
+  }
+}
