@@ -8,8 +8,8 @@
  *   (camera off), 1600×1000 windows so full quality is the 640-wide layer;
  * - P2P: Ann (camera) and Dan (camera off), the same windows.
  * In both, Dan and Ann reach the media only through coturn (`?ice=relay`), each behind a
- * user-space drop-tail bottleneck of their own (tests/helpers/UdpImpairProxy.ts, 150 ms
- * queue); Ben and Cat are direct.
+ * user-space drop-tail bottleneck of their own (tests/helpers/UdpImpairProxy.ts, each in a
+ * process of its own: tests/helpers/ProxyProcess.ts; 150 ms queue); Ben and Cat are direct.
  *
  * Per setup: what Dan receives at full quality (measured first, in the same run); Dan's
  * downlink capped at 100/60/40/20% of it; then Ann's uplink at 600/300/150 kbit/s. Each
@@ -43,7 +43,7 @@ import { launchBrowser } from '../tests/helpers/browser';
 import { coturnIce, startCoturn, type Coturn, type CoturnIce } from '../tests/helpers/coturn';
 import { badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../tests/helpers/room';
 import { startServer, type TestServer } from '../tests/helpers/server';
-import { UdpImpairProxy } from '../tests/helpers/UdpImpairProxy';
+import { ProxyProcess } from '../tests/helpers/ProxyProcess';
 import { waitFor } from '../tests/helpers/wait';
 
 const HZ = { Ann: 500, Ben: 700, Cat: 900, Dan: 1100 } as const;
@@ -110,9 +110,9 @@ interface Lab {
   coturn: Coturn;
   ice: CoturnIce;
   /** Between Dan and coturn: his downlink is capped on `down`. */
-  danLink: UdpImpairProxy;
+  danLink: ProxyProcess;
   /** Between Ann and coturn: her uplink is capped on `up`. */
-  annLink: UdpImpairProxy;
+  annLink: ProxyProcess;
   server: TestServer;
   browser: Browser;
 }
@@ -305,11 +305,11 @@ async function pausedOn(page: Page, cameras: Name[]): Promise<string[]> {
 /** Waits (up to a limit) until what Dan receives stops growing (a browser's estimate ramps up for seconds after a join): 2 s windows, steady when one grows less than 10% over the last. */
 async function waitForSteadyRate(lab: Lab): Promise<number[]> {
   const rates: number[] = [];
-  let last = lab.danLink.counters().down;
+  let last = (await lab.danLink.counters()).down;
   let at = performance.now();
   await waitFor(async () => {
     if (performance.now() - at < 2000) return false;
-    const now = lab.danLink.counters().down;
+    const now = (await lab.danLink.counters()).down;
     rates.push(Math.round(((now.bytesOut - last.bytesOut + 28 * (now.out - last.out)) * 8) / ((performance.now() - at) / 1000)));
     last = now;
     at = performance.now();
@@ -321,24 +321,24 @@ async function waitForSteadyRate(lab: Lab): Promise<number[]> {
 /** Full quality: what Dan receives and Ann sends through their bottlenecks, and what every viewer sees. */
 async function measureFull(lab: Lab, meeting: Meeting, watchers: Watchers): Promise<FullQuality> {
   await waitForSteadyRate(lab);
-  lab.danLink.resetCounters();
-  lab.annLink.resetCounters();
+  await lab.danLink.resetCounters();
+  await lab.annLink.resetCounters();
   const start = performance.now();
   const { views } = await watch(meeting, watchers, FULL_MS);
   const seconds = (performance.now() - start) / 1000;
   // The bottleneck counts payload + 28 bytes per datagram: the cap is set in the same terms.
   const rate = (c: { bytesOut: number; out: number }) => Math.round(((c.bytesOut + 28 * c.out) * 8) / seconds);
-  return { downBps: rate(lab.danLink.counters().down), upBps: rate(lab.annLink.counters().up), views };
+  return { downBps: rate((await lab.danLink.counters()).down), upBps: rate((await lab.annLink.counters()).up), views };
 }
 
 /** One cap: set it, watch the adaptation and the measured window, lift it, time the way back. */
 async function runCell(
-  lab: Lab, setup: Setup, meeting: Meeting, link: UdpImpairProxy, direction: 'up' | 'down', capBps: number,
+  lab: Lab, setup: Setup, meeting: Meeting, link: ProxyProcess, direction: 'up' | 'down', capBps: number,
   watchers: Watchers, listeners: Array<[Name, Name[]]>, reference: Views, cappedViewer: Name,
 ): Promise<Omit<DownlinkCell, 'percent' | 'freshStart' | 'startedAtFull'>> {
   const switchesBefore = setup === 'relay' ? await layerSwitches(lab, meeting) : 0;
-  link.resetCounters();
-  link.set({ rate: { bitsPerSecond: capBps, queueMs: QUEUE_MS } }, direction);
+  await link.resetCounters();
+  await link.set({ rate: { bitsPerSecond: capBps, queueMs: QUEUE_MS } }, direction);
   const adapting = await watch(meeting, watchers, ADAPT_MS);
   const machineBefore = machineSample();
   const measured = await watch(meeting, watchers, MEASURED_MS);
@@ -349,8 +349,8 @@ async function runCell(
   const relay = setup === 'relay'
     ? { layerSwitches: (await layerSwitches(lab, meeting)) - switchesBefore, pausedAtEnd: await pausedOn(meeting.page(cappedViewer), meeting.cameras(cappedViewer)), overlay: await overlayOf(meeting.page(cappedViewer)) }
     : undefined;
-  const counters = link.counters()[direction];
-  link.set({ rate: null }, direction);
+  const counters = (await link.counters())[direction];
+  await link.set({ rate: null }, direction);
   const back = await timeBackToFull(meeting, watchers, reference, performance.now());
   return { setup, capBps: Math.round(capBps), machineBusyCores: machine.busyCores, otherCores: machine.otherCores, adapting: adapting.views, measured: measured.views, audioGapsMs, audioClockSlipMs, backToFullMs: back.ms, backHeldBy: back.heldBy, bottleneck: { queueDropped: counters.queueDropped, maxQueueMs: Math.round(counters.maxQueueMs) }, ...(relay ? { relay } : {}) };
 }
@@ -507,8 +507,9 @@ async function main(): Promise<void> {
   const code = codeState();
   const coturn = await startCoturn();
   const ice = coturnIce(coturn);
-  const danLink = await UdpImpairProxy.start({ target: { address: coturn.address, port: coturn.port } });
-  const annLink = await UdpImpairProxy.start({ target: { address: coturn.address, port: coturn.port } });
+  // Each link in a process of its own: in this one, Playwright stalls the loop for up to half a second (ProxyProcess).
+  const danLink = await ProxyProcess.start({ target: { address: coturn.address, port: coturn.port } });
+  const annLink = await ProxyProcess.start({ target: { address: coturn.address, port: coturn.port } });
   const server = await startServer({}, ice.parts);
   const browser = await launchBrowser();
   const lab: Lab = { coturn, ice, danLink, annLink, server, browser };

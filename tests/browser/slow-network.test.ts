@@ -3,7 +3,7 @@
  * that go out as two simulcast layers (480×270 and 240×135: the smallest capture libwebrtc
  * sends two layers of, two shared cores), one person at a time reaching the relay only
  * through Debian's coturn (`?ice=relay`) behind a user-space drop-tail bottleneck
- * (tests/helpers/UdpImpairProxy.ts, a rate and a 150 ms queue).
+ * (tests/helpers/UdpImpairProxy.ts, a rate and a 150 ms queue, in a process of its own).
  * - Slow downlink: Dan, who watches, gets 40% of what the three cameras need. Every camera
  *   keeps moving for him (lower layers, or a pause marked on the tile — not a frozen
  *   picture), the others keep full size, and he is back to full size once the cap is lifted.
@@ -22,7 +22,7 @@ import { coturnIce, startCoturn, type Coturn, type CoturnIce } from '../helpers/
 import { badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../helpers/room';
 import { availableOutgoingBitrates, PEER_CONNECTION_TAP } from '../helpers/selectedPair';
 import { startServer, type TestServer } from '../helpers/server';
-import { UdpImpairProxy } from '../helpers/UdpImpairProxy';
+import { ProxyProcess } from '../helpers/ProxyProcess';
 import { waitFor } from '../helpers/wait';
 
 const HZ = { Ann: 500, Ben: 700, Cat: 900, Dan: 1100 } as const;
@@ -35,7 +35,7 @@ const VIEWPORT = { width: 1280, height: 800 };
 
 let coturn: Coturn;
 let ice: CoturnIce;
-let proxy: UdpImpairProxy;
+let proxy: ProxyProcess;
 let server: TestServer;
 let browser: Browser;
 const people: Person[] = [];
@@ -43,7 +43,7 @@ const people: Person[] = [];
 test.before(async () => {
   coturn = await startCoturn();
   ice = coturnIce(coturn);
-  proxy = await UdpImpairProxy.start({ target: { address: coturn.address, port: coturn.port } });
+  proxy = await ProxyProcess.start({ target: { address: coturn.address, port: coturn.port } });
   server = await startServer({}, ice.parts);
   browser = await launchBrowser();
 });
@@ -122,11 +122,11 @@ async function joinFour(title: string, through: Name): Promise<string> {
 test('slow downlink: every camera keeps moving for the weak viewer, the others keep full size, full size again after', async () => {
   const meetingId = await joinFour('Hotel Wi-Fi', 'Dan');
   // What Dan receives at full size, through the proxy.
-  proxy.resetCounters();
+  await proxy.resetCounters();
   const started = performance.now();
   await person('Dan').page.waitForTimeout(3000);
-  const fullBps = (proxy.counters().down.bytesOut * 8 * 1000) / (performance.now() - started);
-  proxy.set({ rate: { bitsPerSecond: 0.4 * fullBps, queueMs: 150 } }, 'down');
+  const fullBps = ((await proxy.counters()).down.bytesOut * 8 * 1000) / (performance.now() - started);
+  await proxy.set({ rate: { bitsPerSecond: 0.4 * fullBps, queueMs: 150 } }, 'down');
   // The relay lowers what Dan gets…
   await waitFor(async () => ((await meetingDetail(server.url, meetingId)).relay.layerSwitches ?? 0) > 0, 20_000, 'the relay to lower what Dan gets');
   await widthsAre(person('Dan').page, camerasAt('Dan'), 240, 20_000, 'Dan gets the low layers').catch(() => {
@@ -146,7 +146,7 @@ test('slow downlink: every camera keeps moving for the weak viewer, the others k
   assert.ok(ann.every((c) => c.width === FULL_WIDTH), `Ann keeps full size: ${JSON.stringify(ann)}`);
   await everyCameraMoves(person('Ann').page, camerasAt('Ann'), 1000, 20_000, false);
   // The cap lifted: Dan back at full size.
-  proxy.set({ rate: null }, 'down');
+  await proxy.set({ rate: null }, 'down');
   // Back through the relay's probes, each half again the budget, backing off up to 1 s after
   // a failure: Dan's downlink free 3.1–4.9 s after a lift in the weak-viewer runs (README),
   // and on a loaded CI machine once more than 30 s for the last camera.
@@ -156,7 +156,7 @@ test('slow downlink: every camera keeps moving for the weak viewer, the others k
 test('slow uplink: the publisher\'s browser estimates its uplink below the cap and stays visible to everyone, full size again after', async () => {
   await joinFour('Train', 'Ann');
   const capBps = 250_000;
-  proxy.set({ rate: { bitsPerSecond: capBps, queueMs: 150 } }, 'up');
+  await proxy.set({ rate: { bitsPerSecond: capBps, queueMs: 150 } }, 'up');
   // Her browser estimates its uplink from the relay's transport-wide feedback (Chromium
   // reports an available outgoing bitrate only then), and the estimate comes down under the
   // cap and stays there: three readings in a row, a second apart.
@@ -172,7 +172,7 @@ test('slow uplink: the publisher\'s browser estimates its uplink below the cap a
   // saturated machine can lose packets on loopback and be limited for a moment: the
   // relay cannot tell a starved machine from a full link. It must come back by itself.)
   for (const name of ['Ben', 'Cat', 'Dan'] as const) await everyCameraMoves(person(name).page, ['Ann'], 2000, 30_000, false);
-  proxy.set({ rate: null }, 'up');
+  await proxy.set({ rate: null }, 'up');
   for (const name of ['Ben', 'Cat', 'Dan'] as const) {
     await widthsAre(person(name).page, ['Ann'], FULL_WIDTH, 40_000, `${name} sees Ann at full size again`).catch(async (error: unknown) => {
       const overlay = await person('Ann').page.getByTestId('stats-overlay').innerText().catch(() => '');
