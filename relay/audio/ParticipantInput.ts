@@ -30,6 +30,19 @@ const SPEECH_LEVEL = 10 ** (-50 / 20);
  * Untimed: more packets waiting than the buffer's depth.
  */
 const SURPLUS_TICKS = 50;
+/**
+ * A talker who never pauses (a hum, speech over a fan louder than −50 dBov) gives no quiet
+ * frame to skip, and kept its surplus for the whole meeting: in mouth-to-ear's meeting of
+ * three, Bob (humming from the moment he joined, when a talkspurt is held the most because
+ * his arrival jitter is not yet known) waited 86–88 ms at the relay on an arrival spread of
+ * 3–4 ms, against 17–33 ms for the others. After this many ticks of surplus (3 s) one frame
+ * of speech is skipped anyway, blended into the next over `CROSSFADE_SAMPLES` so it is not
+ * a click (what NetEq's accelerate does more finely), then at most one a second.
+ */
+const FORCED_SHED_TICKS = 150;
+const FORCED_SHED_INTERVAL_TICKS = 50;
+/** 2.5 ms: the start of a skipped speech frame fades into the next frame over this many samples. */
+const CROSSFADE_SAMPLES = 120;
 /** Slack kept beyond one frame before a timed buffer counts as holding a frame too many (tick timer jitter). */
 const SHED_MARGIN_MS = 2;
 /** While the surplus lasts, further quiet frames are skipped every this many ticks (200 ms). */
@@ -73,6 +86,9 @@ export class ParticipantInput {
   private source: FrameSource = 'none';
   private muted = false;
   private surplusTicks = 0;
+  /** The start of a skipped speech frame, faded into the next frame played (`fadeLength` samples; 0: none). */
+  private readonly fade = new Int16Array(CROSSFADE_SAMPLES);
+  private fadeLength = 0;
   private readonly arrivalJitter: ArrivalJitter;
   /** When each recent packet arrived, by sequence number modulo ARRIVALS. */
   private readonly arrivals = new Float64Array(ARRIVALS);
@@ -126,6 +142,7 @@ export class ParticipantInput {
     this.jitter.reset();
     this.decoder?.reset();
     this.pendingLength = 0;
+    this.fadeLength = 0;
     this.plcPacket = null;
     this.source = 'none';
   }
@@ -142,6 +159,7 @@ export class ParticipantInput {
         this.decodePacket(slot.payload);
       } else this.conceal();
     }
+    if (this.fadeLength > 0) this.crossfade();
     const n = Math.min(this.pendingLength, FRAME_SAMPLES);
     if (n === 0) return this.silence();
     const frame = this.frame;
@@ -171,6 +189,8 @@ export class ParticipantInput {
    * Skips one 20 ms frame during a quiet moment when the buffer has held surplus packets
    * for a while. The packet is still decoded (Opus state stays continuous) but not played
    * when it is quiet too: dropping 20 ms of silence is inaudible, unlike speeding up speech.
+   * A talker who has given no quiet frame for `FORCED_SHED_TICKS` loses one of speech,
+   * blended into the next (see there).
    */
   private shedSurplus(): void {
     const timed = this.holdAverageMs >= 0;
@@ -179,20 +199,39 @@ export class ParticipantInput {
       return;
     }
     this.surplusTicks += 1;
-    if (this.surplusTicks < SURPLUS_TICKS || this.frameIsSpeech || this.pendingLength > 0) return;
+    const forced = this.surplusTicks >= FORCED_SHED_TICKS;
+    if (this.surplusTicks < SURPLUS_TICKS || (this.frameIsSpeech && !forced) || this.pendingLength > 0) return;
     const slot = this.jitter.pop();
+    let shedSpeech = false;
     if (slot.kind === 'packet') {
       this.decodePacket(slot.payload);
-      // Skipped only when quiet too; speech (an onset) stays pending and plays next tick.
+      // Skipped when quiet too; speech (an onset) stays pending and plays next tick, unless forced.
       let energy = 0;
       const n = Math.min(this.pendingLength, FRAME_SAMPLES);
       for (let i = 0; i < n; i++) energy += this.pending[i]! * this.pending[i]!;
       if (this.source !== 'packet' || rmsLevel(energy, FRAME_SAMPLES) < SPEECH_LEVEL) {
         this.pendingLength = 0;
         this.stats.skipped += 1;
+      } else if (forced) {
+        // Its start continues the frame just played: the next frame fades in from it.
+        this.fadeLength = Math.min(CROSSFADE_SAMPLES, this.pendingLength);
+        this.fade.set(this.pending.subarray(0, this.fadeLength));
+        this.pendingLength = 0;
+        this.stats.skipped += 1;
+        shedSpeech = true;
       }
     }
-    this.surplusTicks = SURPLUS_TICKS - SHED_INTERVAL_TICKS;
+    this.surplusTicks = shedSpeech ? FORCED_SHED_TICKS - FORCED_SHED_INTERVAL_TICKS : Math.min(this.surplusTicks, SURPLUS_TICKS - SHED_INTERVAL_TICKS);
+  }
+
+  /** Blends the start of a skipped speech frame into the start of the frame that follows it. */
+  private crossfade(): void {
+    const n = Math.min(this.fadeLength, this.pendingLength);
+    for (let i = 0; i < n; i++) {
+      const w = (i + 1) / (n + 1);
+      this.pending[i] = Math.round(this.fade[i]! * (1 - w) + this.pending[i]! * w);
+    }
+    this.fadeLength = 0;
   }
 
   private timeHold(ms: number): void {

@@ -46,16 +46,36 @@ test('latency left by a burst of packets is shed during quiet moments', () => {
   assert.is(input.jitter.stats.late, 0, 'nothing dropped undecoded');
 });
 
-test('speech is never skipped to shed latency', () => {
+test('speech is not skipped to shed latency while quiet moments may still come (3 s)', () => {
   const input = new ParticipantInput();
-  const stream = packets(8000, 200);
+  const stream = packets(8000, 150);
   for (let seq = 0; seq < 5; seq++) input.push(seq, stream[seq]);
-  for (let seq = 5; seq < 200; seq++) {
+  for (let seq = 5; seq < 150; seq++) {
     input.push(seq, stream[seq]);
     input.pull();
     assert.ok(input.frameIsSpeech);
   }
   assert.is(input.stats.skipped, 0);
+});
+
+test('a talker who never pauses sheds the surplus anyway: one frame a second after 3 s, blended, never a click', () => {
+  const input = new ParticipantInput();
+  const stream = packets(8000, 350);
+  for (let seq = 0; seq < 5; seq++) input.push(seq, stream[seq]); // a burst after a stall
+  const out: number[] = [];
+  for (let seq = 5; seq < 350; seq++) {
+    input.push(seq, stream[seq]);
+    input.pull();
+    assert.ok(input.frameIsSpeech);
+    out.push(...input.frame);
+  }
+  // Five queued at first, down to the buffer's depth: three frames shed, the first after 3 s, a second apart.
+  assert.is(input.stats.skipped, 3);
+  assert.ok(input.jitter.size <= input.jitter.depth, `${input.jitter.size} packets still queued`);
+  // A 440 Hz tone at 8000 moves at most ≈ 460 per sample; a frame cut without blending jumps by up to twice the amplitude.
+  let steepest = 0;
+  for (let i = 1; i < out.length; i++) steepest = Math.max(steepest, Math.abs(out[i]! - out[i - 1]!));
+  assert.ok(steepest < 1500, `a step of ${steepest} between samples`);
 });
 
 test('a muted input yields silence and forgets queued audio when unmuted', () => {
