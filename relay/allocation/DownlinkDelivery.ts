@@ -110,6 +110,18 @@ export class DownlinkDelivery {
     return count >= minSamples ? lowest : 0;
   }
 
+  /** The transport-wide number of the first packet sent at or after `sinceMs` (as far back as remembered); `nextSequence` when none was. */
+  sequenceSince(sinceMs: number): number {
+    let first = this.sequence;
+    for (let k = 1; k <= HISTORY; k += 1) {
+      const sequence = (this.sequence - k) & 0xffff;
+      const i = sequence & (HISTORY - 1);
+      if (this.numbers[i] !== sequence || this.sentAt[i]! < sinceMs) break;
+      first = sequence;
+    }
+    return first;
+  }
+
   /** Numbers a packet of `size` bytes that goes out now; returns its transport-wide sequence number. */
   stamp(size: number, nowMs: number): number {
     const sequence = this.sequence;

@@ -31,7 +31,7 @@ import type { DownlinkReport, SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
 import type { VideoSlot } from '../VideoSlot';
 import { allocate, type LayerOffer, type SlotDemand } from './allocate';
-import type { DownlinkDelivery } from './DownlinkDelivery';
+import type { DeliveredSpan, DownlinkDelivery } from './DownlinkDelivery';
 import { FEEDBACK_DELAY_MS, MAX_PROBE_COPIES, type DownlinkMeter } from './DownlinkMeter';
 
 /** Loss (the NACKed share of the meter's window) that shows a full queue… */
@@ -52,6 +52,10 @@ const STEADY_LAYER_MS = 2000;
 const BUDGET_SHARE = 0.9;
 /** …taking what got through as at least this share of what was sent. */
 const MIN_DECREASE_SHARE = 0.5;
+/** What the link delivered is read from the packets sent this recently (a second reached back to before a cap: 1.68 Mbit/s read through 1 Mbit/s in the model)… */
+const DELIVERED_WINDOW_MS = 500;
+/** …and never as less than this share of what was sent. */
+const MIN_MEASURED_SHARE = 0.25;
 /** The budget is lowered at most once per this (the loss of the last second must be new). */
 const DECREASE_INTERVAL_MS = 1000;
 /** How long a probe runs (with transport-wide feedback, 350 ms of packets show a queue growing and the rate they arrive at); it asks for this much more than the step (the step's keyframes). */
@@ -131,9 +135,6 @@ export class ViewerDownlink {
   private readonly views = new Map<string, { width: number; height: number }>();
   /** The first packet of the current report's interval (what reached the viewer since the last report). */
   private reportFromSequence = 0;
-  /** The packets sent in the last whole second (transport-wide numbers), and where the current second started. */
-  private lastSecond = { from: 0, to: 0 };
-  private secondStart = { at: -Infinity, sequence: 0 };
 
   constructor(private readonly log: DownlinkLog = () => {}) {}
 
@@ -232,11 +233,25 @@ export class ViewerDownlink {
     // What got through, but no less than half of what was sent: behind a full queue the
     // NACKs of retransmissions and keyframe bursts make loss read higher than the link's
     // share, and 1 − loss near 0 would cut to nothing. Halving per second converges as fast.
-    const delivered = Math.max(sent * (1 - loss), sent * MIN_DECREASE_SHARE) * BUDGET_SHARE;
+    // The packets of the last second, as the feedback reported them (read only when needed).
+    let recentSpan: DeliveredSpan | undefined;
+    const recent = (): DeliveredSpan => (recentSpan ??= delivery.span(delivery.sequenceSince(nowMs - QUEUE_EVIDENCE_MS), delivery.nextSequence));
+    // What got through, from the loss, or — with feedback — what the packets of the last
+    // `DELIVERED_WINDOW_MS` delivered by their arrival times: a full link's own rate, where the NACKed share lags
+    // (its window ended 300 ms ago): right after a cap it read 17% while 81% was being lost,
+    // and the first budget (938 kbit/s through a 544 cap) cost another second of loss. Never
+    // above what the loss says got through (a browser that stalled stamps arrivals bunched,
+    // which reads high), nor below a quarter of what was sent (one that stalled at the end
+    // of the span reads low).
+    const delivered = (): number => {
+      const lossBased = Math.max(sent * (1 - loss), sent * MIN_DECREASE_SHARE);
+      const measured = fed ? delivery.span(delivery.sequenceSince(nowMs - DELIVERED_WINDOW_MS), delivery.nextSequence).deliveredBps : undefined;
+      return (measured === undefined ? lossBased : Math.min(lossBased, Math.max(measured, sent * MIN_MEASURED_SHARE))) * BUDGET_SHARE;
+    };
     if (this.state === 'free') {
       if (!queuedLoss) return Infinity;
       this.state = 'limited';
-      this.capacity = delivered;
+      this.capacity = delivered();
       this.lastDecreaseAt = nowMs;
       this.probeBackoffMs = PROBE_BACKOFF_MS;
       this.lastProbePassed = false;
@@ -244,15 +259,11 @@ export class ViewerDownlink {
       this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), queueMs: Math.round(delivery.queueMs) }, 'downlink limited');
       return this.capacity;
     }
-    if (nowMs - this.secondStart.at >= 1000) {
-      this.lastSecond = { from: this.secondStart.sequence, to: delivery.nextSequence };
-      this.secondStart = { at: nowMs, sequence: delivery.nextSequence };
-    }
     if (this.probe) this.judgeProbe(this.probe, meter, delivery, loss, nowMs);
     const standingQueue = !this.probe && delivery.lowestQueueMs(nowMs - QUEUE_EVIDENCE_MS, STANDING_SAMPLES) >= STANDING_QUEUE_MS;
     if (standingQueue && !queuedLoss && nowMs - this.lastDecreaseAt >= DECREASE_INTERVAL_MS) {
       // The link carries less than is sent (no loss yet): down to what it delivered, so the queue drains.
-      const { deliveredBps, sentBps: spanSentBps } = delivery.span(this.lastSecond.from, this.lastSecond.to);
+      const { deliveredBps, sentBps: spanSentBps } = recent();
       if (deliveredBps !== undefined && spanSentBps !== undefined && deliveredBps <= spanSentBps && deliveredBps * BUDGET_SHARE < this.capacity) {
         this.capacity = deliveredBps * BUDGET_SHARE;
         this.lastDecreaseAt = nowMs;
@@ -267,7 +278,7 @@ export class ViewerDownlink {
       // overflow the queue says little), and wait longer. Loss that outlasts it lowers the
       // budget again a second later.
       const aftermath = this.lastProbePassed && nowMs - this.lastProbeEndAt <= PROBE_AFTERMATH_MS;
-      this.capacity = Math.min(this.capacity, aftermath ? Math.max(delivered, this.capacityBeforeProbe) : delivered);
+      this.capacity = Math.min(this.capacity, aftermath ? Math.max(delivered(), this.capacityBeforeProbe) : delivered());
       this.lastDecreaseAt = nowMs;
       this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), queueMs: Math.round(delivery.queueMs), aftermath }, 'downlink budget lowered');
       if (aftermath) {

@@ -93,4 +93,14 @@ test('feedback on packets it never sent, or sent too long ago, is ignored; seque
   assert.is(delivery.onFeedback(Buffer.from([0x81, 201, 0, 1, 0, 0, 0, 1]), 65_600), false, 'a receiver report holds no transport-wide feedback');
 });
 
+test('sequenceSince finds the first packet sent at or after a time, within what is remembered', () => {
+  const delivery = new DownlinkDelivery();
+  assert.is(delivery.sequenceSince(0), 0, 'nothing sent: the next number');
+  for (let t = 0; t < 100; t += 1) delivery.stamp(100, 1000 + t * 10);
+  assert.is(delivery.sequenceSince(1500), 50);
+  assert.is(delivery.sequenceSince(1495), 50);
+  assert.is(delivery.sequenceSince(0), 0);
+  assert.is(delivery.sequenceSince(5000), 100);
+});
+
 test.run();

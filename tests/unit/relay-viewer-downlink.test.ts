@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DownlinkDelivery } from '../../relay/allocation/DownlinkDelivery';
 import { DownlinkMeter } from '../../relay/allocation/DownlinkMeter';
-import { MAX_PROBE_BACKOFF_MS, ViewerDownlink } from '../../relay/allocation/ViewerDownlink';
+import { MAX_PROBE_BACKOFF_MS, ViewerDownlink, type DownlinkLog } from '../../relay/allocation/ViewerDownlink';
 import { InputStream } from '../../relay/InputStreams';
 import { TRANSPORT_CC_TICKS_PER_REFERENCE, transportFeedbackPacket } from '../../relay/rtcp';
 import type { RtpIn } from '../../relay/types';
@@ -112,7 +112,7 @@ function feedbackOf(world: ReturnType<typeof setup>, now: number): Buffer | unde
 }
 
 const traceNow = { at: 0 };
-function setup() {
+function setup(log?: DownlinkLog) {
   const cameras = [camera('ann'), camera('ben'), camera('cat')];
   const slots = cameras.map((layers, i) => {
     const slot = new VideoSlot('dan', String(i + 3), output);
@@ -120,7 +120,7 @@ function setup() {
     return slot;
   });
   const layersOf = (slot: VideoSlot) => cameras.find((c) => c[0]!.publisherId === slot.publisherId)!;
-  const downlink = new ViewerDownlink(process.env['TRACE'] ? (details, msg) => console.log(traceNow.at, msg, JSON.stringify(details)) : undefined);
+  const downlink = new ViewerDownlink(log ?? (process.env['TRACE'] ? (details, msg) => console.log(traceNow.at, msg, JSON.stringify(details)) : undefined));
   const meter = new DownlinkMeter();
   const delivery = new DownlinkDelivery();
   const targets = () => slots.map((s) => s.targetLayer);
@@ -149,6 +149,18 @@ test('a full link limits the viewer to what got through: low layers, no probe ta
   // Two seconds on (a first cut reads a window still partly from before the cap, a second
   // one what followed it), never anything else: the failed probes changed nothing.
   assert.ok(seen.slice(8).every((t) => t === '[0,0,0]'), seen.join(' '));
+});
+
+test('the first limit is what the full link delivered (arrival times), not what the lagging loss window says got through', () => {
+  const limits: number[] = [];
+  const world = setup((details, msg) => {
+    if (msg === 'downlink limited') limits.push(Number(details['capacityBps']));
+  });
+  run(world, 3_500_000, 1000);
+  // 2.7 Mbit/s sent into 1 Mbit/s: the loss of the last window says little yet.
+  run(world, 1_000_000, 1500);
+  assert.is(limits.length, 1);
+  assert.ok(limits[0]! >= 700_000 && limits[0]! <= 1_000_000, `first limit ${limits[0]} bit/s on a 1 Mbit/s link`);
 });
 
 test('a link that holds only two low layers pauses the third (never all three frozen)', () => {
@@ -235,6 +247,8 @@ test('the pace: a free viewer well above what it gets (only bursts wait), a limi
   const free = world.downlink.pacingBps(world.meter, world.now);
   assert.ok(free >= 2_000_000 && free >= 2.5 * world.meter.sentBps(world.now), `free: ${free}`);
   run(world, 1_200_000, 4000);
+  // Between probes (a probe is paced at its target).
+  for (let i = 0; i < 200 && world.downlink.probing; i += 1) run(world, 1_200_000, 10);
   assert.is(world.downlink.downlinkState, 'limited');
   const limited = world.downlink.pacingBps(world.meter, world.now);
   const budget = world.downlink.report(world.meter, world.delivery, world.now).limitBps!;
