@@ -67,6 +67,8 @@ const PROBE_MARGIN = 1.2;
  * growing (two thirds of a window lost in weak-viewer, the budget cut to a third).
  */
 const PROBE_GROWTH = 1.5;
+/** A probe halfway to the lowest failed target is not worth it within this share above the budget. */
+const CONVERGED_SHARE = 0.05;
 /**
  * After a failed probe the next waits this long, twice as long after each failure in a row
  * up to the max (short: a link that is back should be used within seconds — issue 18 asks
@@ -127,6 +129,8 @@ export class ViewerDownlink {
     queueAtStart: number;
   } | undefined;
   private probeBackoffMs = PROBE_BACKOFF_MS;
+  /** The lowest target of the probes of duplicates that failed since the last one passed (Infinity: none). */
+  private failedTargetBps = Infinity;
   private lastProbePassed = false;
   /** The budget before the last probe that passed raised it. */
   private capacityBeforeProbe = 0;
@@ -251,6 +255,7 @@ export class ViewerDownlink {
     if (this.state === 'free') {
       if (!queuedLoss) return Infinity;
       this.state = 'limited';
+      this.failedTargetBps = Infinity;
       this.capacity = delivered();
       this.lastDecreaseAt = nowMs;
       this.probeBackoffMs = PROBE_BACKOFF_MS;
@@ -312,7 +317,15 @@ export class ViewerDownlink {
       const step = duplicable && this.lastProbePassed ? more.all : more.cheapest;
       const planned = this.videoBps(slots, layersOf, nowMs);
       const reach = Math.max(this.capacity, planned) * PROBE_GROWTH;
-      const targetBps = duplicable ? Math.min(planned + step * PROBE_MARGIN, reach, sent * (1 + MAX_PROBE_COPIES)) : planned + step * PROBE_MARGIN;
+      let targetBps = duplicable ? Math.min(planned + step * PROBE_MARGIN, reach, sent * (1 + MAX_PROBE_COPIES)) : planned + step * PROBE_MARGIN;
+      // After a failure, halfway to the lowest target that failed: a link with less room than
+      // the next step still raises the budget toward what it carries (room for keyframes and
+      // a layer's peaks) rather than leave it where a standing queue or a loss put it — in
+      // weak-viewer, 329 kbit/s for three 103 kbit/s low layers on a link carrying ≈ 380,
+      // while every probe aimed at 493 and failed. Once within `CONVERGED_SHARE` of it, the
+      // full step again (has the link got better?).
+      const halfway = (this.capacity + this.failedTargetBps) / 2;
+      if (duplicable && halfway > this.capacity * (1 + CONVERGED_SHARE)) targetBps = Math.min(targetBps, halfway);
       if (duplicable && targetBps <= this.capacity) {
         this.nextProbeAt = nowMs + SETTLE_MS;
       } else {
@@ -360,6 +373,8 @@ export class ViewerDownlink {
     if (!failed && !allReported && !timedOut) return;
     meter.stopProbe();
     this.lastProbePassed = !failed;
+    if (failed && probe.duplicable) this.failedTargetBps = Math.min(this.failedTargetBps, probe.targetBps);
+    if (!failed) this.failedTargetBps = Infinity;
     const before = this.capacity;
     if (failed) {
       this.probeBackoffMs = Math.max(this.probeBackoffMs, Math.min(MAX_PROBE_BACKOFF_MS, this.probeBackoffMs * 2));

@@ -163,6 +163,20 @@ test('the first limit is what the full link delivered (arrival times), not what 
   assert.ok(limits[0]! >= 700_000 && limits[0]! <= 1_000_000, `first limit ${limits[0]} bit/s on a 1 Mbit/s link`);
 });
 
+test('a link with more room than the budget but less than the next step: probes halfway to the failed target raise the budget toward it', () => {
+  const world = setup();
+  run(world, 3_500_000, 1000);
+  run(world, 700_000, 6000);
+  const before = world.downlink.report(world.meter, world.delivery, world.now).limitBps!;
+  // Room for 850 kbit/s: still not three low layers (900), but more than the budget.
+  run(world, 850_000, 15_000);
+  const after = world.downlink.report(world.meter, world.delivery, world.now).limitBps!;
+  // A probe passes a few percent above a link (350 ms of a small excess barely grows its queue).
+  assert.ok(before <= 1.05 * 700_000, `budget ${before} on a 700 kbit/s link`);
+  assert.ok(after >= 0.9 * 850_000 && after <= 1.05 * 850_000, `budget ${after} on an 850 kbit/s link (was ${before})`);
+  assert.equal(world.targets().filter((t) => t === 'paused').length, 1, JSON.stringify(world.targets()));
+});
+
 test('a link that holds only two low layers pauses the third (never all three frozen)', () => {
   const world = setup();
   run(world, 3_500_000, 1000);
