@@ -8,7 +8,8 @@
  * The viewer starts `free` (no budget but its tiles) and becomes `limited` when it loses
  * packets behind a queue (loss alone may be a busy machine dropping datagrams, not the
  * link; a queue alone may be the browser's busy machine stamping arrivals late). Limited,
- * its budget is what got through (sent × (1 − loss), at least half of sent), lowered again
+ * its budget is what got through (sent × (1 − loss), at least half of sent, or what the
+ * last 500 ms of packets delivered by their arrival times when that is less), lowered again
  * on new loss, or to what the link delivered when a queue stands for a second without loss
  * (a deep buffer fills for seconds before it drops anything); it is raised only by a probe
  * (never while a queue stands): the slots send duplicates worth the next step
@@ -17,7 +18,8 @@
  * (a browser on a busy machine stamps arrivals late, even a second late, but not slow) —
  * within a feedback interval, before the queue overflows; one that passes gives the budget
  * its rate (a layer up, a paused camera back, or a step toward one). A failed probe
- * waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`); after one that passed, the
+ * waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`), which aims halfway to the
+ * lowest target that failed; after one that passed, the
  * next follows as soon as the layers it allowed have settled, and tries everything the tiles
  * need at once (within half again). Once the viewer gets everything its tiles
  * need it is free again. A browser that sends no transport-wide feedback is judged by its
