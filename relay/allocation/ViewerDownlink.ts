@@ -242,10 +242,10 @@ export class ViewerDownlink {
     // The packets of the last second, as the feedback reported them (read only when needed).
     let recentSpan: DeliveredSpan | undefined;
     const recent = (): DeliveredSpan => (recentSpan ??= delivery.span(delivery.sequenceSince(nowMs - QUEUE_EVIDENCE_MS), delivery.nextSequence));
-    // What got through, from the loss, or — with feedback — what the packets of the last
-    // `DELIVERED_WINDOW_MS` delivered by their arrival times: a full link's own rate, where the NACKed share lags
-    // (its window ended 300 ms ago): right after a cap it read 17% while 81% was being lost,
-    // and the first budget (938 kbit/s through a 544 cap) cost another second of loss. Never
+    // With feedback, what the packets of the last `DELIVERED_WINDOW_MS` delivered by their
+    // arrival times, when less: a full link's own rate, where the NACKed share lags (its
+    // window ended 300 ms ago) — right after a cap it read 17% while 81% was being lost, and
+    // the first budget (938 kbit/s through a 544 cap) cost another second of loss. Never
     // above what the loss says got through (a browser that stalled stamps arrivals bunched,
     // which reads high), nor below a quarter of what was sent (one that stalled at the end
     // of the span reads low).
