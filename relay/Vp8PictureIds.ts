@@ -66,59 +66,52 @@ function readPictureId(payload: Uint8Array, at: number, bits: number): number {
 /** The shifts of one source, packed into one number (picture ID: bits 0–14, TL0PICIDX: 15–22, KEYIDX: 23–27). */
 const pack = (pictureId: number, tl0: number, keyIdx: number): number => pictureId | (tl0 << 15) | (keyIdx << 23);
 
+/** One of the descriptor's counters (picture ID, TL0PICIDX or KEYIDX), continued across sources. */
+class ContinuedCounter {
+  /** What is added to the current source's values (mod `space`). */
+  shift = 0;
+  /** The newest value given out (-1: none yet). */
+  private newest = -1;
+  /** The next source's shift is still to be fixed (on its first packet carrying the field). */
+  private pending = false;
+
+  constructor(private readonly space: number) {}
+
+  rebase(): void {
+    this.pending = true;
+  }
+
+  /** A value of the current source, as it is numbered. */
+  see(value: number): void {
+    if (this.pending) {
+      this.pending = false;
+      this.shift = this.newest < 0 ? 0 : (this.newest + 1 - value + this.space) % this.space;
+    }
+    const out = (value + this.shift) % this.space;
+    if (this.newest < 0 || isNewer(out, this.newest, this.space)) this.newest = out;
+  }
+}
+
 export class Vp8PictureIds {
-  private pictureIdShift = 0;
-  private tl0Shift = 0;
-  private keyIdxShift = 0;
-  /** The newest values given out (-1: none yet). */
-  private newestPictureId = -1;
-  private newestTl0 = -1;
-  private newestKeyIdx = -1;
-  /** Which shifts the next source still has to fix (on its first packet carrying that field). */
-  private pictureIdPending = false;
-  private tl0Pending = false;
-  private keyIdxPending = false;
+  private readonly pictureId = new ContinuedCounter(PICTURE_ID_SPACE);
+  private readonly tl0 = new ContinuedCounter(TL0_SPACE);
+  private readonly keyIdx = new ContinuedCounter(KEY_IDX_SPACE);
 
   /** The next packet starts a new source: its fields continue right after the newest given out. */
   rebase(): void {
-    this.pictureIdPending = this.tl0Pending = this.keyIdxPending = true;
+    this.pictureId.rebase();
+    this.tl0.rebase();
+    this.keyIdx.rebase();
   }
 
   /** Reads a packet's fields as it is numbered; returns the shift to `write` it with. */
   map(payload: Uint8Array): number {
-    if (!readFields(payload, 0)) return this.packed();
-    if (fields.pictureIdAt >= 0) {
-      const id = readPictureId(payload, fields.pictureIdAt, fields.pictureIdBits);
-      if (this.pictureIdPending) {
-        this.pictureIdPending = false;
-        this.pictureIdShift = this.newestPictureId < 0 ? 0 : (this.newestPictureId + 1 - id + PICTURE_ID_SPACE) % PICTURE_ID_SPACE;
-      }
-      const out = (id + this.pictureIdShift) % PICTURE_ID_SPACE;
-      if (this.newestPictureId < 0 || isNewer(out, this.newestPictureId, PICTURE_ID_SPACE)) this.newestPictureId = out;
+    if (readFields(payload, 0)) {
+      if (fields.pictureIdAt >= 0) this.pictureId.see(readPictureId(payload, fields.pictureIdAt, fields.pictureIdBits));
+      if (fields.tl0At >= 0) this.tl0.see(payload[fields.tl0At]!);
+      if (fields.keyIdxAt >= 0) this.keyIdx.see(payload[fields.keyIdxAt]! & 0x1f);
     }
-    if (fields.tl0At >= 0) {
-      const tl0 = payload[fields.tl0At]!;
-      if (this.tl0Pending) {
-        this.tl0Pending = false;
-        this.tl0Shift = this.newestTl0 < 0 ? 0 : (this.newestTl0 + 1 - tl0 + TL0_SPACE) % TL0_SPACE;
-      }
-      const out = (tl0 + this.tl0Shift) % TL0_SPACE;
-      if (this.newestTl0 < 0 || isNewer(out, this.newestTl0, TL0_SPACE)) this.newestTl0 = out;
-    }
-    if (fields.keyIdxAt >= 0) {
-      const keyIdx = payload[fields.keyIdxAt]! & 0x1f;
-      if (this.keyIdxPending) {
-        this.keyIdxPending = false;
-        this.keyIdxShift = this.newestKeyIdx < 0 ? 0 : (this.newestKeyIdx + 1 - keyIdx + KEY_IDX_SPACE) % KEY_IDX_SPACE;
-      }
-      const out = (keyIdx + this.keyIdxShift) % KEY_IDX_SPACE;
-      if (this.newestKeyIdx < 0 || isNewer(out, this.newestKeyIdx, KEY_IDX_SPACE)) this.newestKeyIdx = out;
-    }
-    return this.packed();
-  }
-
-  private packed(): number {
-    return pack(this.pictureIdShift, this.tl0Shift, this.keyIdxShift);
+    return pack(this.pictureId.shift, this.tl0.shift, this.keyIdx.shift);
   }
 
   /** Rewrites the fields of the VP8 payload written at `at` in `out` by `shift` (from `map`). */
