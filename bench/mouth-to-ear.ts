@@ -14,7 +14,8 @@
  * `jitterBufferTargetDelay` and `jitterBufferDelay` over `jitterBufferEmittedCount`, deltas
  * over the window), and on the relay the mix's inter-departure p50/p99/max and late ticks
  * (`GET /api/meetings/:id`, the last ~10 s) and how long packets waited in the
- * relay's jitter buffer (`inputHeldMs`: the worst participant's, which may be Bob's).
+ * relay's jitter buffer: Alice's own (`voiceHeldMs`, as her stats overlay shows it) and the
+ * worst participant's (`inputHeldMs` in the counters, which may be Bob's, who hums).
  *
  * Writes bench-results/mouth-to-ear.{json,md}.
  * Run: npx tsx bench/mouth-to-ear.ts [--bursts 15] [--sizes 2,3,6]
@@ -54,7 +55,7 @@ interface Run {
   summary: Summary;
   listener: ListenerBuffer | null;
   /** Relay only: the mix's inter-departure figures over the last ~10 s and late ticks in the window. */
-  mix?: { departureMsP50: number; departureMsP99: number; departureMsMax: number; lateTicks: number; ticks: number; inputHeldMs: number };
+  mix?: { departureMsP50: number; departureMsP99: number; departureMsMax: number; lateTicks: number; ticks: number; aliceHeldMs: number | null; inputHeldMs: number };
 }
 
 interface BufferTotals { delay: number; target: number; emitted: number }
@@ -134,6 +135,7 @@ async function measure(browser: Browser, baseUrl: string, topology: TopologyPref
         departureMsMax: round(relayAfter.departureMsMax ?? 0, 2),
         lateTicks: (relayAfter.lateTicks ?? 0) - (ticksBefore?.lateTicks ?? 0),
         ticks: (relayAfter.mixTicks ?? 0) - (ticksBefore?.mixTicks ?? 0),
+        aliceHeldMs: await voiceHeldMs(alice),
         inputHeldMs: round(relayAfter.inputHeldMs ?? 0, 1),
       };
     }
@@ -141,6 +143,18 @@ async function measure(browser: Browser, baseUrl: string, topology: TopologyPref
     return run;
   } finally {
     for (const p of people) await p.context.close().catch(() => {});
+  }
+}
+
+/** How long the relay holds `who`'s voice before the mix, as that person's stats overlay shows it (opened after the measured window: it polls); null when it does not say within 5 s. */
+async function voiceHeldMs(who: Participant): Promise<number | null> {
+  await who.page.getByTestId('toggle-stats').click();
+  const row = who.page.getByTestId('stats-voice-held');
+  try {
+    await waitFor(async () => (await row.count()) > 0, 5000, 'the voice-held row');
+    return Number(await row.getAttribute('data-held-ms'));
+  } catch {
+    return null;
   }
 }
 
@@ -161,9 +175,9 @@ try {
 const p2p = runs[0]!;
 const addedMs = (r: Run) => round((r.summary.median ?? 0) - (p2p.summary.median ?? 0));
 const table = [
-  '| path | people | median ms | min | max | relay adds (median) | listener jitter-buffer target / delay ms | mix departures p50 / p99 / max ms | late ticks | relay jitter buffer held ms | bursts |',
+  '| path | people | median ms | min | max | relay adds (median) | listener jitter-buffer target / delay ms | mix departures p50 / p99 / max ms | late ticks | relay jitter buffer held: Alice / worst ms | bursts |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...runs.map((r) => `| ${r.path} | ${r.people} | ${fmt(r.summary.median)} | ${fmt(r.summary.min)} | ${fmt(r.summary.max)} | ${r === p2p ? '–' : `+${fmt(addedMs(r))}`} | ${fmt(r.listener?.targetMs)} / ${fmt(r.listener?.delayMs)} | ${r.mix ? `${fmt(r.mix.departureMsP50, 1)} / ${fmt(r.mix.departureMsP99, 1)} / ${fmt(r.mix.departureMsMax, 1)}` : '–'} | ${r.mix ? `${r.mix.lateTicks} of ${r.mix.ticks}` : '–'} | ${r.mix ? fmt(r.mix.inputHeldMs, 1) : '–'} | ${r.delaysMs.length} of ${bursts} |`),
+  ...runs.map((r) => `| ${r.path} | ${r.people} | ${fmt(r.summary.median)} | ${fmt(r.summary.min)} | ${fmt(r.summary.max)} | ${r === p2p ? '–' : `+${fmt(addedMs(r))}`} | ${fmt(r.listener?.targetMs)} / ${fmt(r.listener?.delayMs)} | ${r.mix ? `${fmt(r.mix.departureMsP50, 1)} / ${fmt(r.mix.departureMsP99, 1)} / ${fmt(r.mix.departureMsMax, 1)}` : '–'} | ${r.mix ? `${r.mix.lateTicks} of ${r.mix.ticks}` : '–'} | ${r.mix ? `${fmt(r.mix.aliceHeldMs)} / ${fmt(r.mix.inputHeldMs, 1)}` : '–'} | ${r.delaysMs.length} of ${bursts} |`),
 ].join('\n');
 console.log(`\n${table}`);
 const result = { name: 'mouth-to-ear', ...runContext(), code: codeState(), bursts, periodMs: PERIOD_MS, onMs: ON_MS, thresholdDb: HEARD_DB, capture: '640x480', runs, relayAddsMs: Object.fromEntries(runs.slice(1).map((r) => [r.people, addedMs(r)])) };

@@ -139,7 +139,8 @@ export type RelaySlot = Static<typeof RelaySlot>;
  * transport-wide feedback; absent from a browser that sends none), what it loses, and —
  * while its downlink limits what it gets — the budget the relay keeps its video to; as a
  * publisher, the video of it that reaches the relay and the share lost on the way (its
- * browser sets its own rate from the relay's transport-wide feedback).
+ * browser sets its own rate from the relay's transport-wide feedback); as a talker, how long
+ * the relay's jitter buffer holds its voice before mixing it (ms, on average).
  */
 export const DownlinkReport = Type.Object(
   {
@@ -149,6 +150,7 @@ export const DownlinkReport = Type.Object(
     lossPercent: Type.Number({ minimum: 0, maximum: 100 }),
     limitBps: Type.Optional(Type.Number({ minimum: 0 })),
     uplink: Type.Optional(Type.Object({ videoBps: Type.Number({ minimum: 0 }), lossPercent: Type.Number({ minimum: 0, maximum: 100 }) }, { additionalProperties: false })),
+    voiceHeldMs: Type.Optional(Type.Number({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

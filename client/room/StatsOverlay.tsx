@@ -84,6 +84,11 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
               your video reaches the relay at {bitrate(s.downlink.uplink.videoBps)} ({s.downlink.uplink.lossPercent} % lost)
             </Row>
           )}
+          {s.downlink?.voiceHeldMs !== undefined && (
+            <Row term="your voice" stat="voice-held" testId="stats-voice-held" attrs={{ 'data-held-ms': String(s.downlink.voiceHeldMs) }}>
+              waits {s.downlink.voiceHeldMs} ms at the relay before the mix
+            </Row>
+          )}
           <Row term="loss" stat="loss">{(s.loss * 100).toFixed(1)} %</Row>
           <Row term="RTT" stat="rtt">{s.rttMs !== undefined ? `${s.rttMs} ms` : '–'}</Row>
           <Row term="jitter" stat="jitter">{s.jitterMs !== undefined ? `${s.jitterMs} ms` : '–'}</Row>

@@ -157,6 +157,12 @@ export class AudioMixer {
     };
   }
 
+  /** How long (ms, on average) the participant's packets wait here before they are mixed; undefined before any was. */
+  heldMsOf(id: string): number | undefined {
+    const input = this.members.get(id)?.input;
+    return input && input.stats.decodes > 0 ? input.heldMs : undefined;
+  }
+
   /** Adds a participant (no-op if already present); it hears the mix from the next tick. */
   addParticipant(id: string): void {
     if (this.closed || this.members.has(id)) return;

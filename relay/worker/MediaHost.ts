@@ -147,7 +147,11 @@ export class MediaHost {
     });
     relay.on('slots', (participantId, slots) => this.post({ type: 'slots', meetingId, participantId, slots }));
     relay.on('closed', (participantId, reason) => this.post({ type: 'closed', meetingId, participantId, reason }));
-    relay.on('downlink', (participantId, report) => this.post({ type: 'downlink', meetingId, participantId, report }));
+    relay.on('downlink', (participantId, report) => {
+      // The talker's own share of the relay's delay, next to its link (the mixer is the relay's neighbour here).
+      const held = mixer.heldMsOf(participantId);
+      this.post({ type: 'downlink', meetingId, participantId, report: held === undefined ? report : { ...report, voiceHeldMs: Math.round(held) } });
+    });
     this.meetings.set(meetingId, hosted);
     mixer.start();
     logger.info({}, 'relay started');
