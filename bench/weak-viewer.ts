@@ -341,7 +341,9 @@ async function runCell(
   await link.set({ rate: { bitsPerSecond: capBps, queueMs: QUEUE_MS } }, direction);
   const adapting = await watch(meeting, watchers, ADAPT_MS);
   const machineBefore = machineSample();
+  const receivedBefore = await receivedVideo(meeting.page(cappedViewer));
   const measured = await watch(meeting, watchers, MEASURED_MS);
+  const cappedReceived = receivedText(receivedBefore, await receivedVideo(meeting.page(cappedViewer)));
   const machine = machineBetween(machineBefore, machineSample());
   const heard = await Promise.all(listeners.map(async ([listener, talkers]) => [listener, await audioGaps(meeting, listener, talkers, measured.windows[listener]!)] as const));
   const audioGapsMs = Object.fromEntries(heard.map(([listener, h]) => [listener, h.gaps]));
@@ -352,7 +354,7 @@ async function runCell(
   const counters = (await link.counters())[direction];
   await link.set({ rate: null }, direction);
   const back = await timeBackToFull(meeting, watchers, reference, performance.now());
-  return { setup, capBps: Math.round(capBps), machineBusyCores: machine.busyCores, otherCores: machine.otherCores, adapting: adapting.views, measured: measured.views, audioGapsMs, audioClockSlipMs, backToFullMs: back.ms, backHeldBy: back.heldBy, bottleneck: { queueDropped: counters.queueDropped, maxQueueMs: Math.round(counters.maxQueueMs) }, ...(relay ? { relay } : {}) };
+  return { setup, capBps: Math.round(capBps), machineBusyCores: machine.busyCores, otherCores: machine.otherCores, adapting: adapting.views, measured: measured.views, audioGapsMs, audioClockSlipMs, backToFullMs: back.ms, backHeldBy: back.heldBy, cappedReceived, bottleneck: { queueDropped: counters.queueDropped, maxQueueMs: Math.round(counters.maxQueueMs) }, ...(relay ? { relay } : {}) };
 }
 
 /** One cap of the matrix: Dan's downlink at a share of his full rate, or Ann's uplink at a rate. */
@@ -407,7 +409,7 @@ async function runSetup(lab: Lab, setup: Setup, { parts, percents, kbps }: Retur
         const listeners: Array<[Name, Name[]]> = Object.keys(watchers).map((v) => [v as Name, meeting.names.filter((n) => n !== v)]);
         const cell = await runCell(lab, setup, meeting, lab.danLink, 'down', (full.downBps * cap.percent) / 100, watchers, listeners, full.views, 'Dan');
         result.downlink.push({ percent: cap.percent, freshStart, startedAtFull, ...cell });
-        console.log(`  downlink ${cap.percent}% (${Math.round(cell.capBps / 1000)} kbit/s${freshStart ? `, ${freshStart}` : ''}): Dan ${JSON.stringify(cell.measured['Dan'])}, gaps ${JSON.stringify(cell.audioGapsMs)} (clock slip ${JSON.stringify(cell.audioClockSlipMs)}); Ben ${JSON.stringify(cell.measured['Ben'] ?? null)}; back ${cell.backToFullMs} ms (${cell.backHeldBy.join('; ') || 'at once'}); machine ${cell.machineBusyCores} (others ${cell.otherCores}); ${JSON.stringify(cell.relay ?? {})}`);
+        console.log(`  downlink ${cap.percent}% (${Math.round(cell.capBps / 1000)} kbit/s${freshStart ? `, ${freshStart}` : ''}): Dan ${JSON.stringify(cell.measured['Dan'])}, gaps ${JSON.stringify(cell.audioGapsMs)} (clock slip ${JSON.stringify(cell.audioClockSlipMs)}); Ben ${JSON.stringify(cell.measured['Ben'] ?? null)}; Dan's browser got [${cell.cappedReceived}]; back ${cell.backToFullMs} ms (${cell.backHeldBy.join('; ') || 'at once'}); machine ${cell.machineBusyCores} (others ${cell.otherCores}); ${JSON.stringify(cell.relay ?? {})}`);
       } else {
         // Ann's camera at every viewer; Ann's voice at every listener.
         const viewers = meeting.names.filter((n) => n !== 'Ann');

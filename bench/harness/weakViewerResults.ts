@@ -47,6 +47,8 @@ interface Cell {
   backToFullMs: number | null;
   /** What was still short of full quality at the end of each one-second check after the lift ("2.1 s Dan←Cat paused"): where the way back waited. */
   backHeldBy: string[];
+  /** What the capped viewer's browser received per video stream in the measured window ("320: pkt 280 rcv 84 dec 84 drop 0 key 0 lost 2 nack 2 pli 0"): a camera the relay did not send told from one the browser did not decode. */
+  cappedReceived: string;
   /** The bottleneck's counters over the cell (cap set → lifted). */
   bottleneck: { queueDropped: number; maxQueueMs: number };
   /** Relay only: layer switches in the cell, cameras paused at the end, the capped person's overlay at the end. */
