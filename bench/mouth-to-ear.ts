@@ -146,9 +146,10 @@ async function measure(browser: Browser, baseUrl: string, topology: TopologyPref
   }
 }
 
-/** How long the relay holds `who`'s voice before the mix, as that person's stats overlay shows it (opened after the measured window: it polls); null when it does not say within 5 s. */
+/** How long the relay holds `who`'s voice before the mix, as that person's stats overlay shows it (open by default in a wide window); null when it does not say within 5 s. */
 async function voiceHeldMs(who: Participant): Promise<number | null> {
-  await who.page.getByTestId('toggle-stats').click();
+  const toggle = who.page.getByTestId('toggle-stats');
+  if ((await toggle.getAttribute('aria-pressed')) !== 'true') await toggle.click();
   const row = who.page.getByTestId('stats-voice-held');
   try {
     await waitFor(async () => (await row.count()) > 0, 5000, 'the voice-held row');
