@@ -1,7 +1,7 @@
 /** One viewer's video allocation (relay/allocation/allocate.ts): what a weak downlink, a small tile and priorities get. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { allocate, UPGRADE_HEADROOM, type LayerOffer, type SlotDemand } from '../../relay/allocation/allocate';
+import { allocate, KEEP_LOWEST_SLACK, UPGRADE_HEADROOM, type LayerOffer, type SlotDemand } from '../../relay/allocation/allocate';
 
 /** Three simulcast layers as libwebrtc sends 640×480: 160×120, 320×240, 640×480. */
 const SIMULCAST: LayerOffer[] = [
@@ -56,6 +56,16 @@ test('hysteresis: a layer held stays while it fits; taking it (or resuming) need
   // Resuming a paused slot needs headroom too.
   assert.equal(layersOf(100_000, [camera('a')]), { a: 'paused' });
   assert.equal(layersOf(100_000, [camera('a', { current: 0 })]), { a: 0 });
+});
+
+test('shown cameras are not paused for a small dip of the budget below their lowest layers; a bigger dip pauses one', () => {
+  const shown = () => [camera('a', { current: 0 }), camera('b', { current: 0 }), camera('c', { current: 0 })];
+  // Three lowest layers cost 300k: a budget that many cost no more than the slack above it keeps all three.
+  assert.equal(layersOf(300_000 / (1 + KEEP_LOWEST_SLACK) + 1, shown()), { a: 0, b: 0, c: 0 });
+  // Short by more: the last is paused, and nothing is raised.
+  assert.equal(layersOf(300_000 / (1 + KEEP_LOWEST_SLACK) - 1_000, shown()), { a: 0, b: 0, c: 'paused' });
+  // A camera not shown yet is not resumed into a budget it does not fit with headroom.
+  assert.equal(layersOf(270_000, [camera('a', { current: 0 }), camera('b', { current: 0 }), camera('c')]), { a: 0, b: 0, c: 'paused' });
 });
 
 test('a source whose layers are not measured yet is planned at a default cost; a source sending nothing takes no budget', () => {
