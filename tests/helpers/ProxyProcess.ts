@@ -31,7 +31,7 @@ const HOST = join(import.meta.dirname, 'proxyHost.ts');
 
 export class ProxyProcess {
   private nextId = 1;
-  private readonly pending = new Map<number, (reply: { counters?: UdpProxyCounters }) => void>();
+  private readonly pending = new Map<number, { resolve: (reply: { counters?: UdpProxyCounters }) => void; reject: (error: Error) => void }>();
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -40,8 +40,13 @@ export class ProxyProcess {
   ) {
     child.on('message', (reply: ProxyReply) => {
       if (!('id' in reply)) return;
-      this.pending.get(reply.id)?.(reply);
+      this.pending.get(reply.id)?.resolve(reply);
       this.pending.delete(reply.id);
+    });
+    // A child that dies leaves no request waiting for ever.
+    child.once('exit', (code) => {
+      for (const { reject } of this.pending.values()) reject(new Error(`proxy process exited (${code})`));
+      this.pending.clear();
     });
   }
 
@@ -96,7 +101,7 @@ export class ProxyProcess {
         reject(new Error('proxy process: gone'));
         return;
       }
-      this.pending.set(id, resolve);
+      this.pending.set(id, { resolve, reject });
       this.child.send({ ...body, id } as ProxyRequest);
     });
   }
