@@ -69,6 +69,15 @@ const PROBE_MARGIN = 1.2;
  * growing (two thirds of a window lost in weak-viewer, the budget cut to a third).
  */
 const PROBE_GROWTH = 1.5;
+/**
+ * …and after this many passed in a row (the link had room at every step since the last loss
+ * or queue), twice: a link back to full after a cap is reached in two probes fewer (issue 18:
+ * full quality ≤ 5 s after a cap is lifted; at 1.5× the last step up came a probe late in
+ * weak-viewer, 364 kbit/s → 1.44 Mbit/s in five probes), while a link still full fails the
+ * first, smaller one.
+ */
+const FAST_GROWTH = 2;
+const FAST_GROWTH_AFTER_PASSES = 2;
 /** A probe halfway to the lowest failed target is not worth it within this share above the budget. */
 const CONVERGED_SHARE = 0.05;
 /**
@@ -130,10 +139,13 @@ export class ViewerDownlink {
     toSequence: number | undefined;
     queueAtStart: number;
   } | undefined;
+  /** Whether the probe just decided still has to start its duplicates (once the round's layers are set). */
+  private probeToStart = false;
   private probeBackoffMs = PROBE_BACKOFF_MS;
   /** The lowest target of the probes of duplicates that failed since the last one passed (Infinity: none). */
   private failedTargetBps = Infinity;
-  private lastProbePassed = false;
+  /** Probes passed since the last that failed (or since a loss or a standing queue lowered the budget). */
+  private passesInARow = 0;
   /** The budget before the last probe that passed raised it. */
   private capacityBeforeProbe = 0;
   private lastProbeEndAt = -Infinity;
@@ -223,6 +235,7 @@ export class ViewerDownlink {
     });
     // A change moves what is sent: the next probe measures from where it settles.
     if (changed > 0) this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + SETTLE_MS);
+    if (this.probeToStart) this.startProbe(slots, layersOf, meter, nowMs);
     return changed;
   }
 
@@ -261,7 +274,7 @@ export class ViewerDownlink {
       this.capacity = delivered();
       this.lastDecreaseAt = nowMs;
       this.probeBackoffMs = PROBE_BACKOFF_MS;
-      this.lastProbePassed = false;
+      this.passesInARow = 0;
       this.nextProbeAt = nowMs + LIMITED_SETTLE_MS;
       this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), queueMs: Math.round(delivery.queueMs) }, 'downlink limited');
       return this.capacity;
@@ -274,6 +287,7 @@ export class ViewerDownlink {
       if (deliveredBps !== undefined && spanSentBps !== undefined && deliveredBps <= spanSentBps && deliveredBps * BUDGET_SHARE < this.capacity) {
         this.capacity = deliveredBps * BUDGET_SHARE;
         this.lastDecreaseAt = nowMs;
+        this.passesInARow = 0;
         this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + this.probeBackoffMs);
         this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(spanSentBps), deliveredBps: Math.round(deliveredBps), queueMs: Math.round(delivery.queueMs) }, 'downlink budget lowered on a standing queue');
       }
@@ -284,14 +298,12 @@ export class ViewerDownlink {
       // budget before it, which did fit (what got through while a new layer's keyframes
       // overflow the queue says little), and wait longer. Loss that outlasts it lowers the
       // budget again a second later.
-      const aftermath = this.lastProbePassed && nowMs - this.lastProbeEndAt <= PROBE_AFTERMATH_MS;
+      const aftermath = this.passesInARow > 0 && nowMs - this.lastProbeEndAt <= PROBE_AFTERMATH_MS;
       this.capacity = Math.min(this.capacity, aftermath ? Math.max(delivered(), this.capacityBeforeProbe) : delivered());
       this.lastDecreaseAt = nowMs;
       this.log({ capacityBps: Math.round(this.capacity), sentBps: Math.round(sent), loss: round(loss), queueMs: Math.round(delivery.queueMs), aftermath }, 'downlink budget lowered');
-      if (aftermath) {
-        this.lastProbePassed = false;
-        this.probeBackoffMs = Math.min(MAX_AFTERMATH_BACKOFF_MS, this.probeBackoffMs * 2);
-      }
+      if (aftermath) this.probeBackoffMs = Math.min(MAX_AFTERMATH_BACKOFF_MS, this.probeBackoffMs * 2);
+      this.passesInARow = 0;
       this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + this.probeBackoffMs);
     }
     // No probe while a queue stands: its packets would wait behind it, and their rise over a
@@ -316,9 +328,9 @@ export class ViewerDownlink {
       // multiply what is sent by at most 1 + MAX_PROBE_COPIES: a probe tests no more, and one
       // that would test no more than the budget waits for more to be sent.
       const duplicable = sent >= MIN_PROBE_BASE_BPS;
-      const step = duplicable && this.lastProbePassed ? more.all : more.cheapest;
+      const step = duplicable && this.passesInARow > 0 ? more.all : more.cheapest;
       const planned = this.videoBps(slots, layersOf, nowMs);
-      const reach = Math.max(this.capacity, planned) * PROBE_GROWTH;
+      const reach = Math.max(this.capacity, planned) * (this.passesInARow >= FAST_GROWTH_AFTER_PASSES ? FAST_GROWTH : PROBE_GROWTH);
       let targetBps = duplicable ? Math.min(planned + step * PROBE_MARGIN, reach, sent * (1 + MAX_PROBE_COPIES)) : planned + step * PROBE_MARGIN;
       // After a failure, halfway to the lowest target that failed: a link with less room than
       // the next step still raises the budget toward what it carries (room for keyframes and
@@ -331,12 +343,37 @@ export class ViewerDownlink {
       if (duplicable && targetBps <= this.capacity) {
         this.nextProbeAt = nowMs + SETTLE_MS;
       } else {
-        const share = duplicable ? (targetBps - sent) / sent : 0;
+        // Its duplicates start once this round's layers are set (allocate): what they multiply.
         this.probe = { startedAt: nowMs, targetBps, duplicable, fromSequence: delivery.nextSequence, toSequence: undefined, queueAtStart: delivery.queueMs };
-        meter.startProbe(share);
+        this.probeToStart = true;
       }
     }
     return this.capacity;
+  }
+
+  /**
+   * Starts the duplicates of the probe just decided, worth what takes what goes out to its
+   * target. What goes out is the layers just set when the meter (a second that ended 300 ms
+   * ago) has not caught up with them: a probe follows a passed one at once, in the round that
+   * raises the layers, and with the meter's lagging rate as its base it sent half again more
+   * than its target (6.3 Mbit/s for a 4.1 target in the model, failing on a 6 Mbit/s link).
+   * A target the layers already reach needs no probe.
+   */
+  private startProbe(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, nowMs: number): void {
+    this.probeToStart = false;
+    const probe = this.probe;
+    if (!probe) return;
+    if (!probe.duplicable) {
+      meter.startProbe(0);
+      return;
+    }
+    const base = Math.max(meter.sentBps(nowMs), this.videoBps(slots, layersOf, nowMs));
+    if (probe.targetBps <= base) {
+      this.probe = undefined;
+      this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + SETTLE_MS);
+      return;
+    }
+    meter.startProbe((probe.targetBps - base) / base);
   }
 
   /**
@@ -374,7 +411,7 @@ export class ViewerDownlink {
     const failed = lost || unreported || (queueRise > PROBE_QUEUE_RISE_MS && slowed) || swamped;
     if (!failed && !allReported && !timedOut) return;
     meter.stopProbe();
-    this.lastProbePassed = !failed;
+    this.passesInARow = failed ? 0 : this.passesInARow + 1;
     if (failed && probe.duplicable) this.failedTargetBps = Math.min(this.failedTargetBps, probe.targetBps);
     if (!failed) this.failedTargetBps = Infinity;
     const before = this.capacity;

@@ -18,19 +18,19 @@ import { VideoSlot, type SlotOutput } from '../../relay/VideoSlot';
 
 const output: SlotOutput = { connected: true, ssrc: 1, send: () => 100, resend: () => {}, skip: () => {} };
 const packet = (size: number): RtpIn => ({ ssrc: 0, sequenceNumber: 0, timestamp: 0, marker: false, payloadType: 96, payload: Buffer.alloc(0), size });
+/** What each layer of a camera sends: two layers, 300 and 900 kbit/s (a test may give others). */
 const RATES = [300_000, 900_000];
 
-/** A publisher's camera in two layers: 300 and 900 kbit/s. */
-function camera(publisherId: string): InputStream[] {
-  return [new InputStream(publisherId, 'camera', 0, 10), new InputStream(publisherId, 'camera', 1, 11)];
+function camera(publisherId: string, layers: number): InputStream[] {
+  return Array.from({ length: layers }, (_, layer) => new InputStream(publisherId, 'camera', layer, 10 + layer));
 }
 
 const fedUpTo = new WeakMap<InputStream, number>();
 /** Feeds every stream packets at its rate (a packet every 10 ms) up to `now`, from where it was last fed (the first time, three seconds back: steady layers). */
-function feed(cameras: InputStream[][], now: number): void {
+function feed(cameras: InputStream[][], now: number, rates = RATES): void {
   for (const layers of cameras) {
     layers.forEach((stream, layer) => {
-      const bytesPer10ms = RATES[layer]! / 8 / 100;
+      const bytesPer10ms = rates[layer]! / 8 / 100;
       for (let t = fedUpTo.get(stream) ?? now - 3000; t < now; t += 10) stream.measure(packet(bytesPer10ms), t);
       fedUpTo.set(stream, now);
     });
@@ -73,12 +73,12 @@ function run(world: ReturnType<typeof setup>, capacityBps: number, ms: number, d
     for (const slot of slots) {
       const target = slot.targetLayer;
       if (target === 'paused') continue;
-      const size = RATES[target]! / 8 / 100;
+      const size = world.rates[target]! / 8 / 100;
       offer(size, true);
       for (let c = meter.duplicates(size); c > 0; c -= 1) offer(size, false);
     }
     world.backlog = Math.max(0, world.backlog - room);
-    feed(cameras, now);
+    feed(cameras, now, world.rates);
     if ((now - world.start) % 50 === 0) {
       const feedback = feedbackOf(world, now);
       if (feedback && delivery.onFeedback(feedback, now) && downlink.wantsFeedback(now)) downlink.allocate(slots, layersOf, meter, delivery, now);
@@ -112,8 +112,8 @@ function feedbackOf(world: ReturnType<typeof setup>, now: number): Buffer | unde
 }
 
 const traceNow = { at: 0 };
-function setup(log?: DownlinkLog) {
-  const cameras = [camera('ann'), camera('ben'), camera('cat')];
+function setup(log?: DownlinkLog, rates = RATES) {
+  const cameras = ['ann', 'ben', 'cat'].map((name) => camera(name, rates.length));
   const slots = cameras.map((layers, i) => {
     const slot = new VideoSlot('dan', String(i + 3), output);
     slot.assign(layers[0]!.publisherId);
@@ -125,7 +125,7 @@ function setup(log?: DownlinkLog) {
   const delivery = new DownlinkDelivery();
   const targets = () => slots.map((s) => s.targetLayer);
   const reports: Array<[sequence: number, arrivalMs: number]> = [];
-  return { cameras, slots, layersOf, downlink, meter, delivery, targets, start: 10_000, now: 10_000, backlog: 0, dropCarry: 0, reports, feedbackCount: 0 };
+  return { cameras, rates, slots, layersOf, downlink, meter, delivery, targets, start: 10_000, now: 10_000, backlog: 0, dropCarry: 0, reports, feedbackCount: 0 };
 }
 
 test('free: every camera at its top layer while the link carries it', () => {
@@ -207,6 +207,27 @@ test('the link back: each probe raises the viewer, free again within seconds', (
   assert.ok(world.now - lifted <= MAX_PROBE_BACKOFF_MS + 3 * 500, `free after ${world.now - lifted} ms: ${history.join(' -> ')}`);
   const raised = history.map((h) => (JSON.parse(h) as number[]).reduce((a, b) => a + b, 0));
   assert.ok(raised.every((n, i) => i === 0 || n > raised[i - 1]!), history.join(' -> '));
+});
+
+test('a link back after a deep cap: once two probes in a row passed, each doubles the budget', () => {
+  // Three layers, each three to four times the one below (Chromium's simulcast of a 720p camera).
+  const passed: Array<{ targetBps: number; before: number }> = [];
+  let lifted = Infinity;
+  const world = setup((details, msg) => {
+    if (msg === 'downlink probe passed' && world.now >= lifted) passed.push({ targetBps: Number(details['targetBps']), before: Number(details['capacityBps']) - Number(details['raisedBy']) });
+  }, [100_000, 300_000, 1_200_000]);
+  run(world, 6_000_000, 1000);
+  run(world, 450_000, 15_000);
+  assert.equal(world.targets(), [0, 0, 0]);
+  lifted = world.now;
+  while (world.downlink.downlinkState === 'limited' && world.now - lifted < 20_000) run(world, 6_000_000, 250);
+  assert.is(world.downlink.downlinkState, 'free');
+  assert.equal(world.targets(), [2, 2, 2]);
+  // From three low layers (300 kbit/s) to three top ones (3.6 Mbit/s): 1.5× twice, then up to
+  // 2× (no more than the duplicates can make of what is sent): five probes, where 1.5× took six.
+  const growth = passed.map((p) => Math.round((p.targetBps / p.before) * 100) / 100);
+  assert.ok(passed.length <= 5 && growth.slice(2).some((g) => g >= 1.6), `growth per probe: ${growth.join(', ')}`);
+  assert.ok(world.now - lifted <= MAX_PROBE_BACKOFF_MS + 4 * 450, `free after ${world.now - lifted} ms`);
 });
 
 test('from everything paused, cameras come back one at a time: a probe with nothing to duplicate never takes everything', () => {
