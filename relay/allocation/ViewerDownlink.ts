@@ -13,7 +13,7 @@
  * on new loss, or to what the link delivered when a queue stands for a second without loss
  * (a deep buffer fills for seconds before it drops anything); it is raised only by a probe
  * (never while a queue stands): the slots send duplicates worth the next step
- * for 350 ms (no more than half again the budget). A probe fails as soon as the feedback
+ * for 350 ms (no more than half again the budget; twice, once two passed in a row). A probe fails as soon as the feedback
  * shows its packets lost, or the queue growing while they arrive slower than they were sent
  * (a browser on a busy machine stamps arrivals late, even a second late, but not slow) —
  * within a feedback interval, before the queue overflows; one that passes gives the budget
@@ -21,7 +21,7 @@
  * waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`), which aims halfway to the
  * lowest target that failed; after one that passed, the
  * next follows as soon as the layers it allowed have settled, and tries everything the tiles
- * need at once (within half again). Once the viewer gets everything its tiles
+ * need at once (within that reach). Once the viewer gets everything its tiles
  * need it is free again. A browser that sends no transport-wide feedback is judged by its
  * NACKs alone.
  *
@@ -322,11 +322,11 @@ export class ViewerDownlink {
       // step itself (a paused camera back), judged by what follows. Otherwise, after a step
       // that passed, try everything at once (a link back to full gets there in one probe, not
       // one per layer); after a failure, one step. Either way no more than half again the
-      // budget: a step bigger than that (a top layer is ten times the one below) is reached
-      // over several probes, each of which raises the budget, instead of one that overflows
-      // a link still full. Duplicates
-      // multiply what is sent by at most 1 + MAX_PROBE_COPIES: a probe tests no more, and one
-      // that would test no more than the budget waits for more to be sent.
+      // budget (twice once two passed in a row): a step bigger than that (a top layer is ten
+      // times the one below) is reached over several probes, each of which raises the budget,
+      // instead of one that overflows a link still full. Duplicates multiply what is sent by
+      // at most 1 + MAX_PROBE_COPIES: a probe tests no more, and one that would test no more
+      // than the budget waits for more to be sent.
       const duplicable = sent >= MIN_PROBE_BASE_BPS;
       const step = duplicable && this.passesInARow > 0 ? more.all : more.cheapest;
       const planned = this.videoBps(slots, layersOf, nowMs);
