@@ -253,7 +253,9 @@ async function shortOfFull(meeting: Meeting, watchers: Watchers, reference: View
 }
 
 async function atFullQuality(meeting: Meeting, watchers: Watchers, reference: Views): Promise<boolean> {
-  return (await shortOfFull(meeting, watchers, reference)).length === 0;
+  const short = await shortOfFull(meeting, watchers, reference);
+  if (short.length > 0) console.log(`  short of full quality: ${short.join(', ')}`);
+  return short.length === 0;
 }
 
 /**
@@ -272,7 +274,10 @@ async function timeBackToFull(meeting: Meeting, watchers: Watchers, reference: V
     if (short.length === 0) return { ms: at, heldBy };
     const after = await Promise.all(viewers.map((v) => receivedVideo(meeting.page(v))));
     const received = viewers.filter((v) => short.some((s) => s.startsWith(`${v}←`))).map((v) => `${v} got ${receivedText(before[viewers.indexOf(v)]!, after[viewers.indexOf(v)]!)}`);
-    heldBy.push(`${(at / 1000).toFixed(1)} s ${short.join(', ')} [${received.join('; ')}]`);
+    // What the short cameras' publishers send now, and why no more (their browser's own reason: bandwidth or cpu).
+    const publishers = [...new Set(short.map((s) => s.split('←')[1]!.split(' ')[0] as Name))];
+    const sent = await Promise.all(publishers.map(async (p) => `${p} sends ${(await sentVideo(meeting.page(p))).map((l) => `${l.width}@${l.fps ?? 0} ${Math.round(l.targetBps / 1000)}k ${l.limitedBy}`).join(', ')}`));
+    heldBy.push(`${(at / 1000).toFixed(1)} s ${short.join(', ')} [${[...received, ...sent].join('; ')}]`);
     before = after;
   }
   return { ms: null, heldBy };

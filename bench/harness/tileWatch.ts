@@ -109,11 +109,17 @@ export interface SentVideoStream {
   bytesSent: number;
   width: number;
   fps: number;
+  /** The rate the browser's encoder aims at (bit/s; 0 when it does not say). */
+  targetBps: number;
+  /** Why the browser sends less than the camera gives ('none', 'bandwidth', 'cpu', 'other'). */
+  limitedBy: string;
 }
 
 /** Every outbound-rtp video stream of the page's open peer connections (needs `PEER_CONNECTION_REGISTRY`). */
 export async function sentVideo(page: Page): Promise<SentVideoStream[]> {
-  return (await videoStats(page, 'outbound-rtp')).map((s) => ({ ssrc: num(s, 'ssrc'), bytesSent: num(s, 'bytesSent'), width: num(s, 'frameWidth'), fps: num(s, 'framesPerSecond') }));
+  return (await videoStats(page, 'outbound-rtp')).map((s) => ({
+    ssrc: num(s, 'ssrc'), bytesSent: num(s, 'bytesSent'), width: num(s, 'frameWidth'), fps: num(s, 'framesPerSecond'), targetBps: num(s, 'targetBitrate'), limitedBy: String(s['qualityLimitationReason'] ?? '?'),
+  }));
 }
 
 /** One received video stream's counters so far (inbound-rtp), by its m-line. */
