@@ -44,8 +44,15 @@ const QUEUE_EVIDENCE_MS = 1000;
 const HEAVY_LOSS = 0.2;
 /** A probe fails on any loss above this (a queue filling up, before it overflows much)… */
 const PROBE_LOSS_LIMIT = 0.02;
-/** …or on its queue growing this much over the queue when it started. */
-const PROBE_QUEUE_RISE_MS = 25;
+/**
+ * …or on its queue growing this much over the queue when it started, while its packets
+ * arrived slower than they left. 25 ms passed one that rose 21 ms at 88% of its rate on a
+ * capped link in weak-viewer: the next, half again above it, lost 29% and froze a camera for
+ * 1.7 s. (True passes there rise 0–3 ms.)
+ */
+const PROBE_QUEUE_RISE_MS = 15;
+/** A rise this large fails a probe even at (nearly) its rate (see `swamped`). */
+const PROBE_SWAMPED_RISE_MS = 75;
 /** Packets that arrive slower than this share of their sending rate went through a full link. */
 const PROBE_SATURATED_SHARE = 0.95;
 /** A layer is offered once it has arrived steadily this long. */
@@ -404,10 +411,10 @@ export class ViewerDownlink {
     // stuck somewhere, which no probe may pass.
     const timedOut = elapsed >= PROBE_MS + FEEDBACK_DELAY_MS;
     const unreported = timedOut && delivery.hasFeedback && !allReported;
-    // A queue grown three times as much fails it even at 95% or more of the rate, unless its
+    // A queue grown this much (`PROBE_SWAMPED_RISE_MS`) fails it even at 95% or more of the rate, unless its
     // packets arrived bunched, faster than they left (a stalled browser stamping them late):
     // one passed on a 78 ms rise at 96% of its rate, and the step it took lost 15%.
-    const swamped = queueRise > 3 * PROBE_QUEUE_RISE_MS && span.deliveredBps !== undefined && span.sentBps !== undefined && span.deliveredBps <= span.sentBps;
+    const swamped = queueRise > PROBE_SWAMPED_RISE_MS && span.deliveredBps !== undefined && span.sentBps !== undefined && span.deliveredBps <= span.sentBps;
     const failed = lost || unreported || (queueRise > PROBE_QUEUE_RISE_MS && slowed) || swamped;
     if (!failed && !allReported && !timedOut) return;
     meter.stopProbe();
