@@ -392,7 +392,7 @@ export class MeetingRelay {
         const uplink = peer.uplink;
         const downlink = viewer.downlink.report(peer.downlinkMeter, peer.downlinkDelivery, now);
         // The debug trace of decisions (ViewerDownlink) reads better with what they were made on.
-        this.log.debug({ participant: viewer.id, feedbacks: peer.downlinkDelivery.feedbacks, ...downlink }, 'downlink report');
+        this.log.debug({ participant: viewer.id, feedbacks: peer.downlinkDelivery.feedbacks, pacerPeakMs: Math.round(peer.downlinkPacer.takePeakQueueMs()), thinnedFrames: peer.temporalValve.takeThinned(), ...downlink }, 'downlink report');
         this.events.emit('downlink', viewer.id, { ...downlink, ...(uplink ? { uplink } : {}) });
       }
     }

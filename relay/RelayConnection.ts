@@ -6,6 +6,7 @@ import type { DownlinkReport } from '../protocol/signaling';
 import type { DownlinkDelivery } from './allocation/DownlinkDelivery';
 import type { DownlinkMeter } from './allocation/DownlinkMeter';
 import type { DownlinkPacer } from './allocation/DownlinkPacer';
+import type { TemporalValve } from './allocation/TemporalValve';
 import type { InputStream } from './InputStreams';
 import type { IceCandidateInit, RelayLogger, RtpIn, VideoSource } from './types';
 import type { VideoSlot } from './VideoSlot';
@@ -47,6 +48,8 @@ export interface RelayConnection {
   readonly downlinkPacer: DownlinkPacer;
   /** When its slots' packets reached the client, from its transport-wide feedback. */
   readonly downlinkDelivery: DownlinkDelivery;
+  /** How many temporal layers its slots forward now (fewer while its video queues at the relay). */
+  readonly temporalValve: TemporalValve;
   /** The client's video as it reaches the relay (its last reception report's interval), undefined before any. */
   readonly uplink: DownlinkReport['uplink'];
   /** The UDP host endpoints its ICE sockets are bound to: where a client's TURN relay sends to reach us. */

@@ -19,6 +19,7 @@ import type { Audio, MediaHandler, PeerConnection, Track, Video } from 'node-dat
 import { DownlinkDelivery } from './allocation/DownlinkDelivery';
 import { DownlinkMeter } from './allocation/DownlinkMeter';
 import { DownlinkPacer } from './allocation/DownlinkPacer';
+import { TemporalValve } from './allocation/TemporalValve';
 import { RelayError } from './errors';
 import { OpusPacketizer } from './OpusPacketizer';
 import { CandidateGate, guarded, PeerLife, type RelayConnection, type RelayPeerHandlers } from './RelayConnection';
@@ -117,6 +118,7 @@ export class RelayPeer implements RelayConnection {
   readonly downlinkMeter = new DownlinkMeter();
   /** When this connection's slots' packets go out. */
   readonly downlinkPacer = new DownlinkPacer();
+  readonly temporalValve = new TemporalValve(this.downlinkPacer);
   /** When this connection's slots' packets reached the client (its transport-wide feedback). */
   readonly downlinkDelivery = new DownlinkDelivery();
   /** The client's video as it reaches the relay, per reception report interval. */
@@ -312,7 +314,7 @@ export class RelayPeer implements RelayConnection {
         const transportCcId = answerTransportCc(description, offered);
         // No media handler: the relay answers NACKs itself, within a budget (RetransmitHistory).
         const track = this.addTrack(description);
-        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch, this.downlinkMeter, this.downlinkPacer, this.downlinkDelivery, transportCcId));
+        const slot = new VideoSlot(this.id, offered.mid, new TrackSlotOutput(this, track, ssrc, offered.payloadType!, this.scratch, this.downlinkMeter, this.downlinkPacer, this.downlinkDelivery, this.temporalValve, transportCcId));
         track.onMessage((message) => {
           if (isRtcp(message)) this.guard('rtcp', () => this.onSlotRtcp(slot, message));
         });

@@ -2,16 +2,21 @@
  * A video slot's sending stream on node-datachannel: a local `SendOnly` video track of the
  * viewer's connection, with its own SSRC and numbering. The publisher's packets are renumbered
  * onto it (sequence numbers, timestamps and VP8 picture IDs continue across a change of
- * source or layer), so the viewer sees one steady stream per slot whichever camera it shows.
+ * source or layer), so the viewer sees one steady stream per slot whichever camera it shows;
+ * while the viewer's video queues at the relay, frames of the higher temporal layers are left
+ * out (TemporalValve, TemporalThinning).
  */
 import { randomInt } from 'node:crypto';
 import type { Track } from 'node-datachannel';
 import type { DownlinkDelivery } from './allocation/DownlinkDelivery';
 import type { DownlinkMeter } from './allocation/DownlinkMeter';
 import type { DownlinkPacer } from './allocation/DownlinkPacer';
+import type { TemporalValve } from './allocation/TemporalValve';
 import { RetransmitHistory } from './RetransmitHistory';
 import { MAX_RTP_BYTES, TRANSPORT_CC_BYTES, writeRtp } from './rtpBytes';
 import { isNewer, SlotNumbering } from './SlotNumbering';
+import { TemporalThinning } from './TemporalThinning';
+import { isVp8KeyframeStart, VP8_FRAME_START, vp8Temporal } from './vp8';
 import { Vp8PictureIds } from './Vp8PictureIds';
 import type { RtpIn } from './types';
 import { SOURCE_SWITCH_TICKS, type SlotOutput } from './VideoSlot';
@@ -23,6 +28,7 @@ export class TrackSlotOutput implements SlotOutput {
   private timestampOffset = 0;
   private lastTimestamp = randomInt(0, 0x1_0000_0000);
   private readonly pictureIds = new Vp8PictureIds();
+  private readonly thinning = new TemporalThinning();
   private readonly history = new RetransmitHistory();
 
   constructor(
@@ -37,6 +43,8 @@ export class TrackSlotOutput implements SlotOutput {
     private readonly pacer: DownlinkPacer,
     /** The viewer's transport-wide feedback: each packet is numbered there as it leaves, when the viewer negotiated the extension (its ID). */
     private readonly delivery: DownlinkDelivery,
+    /** How many temporal layers the viewer gets now (shared by its slots). */
+    private readonly valve: Pick<TemporalValve, 'ceiling' | 'countThinned'>,
     private readonly transportCcId?: number,
   ) {}
 
@@ -55,7 +63,23 @@ export class TrackSlotOutput implements SlotOutput {
     if (rebase) {
       this.numbering.rebase(packet.sequenceNumber);
       this.pictureIds.rebase();
+      this.thinning.reset();
       this.timestampOffset = (this.lastTimestamp + SOURCE_SWITCH_TICKS - packet.timestamp) >>> 0;
+    }
+    // A frame of a temporal layer above the viewer's ceiling is left out: its sequence numbers
+    // and picture ID are gaps the next packets close (the viewer would NACK them, or wait).
+    const temporal = vp8Temporal(packet.payload);
+    if (temporal >= 0) {
+      const keyframe = (temporal & VP8_FRAME_START) !== 0 && isVp8KeyframeStart(packet.payload);
+      const passed = this.thinning.pass(packet.timestamp, temporal, keyframe, this.valve.ceiling(performance.now()));
+      if (passed !== true) {
+        if (passed === 'new') {
+          this.pictureIds.drop(packet.payload);
+          this.valve.countThinned();
+        }
+        this.numbering.skip(packet.sequenceNumber);
+        return 0;
+      }
     }
     const seq = this.numbering.map(packet.sequenceNumber);
     const timestamp = (packet.timestamp + this.timestampOffset) >>> 0;

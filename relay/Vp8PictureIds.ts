@@ -14,7 +14,8 @@
  * next source: every packet of that source (a late or retransmitted one included) gets the
  * same. `map` runs when a packet is numbered, `write` when it is written out (the pacer may
  * hold it in between, and a NACK may ask for it again after a change of source), so the
- * shift travels with the packet as one number.
+ * shift travels with the packet as one number. A frame left out (`drop`) is a gap the picture
+ * IDs after it close.
  */
 import { isNewer } from './SlotNumbering';
 
@@ -66,14 +67,19 @@ function readPictureId(payload: Uint8Array, at: number, bits: number): number {
 /** The shifts of one source, packed into one number (picture ID: bits 0–14, TL0PICIDX: 15–22, KEYIDX: 23–27). */
 const pack = (pictureId: number, tl0: number, keyIdx: number): number => pictureId | (tl0 << 15) | (keyIdx << 23);
 
+/** Dropped picture IDs remembered one by one; older ones are folded into the shift (a packet that late is not coming). */
+const MAX_DROPPED = 64;
+
 /** One of the descriptor's counters (picture ID, TL0PICIDX or KEYIDX), continued across sources. */
 class ContinuedCounter {
-  /** What is added to the current source's values (mod `space`). */
+  /** What is added to the current source's values (mod `space`), before the drops. */
   shift = 0;
   /** The newest value given out (-1: none yet). */
   private newest = -1;
   /** The next source's shift is still to be fixed (on its first packet carrying the field). */
   private pending = false;
+  /** Values of the current source left out (frames not forwarded), oldest first: the values after each close its gap. */
+  private readonly dropped: number[] = [];
 
   constructor(private readonly space: number) {}
 
@@ -81,14 +87,38 @@ class ContinuedCounter {
     this.pending = true;
   }
 
+  /** What is added to the current source's `value` (mod `space`): the shift, less the values dropped before it. */
+  offsetOf(value: number): number {
+    let before = 0;
+    for (const dropped of this.dropped) if (isNewer(value, dropped, this.space)) before += 1;
+    return (this.shift - before + this.space) % this.space;
+  }
+
   /** A value of the current source, as it is numbered. */
   see(value: number): void {
-    if (this.pending) {
-      this.pending = false;
-      this.shift = this.newest < 0 ? 0 : (this.newest + 1 - value + this.space) % this.space;
-    }
-    const out = (value + this.shift) % this.space;
+    this.fix(value);
+    const out = (value + this.offsetOf(value)) % this.space;
     if (this.newest < 0 || isNewer(out, this.newest, this.space)) this.newest = out;
+  }
+
+  /** A value of the current source that is not forwarded (a frame left out): the next values close its gap. */
+  drop(value: number): void {
+    this.fix(value);
+    const last = this.dropped.at(-1);
+    if (last !== undefined && !isNewer(value, last, this.space)) return;
+    this.dropped.push(value);
+    if (this.dropped.length > MAX_DROPPED) {
+      this.dropped.shift();
+      this.shift = (this.shift - 1 + this.space) % this.space;
+    }
+  }
+
+  /** Fixes a new source's shift on its first value: right after the newest given out. */
+  private fix(value: number): void {
+    if (!this.pending) return;
+    this.pending = false;
+    this.dropped.length = 0;
+    this.shift = this.newest < 0 ? 0 : (this.newest + 1 - value + this.space) % this.space;
   }
 }
 
@@ -106,12 +136,27 @@ export class Vp8PictureIds {
 
   /** Reads a packet's fields as it is numbered; returns the shift to `write` it with. */
   map(payload: Uint8Array): number {
+    let pictureShift = this.pictureId.shift;
     if (readFields(payload, 0)) {
-      if (fields.pictureIdAt >= 0) this.pictureId.see(readPictureId(payload, fields.pictureIdAt, fields.pictureIdBits));
+      if (fields.pictureIdAt >= 0) {
+        const id = readPictureId(payload, fields.pictureIdAt, fields.pictureIdBits);
+        this.pictureId.see(id);
+        pictureShift = this.pictureId.offsetOf(id);
+      }
       if (fields.tl0At >= 0) this.tl0.see(payload[fields.tl0At]!);
       if (fields.keyIdxAt >= 0) this.keyIdx.see(payload[fields.keyIdxAt]! & 0x1f);
     }
-    return pack(this.pictureId.shift, this.tl0.shift, this.keyIdx.shift);
+    return pack(pictureShift, this.tl0.shift, this.keyIdx.shift);
+  }
+
+  /**
+   * A frame left out (a higher temporal layer, see TemporalThinning): the picture IDs after it
+   * close its gap, as mediasoup's VP8 encoding context does — libwebrtc's reference finder
+   * waits for a missing picture ID as a frame not yet received. Its TL0PICIDX is the base
+   * layer's, which is never left out.
+   */
+  drop(payload: Uint8Array): void {
+    if (readFields(payload, 0) && fields.pictureIdAt >= 0) this.pictureId.drop(readPictureId(payload, fields.pictureIdAt, fields.pictureIdBits));
   }
 
   /** Rewrites the fields of the VP8 payload written at `at` in `out` by `shift` (from `map`). */

@@ -47,3 +47,33 @@ function vp8HeaderOffset(payload: Uint8Array): number | undefined {
   }
   return offset;
 }
+
+/** `vp8Temporal`'s packed result: the temporal layer (TID) in bits 0–1… */
+export const VP8_TID_MASK = 0x03;
+/** …the layer sync bit (Y: the frame refers only to the base layer, TL0)… */
+export const VP8_LAYER_SYNC = 0x04;
+/** …and whether the packet starts a frame (S=1, PID=0). */
+export const VP8_FRAME_START = 0x08;
+
+/**
+ * The temporal layer facts of a VP8 packet (RFC 7741 §4.2: TID and Y, when its descriptor
+ * carries them; the T bit), packed into one number so the per-packet path allocates nothing;
+ * -1 when the packet has no temporal layer (a stream without temporal layers).
+ */
+export function vp8Temporal(payload: Uint8Array): number {
+  const first = payload[0];
+  if (first === undefined || (first & 0x80) === 0) return -1;
+  const ext = payload[1];
+  if (ext === undefined || (ext & 0x20) === 0) return -1;
+  let offset = 2;
+  if (ext & 0x80) {
+    const picture = payload[offset];
+    if (picture === undefined) return -1;
+    offset += picture & 0x80 ? 2 : 1;
+  }
+  if (ext & 0x40) offset += 1;
+  const tidByte = payload[offset];
+  if (tidByte === undefined) return -1;
+  const start = (first & 0x10) !== 0 && (first & 0x07) === 0;
+  return (tidByte >> 6) | (tidByte & 0x20 ? VP8_LAYER_SYNC : 0) | (start ? VP8_FRAME_START : 0);
+}

@@ -33,12 +33,26 @@ export class DownlinkMeter {
   /** Duplicates to send, as a share of the bytes sent (0: not probing). */
   private probeShare = 0;
   private probeCredit = 0;
+  /** While probing: when it started (-1: not probing) and the bytes sent since, everything included. */
+  private probeStartedAt = -1;
+  private probeBytes = 0;
+  private lastProbeBps = 0;
 
   /** A video packet of `size` bytes went out (`original`: not a retransmission or a duplicate). */
   sent(size: number, original: boolean, nowMs: number): void {
     const at = this.advance(nowMs);
     this.bytes[at]! += size;
     if (original) this.packets[at]! += 1;
+    if (this.probeStartedAt >= 0) this.probeBytes += size;
+  }
+
+  /**
+   * What the last probe sent, everything included (bit/s from its start to `stopProbe`): what
+   * it tested, which may be less than its target — its duplicates multiply what goes out, and
+   * less goes out while a new layer waits for its keyframe or frames are left out.
+   */
+  get probeSentBps(): number {
+    return this.lastProbeBps;
   }
 
   /** The viewer NACKed, for the first time, a packet sent at `sentAtMs`. */
@@ -61,12 +75,16 @@ export class DownlinkMeter {
   }
 
   /** Sends duplicates worth `share` of what is sent, until `stopProbe`. */
-  startProbe(share: number): void {
+  startProbe(share: number, nowMs: number): void {
     this.probeShare = Math.max(0, share);
     this.probeCredit = 0;
+    this.probeStartedAt = nowMs;
+    this.probeBytes = 0;
   }
 
-  stopProbe(): void {
+  stopProbe(nowMs: number): void {
+    if (this.probeStartedAt >= 0 && nowMs > this.probeStartedAt) this.lastProbeBps = (this.probeBytes * 8000) / (nowMs - this.probeStartedAt);
+    this.probeStartedAt = -1;
     this.probeShare = 0;
     this.probeCredit = 0;
   }

@@ -7,9 +7,10 @@
  * and lost again, and the picture freezes; spread over a few hundred milliseconds it fits,
  * and the mix (on its own track, never paced) does not wait behind it in that queue.
  *
- * Retransmissions go before queued media (a picture waits for them). Nothing is dropped:
- * when the queue holds more than `QUEUE_LIMIT_MS` of sending at the paced rate, it drains
- * faster (libwebrtc's pacer does the same), so a budget set too low costs delay, not video.
+ * Retransmissions go before queued media (a picture waits for them). Nothing queued is
+ * dropped: when the queue holds more than `QUEUE_LIMIT_MS` of sending at the paced rate, it
+ * drains faster (libwebrtc's pacer does the same), so a budget set too low costs delay, not
+ * video; well before that, fewer frames come in (TemporalValve).
  */
 
 /** How often a non-empty queue is served. */
@@ -18,8 +19,15 @@ const TICK_MS = 5;
 const BURST_MS = 10;
 /** …and never less than two full packets. */
 const MIN_BURST_BYTES = 2 * 1200;
-/** The queue is drained within about this long, whatever the rate. */
-export const QUEUE_LIMIT_MS = 400;
+/**
+ * The queue is drained within about this long, whatever the rate. Before that, the viewer's
+ * slots leave out their higher temporal layers (TemporalValve, from 150 ms of queue), which
+ * drains it at the pace: at 400 ms this drain ran in half of the seconds under a 40% cap in
+ * weak-viewer (queues of 0.5–1.3 s after a layer switch's keyframes), sending up to 2.8× the
+ * budget into the link's queue, whose loss asked for the keyframes again. What still reaches
+ * it: bursts of base-layer frames and keyframes, and streams without temporal layers.
+ */
+export const QUEUE_LIMIT_MS = 1000;
 
 export type PacedKind = 'resend' | 'media';
 
@@ -38,6 +46,8 @@ export class DownlinkPacer {
   private creditAt = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  /** The longest the queue stood (ms of sending at the pace) since `takePeakQueueMs`. */
+  private peakQueueMs = 0;
 
   /** `now`: the clock (a test's own). */
   constructor(private readonly now: () => number = () => performance.now()) {}
@@ -57,6 +67,11 @@ export class DownlinkPacer {
     return this.queuedBytes;
   }
 
+  /** How long what waits takes to go out at the pace (ms; 0 when not pacing). */
+  get queuedMs(): number {
+    return this.rateBps === Infinity ? 0 : (this.queuedBytes * 8000) / this.rateBps;
+  }
+
   /** Sends a packet of `size` bytes now or at its turn: `transmit` writes it. */
   send(size: number, kind: PacedKind, transmit: () => void): void {
     if (this.closed) return;
@@ -72,7 +87,15 @@ export class DownlinkPacer {
     }
     (kind === 'resend' ? this.resends : this.media).push({ size, transmit });
     this.queuedBytes += size;
+    this.peakQueueMs = Math.max(this.peakQueueMs, this.queuedMs);
     this.timer ??= setInterval(() => this.serve(), TICK_MS);
+  }
+
+  /** The longest the queue stood since the last call (ms of sending at the pace; beyond `QUEUE_LIMIT_MS` it drained faster), for the debug trace. */
+  takePeakQueueMs(): number {
+    const peak = this.peakQueueMs;
+    this.peakQueueMs = 0;
+    return peak;
   }
 
   close(): void {

@@ -85,6 +85,8 @@ const PROBE_GROWTH = 1.5;
  */
 const FAST_GROWTH = 2;
 const FAST_GROWTH_AFTER_PASSES = 2;
+/** A probe that sent at least this share of its target tested it (its start and the pace's steps cost a little). */
+const TESTED_SHARE = 0.85;
 /** A probe halfway to the lowest failed target is not worth it within this share above the budget. */
 const CONVERGED_SHARE = 0.05;
 /**
@@ -360,27 +362,31 @@ export class ViewerDownlink {
 
   /**
    * Starts the duplicates of the probe just decided, worth what takes what goes out to its
-   * target. What goes out is the layers just set when the meter (a second that ended 300 ms
-   * ago) has not caught up with them: a probe follows a passed one at once, in the round that
-   * raises the layers, and with the meter's lagging rate as its base it sent half again more
-   * than its target (6.3 Mbit/s for a 4.1 target in the model, failing on a 6 Mbit/s link).
-   * A target the layers already reach needs no probe.
+   * target. What goes out is the layers just set (what their publishers send): a probe
+   * follows a passed one at once, in the round that raises the layers, and the meter's rate
+   * (a second that ended 300 ms ago) lags behind them and counts the last probe's duplicates
+   * too — as the base it sent half again more than its target after a step up (6.3 Mbit/s for
+   * a 4.1 target in the model) and, after a probe, less than it. Less goes out than planned
+   * while a new layer waits for its keyframe or frames are left out: the probe then tests less
+   * than its target, and a pass raises the budget only to what it tested (`judgeProbe`). A
+   * target the layers already reach needs no probe.
    */
   private startProbe(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, nowMs: number): void {
     this.probeToStart = false;
     const probe = this.probe;
     if (!probe) return;
     if (!probe.duplicable) {
-      meter.startProbe(0);
+      meter.startProbe(0, nowMs);
       return;
     }
-    const base = Math.max(meter.sentBps(nowMs), this.videoBps(slots, layersOf, nowMs));
+    const planned = this.videoBps(slots, layersOf, nowMs);
+    const base = planned > 0 ? planned : meter.sentBps(nowMs);
     if (probe.targetBps <= base) {
       this.probe = undefined;
       this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + SETTLE_MS);
       return;
     }
-    meter.startProbe((probe.targetBps - base) / base);
+    meter.startProbe((probe.targetBps - base) / base, nowMs);
   }
 
   /**
@@ -393,7 +399,7 @@ export class ViewerDownlink {
   private judgeProbe(probe: NonNullable<ViewerDownlink['probe']>, meter: DownlinkMeter, delivery: DownlinkDelivery, loss: number, nowMs: number): void {
     const elapsed = nowMs - probe.startedAt;
     if (elapsed >= PROBE_MS && probe.toSequence === undefined) {
-      meter.stopProbe();
+      meter.stopProbe(nowMs);
       probe.toSequence = delivery.nextSequence;
     }
     const span = delivery.span(probe.fromSequence, probe.toSequence ?? delivery.nextSequence);
@@ -417,7 +423,7 @@ export class ViewerDownlink {
     const swamped = queueRise > PROBE_SWAMPED_RISE_MS && span.deliveredBps !== undefined && span.sentBps !== undefined && span.deliveredBps <= span.sentBps;
     const failed = lost || unreported || (queueRise > PROBE_QUEUE_RISE_MS && slowed) || swamped;
     if (!failed && !allReported && !timedOut) return;
-    meter.stopProbe();
+    meter.stopProbe(nowMs);
     this.passesInARow = failed ? 0 : this.passesInARow + 1;
     if (failed && probe.duplicable) this.failedTargetBps = Math.min(this.failedTargetBps, probe.targetBps);
     if (!failed) this.failedTargetBps = Infinity;
@@ -431,8 +437,13 @@ export class ViewerDownlink {
       // outlasts the probe is the link's, and lowers the budget then.
       this.lastDecreaseAt = nowMs;
     } else {
+      // Up to what it tested: its target, or what went out when that was well short of it
+      // (its duplicates multiply what goes out, and less goes out while a new layer waits for
+      // its keyframe or frames are left out — one passed at a 762 kbit/s target on 151 of
+      // originals, through a 542 cap).
+      const tested = meter.probeSentBps;
       this.capacityBeforeProbe = this.capacity;
-      this.capacity = Math.max(this.capacity, probe.targetBps);
+      this.capacity = Math.max(this.capacity, !probe.duplicable || tested >= TESTED_SHARE * probe.targetBps ? probe.targetBps : tested);
       // A resume tested nothing (what follows it does): its backoff stays until a probe of duplicates passes.
       if (probe.duplicable) this.probeBackoffMs = PROBE_BACKOFF_MS;
     }
@@ -441,7 +452,7 @@ export class ViewerDownlink {
     this.nextProbeAt = failed ? nowMs + this.probeBackoffMs : probe.duplicable ? nowMs : nowMs + PROBE_BACKOFF_MS;
     this.lastProbeEndAt = nowMs;
     this.log({
-      targetBps: Math.round(probe.targetBps), capacityBps: Math.round(this.capacity), raisedBy: Math.round(this.capacity - before), deliveredBps: Math.round(span.deliveredBps ?? -1), sentBps: Math.round(span.sentBps ?? -1),
+      targetBps: Math.round(probe.targetBps), testedBps: Math.round(meter.probeSentBps), capacityBps: Math.round(this.capacity), raisedBy: Math.round(this.capacity - before), deliveredBps: Math.round(span.deliveredBps ?? -1), sentBps: Math.round(span.sentBps ?? -1),
       loss: round(loss), transportLoss: round(transportLoss), unreported, queueRiseMs: Math.round(queueRise), elapsedMs: Math.round(elapsed), duplicable: probe.duplicable,
     }, failed ? 'downlink probe failed' : 'downlink probe passed');
     this.probe = undefined;

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { DownlinkPacer } from '../../relay/allocation/DownlinkPacer';
 import { DownlinkDelivery } from '../../relay/allocation/DownlinkDelivery';
 import { DownlinkMeter } from '../../relay/allocation/DownlinkMeter';
+import { TemporalValve } from '../../relay/allocation/TemporalValve';
 import { TrackSlotOutput } from '../../relay/TrackSlotOutput';
 import { isRtcp, readExtension16, readRtp, TRANSPORT_CC_BYTES, writeRtp } from '../../relay/rtpBytes';
 import type { RtpIn } from '../../relay/types';
@@ -84,7 +85,8 @@ function recordingSlot() {
       return true;
     },
   };
-  return { output: new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400), new DownlinkMeter(), new DownlinkPacer(), new DownlinkDelivery()), sent };
+  const pacer = new DownlinkPacer();
+  return { output: new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400), new DownlinkMeter(), pacer, new DownlinkDelivery(), new TemporalValve(pacer)), sent };
 }
 
 function packet(ssrc: number, seq: number, ts: number): RtpIn {
@@ -161,7 +163,8 @@ test('VP8 picture IDs, TL0PICIDX and KEYIDX continue across a change of source; 
 test('a retransmission carries the picture IDs it was first sent with, even after a change of source', () => {
   const track = { isOpen: () => true, sendMessageBinary: (buffer: Buffer) => (sent.push(Buffer.from(buffer)), true) };
   const sent: Buffer[] = [];
-  const output = new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400), new DownlinkMeter(), new DownlinkPacer(), new DownlinkDelivery());
+  const pacer = new DownlinkPacer();
+  const output = new TrackSlotOutput({ isConnected: true }, track, 1234, 100, Buffer.alloc(1400), new DownlinkMeter(), pacer, new DownlinkDelivery(), new TemporalValve(pacer));
   output.send(vp8(1, 10, 1000, 7000, 40, 0), true);
   output.send(vp8(2, 300, 4000, 100, 200, 0), true);
   output.send(vp8(2, 301, 7000, 101, 201, 0), false);
