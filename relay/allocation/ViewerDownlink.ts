@@ -424,7 +424,11 @@ export class ViewerDownlink {
     const failed = lost || unreported || (queueRise > PROBE_QUEUE_RISE_MS && slowed) || swamped;
     if (!failed && !allReported && !timedOut) return;
     meter.stopProbe(nowMs);
-    this.passesInARow = failed ? 0 : this.passesInARow + 1;
+    // Its target tested: everything went out (a resume tests what follows it), or close to it.
+    const tested = meter.probeSentBps;
+    const testedTarget = !probe.duplicable || tested >= TESTED_SHARE * probe.targetBps;
+    // A pass that tested well short of its target says little: it does not count toward the doubling.
+    this.passesInARow = failed ? 0 : testedTarget ? this.passesInARow + 1 : this.passesInARow;
     if (failed && probe.duplicable) this.failedTargetBps = Math.min(this.failedTargetBps, probe.targetBps);
     if (!failed) this.failedTargetBps = Infinity;
     const before = this.capacity;
@@ -441,9 +445,8 @@ export class ViewerDownlink {
       // (its duplicates multiply what goes out, and less goes out while a new layer waits for
       // its keyframe or frames are left out — one passed at a 762 kbit/s target on 151 of
       // originals, through a 542 cap).
-      const tested = meter.probeSentBps;
       this.capacityBeforeProbe = this.capacity;
-      this.capacity = Math.max(this.capacity, !probe.duplicable || tested >= TESTED_SHARE * probe.targetBps ? probe.targetBps : tested);
+      this.capacity = Math.max(this.capacity, testedTarget ? probe.targetBps : tested);
       // A resume tested nothing (what follows it does): its backoff stays until a probe of duplicates passes.
       if (probe.duplicable) this.probeBackoffMs = PROBE_BACKOFF_MS;
     }
@@ -452,7 +455,7 @@ export class ViewerDownlink {
     this.nextProbeAt = failed ? nowMs + this.probeBackoffMs : probe.duplicable ? nowMs : nowMs + PROBE_BACKOFF_MS;
     this.lastProbeEndAt = nowMs;
     this.log({
-      targetBps: Math.round(probe.targetBps), testedBps: Math.round(meter.probeSentBps), capacityBps: Math.round(this.capacity), raisedBy: Math.round(this.capacity - before), deliveredBps: Math.round(span.deliveredBps ?? -1), sentBps: Math.round(span.sentBps ?? -1),
+      targetBps: Math.round(probe.targetBps), testedBps: Math.round(tested), capacityBps: Math.round(this.capacity), raisedBy: Math.round(this.capacity - before), deliveredBps: Math.round(span.deliveredBps ?? -1), sentBps: Math.round(span.sentBps ?? -1),
       loss: round(loss), transportLoss: round(transportLoss), unreported, queueRiseMs: Math.round(queueRise), elapsedMs: Math.round(elapsed), duplicable: probe.duplicable,
     }, failed ? 'downlink probe failed' : 'downlink probe passed');
     this.probe = undefined;
