@@ -72,6 +72,8 @@ export const RelayCountersBody = Type.Object(
     forwardingEntries: Type.Optional(Type.Integer()),
     /** Layer changes (or pauses) of viewers' slots made by the per-viewer allocation, since the meeting began. */
     layerSwitches: Type.Optional(Type.Integer()),
+    /** Frames of higher temporal layers left out for viewers whose video queued at the relay, since the meeting began. */
+    framesLeftOut: Type.Optional(Type.Integer()),
     /** Now: viewers' slots paused because that viewer's downlink does not carry even the lowest layer. */
     pausedSlots: Type.Optional(Type.Integer()),
     /** Mixer ticks (20 ms) and those that missed their deadline. */

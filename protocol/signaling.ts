@@ -140,7 +140,9 @@ export type RelaySlot = Static<typeof RelaySlot>;
  * while its downlink limits what it gets — the budget the relay keeps its video to; as a
  * publisher, the video of it that reaches the relay and the share lost on the way (its
  * browser sets its own rate from the relay's transport-wide feedback); as a talker, how long
- * the relay's jitter buffer holds its voice before mixing it (ms, on average).
+ * the relay's jitter buffer holds its voice before mixing it (ms, on average); and the frames
+ * of its cameras' higher temporal layers the relay left out since the last report (its video
+ * queued at the relay: fewer frames, not frozen ones).
  */
 export const DownlinkReport = Type.Object(
   {
@@ -151,6 +153,7 @@ export const DownlinkReport = Type.Object(
     limitBps: Type.Optional(Type.Number({ minimum: 0 })),
     uplink: Type.Optional(Type.Object({ videoBps: Type.Number({ minimum: 0 }), lossPercent: Type.Number({ minimum: 0, maximum: 100 }) }, { additionalProperties: false })),
     voiceHeldMs: Type.Optional(Type.Number({ minimum: 0 })),
+    framesLeftOut: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

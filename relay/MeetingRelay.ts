@@ -281,6 +281,9 @@ export class MeetingRelay {
         this.stats.packetsAskedAgain += asked;
         this.stats.packetsRecovered += recovered;
       },
+      frameLeftOut: () => {
+        this.stats.framesLeftOut += 1;
+      },
       // A running probe is judged on every feedback (one that fills the queue stops at once), and a due one starts on it.
       downlinkFeedback: () => {
         const now = performance.now();
@@ -390,9 +393,10 @@ export class MeetingRelay {
       this.emitTable(viewer);
       if (report) {
         const uplink = peer.uplink;
-        const downlink = viewer.downlink.report(peer.downlinkMeter, peer.downlinkDelivery, now);
+        const framesLeftOut = peer.temporalValve.takeLeftOut();
+        const downlink = { ...viewer.downlink.report(peer.downlinkMeter, peer.downlinkDelivery, now), ...(framesLeftOut > 0 ? { framesLeftOut } : {}) };
         // The debug trace of decisions (ViewerDownlink) reads better with what they were made on.
-        this.log.debug({ participant: viewer.id, feedbacks: peer.downlinkDelivery.feedbacks, pacerPeakMs: Math.round(peer.downlinkPacer.takePeakQueueMs()), thinnedFrames: peer.temporalValve.takeThinned(), ...downlink }, 'downlink report');
+        this.log.debug({ participant: viewer.id, feedbacks: peer.downlinkDelivery.feedbacks, pacerPeakMs: Math.round(peer.downlinkPacer.takePeakQueueMs()), ...downlink }, 'downlink report');
         this.events.emit('downlink', viewer.id, { ...downlink, ...(uplink ? { uplink } : {}) });
       }
     }

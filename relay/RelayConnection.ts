@@ -33,6 +33,8 @@ export interface RelayPeerHandlers {
   uplinkRepair(asked: number, recovered: number): void;
   /** The client's browser reported when the relay's packets reached it (transport-wide feedback, in `downlinkDelivery`). */
   downlinkFeedback(): void;
+  /** One of the client's slots left out a frame of a higher temporal layer (its video queued at the relay). */
+  frameLeftOut(): void;
 }
 
 /** One participant's connection to the relay. */

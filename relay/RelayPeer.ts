@@ -118,7 +118,7 @@ export class RelayPeer implements RelayConnection {
   readonly downlinkMeter = new DownlinkMeter();
   /** When this connection's slots' packets go out. */
   readonly downlinkPacer = new DownlinkPacer();
-  readonly temporalValve = new TemporalValve(this.downlinkPacer);
+  readonly temporalValve: TemporalValve;
   /** When this connection's slots' packets reached the client (its transport-wide feedback). */
   readonly downlinkDelivery = new DownlinkDelivery();
   /** The client's video as it reaches the relay, per reception report interval. */
@@ -135,6 +135,7 @@ export class RelayPeer implements RelayConnection {
     private readonly log: RelayLogger,
   ) {
     this.life = new PeerLife(log);
+    this.temporalValve = new TemporalValve(this.downlinkPacer, () => this.handlers.frameLeftOut());
     this.localCandidates = new CandidateGate((candidate) => this.handlers.candidate(candidate), log);
     // Nothing goes out before the answer.
     this.localCandidates.hold();

@@ -44,7 +44,7 @@ export class TrackSlotOutput implements SlotOutput {
     /** The viewer's transport-wide feedback: each packet is numbered there as it leaves, when the viewer negotiated the extension (its ID). */
     private readonly delivery: DownlinkDelivery,
     /** How many temporal layers the viewer gets now (shared by its slots). */
-    private readonly valve: Pick<TemporalValve, 'ceiling' | 'countThinned'>,
+    private readonly valve: Pick<TemporalValve, 'ceiling' | 'leftOut'>,
     private readonly transportCcId?: number,
   ) {}
 
@@ -75,7 +75,7 @@ export class TrackSlotOutput implements SlotOutput {
       if (passed !== true) {
         if (passed === 'new') {
           this.pictureIds.drop(packet.payload);
-          this.valve.countThinned();
+          this.valve.leftOut();
         }
         this.numbering.skip(packet.sequenceNumber);
         return 0;

@@ -27,6 +27,8 @@ export const RelayCountersSchema = Type.Object(
     keyframeRequestsReceived: Count,
     /** Changes of the layer (or pause) a viewer's slot forwards, made by the per-viewer allocation. */
     layerSwitches: Count,
+    /** Frames of higher temporal layers left out for viewers whose video queued at the relay. */
+    framesLeftOut: Count,
     /** Gauge: viewer slots in the forwarding index (source → slots), as many as live viewers' filled slots. */
     forwardingEntries: Count,
     /** Gauge: viewer slots paused now because the viewer's downlink does not carry even the lowest layer. */
@@ -60,13 +62,13 @@ export const MixerFiguresSchema = Type.Object(
 export type MixerFigures = Static<typeof MixerFiguresSchema>;
 
 /** The relay counters that only grow (summed over a meeting's relays). */
-const RELAY_TOTALS = ['packetsForwarded', 'bytesForwarded', 'packetsReceived', 'bytesReceived', 'plisSent', 'packetsAskedAgain', 'packetsRecovered', 'keyframeRequestsReceived', 'layerSwitches'] as const satisfies ReadonlyArray<keyof RelayCounters>;
+const RELAY_TOTALS = ['packetsForwarded', 'bytesForwarded', 'packetsReceived', 'bytesReceived', 'plisSent', 'packetsAskedAgain', 'packetsRecovered', 'keyframeRequestsReceived', 'layerSwitches', 'framesLeftOut'] as const satisfies ReadonlyArray<keyof RelayCounters>;
 /** The mixer figures that only grow. */
 const MIXER_TOTALS = ['ticks', 'lateTicks', 'concealed', 'latePackets'] as const satisfies ReadonlyArray<keyof MixerFigures>;
 
 /** Relay counters of a relay that has forwarded nothing. */
 export function zeroRelayCounters(): RelayCounters {
-  return { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, packetsAskedAgain: 0, packetsRecovered: 0, keyframeRequestsReceived: 0, layerSwitches: 0, forwardingEntries: 0, pausedSlots: 0 };
+  return { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, packetsAskedAgain: 0, packetsRecovered: 0, keyframeRequestsReceived: 0, layerSwitches: 0, framesLeftOut: 0, forwardingEntries: 0, pausedSlots: 0 };
 }
 
 /** Mixer figures of a mixer that has not ticked. */

@@ -72,11 +72,13 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
                 'data-loss-percent': String(s.downlink.lossPercent),
                 ...(s.downlink.queueMs !== undefined ? { 'data-queue-ms': String(s.downlink.queueMs) } : {}),
                 ...(s.downlink.limitBps !== undefined ? { 'data-limit-bps': String(Math.round(s.downlink.limitBps)) } : {}),
+                'data-frames-left-out': String(s.downlink.framesLeftOut ?? 0),
               }}
             >
               relay sends video {bitrate(s.downlink.videoBps)}
               {s.downlink.limitBps !== undefined ? `, limited to ${bitrate(s.downlink.limitBps)} by this link` : ''} ({s.downlink.lossPercent} % lost
               {s.downlink.estimateBps !== undefined ? `; reaches you at ${bitrate(s.downlink.estimateBps)}, queued ${s.downlink.queueMs ?? 0} ms` : ''})
+              {s.downlink.framesLeftOut ? `; ${s.downlink.framesLeftOut} frames left out while your video queued at the relay` : ''}
             </Row>
           )}
           {s.downlink?.uplink !== undefined && (

@@ -28,7 +28,7 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
   /** Final counters of ended meetings, so `/api/meetings/:id` still reports them. */
   private readonly finished = new Map<string, RelayCounters>();
   /** Final figures of every ended meeting, so process totals never go down when one ends. */
-  private readonly ended = { relayed: emptyRelayedByMode(), mixTicks: 0, lateTicks: 0, layerSwitches: 0 };
+  private readonly ended = { relayed: emptyRelayedByMode(), mixTicks: 0, lateTicks: 0, layerSwitches: 0, framesLeftOut: 0 };
   /** The threads that run every meeting's relay and mixer. */
   readonly workers: MediaWorkers;
   /** Meetings closed whose relay's last figures are not in yet (folded in when they are). */
@@ -117,13 +117,15 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
   allocationStats(): ReturnType<RelayCounterSource['allocationStats']> {
     const live = this.counted(); // first: it may fold finished meetings into `ended`
     let layerSwitches = this.ended.layerSwitches;
+    let framesLeftOut = this.ended.framesLeftOut;
     let pausedSlots = 0;
     for (const m of live) {
       const c = m.counters();
       layerSwitches += c.layerSwitches ?? 0;
+      framesLeftOut += c.framesLeftOut ?? 0;
       pausedSlots += c.pausedSlots ?? 0;
     }
-    return { layerSwitches, pausedSlots };
+    return { layerSwitches, framesLeftOut, pausedSlots };
   }
 
   workerStats(): ReturnType<RelayCounterSource['workerStats']> {
@@ -177,6 +179,7 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
       this.ended.mixTicks += final.mixTicks ?? 0;
       this.ended.lateTicks += final.lateTicks ?? 0;
       this.ended.layerSwitches += final.layerSwitches ?? 0;
+      this.ended.framesLeftOut += final.framesLeftOut ?? 0;
       // Keep the final counters of recent meetings only; the record holds the history.
       if (this.finished.size > FINISHED_KEPT) this.finished.delete(this.finished.keys().next().value!);
     }

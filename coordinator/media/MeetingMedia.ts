@@ -153,6 +153,7 @@ export class MeetingMedia {
       packetsRecovered: relay.packetsRecovered,
       forwardingEntries: this.relay?.figures.relay.forwardingEntries ?? 0,
       layerSwitches: relay.layerSwitches,
+      framesLeftOut: relay.framesLeftOut,
       pausedSlots: this.relay?.figures.relay.pausedSlots ?? 0,
       mixTicks: mixer.ticks,
       lateTicks: mixer.lateTicks,

@@ -31,7 +31,7 @@ export interface RelayCounterSource {
    */
   mixerStats(): { ticks: number; lateTicks: number; tickMsP99Max: number; departureMsP99Max: number; departureMsMax: number };
   /** Layer changes of viewers' slots over the process lifetime (monotonic), and slots paused for bandwidth now. */
-  allocationStats(): { layerSwitches: number; pausedSlots: number };
+  allocationStats(): { layerSwitches: number; framesLeftOut: number; pausedSlots: number };
   /** The media workers: each one's meetings, participants, load and lifetime figures, and unasked deaths so far. */
   workerStats(): { workers: WorkerLoad[]; failures: number; inProcess: boolean };
 }

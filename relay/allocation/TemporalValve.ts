@@ -28,11 +28,14 @@ const RAISE_AFTER_MS = 500;
 export class TemporalValve {
   private level = ALL_TEMPORAL_LAYERS;
   private changedAt = -Infinity;
-  /** Frames left out since `takeThinned`. */
-  private thinned = 0;
+  /** Frames left out since `takeLeftOut`. */
+  private leftOutSince = 0;
 
-  /** `queuedMs`: how long the viewer's queued video takes to send at its pace now. */
-  constructor(private readonly queue: { readonly queuedMs: number }) {}
+  /** `queuedMs`: how long the viewer's queued video takes to send at its pace now; `onLeftOut`: a slot left out a frame (the meeting's count). */
+  constructor(
+    private readonly queue: { readonly queuedMs: number },
+    private readonly onLeftOut: () => void = () => {},
+  ) {}
 
   /** The highest temporal layer the viewer's slots forward now (`ALL_TEMPORAL_LAYERS`: all). */
   ceiling(nowMs: number): number {
@@ -49,14 +52,15 @@ export class TemporalValve {
   }
 
   /** A slot left out a frame. */
-  countThinned(): void {
-    this.thinned += 1;
+  leftOut(): void {
+    this.leftOutSince += 1;
+    this.onLeftOut();
   }
 
-  /** Frames left out since the last call (for the debug trace). */
-  takeThinned(): number {
-    const thinned = this.thinned;
-    this.thinned = 0;
-    return thinned;
+  /** Frames left out since the last call (the viewer's report). */
+  takeLeftOut(): number {
+    const count = this.leftOutSince;
+    this.leftOutSince = 0;
+    return count;
   }
 }

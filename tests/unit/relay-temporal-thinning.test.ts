@@ -51,7 +51,7 @@ function slot() {
       return true;
     },
   };
-  const valve = { level: ALL_TEMPORAL_LAYERS, thinned: 0, ceiling() { return this.level; }, countThinned() { this.thinned += 1; } };
+  const valve = { level: ALL_TEMPORAL_LAYERS, thinned: 0, ceiling() { return this.level; }, leftOut() { this.thinned += 1; } };
   const pacer = new DownlinkPacer();
   const output = new TrackSlotOutput({ isConnected: true }, track, 1, 120, Buffer.alloc(1400), new DownlinkMeter(), pacer, new DownlinkDelivery(), valve);
   return { output, sent, valve };
