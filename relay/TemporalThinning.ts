@@ -28,14 +28,15 @@ export class TemporalThinning {
    * Whether a packet of the stream goes out. `temporal`: its `vp8Temporal` facts (-1: none);
    * `keyframe`: it starts a keyframe; `ceiling`: the viewer's now. Returns `'new'` when it
    * is the first packet of a frame left out (its picture ID is a gap to close), `'more'` for
-   * the rest of such a frame, `true` when it goes out.
+   * the rest of such a frame, `'late'` for a packet of an earlier frame (a retransmission the
+   * relay asked its publisher for: it goes out unless its frame was left out, which the
+   * caller knows by its picture ID), `true` when it goes out.
    */
-  pass(timestamp: number, temporal: number, keyframe: boolean, ceiling: number): true | 'new' | 'more' {
+  pass(timestamp: number, temporal: number, keyframe: boolean, ceiling: number): true | 'new' | 'more' | 'late' {
     if (temporal < 0) return true;
     if (timestamp === this.frameTimestamp) return this.frameLeftOut ? 'more' : true;
+    if (this.frameTimestamp >= 0 && isNewer(this.frameTimestamp, timestamp, 0x1_0000_0000)) return 'late';
     const tid = temporal & VP8_TID_MASK;
-    // A late packet of an earlier frame (a retransmission from the publisher): by the layer now.
-    if (this.frameTimestamp >= 0 && isNewer(this.frameTimestamp, timestamp, 0x1_0000_0000)) return tid <= this.layer ? true : 'more';
     if (keyframe) this.layer = ceiling;
     else if (ceiling < this.layer) this.layer = ceiling;
     else if (tid === this.layer + 1 && tid <= ceiling && (temporal & VP8_LAYER_SYNC) !== 0) this.layer = tid;

@@ -72,7 +72,7 @@ export class TrackSlotOutput implements SlotOutput {
     if (temporal >= 0) {
       const keyframe = (temporal & VP8_FRAME_START) !== 0 && isVp8KeyframeStart(packet.payload);
       const passed = this.thinning.pass(packet.timestamp, temporal, keyframe, this.valve.ceiling(performance.now()));
-      if (passed !== true) {
+      if (passed !== true && (passed !== 'late' || this.pictureIds.wasDropped(packet.payload))) {
         if (passed === 'new') {
           this.pictureIds.drop(packet.payload);
           this.valve.leftOut();

@@ -89,9 +89,17 @@ class ContinuedCounter {
 
   /** What is added to the current source's `value` (mod `space`): the shift, less the values dropped before it. */
   offsetOf(value: number): number {
+    const count = this.dropped.length;
+    // Most packets come after every drop: no walk.
+    if (count === 0 || isNewer(value, this.dropped[count - 1]!, this.space)) return (this.shift - count + this.space) % this.space;
     let before = 0;
     for (const dropped of this.dropped) if (isNewer(value, dropped, this.space)) before += 1;
     return (this.shift - before + this.space) % this.space;
+  }
+
+  /** Whether `value` of the current source was dropped. */
+  wasDropped(value: number): boolean {
+    return this.dropped.includes(value);
   }
 
   /** A value of the current source, as it is numbered. */
@@ -147,6 +155,11 @@ export class Vp8PictureIds {
       if (fields.keyIdxAt >= 0) this.keyIdx.see(payload[fields.keyIdxAt]! & 0x1f);
     }
     return pack(pictureShift, this.tl0.shift, this.keyIdx.shift);
+  }
+
+  /** Whether the frame of this packet was left out (`drop`): a late packet of it must not go out with the ID of the frame after. */
+  wasDropped(payload: Uint8Array): boolean {
+    return readFields(payload, 0) && fields.pictureIdAt >= 0 && this.pictureId.wasDropped(readPictureId(payload, fields.pictureIdAt, fields.pictureIdBits));
   }
 
   /**

@@ -112,11 +112,13 @@ test('a layer comes back only at a frame that may start it: layer sync, or a key
   assert.equal(again.map((s) => s.tid), [0, 0, 0, 2, 1]);
 });
 
-test('a late packet of a frame that went out keeps the picture ID it had; a stream without temporal layers passes whole', () => {
+test('a late packet of a frame that went out keeps the picture ID it had, one of a frame left out stays out; a stream without temporal layers passes whole', () => {
   const { output, sent, valve } = slot();
   valve.level = 1;
   const packets = stream(8);
-  // Frame 4's second packet comes late, after frames 5–7 (frame 5, TL2, is left out).
+  // Frame 4's second packet comes late, after frames 5–7 (frame 5, TL2, is left out), and so
+  // does frame 5's second packet, after the ceiling rose again.
+  const lateOfFrame5 = packets.splice(11, 1)[0]!;
   const late = packets.splice(9, 1)[0]!;
   packets.forEach((p, i) => output.send(p, i === 0));
   output.send(late, false);
@@ -124,6 +126,10 @@ test('a late packet of a frame that went out keeps the picture ID it had; a stre
   const frame4 = sent.find((s) => s.tid === 0 && s.tl0 === 1)!;
   assert.is(lateSent.pictureId, frame4.pictureId);
   assert.is(lateSent.seq, (frame4.seq + 1) & 0xffff);
+  valve.level = ALL_TEMPORAL_LAYERS;
+  const before = sent.length;
+  output.send(lateOfFrame5, false);
+  assert.is(sent.length, before, 'a packet of a frame left out never goes out (its picture ID is the next frame\'s now)');
   // No T bit: nothing is left out, whatever the ceiling.
   const { output: plain, sent: plainSent, valve: plainValve } = slot();
   plainValve.level = 0;
