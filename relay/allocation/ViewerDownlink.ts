@@ -12,12 +12,13 @@
  * last 500 ms of packets delivered by their arrival times when that is less), lowered again
  * on new loss, or to what the link delivered when a queue stands for a second without loss
  * (a deep buffer fills for seconds before it drops anything); it is raised only by a probe
- * (never while a queue stands): the slots send duplicates worth the next step
- * for 350 ms (no more than half again the budget; twice, once two passed in a row). A probe fails as soon as the feedback
- * shows its packets lost, or the queue growing while they arrive slower than they were sent
- * (a browser on a busy machine stamps arrivals late, even a second late, but not slow) —
- * within a feedback interval, before the queue overflows; one that passes gives the budget
- * its rate (a layer up, a paused camera back, or a step toward one). A failed probe
+ * (never while a queue stands): the slots send duplicates worth the next step for 350 ms
+ * (no more than half again the budget; twice, once two passed in a row). A probe fails as
+ * soon as the feedback shows its packets lost, or the queue growing while they arrive slower
+ * than they were sent (a browser on a busy machine stamps arrivals late, even a second late,
+ * but not slow) — within a feedback interval, before the queue overflows; one that passes
+ * gives the budget its rate, or what it sent when that fell well short (a layer up, a paused
+ * camera back, or a step toward one). A failed probe
  * waits longer before the next (up to `MAX_PROBE_BACKOFF_MS`), which aims halfway to the
  * lowest target that failed; after one that passed, the
  * next follows as soon as the layers it allowed have settled, and tries everything the tiles
@@ -27,7 +28,8 @@
  *
  * Video only: the mix is small and goes first, its own track unpaced; the viewer's video is
  * paced (`pacingBps`, DownlinkPacer: a limited viewer's at its budget) so that it never fills
- * the link's queue in a burst, and what goes beyond the budget waits at the relay.
+ * the link's queue in a burst, and what goes beyond the budget waits at the relay — while it
+ * waits long, with fewer frames coming in (TemporalValve).
  */
 import type { DownlinkReport, SlotView } from '../../protocol/signaling';
 import type { InputStream } from '../InputStreams';
