@@ -370,8 +370,7 @@ export class ViewerDownlink {
    * too — as the base it sent half again more than its target after a step up (6.3 Mbit/s for
    * a 4.1 target in the model) and, after a probe, less than it. Less goes out than planned
    * while a new layer waits for its keyframe or frames are left out: the probe then tests less
-   * than its target, and a pass raises the budget only to what it tested (`judgeProbe`). A
-   * target the layers already reach needs no probe.
+   * than its target, and a pass raises the budget only to what it tested (`judgeProbe`).
    */
   private startProbe(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => readonly InputStream[], meter: DownlinkMeter, nowMs: number): void {
     this.probeToStart = false;
@@ -383,12 +382,9 @@ export class ViewerDownlink {
     }
     const planned = this.videoBps(slots, layersOf, nowMs);
     const base = planned > 0 ? planned : meter.sentBps(nowMs);
-    if (probe.targetBps <= base) {
-      this.probe = undefined;
-      this.nextProbeAt = Math.max(this.nextProbeAt, nowMs + SETTLE_MS);
-      return;
-    }
-    meter.startProbe((probe.targetBps - base) / base, nowMs);
+    // Layers that already reach the target (shown cameras may keep their lowest layers a
+    // little over the budget) test it themselves: no duplicates, judged the same way.
+    meter.startProbe(Math.max(0, (probe.targetBps - base) / base), nowMs);
   }
 
   /**
