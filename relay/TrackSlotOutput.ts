@@ -13,7 +13,7 @@ import type { DownlinkMeter } from './allocation/DownlinkMeter';
 import type { DownlinkPacer } from './allocation/DownlinkPacer';
 import type { TemporalValve } from './allocation/TemporalValve';
 import { RetransmitHistory } from './RetransmitHistory';
-import { MAX_RTP_BYTES, TRANSPORT_CC_BYTES, writeRtp } from './rtpBytes';
+import { MAX_RTP_BYTES, TRANSPORT_CC_BYTES, UNNUMBERED, writeRtp } from './rtpBytes';
 import { isNewer, SlotNumbering } from './SlotNumbering';
 import { TemporalThinning } from './TemporalThinning';
 import { isVp8KeyframeStart, VP8_FRAME_START, vp8Temporal } from './vp8';
@@ -87,7 +87,8 @@ export class TrackSlotOutput implements SlotOutput {
     const payload = packet.payload;
     const marker = packet.marker;
     const idShift = this.pictureIds.map(payload);
-    this.pacer.send(size, 'media', () => this.transmit(seq, timestamp, marker, payload, idShift));
+    if (this.pacer.admit(size)) this.transmit(seq, timestamp, marker, payload, idShift);
+    else this.pacer.queue(size, 'media', () => this.transmit(seq, timestamp, marker, payload, idShift));
     return size;
   }
 
@@ -130,7 +131,7 @@ export class TrackSlotOutput implements SlotOutput {
   /** Writes and sends one packet of this stream (`idShift`: its VP8 picture IDs' shift; `numbered`: with a transport-wide sequence number, the same size without); returns its RTP size, 0 when not sent. */
   private write(seq: number, timestamp: number, marker: boolean, payload: Buffer, idShift: number, nowMs: number, numbered = true): number {
     const transportCcId = this.transportCcId;
-    const transportSequence = transportCcId === undefined ? 0 : numbered ? this.delivery.stamp(payload.length + this.overhead, nowMs) : -1;
+    const transportSequence = transportCcId === undefined ? 0 : numbered ? this.delivery.stamp(payload.length + this.overhead, nowMs) : UNNUMBERED;
     const out = writeRtp(this.scratch, this.payloadType, marker, seq, timestamp, this.ssrc, payload, transportCcId, transportSequence);
     Vp8PictureIds.write(out, out.length - payload.length, idShift);
     // libdatachannel copies the packet (into SRTP): the scratch is free again.

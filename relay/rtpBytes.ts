@@ -35,11 +35,14 @@ export function readRtp(packet: Buffer, view: RtpIn): boolean {
 /** Bytes the transport-wide sequence number adds to a packet: the one-byte extension header (4), one element (1 + 2) and a byte of padding. */
 export const TRANSPORT_CC_BYTES = 8;
 
+/** `writeRtp`'s transport-wide sequence number for a packet that carries none (a probe's duplicate): the extension is padding only, the same size. */
+export const UNNUMBERED = -1;
+
 /**
  * Writes a 12-byte RTP header (no CSRC, no padding) and `payload` into `out` (which must hold
  * both); with `transportCcId` (1..14) the header carries the transport-wide sequence number
- * `transportSequence` (RFC 8285 one-byte form), or, when that is negative, an extension of
- * padding only (the same size, no number). Returns the packet, a view of `out`.
+ * `transportSequence` (RFC 8285 one-byte form), or, when that is `UNNUMBERED`, an extension
+ * of padding only (the same size, no number). Returns the packet, a view of `out`.
  */
 export function writeRtp(
   out: Buffer, payloadType: number, marker: boolean, seq: number, timestamp: number, ssrc: number, payload: Uint8Array,
@@ -54,7 +57,7 @@ export function writeRtp(
   if (transportCcId !== undefined) {
     // RFC 8285 §4.2: 0xBEDE, length 1 word; element ID/length-1 (2 bytes follow), then padding.
     out.writeUInt32BE(0xbede0001, 12);
-    if (transportSequence < 0) {
+    if (transportSequence === UNNUMBERED) {
       out.writeUInt32BE(0, 16);
     } else {
       out[16] = (transportCcId << 4) | 1;

@@ -74,17 +74,27 @@ export class DownlinkPacer {
 
   /** Sends a packet of `size` bytes now or at its turn: `transmit` writes it. */
   send(size: number, kind: PacedKind, transmit: () => void): void {
-    if (this.closed) return;
-    if (this.rateBps === Infinity) {
-      transmit();
-      return;
-    }
+    if (this.admit(size)) transmit();
+    else this.queue(size, kind, transmit);
+  }
+
+  /**
+   * Whether a packet of `size` bytes may go out now (then counted against the pace); when
+   * not, `queue` it. Apart from `send` so that the per-packet path makes a closure only for a
+   * packet that waits.
+   */
+  admit(size: number): boolean {
+    if (this.closed) return false;
+    if (this.rateBps === Infinity) return true;
     this.refill(this.now());
-    if (this.queuedBytes === 0 && this.credit > 0) {
-      this.credit -= size;
-      transmit();
-      return;
-    }
+    if (this.queuedBytes > 0 || this.credit <= 0) return false;
+    this.credit -= size;
+    return true;
+  }
+
+  /** Queues a packet of `size` bytes that `admit` did not let go: `transmit` writes it at its turn. */
+  queue(size: number, kind: PacedKind, transmit: () => void): void {
+    if (this.closed) return;
     (kind === 'resend' ? this.resends : this.media).push({ size, transmit });
     this.queuedBytes += size;
     this.peakQueueMs = Math.max(this.peakQueueMs, this.queuedMs);

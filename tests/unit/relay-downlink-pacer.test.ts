@@ -1,7 +1,8 @@
 /**
  * A viewer's pacer (relay/allocation/DownlinkPacer.ts) on a fake clock: unpaced packets go
  * out as they come; a paced burst leaves at the rate, retransmissions first; a long queue
- * drains within its limit; lifting the pace sends what waits at once.
+ * drains within its limit; lifting the pace sends what waits at once; `admit` lets a packet
+ * go at once only while nothing waits.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -31,6 +32,21 @@ test('without a pace every packet goes out as it comes', () => {
   assert.is(out.length, 30);
   assert.is(pacer.queued, 0);
   pacer.close();
+});
+
+test('admit lets a packet go at once while the pace allows (nothing queued, credit left), else it is queued and goes at its turn', () => {
+  const { pacer, out, run } = pacerOnClock();
+  pacer.setRate(800_000);
+  assert.ok(pacer.admit(PACKET), 'the first packet of a quiet moment');
+  let admitted = 1;
+  while (pacer.admit(PACKET)) admitted += 1;
+  assert.ok(admitted <= 3, `${admitted} admitted at once`);
+  pacer.queue(PACKET, 'media', () => out.push({ label: 'waited', at: 0 }));
+  assert.not.ok(pacer.admit(PACKET), 'nothing overtakes a queued packet');
+  run(50);
+  assert.equal(out.map((o) => o.label), ['waited']);
+  pacer.close();
+  assert.not.ok(pacer.admit(PACKET), 'a closed pacer sends nothing');
 });
 
 test('a burst is spread at the paced rate', () => {

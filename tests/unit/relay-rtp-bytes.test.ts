@@ -11,7 +11,7 @@ import { DownlinkDelivery } from '../../relay/allocation/DownlinkDelivery';
 import { DownlinkMeter } from '../../relay/allocation/DownlinkMeter';
 import { TemporalValve } from '../../relay/allocation/TemporalValve';
 import { TrackSlotOutput } from '../../relay/TrackSlotOutput';
-import { isRtcp, readExtension16, readRtp, TRANSPORT_CC_BYTES, writeRtp } from '../../relay/rtpBytes';
+import { isRtcp, readExtension16, readRtp, TRANSPORT_CC_BYTES, UNNUMBERED, writeRtp } from '../../relay/rtpBytes';
 import type { RtpIn } from '../../relay/types';
 import { SOURCE_SWITCH_TICKS } from '../../relay/VideoSlot';
 
@@ -41,7 +41,7 @@ test('writeRtp with a transport-wide sequence number: a one-byte extension (RFC 
   assert.ok(readRtp(packet, v));
   assert.equal([...v.payload], [9, 8], 'the payload follows the extension');
   // No number: the same size, an extension of padding only.
-  const unnumbered = writeRtp(Buffer.alloc(100), 96, false, 1, 2, 3, Buffer.from([9, 8]), 3, -1);
+  const unnumbered = writeRtp(Buffer.alloc(100), 96, false, 1, 2, 3, Buffer.from([9, 8]), 3, UNNUMBERED);
   assert.is(unnumbered.length, packet.length);
   assert.is(readExtension16(unnumbered, 3), undefined);
   assert.ok(readRtp(unnumbered, v));
