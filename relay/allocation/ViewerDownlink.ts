@@ -363,8 +363,8 @@ export class ViewerDownlink {
   }
 
   /**
-   * Starts the duplicates of the probe just decided, worth what takes what goes out to its
-   * target. What goes out is the layers just set (what their publishers send): a probe
+   * Starts the duplicates of the probe just decided, worth what takes what goes out up to
+   * its target. What goes out is the layers just set (what their publishers send): a probe
    * follows a passed one at once, in the round that raises the layers, and the meter's rate
    * (a second that ended 300 ms ago) lags behind them and counts the last probe's duplicates
    * too — as the base it sent half again more than its target after a step up (6.3 Mbit/s for
@@ -415,9 +415,9 @@ export class ViewerDownlink {
     // stuck somewhere, which no probe may pass.
     const timedOut = elapsed >= PROBE_MS + FEEDBACK_DELAY_MS;
     const unreported = timedOut && delivery.hasFeedback && !allReported;
-    // A queue grown this much (`PROBE_SWAMPED_RISE_MS`) fails it even at 95% or more of the rate, unless its
-    // packets arrived bunched, faster than they left (a stalled browser stamping them late):
-    // one passed on a 78 ms rise at 96% of its rate, and the step it took lost 15%.
+    // A queue grown by `PROBE_SWAMPED_RISE_MS` fails it even at 95% or more of the rate,
+    // unless its packets arrived bunched, faster than they left (a stalled browser stamping
+    // them late): one passed on a 78 ms rise at 96% of its rate, and the step it took lost 15%.
     const swamped = queueRise > PROBE_SWAMPED_RISE_MS && span.deliveredBps !== undefined && span.sentBps !== undefined && span.deliveredBps <= span.sentBps;
     const failed = lost || unreported || (queueRise > PROBE_QUEUE_RISE_MS && slowed) || swamped;
     if (!failed && !allReported && !timedOut) return;
