@@ -71,7 +71,7 @@ export class TrackSlotOutput implements SlotOutput {
     const temporal = vp8Temporal(packet.payload);
     if (temporal >= 0) {
       const keyframe = (temporal & VP8_FRAME_START) !== 0 && isVp8KeyframeStart(packet.payload);
-      const passed = this.thinning.pass(packet.timestamp, temporal, keyframe, this.valve.ceiling(performance.now()));
+      const passed = this.thinning.pass(packet.timestamp, temporal, keyframe, this.valve);
       if (passed !== true && (passed !== 'late' || this.pictureIds.wasDropped(packet.payload))) {
         if (passed === 'new') {
           this.pictureIds.drop(packet.payload);
