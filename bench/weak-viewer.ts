@@ -35,7 +35,7 @@ import { describeRun, runContext, writeResult, writeResults, type BrowserRunCont
 import { codeState, codeVersion, ensureClientBuilt, ROOT } from './harness/run';
 import { overlayOf, PEER_CONNECTION_REGISTRY, receivedVideo, sentVideo, tileStates, watchTiles, type ReceivedVideoStream, type SentVideoStream } from './harness/tileWatch';
 import {
-  weakViewerMarkdown, weakViewerSvg,
+  framesText, weakViewerMarkdown, weakViewerSvg,
   type DownlinkCell, type FreshStart, type FullQuality, type LayersCost, type Setup, type Views, type WeakViewerResult,
 } from './harness/weakViewerResults';
 import { audioGapProbe, pageNow } from '../tests/helpers/audioGaps';
@@ -227,9 +227,14 @@ async function watch(meeting: Meeting, watchers: Watchers, ms: number): Promise<
  * and how far the page's audio clock fell behind its page clock meanwhile (ms): a gap that
  * slip explains is the machine's (the audio render thread starved), not the network's.
  */
-async function audioGaps(meeting: Meeting, listener: Name, talkers: Name[], [from, to]: [number, number]): Promise<{ gaps: Record<string, number>; clockSlipMs: number }> {
+async function audioGaps(meeting: Meeting, listener: Name, talkers: Name[], [from, to]: [number, number]): Promise<{ gaps: Record<string, number>; at: Record<string, number | null>; clockSlipMs: number }> {
   const data = await readProbe(meeting.page(listener), [from, to]);
-  return { gaps: Object.fromEntries(talkers.map((t) => [t, Math.round(longestSilence(levelTrace(data, HZ[t], from, to), from, to).ms)])), clockSlipMs: clockSlip(data, from, to) };
+  const silences = talkers.map((t) => [t, longestSilence(levelTrace(data, HZ[t], from, to), from, to)] as const);
+  return {
+    gaps: Object.fromEntries(silences.map(([t, s]) => [t, Math.round(s.ms)])),
+    at: Object.fromEntries(silences.map(([t, s]) => [t, s.at === null || s.ms === 0 ? null : Math.round(s.at - from)])),
+    clockSlipMs: clockSlip(data, from, to),
+  };
 }
 
 /**
@@ -301,6 +306,11 @@ async function layerSwitches(lab: Lab, meeting: Meeting): Promise<number> {
   return (await meetingDetail(lab.server.url, meeting.id)).relay.layerSwitches ?? 0;
 }
 
+/** Frames the meeting's mixer has concealed so far (a talker's packet missing or late at the relay). */
+async function concealedFrames(lab: Lab, meeting: Meeting): Promise<number> {
+  return (await meetingDetail(lab.server.url, meeting.id)).relay.concealedFrames ?? 0;
+}
+
 /** Which of `cameras` are paused for bandwidth on `page`. */
 async function pausedOn(page: Page, cameras: Name[]): Promise<string[]> {
   const states = await tileStates(page, cameras);
@@ -347,19 +357,22 @@ async function runCell(
   const adapting = await watch(meeting, watchers, ADAPT_MS);
   const machineBefore = machineSample();
   const receivedBefore = await receivedVideo(meeting.page(cappedViewer));
+  const concealedBefore = setup === 'relay' ? await concealedFrames(lab, meeting) : 0;
   const measured = await watch(meeting, watchers, MEASURED_MS);
+  const concealed = setup === 'relay' ? (await concealedFrames(lab, meeting)) - concealedBefore : 0;
   const cappedReceived = receivedText(receivedBefore, await receivedVideo(meeting.page(cappedViewer)));
   const machine = machineBetween(machineBefore, machineSample());
   const heard = await Promise.all(listeners.map(async ([listener, talkers]) => [listener, await audioGaps(meeting, listener, talkers, measured.windows[listener]!)] as const));
   const audioGapsMs = Object.fromEntries(heard.map(([listener, h]) => [listener, h.gaps]));
+  const audioGapAtMs = Object.fromEntries(heard.map(([listener, h]) => [listener, h.at]));
   const audioClockSlipMs = Object.fromEntries(heard.map(([listener, h]) => [listener, h.clockSlipMs]));
   const relay = setup === 'relay'
-    ? { layerSwitches: (await layerSwitches(lab, meeting)) - switchesBefore, pausedAtEnd: await pausedOn(meeting.page(cappedViewer), meeting.cameras(cappedViewer)), overlay: await overlayOf(meeting.page(cappedViewer)) }
+    ? { layerSwitches: (await layerSwitches(lab, meeting)) - switchesBefore, pausedAtEnd: await pausedOn(meeting.page(cappedViewer), meeting.cameras(cappedViewer)), overlay: await overlayOf(meeting.page(cappedViewer)), concealedFrames: concealed }
     : undefined;
   const counters = (await link.counters())[direction];
   await link.set({ rate: null }, direction);
   const back = await timeBackToFull(meeting, watchers, reference, performance.now());
-  return { setup, capBps: Math.round(capBps), machineBusyCores: machine.busyCores, otherCores: machine.otherCores, adapting: adapting.views, measured: measured.views, audioGapsMs, audioClockSlipMs, backToFullMs: back.ms, backHeldBy: back.heldBy, cappedReceived, bottleneck: { queueDropped: counters.queueDropped, maxQueueMs: Math.round(counters.maxQueueMs) }, ...(relay ? { relay } : {}) };
+  return { setup, capBps: Math.round(capBps), machineBusyCores: machine.busyCores, otherCores: machine.otherCores, adapting: adapting.views, measured: measured.views, audioGapsMs, audioGapAtMs, audioClockSlipMs, backToFullMs: back.ms, backHeldBy: back.heldBy, cappedReceived, bottleneck: { queueDropped: counters.queueDropped, maxQueueMs: Math.round(counters.maxQueueMs) }, ...(relay ? { relay } : {}) };
 }
 
 /** One cap of the matrix: Dan's downlink at a share of his full rate, or Ann's uplink at a rate. */
@@ -414,7 +427,7 @@ async function runSetup(lab: Lab, setup: Setup, { parts, percents, kbps }: Retur
         const listeners: Array<[Name, Name[]]> = Object.keys(watchers).map((v) => [v as Name, meeting.names.filter((n) => n !== v)]);
         const cell = await runCell(lab, setup, meeting, lab.danLink, 'down', (full.downBps * cap.percent) / 100, watchers, listeners, full.views, 'Dan');
         result.downlink.push({ percent: cap.percent, freshStart, startedAtFull, ...cell });
-        console.log(`  downlink ${cap.percent}% (${Math.round(cell.capBps / 1000)} kbit/s${freshStart ? `, ${freshStart}` : ''}): Dan ${JSON.stringify(cell.measured['Dan'])}, gaps ${JSON.stringify(cell.audioGapsMs)} (clock slip ${JSON.stringify(cell.audioClockSlipMs)}); Ben ${JSON.stringify(cell.measured['Ben'] ?? null)}; Dan's browser got [${cell.cappedReceived}]; back ${cell.backToFullMs} ms (${cell.backHeldBy.join('; ') || 'at once'}); machine ${cell.machineBusyCores} (others ${cell.otherCores}); ${JSON.stringify(cell.relay ?? {})}`);
+        console.log(`  downlink ${cap.percent}% (${Math.round(cell.capBps / 1000)} kbit/s${freshStart ? `, ${freshStart}` : ''}): Dan ${JSON.stringify(cell.measured['Dan'])}, gaps ${JSON.stringify(cell.audioGapsMs)} at ${JSON.stringify(cell.audioGapAtMs)} ms into the window (clock slip ${JSON.stringify(cell.audioClockSlipMs)}; the relay concealed ${cell.relay ? framesText(cell.relay.concealedFrames) : '–'}); Ben ${JSON.stringify(cell.measured['Ben'] ?? null)}; Dan's browser got [${cell.cappedReceived}]; back ${cell.backToFullMs} ms (${cell.backHeldBy.join('; ') || 'at once'}); machine ${cell.machineBusyCores} (others ${cell.otherCores}); ${JSON.stringify(cell.relay ?? {})}`);
       } else {
         // Ann's camera at every viewer; Ann's voice at every listener.
         const viewers = meeting.names.filter((n) => n !== 'Ann');
@@ -422,7 +435,7 @@ async function runSetup(lab: Lab, setup: Setup, { parts, percents, kbps }: Retur
         const listeners: Array<[Name, Name[]]> = viewers.map((v) => [v, ['Ann']]);
         const cell = await runCell(lab, setup, meeting, lab.annLink, 'up', cap.kbps * 1000, watchers, listeners, full.views, 'Dan');
         result.uplink.push({ kbps: cap.kbps, freshStart, startedAtFull, ...cell });
-        console.log(`  uplink ${cap.kbps} kbit/s${freshStart ? ` (${freshStart})` : ''}: ${JSON.stringify(cell.measured)}, gaps ${JSON.stringify(cell.audioGapsMs)} (clock slip ${JSON.stringify(cell.audioClockSlipMs)}); back ${cell.backToFullMs} ms (${cell.backHeldBy.join('; ') || 'at once'}); machine ${cell.machineBusyCores} (others ${cell.otherCores}); switches ${cell.relay?.layerSwitches ?? '–'}`);
+        console.log(`  uplink ${cap.kbps} kbit/s${freshStart ? ` (${freshStart})` : ''}: ${JSON.stringify(cell.measured)}, gaps ${JSON.stringify(cell.audioGapsMs)} at ${JSON.stringify(cell.audioGapAtMs)} ms into the window (clock slip ${JSON.stringify(cell.audioClockSlipMs)}; the relay concealed ${cell.relay ? framesText(cell.relay.concealedFrames) : '–'}); back ${cell.backToFullMs} ms (${cell.backHeldBy.join('; ') || 'at once'}); machine ${cell.machineBusyCores} (others ${cell.otherCores}); switches ${cell.relay?.layerSwitches ?? '–'}`);
       }
     }
   } finally {

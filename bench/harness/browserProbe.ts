@@ -479,24 +479,30 @@ export function levelTrace(data: ProbeData, frequency: number, from: number, to:
   const cells = Math.max(0, endCell - startCell);
   const db = new Float32Array(cells).fill(-200);
   let covered = false;
+  let lastRendered = -1;
   for (const a of data.audio) {
     if (kind && a.kind !== kind) continue;
     for (const r of a.rows) {
       const cell = Math.round(r[0]! / AUDIO_BLOCK) - startCell;
       if (cell < 0 || cell >= cells) continue;
       covered = true;
+      lastRendered = Math.max(lastRendered, cell);
       if (!audibleAt(a, ((r[0]! + AUDIO_BLOCK / 2) / rate) * 1000 + offset)) continue;
       db[cell] = Math.max(db[cell]!, r[index + 1]!);
     }
   }
   // No block at all near the window: the probe was not running (not the same as silence).
   if (!covered && data.audio.length === 0) return { t: new Float64Array(0), db: new Float32Array(0), blockMs };
-  const t = new Float64Array(cells);
-  for (let i = 0; i < cells; i++) t[i] = (((startCell + i) * AUDIO_BLOCK) / rate) * 1000 + offset;
-  return { t, db, blockMs };
+  // The trace ends at the last block the page rendered: with its audio clock behind (a clock
+  // slip), the blocks after it were not rendered yet when the probe was read, which is not
+  // silence (read as one, the slip showed as a gap at the window's end).
+  const kept = covered ? lastRendered + 1 : cells;
+  const t = new Float64Array(kept);
+  for (let i = 0; i < kept; i++) t[i] = (((startCell + i) * AUDIO_BLOCK) / rate) * 1000 + offset;
+  return { t, db: db.subarray(0, kept), blockMs };
 }
 
-/** The longest run of blocks below `thresholdDb` that overlaps [from, to] (clipped to it). */
+/** The longest run of blocks below `thresholdDb` that overlaps [from, to] (clipped to it, and to the last block the trace has). */
 export function longestSilence(trace: LevelTrace, from: number, to: number, thresholdDb = HEARD_DB): { ms: number; at: number | null } {
   const n = trace.t.length;
   if (n === 0) return { ms: Math.round(to - from), at: from };
@@ -516,7 +522,7 @@ export function longestSilence(trace: LevelTrace, from: number, to: number, thre
     if (trace.db[i]! < thresholdDb) runStart ??= t;
     else close(t);
   }
-  close(to);
+  close(Math.min(to, trace.t[n - 1]! + trace.blockMs));
   return { ms: round(best.ms), at: best.at };
 }
 

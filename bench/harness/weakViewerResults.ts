@@ -41,6 +41,8 @@ interface Cell {
   measured: Views;
   /** Longest audio gap (ms) in the measured window, per listener, per talker. */
   audioGapsMs: Record<string, Record<string, number>>;
+  /** Per listener, per talker: where that longest gap started, ms into the listener's measured window (null: no gap); gaps at the same moment at every listener came from upstream or from the machine, not from one page. */
+  audioGapAtMs: Record<string, Record<string, number | null>>;
   /** Per listener: how far its audio clock fell behind its page clock in the measured window (ms); a gap this explains is the machine's, not the network's. */
   audioClockSlipMs: Record<string, number>;
   /** Time (ms) from lifting the cap to the end of the first second at full quality (full width, unpaused, ≥ 70% of the full frame rate); null: not within the limit. */
@@ -51,8 +53,13 @@ interface Cell {
   cappedReceived: string;
   /** The bottleneck's counters over the cell (cap set → lifted). */
   bottleneck: { queueDropped: number; maxQueueMs: number };
-  /** Relay only: layer switches in the cell, cameras paused at the end, the capped person's overlay at the end. */
-  relay?: { layerSwitches: number; pausedAtEnd: string[]; overlay: unknown };
+  /**
+   * Relay only: layer switches in the cell, cameras paused at the end, the capped person's
+   * overlay at the end, and the mixer's frames concealed in the measured window (a talker's
+   * packet missing or late at the relay, every talker): 0 means the relay mixed every frame
+   * it was sent, so a gap a listener heard came after the mix.
+   */
+  relay?: { layerSwitches: number; pausedAtEnd: string[]; overlay: unknown; concealedFrames: number };
 }
 
 /** Dan's downlink capped at `percent` of what he received at full quality. */
@@ -97,6 +104,9 @@ const f1 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–
 const camerasText = (tiles: Record<string, TileWindow> | undefined) =>
   tiles ? Object.entries(tiles).map(([n, t]) => `${n} ${f1(t.fps)}/${t.width}/${t.longestFreezeMs}`).join(', ') : '–';
 const gapsText = (gaps: Record<string, number> | undefined) => (gaps ? Object.entries(gaps).map(([n, g]) => `${n} ${Math.round(g)}`).join(', ') : '–');
+/** "; the relay concealed N frames" (the mix's view of every talker in the measured window), relay cells only. */
+const concealedText = (c: Cell) => (c.relay ? `; the relay concealed ${framesText(c.relay.concealedFrames)}` : '');
+export const framesText = (n: number) => `${n} frame${n === 1 ? '' : 's'}`;
 /** " (clock slip N)" when the listener's audio clock fell behind by 20 ms or more. */
 const slipText = (slip: number | undefined) => (slip !== undefined && Math.abs(slip) >= 20 ? ` (clock slip ${Math.round(slip)})` : '');
 const backText = (ms: number | null, limitMs: number) => (ms === null ? `> ${limitMs / 1000} s` : `${(ms / 1000).toFixed(1)} s`);
@@ -129,13 +139,13 @@ export function weakViewerMarkdown(result: WeakViewerResult, header: string): st
     '',
     '| setup | cap | Dan sees (measured) | Dan: longest freeze while adapting | Dan hears (longest gap, ms) | Ben sees (unconstrained) | Ben hears | back | machine busy (others) |',
     '| --- | ---: | --- | ---: | --- | --- | --- | ---: | ---: |',
-    ...result.downlink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.percent}% = ${Math.round(c.capBps / 1000)} kbit/s${c.freshStart ? ` (${c.freshStart} first)` : ''} | ${camerasText(c.measured['Dan'])} | ${Math.max(0, ...Object.values(c.adapting['Dan'] ?? {}).map((w) => w.longestFreezeMs))} | ${gapsText(c.audioGapsMs['Dan'])}${slipText(c.audioClockSlipMs['Dan'])} | ${c.setup === 'p2p' ? 'no other viewer in a call of two' : camerasText(c.measured['Ben'])} | ${gapsText(c.audioGapsMs['Ben'])}${slipText(c.audioClockSlipMs['Ben'])} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} (${c.otherCores}) |`),
+    ...result.downlink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.percent}% = ${Math.round(c.capBps / 1000)} kbit/s${c.freshStart ? ` (${c.freshStart} first)` : ''} | ${camerasText(c.measured['Dan'])} | ${Math.max(0, ...Object.values(c.adapting['Dan'] ?? {}).map((w) => w.longestFreezeMs))} | ${gapsText(c.audioGapsMs['Dan'])}${slipText(c.audioClockSlipMs['Dan'])}${concealedText(c)} | ${c.setup === 'p2p' ? 'no other viewer in a call of two' : camerasText(c.measured['Ben'])} | ${gapsText(c.audioGapsMs['Ben'])}${slipText(c.audioClockSlipMs['Ben'])} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} (${c.otherCores}) |`),
     '',
     "## Slow uplink: Ann capped (her camera at every viewer)",
     '',
     "| setup | cap | Ann's camera at each viewer (measured) | longest freeze while adapting | Ann heard (longest gap, ms) | back | machine busy (others) |",
     '| --- | ---: | --- | ---: | --- | ---: | ---: |',
-    ...result.uplink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.kbps} kbit/s${c.freshStart ? ` (${c.freshStart} first)` : ''} | ${Object.entries(c.measured).map(([v, tiles]) => `${v}: ${f1(tiles['Ann']?.fps)}/${tiles['Ann']?.width ?? 0}/${tiles['Ann']?.longestFreezeMs ?? '–'}`).join(', ')} | ${Math.max(0, ...Object.values(c.adapting).map((tiles) => tiles['Ann']?.longestFreezeMs ?? 0))} | ${Object.entries(c.audioGapsMs).map(([v, g]) => `${v} ${Math.round(g['Ann'] ?? NaN)}${slipText(c.audioClockSlipMs[v])}`).join(', ')} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} (${c.otherCores}) |`),
+    ...result.uplink.map((c) => `| ${SETUP_NAME[c.setup]} | ${c.kbps} kbit/s${c.freshStart ? ` (${c.freshStart} first)` : ''} | ${Object.entries(c.measured).map(([v, tiles]) => `${v}: ${f1(tiles['Ann']?.fps)}/${tiles['Ann']?.width ?? 0}/${tiles['Ann']?.longestFreezeMs ?? '–'}`).join(', ')} | ${Math.max(0, ...Object.values(c.adapting).map((tiles) => tiles['Ann']?.longestFreezeMs ?? 0))} | ${Object.entries(c.audioGapsMs).map(([v, g]) => `${v} ${Math.round(g['Ann'] ?? NaN)}${slipText(c.audioClockSlipMs[v])}`).join(', ')}${concealedText(c)} | ${backText(c.backToFullMs, t.recoveryLimitMs)}${c.startedAtFull ? '' : ' (started below full)'} | ${c.machineBusyCores} (${c.otherCores}) |`),
     '',
     '## What layers cost (four on the relay, no cap, everyone direct)',
     '',
