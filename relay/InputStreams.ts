@@ -12,8 +12,16 @@ import { vp8KeyframeSize } from './vp8';
 
 /** One incoming RTP stream of a publisher, and what the relay measures of it. */
 export class InputStream {
-  /** Its rate over the last second (for the allocation). */
+  /** Its rate over the last second, every packet counted (what arrives of it). */
   readonly rate = new RateMeter();
+  /**
+   * Its rate over the last second without its keyframes: what it costs a viewer between
+   * keyframes, which the allocation plans with. Counting the keyframe the relay itself asked
+   * for when it switched a viewer to this layer, the layer's rate rose by half for a second
+   * and the next allocation round undid the switch (weak-viewer, after a cap was lifted: a
+   * top layer taken, dropped 230 ms later, taken again — a keyframe each time).
+   */
+  readonly betweenKeyframes = new RateMeter();
   /** What arrives of it and what is lost, for the relay's receiver reports to the publisher. */
   readonly reception = new ReceptionStats();
   /** What of it did not arrive, to be asked for again. */
@@ -24,6 +32,8 @@ export class InputStream {
   /** Since when it has been arriving without a second's pause (undefined while it is not). */
   private flowingSince: number | undefined;
   private lastPacketAt = -Infinity;
+  /** The RTP timestamp of the last keyframe: its packets share it (a keyframe is one frame). */
+  private keyframeTimestamp: number | undefined;
 
   constructor(
     readonly publisherId: string,
@@ -59,7 +69,9 @@ export class InputStream {
     if (size) {
       this.width = size.width;
       this.height = size.height;
+      this.keyframeTimestamp = packet.timestamp;
     }
+    if (packet.timestamp !== this.keyframeTimestamp) this.betweenKeyframes.add(packet.size, nowMs);
   }
 }
 

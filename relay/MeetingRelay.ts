@@ -365,6 +365,7 @@ export class MeetingRelay {
 
   private onKeyframeRequest(slot: VideoSlot): void {
     this.stats.keyframeRequestsReceived += 1;
+    this.log.debug({ viewer: slot.viewerId, publisher: slot.publisherId, layer: slot.forwardedLayer }, 'viewer asked a keyframe');
     if (slot.publisherId) this.requestKeyframe(slot.publisherId, slot.source, slot.forwardedLayer);
   }
 

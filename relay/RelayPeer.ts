@@ -419,6 +419,7 @@ export class RelayPeer implements RelayConnection {
     if (!stream) return;
     try {
       if (mic.sendMessageBinary(pliPacket(FEEDBACK_SENDER_SSRC, stream.ssrc))) this.handlers.pliSent();
+      this.log.debug({ source, layer: stream.layer, ssrc: stream.ssrc }, 'keyframe asked');
     } catch (error) {
       this.log.debug({ err: error }, 'sending a PLI failed');
     }

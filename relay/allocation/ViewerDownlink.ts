@@ -220,7 +220,7 @@ export class ViewerDownlink {
     const demands: SlotDemand[] = shown.map((slot) => {
       // The layers that have been arriving steadily; the one forwarded now counts while it arrives at all.
       const streams = layersOf(slot).filter((s) => s.steadyFor(STEADY_LAYER_MS, nowMs) || (s.layer === slot.forwardedLayer && s.rate.bitrate(nowMs) > 0));
-      const layers: LayerOffer[] = streams.map((s, index) => ({ layer: index, bitrateBps: s.rate.bitrate(nowMs), width: s.width, height: s.height }));
+      const layers: LayerOffer[] = streams.map((s, index) => ({ layer: index, bitrateBps: s.betweenKeyframes.bitrate(nowMs), width: s.width, height: s.height }));
       offers.set(slot, streams);
       const view = this.views.get(slot.mid);
       const target = slot.targetLayer;
@@ -502,10 +502,10 @@ function steps(slots: readonly VideoSlot[], layersOf: (slot: VideoSlot) => reado
     const at = target === 'paused' ? -1 : streams.findIndex((s) => s.layer === target);
     const next = streams[at + 1];
     if (!next) continue;
-    const now = at >= 0 ? streams[at]!.rate.bitrate(nowMs) : 0;
-    const step = next.rate.bitrate(nowMs) - now;
+    const now = at >= 0 ? streams[at]!.betweenKeyframes.bitrate(nowMs) : 0;
+    const step = next.betweenKeyframes.bitrate(nowMs) - now;
     cheapest = cheapest === undefined ? step : Math.min(cheapest, step);
-    all += streams.at(-1)!.rate.bitrate(nowMs) - now;
+    all += streams.at(-1)!.betweenKeyframes.bitrate(nowMs) - now;
   }
   return cheapest === undefined ? undefined : { cheapest, all };
 }

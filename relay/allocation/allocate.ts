@@ -11,7 +11,7 @@
 export interface LayerOffer {
   /** Index among the source's layers, 0 the lowest. */
   layer: number;
-  /** Its measured rate (bits per second, RTP payload and headers); 0 while not measured yet. */
+  /** Its measured rate between keyframes (bits per second, RTP payload and headers); 0 while not measured yet. */
   bitrateBps: number;
   /** Its picture size as the publisher last sent it (0 when unknown). */
   width: number;

@@ -3,6 +3,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RateMeter } from '../../relay/allocation/RateMeter';
 import { vp8KeyframeSize } from '../../relay/vp8';
+import { InputStream } from '../../relay/InputStreams';
+import type { RtpIn } from '../../relay/types';
 
 test('a steady stream reads at its rate; a stopped one falls to zero within a second', () => {
   const meter = new RateMeter();
@@ -35,6 +37,22 @@ test("a VP8 keyframe's first packet declares its picture size; other packets non
   const continuation = Uint8Array.from([0x80, 0x80, 0x81, 0x23, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]);
   assert.is(vp8KeyframeSize(continuation), undefined, 'not the start of a frame (S=0)');
   assert.is(vp8KeyframeSize(keyframe.subarray(0, 12)), undefined, 'cut short');
+});
+
+test("a layer's rate between keyframes leaves out every packet of its keyframes, not the frames after them", () => {
+  const stream = new InputStream('ann', 'camera', 1, 11);
+  const rtp = (payload: Uint8Array, timestamp: number, size: number): RtpIn => ({ ssrc: 11, sequenceNumber: 0, timestamp, marker: false, payloadType: 96, payload: Buffer.from(payload), size });
+  const keyframeStart = Uint8Array.from([0x90, 0x80, 0x81, 0x23, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01, 0, 0]);
+  const continuation = Uint8Array.from([0x80, 0x80, 0x81, 0x23, 0, 0, 0, 0]);
+  const deltaStart = Uint8Array.from([0x90, 0x80, 0x82, 0x23, 0x11, 0x02, 0x00, 0, 0, 0]);
+  // A 640×480 keyframe of ten 1,000-byte packets at 0 ms, then 15 delta frames of 400 bytes.
+  stream.measure(rtp(keyframeStart, 90_000, 1000), 0);
+  for (let i = 1; i < 10; i++) stream.measure(rtp(continuation, 90_000, 1000), i);
+  for (let f = 1; f <= 15; f++) stream.measure(rtp(deltaStart, 90_000 + f * 6000, 400), f * 66);
+  assert.is(stream.width, 640);
+  const at = 990;
+  assert.ok(Math.abs(stream.rate.bitrate(at) - ((10_000 + 6000) * 8 * 1000) / at) < 1, 'every packet arrived');
+  assert.ok(Math.abs(stream.betweenKeyframes.bitrate(at) - (6000 * 8 * 1000) / at) < 1, 'what the layer costs between keyframes');
 });
 
 test.run();
