@@ -1,6 +1,6 @@
 /**
  * Mouth-to-ear delay as users hear it: the same two people (Alice talks, Bob listens) on P2P,
- * then on the relay in meetings of 2, 3 and 6 (the others have their cameras and microphones
+ * then on the relay in meetings of 2, 3, 4 and 6 (the others have their cameras and microphones
  * on and say nothing; Bob hums, so he is a talker with his own mix), every camera at the default capture size (640x480), in one run.
  * Alice's microphone plays tone bursts (200 ms on, 800 ms off) and Bob's page finds each
  * burst's onset in what it hears (the AudioWorklet probe of harness/browserProbe.ts, 5.3 ms
@@ -26,7 +26,8 @@
  * browsers. Size `6l` in `--sizes`.
  *
  * Writes bench-results/mouth-to-ear.{json,md}.
- * Run: npx tsx bench/mouth-to-ear.ts [--bursts 15] [--sizes 2,3,6,6l]
+ * Run: npx tsx bench/mouth-to-ear.ts [--bursts 15] [--sizes 2,3,4,6,6l] (4: the issue's "mix departures
+ * with four browsers")
  */
 import type { Browser, Page } from 'playwright-core';
 import type { TopologyPreference } from '../protocol/rest';
@@ -200,7 +201,7 @@ async function voiceHeldMs(who: Participant): Promise<number | null> {
 ensureClientBuilt();
 const bursts = numberArg(process.argv, 'bursts') ?? 15;
 const sizesArg = process.argv[process.argv.indexOf('--sizes') + 1];
-const sizes: Size[] = (process.argv.includes('--sizes') && sizesArg ? sizesArg : '2,3,6,6l').split(',').map((s) => ({ people: parseInt(s, 10), others: s.endsWith('l') ? 'light' : 'chromium' }));
+const sizes: Size[] = (process.argv.includes('--sizes') && sizesArg ? sizesArg : '2,3,4,6,6l').split(',').map((s) => ({ people: parseInt(s, 10), others: s.endsWith('l') ? 'light' : 'chromium' }));
 if (sizes.some((s) => !(s.people >= 2))) throw new Error(`--sizes: meeting sizes of 2 or more, "l" for light others (e.g. 2,3,6,6l), not ${sizesArg}`);
 // Meetings with light participants last: one run (3,6l,6) ended without a word after the
 // Chromium meeting that followed them, not explained yet; in this order every run completed.
@@ -227,4 +228,4 @@ const table = [
 ].join('\n');
 console.log(`\n${table}`);
 const result = { name: 'mouth-to-ear', ...runContext(), code: codeState(), bursts, periodMs: PERIOD_MS, onMs: ON_MS, thresholdDb: HEARD_DB, capture: '640x480', runs, relayAddsMs: Object.fromEntries(runs.slice(1).map((r) => [`${r.people}${r.others === 'light' ? 'l' : ''}`, addedMs(r)])) };
-writeResults('mouth-to-ear', result, `# Mouth-to-ear delay, P2P and relay of 2, 3, 6\n\nTone bursts from Alice's microphone to Bob's ears, onset sent to onset heard (≥ ${HEARD_DB} dB in 5.3 ms blocks), every camera 640x480, all browsers in one Chromium on this machine; "4 light": the four others are light participants (pre-encoded 640x480 VP8, silent microphones).\n\n${table}\n`, false);
+writeResults('mouth-to-ear', result, `# Mouth-to-ear delay, P2P and relay of 2, 3, 4, 6\n\nTone bursts from Alice's microphone to Bob's ears, onset sent to onset heard (≥ ${HEARD_DB} dB in 5.3 ms blocks), every camera 640x480, all browsers in one Chromium on this machine; "4 light": the four others are light participants (pre-encoded 640x480 VP8, silent microphones).\n\n${table}\n`, false);
