@@ -15,9 +15,10 @@
  * same. `map` runs when a packet is numbered, `write` when it is written out (the pacer may
  * hold it in between, and a NACK may ask for it again after a change of source), so the
  * shift travels with the packet as one number. A frame left out (`drop`) is a gap the picture
- * IDs after it close.
+ * IDs after it close. Each counter is a `SlotNumbering` in its own space, as the slot's
+ * sequence numbers are in theirs.
  */
-import { isNewer } from './SlotNumbering';
+import { SlotNumbering } from './SlotNumbering';
 
 const PICTURE_ID_SPACE = 0x8000;
 const TL0_SPACE = 0x100;
@@ -67,71 +68,53 @@ function readPictureId(payload: Uint8Array, at: number, bits: number): number {
 /** The shifts of one source, packed into one number (picture ID: bits 0–14, TL0PICIDX: 15–22, KEYIDX: 23–27). */
 const pack = (pictureId: number, tl0: number, keyIdx: number): number => pictureId | (tl0 << 15) | (keyIdx << 23);
 
-/** Dropped picture IDs remembered one by one; older ones are folded into the shift (a packet that late is not coming). */
-const MAX_DROPPED = 64;
+/** A frame left out is remembered this many picture IDs back (at 30 fps, 8 s: a packet that late is not coming). */
+const DROP_WINDOW = 256;
 
 /** One of the descriptor's counters (picture ID, TL0PICIDX or KEYIDX), continued across sources. */
 class ContinuedCounter {
-  /** What is added to the current source's values (mod `space`), before the drops. */
-  shift = 0;
-  /** The newest value given out (-1: none yet). */
-  private newest = -1;
-  /** The next source's shift is still to be fixed (on its first packet carrying the field). */
-  private pending = false;
-  /** Values of the current source left out (frames not forwarded), oldest first: the values after each close its gap. */
-  private readonly dropped: number[] = [];
+  /** Made on the first value ever: the first source keeps its own values. */
+  private numbering: SlotNumbering | undefined;
+  /** The next source is to be rebased on its first packet carrying the field. */
+  private pending = true;
 
-  constructor(private readonly space: number) {}
+  constructor(
+    private readonly space: number,
+    private readonly dropWindow?: number,
+  ) {}
 
   rebase(): void {
     this.pending = true;
   }
 
-  /** What is added to the current source's `value` (mod `space`): the shift, less the values dropped before it. */
-  offsetOf(value: number): number {
-    const count = this.dropped.length;
-    // Most packets come after every drop: no walk.
-    if (count === 0 || isNewer(value, this.dropped[count - 1]!, this.space)) return (this.shift - count + this.space) % this.space;
-    let before = 0;
-    for (const dropped of this.dropped) if (isNewer(value, dropped, this.space)) before += 1;
-    return (this.shift - before + this.space) % this.space;
-  }
-
-  /** Whether `value` of the current source was dropped. */
-  wasDropped(value: number): boolean {
-    return this.dropped.includes(value);
-  }
-
-  /** A value of the current source, as it is numbered. */
-  see(value: number): void {
-    this.fix(value);
-    const out = (value + this.offsetOf(value)) % this.space;
-    if (this.newest < 0 || isNewer(out, this.newest, this.space)) this.newest = out;
+  /** A value of the current source, as it is numbered: what is added to it (mod `space`). */
+  see(value: number): number {
+    return (this.start(value).map(value) - value + this.space) % this.space;
   }
 
   /** A value of the current source that is not forwarded (a frame left out): the next values close its gap. */
   drop(value: number): void {
-    this.fix(value);
-    const last = this.dropped.at(-1);
-    if (last !== undefined && !isNewer(value, last, this.space)) return;
-    this.dropped.push(value);
-    if (this.dropped.length > MAX_DROPPED) {
-      this.dropped.shift();
-      this.shift = (this.shift - 1 + this.space) % this.space;
-    }
+    this.start(value).skip(value);
   }
 
-  /** Fixes a new source's shift on its first value: right after the newest given out. */
-  private fix(value: number): void {
-    if (!this.pending) return;
-    this.pending = false;
-    this.dropped.length = 0;
-    this.shift = this.newest < 0 ? 0 : (this.newest + 1 - value + this.space) % this.space;
+  /** Whether `value` of the current source was dropped. */
+  wasDropped(value: number): boolean {
+    return !this.pending && (this.numbering?.wasSkipped(value) ?? false);
+  }
+
+  /** The numbering, rebased on a new source's first value: right after the newest given out. */
+  private start(value: number): SlotNumbering {
+    this.numbering ??= new SlotNumbering((value - 1 + this.space) % this.space, this.space, this.dropWindow);
+    if (this.pending) {
+      this.pending = false;
+      this.numbering.rebase(value);
+    }
+    return this.numbering;
   }
 }
 
 export class Vp8PictureIds {
-  private readonly pictureId = new ContinuedCounter(PICTURE_ID_SPACE);
+  private readonly pictureId = new ContinuedCounter(PICTURE_ID_SPACE, DROP_WINDOW);
   private readonly tl0 = new ContinuedCounter(TL0_SPACE);
   private readonly keyIdx = new ContinuedCounter(KEY_IDX_SPACE);
 
@@ -144,17 +127,11 @@ export class Vp8PictureIds {
 
   /** Reads a packet's fields as it is numbered; returns the shift to `write` it with. */
   map(payload: Uint8Array): number {
-    let pictureShift = this.pictureId.shift;
-    if (readFields(payload, 0)) {
-      if (fields.pictureIdAt >= 0) {
-        const id = readPictureId(payload, fields.pictureIdAt, fields.pictureIdBits);
-        this.pictureId.see(id);
-        pictureShift = this.pictureId.offsetOf(id);
-      }
-      if (fields.tl0At >= 0) this.tl0.see(payload[fields.tl0At]!);
-      if (fields.keyIdxAt >= 0) this.keyIdx.see(payload[fields.keyIdxAt]! & 0x1f);
-    }
-    return pack(pictureShift, this.tl0.shift, this.keyIdx.shift);
+    if (!readFields(payload, 0)) return 0;
+    const pictureShift = fields.pictureIdAt >= 0 ? this.pictureId.see(readPictureId(payload, fields.pictureIdAt, fields.pictureIdBits)) : 0;
+    const tl0Shift = fields.tl0At >= 0 ? this.tl0.see(payload[fields.tl0At]!) : 0;
+    const keyIdxShift = fields.keyIdxAt >= 0 ? this.keyIdx.see(payload[fields.keyIdxAt]! & 0x1f) : 0;
+    return pack(pictureShift, tl0Shift, keyIdxShift);
   }
 
   /** Whether the frame of this packet was left out (`drop`): a late packet of it must not go out with the ID of the frame after. */
