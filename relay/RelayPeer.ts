@@ -418,7 +418,8 @@ export class RelayPeer implements RelayConnection {
     const stream = layers[Math.min(layer, layers.length - 1)];
     if (!stream) return;
     try {
-      if (mic.sendMessageBinary(pliPacket(FEEDBACK_SENDER_SSRC, stream.ssrc))) this.handlers.pliSent();
+      if (!mic.sendMessageBinary(pliPacket(FEEDBACK_SENDER_SSRC, stream.ssrc))) return;
+      this.handlers.pliSent();
       this.log.debug({ source, layer: stream.layer, ssrc: stream.ssrc }, 'keyframe asked');
     } catch (error) {
       this.log.debug({ err: error }, 'sending a PLI failed');

@@ -25,7 +25,7 @@ export class SlotNumbering {
   constructor(
     /** The last number of the slot's stream so far (random at first). */
     private newestOut: number,
-    /** The size of the number space (numbers wrap to 0 at it). */
+    /** The size of the number space, a power of two (numbers wrap to 0 at it). */
     private readonly modulus = 0x10000,
     /** How far behind the newest a skip is still remembered (less than half the space). */
     private readonly skipWindow = Math.min(SKIP_WINDOW, modulus / 4),
@@ -80,7 +80,8 @@ export class SlotNumbering {
     return before;
   }
 
+  /** `n` in the number space (a mask: the space is a power of two, and this runs per packet). */
   private wrap(n: number): number {
-    return ((n % this.modulus) + this.modulus) % this.modulus;
+    return n & (this.modulus - 1);
   }
 }

@@ -302,4 +302,21 @@ test('small tiles cap the layer even on a free link', () => {
   assert.equal(targets(), [1, 0, 0]);
 });
 
+test('a layer keeps a limited viewer through its own keyframe: the switch is not undone by the keyframe it asked for', () => {
+  const world = setup();
+  run(world, 3_500_000, 1000);
+  // 1.9 Mbit/s: one top layer and two low ones fit (1.5 Mbit/s), not two top layers.
+  for (let i = 0; i < 60; i += 1) run(world, 1_900_000, 250);
+  assert.equal(world.targets(), [1, 0, 0]);
+  // Ann's top layer sends a keyframe (a 640×480 one: 60 kB, half a second of its 900 kbit/s).
+  const keyframeStart = Buffer.from([0x90, 0x80, 0x81, 0x23, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01, 0, 0]);
+  world.cameras[0]![1]!.measure({ ssrc: 11, sequenceNumber: 0, timestamp: 90_000, marker: true, payloadType: 96, payload: keyframeStart, size: 60_000 }, world.now);
+  const seen: string[] = [];
+  for (let i = 0; i < 8; i += 1) {
+    run(world, 1_900_000, 125);
+    seen.push(JSON.stringify(world.targets()));
+  }
+  assert.ok(seen.every((t) => t === '[1,0,0]'), seen.join(' '));
+});
+
 test.run();
