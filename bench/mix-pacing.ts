@@ -6,7 +6,8 @@
  * worker; every meeting's mix inter-departure p50/p99/max and late ticks are compared.
  *
  * Candidates: the worker at the default priority, at MEDIA_WORKER_NICE, and in real-time
- * round-robin scheduling (relay/worker/priority.ts). Writes bench-results/mix-pacing.{json,md}.
+ * round-robin scheduling (relay/worker/priority.ts), the last woken both ways: by Node's
+ * timers (whole milliseconds) and by the wakeup thread media workers use (relay/audio/Wakeups.ts). Writes bench-results/mix-pacing.{json,md}.
  * Run: npx tsx bench/mix-pacing.ts [--meetings 40] [--hogs 3] [--seconds 10]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +22,7 @@ import type { MeetingFigures, SyntheticJob, SyntheticReport } from './workers/sy
 const BOOT = new URL('../relay/worker/boot.mjs', import.meta.url);
 const ENTRY = new URL('./workers/syntheticMeetings.ts', import.meta.url).href;
 
-interface Candidate { name: string; hogs: number; nice?: number; realtime?: boolean }
+interface Candidate { name: string; hogs: number; nice?: number; realtime?: boolean; nodeTimers?: boolean }
 interface Outcome extends Candidate { departureMsP50: number; departureMsP99: number; departureMsMax: number; latePercent: number }
 
 const meetings = numberArg(process.argv, 'meetings') ?? 40;
@@ -48,7 +49,7 @@ function runWorker(job: SyntheticJob): Promise<MeetingFigures[]> {
 async function measure(candidate: Candidate): Promise<Outcome> {
   const running = startHogs(candidate.hogs);
   try {
-    const figures = await runWorker({ meetings, size: 3, warmupMs: 1500, measureMs: seconds * 1000, ...(candidate.nice !== undefined ? { nice: candidate.nice } : {}), ...(candidate.realtime ? { realtime: true } : {}) });
+    const figures = await runWorker({ meetings, size: 3, warmupMs: 1500, measureMs: seconds * 1000, ...(candidate.nice !== undefined ? { nice: candidate.nice } : {}), ...(candidate.realtime ? { realtime: true } : {}), ...(candidate.nodeTimers ? { nodeTimers: true } : {}) });
     const ticks = figures.reduce((n, f) => n + f.ticks, 0);
     const late = figures.reduce((n, f) => n + f.lateTicks, 0);
     const outcome: Outcome = {
@@ -69,7 +70,8 @@ const candidates: Candidate[] = [
   { name: 'idle machine, default priority', hogs: 0 },
   { name: `${hogs} busy processes, default priority`, hogs },
   { name: `${hogs} busy processes, worker at nice ${MEDIA_WORKER_NICE}`, hogs, nice: MEDIA_WORKER_NICE },
-  { name: `${hogs} busy processes, worker SCHED_RR ${MEDIA_WORKER_RT_PRIORITY}`, hogs, realtime: true },
+  { name: `${hogs} busy processes, worker SCHED_RR ${MEDIA_WORKER_RT_PRIORITY}, woken by Node's timers`, hogs, realtime: true, nodeTimers: true },
+  { name: `${hogs} busy processes, worker SCHED_RR ${MEDIA_WORKER_RT_PRIORITY}, woken by the wakeup thread (as media workers run)`, hogs, realtime: true },
 ];
 const outcomes: Outcome[] = [];
 for (const c of candidates) outcomes.push(await measure(c));

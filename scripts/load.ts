@@ -12,6 +12,7 @@
  * LIMIT_CREATES_PER_MIN, MAX_PARTICIPANTS). `--talkers 0 --muted` (no `--video`) keeps idle
  * relay connections: what a warm relay connection per participant would cost.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LightClient } from '../bench/harness/LightClient';
 import { SignalingConnection } from '../bench/harness/SignalingConnection';
@@ -232,6 +233,10 @@ async function main(): Promise<void> {
     // The measured window: everyone in, a second to settle, then `seconds` of steady load.
     await sleep(1000);
     for (const c of clients) c.resetGap();
+    // The load clients' own pace: a client process that stalls sends everyone's audio late and
+    // then at once, which no meeting of separate people does; say so when it happened.
+    const clientStalls = monitorEventLoopDelay({ resolution: 10 });
+    clientStalls.enable();
     // The signaling round trip while the media is under load: a socket of its own pings the
     // server's main thread 10 times a second.
     const prober = await SignalingConnection.open(server.wsUrl, 5000, server.url);
@@ -296,6 +301,7 @@ async function main(): Promise<void> {
       tickP99 = Math.max(tickP99, end.tickMsP99 ?? 0);
     });
     const connected = clients.filter((c) => c.connected).length;
+    clientStalls.disable();
     const gaps = clients.map((c) => c.counters.longestAudioGapMs).sort((a, b) => a - b);
     const result = {
       settings: { ...settings, url: settings.url ?? 'started by the run' },
@@ -308,6 +314,8 @@ async function main(): Promise<void> {
       serverCpuPercentPerParticipant: serverCores === undefined ? null : round((serverCores * 100) / Math.max(1, connected), 3),
       serverCpuCaveat: server.cpuCaveat || null,
       loadClientsCpuCores: Math.round(clientCores * 1000) / 1000,
+      /** How late the load clients' own event loop ran (ms): their stalls are gaps in what they receive and bursts in what they send. */
+      loadClientsLoopDelayMs: { p99: round(clientStalls.percentile(99) / 1e6, 1), max: round(clientStalls.max / 1e6, 1) },
       receivedPerClientPerSecond: {
         audio: Math.round(((endTotals.audioIn - startTotals.audioIn) / Math.max(1, clients.length) / seconds) * 10) / 10,
         video: Math.round(((endTotals.videoIn - startTotals.videoIn) / Math.max(1, clients.length) / seconds) * 10) / 10,
@@ -324,10 +332,10 @@ async function main(): Promise<void> {
       `| participants connected | ${connected} of ${total} (${settings.meetings} × ${settings.participants}) |`,
       `| joins | ${result.joinSeconds} s for all, median ${result.joinMsMedian} ms each |`,
       `| server CPU (coordinator and media workers) | ${serverCores === undefined ? server.cpuCaveat : `${pct(serverCores)} of a core, ${result.serverCpuPercentPerParticipant}% per participant${server.cpuCaveat ? ` (${server.cpuCaveat})` : ''}`} |`,
-      `| load clients' CPU (this process) | ${pct(clientCores)} of a core${settings.url ? '' : ' (on the same machine as the server)'} |`,
+      `| load clients' CPU (this process) | ${pct(clientCores)} of a core${settings.url ? '' : ' (on the same machine as the server)'}; their event loop late by p99 ${result.loadClientsLoopDelayMs.p99} ms, max ${result.loadClientsLoopDelayMs.max} ms |`,
       `| received per participant | audio ${result.receivedPerClientPerSecond.audio} pkt/s (50 = every mix frame), video ${result.receivedPerClientPerSecond.video} pkt/s |`,
       `| signaling round trip (WebSocket ping, 10/s) | median ${result.signalingRoundTripMs.median} ms, p99 ${result.signalingRoundTripMs.p99} ms, worst ${result.signalingRoundTripMs.max} ms |`,
-      `| longest audio gap a participant had | median ${result.longestAudioGapMs.median} ms, worst ${result.longestAudioGapMs.max} ms |`,
+      `| longest audio gap a participant had (as its client received it) | median ${result.longestAudioGapMs.median} ms, worst ${result.longestAudioGapMs.max} ms |`,
       `| mixer | ${ticks} ticks, ${(100 * result.mixer.lateShare).toFixed(2)}% late, p99 ${result.mixer.tickMsP99Max} ms |`,
       `| mix inter-departure (every 10 s, per meeting) | worst meeting p99 ${result.departures.worstP99} ms, max ${result.departures.worstMax} ms; median meeting p99 ${result.departures.medianP99} ms, max ${result.departures.medianMax} ms |`,
       `| failures | ${failures.size === 0 ? 'none' : [...failures].map(([why, n]) => `${n}× ${why}`).join('; ')} |`,

@@ -8,6 +8,7 @@
 import { Encoder } from '@evan/opus';
 import { FRAME_MS, SAMPLE_RATE } from '../../relay/audio/AudioFormat';
 import { AudioMixer } from '../../relay/audio/AudioMixer';
+import { timerWakeups } from '../../relay/audio/Wakeups';
 import { ToneGenerator } from '../../relay/audio/tones';
 import { raiseOwnPriority, useRealtimeScheduling } from '../../relay/worker/priority';
 
@@ -21,6 +22,8 @@ export interface SyntheticJob {
   nice?: number;
   /** Run every thread SCHED_RR (relay/worker/priority.ts useRealtimeScheduling). */
   realtime?: boolean;
+  /** Wake the mixers with Node's timers instead of the wakeup thread (relay/audio/Wakeups.ts). */
+  nodeTimers?: boolean;
 }
 
 /** One meeting's mixer over the measured stretch. */
@@ -53,7 +56,7 @@ const voices = Array.from({ length: job.size }, (_, v) => {
 
 let sent = 0;
 const mixers = Array.from({ length: job.meetings }, () => {
-  const mixer = new AudioMixer({ onFrame: (_id, opus) => { sent += opus.length; } });
+  const mixer = new AudioMixer({ onFrame: (_id, opus) => { sent += opus.length; }, ...(job.nodeTimers ? { wakeups: timerWakeups() } : {}) });
   for (let p = 0; p < job.size; p++) mixer.addParticipant(`p${p}`);
   mixer.start();
   return mixer;

@@ -26,6 +26,7 @@ import { MixEncoder } from './MixEncoder';
 import { sharedMixPhases, type MixPhases } from './MixPhases';
 import { ParticipantInput } from './ParticipantInput';
 import { TickClock } from './TickClock';
+import type { Wakeups } from './Wakeups';
 import { TickTimings } from './TickTimings';
 
 /** Mixer health figures, cumulative since construction (departure figures: over the recent ticks). */
@@ -68,6 +69,8 @@ export interface AudioMixerOptions {
   dtx?: boolean;
   /** Where the mixer's ticks may fall in the period, apart from other mixers' (default: the process's, `sharedMixPhases()`). */
   phases?: MixPhases;
+  /** What wakes the mixer's clock (default: the process's wakeup thread; tests and bench/mix-pacing.ts may give Node's timers). */
+  wakeups?: Wakeups;
 }
 
 /** Silent frames still sent before a stream goes quiet (lets the receiver's decoder fade out on real frames). */
@@ -129,7 +132,7 @@ export class AudioMixer {
 
   constructor(private readonly options: AudioMixerOptions = {}) {
     this.dtx = options.dtx ?? true;
-    this.clock = new TickClock(FRAME_MS, (lateMs) => this.runTick(lateMs));
+    this.clock = new TickClock(FRAME_MS, (lateMs) => this.runTick(lateMs), options.wakeups ? { wakeups: options.wakeups } : {});
     this.phases = options.phases ?? sharedMixPhases();
   }
 

@@ -1,34 +1,29 @@
 /**
- * A steady periodic clock on top of setTimeout. Each deadline is computed from the origin
- * (origin + n·period), never from the previous callback, so timer jitter does not
- * accumulate into drift. The origin is the start time, or the last `epoch + phase + k·period`
- * before it when started at a phase (MixPhases spreads mixers' ticks over the period).
- * After a stall (GC pause, busy event loop) it runs the missed ticks back to back, up to
- * `maxCatchUp`, so downstream audio stays continuous; if it fell further behind than that it
- * skips the rest and restarts the schedule from now (at the same phase).
- *
- * A tick may run up to `EARLY_MS` before its deadline. Node arms a timer from the event
- * loop's clock, which it reads once per turn and in whole milliseconds, so a timer often
- * comes due a fraction of a millisecond before the deadline it was computed for; re-armed,
- * it waits at least one more whole millisecond (a delay under 1 ms is 1 ms), so the tick
- * left 1–2 ms late. Measured with 20 clocks at spread phases in one real-time process
- * (a third of the timers came due early): the intervals' p99 21.5–21.7 ms re-arming on
- * every early timer, 21.1–21.3 ms running up to half a millisecond early (a whole
- * millisecond early makes the next interval that much longer: 21.5–21.6).
+ * A steady periodic clock. Each deadline is computed from the origin (origin + n·period),
+ * never from the previous callback, so wakeup jitter does not accumulate into drift. The
+ * origin is the start time, or the last `epoch + phase + k·period` before it when started at a
+ * phase (MixPhases spreads mixers' ticks over the period). What wakes it at each deadline is
+ * the process's wakeup thread (Wakeups.ts: a tenth of a millisecond, where Node's timers keep
+ * whole ones). After a stall (GC pause, busy event loop) it runs the missed ticks back to
+ * back, up to `maxCatchUp`, so downstream audio stays continuous; if it fell further behind
+ * than that it skips the rest and restarts the schedule from now (at the same phase).
  */
+import { sharedWakeups, type Wakeups } from './Wakeups';
 
-/** How early (ms) a tick may run rather than wait for another turn of the timer. */
-export const EARLY_MS = 0.5;
+/** A wakeup this close before its deadline (ms) is the deadline: the clocks' rounding. */
+export const DUE_SLACK_MS = 0.01;
 
-/** Called for each tick with how late (ms) it started relative to its deadline (down to −EARLY_MS: early). */
+/** Called for each tick with how late (ms) it started relative to its deadline. */
 export type TickHandler = (lateMs: number) => void;
 
 /** Clock tuning. */
 export interface TickClockOptions {
   /** Most overdue ticks run back to back after a stall before the rest are skipped. */
   maxCatchUp?: number;
-  /** Time source in ms (tests may inject one). */
+  /** Time source in ms (tests may inject one, with wakeups that follow it). */
   now?: () => number;
+  /** What wakes the clock at its deadlines (default: the process's wakeup thread). */
+  wakeups?: Wakeups;
 }
 
 /** Where in the period a clock ticks: at `epoch + phaseMs + k·period` (ms, performance.now()). */
@@ -43,7 +38,8 @@ export class TickClock {
   skipped = 0;
   private readonly maxCatchUp: number;
   private readonly now: () => number;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly wakeups: Wakeups;
+  private cancelWakeup: (() => void) | null = null;
   private running = false;
   private origin = 0;
   private n = 0;
@@ -55,6 +51,7 @@ export class TickClock {
   ) {
     this.maxCatchUp = Math.max(1, options.maxCatchUp ?? 5);
     this.now = options.now ?? (() => performance.now());
+    this.wakeups = options.wakeups ?? sharedWakeups();
   }
 
   /** Whether the clock is ticking. */
@@ -83,24 +80,21 @@ export class TickClock {
   /** Stops ticking. Idempotent. */
   stop(): void {
     this.running = false;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelWakeup?.();
+    this.cancelWakeup = null;
   }
 
   private schedule(): void {
-    const delay = Math.max(0, this.origin + this.n * this.periodMs - this.now());
-    this.timer = setTimeout(() => this.fire(), delay);
-    // The clock alone should not keep a process alive; the server's sockets do that.
-    this.timer.unref();
+    this.cancelWakeup = this.wakeups.at(this.origin + this.n * this.periodMs, () => this.fire());
   }
 
   private fire(): void {
-    this.timer = null;
+    this.cancelWakeup = null;
     let ran = 0;
     while (this.running) {
       const now = this.now();
       const late = now - (this.origin + this.n * this.periodMs);
-      if (late < -EARLY_MS) break;
+      if (late < -DUE_SLACK_MS) break;
       if (late >= this.maxCatchUp * this.periodMs) {
         // Too far behind to catch up without a burst of stale audio: skip to now.
         const behind = Math.floor(late / this.periodMs);
@@ -110,7 +104,7 @@ export class TickClock {
       if (ran >= this.maxCatchUp) break;
       this.n += 1;
       ran += 1;
-      this.onTick(late);
+      this.onTick(Math.max(0, late));
     }
     if (this.running) this.schedule();
   }

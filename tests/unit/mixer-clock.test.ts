@@ -2,7 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AudioMixer } from '../../relay/audio/AudioMixer';
-import { EARLY_MS, TickClock } from '../../relay/audio/TickClock';
+import { DUE_SLACK_MS, TickClock } from '../../relay/audio/TickClock';
+import { ThreadWakeups, timerWakeups } from '../../relay/audio/Wakeups';
 import { waitFor } from '../helpers/wait';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -37,7 +38,7 @@ test('the mixer ticks every 20 ms once started, and close() stops it for good', 
 test('after a short stall the clock runs the missed ticks back to back', async () => {
   let now = 0;
   const lateness: number[] = [];
-  const clock = new TickClock(20, (late) => lateness.push(late), { now: () => now });
+  const clock = new TickClock(20, (late) => lateness.push(late), { now: () => now, wakeups: timerWakeups(() => now) });
   clock.start();
   now = 100; // 80 ms past the first deadline: four ticks overdue plus the one due now
   await waitFor(() => lateness.length >= 5, 2000, 'the overdue ticks');
@@ -49,7 +50,7 @@ test('after a short stall the clock runs the missed ticks back to back', async (
 test('after a long stall the clock skips ahead instead of bursting stale audio', async () => {
   let now = 0;
   const lateness: number[] = [];
-  const clock = new TickClock(20, (late) => lateness.push(late), { now: () => now });
+  const clock = new TickClock(20, (late) => lateness.push(late), { now: () => now, wakeups: timerWakeups(() => now) });
   clock.start();
   now = 1000;
   await waitFor(() => lateness.length >= 1, 2000, 'the tick after the stall');
@@ -62,26 +63,43 @@ test('after a long stall the clock skips ahead instead of bursting stale audio',
   clock.stop();
 });
 
-test('a timer that comes due a fraction of a millisecond early runs its tick; one that comes a whole millisecond early waits', async () => {
-  // Node arms timers from a clock it reads once per loop turn, in whole milliseconds: they
-  // often come due just before the deadline, and waiting again costs at least a millisecond.
+test('a wakeup before the deadline does not tick early: the clock waits again', async () => {
   let now = 0;
   let reads = 0;
   const lateness: number[] = [];
-  const clock = new TickClock(20, (late) => lateness.push(late), { now: () => (reads++, now) });
+  const clock = new TickClock(20, (late) => lateness.push(late), { now: () => (reads++, now), wakeups: timerWakeups(() => now) });
   clock.start();
-  now = 20 - EARLY_MS / 2;
+  now = 20 - DUE_SLACK_MS / 2; // within the clocks' rounding: due
   await waitFor(() => lateness.length === 1, 2000, 'the first tick');
-  assert.equal(lateness, [-EARLY_MS / 2]);
-  now = 40 - 2 * EARLY_MS;
+  assert.equal(lateness, [0]);
+  now = 40 - 0.1;
   const readsBefore = reads;
-  // The timer fires (it reads the clock) and re-arms, more than once, without a tick.
-  await waitFor(() => reads >= readsBefore + 4, 2000, 'the timer to come due and re-arm');
+  // Woken (it reads the clock) and set again, more than once, without a tick.
+  await waitFor(() => reads >= readsBefore + 4, 2000, 'the clock to wake and wait again');
   assert.is(lateness.length, 1);
   now = 40;
   await waitFor(() => lateness.length === 2, 2000, 'the second tick, on time');
   assert.is(lateness[1], 0);
   clock.stop();
+});
+
+test('the wakeup thread wakes each deadline in order, never before it, and not a cancelled one', async () => {
+  const wakeups = new ThreadWakeups();
+  const start = performance.now();
+  const woken: { name: string; early: number }[] = [];
+  const ask = (name: string, inMs: number) => {
+    const at = start + inMs;
+    return wakeups.at(at, () => woken.push({ name, early: at - performance.now() }));
+  };
+  ask('c', 30);
+  ask('a', 5.3);
+  const cancel = ask('x', 12);
+  ask('b', 12.7);
+  cancel();
+  await waitFor(() => woken.length >= 3, 5000, 'three wakeups');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(woken.map((w) => w.name), ['a', 'b', 'c']);
+  for (const w of woken) assert.ok(w.early <= 0.01, `${w.name} woke ${w.early.toFixed(3)} ms before its deadline`);
 });
 
 test.run();
