@@ -70,6 +70,20 @@ export function releaseNativePeers(): void {
 }
 
 
+/**
+ * Sends one packet; false when the track is not open. A connection can be up while one of its
+ * tracks is not open yet (or no longer): libdatachannel then throws, and a load run of a
+ * hundred peers once ended on it.
+ */
+function sendOnTrack(track: Track, packet: Buffer): boolean {
+  if (!track.isOpen()) return false;
+  try {
+    return track.sendMessageBinary(packet);
+  } catch {
+    return false;
+  }
+}
+
 export class LightPeer {
   readonly counters: LightPeerCounters = {
     audioIn: 0,
@@ -195,7 +209,7 @@ export class LightPeer {
       for (; this.audioSent < due; this.audioSent++) {
         const frame = mic[this.audioSent % mic.length]!;
         const packet = writeRtp(this.out, OPUS_TYPE, false, this.seq.audio++, this.audioSent * OPUS_SAMPLES_PER_FRAME, this.ssrc.audio, frame);
-        if (this.audio.sendMessageBinary(packet)) this.counters.audioOut += 1;
+        if (sendOnTrack(this.audio, packet)) this.counters.audioOut += 1;
       }
     }
     const video = this.options.camera;
@@ -209,7 +223,7 @@ export class LightPeer {
         const timestamp = Math.round((due * 90_000) / video.fps);
         for (const packet of frame) {
           const rtp = writeRtp(this.out, VP8_TYPE, packet.marker, this.seq.video++, timestamp, this.ssrc.video, packet.payload);
-          if (this.camera.sendMessageBinary(rtp)) this.counters.videoOut += 1;
+          if (sendOnTrack(this.camera, rtp)) this.counters.videoOut += 1;
         }
       }
     }

@@ -8,10 +8,7 @@
  * back, up to `maxCatchUp`, so downstream audio stays continuous; if it fell further behind
  * than that it skips the rest and restarts the schedule from now (at the same phase).
  */
-import { sharedWakeups, type Wakeups } from './Wakeups';
-
-/** A wakeup this close before its deadline (ms) is the deadline: the clocks' rounding. */
-export const DUE_SLACK_MS = 0.01;
+import { DUE_SLACK_MS, sharedWakeups, type Wakeups } from './Wakeups';
 
 /** Called for each tick with how late (ms) it started relative to its deadline. */
 export type TickHandler = (lateMs: number) => void;
@@ -39,7 +36,7 @@ export class TickClock {
   private readonly maxCatchUp: number;
   private readonly now: () => number;
   private readonly wakeups: Wakeups;
-  private cancelWakeup: (() => void) | null = null;
+  private stopWakeups: (() => void) | null = null;
   private running = false;
   private origin = 0;
   private n = 0;
@@ -74,22 +71,17 @@ export class TickClock {
     const now = this.now();
     this.origin = phase === undefined ? now : now - mod(now - phase.epoch - phase.phaseMs, this.periodMs);
     this.n = 1;
-    this.schedule();
+    this.stopWakeups = this.wakeups.every(this.nextDeadline, this.periodMs, () => this.fire());
   }
 
   /** Stops ticking. Idempotent. */
   stop(): void {
     this.running = false;
-    this.cancelWakeup?.();
-    this.cancelWakeup = null;
-  }
-
-  private schedule(): void {
-    this.cancelWakeup = this.wakeups.at(this.origin + this.n * this.periodMs, () => this.fire());
+    this.stopWakeups?.();
+    this.stopWakeups = null;
   }
 
   private fire(): void {
-    this.cancelWakeup = null;
     let ran = 0;
     while (this.running) {
       const now = this.now();
@@ -106,7 +98,6 @@ export class TickClock {
       ran += 1;
       this.onTick(Math.max(0, late));
     }
-    if (this.running) this.schedule();
   }
 }
 
