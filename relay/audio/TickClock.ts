@@ -36,7 +36,7 @@ export class TickClock {
   private readonly maxCatchUp: number;
   private readonly now: () => number;
   private readonly wakeups: Wakeups;
-  private stopWakeups: (() => void) | null = null;
+  private cancelWakeup: (() => void) | null = null;
   private running = false;
   private origin = 0;
   private n = 0;
@@ -71,17 +71,22 @@ export class TickClock {
     const now = this.now();
     this.origin = phase === undefined ? now : now - mod(now - phase.epoch - phase.phaseMs, this.periodMs);
     this.n = 1;
-    this.stopWakeups = this.wakeups.every(this.nextDeadline, this.periodMs, () => this.fire());
+    this.schedule();
   }
 
   /** Stops ticking. Idempotent. */
   stop(): void {
     this.running = false;
-    this.stopWakeups?.();
-    this.stopWakeups = null;
+    this.cancelWakeup?.();
+    this.cancelWakeup = null;
+  }
+
+  private schedule(): void {
+    this.cancelWakeup = this.wakeups.at(this.origin + this.n * this.periodMs, () => this.fire());
   }
 
   private fire(): void {
+    this.cancelWakeup = null;
     let ran = 0;
     while (this.running) {
       const now = this.now();
@@ -98,6 +103,7 @@ export class TickClock {
       ran += 1;
       this.onTick(Math.max(0, late));
     }
+    if (this.running) this.schedule();
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * Wakes the event loop on a periodic schedule to a tenth of a millisecond, where Node's timers
- * keep whole milliseconds. A timer fires on the loop's clock, which Node reads once per turn
- * in whole milliseconds, and its wait is rounded to whole milliseconds too; so a mixer tick
+ * Wakes the event loop at a deadline to a tenth of a millisecond, where Node's timers keep
+ * whole milliseconds. A timer fires on the loop's clock, which Node reads once per turn in
+ * whole milliseconds, and its wait is rounded to whole milliseconds too; so a mixer tick
  * whose deadline sits at a fraction of a millisecond started anywhere from a millisecond
  * early to more than one late, differently from one period to the next. Under 40 meetings of
  * 3 on two cores (`npm run load`) the intervals between a mix's departures spread over
@@ -10,25 +10,26 @@
  * fall within half a millisecond of 20 ms and 0.3–0.75% are over 22 (README "Relay audio on
  * time").
  *
- * So one small thread per process does the waiting: it knows every schedule (a start and a
- * period, in shared memory), sleeps on a futex (`Atomics.wait`, which takes a fractional
- * timeout) until the next deadline of any of them, then posts a message, which wakes the main
- * thread's event loop at once. The main thread tells it only when a schedule starts or stops,
- * so a deadline costs one wake of each thread. The mix itself stays on the main thread:
+ * So one small thread per process does the waiting: it sleeps on a futex (`Atomics.wait`,
+ * which takes a fractional timeout) until the earliest deadline, then posts a message, which
+ * wakes the main thread's event loop at once. The mix itself stays on the main thread:
  * node-datachannel serves one JavaScript thread, and the mix is sent from there.
- * The thread starts with the first schedule, from the main thread: a media worker has already
- * set its scheduling by then (relay/worker/priority.ts), so the thread inherits the main
- * thread's real-time priority, as audio servers' timer threads have it.
+ * The thread knows one deadline at a time, the earliest the main thread has, and waits for
+ * the next after each wake. Also tried: the thread holding every clock's schedule (start and
+ * period) and posting at each deadline by itself, which saves the main thread's notify —
+ * half the thread's CPU (2% of a core per 1000 deadlines a second, against 4%) — but under
+ * the load its departures spread again (the median meeting's p99 21.8 and 22.6 ms against
+ * 20.8 and 20.8, alternating; once 70.9 ms) while the server's CPU was no lower.
+ * The thread is started by the first wakeup asked for, from the main thread: a media worker
+ * has already set its scheduling by then (relay/worker/priority.ts), so the thread inherits
+ * the main thread's real-time priority, as audio servers' timer threads have it.
  */
 import { Worker } from 'node:worker_threads';
 
-/** Calls back periodically: at `firstMs`, then every `periodMs` (ms, `performance.now()`); returns a stop function. */
+/** Something that calls back at a deadline (ms, `performance.now()`); returns a cancel function. */
 export interface Wakeups {
-  every(firstMs: number, periodMs: number, wake: () => void): () => void;
+  at(deadlineMs: number, wake: () => void): () => void;
 }
-
-/** A wakeup this close before a deadline (ms) is the deadline: the two clocks' rounding. */
-export const DUE_SLACK_MS = 0.01;
 
 /**
  * Wakeups from Node's timers, whole milliseconds: what mixers used before the thread
@@ -36,115 +37,89 @@ export const DUE_SLACK_MS = 0.01;
  */
 export function timerWakeups(now: () => number = () => performance.now()): Wakeups {
   return {
-    every(firstMs, periodMs, wake) {
-      let next = firstMs;
-      let timer: NodeJS.Timeout;
-      const arm = () => {
-        timer = setTimeout(() => {
-          const at = now() + DUE_SLACK_MS;
-          if (next <= at) {
-            next += periodMs * (Math.floor((at - next) / periodMs) + 1);
-            wake();
-          }
-          arm();
-        }, Math.max(0, next - now()));
-        // A clock alone should not keep a process alive; the server's sockets do that.
-        timer.unref();
-      };
-      arm();
+    at(deadlineMs, wake) {
+      const timer = setTimeout(wake, Math.max(0, deadlineMs - now()));
+      // A clock alone should not keep a process alive; the server's sockets do that.
+      timer.unref();
       return () => clearTimeout(timer);
     },
   };
 }
 
-/** Schedules the thread can hold at once (a media worker runs one per meeting). */
-const MAX_SCHEDULES = 1024;
-
 /**
- * The thread. Shared memory: [generation, slots in use] (Int32), then per slot its first
- * deadline (µs of `process.hrtime`; −1 for a free slot) and period (µs). It posts once per
- * deadline, the earliest of all schedules after the last one it posted for.
+ * The thread: sleeps until the shared target (µs of `process.hrtime`, −1 for none), posts the
+ * target's generation once when it is reached, then sleeps until the main thread sets another.
  */
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const control = new Int32Array(workerData, 0, 2);
-const slots = new BigInt64Array(workerData, 8);
-let last = process.hrtime.bigint() / 1000n;
+const generation = new Int32Array(workerData, 0, 1);
+const target = new BigInt64Array(workerData, 8, 1);
+let posted = -1;
 for (;;) {
-  const generation = Atomics.load(control, 0);
-  const used = Atomics.load(control, 1);
-  let next = -1n;
-  for (let i = 0; i < used; i++) {
-    const first = Atomics.load(slots, 2 * i);
-    if (first < 0n) continue;
-    const period = Atomics.load(slots, 2 * i + 1);
-    const at = first > last ? first : first + ((last - first) / period + 1n) * period;
-    if (next < 0n || at < next) next = at;
-  }
-  if (next < 0n) { Atomics.wait(control, 0, generation); continue; }
-  const waitMs = Number(next - process.hrtime.bigint() / 1000n) / 1000;
-  if (waitMs > 0) { Atomics.wait(control, 0, generation, waitMs); continue; }
-  last = next;
-  parentPort.postMessage(0);
+  const g = Atomics.load(generation, 0);
+  const at = Atomics.load(target, 0);
+  if (at < 0n || g === posted) { Atomics.wait(generation, 0, g); continue; }
+  const waitMs = Number(at - process.hrtime.bigint() / 1000n) / 1000;
+  if (waitMs > 0) { Atomics.wait(generation, 0, g, waitMs); continue; }
+  posted = g;
+  parentPort.postMessage(g);
 }
 `;
 
-interface Schedule {
-  slot: number;
-  next: number;
-  readonly periodMs: number;
-  readonly wake: () => void;
+/** A wakeup this close before its deadline (ms) is the deadline: the two clocks' rounding. */
+export const DUE_SLACK_MS = 0.01;
+
+interface Pending {
+  at: number;
+  wake: () => void;
 }
 
-/** Periodic deadlines of this process, served by one wakeup thread. */
+/** Deadlines of this process, served by one wakeup thread. */
 export class ThreadWakeups implements Wakeups {
-  private readonly shared = new SharedArrayBuffer(8 + 16 * MAX_SCHEDULES);
-  private readonly control = new Int32Array(this.shared, 0, 2);
-  private readonly slots = new BigInt64Array(this.shared, 8, 2 * MAX_SCHEDULES);
+  private readonly shared = new SharedArrayBuffer(16);
+  private readonly generation = new Int32Array(this.shared, 0, 1);
+  private readonly target = new BigInt64Array(this.shared, 8, 1);
   /** `process.hrtime` minus `performance.now()`, in µs: both read the same monotonic clock. */
   private readonly hrtimeOffsetUs = process.hrtime.bigint() / 1000n - BigInt(Math.round(performance.now() * 1000));
-  private readonly schedules = new Set<Schedule>();
-  private readonly freeSlots: number[] = [];
+  /** Pending deadlines, earliest first. */
+  private readonly pending: Pending[] = [];
   private thread: Worker | null = null;
+  private programmed = Number.POSITIVE_INFINITY;
 
-  every(firstMs: number, periodMs: number, wake: () => void): () => void {
-    const slot = this.freeSlots.pop() ?? this.control[1]!;
-    if (slot >= MAX_SCHEDULES) throw new Error(`more than ${MAX_SCHEDULES} periodic wakeups in one process`);
-    const schedule: Schedule = { slot, next: firstMs, periodMs, wake };
-    this.schedules.add(schedule);
-    this.thread ??= this.startThread();
-    Atomics.store(this.slots, 2 * slot + 1, BigInt(Math.round(periodMs * 1000)));
-    Atomics.store(this.slots, 2 * slot, BigInt(Math.round(firstMs * 1000)) + this.hrtimeOffsetUs);
-    if (slot === this.control[1]) Atomics.store(this.control, 1, slot + 1);
-    this.changed();
+  at(deadlineMs: number, wake: () => void): () => void {
+    const entry: Pending = { at: deadlineMs, wake };
+    const i = this.pending.findIndex((p) => p.at > deadlineMs);
+    this.pending.splice(i < 0 ? this.pending.length : i, 0, entry);
+    this.program();
     return () => {
-      if (!this.schedules.delete(schedule)) return;
-      Atomics.store(this.slots, 2 * slot, -1n);
-      this.freeSlots.push(slot);
-      this.changed();
+      const at = this.pending.indexOf(entry);
+      if (at >= 0) this.pending.splice(at, 1);
     };
   }
 
-  /** Tells the thread its schedules changed. */
-  private changed(): void {
-    Atomics.add(this.control, 0, 1);
-    Atomics.notify(this.control, 0);
+  /** Runs what is due, then sets the thread on the next deadline. */
+  private onWake(): void {
+    this.programmed = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    while (this.pending.length > 0 && this.pending[0]!.at <= now + DUE_SLACK_MS) this.pending.shift()!.wake();
+    this.program();
   }
 
-  /** Wakes every schedule whose deadline has come (a late wake may serve several). */
-  private onWake(): void {
-    const now = performance.now() + DUE_SLACK_MS;
-    for (const s of this.schedules) {
-      if (s.next > now) continue;
-      s.next += s.periodMs * (Math.floor((now - s.next) / s.periodMs) + 1);
-      s.wake();
-    }
+  private program(): void {
+    const next = this.pending[0]?.at;
+    if (next === undefined || next === this.programmed) return;
+    this.programmed = next;
+    this.thread ??= this.startThread();
+    Atomics.store(this.target, 0, BigInt(Math.round(next * 1000)) + this.hrtimeOffsetUs);
+    Atomics.add(this.generation, 0, 1);
+    Atomics.notify(this.generation, 0);
   }
 
   private startThread(): Worker {
+    Atomics.store(this.target, 0, -1n);
     const thread = new Worker(THREAD_SOURCE, { eval: true, workerData: this.shared, name: 'mix-wakeups' });
     thread.on('message', () => this.onWake());
-    // The schedules alone should not keep a process alive; its sockets do that.
+    // The deadlines alone should not keep a process alive; its sockets do that.
     thread.unref();
     return thread;
   }
@@ -152,7 +127,7 @@ export class ThreadWakeups implements Wakeups {
 
 let shared: ThreadWakeups | null = null;
 
-/** The process's wakeup thread (started with its first schedule). */
+/** The process's wakeup thread (started on first use). */
 export function sharedWakeups(): Wakeups {
   shared ??= new ThreadWakeups();
   return shared;
