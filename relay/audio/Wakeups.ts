@@ -6,9 +6,9 @@
  * early to more than one late, differently from one period to the next. Under 40 meetings of
  * 3 on two cores (`npm run load`) the intervals between a mix's departures spread over
  * 17.5–22.5 ms, and 2.4–3.3% of them were over 22 ms, most by less than a millisecond: the
- * main reason the departures' p99 was over 22 ms. Woken by this thread, 94% of the intervals
- * fall within half a millisecond of 20 ms and 0.3–0.75% are over 22 (README "Relay audio on
- * time").
+ * main reason the departures' p99 was over 22 ms. Woken by this thread, 92–93% of the
+ * intervals fall within half a millisecond of 20 ms (48% before) and 0.3–0.75% are over 22
+ * (README "Relay audio on time"). It costs about 3% of a core per 1,000 deadlines a second.
  *
  * So one small thread per process does the waiting: it sleeps on a futex (`Atomics.wait`,
  * which takes a fractional timeout) until the earliest deadline, then posts a message, which
@@ -16,9 +16,9 @@
  * node-datachannel serves one JavaScript thread, and the mix is sent from there.
  * The thread knows one deadline at a time, the earliest the main thread has, and waits for
  * the next after each wake. Also tried: the thread holding every clock's schedule (start and
- * period) and posting at each deadline by itself, which saves the main thread's notify —
- * half the thread's CPU (2% of a core per 1000 deadlines a second, against 4%) — but under
- * the load its departures spread again (the median meeting's p99 21.8 and 22.6 ms against
+ * period) and posting at each deadline by itself, which saves the main thread's notify after
+ * each wake (20 clocks in an idle process: 2% of a core over Node's timers, against 4%), but
+ * under the load its departures spread again (the median meeting's p99 21.8 and 22.6 ms against
  * 20.8 and 20.8, alternating; once 70.9 ms) while the server's CPU was no lower.
  * The thread is started by the first wakeup asked for, from the main thread: a media worker
  * has already set its scheduling by then (relay/worker/priority.ts), so the thread inherits
