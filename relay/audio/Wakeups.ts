@@ -20,9 +20,9 @@
  * each wake (20 clocks in an idle process: 2% of a core over Node's timers, against 4%), but
  * under the load its departures spread again (the median meeting's p99 21.8 and 22.6 ms against
  * 20.8 and 20.8, alternating; once 70.9 ms) while the server's CPU was no lower.
- * The thread is started by the first wakeup asked for, from the main thread: a media worker
- * has already set its scheduling by then (relay/worker/priority.ts), so the thread inherits
- * the main thread's real-time priority, as audio servers' timer threads have it.
+ * A media worker starts the thread right after it set its scheduling (relay/worker/priority.ts),
+ * so the thread inherits the main thread's real-time priority, as audio servers' timer threads
+ * have it, and the first meeting's first tick does not wait for the thread to start.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -86,6 +86,11 @@ export class ThreadWakeups implements Wakeups {
   private thread: Worker | null = null;
   private programmed = Number.POSITIVE_INFINITY;
 
+  /** Starts the thread now rather than with the first deadline (it takes tens of milliseconds to start). */
+  start(): void {
+    this.thread ??= this.startThread();
+  }
+
   at(deadlineMs: number, wake: () => void): () => void {
     const entry: Pending = { at: deadlineMs, wake };
     const i = this.pending.findIndex((p) => p.at > deadlineMs);
@@ -127,8 +132,8 @@ export class ThreadWakeups implements Wakeups {
 
 let shared: ThreadWakeups | null = null;
 
-/** The process's wakeup thread (started on first use). */
-export function sharedWakeups(): Wakeups {
+/** The process's wakeup thread (started on first use, or by `start()`). */
+export function sharedWakeups(): ThreadWakeups {
   shared ??= new ThreadWakeups();
   return shared;
 }

@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { releaseNativeRelay } from '../RelayPeer';
+import { sharedWakeups } from '../audio/Wakeups';
 import { decodeToWorker, type FromWorker } from './channel';
 import { MediaHost, type LogLevel } from './MediaHost';
 import { applyWorkerScheduling, RealtimeGuard } from './priority';
@@ -61,6 +62,8 @@ const scheduling = applyWorkerScheduling(process.env.MEDIA_WORKER_REALTIME !== '
 if (scheduling.kind !== 'realtime') {
   link.post({ type: 'log', level: 'info', msg: `media worker scheduling: ${scheduling.kind === 'nice' ? `nice ${scheduling.nice}` : 'ordinary'} (grant CAP_SYS_NICE for real-time mix timing)`, details: { why: scheduling.why ?? '' } });
 }
+// Started from the main thread once it has its scheduling, so the wakeup thread inherits it.
+sharedWakeups().start();
 const realtimeGuard = new RealtimeGuard(scheduling, (why) => link.post({ type: 'log', level: 'warn', msg: `media worker left real-time scheduling: ${why}`, details: {} }));
 let lastElu = performance.eventLoopUtilization();
 setInterval(() => {
