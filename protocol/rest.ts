@@ -76,6 +76,8 @@ export const RelayCountersBody = Type.Object(
     framesLeftOut: Type.Optional(Type.Integer()),
     /** Now: viewers' slots paused because that viewer's downlink does not carry even the lowest layer. */
     pausedSlots: Type.Optional(Type.Integer()),
+    /** Now: publishers' camera layers paused at their browsers because no viewer's tile is large enough to need them. */
+    unwatchedLayers: Type.Optional(Type.Integer()),
     /** Mixer ticks (20 ms) and those that missed their deadline. */
     mixTicks: Type.Optional(Type.Integer()),
     lateTicks: Type.Optional(Type.Integer()),

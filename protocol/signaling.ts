@@ -293,6 +293,11 @@ export const ServerMessage = Type.Union([
   message('relay-slots', { slots: Type.Array(RelaySlot) }),
   /** The relay's view of this client's downlink, about once a second (DownlinkReport). */
   message('relay-downlink', { report: DownlinkReport }),
+  /**
+   * Which of this client's camera layers (lowest first) someone watches: send those, pause
+   * the others (nobody's tile of you is that large). Only to a client sending simulcast.
+   */
+  message('relay-camera-layers', { active: Type.Array(Type.Boolean(), { minItems: 1, maxItems: 4 }) }),
   message('speakers', { levels: Type.Record(Type.String(), Type.Number()) }),
   /** A host turned your microphone off. */
   message('muted-by-host', { by: Type.String() }),

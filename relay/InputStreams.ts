@@ -10,6 +10,9 @@ import { MissingPackets } from './uplink/MissingPackets';
 import { ReceptionStats } from './uplink/ReceptionStats';
 import { vp8KeyframeSize } from './vp8';
 
+/** A layer that starts flowing this soon after the relay asked its publisher to resume it answers that request. */
+const RESUME_ANSWER_MS = 3000;
+
 /** One incoming RTP stream of a publisher, and what the relay measures of it. */
 export class InputStream {
   /** Its rate over the last second, every packet counted (what arrives of it). */
@@ -32,6 +35,8 @@ export class InputStream {
   /** Since when it has been arriving without a second's pause (undefined while it is not). */
   private flowingSince: number | undefined;
   private lastPacketAt = -Infinity;
+  /** When the relay last asked the publisher to resume this layer. */
+  private resumeAskedAt: number | undefined;
   /** The RTP timestamp of the last keyframe: its packets share it (a keyframe is one frame). */
   private keyframeTimestamp: number | undefined;
 
@@ -50,6 +55,20 @@ export class InputStream {
    */
   steadyFor(ms: number, nowMs: number): boolean {
     return this.flowingSince !== undefined && nowMs - this.lastPacketAt <= 1000 && nowMs - this.flowingSince >= ms;
+  }
+
+  /**
+   * Whether it started flowing again within `ANSWER_MS` of the relay asking its publisher to
+   * resume it (PublisherLayers): a layer that answers a resume is expected, not an encoder
+   * coming and going, and a viewer waiting for it need not wait as long.
+   */
+  answersResume(nowMs: number): boolean {
+    return this.resumeAskedAt !== undefined && this.flowingSince !== undefined && this.flowingSince >= this.resumeAskedAt && this.flowingSince - this.resumeAskedAt <= RESUME_ANSWER_MS && nowMs - this.lastPacketAt <= 1000;
+  }
+
+  /** The relay asked the publisher to send this layer again (it was paused: nobody watched it). */
+  resumeAsked(nowMs: number): void {
+    this.resumeAskedAt = nowMs;
   }
 
   /** Counts a padding-only packet of it: received (for the reports and gaps), but no picture and no layer flowing. */

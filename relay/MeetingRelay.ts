@@ -10,6 +10,7 @@ import { candidateProblem, offerProblem } from './inputChecks';
 import { stderrLogger, withBindings } from './log';
 import type { RelayConnection, RelayPeerHandlers } from './RelayConnection';
 import { RelayPeer } from './RelayPeer';
+import { highestNeededLayer, PublisherLayers } from './allocation/PublisherLayers';
 import { ViewerDownlink } from './allocation/ViewerDownlink';
 import { zeroRelayCounters } from './counters';
 import type { InputStream } from './InputStreams';
@@ -71,6 +72,8 @@ interface Participant {
   readonly downlink: ViewerDownlink;
   /** Its sources' keys in the viewers index, made once (not a string per forwarded packet). */
   readonly sourceKeys: Readonly<Record<VideoSource, string>>;
+  /** Which of its camera's layers anyone watches (the others paused at its browser). */
+  readonly cameraLayers: PublisherLayers;
 }
 
 /** Key of one video source in the viewers index. */
@@ -203,13 +206,20 @@ export class MeetingRelay {
     }
   }
 
-  /** The sizes a viewer renders its slots at: its allocation runs again at once. */
+  /**
+   * The sizes a viewer renders its slots at: its allocation runs again at once, and so does
+   * the choice of the layers each publisher sends. A client sends its view again when its
+   * signaling came back: it is told its own camera's layers again too (it may have missed them).
+   */
   setView(participantId: string, slots: readonly SlotView[]): void {
     const viewer = this.participants.get(participantId);
     if (this.closed || !viewer) return;
     viewer.downlink.setViews(slots);
-    this.allocate(viewer, performance.now());
+    viewer.cameraLayers.forget();
+    const now = performance.now();
+    this.allocate(viewer, now);
     this.emitTable(viewer);
+    this.chooseCameraLayers(now);
   }
 
   /** Closes the participant's connection and removes it from every slot at once. */
@@ -246,7 +256,9 @@ export class MeetingRelay {
     for (const slots of this.viewersOf.values()) forwardingEntries += slots.size;
     let pausedSlots = 0;
     for (const viewer of this.participants.values()) for (const slot of viewer.peer?.slots ?? []) if (slot.publisherId !== null && slot.targetLayer === 'paused') pausedSlots += 1;
-    return { ...this.stats, forwardingEntries, pausedSlots };
+    let unwatchedLayers = 0;
+    for (const publisher of this.participants.values()) if (publisher.peer && !publisher.peer.isClosed) unwatchedLayers += publisher.cameraLayers.paused;
+    return { ...this.stats, forwardingEntries, pausedSlots, unwatchedLayers };
   }
 
   /** Closes every participant's connection; idempotent. */
@@ -292,6 +304,7 @@ export class MeetingRelay {
     };
     const peer = new RelayPeer(id, this.options, handlers, log);
     participant.peer = peer;
+    participant.cameraLayers.restart();
     this.toSink('addParticipant', () => this.audio.addParticipant(id));
     if (!participant.publishing.audio) this.toSink('setMuted', () => this.audio.setMuted(id, true));
     for (const candidate of participant.earlyCandidates.splice(0)) {
@@ -401,6 +414,30 @@ export class MeetingRelay {
         this.events.emit('downlink', viewer.id, { ...downlink, ...(uplink ? { uplink } : {}) });
       }
     }
+    this.chooseCameraLayers(now);
+  }
+
+  /**
+   * Each simulcast publisher's camera layers that someone watches (PublisherLayers): the
+   * largest any tile showing it needs and those below stay on, the rest go off once unwatched
+   * for a while; a publisher is told when that changes. A layer asked back is marked, so that
+   * viewers waiting for it take it as soon as it flows.
+   */
+  private chooseCameraLayers(now: number): void {
+    for (const publisher of this.participants.values()) {
+      const peer = publisher.peer;
+      if (!peer || peer.isClosed || !publisher.answered) continue;
+      const streams = peer.streamsOf('camera');
+      if (streams.length < 2) continue;
+      const views = [...(this.viewersOf.get(publisher.sourceKeys.camera) ?? [])].map((slot) => this.participants.get(slot.viewerId)?.downlink.viewOf(slot.mid));
+      const active = publisher.cameraLayers.update(streams.length, highestNeededLayer(streams, views), now);
+      if (!active) continue;
+      streams.forEach((stream, i) => {
+        if (active[i] && !stream.steadyFor(0, now)) stream.resumeAsked(now);
+      });
+      this.log.debug({ participant: publisher.id, active }, 'camera layers watched changed');
+      this.events.emit('cameraLayers', publisher.id, active);
+    }
   }
 
   private allocate(viewer: Participant, now: number): void {
@@ -509,6 +546,7 @@ export class MeetingRelay {
         lastSlots: undefined,
         downlink: new ViewerDownlink((details, msg) => this.log.debug({ participant: participantId, ...details }, msg)),
         sourceKeys: { camera: sourceKey(participantId, 'camera'), screen: sourceKey(participantId, 'screen') },
+        cameraLayers: new PublisherLayers(),
       };
       this.participants.set(participantId, participant);
     }

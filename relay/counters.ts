@@ -33,6 +33,8 @@ export const RelayCountersSchema = Type.Object(
     forwardingEntries: Count,
     /** Gauge: viewer slots paused now because the viewer's downlink does not carry even the lowest layer. */
     pausedSlots: Count,
+    /** Gauge: publishers' camera layers paused at their browsers now because no viewer's tile needs them (PublisherLayers). */
+    unwatchedLayers: Count,
   },
   Closed,
 );
@@ -68,7 +70,7 @@ const MIXER_TOTALS = ['ticks', 'lateTicks', 'concealed', 'latePackets'] as const
 
 /** Relay counters of a relay that has forwarded nothing. */
 export function zeroRelayCounters(): RelayCounters {
-  return { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, packetsAskedAgain: 0, packetsRecovered: 0, keyframeRequestsReceived: 0, layerSwitches: 0, framesLeftOut: 0, forwardingEntries: 0, pausedSlots: 0 };
+  return { packetsForwarded: 0, bytesForwarded: 0, packetsReceived: 0, bytesReceived: 0, plisSent: 0, packetsAskedAgain: 0, packetsRecovered: 0, keyframeRequestsReceived: 0, layerSwitches: 0, framesLeftOut: 0, forwardingEntries: 0, pausedSlots: 0, unwatchedLayers: 0 };
 }
 
 /** Mixer figures of a mixer that has not ticked. */

@@ -64,6 +64,8 @@ export interface RelayEvents {
   closed: (participantId: string, reason: RelayCloseReason) => void;
   /** About once a second per participant: the relay's view of its link (DownlinkReport). */
   downlink: (participantId: string, report: DownlinkReport) => void;
+  /** Which of that publisher's camera layers (lowest first) it should send: the others nobody watches (PublisherLayers). */
+  cameraLayers: (participantId: string, active: boolean[]) => void;
 }
 
 /**

@@ -185,6 +185,7 @@ export class MediaEngine {
       case 'relay-candidate':
       case 'relay-slots':
       case 'relay-downlink':
+      case 'relay-camera-layers':
         this.relay?.handle(message);
         break;
       case 'ice-servers':

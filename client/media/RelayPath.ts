@@ -15,7 +15,7 @@ import type { SignalingClient } from '../signaling/SignalingClient';
 import { MIX_KEY, type LocalTracks, type MediaConnection, type PathStats, type RelayVideoState, type RemoteMedia } from './MediaConnection';
 import { applyIceServers } from './iceServers';
 import { RelayView, videoKey, type RenderSize } from './RelayView';
-import { applySimulcastEncodings, canSimulcast, declareSimulcast, freshSsrcs, simulcastLayersFor } from './simulcast';
+import { applySimulcastEncodings, canSimulcast, declareSimulcast, freshSsrcs, setLayersActive, simulcastLayersFor } from './simulcast';
 import { inboundPackets, StatsSampler } from './StatsSampler';
 
 /** The camera's m-line in the relay offer (0-based): right after the audio one. */
@@ -58,6 +58,9 @@ export class RelayPath implements MediaConnection {
   /** How large the UI shows each received video, by `videoKey`. */
   private renderSizes: ReadonlyMap<string, RenderSize> = new Map();
   private downlink: PathStats['downlink'];
+  /** The camera layers the relay asked to send (lowest first; all at first), and the change being applied. */
+  private cameraLayersActive: readonly boolean[] | undefined;
+  private cameraLayersApplied: Promise<unknown> = Promise.resolve();
 
   /**
    * `cameraSize`: the camera's capture size (also while it is off), which decides how many
@@ -145,6 +148,8 @@ export class RelayPath implements MediaConnection {
       this.reportView();
     } else if (message.type === 'relay-downlink') {
       this.downlink = message.report;
+    } else if (message.type === 'relay-camera-layers') {
+      this.setCameraLayers(message.active);
     }
   }
 
@@ -178,7 +183,8 @@ export class RelayPath implements MediaConnection {
         inboundVideo.push({ participantId: slot.participantId, source: slot.source, width: 0, height: 0, fps: 0, paused: slot.paused });
       }
     }
-    return { ...sample, inboundVideo, state: this.state(), ...(this.downlink ? { downlink: this.downlink } : {}) };
+    const unwatched = this.cameraLayersActive?.filter((on) => !on).length ?? 0;
+    return { ...sample, inboundVideo, state: this.state(), ...(this.downlink ? { downlink: this.downlink } : {}), ...(unwatched > 0 ? { unwatchedLayers: unwatched } : {}) };
   }
 
   close(): void {
@@ -192,6 +198,18 @@ export class RelayPath implements MediaConnection {
   private state(): PathStats['state'] {
     const s = this.pc.connectionState;
     return s === 'connected' || s === 'failed' || s === 'closed' || s === 'new' ? s : 'connecting';
+  }
+
+  /**
+   * The relay's word on which camera layers someone watches: applied in order (one
+   * `setParameters` at a time), the last word winning.
+   */
+  private setCameraLayers(active: readonly boolean[]): void {
+    this.cameraLayersActive = active;
+    this.cameraLayersApplied = this.cameraLayersApplied.then(async () => {
+      if (this.closed || this.cameraLayersActive !== active) return;
+      if (!(await setLayersActive(this.camera.sender, active))) console.warn(`relay: asked to set ${active.length} camera layers, the sender has others`);
+    }).catch((err: unknown) => console.warn(`relay: could not set the camera layers (${String(err)})`));
   }
 
   /** The offer with the camera m-section declaring the simulcast layers (as written when one layer or no cname). */

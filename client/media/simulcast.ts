@@ -118,3 +118,19 @@ export async function applySimulcastEncodings(
   await sender.setParameters(params);
   return params.encodings;
 }
+
+/**
+ * Turns the camera sender's layers on and off as the relay asks (`relay-camera-layers`: the
+ * layers nobody watches go off, and the browser stops encoding them). Resolves to whether
+ * the sender took it: false when its layers are not the ones asked about.
+ */
+export async function setLayersActive(sender: RTCRtpSender, active: readonly boolean[]): Promise<boolean> {
+  const params = sender.getParameters();
+  if (params.encodings.length !== active.length) return false;
+  if (params.encodings.every((encoding, i) => encoding.active === active[i])) return true;
+  params.encodings.forEach((encoding, i) => {
+    encoding.active = active[i]!;
+  });
+  await sender.setParameters(params);
+  return true;
+}

@@ -99,9 +99,10 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
           </Row>
           <Row term="codecs" stat="codecs">{[s.audioCodec, s.videoCodec].filter(Boolean).join(', ') || '–'}</Row>
           {s.outboundVideo && (
-            <Row term="sending" stat="outbound-video" attrs={{ 'data-layers': String(s.outboundLayers?.length ?? 1) }}>
+            <Row term="sending" stat="outbound-video" attrs={{ 'data-layers': String(s.outboundLayers?.length ?? 1), 'data-unwatched-layers': String(s.unwatchedLayers ?? 0) }}>
               {picture(s.outboundVideo)}
               {s.outboundLayers && s.outboundLayers.length > 1 && ` (layers ${s.outboundLayers.map((l) => `${l.width}×${l.height}`).join(', ')})`}
+              {s.unwatchedLayers ? ` · ${s.unwatchedLayers === 1 ? 'a larger layer' : `${s.unwatchedLayers} larger layers`} paused: nobody shows you that large` : ''}
             </Row>
           )}
           {s.outboundScreen && <Row term="sharing" stat="outbound-screen">{picture(s.outboundScreen)}</Row>}

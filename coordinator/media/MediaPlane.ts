@@ -119,13 +119,15 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     let layerSwitches = this.ended.layerSwitches;
     let framesLeftOut = this.ended.framesLeftOut;
     let pausedSlots = 0;
+    let unwatchedLayers = 0;
     for (const m of live) {
       const c = m.counters();
       layerSwitches += c.layerSwitches ?? 0;
       framesLeftOut += c.framesLeftOut ?? 0;
       pausedSlots += c.pausedSlots ?? 0;
+      unwatchedLayers += c.unwatchedLayers ?? 0;
     }
-    return { layerSwitches, framesLeftOut, pausedSlots };
+    return { layerSwitches, framesLeftOut, pausedSlots, unwatchedLayers };
   }
 
   workerStats(): ReturnType<RelayCounterSource['workerStats']> {

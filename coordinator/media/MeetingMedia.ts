@@ -155,6 +155,7 @@ export class MeetingMedia {
       layerSwitches: relay.layerSwitches,
       framesLeftOut: relay.framesLeftOut,
       pausedSlots: this.relay?.figures.relay.pausedSlots ?? 0,
+      unwatchedLayers: this.relay?.figures.relay.unwatchedLayers ?? 0,
       mixTicks: mixer.ticks,
       lateTicks: mixer.lateTicks,
       /** Mixer input frames concealed (lost or late packets) and packets that came too late to play. */
@@ -278,6 +279,7 @@ export class MeetingMedia {
       candidate: guarded('relay candidate', (id, candidate) => this.meeting.participant(id)?.send({ type: 'relay-candidate', candidate })),
       slots: guarded('relay slots', (id, slots) => this.meeting.participant(id)?.send({ type: 'relay-slots', slots })),
       downlink: guarded('relay downlink', (id, report) => this.meeting.participant(id)?.send({ type: 'relay-downlink', report })),
+      cameraLayers: guarded('relay camera layers', (id, active) => this.meeting.participant(id)?.send({ type: 'relay-camera-layers', active })),
       closed: guarded('relay closed', (id, reason) => {
         // The connection failed (not removed by us): tell the client, which offers again.
         if (reason === 'connection lost') this.tellRelayClosed(id, reason, 'The relay lost its connection to you.');

@@ -30,8 +30,8 @@ export interface RelayCounterSource {
    * the worst p99 tick time and the worst p99 and max mix inter-departure interval (recent ticks).
    */
   mixerStats(): { ticks: number; lateTicks: number; tickMsP99Max: number; departureMsP99Max: number; departureMsMax: number };
-  /** Layer changes of viewers' slots over the process lifetime (monotonic), and slots paused for bandwidth now. */
-  allocationStats(): { layerSwitches: number; framesLeftOut: number; pausedSlots: number };
+  /** Layer changes of viewers' slots over the process lifetime (monotonic), slots paused for bandwidth now, and publishers' camera layers nobody watches now. */
+  allocationStats(): { layerSwitches: number; framesLeftOut: number; pausedSlots: number; unwatchedLayers: number };
   /** The media workers: each one's meetings, participants, load and lifetime figures, and unasked deaths so far. */
   workerStats(): { workers: WorkerLoad[]; failures: number; inProcess: boolean };
 }

@@ -14,6 +14,7 @@ export interface RelayHandlers {
   candidate(participantId: string, candidate: IceCandidate): void;
   slots(participantId: string, slots: SlotAssignment[]): void;
   downlink(participantId: string, report: DownlinkReport): void;
+  cameraLayers(participantId: string, active: boolean[]): void;
   closed(participantId: string, reason: RelayCloseReason): void;
   levels(levels: Record<string, number>): void;
   recordingEnded(recordingId: string, reason: string, durationMs: number, bytes: number): void;
@@ -135,6 +136,9 @@ export class RemoteRelay {
         return;
       case 'downlink':
         if (!this.closed) this.handlers.downlink(message.participantId, message.report);
+        return;
+      case 'camera-layers':
+        if (!this.closed) this.handlers.cameraLayers(message.participantId, message.active);
         return;
       case 'closed':
         // Replaced: the participant's new connection is already on its way.

@@ -57,8 +57,13 @@ const PROBE_QUEUE_RISE_MS = 15;
 const PROBE_SWAMPED_RISE_MS = 75;
 /** Packets that arrive slower than this share of their sending rate went through a full link. */
 const PROBE_SATURATED_SHARE = 0.95;
-/** A layer is offered once it has arrived steadily this long. */
+/** A layer is offered once it has arrived steadily this long… */
 const STEADY_LAYER_MS = 2000;
+/**
+ * …or, to a free viewer, this long when it answers the relay's request to resume it (a tile
+ * made large: PublisherLayers): expected, so not worth making the viewer wait two seconds more.
+ */
+const RESUMED_STEADY_MS = 250;
 /** The budget after a loss: this share of what got through (room for keyframes and retransmissions)… */
 const BUDGET_SHARE = 0.9;
 /** …taking what got through as at least this share of what was sent. */
@@ -201,6 +206,11 @@ export class ViewerDownlink {
     return Math.max(this.capacity, this.probe?.targetBps ?? 0);
   }
 
+  /** The size the viewer renders a slot at (device pixels; 0 × 0 not shown), undefined while it has not said. */
+  viewOf(mid: string): { width: number; height: number } | undefined {
+    return this.views.get(mid);
+  }
+
   /** The sizes the viewer renders its slots at (replaces the previous ones). */
   setViews(slots: readonly SlotView[]): void {
     this.views.clear();
@@ -219,7 +229,9 @@ export class ViewerDownlink {
     const offers = new Map<VideoSlot, InputStream[]>();
     const demands: SlotDemand[] = shown.map((slot) => {
       // The layers that have been arriving steadily; the one forwarded now counts while it arrives at all.
-      const streams = layersOf(slot).filter((s) => s.steadyFor(STEADY_LAYER_MS, nowMs) || (s.layer === slot.forwardedLayer && s.rate.bitrate(nowMs) > 0));
+      // A free viewer takes a layer that answers the relay's resume sooner (its rate is not planned with).
+      const steady = (s: InputStream) => s.steadyFor(STEADY_LAYER_MS, nowMs) || (this.state === 'free' && s.answersResume(nowMs) && s.steadyFor(RESUMED_STEADY_MS, nowMs));
+      const streams = layersOf(slot).filter((s) => steady(s) || (s.layer === slot.forwardedLayer && s.rate.bitrate(nowMs) > 0));
       const layers: LayerOffer[] = streams.map((s, index) => ({ layer: index, bitrateBps: s.betweenKeyframes.bitrate(nowMs), width: s.width, height: s.height }));
       offers.set(slot, streams);
       const view = this.views.get(slot.mid);

@@ -146,6 +146,7 @@ export class MediaHost {
       this.post({ type: 'candidate', meetingId, participantId, candidate });
     });
     relay.on('slots', (participantId, slots) => this.post({ type: 'slots', meetingId, participantId, slots }));
+    relay.on('cameraLayers', (participantId, active) => this.post({ type: 'camera-layers', meetingId, participantId, active }));
     relay.on('closed', (participantId, reason) => this.post({ type: 'closed', meetingId, participantId, reason }));
     relay.on('downlink', (participantId, report) => {
       // The talker's own share of the relay's delay, next to its link (the mixer is the relay's neighbour here).

@@ -101,6 +101,8 @@ export const FromWorker = Type.Union([
   message('slots', { meetingId: Id, participantId: Id, slots: Type.Array(RelaySlot) }),
   /** The relay's view of a viewer's downlink. */
   message('downlink', { meetingId: Id, participantId: Id, report: DownlinkReport }),
+  /** Which of a publisher's camera layers someone watches (the others to pause at its browser). */
+  message('camera-layers', { meetingId: Id, participantId: Id, active: Type.Array(Type.Boolean(), { minItems: 1, maxItems: 4 }) }),
   /** A participant's relay connection closed; only `connection lost` was not asked for. */
   message('closed', { meetingId: Id, participantId: Id, reason: Type.Union([Type.Literal('removed'), Type.Literal('replaced'), Type.Literal('relay closed'), Type.Literal('connection lost')]) }),
   /** Audio levels (about every 200 ms), already rounded for the `speakers` message. */

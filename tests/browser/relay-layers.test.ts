@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { SlotView } from '../../protocol/signaling';
 import { launchBrowser, newParticipant } from '../helpers/browser';
 import { framesOf } from '../helpers/media';
-import { assertEveryoneSeesTheOthers, badgeSays, createMeeting, type Person } from '../helpers/room';
+import { assertEveryoneSeesTheOthers, badgeSays, createMeeting, meetingDetail, type Person } from '../helpers/room';
 import { startServer, type TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
@@ -50,11 +50,22 @@ async function join(meetingId: string, name: string, video: string): Promise<Per
   return { ...participant, name, hz: 0, views };
 }
 
-/** The overlay's "sending" line: how many camera layers go out and their sizes. */
-async function sending(page: Page): Promise<{ layers: number; text: string }> {
+/** The overlay's "sending" line: how many camera layers go out and their sizes, and how many the relay paused (nobody watches them). */
+async function sending(page: Page): Promise<{ layers: number; unwatched: number; text: string }> {
   const line = page.locator('[data-stat="outbound-video"]');
-  if ((await line.count()) === 0) return { layers: 0, text: '' };
-  return { layers: Number(await line.getAttribute('data-layers')), text: await line.innerText() };
+  if ((await line.count()) === 0) return { layers: 0, unwatched: 0, text: '' };
+  return { layers: Number(await line.getAttribute('data-layers')), unwatched: Number(await line.getAttribute('data-unwatched-layers')), text: await line.innerText() };
+}
+
+/** The picture size of `name`'s camera as it arrives in the page's tile (what the relay forwards now). */
+async function pictureOf(page: Page, name: string): Promise<{ width: number; height: number }> {
+  return page.$eval(`[data-testid="video-tile"][data-participant="${name}"]:not([data-source="screen"]) video`, (v) => ({ width: (v as HTMLVideoElement).videoWidth, height: (v as HTMLVideoElement).videoHeight }));
+}
+
+/** Features `name`'s tile on `viewer`'s screen (a click pins it). */
+async function feature(viewer: Person, name: string): Promise<void> {
+  await viewer.page.locator(`[data-testid="video-tile"][data-participant="${name}"]`).click();
+  await viewer.page.locator(`[data-testid="video-tile"][data-participant="${name}"][data-featured="true"]`).waitFor({ timeout: 5000 });
 }
 
 /** Device-pixel sizes of the tiles' videos showing other people, as the page lays them out. */
@@ -128,6 +139,41 @@ test('a camera turned off and on again goes out as both layers again, and the ot
     );
   });
   await waitFor(async () => (await framesOf(ben.page, 'Ann')) > first + 5, 10_000, "Ann's camera on Ben's screen to advance");
+});
+
+test('a camera layer nobody shows large stops being encoded, and comes back as soon as someone shows it large', async () => {
+  const [ann, ben, cat] = [people[0]!, people[1]!, people[2]!];
+  // Ben and Cat each feature the other: Ann goes to their strips, which her 320×240 layer covers.
+  await feature(ben, 'Cat');
+  await feature(cat, 'Ben');
+  const paused = await waitFor(async () => {
+    const s = await sending(ann.page);
+    return s.unwatched === 1 && s.layers === 1 ? s : null;
+  }, 20_000, "Ann's browser to stop sending her 640×480 layer").catch(async (err: Error) => {
+    throw new Error(`${err.message}; Ann's overlay says "${(await sending(ann.page)).text}"; Ben's last relay-view ${JSON.stringify(ben.views.at(-1)?.filter((s) => s.width > 0))}`);
+  });
+  assert.match(paused.text, '320×240');
+  assert.match(paused.text, 'nobody shows you that large');
+  const detail = await meetingDetail(server.url, (await ann.page.evaluate(() => location.pathname)).split('/').pop()!);
+  assert.is(detail.relay.unwatchedLayers, 1, 'the meeting counts one camera layer nobody watches');
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  assert.match(metrics, /^meetmesh_relay_unwatched_layers 1$/m);
+  // Ben still sees Ann, from her lower layer.
+  const before = await framesOf(ben.page, 'Ann');
+  await waitFor(async () => (await framesOf(ben.page, 'Ann')) > before + 5, 10_000, "Ann's small tile on Ben's screen to keep moving");
+  assert.equal(await pictureOf(ben.page, 'Ann'), { width: 320, height: 240 });
+
+  // Ben features Ann: her browser sends the 640×480 layer again and Ben gets it.
+  const asked = Date.now();
+  await feature(ben, 'Ann');
+  await waitFor(async () => (await pictureOf(ben.page, 'Ann')).width === 640, 15_000, "Ben to get Ann's 640×480 layer back").catch(async (err: Error) => {
+    throw new Error(`${err.message}; Ann's overlay says "${(await sending(ann.page)).text}"; Ben gets ${JSON.stringify(await pictureOf(ben.page, 'Ann'))}`);
+  });
+  console.log(`    Ann's 640×480 layer reached Ben ${Date.now() - asked} ms after he featured her`);
+  const resumed = await sending(ann.page);
+  assert.is(resumed.unwatched, 0, `Ann's overlay no longer says a layer is paused: "${resumed.text}"`);
+  const after = await framesOf(ben.page, 'Ann');
+  await waitFor(async () => (await framesOf(ben.page, 'Ann')) > after + 5, 10_000, "Ann's large tile on Ben's screen to move");
 });
 
 test.run();

@@ -11,7 +11,7 @@ import { leastLoadedIndex } from '../../coordinator/media/placement';
 import { ChannelError, decodeFromWorker, decodeToWorker } from '../../relay/worker/channel';
 
 const figures = {
-  relay: { packetsForwarded: 1, bytesForwarded: 100, packetsReceived: 2, bytesReceived: 200, plisSent: 0, packetsAskedAgain: 0, packetsRecovered: 0, keyframeRequestsReceived: 0, layerSwitches: 0, framesLeftOut: 0, forwardingEntries: 2, pausedSlots: 0 },
+  relay: { packetsForwarded: 1, bytesForwarded: 100, packetsReceived: 2, bytesReceived: 200, plisSent: 0, packetsAskedAgain: 0, packetsRecovered: 0, keyframeRequestsReceived: 0, layerSwitches: 0, framesLeftOut: 0, forwardingEntries: 2, pausedSlots: 0, unwatchedLayers: 0 },
   mixer: { ticks: 50, lateTicks: 0, tickMsP50: 0.4, tickMsP99: 0.9, concealed: 0, latePackets: 0, complexity: 9 },
 };
 
