@@ -42,6 +42,9 @@ import { fmt, round, summarize, type Summary } from './harness/figures';
 import { runContext, writeResults } from './harness/results';
 import { HEARD_DB, levelTrace, probeInitScript, readProbe } from './harness/browserProbe';
 import { LightClient } from './harness/LightClient';
+import { machineJiffies } from './harness/cpu';
+import { GRID_MAX_TILES } from '../client/room/layout';
+import { UNWATCHED_PAUSE_MS } from '../relay/allocation/PublisherLayers';
 import { releaseNativePeers } from './harness/LightPeer';
 import { opusTone, recordVp8, type RecordedVideo } from './harness/preEncoded';
 
@@ -76,8 +79,10 @@ interface Run {
   delaysMs: number[];
   summary: Summary;
   listener: ListenerBuffer | null;
+  /** The whole machine's CPU busy over the window (% of all cores): what the browsers (and the server) leave. */
+  machineBusyPercent: number;
   /** Relay only: the mix's inter-departure figures over the last ~10 s and late ticks in the window. */
-  mix?: { departureMsP50: number; departureMsP99: number; departureMsMax: number; lateTicks: number; ticks: number; aliceHeldMs: number | null; inputHeldMs: number };
+  mix?: { departureMsP50: number; departureMsP99: number; departureMsMax: number; lateTicks: number; ticks: number; aliceHeldMs: number | null; inputHeldMs: number; unwatchedLayers: number };
 }
 
 interface BufferTotals { delay: number; target: number; emitted: number }
@@ -131,13 +136,17 @@ async function measure(browser: Browser, server: { url: string; wsUrl: string },
       await other.page.goto(`${link}&name=Other${i + 1}`);
     }
     await badgeSays({ name: 'Bob', page: bob.page, context: bob.context, hz: BOB_HZ }, path, 30_000);
-    // Settle (jitter buffers adapt, cameras ramp up), then listen to `bursts` bursts.
-    const from = await bob.page.evaluate(() => performance.now() + 3000);
-    await waitFor(async () => (await bob.page.evaluate(() => performance.now())) >= from, 5000, 'settling', 250);
+    // Settle (jitter buffers adapt, cameras ramp up; with more than a grid's tiles, the layers
+    // nobody shows large go off first, as in a meeting under way), then listen to `bursts` bursts.
+    const settleMs = 3000 + (path === 'relay' && size > GRID_MAX_TILES ? UNWATCHED_PAUSE_MS : 0);
+    const from = await bob.page.evaluate((ms) => performance.now() + ms, settleMs);
+    await waitFor(async () => (await bob.page.evaluate(() => performance.now())) >= from, settleMs + 2000, 'settling', 250);
     const buffersBefore = await bufferTotals(bob.page);
+    const cpuBefore = machineJiffies();
     const ticksBefore = path === 'relay' ? (await meetingDetail(baseUrl, meeting.id)).relay : undefined;
     await waitFor(async () => (await bob.page.evaluate(() => performance.now())) > from + bursts * PERIOD_MS + MATCH_MS, (bursts + 8) * PERIOD_MS, `${bursts} bursts`, 250);
     const buffersAfter = await bufferTotals(bob.page);
+    const cpuAfter = machineJiffies();
     const relayAfter = path === 'relay' ? (await meetingDetail(baseUrl, meeting.id)).relay : undefined;
     const data = await readProbe(bob.page);
     const aliceOrigin = await alice.page.evaluate(() => performance.timeOrigin);
@@ -165,7 +174,8 @@ async function measure(browser: Browser, server: { url: string; wsUrl: string },
     const listener = emitted > 0
       ? { targetMs: round(((buffersAfter.target - buffersBefore.target) / emitted) * 1000), delayMs: round(((buffersAfter.delay - buffersBefore.delay) / emitted) * 1000) }
       : null;
-    const run: Run = { path, people: size, others, delaysMs: delaysMs.map((d) => round(d)), summary: summarize(delaysMs), listener };
+    const machineBusyPercent = round(((cpuAfter.busy - cpuBefore.busy) / Math.max(1, cpuAfter.total - cpuBefore.total)) * 100);
+    const run: Run = { path, people: size, others, delaysMs: delaysMs.map((d) => round(d)), summary: summarize(delaysMs), listener, machineBusyPercent };
     if (relayAfter) {
       run.mix = {
         departureMsP50: round(relayAfter.departureMsP50 ?? 0, 2),
@@ -175,9 +185,10 @@ async function measure(browser: Browser, server: { url: string; wsUrl: string },
         ticks: (relayAfter.mixTicks ?? 0) - (ticksBefore?.mixTicks ?? 0),
         aliceHeldMs: await voiceHeldMs(alice),
         inputHeldMs: round(relayAfter.inputHeldMs ?? 0, 1),
+        unwatchedLayers: relayAfter.unwatchedLayers ?? 0,
       };
     }
-    console.log(`${label}: median ${fmt(run.summary.median)} ms, listener target ${fmt(listener?.targetMs)} ms${run.mix ? `, mix departures p99 ${run.mix.departureMsP99} max ${run.mix.departureMsMax} ms` : ''}`);
+    console.log(`${label}: median ${fmt(run.summary.median)} ms, listener target ${fmt(listener?.targetMs)} ms, machine ${fmt(machineBusyPercent)} % busy${run.mix ? `, mix departures p99 ${run.mix.departureMsP99} max ${run.mix.departureMsMax} ms` : ''}`);
     return run;
   } finally {
     for (const c of lightPeople) c.close();
@@ -222,9 +233,9 @@ try {
 const p2p = runs[0]!;
 const addedMs = (r: Run) => round((r.summary.median ?? 0) - (p2p.summary.median ?? 0));
 const table = [
-  '| path | people | median ms | min | max | relay adds (median) | listener jitter-buffer target / delay ms | mix departures p50 / p99 / max ms | late ticks | relay jitter buffer held: Alice / worst ms | bursts |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...runs.map((r) => `| ${r.path} | ${r.people}${r.others === 'light' ? ' (4 light)' : ''} | ${fmt(r.summary.median)} | ${fmt(r.summary.min)} | ${fmt(r.summary.max)} | ${r === p2p ? '–' : `+${fmt(addedMs(r))}`} | ${fmt(r.listener?.targetMs)} / ${fmt(r.listener?.delayMs)} | ${r.mix ? `${fmt(r.mix.departureMsP50, 1)} / ${fmt(r.mix.departureMsP99, 1)} / ${fmt(r.mix.departureMsMax, 1)}` : '–'} | ${r.mix ? `${r.mix.lateTicks} of ${r.mix.ticks}` : '–'} | ${r.mix ? `${fmt(r.mix.aliceHeldMs)} / ${fmt(r.mix.inputHeldMs, 1)}` : '–'} | ${r.delaysMs.length} of ${bursts} |`),
+  '| path | people | median ms | min | max | relay adds (median) | listener jitter-buffer target / delay ms | mix departures p50 / p99 / max ms | late ticks | relay jitter buffer held: Alice / worst ms | camera layers paused (nobody watches) | machine CPU busy | bursts |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...runs.map((r) => `| ${r.path} | ${r.people}${r.others === 'light' ? ' (4 light)' : ''} | ${fmt(r.summary.median)} | ${fmt(r.summary.min)} | ${fmt(r.summary.max)} | ${r === p2p ? '–' : `+${fmt(addedMs(r))}`} | ${fmt(r.listener?.targetMs)} / ${fmt(r.listener?.delayMs)} | ${r.mix ? `${fmt(r.mix.departureMsP50, 1)} / ${fmt(r.mix.departureMsP99, 1)} / ${fmt(r.mix.departureMsMax, 1)}` : '–'} | ${r.mix ? `${r.mix.lateTicks} of ${r.mix.ticks}` : '–'} | ${r.mix ? `${fmt(r.mix.aliceHeldMs)} / ${fmt(r.mix.inputHeldMs, 1)}` : '–'} | ${r.mix ? r.mix.unwatchedLayers : '–'} | ${fmt(r.machineBusyPercent)} % | ${r.delaysMs.length} of ${bursts} |`),
 ].join('\n');
 console.log(`\n${table}`);
 const result = { name: 'mouth-to-ear', ...runContext(), code: codeState(), bursts, periodMs: PERIOD_MS, onMs: ON_MS, thresholdDb: HEARD_DB, capture: '640x480', runs, relayAddsMs: Object.fromEntries(runs.slice(1).map((r) => [`${r.people}${r.others === 'light' ? 'l' : ''}`, addedMs(r)])) };

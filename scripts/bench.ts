@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const ALL = ['mixer', 'media-workers', 'relay-forwarding', 'downlink', 'relay-capacity', 'join-time', 'mouth-to-ear', 'switch-gap', 'faults', 'cluster', 'weak-viewer'];
+const ALL = ['mixer', 'media-workers', 'relay-forwarding', 'downlink', 'relay-capacity', 'join-time', 'mouth-to-ear', 'browser-cpu', 'switch-gap', 'faults', 'cluster', 'weak-viewer'];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 
 const failed: string[] = [];

@@ -149,6 +149,8 @@ export class RelayPath implements MediaConnection {
     } else if (message.type === 'relay-downlink') {
       this.downlink = message.report;
     } else if (message.type === 'relay-camera-layers') {
+      // `?dynacast=0` sends every layer anyway (what turning them off saves: bench/browser-cpu.ts).
+      if (new URLSearchParams(location.search).get('dynacast') === '0') return;
       this.setCameraLayers(message.active);
     }
   }

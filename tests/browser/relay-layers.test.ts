@@ -7,34 +7,25 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { SlotView } from '../../protocol/signaling';
-import { launchBrowser, newParticipant } from '../helpers/browser';
+import { newParticipant } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { framesOf } from '../helpers/media';
 import { assertEveryoneSeesTheOthers, badgeSays, createMeeting, meetingDetail, type Person } from '../helpers/room';
-import { startServer, type TestServer } from '../helpers/server';
+import { startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
-let server: TestServer;
-let browser: Browser;
+const suite = browserSuite(test, () => startServer());
+/** The same three people through every test (closed with the browser, not after each test). */
 const people: (Person & { views: SlotView[][] })[] = [];
-
-test.before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-test.after(async () => {
-  for (const p of people.splice(0)) await p.context.close();
-  await browser.close();
-  await server.dispose();
-});
 
 /**
  * Joins with a camera of `video` size, keeping every `relay-view` the page sends (read from
  * the browser's network events, as DevTools shows them: nothing is added to the page).
  */
 async function join(meetingId: string, name: string, video: string): Promise<Person & { views: SlotView[][] }> {
-  const participant = await newParticipant(browser);
+  const participant = await newParticipant(suite.browser);
   const views: SlotView[][] = [];
   participant.page.on('websocket', (ws) =>
     ws.on('framesent', ({ payload }) => {
@@ -45,7 +36,7 @@ async function join(meetingId: string, name: string, video: string): Promise<Per
       }
     }),
   );
-  await participant.page.goto(`${server.url}/m/${meetingId}?name=${name}&video=${video}`);
+  await participant.page.goto(`${suite.server.url}/m/${meetingId}?name=${name}&video=${video}`);
   await participant.page.getByTestId('leave-meeting').waitFor({ timeout: 15_000 });
   return { ...participant, name, hz: 0, views };
 }
@@ -76,7 +67,7 @@ async function shownSizes(page: Page): Promise<{ width: number; height: number }
 }
 
 test('Chromium sends a 640×480 camera to the relay as two layers and a 320×240 one as one, and everyone still sees everyone', async () => {
-  const meeting = await createMeeting(server.url, 'Layers', 'relay');
+  const meeting = await createMeeting(suite.server.url, 'Layers', 'relay');
   people.push(await join(meeting.id, 'Ann', '640x480'), await join(meeting.id, 'Ben', '320x240'), await join(meeting.id, 'Cat', '320x240'));
   for (const p of people) await badgeSays(p, 'relay');
 
@@ -154,9 +145,9 @@ test('a camera layer nobody shows large stops being encoded, and comes back as s
   });
   assert.match(paused.text, '320×240');
   assert.match(paused.text, 'nobody shows you that large');
-  const detail = await meetingDetail(server.url, (await ann.page.evaluate(() => location.pathname)).split('/').pop()!);
+  const detail = await meetingDetail(suite.server.url, (await ann.page.evaluate(() => location.pathname)).split('/').pop()!);
   assert.is(detail.relay.unwatchedLayers, 1, 'the meeting counts one camera layer nobody watches');
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (await fetch(`${suite.server.url}/metrics`)).text();
   assert.match(metrics, /^meetmesh_relay_unwatched_layers 1$/m);
   // Ben still sees Ann, from her lower layer.
   const before = await framesOf(ben.page, 'Ann');
