@@ -85,6 +85,7 @@ export class ThreadWakeups implements Wakeups {
   private readonly pending: Pending[] = [];
   private thread: Worker | null = null;
   private programmed = Number.POSITIVE_INFINITY;
+  private wakes = 0;
 
   /** Starts the thread now rather than with the first deadline (it takes tens of milliseconds to start). */
   start(): void {
@@ -98,24 +99,35 @@ export class ThreadWakeups implements Wakeups {
     this.program();
     return () => {
       const at = this.pending.indexOf(entry);
-      if (at >= 0) this.pending.splice(at, 1);
+      if (at < 0) return;
+      this.pending.splice(at, 1);
+      // The thread waits for the earliest: aim it at the next one (or at none), not at this.
+      if (at === 0) this.program();
     };
+  }
+
+  /** How many times the thread woke this thread so far. */
+  get threadWakes(): number {
+    return this.wakes;
   }
 
   /** Runs what is due, then sets the thread on the next deadline. */
   private onWake(): void {
+    this.wakes += 1;
     this.programmed = Number.POSITIVE_INFINITY;
     const now = performance.now();
     while (this.pending.length > 0 && this.pending[0]!.at <= now + DUE_SLACK_MS) this.pending.shift()!.wake();
     this.program();
   }
 
+  /** Sets the thread on the earliest pending deadline, or on none. */
   private program(): void {
-    const next = this.pending[0]?.at;
-    if (next === undefined || next === this.programmed) return;
+    const next = this.pending[0]?.at ?? Number.POSITIVE_INFINITY;
+    if (next === this.programmed) return;
     this.programmed = next;
+    if (next === Number.POSITIVE_INFINITY && !this.thread) return;
     this.thread ??= this.startThread();
-    Atomics.store(this.target, 0, BigInt(Math.round(next * 1000)) + this.hrtimeOffsetUs);
+    Atomics.store(this.target, 0, next === Number.POSITIVE_INFINITY ? -1n : BigInt(Math.round(next * 1000)) + this.hrtimeOffsetUs);
     Atomics.add(this.generation, 0, 1);
     Atomics.notify(this.generation, 0);
   }

@@ -103,4 +103,25 @@ test('the wakeup thread wakes each deadline once, never before it, and not a can
   for (const w of woken) assert.ok(w.early <= DUE_SLACK_MS + 0.002, `${w.name} woke ${w.early.toFixed(3)} ms before its deadline`);
 });
 
+test('a cancelled earliest deadline is not waited for: the thread wakes for the next one only', async () => {
+  const wakeups = new ThreadWakeups();
+  const start = performance.now();
+  let woken = 0;
+  // Far enough ahead that a stall of the test itself cannot make one due before it is cancelled.
+  const cancelFirst = wakeups.at(start + 100, () => woken++);
+  cancelFirst();
+  const cancelOnly = wakeups.at(start + 200, () => woken++);
+  wakeups.at(start + 300, () => woken++);
+  cancelOnly();
+  await waitFor(() => woken >= 1, 5000, 'the one deadline left');
+  await sleep(30);
+  assert.is(woken, 1);
+  assert.is(wakeups.threadWakes, 1, 'one wake, for the deadline left');
+  // With nothing pending the thread sleeps: a deadline cancelled alone wakes nothing.
+  const lone = wakeups.at(performance.now() + 100, () => woken++);
+  lone();
+  await sleep(150);
+  assert.is(wakeups.threadWakes, 1);
+});
+
 test.run();
