@@ -295,7 +295,7 @@ export const ServerMessage = Type.Union([
   message('relay-downlink', { report: DownlinkReport }),
   /**
    * Which of this client's camera layers (lowest first) someone watches: send those, pause
-   * the others (nobody's tile of you is that large). Only to a client sending simulcast.
+   * the others (nobody's tile of you is that large; none on: nobody has room to show you).
    */
   message('relay-camera-layers', { active: Type.Array(Type.Boolean(), { minItems: 1, maxItems: 4 }) }),
   message('speakers', { levels: Type.Record(Type.String(), Type.Number()) }),

@@ -418,17 +418,18 @@ export class MeetingRelay {
   }
 
   /**
-   * Each simulcast publisher's camera layers that someone watches (PublisherLayers): the
-   * largest any tile showing it needs and those below stay on, the rest go off once unwatched
-   * for a while; a publisher is told when that changes. A layer asked back is marked, so that
-   * viewers waiting for it take it as soon as it flows.
+   * Each publisher's camera layers that someone watches (PublisherLayers): the largest any
+   * tile showing it needs and those below stay on, the rest go off once unwatched for a while
+   * (all of them when no viewer has a slot for it); a publisher is told when that changes. A
+   * layer asked back is marked, so that viewers waiting for it take it as soon as it flows.
+   * A camera that is off, or not seen yet (slots are given to cameras seen), is left alone.
    */
   private chooseCameraLayers(now: number): void {
     for (const publisher of this.participants.values()) {
       const peer = publisher.peer;
-      if (!peer || peer.isClosed || !publisher.answered) continue;
+      if (!peer || peer.isClosed || !publisher.answered || !publisher.publishing.video || !publisher.videoSeen.camera) continue;
       const streams = peer.streamsOf('camera');
-      if (streams.length < 2) continue;
+      if (streams.length === 0) continue;
       const views = [...(this.viewersOf.get(publisher.sourceKeys.camera) ?? [])].map((slot) => this.participants.get(slot.viewerId)?.downlink.viewOf(slot.mid));
       const active = publisher.cameraLayers.update(streams.length, highestNeededLayer(streams, views), now);
       if (!active) continue;

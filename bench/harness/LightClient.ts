@@ -1,6 +1,7 @@
 /**
  * A light load participant of a relay meeting: our real `/ws` protocol (join, media-state,
- * relay-offer/answer, candidates both ways, relay-slots) around a `LightPeer` (a native
+ * relay-offer/answer, candidates both ways, relay-slots, relay-camera-layers: its camera
+ * stops while nobody has a slot for it, as a browser's does) around a `LightPeer` (a native
  * DTLS-SRTP peer replaying pre-encoded Opus and VP8, decoding nothing).
  *
  * Why: a libwebrtc client (@roamhq/wrtc) encodes and decodes like a browser and costs more
@@ -34,6 +35,8 @@ export class LightClient {
   participantId = '';
   /** Slots showing someone, from the last `relay-slots`. */
   filledSlots = 0;
+  /** The camera layers the relay last asked for (`relay-camera-layers`); undefined before it asks. */
+  cameraLayers: boolean[] | undefined;
   /** Why this client stopped working, if it did (closed meeting, socket, connection). */
   failure: string | undefined;
   private readonly peer: LightPeer;
@@ -125,6 +128,11 @@ export class LightClient {
         return;
       case 'relay-slots':
         this.filledSlots = message.slots.filter((s) => s.participantId !== null).length;
+        return;
+      case 'relay-camera-layers':
+        // One layer: sent while the relay wants it (someone has a slot for it), as a browser would.
+        this.cameraLayers = message.active;
+        this.peer.setCameraActive(message.active[0] ?? true);
         return;
       case 'relay-closed':
         this.failure ??= `the relay closed the connection (${message.reason})`;

@@ -106,6 +106,8 @@ export class LightPeer {
   /** Held so they live: a Track the script drops is destroyed, and its m-line with it. */
   private readonly tracks: Track[] = [];
   private readonly audio: Track;
+  /** Whether the camera is sent (the relay turns it off when nobody has a slot for it). */
+  private cameraActive = true;
   private readonly camera: Track;
   private readonly out = Buffer.alloc(1500);
   private readonly ssrc = { audio: (Math.random() * 2 ** 32) >>> 0, video: (Math.random() * 2 ** 32) >>> 0 };
@@ -218,6 +220,7 @@ export class LightPeer {
       // Late frames are skipped, as a camera would; the loop restarts at its keyframe.
       if (due > this.framesSent) {
         this.framesSent = due;
+        if (!this.cameraActive) return;
         if (this.frameIndex >= video.frames.length) this.frameIndex = 0;
         const frame = video.frames[this.frameIndex++]!;
         const timestamp = Math.round((due * 90_000) / video.fps);
@@ -227,6 +230,15 @@ export class LightPeer {
         }
       }
     }
+  }
+
+  /**
+   * Stops or resumes sending the camera, as a browser does when the relay turns its layer off
+   * (nobody has a slot for it); it resumes at its keyframe, as an encoder restarts.
+   */
+  setCameraActive(active: boolean): void {
+    if (active && !this.cameraActive) this.frameIndex = 0;
+    this.cameraActive = active;
   }
 
   /** Stops the media and closes the connection; idempotent. */

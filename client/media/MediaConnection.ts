@@ -71,8 +71,8 @@ export interface PathStats {
   outboundVideo?: { width: number; height: number; fps: number };
   /** Every camera layer sending now, smallest first (one entry without simulcast). */
   outboundLayers?: { width: number; height: number; fps: number }[];
-  /** Relay only: camera layers paused because nobody's tile of you is large enough to need them. */
-  unwatchedLayers?: number;
+  /** Relay only: camera layers paused (of how many) because nobody's tile of you is large enough to need them, or nobody has room to show you. */
+  unwatchedLayers?: { paused: number; of: number };
   /** The shared screen as sent, while sharing. */
   outboundScreen?: { width: number; height: number; fps: number };
   /** Received audio level (0..1) per participant, where the path knows who it is (P2P). */

@@ -185,8 +185,9 @@ export class RelayPath implements MediaConnection {
         inboundVideo.push({ participantId: slot.participantId, source: slot.source, width: 0, height: 0, fps: 0, paused: slot.paused });
       }
     }
-    const unwatched = this.cameraLayersActive?.filter((on) => !on).length ?? 0;
-    return { ...sample, inboundVideo, state: this.state(), ...(this.downlink ? { downlink: this.downlink } : {}), ...(unwatched > 0 ? { unwatchedLayers: unwatched } : {}) };
+    const layers = this.cameraLayersActive;
+    const unwatched = layers?.filter((on) => !on).length ?? 0;
+    return { ...sample, inboundVideo, state: this.state(), ...(this.downlink ? { downlink: this.downlink } : {}), ...(layers && unwatched > 0 ? { unwatchedLayers: { paused: unwatched, of: layers.length } } : {}) };
   }
 
   close(): void {

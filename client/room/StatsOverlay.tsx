@@ -34,6 +34,22 @@ function layerText(v: Received): string {
   return `layer ${v.layer.index + 1}/${v.layer.of} ${v.layer.width}×${v.layer.height} (${REASON_LABEL[v.layer.reason]})`;
 }
 
+/**
+ * Your camera as sent: "640×480 @ 30 fps (layers 320×240, 640×480)", and what the relay
+ * turned off of it ("a larger layer paused: …"), or that it turned it all off.
+ */
+function sendingText(s: PathStats): string {
+  const unwatched = s.unwatchedLayers;
+  if (unwatched && unwatched.paused >= unwatched.of) return 'nothing: the relay paused your camera, nobody has room to show you';
+  const parts: string[] = [];
+  if (s.outboundVideo) {
+    const layers = s.outboundLayers && s.outboundLayers.length > 1 ? ` (layers ${s.outboundLayers.map((l) => `${l.width}×${l.height}`).join(', ')})` : '';
+    parts.push(`${picture(s.outboundVideo)}${layers}`);
+  }
+  if (unwatched) parts.push(`${unwatched.paused === 1 ? 'a larger layer' : `${unwatched.paused} larger layers`} paused: nobody shows you that large`);
+  return parts.join(' · ');
+}
+
 export function StatsOverlay(props: { stats: PathStats | null; people: ParticipantInfo[]; recoveries?: { count: number; last: string | null } }) {
   const s = props.stats;
   const nameOf = (id: string) => props.people.find((p) => p.id === id)?.name ?? id;
@@ -98,11 +114,9 @@ export function StatsOverlay(props: { stats: PathStats | null; people: Participa
             {s.audioBuffer ? `${s.audioBuffer.delayMs} ms (target ${s.audioBuffer.targetMs} ms)` : '–'}
           </Row>
           <Row term="codecs" stat="codecs">{[s.audioCodec, s.videoCodec].filter(Boolean).join(', ') || '–'}</Row>
-          {s.outboundVideo && (
-            <Row term="sending" stat="outbound-video" attrs={{ 'data-layers': String(s.outboundLayers?.length ?? 1), 'data-unwatched-layers': String(s.unwatchedLayers ?? 0) }}>
-              {picture(s.outboundVideo)}
-              {s.outboundLayers && s.outboundLayers.length > 1 && ` (layers ${s.outboundLayers.map((l) => `${l.width}×${l.height}`).join(', ')})`}
-              {s.unwatchedLayers ? ` · ${s.unwatchedLayers === 1 ? 'a larger layer' : `${s.unwatchedLayers} larger layers`} paused: nobody shows you that large` : ''}
+          {(s.outboundVideo || s.unwatchedLayers) && (
+            <Row term="sending" stat="outbound-video" attrs={{ 'data-layers': String(s.outboundLayers?.length ?? 1), 'data-unwatched-layers': String(s.unwatchedLayers?.paused ?? 0) }}>
+              {sendingText(s)}
             </Row>
           )}
           {s.outboundScreen && <Row term="sharing" stat="outbound-screen">{picture(s.outboundScreen)}</Row>}

@@ -5,9 +5,12 @@
  * needs it again. In a meeting of more than four, only the featured speaker's tile is large:
  * every other camera stops encoding its top layer, the largest part of what a page spends on
  * its own video (a weak laptop, or six people on two cores, has that to give to the rest).
+ * A camera no viewer has a slot for (more cameras than a client's relay slots) stops
+ * altogether, its uplink too.
  *
- * The lowest layer always stays on: a strip tile needs it, so does a viewer whose downlink
- * carries no more, and a tile shown at once needs a picture at once.
+ * The lowest layer stays on while any viewer has a slot showing the camera: a strip tile
+ * needs it, so does a viewer whose downlink carries no more, and a tile shown at once (or a
+ * window scrolled back) needs a picture at once.
  */
 
 /** A picture size in pixels; 0 × 0 when not known. */
@@ -35,12 +38,17 @@ function layerSizes(sizes: readonly PictureSize[]): PictureSize[] | undefined {
   return sizes.map((s, i) => (s.width > 0 && s.height > 0 ? s : { width: width * 2 ** (i - known), height: height * 2 ** (i - known) }));
 }
 
+/** What `highestNeededLayer` says of a camera no viewer has a slot for. */
+export const NOBODY = -1;
+
 /**
  * The highest layer any viewer needs: for each view (a tile's size in device pixels), the
  * smallest layer at least as large, or the top when none is; a view not told (undefined)
- * needs the top, a tile not shown (0 × 0) the lowest. The top when no layer size is known.
+ * needs the top, a tile not shown (0 × 0) the lowest. The top when no layer size is known;
+ * `NOBODY` when there is no view at all.
  */
-export function highestNeededLayer(sizes: readonly PictureSize[], views: Iterable<PictureSize | undefined>): number {
+export function highestNeededLayer(sizes: readonly PictureSize[], views: readonly (PictureSize | undefined)[]): number {
+  if (views.length === 0) return NOBODY;
   const top = sizes.length - 1;
   const known = layerSizes(sizes);
   if (!known) return top;
@@ -64,15 +72,16 @@ export class PublisherLayers {
 
   /**
    * The layers that should be on now, given the highest any viewer needs (`highest`, of
-   * `count`), when that differs from what the publisher was last told; undefined when it
-   * does not. A layer goes off once no tile has needed it for `UNWATCHED_PAUSE_MS`; on again
-   * at once. Every layer counts as needed when first seen (the publisher starts them all).
+   * `count`; `NOBODY`: no viewer has a slot for the camera), when that differs from what the
+   * publisher was last told; undefined when it does not. A layer goes off once no tile has
+   * needed it for `UNWATCHED_PAUSE_MS`; on again at once. Every layer counts as needed when
+   * first seen (the publisher starts them all).
    */
   update(count: number, highest: number, nowMs: number): boolean[] | undefined {
     const active: boolean[] = [];
     for (let layer = 0; layer < count; layer++) {
       if (layer <= highest || this.neededAt[layer] === undefined) this.neededAt[layer] = nowMs;
-      active.push(layer === 0 || nowMs - this.neededAt[layer]! < UNWATCHED_PAUSE_MS);
+      active.push(nowMs - this.neededAt[layer]! < UNWATCHED_PAUSE_MS);
     }
     const before = this.told === undefined ? active.map(() => true) : this.told;
     if (before && before.length === active.length && before.every((on, i) => on === active[i])) return undefined;

@@ -81,6 +81,27 @@ test("three light clients in a relay meeting: mixes hold the others' tones, came
   for (const c of [ann, ben, cat]) c.close();
 });
 
+test('a camera no viewer has a slot for is turned off at its sender, and back on when a slot frees', async () => {
+  // Ten cameras, eight slots per viewer, filled in join order: nobody has a slot for the tenth.
+  const meeting = await createMeeting(server.url, 'More cameras than slots', 'relay');
+  const people: LightClient[] = [];
+  for (let i = 1; i <= 10; i++) people.push(await join(meeting.id, `C${i}`, null, true));
+  const tenth = people[9]!;
+  await waitFor(() => people.every((c) => c.filledSlots === 8), 15_000, 'every slot table full');
+  await waitFor(() => tenth.cameraLayers?.[0] === false, 15_000, 'the relay to turn the tenth camera off');
+  assert.ok(people.slice(0, 9).every((c) => c.cameraLayers === undefined), 'the cameras someone shows were left alone');
+  // The worker's figures reach the coordinator a few times a second.
+  await waitFor(async () => (await meetingDetail(server.url, meeting.id)).relay.unwatchedLayers === 1, 5000, 'the meeting to count one camera nobody watches');
+  const stopped = tenth.counters.videoOut;
+
+  // The first leaves: everyone but the tenth gets a slot for the tenth's camera, which comes back on.
+  people.shift()!.close();
+  await waitFor(() => tenth.cameraLayers?.[0] === true, 10_000, 'the relay to turn the tenth camera back on');
+  await waitFor(() => tenth.counters.videoOut > stopped + 10, 10_000, 'the tenth camera to send again');
+  await waitFor(async () => (await meetingDetail(server.url, meeting.id)).relay.unwatchedLayers === 0, 5000, 'no camera left unwatched');
+  for (const c of people) c.close();
+});
+
 test('a light client refuses a meeting that is not on the relay, with a clear code', async () => {
   const meeting = await createMeeting(server.url, 'Not relay', 'auto');
   const err = await join(meeting.id, 'Dan', 300, false).then(

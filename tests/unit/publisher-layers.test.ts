@@ -1,7 +1,7 @@
-/** Which of a publisher's camera layers anyone watches (relay/allocation/PublisherLayers.ts): paused when no tile needs them for a while, back at once. */
+/** Which of a publisher's camera layers anyone watches (relay/allocation/PublisherLayers.ts): paused when no tile needs them for a while, back at once; all of them when nobody has a slot for the camera. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { highestNeededLayer, PublisherLayers, UNWATCHED_PAUSE_MS } from '../../relay/allocation/PublisherLayers';
+import { highestNeededLayer, NOBODY, PublisherLayers, UNWATCHED_PAUSE_MS } from '../../relay/allocation/PublisherLayers';
 
 /** A 640×480 camera as Chromium sends it to the relay: 320×240 and 640×480. */
 const TWO = [{ width: 320, height: 240 }, { width: 640, height: 480 }];
@@ -11,7 +11,7 @@ test('the highest layer needed is the smallest that covers the largest tile', ()
   assert.is(highestNeededLayer(TWO, [{ width: 200, height: 150 }, { width: 480, height: 360 }]), 1, 'one large tile needs the top');
   assert.is(highestNeededLayer(TWO, [{ width: 1280, height: 960 }]), 1, 'larger than every layer: the top');
   assert.is(highestNeededLayer(TWO, [{ width: 0, height: 0 }]), 0, 'a tile not shown needs the lowest');
-  assert.is(highestNeededLayer(TWO, []), 0, 'nobody shows it: the lowest');
+  assert.is(highestNeededLayer(TWO, []), NOBODY, 'no viewer has a slot for it');
   assert.is(highestNeededLayer(TWO, [{ width: 100, height: 75 }, undefined]), 1, 'a viewer that has not said its tile size gets the top');
 });
 
@@ -43,11 +43,25 @@ test('a layer nobody needs goes off only after a while, and comes back at once',
   assert.is(layers.update(2, 0, now + 1000 + UNWATCHED_PAUSE_MS + 500), undefined, 'its last need was recent');
 });
 
-test('the lowest layer never goes off, whatever is needed', () => {
+test('the lowest layer stays while anyone has a slot for the camera; with nobody, all go off, and come back with a slot', () => {
   const layers = new PublisherLayers();
   layers.update(3, 0, 0);
   assert.equal(layers.update(3, 0, UNWATCHED_PAUSE_MS), [true, false, false]);
   assert.equal(layers.update(3, 1, UNWATCHED_PAUSE_MS + 10), [true, true, false], 'only what is needed comes back');
+  const alone = UNWATCHED_PAUSE_MS * 2;
+  assert.equal(layers.update(3, NOBODY, alone), undefined, 'not at once');
+  assert.equal(layers.update(3, NOBODY, alone + UNWATCHED_PAUSE_MS), [false, false, false], 'nobody has shown it for the while: all off');
+  assert.is(layers.paused, 3);
+  assert.equal(layers.update(3, 0, alone + UNWATCHED_PAUSE_MS + 250), [true, false, false], 'a slot for it: the lowest at once');
+});
+
+test('a one-layer camera (Firefox, or a small capture) goes off only when nobody has a slot for it', () => {
+  const layers = new PublisherLayers();
+  assert.is(layers.update(1, 0, 0), undefined);
+  assert.is(layers.update(1, 0, UNWATCHED_PAUSE_MS * 3), undefined, 'a strip tile keeps it');
+  assert.is(layers.update(1, NOBODY, UNWATCHED_PAUSE_MS * 3 + 1), undefined, 'not at once');
+  assert.equal(layers.update(1, NOBODY, UNWATCHED_PAUSE_MS * 4), [false]);
+  assert.equal(layers.update(1, 0, UNWATCHED_PAUSE_MS * 4 + 1), [true]);
 });
 
 test('a publisher that may have missed the word is told again; a new connection starts over', () => {
