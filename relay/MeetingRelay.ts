@@ -10,10 +10,12 @@ import { candidateProblem, offerProblem } from './inputChecks';
 import { stderrLogger, withBindings } from './log';
 import type { RelayConnection, RelayPeerHandlers } from './RelayConnection';
 import { RelayPeer } from './RelayPeer';
+import { SPEAKING_LEVEL } from '../protocol/speaking';
 import { highestNeededLayer, PublisherLayers } from './allocation/PublisherLayers';
 import { ViewerDownlink } from './allocation/ViewerDownlink';
 import { zeroRelayCounters } from './counters';
 import type { InputStream } from './InputStreams';
+import { featuredSlot, speakerSwaps, type SlotCandidate } from './SpeakerSlots';
 import { TypedEmitter } from './TypedEmitter';
 import type {
   AudioSink,
@@ -74,6 +76,8 @@ interface Participant {
   readonly sourceKeys: Readonly<Record<VideoSource, string>>;
   /** Which of its camera's layers anyone watches (the others paused at its browser). */
   readonly cameraLayers: PublisherLayers;
+  /** When the mixer last heard it speak (−Infinity: not yet): who gets a slot when there are more cameras than slots. */
+  lastSpokeAt: number;
 }
 
 /** Key of one video source in the viewers index. */
@@ -91,6 +95,8 @@ export class MeetingRelay {
   private readonly participants = new Map<string, Participant>();
   /** Publisher's source (`sourceKey`) → the slots (of any viewer) showing it. */
   private readonly viewersOf = new Map<string, Set<VideoSlot>>();
+  /** When each filled slot started showing what it shows. */
+  private readonly shownSince = new Map<VideoSlot, number>();
   private readonly stats: RelayCounters = zeroRelayCounters();
   private readonly events: TypedEmitter<RelayEvents>;
   private readonly log: RelayLogger;
@@ -220,6 +226,23 @@ export class MeetingRelay {
     this.allocate(viewer, now);
     this.emitTable(viewer);
     this.chooseCameraLayers(now);
+  }
+
+  /**
+   * The mixer's audio levels (every 200 ms): whoever speaks while a viewer with full slots
+   * does not show their camera takes the slot of someone who spoke longer ago (SpeakerSlots).
+   */
+  setLevels(levels: ReadonlyMap<string, number>): void {
+    if (this.closed) return;
+    const now = performance.now();
+    let unseenSpeaker = false;
+    for (const [id, level] of levels) {
+      const participant = this.participants.get(id);
+      if (!participant || level <= SPEAKING_LEVEL) continue;
+      participant.lastSpokeAt = now;
+      if (!unseenSpeaker && !this.shownToEveryone(participant)) unseenSpeaker = true;
+    }
+    if (unseenSpeaker) this.refreshSlots();
   }
 
   /** Closes the participant's connection and removes it from every slot at once. */
@@ -488,8 +511,43 @@ export class MeetingRelay {
         this.assign(free, publisher.id, source);
         if (free.connected) this.requestKeyframe(publisher.id, source, 0);
       }
+      this.giveSlotsToSpeakers(peer, wanted);
       this.allocate(viewer, performance.now());
       this.emitTable(viewer);
+    }
+  }
+
+  /** Whether every other answered viewer's slots show this participant's camera (true when it shows none). */
+  private shownToEveryone(participant: Participant): boolean {
+    if (!participant.publishing.video || !participant.videoSeen.camera) return true;
+    let viewers = 0;
+    for (const viewer of this.participants.values()) if (viewer !== participant && viewer.answered && viewer.peer && !viewer.peer.isClosed) viewers += 1;
+    return (this.viewersOf.get(participant.sourceKeys.camera)?.size ?? 0) >= viewers;
+  }
+
+  /** With a viewer's slots full, cameras of people speaking now take the slots of those who spoke longest ago (SpeakerSlots). */
+  private giveSlotsToSpeakers(peer: RelayConnection, wanted: ReadonlyArray<{ publisher: Participant; source: VideoSource }>): void {
+    if (peer.slots.some((slot) => slot.publisherId === null)) return;
+    const waiting = wanted.filter((w) => w.source === 'camera' && !peer.slots.some((slot) => slot.shows(w.publisher.id, 'camera')));
+    if (waiting.length === 0) return;
+    const now = performance.now();
+    const order = [...this.participants.keys()];
+    const candidate = (p: Participant): SlotCandidate => ({ publisherId: p.id, lastSpokeAt: p.lastSpokeAt, order: order.indexOf(p.id) });
+    const viewer = this.participants.get(peer.id);
+    const featured = featuredSlot(peer.slots.map((slot) => {
+      const view = viewer?.downlink.viewOf(slot.mid);
+      return view && { slot: slot.mid, ...view };
+    }));
+    const shown = peer.slots.flatMap((slot) => {
+      const publisher = slot.publisherId === null || slot.source !== 'camera' ? undefined : this.participants.get(slot.publisherId);
+      return publisher ? [{ ...candidate(publisher), slot: slot.mid, shownSince: this.shownSince.get(slot) ?? now, featured: slot.mid === featured }] : [];
+    });
+    for (const swap of speakerSwaps(shown, waiting.map((w) => candidate(w.publisher)), now)) {
+      const slot = peer.slots.find((s) => s.mid === swap.slot);
+      if (!slot) continue;
+      this.log.debug({ viewer: peer.id, out: slot.publisherId, in: swap.publisherId }, 'a speaker takes a slot');
+      this.assign(slot, swap.publisherId, 'camera');
+      if (slot.connected) this.requestKeyframe(swap.publisherId, 'camera', 0);
     }
   }
 
@@ -503,6 +561,8 @@ export class MeetingRelay {
       if (set?.size === 0) this.viewersOf.delete(key);
     }
     slot.assign(publisherId, source);
+    if (publisherId === null) this.shownSince.delete(slot);
+    else if (previous !== publisherId) this.shownSince.set(slot, performance.now());
     if (publisherId !== null) {
       const key = sourceKey(publisherId, source);
       let set = this.viewersOf.get(key);
@@ -548,6 +608,7 @@ export class MeetingRelay {
         downlink: new ViewerDownlink((details, msg) => this.log.debug({ participant: participantId, ...details }, msg)),
         sourceKeys: { camera: sourceKey(participantId, 'camera'), screen: sourceKey(participantId, 'screen') },
         cameraLayers: new PublisherLayers(),
+        lastSpokeAt: Number.NEGATIVE_INFINITY,
       };
       this.participants.set(participantId, participant);
     }

@@ -33,8 +33,8 @@ export interface LightClientOptions {
 
 export class LightClient {
   participantId = '';
-  /** Slots showing someone, from the last `relay-slots`. */
-  filledSlots = 0;
+  /** Whose cameras and screens its slots show, from the last `relay-slots`. */
+  shows: string[] = [];
   /** The camera layers the relay last asked for (`relay-camera-layers`); undefined before it asks. */
   cameraLayers: boolean[] | undefined;
   /** Why this client stopped working, if it did (closed meeting, socket, connection). */
@@ -75,6 +75,11 @@ export class LightClient {
       client.close();
       throw err;
     }
+  }
+
+  /** Slots showing someone, from the last `relay-slots`. */
+  get filledSlots(): number {
+    return this.shows.length;
   }
 
   get counters(): Readonly<LightPeerCounters> {
@@ -127,7 +132,7 @@ export class LightClient {
         this.peer.addCandidate(message.candidate.candidate, message.candidate.sdpMid ?? '0');
         return;
       case 'relay-slots':
-        this.filledSlots = message.slots.filter((s) => s.participantId !== null).length;
+        this.shows = message.slots.flatMap((s) => (s.participantId === null ? [] : [s.participantId]));
         return;
       case 'relay-camera-layers':
         // One layer: sent while the relay wants it (someone has a slot for it), as a browser would.

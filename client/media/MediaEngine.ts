@@ -10,6 +10,7 @@
  */
 import { signal } from '@preact/signals';
 import type { ServerMessage, ServerMessageOf, VideoSource } from '../../protocol/signaling';
+import { SPEAKING_LEVEL } from '../../protocol/speaking';
 import type { RoomSession } from '../room/RoomSession';
 import { LocalMedia } from './LocalMedia';
 import { DISCONNECTED_COUNTS_AS_FAILED_MS, type MediaConnection, type MediaPath, type PathStats, type RemoteMedia } from './MediaConnection';
@@ -28,8 +29,6 @@ const P2P_CONNECT_TIMEOUT_MS = 12_000;
 const P2P_HEAL_TIMEOUT_MS = 20_000;
 /** After a committed switch to the relay, P2P stays at most this long for peers that cannot play the relay yet. */
 const P2P_HANDOVER_MAX_MS = 60_000;
-/** About -34 dBFS: speech, not background noise. */
-const SPEAKING_LEVEL = 0.02;
 const EMPTY: RemoteMedia = { videos: new Map(), audios: new Map(), screens: new Map() };
 
 /** One received audio stream and whether it is heard. */

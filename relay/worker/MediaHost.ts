@@ -136,6 +136,8 @@ export class MediaHost {
         const rounded: Record<string, number> = {};
         for (const [id, level] of levels) rounded[id] = Math.round(level * 1000) / 1000;
         this.post({ type: 'levels', meetingId, levels: rounded });
+        // Who speaks decides which cameras full slots show.
+        relay.setLevels(levels);
       },
       onError: (err, participantId) => this.log('debug', 'mixer error', { err, participantId }, meetingId),
     });

@@ -102,6 +102,23 @@ test('a camera no viewer has a slot for is turned off at its sender, and back on
   for (const c of people) c.close();
 });
 
+test('with more cameras than slots, whoever speaks is shown: their camera takes the slot of someone who has not spoken', async () => {
+  // Nine silent cameras fill everyone's eight slots; the tenth person talks from the start.
+  const meeting = await createMeeting(server.url, 'A speaker beyond the slots', 'relay');
+  const people: LightClient[] = [];
+  for (let i = 1; i <= 9; i++) people.push(await join(meeting.id, `S${i}`, null, true));
+  const talker = await join(meeting.id, 'Talker', 700, true);
+  people.push(talker);
+  await waitFor(() => people.slice(0, 9).every((c) => c.shows.includes(talker.participantId)), 15_000, "everyone's slots to show the talker").catch((err: Error) => {
+    throw new Error(`${err.message}: shown to ${people.filter((c) => c.shows.includes(talker.participantId)).length} of 9`);
+  });
+  for (const c of people.slice(0, 9)) assert.is(c.filledSlots, 8, 'still eight slots each');
+  assert.not.ok(talker.cameraLayers?.[0] === false, "the talker's camera is on");
+  // Each viewer gave up a silent camera for the talker (its own choice: the latest joiner shown long enough).
+  for (const c of people.slice(0, 9)) assert.is(people.slice(0, 9).filter((o) => o !== c && c.shows.includes(o.participantId)).length, 7, "each shows seven of the eight silent others");
+  for (const c of people) c.close();
+});
+
 test('a light client refuses a meeting that is not on the relay, with a clear code', async () => {
   const meeting = await createMeeting(server.url, 'Not relay', 'auto');
   const err = await join(meeting.id, 'Dan', 300, false).then(
