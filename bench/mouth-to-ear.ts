@@ -25,6 +25,12 @@
  * the same work for six (six inputs, six mixes, every camera forwarded), the machine runs two
  * browsers. Size `6l` in `--sizes`.
  *
+ * A relay meeting of four or six Chromium pages loads two cores, and the pages' own processes
+ * wait for them (mostly Chromium's network and audio services, which every page shares). So
+ * P2P of the same two is also measured with the other pages busy in a meeting of their own
+ * ("+N pages busy elsewhere": the machine's load of the relay meeting, not its media path),
+ * and each relay run says what it adds over P2P alone and over P2P under the same load.
+ *
  * Writes bench-results/mouth-to-ear.{json,md}.
  * Run: npx tsx bench/mouth-to-ear.ts [--bursts 15] [--sizes 2,3,4,6,6l] (4: the issue's "mix departures
  * with four browsers")
@@ -70,12 +76,15 @@ type Others = 'chromium' | 'light';
 interface Size {
   people: number;
   others: Others;
+  /** P2P only: this many more Chromium pages in a meeting of their own, so the machine carries what it does for a relay meeting of 2 + busy. */
+  busy?: number;
 }
 
 interface Run {
   path: 'p2p' | 'relay';
   people: number;
   others: Others;
+  busy: number;
   delaysMs: number[];
   summary: Summary;
   listener: ListenerBuffer | null;
@@ -111,7 +120,7 @@ interface LightMedia {
   mic: Buffer[];
 }
 
-async function measure(browser: Browser, server: { url: string; wsUrl: string }, topology: TopologyPreference, { people: size, others }: Size, bursts: number, light: () => Promise<LightMedia>): Promise<Run> {
+async function measure(browser: Browser, server: { url: string; wsUrl: string }, topology: TopologyPreference, { people: size, others, busy = 0 }: Size, bursts: number, light: () => Promise<LightMedia>): Promise<Run> {
   const baseUrl = server.url;
   const path = topology === 'relay' ? 'relay' : 'p2p';
   const meeting = await createMeeting(baseUrl, `Mouth to ear ${path} ${size}${others === 'light' ? ' light' : ''}`, topology);
@@ -119,6 +128,15 @@ async function measure(browser: Browser, server: { url: string; wsUrl: string },
   const people: Participant[] = [];
   const lightPeople: LightClient[] = [];
   try {
+    // The machine's load of a bigger meeting, elsewhere: pages with their cameras and silent microphones in a meeting of their own.
+    if (busy > 0) {
+      const elsewhere = await createMeeting(baseUrl, `Busy pages ${busy}`, busy >= 3 ? 'relay' : 'auto');
+      for (let i = 0; i < busy; i++) {
+        const page = await newParticipant(browser, { initScript: toneInitScript(OTHERS_HZ) });
+        people.push(page);
+        await page.page.goto(`${baseUrl}/m/${elsewhere.id}?name=Busy${i + 1}`);
+      }
+    }
     const alice = await newParticipant(browser, { initScript: toneInitScript(ALICE_HZ, { periodMs: PERIOD_MS, onMs: ON_MS }) });
     people.push(alice);
     await alice.page.goto(`${link}&name=Alice`);
@@ -166,7 +184,7 @@ async function measure(browser: Browser, server: { url: string; wsUrl: string },
       if (h !== undefined) delaysMs.push(h - s);
     }
     // Bursts not heard are reported (the machine may not carry that many browsers), not hidden.
-    const label = `${path} of ${size}${others === 'light' ? ' (4 light)' : ''}`;
+    const label = `${path} of ${size}${others === 'light' ? ' (4 light)' : ''}${busy > 0 ? ` (+${busy} pages busy elsewhere)` : ''}`;
     if (delaysMs.length < bursts / 2) console.warn(`${label}: only ${delaysMs.length} of ${bursts} bursts heard`);
     const lost = lightPeople.filter((c) => !c.connected);
     if (lost.length > 0) throw new Error(`${label}: light participants dropped out: ${lost.map((c) => c.failure).join(', ')}`);
@@ -175,7 +193,7 @@ async function measure(browser: Browser, server: { url: string; wsUrl: string },
       ? { targetMs: round(((buffersAfter.target - buffersBefore.target) / emitted) * 1000), delayMs: round(((buffersAfter.delay - buffersBefore.delay) / emitted) * 1000) }
       : null;
     const machineBusyPercent = round(((cpuAfter.busy - cpuBefore.busy) / Math.max(1, cpuAfter.total - cpuBefore.total)) * 100);
-    const run: Run = { path, people: size, others, delaysMs: delaysMs.map((d) => round(d)), summary: summarize(delaysMs), listener, machineBusyPercent };
+    const run: Run = { path, people: size, others, busy, delaysMs: delaysMs.map((d) => round(d)), summary: summarize(delaysMs), listener, machineBusyPercent };
     if (relayAfter) {
       run.mix = {
         departureMsP50: round(relayAfter.departureMsP50 ?? 0, 2),
@@ -224,19 +242,32 @@ const browser = await launchBrowser();
 const runs: Run[] = [];
 try {
   runs.push(await measure(browser, server, 'auto', { people: 2, others: 'chromium' }, bursts, light));
-  for (const size of sizes) runs.push(await measure(browser, server, 'relay', size, bursts, light));
+  for (const size of sizes) {
+    // Four or more Chromium pages load two cores: P2P of the same two is measured under the same load too.
+    if (size.others === 'chromium' && size.people >= 4) runs.push(await measure(browser, server, 'auto', { people: 2, others: 'chromium', busy: size.people - 2 }, bursts, light));
+    runs.push(await measure(browser, server, 'relay', size, bursts, light));
+  }
 } finally {
   await browser.close();
   await server.dispose();
   releaseNativePeers();
 }
 const p2p = runs[0]!;
-const addedMs = (r: Run) => round((r.summary.median ?? 0) - (p2p.summary.median ?? 0));
+/** The P2P run under the same load as a relay run: with its other pages busy elsewhere (none for 2, 3 and light others). */
+const loadedP2p = (r: Run) => runs.find((b) => b.path === 'p2p' && b.busy === (r.others === 'chromium' && r.people >= 4 ? r.people - 2 : 0)) ?? p2p;
+const addedMs = (r: Run, baseline: Run = p2p) => round((r.summary.median ?? 0) - (baseline.summary.median ?? 0));
+const signed = (ms: number) => `${ms >= 0 ? '+' : ''}${fmt(ms)}`;
 const table = [
-  '| path | people | median ms | min | max | relay adds (median) | listener jitter-buffer target / delay ms | mix departures p50 / p99 / max ms | late ticks | relay jitter buffer held: Alice / worst ms | camera layers paused (nobody watches) | machine CPU busy | bursts |',
+  '| path | people | median ms | min | max | relay adds (median) over P2P alone / under the same load | listener jitter-buffer target / delay ms | mix departures p50 / p99 / max ms | late ticks | relay jitter buffer held: Alice / worst ms | camera layers paused (nobody watches) | machine CPU busy | bursts |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...runs.map((r) => `| ${r.path} | ${r.people}${r.others === 'light' ? ' (4 light)' : ''} | ${fmt(r.summary.median)} | ${fmt(r.summary.min)} | ${fmt(r.summary.max)} | ${r === p2p ? '–' : `+${fmt(addedMs(r))}`} | ${fmt(r.listener?.targetMs)} / ${fmt(r.listener?.delayMs)} | ${r.mix ? `${fmt(r.mix.departureMsP50, 1)} / ${fmt(r.mix.departureMsP99, 1)} / ${fmt(r.mix.departureMsMax, 1)}` : '–'} | ${r.mix ? `${r.mix.lateTicks} of ${r.mix.ticks}` : '–'} | ${r.mix ? `${fmt(r.mix.aliceHeldMs)} / ${fmt(r.mix.inputHeldMs, 1)}` : '–'} | ${r.mix ? r.mix.unwatchedLayers : '–'} | ${fmt(r.machineBusyPercent)} % | ${r.delaysMs.length} of ${bursts} |`),
+  ...runs.map((r) => `| ${r.path} | ${r.people}${r.others === 'light' ? ' (4 light)' : ''}${r.busy > 0 ? ` (+${r.busy} pages busy elsewhere)` : ''} | ${fmt(r.summary.median)} | ${fmt(r.summary.min)} | ${fmt(r.summary.max)} | ${r.path === 'p2p' ? '–' : `${signed(addedMs(r))} / ${signed(addedMs(r, loadedP2p(r)))}`} | ${fmt(r.listener?.targetMs)} / ${fmt(r.listener?.delayMs)} | ${r.mix ? `${fmt(r.mix.departureMsP50, 1)} / ${fmt(r.mix.departureMsP99, 1)} / ${fmt(r.mix.departureMsMax, 1)}` : '–'} | ${r.mix ? `${r.mix.lateTicks} of ${r.mix.ticks}` : '–'} | ${r.mix ? `${fmt(r.mix.aliceHeldMs)} / ${fmt(r.mix.inputHeldMs, 1)}` : '–'} | ${r.mix ? r.mix.unwatchedLayers : '–'} | ${fmt(r.machineBusyPercent)} % | ${r.delaysMs.length} of ${bursts} |`),
 ].join('\n');
 console.log(`\n${table}`);
-const result = { name: 'mouth-to-ear', ...runContext(), code: codeState(), bursts, periodMs: PERIOD_MS, onMs: ON_MS, thresholdDb: HEARD_DB, capture: '640x480', runs, relayAddsMs: Object.fromEntries(runs.slice(1).map((r) => [`${r.people}${r.others === 'light' ? 'l' : ''}`, addedMs(r)])) };
-writeResults('mouth-to-ear', result, `# Mouth-to-ear delay, P2P and relay of 2, 3, 4, 6\n\nTone bursts from Alice's microphone to Bob's ears, onset sent to onset heard (≥ ${HEARD_DB} dB in 5.3 ms blocks), every camera 640x480, all browsers in one Chromium on this machine; "4 light": the four others are light participants (pre-encoded 640x480 VP8, silent microphones).\n\n${table}\n`, false);
+const relayRuns = runs.filter((r) => r.path === 'relay');
+const sizeKey = (r: Run) => `${r.people}${r.others === 'light' ? 'l' : ''}`;
+const result = {
+  name: 'mouth-to-ear', ...runContext(), code: codeState(), bursts, periodMs: PERIOD_MS, onMs: ON_MS, thresholdDb: HEARD_DB, capture: '640x480', runs,
+  relayAddsMs: Object.fromEntries(relayRuns.map((r) => [sizeKey(r), addedMs(r)])),
+  relayAddsUnderSameLoadMs: Object.fromEntries(relayRuns.map((r) => [sizeKey(r), addedMs(r, loadedP2p(r))])),
+};
+writeResults('mouth-to-ear', result, `# Mouth-to-ear delay, P2P and relay of 2, 3, 4, 6\n\nTone bursts from Alice's microphone to Bob's ears, onset sent to onset heard (≥ ${HEARD_DB} dB in 5.3 ms blocks), every camera 640x480, all browsers in one Chromium on this machine; "4 light": the four others are light participants (pre-encoded 640x480 VP8, silent microphones); "+N pages busy elsewhere": P2P of the same two while N more pages are in a meeting of their own, the machine's load of a relay meeting of 2 + N.\n\n${table}\n`, false);
