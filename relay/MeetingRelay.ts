@@ -5,12 +5,12 @@
  * participant's mic handed to the audio sink and its mix sent back. A relay knows only its
  * own participants; nothing routes across meetings.
  */
+import { SPEAKING_LEVEL } from '../protocol/speaking';
 import { RelayError } from './errors';
 import { candidateProblem, offerProblem } from './inputChecks';
 import { stderrLogger, withBindings } from './log';
 import type { RelayConnection, RelayPeerHandlers } from './RelayConnection';
 import { RelayPeer } from './RelayPeer';
-import { SPEAKING_LEVEL } from '../protocol/speaking';
 import { highestNeededLayer, PublisherLayers } from './allocation/PublisherLayers';
 import { ViewerDownlink } from './allocation/ViewerDownlink';
 import { zeroRelayCounters } from './counters';
@@ -485,13 +485,18 @@ export class MeetingRelay {
   /**
    * Brings every answered viewer's slot table in line with what is published now: slots of
    * publishers gone, camera-off or no longer sharing are emptied, sources not yet shown take
-   * free slots (shared screens first, then cameras, each in join order), and changed tables
+   * free slots (shared screens first in join order, then cameras, the latest speakers first), a
+   * speaker takes a full viewer's slot from whoever spoke longest ago (SpeakerSlots), and changed tables
    * are emitted. Runs on every change; it is O(viewers × slots).
    */
   private refreshSlots(): void {
     const live = [...this.participants.values()].filter((p) => p.peer && !p.peer.isClosed);
+    // Cameras of people who spoke last first (a stable sort: join order among the rest), so a freed slot goes to the latest speaker.
     const sources = (['screen', 'camera'] as const).flatMap((source) =>
-      live.filter((p) => publishes(p, source) && p.videoSeen[source]).map((p) => ({ publisher: p, source })),
+      live
+        .filter((p) => publishes(p, source) && p.videoSeen[source])
+        .sort((a, b) => (source === 'camera' && a.lastSpokeAt !== b.lastSpokeAt ? b.lastSpokeAt - a.lastSpokeAt : 0))
+        .map((p) => ({ publisher: p, source })),
     );
     for (const viewer of this.participants.values()) {
       const peer = viewer.peer;

@@ -1,12 +1,12 @@
 /**
  * Which cameras a viewer's slots show when there are more cameras than slots (a client has
- * `LIMITS.relayVideoSlots`): the ones who spoke last, as Jitsi's last-N does. Free slots are
- * filled in join order; once they are full, a camera whose person starts speaking takes the
- * slot of the shown camera whose person spoke longest ago (or never) — so whoever talks is
- * seen, and the featured tile can be theirs. Not swapped out: the viewer's featured tile
- * (pinned, or the speaker: its largest), a camera shown for less than `MIN_SHOWN_MS` (two
- * people taking turns do not make tiles come and go), and shared screens (they take slots
- * first, and keep them).
+ * `LIMITS.relayVideoSlots`): the ones who spoke last, as Jitsi's last-N does. Free slots go
+ * to the latest speakers first, then in join order; once they are full, a camera whose
+ * person starts speaking takes the slot of the shown camera whose person spoke longest ago
+ * (or never) — so whoever talks is seen, and the featured tile can be theirs. Not swapped
+ * out: the viewer's featured tile (pinned, or the speaker: its largest), a camera shown for
+ * less than `MIN_SHOWN_MS` (two people taking turns do not make tiles come and go), and
+ * shared screens (they take slots first, and keep them).
  */
 
 /** A camera a viewer is shown, or could be. */
