@@ -7,12 +7,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
 import { audioGapProbe, longestAudioGap, pageNow } from '../helpers/audioGaps';
-import { launchBrowser } from '../helpers/browser';
+import { browserSuite } from '../helpers/browserSuite';
 import { impairedSignaling, impairedTurn, type ImpairedSignaling, type ImpairedTurn } from '../helpers/impair';
 import { assertChatShownOnce, assertEveryoneHearsTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, meetingEvents, sendChat, type Person } from '../helpers/room';
-import { startServer, type TestServer } from '../helpers/server';
+import { startServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import type { TopologyPreference } from '../../protocol/rest';
 
@@ -24,39 +23,29 @@ const ADAPT_MS = 3000;
 const MAX_GAP_MS = 100;
 const HZ = { Alice: 700, Bob: 1500 } as const;
 
-let server: TestServer;
-let net: ImpairedTurn;
-let signaling: ImpairedSignaling;
-let browser: Browser;
-const people: Person[] = [];
-
+const suite = browserSuite(test, () => startServer({}, {}, { turn: true }));
+// Set once the server is up (in front of its TURN and its signaling), closed after it
+// (`?.` in the cleanup: a start that failed half way left them unset).
+let net!: ImpairedTurn;
+let signaling!: ImpairedSignaling;
 test.before(async () => {
-  server = await startServer({}, {}, { turn: true });
-  net = await impairedTurn(server);
-  signaling = await impairedSignaling(server);
-  browser = await launchBrowser();
+  net = await impairedTurn(suite.server);
+  signaling = await impairedSignaling(suite.server);
 });
-test.after.each(async () => {
-  for (const p of people.splice(0)) await p.context.close();
-  net.proxy.heal();
+test.after.each(() => {
+  net?.proxy.heal();
 });
 test.after(async () => {
-  // Each step even if one before it failed: a server left running would hold the process.
-  try {
-    await browser.close();
-  } finally {
-    await Promise.allSettled([signaling.close(), net.close()]);
-    await server.dispose();
-  }
+  await Promise.allSettled([signaling?.close(), net?.close()]);
 });
 
 /** Alice and Bob in a new meeting, every connection through TURN, each page probing the other's tone. */
 async function pair(title: string, topology: TopologyPreference): Promise<[Person, Person]> {
-  const meeting = await createMeeting(server.url, title, topology);
+  const meeting = await createMeeting(suite.server.url, title, topology);
   const probe = audioGapProbe([HZ.Alice, HZ.Bob]);
-  const alice = await joinAs(browser, signaling.url, meeting.id, 'Alice', HZ.Alice, '&ice=relay', probe);
-  const bob = await joinAs(browser, signaling.url, meeting.id, 'Bob', HZ.Bob, '&ice=relay', probe);
-  people.push(alice, bob);
+  const alice = await joinAs(suite.browser, signaling.url, meeting.id, 'Alice', HZ.Alice, '&ice=relay', probe);
+  const bob = await joinAs(suite.browser, signaling.url, meeting.id, 'Bob', HZ.Bob, '&ice=relay', probe);
+  suite.people.push(alice, bob);
   await badgeSays(alice, topology === 'relay' ? 'relay' : 'p2p');
   await assertEveryoneHearsTheOthers([alice, bob]);
   return [alice, bob];
@@ -81,7 +70,7 @@ async function assertNoLongGaps(title: string, topology: TopologyPreference): Pr
   };
   const { up, down } = net.proxy.counters();
   const meetingId = alice.page.url().split('/m/')[1]!.split('?')[0]!;
-  const { relay } = await meetingDetail(server.url, meetingId);
+  const { relay } = await meetingDetail(suite.server.url, meetingId);
   const uplinkRepair = { askedAgain: relay.packetsAskedAgain ?? 0, recovered: relay.packetsRecovered ?? 0 };
   const mixer = topology === 'relay' ? `; mixer: ${JSON.stringify({ lateTicks: relay.lateTicks, concealedFrames: relay.concealedFrames, latePackets: relay.latePackets })}; uplink video ${JSON.stringify(uplinkRepair)}` : '';
   console.log(`  ${title}: longest audio gap ${JSON.stringify(gaps)} ms; datagrams dropped up ${up.dropped}/${up.in}, down ${down.dropped}/${down.in} (seed ${net.proxy.seed})${mixer}`);
@@ -125,7 +114,7 @@ test('a 10 s blackout of the media path: the call recovers by itself, chat sent 
   console.log(`  heard each other again ${((Date.now() - back) / 1000).toFixed(1)} s after the blackout`);
   await assertChatShownOnce(bob, 'sent in the dark');
   await alice.page.getByTestId('media-notice').waitFor({ state: 'detached', timeout: 20_000 });
-  const recoveries = (await meetingEvents(server.url, meetingId)).filter((e) => e.type === 'media-recovery' || e.type === 'mode-switched');
+  const recoveries = (await meetingEvents(suite.server.url, meetingId)).filter((e) => e.type === 'media-recovery' || e.type === 'mode-switched');
   assert.ok(recoveries.length > 0, 'the recovery is in the record');
 });
 

@@ -16,12 +16,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser, Page } from 'playwright-core';
-import { launchBrowser } from '../helpers/browser';
+import type { Page } from 'playwright-core';
+import { browserSuite } from '../helpers/browserSuite';
 import { coturnIce, startCoturn, type Coturn, type CoturnIce } from '../helpers/coturn';
 import { badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../helpers/room';
 import { availableOutgoingBitrates, PEER_CONNECTION_TAP } from '../helpers/selectedPair';
-import { startServer, type TestServer } from '../helpers/server';
+import { startServer } from '../helpers/server';
 import { ProxyProcess } from '../helpers/ProxyProcess';
 import { waitFor } from '../helpers/wait';
 
@@ -33,24 +33,21 @@ const FULL_WIDTH = 480;
 /** Wide enough that every tile is wider than the low layer: full quality is the top one. */
 const VIEWPORT = { width: 1280, height: 800 };
 
-let coturn: Coturn;
+// Set by the suite's start (`?.` in the cleanup: a start that failed half way left them unset).
+let coturn!: Coturn;
 let ice: CoturnIce;
-let proxy: ProxyProcess;
-let server: TestServer;
-let browser: Browser;
-const people: Person[] = [];
-
-test.before(async () => {
+let proxy!: ProxyProcess;
+// coturn and the bottleneck in front of it first: the server is told where TURN is.
+const suite = browserSuite(test, async () => {
   coturn = await startCoturn();
   ice = coturnIce(coturn);
   proxy = await ProxyProcess.start({ target: { address: coturn.address, port: coturn.port } });
-  server = await startServer({}, ice.parts);
-  browser = await launchBrowser();
+  return startServer({}, ice.parts);
 });
+/** This test's four (closed after it by the suite). */
+const people = suite.people as Person[];
 test.after(async () => {
-  for (const p of people.splice(0)) await p.context.close();
-  await browser?.close();
-  await server?.dispose();
+  // After the suite's own: the server is gone first.
   await proxy?.close();
   await coturn?.stop();
 });
@@ -106,11 +103,10 @@ const camerasAt = (name: Name) => NAMES.filter((n) => n !== name && n !== 'Dan')
 
 /** Four on the relay, `through` behind the bottleneck; Dan's camera off (he watches). */
 async function joinFour(title: string, through: Name): Promise<string> {
-  for (const p of people.splice(0)) await p.context.close();
-  const meeting = await createMeeting(server.url, title, 'relay');
+  const meeting = await createMeeting(suite.server.url, title, 'relay');
   for (const name of NAMES) {
     ice.advertise(name === through ? proxy.port : undefined);
-    people.push(await joinAs(browser, server.url, meeting.id, name, HZ[name], CAPTURE + (name === through ? '&ice=relay' : ''), name === through ? PEER_CONNECTION_TAP : undefined, VIEWPORT));
+    people.push(await joinAs(suite.browser, suite.server.url, meeting.id, name, HZ[name], CAPTURE + (name === through ? '&ice=relay' : ''), name === through ? PEER_CONNECTION_TAP : undefined, VIEWPORT));
   }
   ice.advertise(undefined);
   for (const name of NAMES) await badgeSays(person(name), 'relay', 30_000);
@@ -128,7 +124,7 @@ test('slow downlink: every camera keeps moving for the weak viewer, the others k
   const fullBps = ((await proxy.counters()).down.bytesOut * 8 * 1000) / (performance.now() - started);
   await proxy.set({ rate: { bitsPerSecond: 0.4 * fullBps, queueMs: 150 } }, 'down');
   // The relay lowers what Dan gets…
-  await waitFor(async () => ((await meetingDetail(server.url, meetingId)).relay.layerSwitches ?? 0) > 0, 20_000, 'the relay to lower what Dan gets');
+  await waitFor(async () => ((await meetingDetail(suite.server.url, meetingId)).relay.layerSwitches ?? 0) > 0, 20_000, 'the relay to lower what Dan gets');
   await widthsAre(person('Dan').page, camerasAt('Dan'), 240, 20_000, 'Dan gets the low layers').catch(() => {
     // …or pauses one of them (said on its tile): checked next.
   });
@@ -147,7 +143,7 @@ test('slow downlink: every camera keeps moving for the weak viewer, the others k
   // how the bursts fall: the unit tests check what is left out).
   const leftOut = await person('Dan').page.getByTestId('stats-downlink-estimate').getAttribute('data-frames-left-out');
   assert.ok(Number.isInteger(Number(leftOut)) && Number(leftOut) >= 0, `frames left out: ${leftOut}`);
-  assert.type((await meetingDetail(server.url, meetingId)).relay.framesLeftOut, 'number');
+  assert.type((await meetingDetail(suite.server.url, meetingId)).relay.framesLeftOut, 'number');
   const ann = await cameras(person('Ann').page, camerasAt('Ann'));
   assert.ok(ann.every((c) => c.width === FULL_WIDTH), `Ann keeps full size: ${JSON.stringify(ann)}`);
   await everyCameraMoves(person('Ann').page, camerasAt('Ann'), 1000, 20_000, false);
