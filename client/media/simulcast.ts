@@ -126,6 +126,8 @@ export async function applySimulcastEncodings(
  */
 export async function setLayersActive(sender: RTCRtpSender, active: readonly boolean[]): Promise<boolean> {
   const params = sender.getParameters();
+  // A sender with no encodings yet (no track, or a browser that lists none) sends everything: nothing to turn off is nothing to do.
+  if (params.encodings.length === 0 && active.every(Boolean)) return true;
   if (params.encodings.length !== active.length) return false;
   if (params.encodings.every((encoding, i) => encoding.active === active[i])) return true;
   params.encodings.forEach((encoding, i) => {
