@@ -21,13 +21,10 @@ import { badgeSays, createMeeting, meetingDetail } from '../tests/helpers/room';
 import { startServer, type TestServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
 import { UNWATCHED_PAUSE_MS } from '../relay/allocation/PublisherLayers';
-import { machineJiffies } from './harness/cpu';
+import { machineJiffies, procCpuSeconds } from './harness/cpu';
 import { fmt, round } from './harness/figures';
 import { runContext, writeResults } from './harness/results';
 import { codeState, ensureClientBuilt, numberArg, sleep } from './harness/run';
-
-/** Clock ticks per second of /proc's CPU times (Linux's USER_HZ). */
-const TICKS_PER_SECOND = 100;
 
 type Variant = 'unwatched layers off' | 'every layer sent';
 
@@ -40,12 +37,10 @@ interface Measured {
   unwatchedLayers: number;
 }
 
-/** CPU ticks (user + system) of a process, 0 once it is gone. */
-function cpuTicks(pid: number): number {
+/** CPU seconds of a process, 0 once it is gone. */
+function cpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    return procCpuSeconds(pid);
   } catch {
     return 0;
   }
@@ -82,7 +77,7 @@ async function measure(server: TestServer, variant: Variant, people: number, sec
     await sleep(3000 + UNWATCHED_PAUSE_MS);
     await waitFor(async () => ((await meetingDetail(server.url, meeting.id)).relay.unwatchedLayers ?? 0) > 0, 10_000, 'a layer nobody watches').catch(() => {});
     const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => chromiumType(pid) !== undefined);
-    const before = new Map(pids.map((pid) => [pid, cpuTicks(pid)]));
+    const before = new Map(pids.map((pid) => [pid, cpuSeconds(pid)]));
     const machineBefore = machineJiffies();
     const startedAt = performance.now();
     await sleep(seconds * 1000);
@@ -92,7 +87,7 @@ async function measure(server: TestServer, variant: Variant, people: number, sec
     for (const pid of pids) {
       const type = chromiumType(pid);
       if (type === undefined) continue;
-      const percent = ((cpuTicks(pid) - before.get(pid)!) / TICKS_PER_SECOND / elapsed) * 100;
+      const percent = ((cpuSeconds(pid) - before.get(pid)!) / elapsed) * 100;
       byType[type] = round((byType[type] ?? 0) + percent);
     }
     const unwatchedLayers = (await meetingDetail(server.url, meeting.id)).relay.unwatchedLayers ?? 0;

@@ -242,7 +242,9 @@ export class MeetingRelay {
       participant.lastSpokeAt = now;
       if (!unseenSpeaker && !this.shownToEveryone(participant)) unseenSpeaker = true;
     }
-    if (unseenSpeaker) this.refreshSlots();
+    // Every 200 ms while a speaker is not shown everywhere (the swap may wait for a slot's 3 s):
+    // only the swaps, not a refresh of every viewer's slots and allocation.
+    if (unseenSpeaker) this.giveSlotsToSpeakersEverywhere();
   }
 
   /** Closes the participant's connection and removes it from every slot at once. */
@@ -490,14 +492,7 @@ export class MeetingRelay {
    * are emitted. Runs on every change; it is O(viewers × slots).
    */
   private refreshSlots(): void {
-    const live = [...this.participants.values()].filter((p) => p.peer && !p.peer.isClosed);
-    // Cameras of people who spoke last first (a stable sort: join order among the rest), so a freed slot goes to the latest speaker.
-    const sources = (['screen', 'camera'] as const).flatMap((source) =>
-      live
-        .filter((p) => publishes(p, source) && p.videoSeen[source])
-        .sort((a, b) => (source === 'camera' && a.lastSpokeAt !== b.lastSpokeAt ? b.lastSpokeAt - a.lastSpokeAt : 0))
-        .map((p) => ({ publisher: p, source })),
-    );
+    const sources = this.shownSources();
     for (const viewer of this.participants.values()) {
       const peer = viewer.peer;
       if (!peer || peer.isClosed || !viewer.answered) continue;
@@ -522,6 +517,33 @@ export class MeetingRelay {
     }
   }
 
+  /**
+   * The sources a slot may show, in the order free slots take them: shared screens in join
+   * order, then cameras of people who spoke last first (a stable sort: join order among the rest).
+   */
+  private shownSources(): Array<{ publisher: Participant; source: VideoSource }> {
+    const live = [...this.participants.values()].filter((p) => p.peer && !p.peer.isClosed);
+    return (['screen', 'camera'] as const).flatMap((source) =>
+      live
+        .filter((p) => publishes(p, source) && p.videoSeen[source])
+        .sort((a, b) => (source === 'camera' && a.lastSpokeAt !== b.lastSpokeAt ? b.lastSpokeAt - a.lastSpokeAt : 0))
+        .map((p) => ({ publisher: p, source })),
+    );
+  }
+
+  /** Only the swaps for speakers (SpeakerSlots), and the tables and allocations of the viewers whose slots changed. */
+  private giveSlotsToSpeakersEverywhere(): void {
+    const sources = this.shownSources();
+    const now = performance.now();
+    for (const viewer of this.participants.values()) {
+      const peer = viewer.peer;
+      if (!peer || peer.isClosed || !viewer.answered) continue;
+      if (this.giveSlotsToSpeakers(peer, sources.filter((s) => s.publisher !== viewer)) === 0) continue;
+      this.allocate(viewer, now);
+      this.emitTable(viewer);
+    }
+  }
+
   /** Whether every other answered viewer's slots show this participant's camera (true when it shows none). */
   private shownToEveryone(participant: Participant): boolean {
     if (!participant.publishing.video || !participant.videoSeen.camera) return true;
@@ -530,11 +552,14 @@ export class MeetingRelay {
     return (this.viewersOf.get(participant.sourceKeys.camera)?.size ?? 0) >= viewers;
   }
 
-  /** With a viewer's slots full, cameras of people speaking now take the slots of those who spoke longest ago (SpeakerSlots). */
-  private giveSlotsToSpeakers(peer: RelayConnection, wanted: ReadonlyArray<{ publisher: Participant; source: VideoSource }>): void {
-    if (peer.slots.some((slot) => slot.publisherId === null)) return;
+  /**
+   * With a viewer's slots full, cameras of people speaking now take the slots of those who
+   * spoke longest ago (SpeakerSlots). Returns how many slots changed.
+   */
+  private giveSlotsToSpeakers(peer: RelayConnection, wanted: ReadonlyArray<{ publisher: Participant; source: VideoSource }>): number {
+    if (peer.slots.some((slot) => slot.publisherId === null)) return 0;
     const waiting = wanted.filter((w) => w.source === 'camera' && !peer.slots.some((slot) => slot.shows(w.publisher.id, 'camera')));
-    if (waiting.length === 0) return;
+    if (waiting.length === 0) return 0;
     const now = performance.now();
     const order = [...this.participants.keys()];
     const candidate = (p: Participant): SlotCandidate => ({ publisherId: p.id, lastSpokeAt: p.lastSpokeAt, order: order.indexOf(p.id) });
@@ -547,13 +572,16 @@ export class MeetingRelay {
       const publisher = slot.publisherId === null || slot.source !== 'camera' ? undefined : this.participants.get(slot.publisherId);
       return publisher ? [{ ...candidate(publisher), slot: slot.mid, shownSince: this.shownSince.get(slot) ?? now, featured: slot.mid === featured }] : [];
     });
+    let swapped = 0;
     for (const swap of speakerSwaps(shown, waiting.map((w) => candidate(w.publisher)), now)) {
       const slot = peer.slots.find((s) => s.mid === swap.slot);
       if (!slot) continue;
       this.log.debug({ viewer: peer.id, out: slot.publisherId, in: swap.publisherId }, 'a speaker takes a slot');
       this.assign(slot, swap.publisherId, 'camera');
       if (slot.connected) this.requestKeyframe(swap.publisherId, 'camera', 0);
+      swapped += 1;
     }
+    return swapped;
   }
 
   /** Points a slot at a publisher's source (or nothing), keeping the source → slots index in step. */

@@ -13,6 +13,8 @@
  * window scrolled back) needs a picture at once.
  */
 
+import { coveringLayer } from './allocate';
+
 /** A picture size in pixels; 0 × 0 when not known. */
 export interface PictureSize {
   width: number;
@@ -55,10 +57,7 @@ export function highestNeededLayer(sizes: readonly PictureSize[], views: readonl
   let highest = 0;
   for (const view of views) {
     if (view === undefined) return top;
-    const width = Math.max(1, view.width);
-    const height = Math.max(1, view.height);
-    const covering = known.findIndex((s) => s.width >= width && s.height >= height);
-    highest = Math.max(highest, covering === -1 ? top : covering);
+    highest = Math.max(highest, coveringLayer(known, Math.max(1, view.width), Math.max(1, view.height)));
     if (highest === top) return top;
   }
   return highest;

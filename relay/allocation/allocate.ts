@@ -68,14 +68,18 @@ function cost(layer: LayerOffer): number {
 }
 
 /**
- * The smallest layer that covers the slot's tile (its width and height at least the tile's),
- * or the top layer when none does or the tile is not known.
+ * The smallest of `sizes` (lowest first) that covers a tile of `width` × `height` (both at
+ * least the tile's; a size not known, 0, covers nothing), or the top when none does.
  */
+export function coveringLayer(sizes: ReadonlyArray<{ width: number; height: number }>, width: number, height: number): number {
+  const covering = sizes.findIndex((s) => s.width > 0 && s.width >= width && s.height >= height);
+  return covering === -1 ? sizes.length - 1 : covering;
+}
+
+/** The layer the slot's tile needs: the smallest that covers it, or the top when the tile is not known. */
 function neededLayer(slot: SlotDemand): number {
-  const top = slot.layers.length - 1;
-  if (slot.renderedWidth === undefined || slot.renderedHeight === undefined) return top;
-  const needed = slot.layers.findIndex((l) => l.width > 0 && l.width >= slot.renderedWidth! && l.height >= slot.renderedHeight!);
-  return needed === -1 ? top : needed;
+  if (slot.renderedWidth === undefined || slot.renderedHeight === undefined) return slot.layers.length - 1;
+  return coveringLayer(slot.layers, slot.renderedWidth, slot.renderedHeight);
 }
 
 /**
