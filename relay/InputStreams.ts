@@ -58,7 +58,7 @@ export class InputStream {
   }
 
   /**
-   * Whether it started flowing again within `ANSWER_MS` of the relay asking its publisher to
+   * Whether it started flowing again within `RESUME_ANSWER_MS` of the relay asking its publisher to
    * resume it (PublisherLayers): a layer that answers a resume is expected, not an encoder
    * coming and going, and a viewer waiting for it need not wait as long.
    */
