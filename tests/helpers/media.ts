@@ -134,18 +134,42 @@ export async function assertTonesAbsent(page: ScriptedPage, frequencies: number[
   }
 }
 
+/** What a tile's video shows, for a check that its picture advances and for saying why it does not. */
+export interface TileVideo {
+  /** The MediaStream the tile plays (a switch of path hands it another, whose frame count starts over). */
+  streamId: string;
+  frames: number;
+  width: number;
+  height: number;
+  paused: boolean;
+  /** Each video track: id, readyState, muted. */
+  tracks: string;
+}
+
+/** The video in `name`'s camera tile (or screen tile), or null when there is none. */
+export async function tileVideo(page: ScriptedPage, name: string, source: 'camera' | 'screen' = 'camera'): Promise<TileVideo | null> {
+  return page.evaluate(([n, src]) => {
+    const kind = src === 'screen' ? '[data-source="screen"]' : ':not([data-source="screen"])';
+    const video = document.querySelector<HTMLVideoElement>(`[data-testid="video-tile"][data-participant="${n}"]${kind} video`);
+    if (!video) return null;
+    const stream = video.srcObject instanceof MediaStream ? video.srcObject : null;
+    const decoded = video.getVideoPlaybackQuality().totalVideoFrames;
+    return {
+      streamId: stream?.id ?? '',
+      frames: video.videoWidth === 0 ? 0 : decoded > 0 ? decoded : ((video as HTMLVideoElement & { mozPaintedFrames?: number }).mozPaintedFrames ?? 0),
+      width: video.videoWidth,
+      height: video.videoHeight,
+      paused: video.paused,
+      tracks: (stream?.getVideoTracks() ?? []).map((t) => `${t.id.slice(0, 8)} ${t.readyState}${t.muted ? ' muted' : ''}`).join(', '),
+    };
+  }, [name, source] as const);
+}
+
 /**
  * Total frames of the video in `name`'s camera tile, or screen tile with `source: 'screen'`
  * (0 when there is no such tile or its video has no size yet): decoded frames in Chromium,
  * painted frames in Firefox (whose `totalVideoFrames` stays 0 for a MediaStream).
  */
 export async function framesOf(page: ScriptedPage, name: string, source: 'camera' | 'screen' = 'camera'): Promise<number> {
-  return page.evaluate(([n, src]) => {
-    // A camera tile is any tile of that person that is not a screen (older pages had no data-source).
-    const kind = src === 'screen' ? '[data-source="screen"]' : ':not([data-source="screen"])';
-    const video = document.querySelector<HTMLVideoElement>(`[data-testid="video-tile"][data-participant="${n}"]${kind} video`);
-    if (!video || video.videoWidth === 0) return 0;
-    const decoded = video.getVideoPlaybackQuality().totalVideoFrames;
-    return decoded > 0 ? decoded : ((video as HTMLVideoElement & { mozPaintedFrames?: number }).mozPaintedFrames ?? 0);
-  }, [name, source] as const);
+  return (await tileVideo(page, name, source))?.frames ?? 0;
 }

@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import type { CreatedMeeting, MeetingDetail, MeetingEventRecord, TopologyPreference } from '../../protocol/rest';
 import { newParticipant, type Participant } from './browser';
 import * as assert from 'uvu/assert';
-import { assertTonesAbsent, framesOf, HEARD_DB, toneInitScript, toneLevels, type ScriptedPage } from './media';
+import { assertTonesAbsent, framesOf, HEARD_DB, tileVideo, toneInitScript, toneLevels, type ScriptedPage, type TileVideo } from './media';
 import { waitFor } from './wait';
 import { api } from './server';
 
@@ -72,9 +72,33 @@ export async function assertEveryoneHearsTheOthers(group: Member[], timeoutMs = 
 export async function assertEveryoneSeesTheOthers(group: Member[]): Promise<void> {
   for (const viewer of group) {
     for (const other of group.filter((p) => p !== viewer)) {
-      const first = await waitFor(() => framesOf(viewer.page, other.name), 20_000, `${viewer.name} to decode ${other.name}'s video`);
-      await waitFor(async () => (await framesOf(viewer.page, other.name)) > first + 5, 10_000, `${other.name}'s video on ${viewer.name}'s screen to advance`);
+      await waitFor(() => framesOf(viewer.page, other.name), 20_000, `${viewer.name} to decode ${other.name}'s video`);
+      await assertPictureAdvances(viewer, other.name);
     }
+  }
+}
+
+/**
+ * `name`'s picture on `viewer`'s screen advances by more than five frames. A path switch may
+ * hand the tile another stream, whose count starts over: frames are compared within one
+ * stream. A failure says what the tile showed along the way.
+ */
+async function assertPictureAdvances(viewer: Member, name: string, timeoutMs = 10_000): Promise<void> {
+  const seen: TileVideo[] = [];
+  const firstOf = new Map<string, number>();
+  try {
+    await waitFor(async () => {
+      const now = await tileVideo(viewer.page, name);
+      if (!now) return false;
+      const last = seen.at(-1);
+      if (!last || last.streamId !== now.streamId || last.frames !== now.frames || last.tracks !== now.tracks) seen.push(now);
+      if (now.frames === 0) return false;
+      if (!firstOf.has(now.streamId)) firstOf.set(now.streamId, now.frames);
+      return now.frames > firstOf.get(now.streamId)! + 5;
+    }, timeoutMs, `${name}'s video on ${viewer.name}'s screen to advance`, 100);
+  } catch (err) {
+    const story = seen.slice(-12).map((v) => `${v.streamId.slice(0, 8)} ${v.frames} frames ${v.width}×${v.height}${v.paused ? ' paused' : ''} [${v.tracks}]`).join('; ');
+    throw new Error(`${(err as Error).message}; the tile showed: ${story || 'nothing'}`);
   }
 }
 
