@@ -115,6 +115,11 @@ export const RelaySlot = Type.Object(
     participantId: Type.Union([Id, Type.Null()]),
     source: VideoSource,
     paused: Type.Optional(Type.Literal('bandwidth')),
+    /**
+     * Assigned, and none of this source's pictures forwarded yet (the relay awaits its
+     * keyframe): the slot's receiver may still hold the last picture of what it showed before.
+     */
+    waiting: Type.Optional(Type.Literal(true)),
     layer: Type.Optional(
       Type.Object(
         {

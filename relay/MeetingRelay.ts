@@ -392,6 +392,8 @@ export class MeetingRelay {
         if (result > 0) {
           this.stats.packetsForwarded += 1;
           this.stats.bytesForwarded += result;
+          // Its tile may hold the previous source's picture until told this one's is coming.
+          if (slot.takeFirstPicture()) this.emitTableOf(slot.viewerId);
         } else if (result === FORWARD_WANTS_KEYFRAME) {
           this.requestKeyframe(publisherId, source, stream.layer);
         }
@@ -471,6 +473,11 @@ export class MeetingRelay {
     if (!peer || peer.isClosed) return;
     this.stats.layerSwitches += viewer.downlink.allocate(peer.slots, this.layersOf, peer.downlinkMeter, peer.downlinkDelivery, now);
     peer.downlinkPacer.setRate(viewer.downlink.pacingBps(peer.downlinkMeter, now));
+  }
+
+  private emitTableOf(viewerId: string): void {
+    const viewer = this.participants.get(viewerId);
+    if (viewer) this.emitTable(viewer);
   }
 
   /** Emits the viewer's slot table (whose layer each slot gets) when it changed. */

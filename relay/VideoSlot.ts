@@ -63,6 +63,10 @@ export class VideoSlot {
   /** The input stream being forwarded (its keyframe was seen); undefined while waiting for one. */
   private forwarding: InputStream | undefined;
   private lastKeyframeAskAt = -Infinity;
+  /** Whether a picture of the assigned source has been forwarded since `assign` (until then the viewer may see the previous one's). */
+  private pictureSent = true;
+  /** Set by the first picture forwarded after `assign`, until `takeFirstPicture` reads it. */
+  private firstPicture = false;
 
   constructor(
     readonly viewerId: string,
@@ -106,6 +110,8 @@ export class VideoSlot {
     this.current = publisherId;
     this.currentSource = source;
     this.forwarding = undefined;
+    this.pictureSent = publisherId === null;
+    this.firstPicture = false;
     // The caller requests a keyframe when it assigns; count that as the first ask.
     this.lastKeyframeAskAt = performance.now();
   }
@@ -134,8 +140,19 @@ export class VideoSlot {
     if (stream.layer !== this.target) return FORWARD_DROPPED;
     if (!isVp8KeyframeStart(packet.payload)) return this.keyframeAskDue() ? FORWARD_WANTS_KEYFRAME : FORWARD_DROPPED;
     this.forwarding = stream;
+    if (!this.pictureSent) {
+      this.pictureSent = true;
+      this.firstPicture = true;
+    }
     // The stream's numbers continue right after the previous one's (RFC 3550 §5.1).
     return this.output.send(packet, true);
+  }
+
+  /** Whether the assigned source's first picture went out since the last call (the viewer's table should say so at once). */
+  takeFirstPicture(): boolean {
+    const first = this.firstPicture;
+    this.firstPicture = false;
+    return first;
   }
 
   /**
@@ -150,6 +167,7 @@ export class VideoSlot {
   toAssignment(layers: readonly InputStream[] = []): SlotAssignment {
     const assignment: SlotAssignment = { mid: this.mid, participantId: this.current, source: this.current === null ? 'camera' : this.currentSource };
     if (this.current === null) return assignment;
+    if (!this.pictureSent) return { ...assignment, waiting: true, ...(this.target === 'paused' ? { paused: 'bandwidth' } : {}) };
     if (this.target === 'paused') return { ...assignment, paused: 'bandwidth' };
     const shown = this.forwarding;
     if (!shown || layers.length === 0) return assignment;

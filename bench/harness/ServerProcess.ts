@@ -86,6 +86,8 @@ export class ServerProcess implements MeasuredServer {
         LIMIT_MESSAGES_PER_SEC: '10000',
         MAX_PARTICIPANTS: '10000',
         DB_PATH: join(tempDir, 'meetings.db'),
+        // The relay offers loopback only, not this machine's interface addresses: bench traffic stays on 127.0.0.1.
+        RELAY_ANNOUNCED_IP: '127.0.0.1',
         // Lifecycle lines (peer state, participant left the relay, and why) are info.
         LOG_LEVEL: 'info',
         ...options.env,

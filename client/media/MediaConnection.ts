@@ -17,10 +17,12 @@ export interface RemoteMedia {
   audios: ReadonlyMap<string, MediaStream>;
   /** Relay only: how the relay serves each received video (by `videoKey`): its layer, or paused. */
   relayVideo?: ReadonlyMap<string, RelayVideoState>;
+  /** Relay only: every video slot of this client carries someone, so a camera without one is not shown for lack of room. */
+  slotsFull?: boolean;
 }
 
 /** How the relay serves one received video: which of the publisher's layers and why, or paused for this viewer's downlink. */
-export type RelayVideoState = Pick<RelaySlot, 'paused' | 'layer'>;
+export type RelayVideoState = Pick<RelaySlot, 'paused' | 'waiting' | 'layer'>;
 
 export const MIX_KEY = 'mix';
 

@@ -29,7 +29,7 @@ interface SlotContent extends RelayVideoState {
 
 /** The relay's word on a slot: its layer or pause (absent fields stay absent). */
 function stateOf(slot: RelayVideoState): RelayVideoState {
-  return { ...(slot.paused ? { paused: slot.paused } : {}), ...(slot.layer ? { layer: slot.layer } : {}) };
+  return { ...(slot.paused ? { paused: slot.paused } : {}), ...(slot.waiting ? { waiting: true } : {}), ...(slot.layer ? { layer: slot.layer } : {}) };
 }
 
 export class RelayPath implements MediaConnection {
@@ -248,12 +248,14 @@ export class RelayPath implements MediaConnection {
     const videos = new Map<string, MediaStream>();
     const screens = new Map<string, MediaStream>();
     const relayVideo = new Map<string, RelayVideoState>();
+    let free = 0;
     for (const transceiver of this.pc.getTransceivers()) {
       const mid = transceiver.mid;
       if (!mid || transceiver === this.audio || transceiver === this.camera || transceiver === this.screen) continue;
       const shown = this.slots.get(mid);
       if (!shown) {
         this.slotStreams.delete(mid);
+        free += 1;
         continue;
       }
       let entry = this.slotStreams.get(mid);
@@ -264,6 +266,6 @@ export class RelayPath implements MediaConnection {
       (shown.source === 'screen' ? screens : videos).set(shown.participantId, entry.stream);
       relayVideo.set(videoKey(shown.participantId, shown.source), stateOf(shown));
     }
-    this.onRemote({ videos, screens, audios: new Map([[MIX_KEY, this.mix]]), relayVideo });
+    this.onRemote({ videos, screens, audios: new Map([[MIX_KEY, this.mix]]), relayVideo, slotsFull: this.slots.size > 0 && free === 0 });
   }
 }

@@ -10,7 +10,7 @@ import { ParticipantList } from './ParticipantList';
 import { RoomSession, type BadgeMode } from './RoomSession';
 import { StatsOverlay } from './StatsOverlay';
 import { TopologyBadge } from './TopologyBadge';
-import { tilesFor, VideoGrid } from './VideoGrid';
+import { camerasWithoutRoom, tilesFor, VideoGrid } from './VideoGrid';
 
 /** "direct" or "via TURN" for a P2P path; the server's address for the relay. */
 function pathDetail(stats: PathStats | null): string | undefined {
@@ -67,6 +67,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
   const badge: BadgeMode = !inRoom || others.length === 0 ? 'waiting' : session.mode.value;
   const selfView = { camera: engine.local.videoOn.value ? engine.local.preview.value : null, screen: engine.local.screenPreview.value };
   const tiles = tilesFor(self, selfView, others, engine.remote.value, engine.speaking.value);
+  const more = camerasWithoutRoom(others, engine.remote.value).map((p) => p.name);
   const audioOn = engine.local.audioOn.value;
   const videoOn = engine.local.videoOn.value;
   const screenOn = engine.local.screenOn.value;
@@ -115,6 +116,7 @@ export function Room(props: { meetingId: string; name: string; onExit: () => voi
           {inRoom && (tiles.length > 0 || engine.audioOutputs.value.length > 0) && (
             <VideoGrid
               tiles={tiles}
+              more={more}
               audios={engine.audioOutputs.value}
               prewarm={engine.prewarmVideos.value}
               sinkId={engine.local.speaker.value}

@@ -27,9 +27,10 @@ function Row(props: { term: string; stat: string; testId?: string; children: Com
 
 const picture = (v: { width: number; height: number; fps: number }) => `${v.width}×${v.height} @ ${v.fps} fps`;
 
-/** "layer 2/2 640×480 (best sent)", "paused: slow connection", or "–" before the relay says. */
+/** "layer 2/2 640×480 (best sent)", "paused: slow connection", "waiting for the first picture", or "–" before the relay says. */
 function layerText(v: Received): string {
   if (v.paused) return 'paused: slow connection';
+  if (v.waiting) return 'waiting for the first picture';
   if (!v.layer) return '–';
   return `layer ${v.layer.index + 1}/${v.layer.of} ${v.layer.width}×${v.layer.height} (${REASON_LABEL[v.layer.reason]})`;
 }

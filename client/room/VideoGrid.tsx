@@ -5,7 +5,8 @@
  * others sit in a strip (`layout.ts`); clicking a tile pins it large. Remote audio plays
  * from hidden <audio> elements (one per stream, whether or not the camera is on). Each
  * remote tile reports the size it is shown at (the relay sends no larger a layer), and a
- * relay video paused for this viewer's downlink says so on its tile.
+ * relay video paused for this viewer's downlink says so on its tile; one whose first picture
+ * has not come yet is covered (the element may hold someone else's).
  */
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { ParticipantInfo, VideoSource } from '../../protocol/signaling';
@@ -25,6 +26,8 @@ export interface Tile {
   speaking: boolean;
   /** The relay paused this video for this viewer: its downlink does not carry even the lowest layer. */
   paused?: 'bandwidth';
+  /** The relay has not forwarded this video's first picture yet: what the element holds may be someone else's. */
+  waiting?: true;
 }
 
 /** Where a tile reports the size it is shown at (remote tiles only). */
@@ -51,18 +54,27 @@ export function tilesFor(
     if (selfView.camera) tiles.push({ ...own, key: 'self', stream: selfView.camera, source: 'camera', speaking: talking });
     if (selfView.screen) tiles.push({ ...own, key: 'self:screen', stream: selfView.screen, source: 'screen', speaking: false });
   }
-  const paused = (id: string, source: VideoSource) => {
+  const relayState = (id: string, source: VideoSource) => {
     const state = remote.relayVideo?.get(videoKey(id, source));
-    return state?.paused ? { paused: state.paused } : {};
+    return { ...(state?.paused ? { paused: state.paused } : {}), ...(state?.waiting ? { waiting: true as const } : {}) };
   };
   for (const p of others) {
     const their = { participantId: p.id, name: p.name, self: false };
     const camera = remote.videos.get(p.id);
-    if (p.video && camera) tiles.push({ ...their, key: p.id, stream: camera, source: 'camera', speaking: speaking.has(p.id), ...paused(p.id, 'camera') });
+    if (p.video && camera) tiles.push({ ...their, key: p.id, stream: camera, source: 'camera', speaking: speaking.has(p.id), ...relayState(p.id, 'camera') });
     const screen = remote.screens.get(p.id);
-    if (p.screen && screen) tiles.push({ ...their, key: `${p.id}:screen`, stream: screen, source: 'screen', speaking: false, ...paused(p.id, 'screen') });
+    if (p.screen && screen) tiles.push({ ...their, key: `${p.id}:screen`, stream: screen, source: 'screen', speaking: false, ...relayState(p.id, 'screen') });
   }
   return tiles;
+}
+
+/**
+ * The others whose camera is on but who have no tile because every relay slot of this
+ * client shows someone else (the relay gives slots to the latest speakers): the grid says
+ * how many and who, instead of leaving them out silently.
+ */
+export function camerasWithoutRoom(others: ParticipantInfo[], remote: RemoteMedia): ParticipantInfo[] {
+  return remote.slotsFull ? others.filter((p) => p.video && !remote.videos.has(p.id)) : [];
 }
 
 function tileLabel(t: Tile): string {
@@ -99,6 +111,32 @@ function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; mut
   );
 }
 
+/**
+ * A tile whose first picture has not arrived: the relay reuses a receiver for another
+ * person's video, so until their keyframe the element may hold the last picture of whoever
+ * it showed before. It stays rendered (its size tells the relay what to send), covered.
+ */
+function WaitingMark(props: { name: string }) {
+  return (
+    <div class="tile-waiting" data-testid="tile-waiting" role="status">
+      <span class="tile-initial" aria-hidden="true">{props.name.slice(0, 1).toUpperCase()}</span>
+      <span>Video starting…</span>
+    </div>
+  );
+}
+
+/** "+3": the cameras there is no room to show (their names in full on hover); whoever speaks takes a tile. */
+function MoreTile(props: { names: string[] }) {
+  const names = props.names;
+  const listed = names.length <= 2 ? names.join(' and ') : `${names.slice(0, 2).join(', ')} and ${names.length - 2} more`;
+  return (
+    <div class="tile more" data-testid="more-tile" data-count={String(names.length)} title={`Not shown for lack of room: ${names.join(', ')}. Whoever speaks is shown.`}>
+      <span class="more-count">+{names.length}</span>
+      <span class="more-names">{listed}</span>
+    </div>
+  );
+}
+
 /** The mark on a paused tile: the last picture stays, dimmed, under a sentence saying why. */
 function PausedMark() {
   return (
@@ -124,38 +162,52 @@ function TileView(props: { tile: Tile; featured: boolean; pinned: boolean; onPic
       data-source={t.source}
       data-featured={props.featured ? 'true' : 'false'}
       {...(t.paused ? { 'data-paused': t.paused } : {})}
+      {...(t.waiting ? { 'data-waiting': 'picture' } : {})}
       class={classes}
       title={props.pinned ? 'Click to unpin' : 'Click to show large'}
       onClick={props.onPick}
     >
       {/* Video elements are always muted: sound comes from the audio elements below. */}
       <MediaElement stream={t.stream} kind="video" muted {...(onRenderSize ? { onRenderSize } : {})} />
-      {t.paused && <PausedMark />}
+      {t.waiting ? <WaitingMark name={t.name} /> : t.paused && <PausedMark />}
       <span class="tile-name">{tileLabel(t)}</span>
     </div>
   );
 }
 
-export function VideoGrid(props: { tiles: Tile[]; audios: AudioOutput[]; prewarm: MediaStream[]; sinkId?: string; onRenderSize?: RenderSizeListener }) {
+export function VideoGrid(props: {
+  tiles: Tile[];
+  /** Names of the cameras without a tile for lack of room (`camerasWithoutRoom`). */
+  more: string[];
+  audios: AudioOutput[];
+  prewarm: MediaStream[];
+  sinkId?: string;
+  onRenderSize?: RenderSizeListener;
+}) {
   const wide = typeof window === 'undefined' || window.innerWidth > 760;
   const [pinned, setPinned] = useState<string | null>(null);
   const lastFeatured = useRef<string | null>(null);
   const layout = chooseLayout(props.tiles, lastFeatured.current, pinned);
   lastFeatured.current = layout.mode === 'spotlight' ? layout.featured : null;
   const pick = (key: string) => setPinned(pinned === key ? null : key);
+  const more = props.more.length > 0 ? <MoreTile names={props.more} /> : null;
   const view = (t: Tile, featured: boolean) => (
     <TileView key={t.key} tile={t} featured={featured} pinned={pinned === t.key} onPick={() => pick(t.key)} onRenderSize={props.onRenderSize} />
   );
   return (
     <>
       {layout.mode === 'grid' ? (
-        <div class="grid" data-layout="grid" style={{ '--cols': String(columnsFor(props.tiles.length, wide)) }}>
+        <div class="grid" data-layout="grid" style={{ '--cols': String(columnsFor(props.tiles.length + Number(more !== null), wide)) }}>
           {props.tiles.map((t) => view(t, false))}
+          {more}
         </div>
       ) : (
         <div class="grid spotlight" data-layout="spotlight">
           <div class="featured-area">{props.tiles.filter((t) => t.key === layout.featured).map((t) => view(t, true))}</div>
-          <div class="strip">{props.tiles.filter((t) => t.key !== layout.featured).map((t) => view(t, false))}</div>
+          <div class="strip">
+            {props.tiles.filter((t) => t.key !== layout.featured).map((t) => view(t, false))}
+            {more}
+          </div>
         </div>
       )}
       <div hidden>

@@ -52,6 +52,13 @@ export interface StartOptions {
   turn?: boolean;
 }
 
+/**
+ * The relay of a test server offers (and binds) loopback only, never this machine's
+ * interface addresses: test traffic stays on 127.0.0.1. A test of the relay's network
+ * settings passes its own `relayNetwork`.
+ */
+export const LOOPBACK_RELAY = { announcedIp: '127.0.0.1' } as const;
+
 /** MEDIA_WORKERS, when set, runs a whole suite on that media plane. */
 function mediaPlaneFromEnv(): ConfigOverrides {
   return process.env.MEDIA_WORKERS ? { mediaWorkers: Number(process.env.MEDIA_WORKERS) } : {};
@@ -68,7 +75,7 @@ export async function startServer(
   // The same wiring as `npm start`: a bundled TURN server on 127.0.0.1, a free port.
   const turnParts: CoordinatorParts = options.turn === true ? { turn: turnConfigFromEnv({ TURN_PORT: '0', TURN_TTL: '600' }, { httpHost: '127.0.0.1' }) } : {};
   const coordinator = await buildCoordinator(
-    defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', ...mediaPlaneFromEnv(), ...overrides, dbPath }),
+    defaultConfig({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', relayNetwork: LOOPBACK_RELAY, ...mediaPlaneFromEnv(), ...overrides, dbPath }),
     { ...parts, ...turnParts },
   );
   const url = await coordinator.start();
@@ -112,7 +119,7 @@ export async function freeTcpPort(): Promise<number> {
  * and restart it. `extraEnv`: more settings (e.g. `REDIS_URL` and `NODE_ID` for a cluster node).
  */
 export function spawnServerProcess(port: number, dbPath: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), DB_PATH: dbPath, TURN_DISABLED: '1', LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'warn', NO_COLOR: '1', ...extraEnv };
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), DB_PATH: dbPath, TURN_DISABLED: '1', LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'warn', NO_COLOR: '1', RELAY_ANNOUNCED_IP: LOOPBACK_RELAY.announcedIp, ...extraEnv };
   return spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT_DIR, env, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
