@@ -10,7 +10,7 @@
  *
  * Writes bench-results/downlink.{json,md}. Run: npx tsx bench/downlink.ts
  */
-import { codeVersion, isMain, sleep, watchdog } from './harness/run';
+import { codeVersion, inPrivateNetwork, isMain, sleep, watchdog } from './harness/run';
 import { round } from './harness/figures';
 import { ServerProcess } from './harness/ServerProcess';
 import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
@@ -182,6 +182,7 @@ export async function runDownlinkBench(): Promise<DownlinkBenchResult> {
 }
 
 if (isMain(import.meta.url)) {
+  await inPrivateNetwork('bench/downlink');
   watchdog(10 * 60_000, 'downlink');
   await runDownlinkBench();
   // libwebrtc's threads can outlive the closed connections for a while: do not wait for them.

@@ -13,7 +13,7 @@ import { ParticipantInput } from '../relay/audio/ParticipantInput';
 import { ToneGenerator } from '../relay/audio/tones';
 import { percentile, round } from './harness/figures';
 import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
-import { isMain } from './harness/run';
+import { inPrivateNetwork, isMain } from './harness/run';
 
 const SIZES = [10, 25, 50, 100, 200];
 const TALKERS = 3;
@@ -194,5 +194,6 @@ export async function runMixerBench(): Promise<MixerBenchResult> {
 }
 
 if (isMain(import.meta.url)) {
+  await inPrivateNetwork('bench/mixer');
   await runMixerBench();
 }

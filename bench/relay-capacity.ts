@@ -29,7 +29,7 @@ import type { MeetingDetail } from '../protocol/rest';
 import { LightClient } from './harness/LightClient';
 import { lineChart } from './harness/lineChart';
 import { opusTone, recordVp8, type RecordedVideo } from './harness/preEncoded';
-import { codeVersion, isMain, sleep, watchdog } from './harness/run';
+import { codeVersion, inPrivateNetwork, isMain, sleep, watchdog } from './harness/run';
 import { pct, round } from './harness/figures';
 import { cpuBetween, waitForQuiet, type CpuWindow } from './harness/cpu';
 import { relaySnapshot } from './harness/relaySnapshot';
@@ -417,6 +417,7 @@ export async function runRelayCapacityBench(runs: CapacityRunSpec[] = RUNS): Pro
 }
 
 if (isMain(import.meta.url)) {
+  await inPrivateNetwork('bench/relay-capacity');
   watchdog(60 * 60_000, 'relay-capacity');
   // `CAPACITY_RUNS=talking,video` measures only those loads (`audio`: the three without video).
   const only = process.env.CAPACITY_RUNS?.split(',');

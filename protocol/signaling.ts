@@ -216,8 +216,12 @@ export const ClientMessage = Type.Union([
   message('signal', { to: Id, conn: Id, data: PeerSignal }),
   message('relay-offer', { id: RequestId, sdp: Sdp }),
   message('relay-candidate', { candidate: IceCandidate }),
-  /** The size this client renders each of its relay slots at (sent when it changes). */
-  message('relay-view', { slots: Type.Array(SlotView, { maxItems: 32 }) }),
+  /**
+   * The size this client renders each of its relay slots at (sent when it changes).
+   * `resync`: its signaling came back on a new socket, so what the relay sent it meanwhile
+   * was lost: the relay sends its slot table and camera layers again.
+   */
+  message('relay-view', { slots: Type.Array(SlotView, { maxItems: 32 }), resync: Type.Optional(Type.Literal(true)) }),
   message('path-ready', { epoch: Type.Integer({ minimum: 0 }) }),
   /** The P2P path of `epoch` could not connect: the server moves the meeting to the relay. */
   message('path-failed', { epoch: Type.Integer({ minimum: 0 }) }),

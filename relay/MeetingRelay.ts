@@ -214,14 +214,18 @@ export class MeetingRelay {
 
   /**
    * The sizes a viewer renders its slots at: its allocation runs again at once, and so does
-   * the choice of the layers each publisher sends. A client sends its view again when its
-   * signaling came back: it is told its own camera's layers again too (it may have missed them).
+   * the choice of the layers each publisher sends. `resync`: the client's signaling came
+   * back, and what was sent it meanwhile was lost: its slot table and its own camera's
+   * layers are sent again even if unchanged.
    */
-  setView(participantId: string, slots: readonly SlotView[]): void {
+  setView(participantId: string, slots: readonly SlotView[], resync = false): void {
     const viewer = this.participants.get(participantId);
     if (this.closed || !viewer) return;
     viewer.downlink.setViews(slots);
-    viewer.cameraLayers.forget();
+    if (resync) {
+      viewer.lastSlots = undefined;
+      viewer.cameraLayers.forget();
+    }
     const now = performance.now();
     this.allocate(viewer, now);
     this.emitTable(viewer);

@@ -76,7 +76,7 @@ export class RelayPath implements MediaConnection {
     // `?layers=1` publishes one layer where simulcast would be used (what layers cost: bench/weak-viewer.ts).
     const oneLayer = new URLSearchParams(location.search).get('layers') === '1';
     this.layers = cameraSize && canSimulcast() && !oneLayer ? simulcastLayersFor(cameraSize.width, cameraSize.height) : 1;
-    this.view = new RelayView((slots) => this.signaling.send({ type: 'relay-view', slots }));
+    this.view = new RelayView((slots, resync) => this.signaling.send({ type: 'relay-view', slots, ...(resync ? { resync: true } : {}) }));
     this.pc = new RTCPeerConnection({ ...rtcConfig, iceServers: rtcConfig.iceServers ?? [] });
     this.audio = this.pc.addTransceiver(tracks.audio ?? 'audio', { direction: 'sendrecv' });
     this.camera = this.pc.addTransceiver(tracks.video ?? 'video', { direction: 'sendonly' });
@@ -127,7 +127,7 @@ export class RelayPath implements MediaConnection {
     this.reportView();
   }
 
-  /** The relay may have forgotten the view (signaling came back): tell it again. */
+  /** Signaling came back: tell the relay the view again, and ask for what it sent meanwhile. */
   resendView(): void {
     this.view.forget();
     this.reportView();

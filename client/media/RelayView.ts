@@ -28,10 +28,12 @@ export const REPORT_DELAY_MS = 300;
 export class RelayView {
   private pending: SlotView[] | null = null;
   private lastSent: string | null = null;
+  /** The next message asks the relay to send its state again (see `forget`). */
+  private resync = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
 
-  constructor(private readonly send: (slots: SlotView[]) => void) {}
+  constructor(private readonly send: (slots: SlotView[], resync: boolean) => void) {}
 
   /** The view as it is now; sent after the delay unless it is what the relay was told last. */
   update(slots: SlotView[]): void {
@@ -40,9 +42,14 @@ export class RelayView {
     this.timer ??= setTimeout(() => this.flush(), REPORT_DELAY_MS);
   }
 
-  /** The relay forgot what it was told (a new socket or connection): the next update is sent even if unchanged. */
+  /**
+   * Signaling came back on a new socket: the relay may not have kept what it was told, and
+   * what it sent meanwhile was lost. The next update is sent even if unchanged, asking the
+   * relay to send its state again.
+   */
   forget(): void {
     this.lastSent = null;
+    this.resync = true;
   }
 
   close(): void {
@@ -60,6 +67,7 @@ export class RelayView {
     const text = JSON.stringify(slots);
     if (text === this.lastSent) return;
     this.lastSent = text;
-    this.send(slots);
+    this.send(slots, this.resync);
+    this.resync = false;
   }
 }

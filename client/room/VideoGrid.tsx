@@ -8,7 +8,7 @@
  * relay video paused for this viewer's downlink says so on its tile; one whose first picture
  * has not come yet is covered (the element may hold someone else's).
  */
-import { useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { ParticipantInfo, VideoSource } from '../../protocol/signaling';
 import type { RemoteMedia } from '../media/MediaConnection';
 import type { AudioOutput } from '../media/MediaEngine';
@@ -88,9 +88,25 @@ function columnsFor(count: number, wide: boolean): number {
   return Math.ceil(Math.sqrt(count));
 }
 
-function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; muted: boolean; sinkId?: string; onRenderSize?: (size: RenderSize | null) => void }) {
+function MediaElement(props: {
+  stream: MediaStream;
+  kind: 'video' | 'audio';
+  muted: boolean;
+  sinkId?: string;
+  onRenderSize?: (size: RenderSize | null) => void;
+  /** Called once the video presents its next frame (from now on). */
+  onNextFrame?: () => void;
+}) {
   const ref = useRef<HTMLVideoElement & HTMLAudioElement>(null);
   useRenderSize(ref, props.onRenderSize);
+  const onNextFrame = props.onNextFrame;
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el || !onNextFrame) return;
+    if (!('requestVideoFrameCallback' in el)) return onNextFrame();
+    const handle = el.requestVideoFrameCallback(() => onNextFrame());
+    return () => el.cancelVideoFrameCallback(handle);
+  }, [onNextFrame]);
   // The chosen speaker, for elements made before the choice and after it alike.
   useLayoutEffect(() => {
     const el = ref.current;
@@ -116,11 +132,11 @@ function MediaElement(props: { stream: MediaStream; kind: 'video' | 'audio'; mut
  * person's video, so until their keyframe the element may hold the last picture of whoever
  * it showed before. It stays rendered (its size tells the relay what to send), covered.
  */
-function WaitingMark(props: { name: string }) {
+function WaitingMark(props: { name: string; paused: boolean }) {
   return (
     <div class="tile-waiting" data-testid="tile-waiting" role="status">
       <span class="tile-initial" aria-hidden="true">{props.name.slice(0, 1).toUpperCase()}</span>
-      <span>Video starting…</span>
+      <span>{props.paused ? 'Paused: slow connection' : 'Video starting…'}</span>
     </div>
   );
 }
@@ -152,6 +168,11 @@ function PausedMark() {
 
 function TileView(props: { tile: Tile; featured: boolean; pinned: boolean; onPick: () => void; onRenderSize?: RenderSizeListener | undefined }) {
   const t = props.tile;
+  // Covered while the relay says the first picture has not gone out, and after, until the
+  // element presents a frame: the table can arrive before that picture is decoded.
+  const [covered, setCovered] = useState(t.waiting === true);
+  if (t.waiting && !covered) setCovered(true);
+  const uncover = useMemo(() => (covered && !t.waiting ? () => setCovered(false) : undefined), [covered, t.waiting]);
   const classes = ['tile', t.source, t.self ? 'self' : '', t.speaking ? 'speaking' : '', props.featured ? 'featured' : '', t.paused ? 'paused' : ''].filter(Boolean).join(' ');
   const report = props.onRenderSize;
   const onRenderSize = report && !t.self ? (size: RenderSize | null) => report(t.participantId, t.source, size) : undefined;
@@ -162,14 +183,14 @@ function TileView(props: { tile: Tile; featured: boolean; pinned: boolean; onPic
       data-source={t.source}
       data-featured={props.featured ? 'true' : 'false'}
       {...(t.paused ? { 'data-paused': t.paused } : {})}
-      {...(t.waiting ? { 'data-waiting': 'picture' } : {})}
+      {...(covered ? { 'data-waiting': 'picture' } : {})}
       class={classes}
       title={props.pinned ? 'Click to unpin' : 'Click to show large'}
       onClick={props.onPick}
     >
       {/* Video elements are always muted: sound comes from the audio elements below. */}
-      <MediaElement stream={t.stream} kind="video" muted {...(onRenderSize ? { onRenderSize } : {})} />
-      {t.waiting ? <WaitingMark name={t.name} /> : t.paused && <PausedMark />}
+      <MediaElement stream={t.stream} kind="video" muted {...(onRenderSize ? { onRenderSize } : {})} {...(uncover ? { onNextFrame: uncover } : {})} />
+      {covered ? <WaitingMark name={t.name} paused={t.paused !== undefined} /> : t.paused && <PausedMark />}
       <span class="tile-name">{tileLabel(t)}</span>
     </div>
   );

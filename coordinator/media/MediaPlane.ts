@@ -49,8 +49,8 @@ export class MediaPlane implements MediaSignaling, RelayCounterSource {
     return this.of(meeting).relayOffer(participant, sdp);
   }
 
-  relayView(meeting: Meeting, participant: Participant, slots: SlotView[]): void {
-    this.of(meeting).relayView(participant, slots);
+  relayView(meeting: Meeting, participant: Participant, slots: SlotView[], resync: boolean): void {
+    this.of(meeting).relayView(participant, slots, resync);
   }
 
   relayCandidate(meeting: Meeting, participant: Participant, candidate: IceCandidate): void {

@@ -118,8 +118,8 @@ export class MeetingMedia {
   }
 
   /** The sizes a participant renders its relay slots at; ignored while the meeting has no relay (the client sends them again on its next connection). */
-  relayView(participant: Participant, slots: SlotView[]): void {
-    this.relay?.view(participant.id, slots);
+  relayView(participant: Participant, slots: SlotView[], resync: boolean): void {
+    this.relay?.view(participant.id, slots, resync);
   }
 
   relayCandidate(participant: Participant, candidate: IceCandidate): void {

@@ -79,8 +79,8 @@ export class RemoteRelay {
   }
 
   /** The sizes a participant renders its slots at. */
-  view(participantId: string, slots: SlotView[]): void {
-    this.send({ type: 'view', meetingId: this.meetingId, participantId, slots });
+  view(participantId: string, slots: SlotView[], resync: boolean): void {
+    this.send({ type: 'view', meetingId: this.meetingId, participantId, slots, ...(resync ? { resync: true } : {}) });
   }
 
   candidate(participantId: string, candidate: IceCandidate): void {

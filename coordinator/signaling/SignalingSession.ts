@@ -18,7 +18,8 @@ import type { SessionSocket } from './SessionSocket';
 export interface MediaSignaling {
   relayOffer(meeting: Meeting, participant: Participant, sdp: string): Promise<string>;
   relayCandidate(meeting: Meeting, participant: Participant, candidate: Extract<ClientMessage, { type: 'relay-candidate' }>['candidate']): void;
-  relayView(meeting: Meeting, participant: Participant, slots: Extract<ClientMessage, { type: 'relay-view' }>['slots']): void;
+  /** `resync`: the client's signaling came back, the relay sends it its state again. */
+  relayView(meeting: Meeting, participant: Participant, slots: Extract<ClientMessage, { type: 'relay-view' }>['slots'], resync: boolean): void;
   pathReady(meeting: Meeting, participant: Participant, epoch: number): void;
   pathFailed(meeting: Meeting, participant: Participant, epoch: number): void;
   mediaRecovery(meeting: Meeting, participant: Participant, path: 'p2p' | 'relay', phase: 'restarting' | 'recovered'): void;
@@ -172,7 +173,7 @@ export class SignalingSession {
       }
       case 'relay-view': {
         const { meeting, participant } = this.joined();
-        this.deps.media.relayView(meeting, participant, message.slots);
+        this.deps.media.relayView(meeting, participant, message.slots, message.resync === true);
         return;
       }
       case 'path-ready': {

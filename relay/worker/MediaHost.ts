@@ -94,7 +94,7 @@ export class MediaHost {
         this.meeting(message.meetingId)?.relay.setPublishing(message.participantId, message.publishing);
         return;
       case 'view':
-        this.meeting(message.meetingId)?.relay.setView(message.participantId, message.slots);
+        this.meeting(message.meetingId)?.relay.setView(message.participantId, message.slots, message.resync === true);
         return;
       case 'remove-participant':
         this.meeting(message.meetingId)?.relay.removeParticipant(message.participantId);

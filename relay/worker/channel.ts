@@ -81,7 +81,8 @@ export const ToWorker = Type.Union([
   message('candidate', { meetingId: Id, participantId: Id, candidate: Candidate }),
   message('publishing', { meetingId: Id, participantId: Id, publishing: Publishing }),
   /** The size a participant renders each of its slots at. */
-  message('view', { meetingId: Id, participantId: Id, slots: Type.Array(SlotView, { maxItems: 32 }) }),
+  /** `resync`: the client's signaling came back: send it the slot table and its camera layers again. */
+  message('view', { meetingId: Id, participantId: Id, slots: Type.Array(SlotView, { maxItems: 32 }), resync: Type.Optional(Type.Literal(true)) }),
   message('remove-participant', { meetingId: Id, participantId: Id }),
   /** Drops a connection as a failure would (operators, and tests of the recovery). */
   message('lose-participant', { meetingId: Id, participantId: Id }),

@@ -202,6 +202,25 @@ test('three participants each see both others on the advertised slots, never the
   meeting.close();
 });
 
+test("a view with resync (the client's signaling came back) gets the slot table again, unchanged; a plain view never repeats one", async () => {
+  const meeting = new TestMeeting('m-resync');
+  await meeting.join('alice', 40);
+  await meeting.join('bob', 110);
+  await meeting.allSeeEachOther();
+  const alice = meeting.client('alice');
+  const view = alice.slotTable.map((s) => ({ mid: s.mid, width: s.participantId === null ? 0 : 320, height: s.participantId === null ? 0 : 240 }));
+  const before = alice.slotHistory.length;
+  const last = JSON.stringify(alice.slotHistory.at(-1));
+  meeting.relay.setView('alice', view);
+  meeting.relay.setView('alice', view);
+  assert.ok(alice.slotHistory.slice(before).every((table) => JSON.stringify(table) !== last), 'a plain view sent the same table again');
+  const now = alice.slotHistory.length;
+  meeting.relay.setView('alice', view, true);
+  assert.is(alice.slotHistory.length, now + 1, 'the table is sent again at once');
+  assert.equal(alice.slotHistory.at(-1), alice.slotHistory.at(-2), 'the same table as the last one sent');
+  meeting.close();
+});
+
 test('camera off leaves every slot at once and stops the forward; camera on comes back within 3 s', async () => {
   const meeting = new TestMeeting('m-camera');
   for (const [pid, luma] of [['alice', 40], ['bob', 110], ['carol', 180]] as const) await meeting.join(pid, luma);
