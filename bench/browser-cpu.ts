@@ -24,10 +24,11 @@ import { UNWATCHED_PAUSE_MS } from '../relay/allocation/PublisherLayers';
 import { machineJiffies, procCpuSeconds } from './harness/cpu';
 import { fmt, round } from './harness/figures';
 import { runContext, writeResults } from './harness/results';
-import { codeState, ensureClientBuilt, inPrivateNetwork, numberArg, sleep } from './harness/run';
+import { codeState, ensureClientBuilt, numberArg, sleep } from './harness/run';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 // Its traffic stays on loopback, in a network namespace of its own (scripts/privateNetwork.ts).
-await inPrivateNetwork('bench/browser-cpu');
+await runInPrivateNetwork('bench/browser-cpu');
 
 type Variant = 'unwatched layers off' | 'every layer sent';
 

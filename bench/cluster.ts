@@ -19,14 +19,15 @@ import WebSocket from 'ws';
 import type { ServerMessage } from '../protocol/signaling';
 import { startRedis } from '../tests/helpers/redis';
 import { waitFor } from '../tests/helpers/wait';
-import { codeVersion, inPrivateNetwork, sleep, watchdog } from './harness/run';
+import { codeVersion, sleep, watchdog } from './harness/run';
 import { percentile, round } from './harness/figures';
 import { procCpuSeconds } from './harness/cpu';
 import { ServerProcess } from './harness/ServerProcess';
 import { writeResults } from './harness/results';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 // Its traffic stays on loopback, in a network namespace of its own (scripts/privateNetwork.ts).
-await inPrivateNetwork('bench/cluster');
+await runInPrivateNetwork('bench/cluster');
 
 const STEPS = [100, 200, 400, 800, 1200, 1600, 2000];
 const SIZE = 4;

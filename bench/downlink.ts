@@ -10,11 +10,12 @@
  *
  * Writes bench-results/downlink.{json,md}. Run: npx tsx bench/downlink.ts
  */
-import { codeVersion, inPrivateNetwork, isMain, sleep, watchdog } from './harness/run';
+import { codeVersion, isMain, sleep, watchdog } from './harness/run';
 import { round } from './harness/figures';
 import { ServerProcess } from './harness/ServerProcess';
 import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
 import { LoadClient, type RtpTotals } from './harness/LoadClient';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 const SIZES = [3, 6, 10];
 const SETTLE_MS = 4000;
@@ -182,7 +183,7 @@ export async function runDownlinkBench(): Promise<DownlinkBenchResult> {
 }
 
 if (isMain(import.meta.url)) {
-  await inPrivateNetwork('bench/downlink');
+  await runInPrivateNetwork('bench/downlink');
   watchdog(10 * 60_000, 'downlink');
   await runDownlinkBench();
   // libwebrtc's threads can outlive the closed connections for a while: do not wait for them.

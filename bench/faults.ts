@@ -24,12 +24,13 @@ import { toneLevels, HEARD_DB } from '../tests/helpers/media';
 import { assertEveryoneHearsTheOthers, badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '../tests/helpers/room';
 import { api, freeTcpPort, spawnServerProcess, startServer, tempDbPath, type TestServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, inPrivateNetwork } from './harness/run';
+import { codeState, ensureClientBuilt } from './harness/run';
 import { fmt } from './harness/figures';
 import { writeResult } from './harness/results';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 // Its traffic stays on loopback, in a network namespace of its own (scripts/privateNetwork.ts).
-await inPrivateNetwork('bench/faults');
+await runInPrivateNetwork('bench/faults');
 
 const CONDITIONS = [
   { name: 'clean', loss: 0, delayMs: 0, jitterMs: 0 },

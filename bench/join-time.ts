@@ -15,10 +15,11 @@ import { toneInitScript } from '../tests/helpers/media';
 import { createMeeting } from '../tests/helpers/room';
 import { startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, inPrivateNetwork, isMain, numberArg } from './harness/run';
+import { codeState, ensureClientBuilt, isMain, numberArg } from './harness/run';
 import { fmt, round, summarize, type Summary } from './harness/figures';
 import { runContext, writeResults, type BrowserRunContext } from './harness/results';
 import { AUDIO_BLOCK, firstHeard, HEARD_DB, probeInitScript, probeStatus, readProbe, type ProbeData } from './harness/browserProbe';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 const ALICE_HZ = 700;
 const BOB_HZ = 1500;
@@ -198,6 +199,6 @@ export async function runJoinTimeBench(options: JoinTimeOptions = {}): Promise<J
 }
 
 if (isMain(import.meta.url)) {
-  await inPrivateNetwork('bench/join-time');
+  await runInPrivateNetwork('bench/join-time');
   await runJoinTimeBench({ runs: numberArg(process.argv, 'runs') });
 }

@@ -18,10 +18,10 @@ import { fileURLToPath } from 'node:url';
 import { round } from './harness/figures';
 import { describeRun, runContext, writeResults } from './harness/results';
 import type { MeetingFigures, SyntheticJob, SyntheticReport } from './workers/syntheticMeetings';
-import { inPrivateNetwork } from './harness/run';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 // Its traffic stays on loopback, in a network namespace of its own (scripts/privateNetwork.ts).
-await inPrivateNetwork('bench/media-workers');
+await runInPrivateNetwork('bench/media-workers');
 
 const STEPS = [10, 20, 40, 60, 80, 100, 120, 140, 160, 200, 240];
 const SIZE = 3;

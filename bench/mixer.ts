@@ -13,7 +13,8 @@ import { ParticipantInput } from '../relay/audio/ParticipantInput';
 import { ToneGenerator } from '../relay/audio/tones';
 import { percentile, round } from './harness/figures';
 import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
-import { inPrivateNetwork, isMain } from './harness/run';
+import { isMain } from './harness/run';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 const SIZES = [10, 25, 50, 100, 200];
 const TALKERS = 3;
@@ -194,6 +195,6 @@ export async function runMixerBench(): Promise<MixerBenchResult> {
 }
 
 if (isMain(import.meta.url)) {
-  await inPrivateNetwork('bench/mixer');
+  await runInPrivateNetwork('bench/mixer');
   await runMixerBench();
 }

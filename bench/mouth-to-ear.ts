@@ -43,7 +43,7 @@ import { badgeSays, createMeeting, meetingDetail } from '../tests/helpers/room';
 import { PEER_CONNECTION_TAP } from '../tests/helpers/selectedPair';
 import { startServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, inPrivateNetwork, numberArg } from './harness/run';
+import { codeState, ensureClientBuilt, numberArg } from './harness/run';
 import { fmt, round, summarize, type Summary } from './harness/figures';
 import { runContext, writeResults } from './harness/results';
 import { HEARD_DB, levelTrace, probeInitScript, readProbe } from './harness/browserProbe';
@@ -53,9 +53,10 @@ import { GRID_MAX_TILES } from '../client/room/layout';
 import { UNWATCHED_PAUSE_MS } from '../relay/allocation/PublisherLayers';
 import { releaseNativePeers } from './harness/LightPeer';
 import { opusTone, recordVp8, type RecordedVideo } from './harness/preEncoded';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 // Its traffic stays on loopback, in a network namespace of its own (scripts/privateNetwork.ts).
-await inPrivateNetwork('bench/mouth-to-ear');
+await runInPrivateNetwork('bench/mouth-to-ear');
 
 const ALICE_HZ = 900;
 const BOB_HZ = 1400;

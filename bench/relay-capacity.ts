@@ -29,12 +29,13 @@ import type { MeetingDetail } from '../protocol/rest';
 import { LightClient } from './harness/LightClient';
 import { lineChart } from './harness/lineChart';
 import { opusTone, recordVp8, type RecordedVideo } from './harness/preEncoded';
-import { codeVersion, inPrivateNetwork, isMain, sleep, watchdog } from './harness/run';
+import { codeVersion, isMain, sleep, watchdog } from './harness/run';
 import { pct, round } from './harness/figures';
 import { cpuBetween, waitForQuiet, type CpuWindow } from './harness/cpu';
 import { relaySnapshot } from './harness/relaySnapshot';
 import { ServerProcess } from './harness/ServerProcess';
 import { describeRun, runContext, writeResult, writeResults, type RunContext } from './harness/results';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 const STEPS = [2, 4, 8, 12, 16, 24, 32, 40, 50, 64, 80, 100, 128];
 /** Sizes measured after the first failure, for the record. */
@@ -417,7 +418,7 @@ export async function runRelayCapacityBench(runs: CapacityRunSpec[] = RUNS): Pro
 }
 
 if (isMain(import.meta.url)) {
-  await inPrivateNetwork('bench/relay-capacity');
+  await runInPrivateNetwork('bench/relay-capacity');
   watchdog(60 * 60_000, 'relay-capacity');
   // `CAPACITY_RUNS=talking,video` measures only those loads (`audio`: the three without video).
   const only = process.env.CAPACITY_RUNS?.split(',');

@@ -25,8 +25,9 @@ import { LightClient } from './harness/LightClient';
 import { recordVp8, type RecordedVideo } from './harness/preEncoded';
 import { relaySnapshot, type RelaySnapshot } from './harness/relaySnapshot';
 import { describeRun, runContext, writeResults, type RunContext } from './harness/results';
-import { codeVersion, inPrivateNetwork, isMain, sleep, watchdog } from './harness/run';
+import { codeVersion, isMain, sleep, watchdog } from './harness/run';
 import { ServerProcess } from './harness/ServerProcess';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 /** Publishers among participants; every participant views every camera but its own. */
 export interface ForwardingConfig {
@@ -222,7 +223,7 @@ export async function runRelayForwardingBench(configs: ForwardingConfig[] = CONF
 }
 
 if (isMain(import.meta.url)) {
-  await inPrivateNetwork('bench/relay-forwarding');
+  await runInPrivateNetwork('bench/relay-forwarding');
   watchdog(20 * 60_000, 'relay-forwarding');
   await runRelayForwardingBench();
   // libdatachannel's threads can outlive the closed connections for a while: do not wait for them.

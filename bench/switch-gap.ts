@@ -31,10 +31,11 @@ import { toneInitScript } from '../tests/helpers/media';
 import { createMeeting } from '../tests/helpers/room';
 import { api, startServer, type TestServer } from '../tests/helpers/server';
 import { waitFor } from '../tests/helpers/wait';
-import { codeState, ensureClientBuilt, inPrivateNetwork, isMain, numberArg, sleep } from './harness/run';
+import { codeState, ensureClientBuilt, isMain, numberArg, sleep } from './harness/run';
 import { escapeXml, fmt, round, summarize, type Summary } from './harness/figures';
 import { runContext, writeResult, writeResults, type BrowserRunContext } from './harness/results';
 import { AUDIO_BLOCK, audibleAt, audioClock, clockSlip, HEARD_DB, levelTrace, longestFreeze, longestSilence, probeInitScript, probeStatus, readProbe, type ProbeData } from './harness/browserProbe';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 const ANN = { name: 'Ann', hz: 600 };
 const BEN = { name: 'Ben', hz: 1100 };
@@ -716,7 +717,7 @@ export async function runSwitchGapBench(options: SwitchGapOptions = {}): Promise
 }
 
 if (isMain(import.meta.url)) {
-  await inPrivateNetwork('bench/switch-gap');
+  await runInPrivateNetwork('bench/switch-gap');
   const clientAt = process.argv.indexOf('--client-dir');
   await runSwitchGapBench({
     switches: numberArg(process.argv, 'switches'),

@@ -32,7 +32,7 @@ import type { TopologyPreference } from '../protocol/rest';
 import { clockSlip, levelTrace, longestSilence, readProbe } from './harness/browserProbe';
 import { descendantPids, machineJiffies, procCpuSeconds } from './harness/cpu';
 import { describeRun, runContext, writeResult, writeResults, type BrowserRunContext } from './harness/results';
-import { codeState, codeVersion, ensureClientBuilt, inPrivateNetwork, ROOT } from './harness/run';
+import { codeState, codeVersion, ensureClientBuilt, ROOT } from './harness/run';
 import { overlayOf, PEER_CONNECTION_REGISTRY, receivedVideo, sentVideo, tileStates, watchTiles, type ReceivedVideoStream, type SentVideoStream } from './harness/tileWatch';
 import {
   framesText, weakViewerMarkdown, weakViewerSvg,
@@ -45,9 +45,10 @@ import { badgeSays, createMeeting, joinAs, meetingDetail, type Person } from '..
 import { startServer, type TestServer } from '../tests/helpers/server';
 import { ProxyProcess } from '../tests/helpers/ProxyProcess';
 import { waitFor } from '../tests/helpers/wait';
+import { runInPrivateNetwork } from '../scripts/privateNetwork';
 
 // Its traffic stays on loopback, in a network namespace of its own (scripts/privateNetwork.ts).
-await inPrivateNetwork('bench/weak-viewer');
+await runInPrivateNetwork('bench/weak-viewer');
 
 const HZ = { Ann: 500, Ben: 700, Cat: 900, Dan: 1100 } as const;
 type Name = keyof typeof HZ;

@@ -5,13 +5,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { runInPrivateNetwork } from './privateNetwork';
 
-import { rerunInPrivateNetwork } from './privateNetwork';
-
-const root = join(import.meta.dirname, '..');
 // In a network namespace of their own: bench traffic stays on loopback (scripts/privateNetwork.ts).
-const rerun = await rerunInPrivateNetwork('benchmarks');
-if (rerun !== undefined) process.exit(rerun);
+await runInPrivateNetwork('benchmarks');
+const root = join(import.meta.dirname, '..');
 const ALL = ['mixer', 'media-workers', 'relay-forwarding', 'downlink', 'relay-capacity', 'join-time', 'mouth-to-ear', 'browser-cpu', 'switch-gap', 'faults', 'cluster', 'weak-viewer'];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 

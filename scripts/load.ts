@@ -24,7 +24,7 @@ import { sleep } from '../bench/harness/run';
 import { writeResults } from '../bench/harness/results';
 import { pct, percentile, round } from '../bench/harness/figures';
 import type { MeetingDetail } from '../protocol/rest';
-import { rerunInPrivateNetwork } from './privateNetwork';
+import { runInPrivateNetwork } from './privateNetwork';
 
 const USAGE = 'usage: npm run load -- --meetings M --participants N [--video] [--talkers K|all] [--muted] [--seconds S] [--url URL]';
 
@@ -182,10 +182,7 @@ function totals(clients: LightClient[]): { audioIn: number; videoIn: number } {
 async function main(): Promise<void> {
   const settings = settingsFromArgs(process.argv.slice(2));
   // Its own server in a network namespace of its own (traffic stays on loopback); a server at `--url` is reached as it is.
-  if (!settings.url) {
-    const rerun = await rerunInPrivateNetwork('the load');
-    if (rerun !== undefined) process.exit(rerun);
-  }
+  if (!settings.url) await runInPrivateNetwork('the load');
   const total = settings.meetings * settings.participants;
   console.log(`load: ${settings.meetings} meeting(s) × ${settings.participants} participants, ${settings.talkers} talking per meeting${settings.muted ? ', the others muted' : ''}, ${settings.video ? '320×240 VP8 from everyone' : 'audio only'}, ${settings.seconds} s`);
   const video: RecordedVideo | null = settings.video ? await recordVp8(320, 240, 15, 3) : null;

@@ -62,18 +62,18 @@ function create(name: string): string | undefined {
 }
 
 /**
- * Runs this very command again inside a fresh namespace and resolves with its exit code;
- * resolves undefined when the caller should go on itself (already inside one, or none can be
+ * Runs this very command again inside a fresh namespace and exits with its exit code once it
+ * is done; returns when the caller should go on itself (already inside one, or none can be
  * made here: then it says why, once, on stderr). `what` names the command in that line.
  */
-export async function rerunInPrivateNetwork(what: string): Promise<number | undefined> {
-  if (process.env[INSIDE]) return undefined;
+export async function runInPrivateNetwork(what: string): Promise<void> {
+  if (process.env[INSIDE]) return;
   const why = cannotEnter();
   const name = `meetmesh-${process.pid}`;
   const failure = why === undefined ? create(name) : undefined;
   if (why !== undefined || failure !== undefined) {
     console.error(`${what}: on this machine's own network (${why ?? failure}); as root with iproute2 they run in a network namespace of their own`);
-    return undefined;
+    return;
   }
   const child = spawn('ip', ['netns', 'exec', name, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
@@ -86,5 +86,5 @@ export async function rerunInPrivateNetwork(what: string): Promise<number | unde
   const code = await new Promise<number>((resolve) => child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))));
   process.off('SIGTERM', forward);
   ip('netns', 'del', name);
-  return code;
+  process.exit(code);
 }

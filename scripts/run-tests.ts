@@ -10,7 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readlinkSync, readFileSync, statSync } from 'node:fs';
 import WebSocket from 'ws';
 import { join, relative } from 'node:path';
-import { rerunInPrivateNetwork } from './privateNetwork';
+import { runInPrivateNetwork } from './privateNetwork';
 
 const root = join(import.meta.dirname, '..');
 const FILE_TIMEOUT_MS = 10 * 60_000;
@@ -202,8 +202,7 @@ function runFile(file: string): Promise<FileResult> {
 }
 
 // In a network namespace of their own: test traffic stays on loopback (scripts/privateNetwork.ts).
-const rerun = await rerunInPrivateNetwork('tests');
-if (rerun !== undefined) process.exit(rerun);
+await runInPrivateNetwork('tests');
 
 const only = process.argv.slice(2);
 const testsDir = process.env.TESTS_DIR ? join(root, process.env.TESTS_DIR) : join(root, 'tests');

@@ -3,7 +3,6 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { rerunInPrivateNetwork } from '../../scripts/privateNetwork';
 
 /** The repository's root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -17,16 +16,6 @@ export function codeVersion(): { commit: string; dirty: boolean } {
 /** Whether the module at `moduleUrl` (its `import.meta.url`) is the script node was started with, not an import. */
 export function isMain(moduleUrl: string): boolean {
   return process.argv[1] !== undefined && moduleUrl === pathToFileURL(process.argv[1]).href;
-}
-
-/**
- * Runs this benchmark again inside a network namespace of its own and exits with its code
- * (scripts/privateNetwork.ts: its traffic stays on loopback); returns at once when already
- * inside one, or when none can be made here.
- */
-export async function inPrivateNetwork(name: string): Promise<void> {
-  const code = await rerunInPrivateNetwork(name);
-  if (code !== undefined) process.exit(code);
 }
 
 /** Resolves after `ms`. */
