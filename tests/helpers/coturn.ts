@@ -16,7 +16,7 @@
  * media. Nothing of it touches the repository or `/etc`: `-n` ignores `/etc/turnserver.conf`,
  * and the log, pid file and (unused) user database live in a temporary directory.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,6 +26,7 @@ import type { CoordinatorParts } from '../../coordinator/server';
 import { iceServersFor, turnConfigFromEnv, type ExternalTurnConfig } from '../../turn/iceServers';
 import { tempDir } from './server';
 import { TurnClient } from './turnClient';
+import { stopProcess } from './stopProcess';
 
 /** Where Debian's coturn package puts the server. */
 export const TURNSERVER_PATH = process.env.TURNSERVER_PATH ?? '/usr/bin/turnserver';
@@ -129,12 +130,12 @@ export async function startCoturn(options: CoturnOptions = {}): Promise<Coturn> 
         pid: child.pid,
         logTail,
         stop() {
-          stopping ??= kill(child).then(() => temp.remove());
+          stopping ??= stopProcess(child).then(() => temp.remove());
           return stopping;
         },
       };
     }
-    await kill(child);
+    await stopProcess(child);
     if (attempt === 3) {
       const tail = logTail();
       temp.remove();
@@ -211,17 +212,4 @@ async function freeUdpAndTcpPort(): Promise<number> {
     await new Promise<void>((resolve) => udp.close(() => resolve()));
     if (tcpFree) return port;
   }
-}
-
-/** SIGTERM, then SIGKILL if it has not exited within 3 s; resolves once it has exited. */
-function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }

@@ -16,7 +16,7 @@
  * nothing). Each launch starts its own PulseAudio with a null sink under a private
  * `XDG_RUNTIME_DIR`, and `close()` stops it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
@@ -24,6 +24,7 @@ import { toneInitScript, type ScriptedPage } from './media';
 import type { Member } from './room';
 import { tempDir } from './server';
 import { waitFor } from './wait';
+import { stopProcess } from './stopProcess';
 
 /** Debian's Firefox ESR (`apt-get install firefox-esr`). */
 const SYSTEM_FIREFOX = '/usr/bin/firefox-esr';
@@ -86,7 +87,7 @@ async function startSoundServer(): Promise<SoundServer> {
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-2000)));
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= kill(child).then(() => temp.remove()));
+  const stop = () => (stopping ??= stopProcess(child).then(() => temp.remove()));
   try {
     await waitFor(() => {
       if (child.exitCode !== null) throw new Error(`pulseaudio exited (${child.exitCode}): ${stderr.trim()}`);
@@ -178,17 +179,4 @@ export async function joinWithFirefox(
   await tab.goto(`${baseUrl}/m/${meetingId}?name=${encodeURIComponent(name)}&video=320x240${query}`);
   await tab.waitForSelector('[data-testid="leave-meeting"]', { timeout: 15_000 });
   return { name, hz, page: scripted(tab), context, tab };
-}
-
-/** SIGTERM, then SIGKILL if it has not exited within 3 s; resolves once it has exited. */
-function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
