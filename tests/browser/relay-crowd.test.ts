@@ -8,10 +8,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LightClient } from '../../bench/harness/LightClient';
+import type { LightClient } from '../../bench/harness/LightClient';
 import { releaseNativePeers } from '../../bench/harness/LightPeer';
-import { opusTone, recordVp8, type RecordedVideo } from '../../bench/harness/preEncoded';
+import { recordVp8, type RecordedVideo } from '../../bench/harness/preEncoded';
 import { browserSuite } from '../helpers/browserSuite';
+import { joinLight } from '../helpers/lightJoin';
 import { framesOf } from '../helpers/media';
 import { badgeSays, createMeeting, joinAs } from '../helpers/room';
 import { startServer } from '../helpers/server';
@@ -29,16 +30,9 @@ test.after(() => {
   releaseNativePeers();
 });
 
-async function joinLight(meetingId: string, name: string, hz: number | null): Promise<LightClient> {
-  const client = await LightClient.join({
-    wsUrl: suite.server.wsUrl,
-    meetingId,
-    name,
-    mic: hz === null ? opusTone(440, 0) : opusTone(hz),
-    camera: video,
-    origin: suite.server.url,
-    bindAddress: '127.0.0.1',
-  });
+/** A light participant with a camera; closed after the file. */
+async function joinCamera(meetingId: string, name: string, hz: number | null): Promise<LightClient> {
+  const client = await joinLight(suite.server, meetingId, name, hz, video);
   clients.push(client);
   return client;
 }
@@ -46,7 +40,7 @@ async function joinLight(meetingId: string, name: string, hz: number | null): Pr
 test('more cameras than slots: a "+N" tile names who is not shown, a talker takes a tile, covered until their first picture', async () => {
   const meeting = await createMeeting(suite.server.url, 'A crowd', 'relay');
   // Nine silent cameras: Vic's eight slots show eight of them, in join order.
-  for (let i = 1; i <= 9; i++) await joinLight(meeting.id, `Quiet ${i}`, null);
+  for (let i = 1; i <= 9; i++) await joinCamera(meeting.id, `Quiet ${i}`, null);
   const vic = await joinAs(suite.browser, suite.server.url, meeting.id, 'Vic', 600);
   suite.people.push(vic);
   await badgeSays(vic, 'relay');
@@ -71,7 +65,7 @@ test('more cameras than slots: a "+N" tile names who is not shown, a talker take
   });
 
   // A tenth joins talking: after the shown cameras' first seconds, the talker takes a slot.
-  await joinLight(meeting.id, 'Talker', 700);
+  await joinCamera(meeting.id, 'Talker', 700);
   await waitFor(async () => (await more.getAttribute('data-count')) === '2', 10_000, 'the +N tile to count the talker while there is no room');
   const talkerTile = vic.page.locator('[data-testid="video-tile"][data-participant="Talker"]');
   await talkerTile.waitFor({ timeout: 20_000 });

@@ -9,7 +9,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LightClient } from '../../bench/harness/LightClient';
 import { releaseNativePeers } from '../../bench/harness/LightPeer';
-import { opusTone, recordVp8, type RecordedVideo } from '../../bench/harness/preEncoded';
+import { recordVp8, type RecordedVideo } from '../../bench/harness/preEncoded';
+import { joinLight } from '../helpers/lightJoin';
 import { toneAmplitude } from '../../relay/audio/tones';
 import { nextMix } from '../helpers/lightMix';
 import { createMeeting, meetingDetail } from '../helpers/room';
@@ -33,15 +34,7 @@ test.after(async () => {
 });
 
 async function join(meetingId: string, name: string, hz: number | null, camera: boolean): Promise<LightClient> {
-  const client = await LightClient.join({
-    wsUrl: server.wsUrl,
-    meetingId,
-    name,
-    mic: hz === null ? opusTone(440, 0) : opusTone(hz),
-    camera: camera ? video : null,
-    origin: server.url,
-    bindAddress: '127.0.0.1',
-  });
+  const client = await joinLight(server, meetingId, name, hz, camera ? video : null);
   clients.push(client);
   return client;
 }

@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LightClient } from '../../bench/harness/LightClient';
 import { releaseNativePeers } from '../../bench/harness/LightPeer';
-import { opusTone } from '../../bench/harness/preEncoded';
+import { joinLight } from '../helpers/lightJoin';
 import { toneAmplitude } from '../../relay/audio/tones';
 import { nextMix } from '../helpers/lightMix';
 import { createMeeting } from '../helpers/room';
@@ -36,9 +36,7 @@ const TONES: Record<string, number> = { Ann: 300, Ben: 450, Cat: 600, Dan: 750, 
 async function fill(meetingId: string, names: string[]): Promise<LightClient[]> {
   const joined: LightClient[] = [];
   for (const name of names) {
-    const client = await LightClient.join({
-      wsUrl: server.wsUrl, meetingId, name, mic: opusTone(TONES[name]!), camera: null, origin: server.url, bindAddress: '127.0.0.1',
-    });
+    const client = await joinLight(server, meetingId, name, TONES[name]!, null);
     clients.push(client);
     joined.push(client);
   }
